@@ -1,0 +1,54 @@
+//! # checkpointer
+//!
+//! Durable graph workflows for Rust: save the state of an agent or workflow
+//! graph at every step, resume it after a crash or a restart, keep the full
+//! history of each conversation ("thread") and travel in it.
+//!
+//! The contract follows LangGraph's checkpoint savers: a
+//! [`BaseCheckpointSaver`] stores versioned [`Checkpoint`]s, their
+//! [`CheckpointMetadata`] and the pending writes of their tasks, addressed
+//! by a [`Config`] of `thread_id`, `checkpoint_ns` and `checkpoint_id`.
+//!
+//! ```
+//! use checkpointer::{BaseCheckpointSaver, Checkpoint, CheckpointMetadata, CheckpointSource,
+//!     Config, InMemorySaver, ListOptions};
+//! use serde_json::json;
+//!
+//! let saver = InMemorySaver::new();
+//! let thread = Config::thread("conversation-1");
+//!
+//! // Two steps of a conversation; each checkpoint names its parent.
+//! let first = Checkpoint::new(0).with_value("messages", json!(["hi"]), 1);
+//! let cfg = saver.put(&thread, &first, &CheckpointMetadata::new(CheckpointSource::Loop, 0),
+//!     &first.channel_versions)?;
+//! let second = first.successor(1).with_value("messages", json!(["hi", "hello!"]), 2);
+//! saver.put(&cfg, &second, &CheckpointMetadata::new(CheckpointSource::Loop, 1),
+//!     &second.channel_versions)?;
+//!
+//! // History, newest first.
+//! let history = saver.list(Some(&thread), &ListOptions::new())?;
+//! assert_eq!(history.len(), 2);
+//! assert_eq!(history[0].checkpoint.channel_values["messages"], json!(["hi", "hello!"]));
+//! assert_eq!(history[0].parent_config.as_ref().unwrap().checkpoint_id, cfg.checkpoint_id);
+//!
+//! // Time travel: read the older checkpoint by id.
+//! let old = saver.get(&cfg)?.expect("stored above");
+//! assert_eq!(old.channel_values["messages"], json!(["hi"]));
+//! # Ok::<(), checkpointer::Error>(())
+//! ```
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![forbid(unsafe_code)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+pub mod saver;
+
+pub use saver::{
+    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint,
+    CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error, InMemorySaver,
+    ListOptions, PendingWrite, PruneStrategy, Result, new_checkpoint_id,
+};

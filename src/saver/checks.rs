@@ -1,0 +1,145 @@
+//! Input checks and config rules shared by every saver, so that each saver
+//! refuses the same bad input with the same error.
+
+use serde_json::Value;
+
+use super::checkpoint::{Checkpoint, CheckpointMetadata};
+use super::config::Config;
+use super::error::{Error, Result};
+
+/// Refuses an empty thread id.
+pub(crate) fn require_thread(operation: &'static str, thread_id: &str) -> Result<()> {
+    if thread_id.is_empty() {
+        return Err(Error::EmptyThreadId { operation });
+    }
+    Ok(())
+}
+
+/// The `(thread, namespace, checkpoint id)` a `put_writes` config names.
+pub(crate) fn writes_target(config: &Config) -> Result<(&str, &str, &str)> {
+    require_thread("put_writes", &config.thread_id)?;
+    let id = config
+        .checkpoint_id
+        .as_deref()
+        .ok_or_else(|| Error::MissingCheckpointId {
+            operation: "put_writes",
+            thread_id: config.thread_id.clone(),
+        })?;
+    Ok((&config.thread_id, config.ns(), id))
+}
+
+/// The error for a `put_writes` against a checkpoint that does not exist.
+pub(crate) fn checkpoint_not_found(thread_id: &str, ns: &str, id: &str) -> Error {
+    Error::CheckpointNotFound {
+        thread_id: thread_id.to_owned(),
+        checkpoint_ns: ns.to_owned(),
+        checkpoint_id: id.to_owned(),
+    }
+}
+
+/// Refuses a checkpoint `put` could not store faithfully.
+pub(crate) fn check_put(config: &Config, checkpoint: &Checkpoint) -> Result<()> {
+    require_thread("put", &config.thread_id)?;
+    let invalid = |reason: String| Error::InvalidCheckpoint {
+        thread_id: config.thread_id.clone(),
+        checkpoint_id: checkpoint.id.clone(),
+        reason,
+    };
+    if checkpoint.id.is_empty() {
+        return Err(invalid("the checkpoint id is empty".into()));
+    }
+    if let Some(channel) = checkpoint
+        .channel_values
+        .keys()
+        .find(|ch| !checkpoint.channel_versions.contains_key(*ch))
+    {
+        return Err(invalid(format!(
+            "channel {channel:?} has a value but no version in channel_versions"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses `copy_thread` arguments that cannot name two threads.
+pub(crate) fn check_copy(source: &str, target: &str) -> Result<()> {
+    require_thread("copy_thread", source)?;
+    require_thread("copy_thread", target)?;
+    Ok(())
+}
+
+/// Config keys that address checkpoints or belong to the runtime, never
+/// copied into metadata.
+const EXCLUDED_KEYS: &[&str] = &[
+    "thread_id",
+    "checkpoint_id",
+    "checkpoint_ns",
+    "checkpoint_map",
+    "langgraph_step",
+    "langgraph_node",
+    "langgraph_triggers",
+    "langgraph_path",
+    "langgraph_checkpoint_ns",
+];
+
+/// `metadata` with the scalar keys of the config's `metadata` and
+/// `configurable` maps that it lacks, as LangGraph's `put` does.
+pub(crate) fn merged_metadata(
+    config: &Config,
+    metadata: &CheckpointMetadata,
+) -> CheckpointMetadata {
+    let mut merged = metadata.clone();
+    for (key, value) in config.metadata.iter().chain(&config.configurable) {
+        let scalar = matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_));
+        if !scalar || key.starts_with("__") || EXCLUDED_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        match key.as_str() {
+            "run_id" => {
+                if merged.run_id.is_none() {
+                    merged.run_id = Some(match value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    });
+                }
+            }
+            "source" | "step" | "parents" => {}
+            _ => {
+                merged
+                    .extra
+                    .entry(key.clone())
+                    .or_insert_with(|| value.clone());
+            }
+        }
+    }
+    merged
+}
+
+/// The config that names one stored checkpoint.
+pub(crate) fn checkpoint_config(thread_id: &str, ns: &str, id: &str) -> Config {
+    Config::thread(thread_id).with_ns(ns).with_checkpoint_id(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CheckpointSource;
+
+    #[test]
+    fn merges_absent_scalar_keys_only() {
+        let config = Config::thread("t")
+            .with_configurable("run_id", "r1")
+            .with_configurable("__secret", "x")
+            .with_configurable("langgraph_step", 3)
+            .with_metadata("user", "alice")
+            .with_metadata("nested", serde_json::json!({"a": 1}))
+            .with_metadata("kept", "from-config");
+        let md = CheckpointMetadata::new(CheckpointSource::Loop, 1).with_extra("kept", "own");
+        let merged = merged_metadata(&config, &md);
+        assert_eq!(merged.run_id.as_deref(), Some("r1"));
+        assert_eq!(merged.extra.get("user"), Some(&Value::from("alice")));
+        assert_eq!(merged.extra.get("kept"), Some(&Value::from("own")));
+        assert!(!merged.extra.contains_key("__secret"));
+        assert!(!merged.extra.contains_key("langgraph_step"));
+        assert!(!merged.extra.contains_key("nested"));
+    }
+}

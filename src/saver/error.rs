@@ -1,0 +1,153 @@
+//! The saver error type.
+
+use std::path::PathBuf;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a saver call can fail with.
+///
+/// Each variant names what it was working on (thread, checkpoint, file).
+/// A call that fails with one of the input errors (`EmptyThreadId`,
+/// `MissingCheckpointId`, `CheckpointNotFound`, `ThreadNotFound`,
+/// `InvalidFilterKey`, `TargetNotEmpty`, `InvalidCheckpoint`) has changed
+/// nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A config or argument had an empty `thread_id`.
+    #[error("{operation}: thread_id must not be empty")]
+    EmptyThreadId {
+        /// The call that was refused.
+        operation: &'static str,
+    },
+
+    /// The call needs a config that names one checkpoint.
+    #[error("{operation} on thread {thread_id:?} needs a checkpoint_id in the config")]
+    MissingCheckpointId {
+        /// The call that was refused.
+        operation: &'static str,
+        /// The thread of the config.
+        thread_id: String,
+    },
+
+    /// The config names a checkpoint that does not exist.
+    #[error(
+        "checkpoint {checkpoint_id} not found in thread {thread_id:?} (namespace {checkpoint_ns:?})"
+    )]
+    CheckpointNotFound {
+        /// The thread searched.
+        thread_id: String,
+        /// The namespace searched.
+        checkpoint_ns: String,
+        /// The id that was not found.
+        checkpoint_id: String,
+    },
+
+    /// The thread has no checkpoints.
+    #[error("thread {thread_id:?} not found")]
+    ThreadNotFound {
+        /// The thread that was not found.
+        thread_id: String,
+    },
+
+    /// A `list` filter key is not a plain identifier.
+    #[error("invalid filter key {key:?}: use ASCII letters, digits, '_' and '-' only")]
+    InvalidFilterKey {
+        /// The rejected key.
+        key: String,
+    },
+
+    /// `copy_thread` onto a thread that already has checkpoints.
+    #[error(
+        "cannot copy thread {source_thread:?} onto {target_thread:?}: the target already has checkpoints"
+    )]
+    TargetNotEmpty {
+        /// The thread being copied.
+        source_thread: String,
+        /// The thread that already has checkpoints.
+        target_thread: String,
+    },
+
+    /// A checkpoint given to `put` is not well-formed.
+    #[error("invalid checkpoint {checkpoint_id:?} for thread {thread_id:?}: {reason}")]
+    InvalidCheckpoint {
+        /// The thread written to.
+        thread_id: String,
+        /// The checkpoint's id.
+        checkpoint_id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Stored data could not be decoded.
+    #[error("corrupt data in thread {thread_id:?}, checkpoint {checkpoint_id:?}: {what}")]
+    Corrupt {
+        /// The thread the data belongs to.
+        thread_id: String,
+        /// The checkpoint the data belongs to.
+        checkpoint_id: String,
+        /// What could not be decoded, and why.
+        what: String,
+    },
+
+    /// A value could not be serialised for storage.
+    #[error("cannot serialise {what} for thread {thread_id:?}: {source}")]
+    Serialize {
+        /// The thread written to.
+        thread_id: String,
+        /// What was being serialised.
+        what: String,
+        /// The serialiser's error.
+        source: serde_json::Error,
+    },
+
+    /// The database file was written by a newer version of this crate.
+    #[error(
+        "database {path} has schema version {found}, newer than {supported}, the newest this version of checkpointer knows"
+    )]
+    SchemaTooNew {
+        /// The file.
+        path: PathBuf,
+        /// The schema version found in the file.
+        found: i64,
+        /// The newest schema version this code supports.
+        supported: i64,
+    },
+
+    /// The file is not a checkpoint database (not SQLite, or someone else's).
+    #[error("{path} is not a checkpoint database: {reason}")]
+    NotACheckpointDatabase {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// A SQLite call failed.
+    #[error("sqlite error during {operation}: {source}")]
+    Sqlite {
+        /// What the saver was doing.
+        operation: String,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+
+    /// No pooled connection could be had.
+    #[error("connection pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+
+    /// A file operation failed.
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+
+    /// A blocking saver call run by [`AsyncSaver`](crate::AsyncSaver)
+    /// panicked or was cancelled.
+    #[error("saver task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}

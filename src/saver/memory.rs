@@ -1,0 +1,354 @@
+//! `InMemorySaver`: a thread-safe saver that keeps everything in memory.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::Value;
+
+use super::base::BaseCheckpointSaver;
+use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
+use super::checks::{
+    check_copy, check_put, checkpoint_config, checkpoint_not_found, merged_metadata,
+    require_thread, writes_target,
+};
+use super::config::Config;
+use super::error::{Error, Result};
+use super::list::ListOptions;
+use super::prune::PruneStrategy;
+use super::tuple::{CheckpointTuple, PendingWrite};
+use super::version::ChannelVersion;
+use super::writes::{sort_pending_writes, special_idx, write_idx};
+
+/// A saver that keeps checkpoints in memory, for tests, examples and
+/// short-lived programs. Everything is lost when it is dropped.
+///
+/// Like the SQLite saver, it stores each channel value once per
+/// `(channel, version)`, so a long thread whose channels rarely change stays
+/// small. It is safe to share between threads (`Arc<InMemorySaver>`).
+///
+/// ```
+/// use checkpointer::{BaseCheckpointSaver, Checkpoint, CheckpointMetadata, CheckpointSource,
+///     ChannelVersions, Config, InMemorySaver};
+///
+/// let saver = InMemorySaver::new();
+/// let cp = Checkpoint::new(-1).with_value("messages", serde_json::json!(["hi"]), 1);
+/// let versions = cp.channel_versions.clone();
+/// let stored = saver.put(
+///     &Config::thread("t1"),
+///     &cp,
+///     &CheckpointMetadata::new(CheckpointSource::Input, -1),
+///     &versions,
+/// )?;
+/// let latest = saver.get_tuple(&Config::thread("t1"))?.expect("just stored");
+/// assert_eq!(latest.config, stored);
+/// assert_eq!(latest.checkpoint.channel_values["messages"], serde_json::json!(["hi"]));
+/// # Ok::<(), checkpointer::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct InMemorySaver {
+    threads: RwLock<HashMap<String, Thread>>,
+}
+
+/// The namespaces of one thread.
+type Thread = BTreeMap<String, Namespace>;
+
+#[derive(Debug, Default, Clone)]
+struct Namespace {
+    /// Checkpoints by id, without channel values.
+    checkpoints: BTreeMap<String, Stored>,
+    /// Channel values by `(channel, version)`; `None` marks a channel that
+    /// was versioned without a value.
+    blobs: HashMap<(String, ChannelVersion), Option<Value>>,
+    /// Writes per checkpoint id, by `(task_id, idx)`.
+    writes: HashMap<String, BTreeMap<(String, i64), PendingWrite>>,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    parent_id: Option<String>,
+}
+
+impl InMemorySaver {
+    /// An empty saver.
+    pub fn new() -> Self {
+        InMemorySaver::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Thread>> {
+        // A panic while holding the lock cannot leave a half-applied change:
+        // every write builds its new state before it touches the map.
+        self.threads.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Thread>> {
+        self.threads.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Namespace {
+    fn tuple(&self, thread_id: &str, ns: &str, stored: &Stored) -> CheckpointTuple {
+        let mut checkpoint = stored.checkpoint.clone();
+        checkpoint.channel_values = checkpoint
+            .channel_versions
+            .iter()
+            .filter_map(|(ch, ver)| {
+                let value = self.blobs.get(&(ch.clone(), *ver))?.clone()?;
+                Some((ch.clone(), value))
+            })
+            .collect();
+        let mut pending_writes: Vec<PendingWrite> = self
+            .writes
+            .get(&checkpoint.id)
+            .map(|w| w.values().cloned().collect())
+            .unwrap_or_default();
+        sort_pending_writes(&mut pending_writes);
+        CheckpointTuple {
+            config: checkpoint_config(thread_id, ns, &checkpoint.id),
+            parent_config: stored
+                .parent_id
+                .as_deref()
+                .map(|p| checkpoint_config(thread_id, ns, p)),
+            checkpoint,
+            metadata: stored.metadata.clone(),
+            pending_writes,
+        }
+    }
+
+    /// Drops values that no remaining checkpoint refers to.
+    fn collect_garbage(&mut self) {
+        let live: BTreeSet<(&String, &ChannelVersion)> = self
+            .checkpoints
+            .values()
+            .flat_map(|s| s.checkpoint.channel_versions.iter())
+            .collect();
+        let dead: Vec<(String, ChannelVersion)> = self
+            .blobs
+            .keys()
+            .filter(|(ch, v)| !live.contains(&(ch, v)))
+            .cloned()
+            .collect();
+        for key in dead {
+            self.blobs.remove(&key);
+        }
+        let ids: BTreeSet<&String> = self.checkpoints.keys().collect();
+        self.writes.retain(|id, _| ids.contains(id));
+    }
+}
+
+impl BaseCheckpointSaver for InMemorySaver {
+    fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
+        require_thread("get_tuple", &config.thread_id)?;
+        let threads = self.read();
+        let Some(ns) = threads
+            .get(&config.thread_id)
+            .and_then(|t| t.get(config.ns()))
+        else {
+            return Ok(None);
+        };
+        let stored = match &config.checkpoint_id {
+            Some(id) => ns.checkpoints.get(id),
+            None => ns.checkpoints.values().next_back(),
+        };
+        Ok(stored.map(|s| ns.tuple(&config.thread_id, config.ns(), s)))
+    }
+
+    fn list(&self, config: Option<&Config>, options: &ListOptions) -> Result<Vec<CheckpointTuple>> {
+        options.validate()?;
+        if let Some(config) = config {
+            require_thread("list", &config.thread_id)?;
+        }
+        let threads = self.read();
+        let mut found: Vec<(&String, &String, &Namespace, &Stored)> = Vec::new();
+        let selected: Vec<(&String, &Thread)> = match config {
+            Some(c) => threads.get_key_value(&c.thread_id).into_iter().collect(),
+            None => threads.iter().collect(),
+        };
+        for (thread_id, thread) in selected {
+            for (ns_name, ns) in thread {
+                if config
+                    .and_then(|c| c.checkpoint_ns.as_ref())
+                    .is_some_and(|wanted| wanted != ns_name)
+                {
+                    continue;
+                }
+                for (id, stored) in &ns.checkpoints {
+                    let id_ok = config
+                        .and_then(|c| c.checkpoint_id.as_ref())
+                        .is_none_or(|wanted| wanted == id);
+                    let before_ok = options.before.as_ref().is_none_or(|b| id < b);
+                    if id_ok && before_ok && options.matches(&stored.metadata) {
+                        found.push((thread_id, ns_name, ns, stored));
+                    }
+                }
+            }
+        }
+        // Newest first; ties between threads broken by thread and namespace
+        // so the order is stable.
+        found.sort_by(|a, b| {
+            (b.3.checkpoint.id.as_str(), b.0, b.1).cmp(&(a.3.checkpoint.id.as_str(), a.0, a.1))
+        });
+        let limit = options.limit.unwrap_or(usize::MAX);
+        Ok(found
+            .into_iter()
+            .take(limit)
+            .map(|(t, n, ns, s)| ns.tuple(t, n, s))
+            .collect())
+    }
+
+    fn put(
+        &self,
+        config: &Config,
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        check_put(config, checkpoint)?;
+        let ns_name = config.ns();
+        let mut threads = self.write();
+        let ns = threads
+            .entry(config.thread_id.clone())
+            .or_default()
+            .entry(ns_name.to_owned())
+            .or_default();
+        for (channel, version) in &checkpoint.channel_versions {
+            let key = (channel.clone(), *version);
+            let value = checkpoint.channel_values.get(channel).cloned();
+            if new_versions.contains_key(channel) {
+                ns.blobs.insert(key, value);
+            } else if value.is_some() {
+                // Not announced as new, but never stored under this version:
+                // keep it rather than lose it.
+                ns.blobs.entry(key).or_insert(value);
+            }
+        }
+        let mut stripped = checkpoint.clone();
+        stripped.channel_values.clear();
+        ns.checkpoints.insert(
+            checkpoint.id.clone(),
+            Stored {
+                checkpoint: stripped,
+                metadata: merged_metadata(config, metadata),
+                parent_id: config.checkpoint_id.clone(),
+            },
+        );
+        Ok(checkpoint_config(
+            &config.thread_id,
+            ns_name,
+            &checkpoint.id,
+        ))
+    }
+
+    fn put_writes(
+        &self,
+        config: &Config,
+        writes: &[(String, Value)],
+        task_id: &str,
+        task_path: &str,
+    ) -> Result<()> {
+        let (thread_id, ns_name, id) = writes_target(config)?;
+        let mut threads = self.write();
+        let ns = threads
+            .get_mut(thread_id)
+            .and_then(|t| t.get_mut(ns_name))
+            .filter(|ns| ns.checkpoints.contains_key(id))
+            .ok_or_else(|| checkpoint_not_found(thread_id, ns_name, id))?;
+        let stored = ns.writes.entry(id.to_owned()).or_default();
+        for (position, (channel, value)) in writes.iter().enumerate() {
+            let idx = write_idx(channel, position);
+            let key = (task_id.to_owned(), idx);
+            let write = PendingWrite {
+                task_id: task_id.to_owned(),
+                channel: channel.clone(),
+                value: value.clone(),
+                task_path: task_path.to_owned(),
+                idx,
+            };
+            if special_idx(channel).is_some() {
+                stored.insert(key, write);
+            } else {
+                stored.entry(key).or_insert(write);
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_thread(&self, thread_id: &str) -> Result<()> {
+        require_thread("delete_thread", thread_id)?;
+        self.write().remove(thread_id);
+        Ok(())
+    }
+
+    fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
+        if run_ids.is_empty() {
+            return Ok(());
+        }
+        let mut threads = self.write();
+        for thread in threads.values_mut() {
+            for ns in thread.values_mut() {
+                let before = ns.checkpoints.len();
+                ns.checkpoints.retain(|_, s| {
+                    s.metadata
+                        .run_id
+                        .as_ref()
+                        .is_none_or(|r| !run_ids.contains(r))
+                });
+                if ns.checkpoints.len() != before {
+                    ns.collect_garbage();
+                }
+            }
+            thread.retain(|_, ns| !ns.checkpoints.is_empty());
+        }
+        threads.retain(|_, t| !t.is_empty());
+        Ok(())
+    }
+
+    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
+        check_copy(source, target)?;
+        let mut threads = self.write();
+        if threads.contains_key(target) {
+            return Err(Error::TargetNotEmpty {
+                source_thread: source.to_owned(),
+                target_thread: target.to_owned(),
+            });
+        }
+        let copy = threads
+            .get(source)
+            .cloned()
+            .ok_or_else(|| Error::ThreadNotFound {
+                thread_id: source.to_owned(),
+            })?;
+        threads.insert(target.to_owned(), copy);
+        Ok(())
+    }
+
+    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
+        for thread_id in thread_ids {
+            require_thread("prune", thread_id)?;
+        }
+        let mut threads = self.write();
+        for thread_id in thread_ids {
+            match strategy {
+                PruneStrategy::Delete => {
+                    threads.remove(thread_id);
+                }
+                PruneStrategy::KeepLatest => {
+                    let Some(thread) = threads.get_mut(thread_id) else {
+                        continue;
+                    };
+                    for ns in thread.values_mut() {
+                        if let Some(latest) = ns.checkpoints.keys().next_back().cloned() {
+                            ns.checkpoints.retain(|id, _| *id == latest);
+                            if let Some(kept) = ns.checkpoints.get_mut(&latest) {
+                                kept.parent_id = None;
+                            }
+                            ns.collect_garbage();
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,37 @@
+//! Checkpoint savers: the data model, the [`BaseCheckpointSaver`] contract
+//! and its implementations.
+//!
+//! - [`InMemorySaver`]: everything in memory, for tests and examples.
+//! - [`AsyncSaver`]: async access to any saver.
+
+mod async_saver;
+mod base;
+mod checkpoint;
+mod checks;
+mod config;
+mod error;
+mod id;
+mod list;
+mod memory;
+mod prune;
+mod tuple;
+mod version;
+mod writes;
+
+pub use async_saver::AsyncSaver;
+pub use base::BaseCheckpointSaver;
+pub use checkpoint::{
+    CHECKPOINT_FORMAT, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource,
+};
+pub use config::Config;
+pub use error::{Error, Result};
+pub use id::new_checkpoint_id;
+pub use list::ListOptions;
+pub use memory::InMemorySaver;
+pub use prune::PruneStrategy;
+pub use tuple::{CheckpointTuple, PendingWrite};
+pub use version::{ChannelVersion, ParseVersionError};
+pub use writes::{
+    ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, RESUME, SCHEDULED, TASKS, sort_pending_writes,
+    special_idx, write_idx,
+};

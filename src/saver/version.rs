@@ -1,0 +1,205 @@
+//! Channel versions: totally ordered, unique across branches of a thread.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The version of one channel in one checkpoint.
+///
+/// A version is a counter plus a random salt, ordered by counter first. The
+/// salt keeps versions unique when two branches of a forked thread both move
+/// a channel from version `n` to `n + 1` with different values: savers that
+/// store each channel value once per `(channel, version)` would otherwise mix
+/// the branches up. LangGraph uses the same scheme
+/// (`"{n+1:032}.{random:016}"`).
+///
+/// Written as text, a version is `"<counter>"` when the salt is zero and
+/// `"<counter>.<salt as 16 hex digits>"` otherwise; it also reads from a
+/// JSON integer and from LangGraph's zero-padded form.
+///
+/// ```
+/// use checkpointer::ChannelVersion;
+/// let v1 = ChannelVersion::new(1);
+/// let v2 = ChannelVersion::next_after(Some(&v1));
+/// assert!(v2 > v1);
+/// assert_eq!(v2.counter(), 2);
+/// assert_eq!("7".parse::<ChannelVersion>().unwrap(), ChannelVersion::new(7));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChannelVersion {
+    counter: u64,
+    salt: u64,
+}
+
+impl ChannelVersion {
+    /// A version with the given counter and no salt.
+    pub const fn new(counter: u64) -> Self {
+        ChannelVersion { counter, salt: 0 }
+    }
+
+    /// A version with the given counter and salt.
+    pub const fn with_salt(counter: u64, salt: u64) -> Self {
+        ChannelVersion { counter, salt }
+    }
+
+    /// The next version after `current` (`None`: the channel is new), with
+    /// a fresh random salt.
+    pub fn next_after(current: Option<&ChannelVersion>) -> Self {
+        let counter = current.map_or(0, |v| v.counter) + 1;
+        // A zero salt is what `new` makes; keep generated ones distinct from it.
+        let salt = fastrand::u64(1..);
+        ChannelVersion { counter, salt }
+    }
+
+    /// The integer part: how many times the channel has been written.
+    pub const fn counter(&self) -> u64 {
+        self.counter
+    }
+
+    /// The random part that separates branches.
+    pub const fn salt(&self) -> u64 {
+        self.salt
+    }
+}
+
+impl From<u64> for ChannelVersion {
+    fn from(counter: u64) -> Self {
+        ChannelVersion::new(counter)
+    }
+}
+
+impl fmt::Display for ChannelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.salt == 0 {
+            write!(f, "{}", self.counter)
+        } else {
+            write!(f, "{}.{:016x}", self.counter, self.salt)
+        }
+    }
+}
+
+/// The text is not a channel version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid channel version {text:?}: expected \"<counter>\" or \"<counter>.<hex salt>\"")]
+pub struct ParseVersionError {
+    text: String,
+}
+
+impl FromStr for ChannelVersion {
+    type Err = ParseVersionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ParseVersionError { text: s.to_owned() };
+        let (counter, salt) = match s.split_once('.') {
+            None => (s, None),
+            Some((c, rest)) => (c, Some(rest)),
+        };
+        if counter.is_empty() || !counter.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let counter: u64 = counter.parse().map_err(|_| bad())?;
+        let salt = match salt {
+            None => 0,
+            Some(hex) if hex.len() <= 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                u64::from_str_radix(hex, 16).map_err(|_| bad())?
+            }
+            // LangGraph's own form: "<032 digits>.<random float text>". Its
+            // fraction is only a tie-breaker; fold it into a salt.
+            Some(float)
+                if float
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'-') =>
+            {
+                fold_salt(float)
+            }
+            Some(_) => return Err(bad()),
+        };
+        Ok(ChannelVersion { counter, salt })
+    }
+}
+
+/// A stable 64-bit FNV-1a hash, used to turn a foreign salt into ours.
+fn fold_salt(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Serialize for ChannelVersion {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.salt == 0 {
+            serializer.serialize_u64(self.counter)
+        } else {
+            serializer.collect_str(self)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct VersionVisitor;
+        impl Visitor<'_> for VersionVisitor {
+            type Value = ChannelVersion;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a channel version (integer or string)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ChannelVersion::new(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                u64::try_from(v)
+                    .map(ChannelVersion::new)
+                    .map_err(|_| E::custom(format!("negative channel version {v}")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(VersionVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_round_trips() {
+        for v in [
+            ChannelVersion::new(0),
+            ChannelVersion::new(42),
+            ChannelVersion::with_salt(3, 0xdead_beef),
+            ChannelVersion::next_after(None),
+        ] {
+            assert_eq!(v.to_string().parse::<ChannelVersion>().unwrap(), v);
+            let json = serde_json::to_string(&v).unwrap();
+            assert_eq!(serde_json::from_str::<ChannelVersion>(&json).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn orders_by_counter_then_salt() {
+        let a = ChannelVersion::with_salt(2, u64::MAX);
+        let b = ChannelVersion::with_salt(10, 1);
+        assert!(a < b);
+        assert!(ChannelVersion::with_salt(2, 1) < ChannelVersion::with_salt(2, 2));
+    }
+
+    #[test]
+    fn reads_langgraph_versions() {
+        let v: ChannelVersion = "00000000000000000000000000000002.0.33042188792588556"
+            .parse()
+            .unwrap();
+        assert_eq!(v.counter(), 2);
+        assert_ne!(v.salt(), 0);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in ["", "x", "1.", ".5", "-1", "1.zz"] {
+            assert!(bad.parse::<ChannelVersion>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Reserved channel names and how pending writes are indexed and ordered.
+
+use super::tuple::PendingWrite;
+
+/// A task's error, stored as a write so a resumed run knows it failed.
+pub const ERROR: &str = "__error__";
+/// Tasks scheduled for the next step.
+pub const SCHEDULED: &str = "__scheduled__";
+/// The interrupts a task raised.
+pub const INTERRUPT: &str = "__interrupt__";
+/// The answers given to a task's interrupts.
+pub const RESUME: &str = "__resume__";
+/// Pending `Send` packets (dynamic tasks) of the next step.
+pub const TASKS: &str = "__pregel_tasks";
+/// Marks a task that finished without writing anything.
+pub const NO_WRITES: &str = "__no_writes__";
+/// The task id under which writes that belong to no task are stored.
+pub const NULL_TASK_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// The index a write is stored under: the fixed negative index of a special
+/// channel (`__error__` -1, `__scheduled__` -2, `__interrupt__` -3,
+/// `__resume__` -4), otherwise its position in the batch.
+pub fn write_idx(channel: &str, position: usize) -> i64 {
+    special_idx(channel).unwrap_or(position as i64)
+}
+
+/// The fixed index of a special channel, `None` for any other channel.
+/// A write to a special channel replaces the previous one at the same
+/// `(task_id, idx)`; any other write is kept first-come.
+pub fn special_idx(channel: &str) -> Option<i64> {
+    match channel {
+        ERROR => Some(-1),
+        SCHEDULED => Some(-2),
+        INTERRUPT => Some(-3),
+        RESUME => Some(-4),
+        _ => None,
+    }
+}
+
+/// Sorts pending writes into the order savers return them:
+/// `(task_path, task_id, idx)`.
+pub fn sort_pending_writes(writes: &mut [PendingWrite]) {
+    writes
+        .sort_by(|a, b| (&a.task_path, &a.task_id, a.idx).cmp(&(&b.task_path, &b.task_id, b.idx)));
+}
