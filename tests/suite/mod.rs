@@ -77,7 +77,7 @@ macro_rules! conformance_suite {
             )*)*
         }
     };
-    ($name:ident, $make:expr) => {
+    ($name:ident, $make:expr $(,)?) => {
         $crate::conformance_suite!(@cases $name, $make, {
             put: [
                 put_returns_config,
