@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use checkpointer::{
-    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint,
+    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointIter,
     CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, InMemorySaver, ListOptions,
     PendingWrite, PruneStrategy, Result,
 };
@@ -230,8 +230,8 @@ impl BaseCheckpointSaver for Gated {
     fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
         self.inner.get_tuple(config)
     }
-    fn list(&self, config: Option<&Config>, options: &ListOptions) -> Result<Vec<CheckpointTuple>> {
-        self.inner.list(config, options)
+    fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
+        self.inner.list_iter(config, options)
     }
     fn put(
         &self,
