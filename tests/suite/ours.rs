@@ -1,6 +1,7 @@
 //! Our own cases: rules of this crate's contract that LangGraph's kit does
-//! not check (cross-thread listing, refused input, write indexes, value
-//! dedupe, forks, prune details, config metadata).
+//! not check (cross-thread listing, `list_iter`, refused input, write
+//! indexes and order, value dedupe, forks, what deletes and copies do to
+//! values, prune details, config metadata).
 
 use std::collections::BTreeMap;
 
