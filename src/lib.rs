@@ -50,5 +50,6 @@ pub mod saver;
 pub use saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint,
     CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error, InMemorySaver,
-    ListOptions, PendingWrite, PruneStrategy, Result, new_checkpoint_id,
+    ListOptions, PendingWrite, PruneStrategy, Result, SqliteOptions, SqliteSaver,
+    new_checkpoint_id,
 };

@@ -2,6 +2,8 @@
 //! and its implementations.
 //!
 //! - [`InMemorySaver`]: everything in memory, for tests and examples.
+//! - [`SqliteSaver`]: a SQLite file (WAL, pooled connections): the default
+//!   way to persist threads.
 //! - [`AsyncSaver`]: async access to any saver.
 
 mod async_saver;
@@ -14,6 +16,7 @@ mod id;
 mod list;
 mod memory;
 mod prune;
+pub mod sqlite;
 mod tuple;
 mod version;
 mod writes;
@@ -29,6 +32,7 @@ pub use id::new_checkpoint_id;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;
 pub use prune::PruneStrategy;
+pub use sqlite::{SqliteOptions, SqliteSaver, Synchronous};
 pub use tuple::{CheckpointTuple, PendingWrite};
 pub use version::{ChannelVersion, ParseVersionError};
 pub use writes::{
