@@ -685,3 +685,45 @@ impl BaseCheckpointSaver for SqliteSaver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `EXPLAIN QUERY PLAN` of `sql`, one line per step.
+    fn plan(saver: &SqliteSaver, sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
+        let conn = saver.pool.get().unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let lines: Vec<String> = stmt
+            .query_map(params, |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        lines.join(" / ")
+    }
+
+    #[test]
+    fn point_reads_and_batches_are_index_lookups() {
+        let dir = tempfile::tempdir().unwrap();
+        let saver = SqliteSaver::open(dir.path().join("db")).unwrap();
+        let keys = r#"[["t","","a"]]"#;
+        for (sql, params) in [
+            (sql::SELECT_LATEST, vec![&"t" as &dyn rusqlite::ToSql, &""]),
+            (sql::SELECT_CHECKPOINT, vec![&"t", &"", &"id"]),
+            (sql::CHECKPOINT_EXISTS, vec![&"t", &"", &"id"]),
+            (sql::SELECT_WRITES_BATCH, vec![&keys]),
+            (values::SELECT_VALUES_BATCH, vec![&r#"[["t","","c","1"]]"#]),
+            (sql::THREADS_OF_RUNS, vec![&r#"["r"]"#]),
+        ] {
+            let plan = plan(&saver, sql, &params);
+            assert!(
+                plan.contains("SEARCH")
+                    && !plan.contains("SCAN checkpoints")
+                    && !plan.contains("SCAN writes")
+                    && !plan.contains("SCAN channel_values")
+                    && !plan.contains("TEMP B-TREE FOR ORDER BY"),
+                "{sql}: {plan}"
+            );
+        }
+    }
+}

@@ -42,7 +42,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         ON checkpoints (step, checkpoint_id, thread_id, checkpoint_ns);
     CREATE INDEX checkpoints_source_idx
         ON checkpoints (source, checkpoint_id, thread_id, checkpoint_ns);
-    CREATE INDEX checkpoints_run_id_idx ON checkpoints (run_id);
+    CREATE INDEX checkpoints_run_id_idx
+        ON checkpoints (run_id, checkpoint_id, thread_id, checkpoint_ns);
 
     CREATE TABLE channel_values (
         thread_id     TEXT NOT NULL,

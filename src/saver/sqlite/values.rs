@@ -25,7 +25,7 @@ const VALUE_EXISTS: &str = "SELECT 1 FROM channel_values \
 
 /// Many values at once: `?1` is a JSON array of `[thread, ns, channel,
 /// version]`; each key is one primary-key lookup.
-const SELECT_VALUES_BATCH: &str = "SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, \
+pub(crate) const SELECT_VALUES_BATCH: &str = "SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, \
      v.value FROM json_each(?1) AS k CROSS JOIN channel_values AS v \
      ON v.thread_id = k.value ->> 0 AND v.checkpoint_ns = k.value ->> 1 \
      AND v.channel = k.value ->> 2 AND v.version = k.value ->> 3";
