@@ -224,6 +224,12 @@ fn child_crash_writer() {
     }
 }
 
+/// The id in a complete `PUT <id>` line of the child.
+fn reported_id(line: &[u8]) -> Option<String> {
+    let id = line.strip_prefix(b"PUT ")?.strip_suffix(b"\n")?;
+    Some(String::from_utf8_lossy(id).into_owned())
+}
+
 #[test]
 fn a_killed_writer_loses_nothing_it_reported() {
     let dir = tempfile::tempdir().unwrap();
@@ -241,11 +247,9 @@ fn a_killed_writer_loses_nothing_it_reported() {
             if stdout.read_until(b'\n', &mut line).unwrap() == 0 {
                 panic!("round {round}: the child exited early");
             }
-            if let Some(id) = line.strip_prefix(b"PUT ") {
-                if line.ends_with(b"\n") {
-                    seen += 1;
-                    reported.push(String::from_utf8_lossy(id).trim_end().to_owned());
-                }
+            if let Some(id) = reported_id(&line) {
+                seen += 1;
+                reported.push(id);
             }
         }
         std::thread::sleep(std::time::Duration::from_micros(fastrand::u64(0..3000)));
@@ -257,11 +261,7 @@ fn a_killed_writer_loses_nothing_it_reported() {
             if stdout.read_until(b'\n', &mut line).unwrap() == 0 {
                 break;
             }
-            if let Some(id) = line.strip_prefix(b"PUT ") {
-                if line.ends_with(b"\n") {
-                    reported.push(String::from_utf8_lossy(id).trim_end().to_owned());
-                }
-            }
+            reported.extend(reported_id(&line));
         }
 
         integrity_check(&path);

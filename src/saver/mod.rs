@@ -16,7 +16,7 @@ mod id;
 mod list;
 mod memory;
 mod prune;
-pub mod sqlite;
+mod sqlite;
 mod tuple;
 mod version;
 mod writes;

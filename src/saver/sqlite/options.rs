@@ -29,7 +29,7 @@ impl Synchronous {
 ///
 /// ```
 /// use std::time::Duration;
-/// use checkpointer::{SqliteOptions, saver::Synchronous};
+/// use checkpointer::{SqliteOptions, Synchronous};
 ///
 /// let options = SqliteOptions::new()
 ///     .with_pool_size(4)
