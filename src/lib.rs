@@ -50,6 +50,6 @@ pub mod saver;
 pub use saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint,
     CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error, InMemorySaver,
-    ListOptions, PendingWrite, PruneStrategy, Result, SqliteOptions, SqliteSaver,
+    ListOptions, PendingWrite, PruneStrategy, Result, SqliteOptions, SqliteSaver, Synchronous,
     new_checkpoint_id,
 };
