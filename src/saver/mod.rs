@@ -13,6 +13,7 @@ mod checks;
 mod config;
 mod error;
 mod id;
+mod iter;
 mod list;
 mod memory;
 mod prune;
@@ -29,6 +30,7 @@ pub use checkpoint::{
 pub use config::Config;
 pub use error::{Error, Result};
 pub use id::new_checkpoint_id;
+pub use iter::CheckpointIter;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;
 pub use prune::PruneStrategy;

@@ -3,7 +3,7 @@
 //! async path (`spawn_blocking` on a multi-thread runtime).
 
 use checkpointer::{
-    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint,
+    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointIter,
     CheckpointMetadata, CheckpointTuple, Config, ListOptions, PruneStrategy, Result,
 };
 use serde_json::Value;
@@ -39,6 +39,14 @@ impl<S: BaseCheckpointSaver + 'static> BaseCheckpointSaver for BlockingAsync<S> 
 
     fn get(&self, config: &Config) -> Result<Option<Checkpoint>> {
         self.runtime.block_on(self.saver.get(config))
+    }
+
+    fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
+        // The async wrapper lists eagerly (it cannot hand out an iterator
+        // that reads on the blocking pool); serve its result as an iterator.
+        self.runtime
+            .block_on(self.saver.list(config, options))
+            .map(CheckpointIter::from_vec)
     }
 
     fn list(&self, config: Option<&Config>, options: &ListOptions) -> Result<Vec<CheckpointTuple>> {

@@ -89,14 +89,17 @@ pub fn delete_for_runs_preserves_other_runs(saver: &dyn BaseCheckpointSaver) {
 }
 
 /// The run's writes go with its checkpoint: storing the same checkpoint
-/// again does not bring them back.
+/// again does not bring them back (checked while another run keeps the
+/// thread and namespace alive).
 pub fn delete_for_runs_removes_writes(saver: &dyn BaseCheckpointSaver) {
     let tid = thread_id();
-    let run = uuid4();
+    let (run, other) = (uuid4(), uuid4());
     let cp = checkpoint();
     let md = metadata().with_run_id(&run);
     let stored = put(saver, &config(&tid), &cp, &md);
     put_writes(saver, &stored, &[("ch", json!("val"))], &uuid4());
+    let kept = put_with_run_id(saver, &tid, &other, "", Some(&stored));
+    put_writes(saver, &kept, &[("ch", json!("kept"))], &uuid4());
     assert_eq!(
         get(saver, &stored).pending_writes.len(),
         1,
@@ -107,6 +110,11 @@ pub fn delete_for_runs_removes_writes(saver: &dyn BaseCheckpointSaver) {
         .delete_for_runs(std::slice::from_ref(&run))
         .expect("delete_for_runs");
     assert!(try_get(saver, &stored).is_none(), "the checkpoint is gone");
+    assert_eq!(
+        get(saver, &kept).pending_writes.len(),
+        1,
+        "the other run keeps its write"
+    );
 
     let again = put(saver, &config(&tid), &cp, &md);
     let tup = get(saver, &again);

@@ -77,7 +77,7 @@ macro_rules! conformance_suite {
             )*)*
         }
     };
-    ($name:ident, $make:expr) => {
+    ($name:ident, $make:expr $(,)?) => {
         $crate::conformance_suite!(@cases $name, $make, {
             put: [
                 put_returns_config,
@@ -181,6 +181,7 @@ macro_rules! conformance_suite {
                 list_all_threads_with_filter,
                 list_before_filter_and_limit,
                 list_without_namespace_lists_all_namespaces,
+                list_iter_matches_list,
                 empty_thread_id_put,
                 empty_thread_id_get_tuple,
                 empty_thread_id_list,

@@ -164,6 +164,75 @@ pub fn list_without_namespace_lists_all_namespaces(saver: &dyn BaseCheckpointSav
     );
 }
 
+/// `list_iter` yields what `list` returns, for every kind of option; bad
+/// options fail the call itself; the iterator holds nothing that blocks a
+/// write while the caller iterates, and yields what was there when the call
+/// was made.
+pub fn list_iter_matches_list(saver: &dyn BaseCheckpointSaver) {
+    let tid = thread_id();
+    let stored = put_chain(saver, &tid, "", 5);
+    put_chain(saver, &tid, "child:1", 2);
+    put_writes(saver, &stored[4], &[("ch", json!("v"))], &uuid4());
+    let mid = id_of(&stored[3]);
+    let thread = Config::thread(&tid);
+    let root = config(&tid);
+    let options = [
+        ListOptions::new(),
+        ListOptions::new().limit(2),
+        ListOptions::new().before(&mid),
+        ListOptions::new().filter("step", 1),
+        ListOptions::new()
+            .filter("source", "loop")
+            .before(&mid)
+            .limit(1),
+    ];
+    for opts in &options {
+        for cfg in [Some(&thread), Some(&root), None] {
+            let eager = list(saver, cfg, opts);
+            let lazy: Vec<_> = saver
+                .list_iter(cfg, opts)
+                .expect("list_iter")
+                .collect::<checkpointer::Result<_>>()
+                .expect("every item decodes");
+            assert_eq!(lazy, eager, "list_iter({cfg:?}, {opts:?})");
+        }
+    }
+
+    let err = expect_err(
+        "list_iter with a bad filter key",
+        saver.list_iter(Some(&root), &ListOptions::new().filter("a.b", 1)),
+    );
+    assert!(matches!(err, Error::InvalidFilterKey { .. }), "got {err:?}");
+    let err = expect_err(
+        "list_iter with an empty thread id",
+        saver.list_iter(Some(&Config::thread("")), &ListOptions::new()),
+    );
+    assert!(matches!(err, Error::EmptyThreadId { .. }), "got {err:?}");
+
+    // A write while an iterator is half consumed.
+    let before = list(saver, Some(&root), &ListOptions::new());
+    let mut iter = saver
+        .list_iter(Some(&root), &ListOptions::new())
+        .expect("list_iter");
+    let first = iter.next().expect("an item").expect("decodes");
+    let newer = put(
+        saver,
+        &child_of(&stored[4]),
+        &checkpoint(),
+        &metadata_step(5),
+    );
+    let rest: Vec<_> = iter
+        .collect::<checkpointer::Result<_>>()
+        .expect("every item decodes");
+    let mut seen = vec![first];
+    seen.extend(rest);
+    assert_eq!(
+        seen, before,
+        "the iterator yields what was there at the call"
+    );
+    assert_eq!(get(saver, &root).config.checkpoint_id, newer.checkpoint_id);
+}
+
 // ----------------------------------------------------------- refused input
 
 fn assert_empty_thread(what: &str, err: &Error) {

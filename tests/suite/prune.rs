@@ -71,6 +71,31 @@ pub fn prune_keep_latest_preserves_writes(saver: &dyn BaseCheckpointSaver) {
         triples(&tup.pending_writes),
         vec![(task, "ch".to_owned(), json!("val"))]
     );
+
+    // The pruned checkpoint's writes went with it: storing it again does
+    // not bring them back.
+    let old = get_pruned_again(saver, &stored[0]);
+    assert!(
+        old.pending_writes.is_empty(),
+        "writes of a pruned checkpoint survived: {:?}",
+        old.pending_writes
+    );
+}
+
+/// Stores an empty checkpoint again under the id `stored` names (which
+/// prune removed) and reads it back.
+fn get_pruned_again(
+    saver: &dyn BaseCheckpointSaver,
+    stored: &checkpointer::Config,
+) -> checkpointer::CheckpointTuple {
+    assert!(
+        try_get(saver, stored).is_none(),
+        "the checkpoint was pruned"
+    );
+    let mut cp = checkpoint();
+    cp.id = id_of(stored);
+    let again = put(saver, &config(&stored.thread_id), &cp, &metadata());
+    get(saver, &again)
 }
 
 /// `Delete` removes the whole thread.
