@@ -27,9 +27,10 @@ use super::checks::{
 };
 use super::config::Config;
 use super::error::{Error, Result};
+use super::iter::CheckpointIter;
 use super::list::ListOptions;
 use super::prune::PruneStrategy;
-use super::tuple::{CheckpointTuple, PendingWrite};
+use super::tuple::CheckpointTuple;
 use super::writes::{sort_pending_writes, special_idx, write_idx};
 use sql::{CheckpointRow, RawCheckpoint};
 
@@ -347,77 +348,113 @@ impl SqliteSaver {
     }
 }
 
-/// Loads the values and pending writes of `rows` (one query each, whatever
-/// the number of rows) and builds their tuples.
-fn assemble(tx: &Transaction<'_>, rows: Vec<CheckpointRow>) -> Result<Vec<CheckpointTuple>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let value_keys: BTreeSet<values::ValueKey> = rows
-        .iter()
-        .flat_map(|r| values::keys_of(&r.thread_id, &r.ns, &r.checkpoint))
-        .collect();
-    let loaded = values::load(tx, &value_keys)?;
-    let mut writes = load_writes(tx, &rows)?;
-    rows.into_iter()
-        .map(|mut row| {
-            values::resolve(&loaded, &row.thread_id, &row.ns, &mut row.checkpoint)?;
-            let key = (
-                row.thread_id.clone(),
-                row.ns.clone(),
-                row.checkpoint.id.clone(),
-            );
-            let mut pending_writes = writes.remove(&key).unwrap_or_default();
-            sort_pending_writes(&mut pending_writes);
-            Ok(CheckpointTuple {
-                config: checkpoint_config(&row.thread_id, &row.ns, &row.checkpoint.id),
-                parent_config: row
-                    .parent
-                    .as_deref()
-                    .map(|p| checkpoint_config(&row.thread_id, &row.ns, p)),
-                checkpoint: row.checkpoint,
-                metadata: row.metadata,
-                pending_writes,
-            })
-        })
-        .collect()
+/// What a read fetched in its transaction: checkpoint rows (decoded, but
+/// without values), and the raw values and writes they need. Iterating
+/// builds one tuple at a time, with no connection held.
+struct Page {
+    rows: std::vec::IntoIter<Result<CheckpointRow>>,
+    values: values::Resolver,
+    writes: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>,
 }
 
-/// The pending writes of `rows`, in one query.
+impl Page {
+    /// Loads the values and pending writes of `rows`: one query each,
+    /// whatever the number of rows.
+    fn fetch(tx: &Transaction<'_>, rows: Vec<Result<CheckpointRow>>) -> Result<Page> {
+        let ok_rows = || rows.iter().filter_map(|r| r.as_ref().ok());
+        let value_keys: BTreeSet<values::ValueKey> = ok_rows()
+            .flat_map(|r| values::keys_of(&r.thread_id, &r.ns, &r.checkpoint))
+            .collect();
+        let raw_values = values::load(tx, &value_keys)?;
+        let write_keys: Vec<[&str; 3]> = ok_rows()
+            .map(|r| {
+                [
+                    r.thread_id.as_str(),
+                    r.ns.as_str(),
+                    r.checkpoint.id.as_str(),
+                ]
+            })
+            .collect();
+        let writes = load_writes(tx, &write_keys)?;
+        Ok(Page {
+            rows: rows.into_iter(),
+            values: values::Resolver::new(raw_values),
+            writes,
+        })
+    }
+
+    /// Builds the tuple of one row.
+    fn build(&mut self, mut row: CheckpointRow) -> Result<CheckpointTuple> {
+        self.values
+            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint)?;
+        let key = (
+            row.thread_id.clone(),
+            row.ns.clone(),
+            row.checkpoint.id.clone(),
+        );
+        let mut pending_writes = self
+            .writes
+            .remove(&key)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|raw| {
+                sql::decode_write(raw).map_err(|what| Error::Corrupt {
+                    thread_id: row.thread_id.clone(),
+                    checkpoint_id: row.checkpoint.id.clone(),
+                    what: format!("pending write: {what}"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        sort_pending_writes(&mut pending_writes);
+        Ok(CheckpointTuple {
+            config: checkpoint_config(&row.thread_id, &row.ns, &row.checkpoint.id),
+            parent_config: row
+                .parent
+                .as_deref()
+                .map(|p| checkpoint_config(&row.thread_id, &row.ns, p)),
+            checkpoint: row.checkpoint,
+            metadata: row.metadata,
+            pending_writes,
+        })
+    }
+}
+
+impl Iterator for Page {
+    type Item = Result<CheckpointTuple>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = self.rows.next()?;
+        Some(row.and_then(|row| self.build(row)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.rows.size_hint()
+    }
+}
+
+/// The raw pending writes of the checkpoints `keys` names, in one query.
 fn load_writes(
     tx: &Transaction<'_>,
-    rows: &[CheckpointRow],
-) -> Result<HashMap<(String, String, String), Vec<PendingWrite>>> {
-    let keys: Vec<[&str; 3]> = rows
-        .iter()
-        .map(|r| {
-            [
-                r.thread_id.as_str(),
-                r.ns.as_str(),
-                r.checkpoint.id.as_str(),
-            ]
-        })
-        .collect();
-    let arg = serde_json::to_string(&keys).map_err(|source| Error::Serialize {
-        thread_id: rows[0].thread_id.clone(),
+    keys: &[[&str; 3]],
+) -> Result<HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>> {
+    let mut out: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>> = HashMap::new();
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let arg = serde_json::to_string(keys).map_err(|source| Error::Serialize {
+        thread_id: keys[0][0].to_owned(),
         what: "checkpoint keys".into(),
         source,
     })?;
-    let context = || format!("load the writes of {} checkpoints", rows.len());
+    let context = || format!("load the writes of {} checkpoints", keys.len());
     let mut stmt = tx
         .prepare_cached(sql::SELECT_WRITES_BATCH)
         .map_err(sql_context(context))?;
     let found = stmt
         .query_map([arg], sql::write_from_row)
         .map_err(sql_context(context))?;
-    let mut out: HashMap<(String, String, String), Vec<PendingWrite>> = HashMap::new();
     for row in found {
         let (key, write) = row.map_err(sql_context(context))?;
-        let write = write.map_err(|what| Error::Corrupt {
-            thread_id: key.0.clone(),
-            checkpoint_id: key.2.clone(),
-            what: format!("pending write: {what}"),
-        })?;
         out.entry(key).or_default().push(write);
     }
     Ok(out)
@@ -450,7 +487,7 @@ impl BaseCheckpointSaver for SqliteSaver {
     fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
         require_thread("get_tuple", &config.thread_id)?;
         let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
-        self.read(|tx| {
+        let page = self.read(|tx| {
             let context = || format!("read a checkpoint of thread {thread_id:?}");
             let raw = match &config.checkpoint_id {
                 Some(id) => tx.prepare_cached(sql::SELECT_CHECKPOINT).and_then(|mut s| {
@@ -463,20 +500,19 @@ impl BaseCheckpointSaver for SqliteSaver {
                 }),
             }
             .map_err(sql_context(context))?;
-            let Some(raw) = raw else {
-                return Ok(None);
-            };
-            Ok(assemble(tx, vec![raw.decode()?])?.pop())
-        })
+            raw.map(|raw| Page::fetch(tx, vec![Ok(raw.decode()?)]))
+                .transpose()
+        })?;
+        page.and_then(|mut page| page.next()).transpose()
     }
 
-    fn list(&self, config: Option<&Config>, options: &ListOptions) -> Result<Vec<CheckpointTuple>> {
+    fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
         options.validate()?;
         if let Some(config) = config {
             require_thread("list", &config.thread_id)?;
         }
         let query = sql::list_query(config, options);
-        self.read(|tx| {
+        let page = self.read(|tx| {
             let context = || match config {
                 Some(c) => format!("list thread {:?}", c.thread_id),
                 None => "list all threads".to_owned(),
@@ -491,21 +527,25 @@ impl BaseCheckpointSaver for SqliteSaver {
                 )
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(sql_context(context))?;
-            let mut rows = Vec::with_capacity(raw.len());
             let limit = options.limit.unwrap_or(usize::MAX);
+            let mut rows = Vec::with_capacity(raw.len().min(limit));
             for raw in raw {
                 if rows.len() >= limit {
                     break;
                 }
-                let row = raw.decode()?;
+                let row = raw.decode();
                 // SQL has filtered already; this settles what it could only
-                // narrow down (floats, arrays, objects).
-                if query.exact || options.matches(&row.metadata) {
+                // narrow down (floats, arrays, objects). A row that does not
+                // decode is kept: its item reports the damage.
+                let keep =
+                    query.exact || row.as_ref().map_or(true, |r| options.matches(&r.metadata));
+                if keep {
                     rows.push(row);
                 }
             }
-            assemble(tx, rows)
-        })
+            Page::fetch(tx, rows)
+        })?;
+        Ok(CheckpointIter::new(page))
     }
 
     fn put(

@@ -248,26 +248,29 @@ impl RawCheckpoint {
     }
 }
 
-/// A write row as read: its checkpoint key and the decoded write, or why it
-/// could not be decoded.
-pub(crate) type WriteRow = ((String, String, String), Result<PendingWrite, String>);
+/// The key of a checkpoint: thread, namespace, id.
+pub(crate) type CheckpointKey = (String, String, String);
 
-/// Reads one row of [`SELECT_WRITES_BATCH`].
-pub(crate) fn write_from_row(row: &Row<'_>) -> rusqlite::Result<WriteRow> {
-    let key: (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
-    let columns: [SqlValue; 5] = [
+/// A write row as read, before decoding: `task_id, channel, value,
+/// task_path, idx`.
+pub(crate) type RawWrite = [SqlValue; 5];
+
+/// Reads one row of [`SELECT_WRITES_BATCH`] without decoding it.
+pub(crate) fn write_from_row(row: &Row<'_>) -> rusqlite::Result<(CheckpointKey, RawWrite)> {
+    let key: CheckpointKey = (row.get(0)?, row.get(1)?, row.get(2)?);
+    let columns: RawWrite = [
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
         row.get(6)?,
         row.get(7)?,
     ];
-    Ok((key, decode_write(columns)))
+    Ok((key, columns))
 }
 
 /// Decodes `task_id, channel, value, task_path, idx`.
-fn decode_write(
-    [task_id, channel, value, task_path, idx]: [SqlValue; 5],
+pub(crate) fn decode_write(
+    [task_id, channel, value, task_path, idx]: RawWrite,
 ) -> Result<PendingWrite, String> {
     let task_id = text(task_id).map_err(|e| format!("task_id {e}"))?;
     let channel = text(channel).map_err(|e| format!("channel {e}"))?;

@@ -9,7 +9,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
 
-use super::sql::{encode_json, text};
+use super::sql::encode_json;
 use super::sql_context;
 use crate::saver::checkpoint::{ChannelVersions, Checkpoint};
 use crate::saver::error::{Error, Result};
@@ -143,13 +143,13 @@ pub(crate) fn keys_of(thread_id: &str, ns: &str, checkpoint: &Checkpoint) -> Vec
         .collect()
 }
 
-/// A loaded value: `Ok(None)` for a channel versioned without a value,
-/// `Err` for a row that does not decode.
-pub(crate) type Loaded = HashMap<ValueKey, Result<Option<Value>, String>>;
+/// Stored values as read, keyed by where they live; decoded only when a
+/// checkpoint that names them is built.
+pub(crate) type RawValues = HashMap<ValueKey, SqlValue>;
 
-/// Loads many values in one query; each distinct value is decoded once.
-pub(crate) fn load(tx: &Transaction<'_>, keys: &BTreeSet<ValueKey>) -> Result<Loaded> {
-    let mut loaded = Loaded::with_capacity(keys.len());
+/// Loads many values in one query, without decoding them.
+pub(crate) fn load(tx: &Transaction<'_>, keys: &BTreeSet<ValueKey>) -> Result<RawValues> {
+    let mut loaded = RawValues::with_capacity(keys.len());
     if keys.is_empty() {
         return Ok(loaded);
     }
@@ -174,52 +174,75 @@ pub(crate) fn load(tx: &Transaction<'_>, keys: &BTreeSet<ValueKey>) -> Result<Lo
         .map_err(sql_context(context))?;
     for row in rows {
         let (key, raw) = row.map_err(sql_context(context))?;
-        let decoded = match raw {
-            SqlValue::Null => Ok(None),
-            other => text(other).and_then(|json| {
-                serde_json::from_str(&json)
-                    .map(Some)
-                    .map_err(|e| format!("invalid JSON: {e}"))
-            }),
-        };
-        loaded.insert(key, decoded);
+        loaded.insert(key, raw);
     }
     Ok(loaded)
 }
 
-/// Fills `checkpoint.channel_values` from `loaded`: each channel at the
-/// version the checkpoint names; a channel with no stored value is absent.
-pub(crate) fn resolve(
-    loaded: &Loaded,
-    thread_id: &str,
-    ns: &str,
-    checkpoint: &mut Checkpoint,
-) -> Result<()> {
-    let mut values = std::mem::take(&mut checkpoint.channel_values);
-    values.clear();
-    for (channel, version) in &checkpoint.channel_versions {
-        let key = (
-            thread_id.to_owned(),
-            ns.to_owned(),
-            channel.clone(),
-            version.to_string(),
-        );
-        match loaded.get(&key) {
-            None | Some(Ok(None)) => {}
-            Some(Ok(Some(value))) => {
-                values.insert(channel.clone(), value.clone());
-            }
-            Some(Err(why)) => {
-                return Err(Error::Corrupt {
-                    thread_id: thread_id.to_owned(),
-                    checkpoint_id: checkpoint.id.clone(),
-                    what: format!("value of channel {channel:?} at version {version}: {why}"),
-                });
-            }
+/// Decodes values into checkpoints one checkpoint at a time. Consecutive
+/// checkpoints of a history share most values, so the values of the last
+/// checkpoint built are kept decoded and reused; nothing older is.
+#[derive(Debug)]
+pub(crate) struct Resolver {
+    raw: RawValues,
+    recent: HashMap<ValueKey, Value>,
+}
+
+impl Resolver {
+    /// A resolver over values read by [`load`].
+    pub(crate) fn new(raw: RawValues) -> Self {
+        Resolver {
+            raw,
+            recent: HashMap::new(),
         }
     }
-    checkpoint.channel_values = values;
-    Ok(())
+
+    /// Fills `checkpoint.channel_values`: each channel at the version the
+    /// checkpoint names; a channel with no stored value is absent. A value
+    /// that does not decode is [`Error::Corrupt`].
+    pub(crate) fn resolve(
+        &mut self,
+        thread_id: &str,
+        ns: &str,
+        checkpoint: &mut Checkpoint,
+    ) -> Result<()> {
+        let mut values = std::collections::BTreeMap::new();
+        let mut recent = HashMap::with_capacity(checkpoint.channel_versions.len());
+        for (channel, version) in &checkpoint.channel_versions {
+            let key = (
+                thread_id.to_owned(),
+                ns.to_owned(),
+                channel.clone(),
+                version.to_string(),
+            );
+            let value = match self.recent.remove(&key) {
+                Some(value) => value,
+                None => match self.raw.get(&key) {
+                    None | Some(SqlValue::Null) => continue,
+                    Some(raw) => decode(raw).map_err(|why| Error::Corrupt {
+                        thread_id: thread_id.to_owned(),
+                        checkpoint_id: checkpoint.id.clone(),
+                        what: format!("value of channel {channel:?} at version {version}: {why}"),
+                    })?,
+                },
+            };
+            values.insert(channel.clone(), value.clone());
+            recent.insert(key, value);
+        }
+        self.recent = recent;
+        checkpoint.channel_values = values;
+        Ok(())
+    }
+}
+
+/// Decodes one stored value.
+fn decode(raw: &SqlValue) -> Result<Value, String> {
+    let json = match raw {
+        SqlValue::Text(s) => s.as_str(),
+        SqlValue::Blob(b) => std::str::from_utf8(b).map_err(|e| format!("invalid UTF-8: {e}"))?,
+        other => return Err(format!("is {other:?}, not JSON text")),
+    };
+    serde_json::from_str(json).map_err(|e| format!("invalid JSON: {e}"))
 }
 
 /// Deletes the values of `thread_id` that no checkpoint names any more.
