@@ -357,9 +357,7 @@ impl CompiledGraph {
                         .collect(),
                 )
             });
-            if !finished {
-                next.push(task.name.clone());
-            }
+            next.push(task.name.clone());
             all_interrupts.extend(interrupts.iter().cloned());
             snaps.push(TaskSnapshot {
                 id: task.id,

@@ -816,6 +816,11 @@ impl Run {
                 self.apply_input(value).await?;
                 false
             }
+            Input::Continue | Input::Command(_) if self.graph.saver_ref().is_none() => {
+                return Err(GraphError::NoSaver {
+                    operation: "continuing a thread",
+                });
+            }
             Input::Continue => {
                 if self.saved_id.is_none() {
                     return Ok(self.outcome(Vec::new(), Vec::new()));
@@ -838,10 +843,10 @@ impl Run {
             }
         };
         if resuming {
-            let versions = self.checkpoint.channel_versions.clone();
-            self.checkpoint
-                .versions_seen
-                .insert(INTERRUPT_SEEN.to_owned(), versions);
+            // Commands' state updates and gotos (NULL-task writes) apply
+            // first; then the interrupt marker moves to the current
+            // versions, so the interrupt that stopped the run does not fire
+            // again.
             let null_writes: Vec<(String, Value)> = self
                 .pending
                 .iter()
@@ -859,13 +864,15 @@ impl Run {
                     step,
                 )?;
             }
+            let versions = self.checkpoint.channel_versions.clone();
+            self.checkpoint
+                .versions_seen
+                .insert(INTERRUPT_SEEN.to_owned(), versions);
         }
         self.run_loop().await
     }
 
-    /// Applies a new input: first the writes of tasks that had finished at
-    /// the current checkpoint, then the input to `__start__`; saves the
-    /// `input` checkpoint.
+    /// Applies a new input to `__start__` and saves the `input` checkpoint.
     async fn apply_input(&mut self, value: Value) -> Result<(), GraphError> {
         let step = self.step + 1;
         if !matches!(value, Value::Object(_)) {
@@ -876,35 +883,28 @@ impl Run {
                 reason: format!("the input must be a JSON object of channel values, got {value}"),
             });
         }
-        if self.saved_id.is_some() {
-            let tasks = prepare_tasks(self.graph.spec(), &self.checkpoint, step);
-            let finished: Vec<(Task, Vec<(String, Value)>)> = tasks
-                .into_iter()
-                .filter_map(|t| {
-                    let w = self.finished_writes(&t.id)?;
-                    Some((t, w))
-                })
-                .collect();
-            if !finished.is_empty() {
-                let writes = finished
-                    .iter()
-                    .map(|(t, w)| TaskWrites {
-                        name: &t.name,
-                        triggers: &t.triggers,
-                        writes: w.clone(),
-                    })
-                    .collect();
-                self.apply(writes, step)?;
-            }
-        }
-        let updated = self.apply(
-            vec![TaskWrites {
-                name: INPUT_NODE,
-                triggers: &[],
-                writes: vec![(START_CHANNEL.to_owned(), value)],
-            }],
-            step,
-        )?;
+        // As LangGraph does, a new input discards the tasks still pending at
+        // the current checkpoint: their triggers count as seen, their saved
+        // writes are not applied.
+        let pending = if self.saved_id.is_some() {
+            prepare_tasks(self.graph.spec(), &self.checkpoint, step)
+        } else {
+            Vec::new()
+        };
+        let mut tasks: Vec<TaskWrites<'_>> = pending
+            .iter()
+            .map(|t| TaskWrites {
+                name: &t.name,
+                triggers: &t.triggers,
+                writes: Vec::new(),
+            })
+            .collect();
+        tasks.push(TaskWrites {
+            name: INPUT_NODE,
+            triggers: &[],
+            writes: vec![(START_CHANNEL.to_owned(), value)],
+        });
+        let updated = self.apply(tasks, step)?;
         self.checkpoint(step, CheckpointSource::Input, &updated)
             .await?;
         self.emit(StreamEvent::Values {

@@ -11,8 +11,9 @@ use crate::saver::{CheckpointMetadata, Config};
 pub struct StateSnapshot {
     /// Every state channel with a value, as one object.
     pub values: Value,
-    /// Nodes that will run when the thread continues from here (finished
-    /// tasks excluded); empty when the run is done.
+    /// The nodes of the tasks of the next step, as LangGraph reports them:
+    /// every task, also those that already finished there (their writes
+    /// are in [`TaskSnapshot::result`]); empty when the run is done.
     pub next: Vec<String>,
     /// The config naming this checkpoint (no `checkpoint_id` if the
     /// thread has none).
