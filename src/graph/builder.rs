@@ -307,12 +307,11 @@ impl StateGraph {
         // Wire edges into the nodes' writers.
         for (sources, target) in &self.edges {
             if sources.len() == 1 {
-                if target != END {
-                    if let Some(spec) = nodes.get_mut(&sources[0]) {
-                        if !spec.successors.contains(target) {
-                            spec.successors.push(target.clone());
-                        }
-                    }
+                if target != END
+                    && let Some(spec) = nodes.get_mut(&sources[0])
+                    && !spec.successors.contains(target)
+                {
+                    spec.successors.push(target.clone());
                 }
                 continue;
             }
@@ -384,12 +383,13 @@ impl StateGraph {
         }
         // A join whose sources are not all reachable can never fire.
         for (sources, target) in &self.edges {
-            if sources.len() > 1 && !open_router_reached {
-                if let Some(missing) = sources.iter().find(|s| !reached.contains(*s)) {
-                    return Err(GraphError::invalid_graph(format!(
-                        "the join into {target:?} waits for {missing:?}, which can never run"
-                    )));
-                }
+            if sources.len() > 1
+                && !open_router_reached
+                && let Some(missing) = sources.iter().find(|s| !reached.contains(*s))
+            {
+                return Err(GraphError::invalid_graph(format!(
+                    "the join into {target:?} waits for {missing:?}, which can never run"
+                )));
             }
         }
 

@@ -196,10 +196,11 @@ impl ChannelKind {
                 };
                 let before = seen.len();
                 for (_, value) in writes {
-                    if let Some(name) = value.as_str() {
-                        if names.iter().any(|n| n == name) && !seen.iter().any(|s| s == name) {
-                            seen.push(name.to_owned());
-                        }
+                    if let Some(name) = value.as_str()
+                        && names.iter().any(|n| n == name)
+                        && !seen.iter().any(|s| s == name)
+                    {
+                        seen.push(name.to_owned());
                     }
                 }
                 seen.sort();

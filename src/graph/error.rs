@@ -153,7 +153,7 @@ pub enum GraphError {
         /// The thread.
         thread_id: String,
         /// The saver's error.
-        source: crate::saver::Error,
+        source: Box<crate::saver::Error>,
     },
 }
 
@@ -172,7 +172,7 @@ impl GraphError {
         move |source| GraphError::Saver {
             operation,
             thread_id,
-            source,
+            source: Box::new(source),
         }
     }
 }

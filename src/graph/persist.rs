@@ -45,15 +45,18 @@ enum Op {
 
 type Saver = AsyncSaver<dyn BaseCheckpointSaver>;
 
+/// The background queue of `Durability::Async` and its worker.
+type Queue = (
+    mpsc::UnboundedSender<Op>,
+    JoinHandle<Result<(), GraphError>>,
+);
+
 /// Saves a run's checkpoints and writes as its durability mode says.
 pub(crate) struct Persist {
     saver: Option<Saver>,
     mode: Durability,
     thread_id: String,
-    queue: Option<(
-        mpsc::UnboundedSender<Op>,
-        JoinHandle<Result<(), GraphError>>,
-    )>,
+    queue: Option<Queue>,
     /// `Exit`: the checkpoint not yet saved, with the parent it must get.
     held: Option<(Config, Checkpoint, CheckpointMetadata, ChannelVersions)>,
     /// `Exit`: writes not yet saved.
@@ -93,11 +96,11 @@ impl Persist {
         tx.send(op).map_err(|_| GraphError::Saver {
             operation: "background save",
             thread_id: self.thread_id.clone(),
-            source: crate::saver::Error::InvalidCheckpoint {
+            source: Box::new(crate::saver::Error::InvalidCheckpoint {
                 thread_id: self.thread_id.clone(),
                 checkpoint_id: String::new(),
                 reason: "the background saver stopped".to_owned(),
-            },
+            }),
         })
     }
 
@@ -190,7 +193,7 @@ impl Persist {
             worker.await.map_err(|e| GraphError::Saver {
                 operation: "background save",
                 thread_id: self.thread_id.clone(),
-                source: crate::saver::Error::Task(e),
+                source: Box::new(crate::saver::Error::Task(e)),
             })??;
         }
         let Some(saver) = self.saver.clone() else {
