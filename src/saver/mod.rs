@@ -34,7 +34,7 @@ pub use iter::CheckpointIter;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;
 pub use prune::PruneStrategy;
-pub use sqlite::{SqliteOptions, SqliteSaver, Synchronous};
+pub use sqlite::{CheckpointSummary, SqliteOptions, SqliteSaver, Synchronous, ThreadSummary};
 pub use tuple::{CheckpointTuple, PendingWrite};
 pub use version::{ChannelVersion, ParseVersionError};
 pub use writes::{

@@ -1,6 +1,7 @@
 //! `SqliteSaver`: checkpoints in a SQLite file, through a pool of WAL-mode
 //! connections.
 
+mod admin;
 mod options;
 mod setup;
 mod sql;
@@ -17,6 +18,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
 
+pub use admin::{CheckpointSummary, ThreadSummary};
 pub use options::{SqliteOptions, Synchronous};
 
 use super::base::BaseCheckpointSaver;

@@ -1,0 +1,175 @@
+//! The command line, as clap structs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Inspect and manage the checkpoints of durable graph workflows in a
+/// SQLite checkpoint file.
+#[derive(Debug, Parser)]
+#[command(name = "checkpointer", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// The checkpoint database [default: ./checkpoints.db]
+    #[arg(long, global = true, env = "CHECKPOINTER_DB", value_name = "PATH")]
+    pub(crate) db: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a small graph on the database (thread `demo`): steps, an
+    /// interrupt it answers itself and a time-travel fork.
+    Demo,
+    /// List every thread with its number of checkpoints, last step and last
+    /// update time.
+    Threads(ThreadsArgs),
+    /// The checkpoints of a thread, newest first, with their forks.
+    History(HistoryArgs),
+    /// The state, metadata, parent and pending writes of one checkpoint.
+    Show(ShowArgs),
+    /// Which channels differ between two checkpoints of a thread.
+    Diff(DiffArgs),
+    /// Delete a thread (all its checkpoints and writes).
+    Delete(DeleteArgs),
+    /// Copy a thread to a new thread.
+    Copy(CopyArgs),
+    /// Drop old history: whole threads, or all but the latest checkpoints.
+    Prune(PruneArgs),
+    /// Give unused disk space back (SQLite VACUUM).
+    Vacuum,
+    /// Write a thread as JSON Lines (checkpoints, metadata, writes).
+    Export(ExportArgs),
+    /// Read a thread written by `export`.
+    Import(ImportArgs),
+}
+
+/// `--json`, shared by read commands.
+#[derive(Debug, Args, Clone, Copy)]
+pub(crate) struct JsonFlag {
+    /// Print machine-readable JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `threads`.
+#[derive(Debug, Args)]
+pub(crate) struct ThreadsArgs {
+    /// Show at most this many threads (most recently updated first).
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+/// `history`.
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// The thread.
+    pub(crate) thread: String,
+    /// Only this namespace ("" is the root graph); default: all.
+    #[arg(long, value_name = "NS")]
+    pub(crate) ns: Option<String>,
+    /// Only checkpoints older than this checkpoint id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) before: Option<String>,
+    /// At most this many checkpoints.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
+    /// Only checkpoints whose metadata has key = value (repeatable; values
+    /// are JSON if they parse, else strings: `source=loop`, `step=2`).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) filter: Vec<String>,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+/// `show`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The thread.
+    pub(crate) thread: String,
+    /// The checkpoint; default: the latest.
+    pub(crate) checkpoint_id: Option<String>,
+    /// The namespace; default: the root ("") for the latest, else wherever
+    /// the id is.
+    #[arg(long, value_name = "NS")]
+    pub(crate) ns: Option<String>,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+/// `diff`.
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The thread.
+    pub(crate) thread: String,
+    /// The first (usually older) checkpoint.
+    pub(crate) a: String,
+    /// The second checkpoint.
+    pub(crate) b: String,
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
+}
+
+/// `delete`.
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// The thread.
+    pub(crate) thread: String,
+    /// Really delete (required).
+    #[arg(long)]
+    pub(crate) yes: bool,
+}
+
+/// `copy`.
+#[derive(Debug, Args)]
+pub(crate) struct CopyArgs {
+    /// The thread to copy.
+    pub(crate) source: String,
+    /// The new thread (must not exist).
+    pub(crate) target: String,
+}
+
+/// `prune`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["threads", "all"]))]
+pub(crate) struct PruneArgs {
+    /// The threads to prune.
+    pub(crate) threads: Vec<String>,
+    /// Prune every thread.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Keep the latest checkpoint of each namespace instead of deleting
+    /// whole threads.
+    #[arg(long)]
+    pub(crate) keep_latest: bool,
+    /// Only what is older than this (`30m`, `12h`, `7d`, `2w`): with
+    /// --keep-latest, checkpoints older than that; without, threads whose
+    /// latest checkpoint is older than that.
+    #[arg(long, value_name = "AGE")]
+    pub(crate) older_than: Option<String>,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The thread.
+    pub(crate) thread: String,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// `import`.
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The export to read; default (or `-`): standard input.
+    pub(crate) file: Option<PathBuf>,
+    /// Import under this thread id instead of the exported one.
+    #[arg(long, value_name = "ID")]
+    pub(crate) thread: Option<String>,
+}

@@ -1,0 +1,198 @@
+//! `demo`: a small graph run on the database, so that every other command
+//! has something to show.
+//!
+//! The graph drafts a reply (`draft`), asks a human to review it
+//! (`review`, an interrupt that the demo answers itself) and publishes it
+//! (`publish`); every step appends to the `messages` channel. Then it
+//! travels back to the checkpoint after the draft, edits the draft there
+//! (`update_state`, which forks the thread) and runs the new branch to the
+//! end.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use checkpointer::graph::{END, START};
+use checkpointer::{
+    BaseCheckpointSaver, Command, CompileOptions, CompiledGraph, Config, ListOptions, Reducer,
+    RunOutcome, SqliteSaver, StateGraph, Update,
+};
+use serde_json::{Value, json};
+
+use super::error::{CliError, CliResult};
+use super::open::{DEFAULT_DB, open_or_create};
+
+/// The thread the demo writes (replaced on every run).
+pub(crate) const DEMO_THREAD: &str = "demo";
+
+/// The demo graph: `draft` -> `review` (interrupt) -> `publish`.
+fn build(saver: Arc<dyn BaseCheckpointSaver>) -> CliResult<CompiledGraph> {
+    let mut graph = StateGraph::new();
+    graph
+        .add_channel("messages", Reducer::append())
+        .add_channel("draft", Reducer::last_value())
+        .add_channel("status", Reducer::last_value())
+        .add_node("draft", |state, _ctx| async move {
+            let request: Vec<String> = state.get("messages")?;
+            let topic = request.first().cloned().unwrap_or_default();
+            let draft = format!("Checkpoints make graphs durable ({topic})");
+            Ok(Update::new()
+                .set("draft", &draft)
+                .set("messages", format!("assistant: draft: {draft}"))
+                .set("status", "drafted"))
+        })
+        .add_node("review", |state, ctx| async move {
+            let draft: String = state.get("draft")?;
+            let verdict =
+                ctx.interrupt(json!({"question": "publish this draft?", "draft": draft}))?;
+            let verdict = verdict
+                .as_str()
+                .map_or_else(|| verdict.to_string(), str::to_owned);
+            Ok(Update::new()
+                .set("messages", format!("reviewer: {verdict}"))
+                .set("status", "reviewed"))
+        })
+        .add_node("publish", |state, _ctx| async move {
+            let draft: String = state.get("draft")?;
+            Ok(Update::new()
+                .set("messages", format!("assistant: published: {draft}"))
+                .set("status", "published"))
+        })
+        .add_edge(START, "draft")
+        .add_edge("draft", "review")
+        .add_edge("review", "publish")
+        .add_edge("publish", END);
+    Ok(graph.compile(CompileOptions::new().saver(saver))?)
+}
+
+/// The checkpoint id of a run's outcome.
+fn id_of(out: &RunOutcome) -> String {
+    out.config
+        .as_ref()
+        .and_then(|c| c.checkpoint_id.clone())
+        .unwrap_or_default()
+}
+
+/// Prints the messages of `values` from index `from` on, returns the count.
+fn print_new_messages(values: &Value, from: usize) -> usize {
+    let messages = values["messages"].as_array().cloned().unwrap_or_default();
+    for m in messages.iter().skip(from) {
+        println!(
+            "     + {}",
+            m.as_str().map_or_else(|| m.to_string(), str::to_owned)
+        );
+    }
+    messages.len()
+}
+
+/// `demo`: runs the graph on thread `demo` of the database at `path`.
+pub(crate) fn demo(path: &Path) -> CliResult<()> {
+    let saver = Arc::new(open_or_create(path)?);
+    saver.delete_thread(DEMO_THREAD)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::io("start the async runtime"))?;
+    runtime.block_on(run(saver.clone(), path))
+}
+
+/// The demo proper, on a tokio runtime.
+async fn run(saver: Arc<SqliteSaver>, path: &Path) -> CliResult<()> {
+    let app = build(saver.clone())?;
+    let thread = Config::thread(DEMO_THREAD);
+    println!("demo: thread {DEMO_THREAD:?} in {}", path.display());
+    println!();
+
+    println!("1. run the graph (draft -> review -> publish) with a request:");
+    let out = app
+        .invoke(json!({"messages": ["user: explain checkpoints"]}), &thread)
+        .await?;
+    let seen = print_new_messages(&out.values, 0);
+    let question = out
+        .interrupts
+        .first()
+        .map_or(Value::Null, |i| i.value["question"].clone());
+    println!(
+        "   stopped before {:?}: the review node asked {question} (checkpoint {})",
+        out.next.join(", "),
+        id_of(&out)
+    );
+    println!();
+
+    println!("2. a human answers the interrupt: Command::resume(\"approved\")");
+    let out = app.invoke(Command::resume("approved"), &thread).await?;
+    print_new_messages(&out.values, seen);
+    let first_end = id_of(&out);
+    println!("   done at checkpoint {first_end}");
+    println!();
+
+    println!("3. time travel: back to the checkpoint after the draft, edit the draft there");
+    let history = app.get_state_history(&thread, &ListOptions::new()).await?;
+    let at_draft = history
+        .iter()
+        .find(|s| s.next == ["review"])
+        .map(|s| s.config.clone())
+        .ok_or_else(|| CliError::Io {
+            what: "demo".into(),
+            source: std::io::Error::other("the checkpoint after the draft is missing"),
+        })?;
+    let fork_point = at_draft.checkpoint_id.clone().unwrap_or_default();
+    let edited = app
+        .update_state(
+            &at_draft,
+            json!({"draft": "Checkpoints let a graph pause, resume and travel in time",
+                   "messages": ["editor: shorter, please"]}),
+            Some("draft"),
+        )
+        .await?;
+    println!(
+        "   update_state at {fork_point} made {} (a fork: a second branch from there)",
+        edited.checkpoint_id.as_deref().unwrap_or_default()
+    );
+    let out = app.invoke(checkpointer::Input::Continue, &edited).await?;
+    println!(
+        "   continuing the new branch, the review asks again: {}",
+        out.interrupts
+            .first()
+            .map_or(Value::Null, |i| i.value["draft"].clone())
+    );
+    let out = app
+        .invoke(Command::resume("approved, shorter is better"), &thread)
+        .await?;
+    let second_end = id_of(&out);
+    println!("   answered; the new branch's messages:");
+    print_new_messages(&out.values, 0);
+    println!("   done at checkpoint {second_end}");
+    println!();
+
+    let count = saver.checkpoint_summaries(DEMO_THREAD, None)?.len();
+    println!("thread {DEMO_THREAD:?} now has {count} checkpoints on two branches.");
+    println!();
+    let db = if path == Path::new(DEFAULT_DB) {
+        String::new()
+    } else {
+        format!("--db {} ", shell_quote(&path.display().to_string()))
+    };
+    println!("Try next (from a clone, `cargo run --release -- ` instead of `checkpointer `):");
+    println!("  checkpointer {db}threads");
+    println!("  checkpointer {db}history {DEMO_THREAD}");
+    println!("  checkpointer {db}show {DEMO_THREAD}");
+    println!("  checkpointer {db}show {DEMO_THREAD} {fork_point}");
+    println!("  checkpointer {db}diff {DEMO_THREAD} {fork_point} {second_end}");
+    println!("  checkpointer {db}diff {DEMO_THREAD} {first_end} {second_end}");
+    println!("  checkpointer {db}history {DEMO_THREAD} --filter source=update --json");
+    println!("  checkpointer {db}export {DEMO_THREAD} --out demo.jsonl");
+    Ok(())
+}
+
+/// Quotes a path for a POSIX shell if it needs it.
+fn shell_quote(text: &str) -> String {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:,@".contains(&b));
+    if plain && !text.is_empty() {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}

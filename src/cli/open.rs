@@ -1,0 +1,52 @@
+//! Where the database is, and opening it (never creating it for commands
+//! that only read).
+
+use std::path::{Path, PathBuf};
+
+use checkpointer::{SqliteOptions, SqliteSaver};
+
+use super::error::{CliError, CliResult};
+
+/// The default database file, in the current directory.
+pub(crate) const DEFAULT_DB: &str = "checkpoints.db";
+
+/// `--db`, else `CHECKPOINTER_DB` (clap reads both), else `./checkpoints.db`.
+pub(crate) fn db_path(given: Option<&Path>) -> PathBuf {
+    given.map_or_else(|| PathBuf::from(DEFAULT_DB), Path::to_path_buf)
+}
+
+/// A small pool: the tool makes one call at a time.
+fn options() -> SqliteOptions {
+    SqliteOptions::new().with_pool_size(1)
+}
+
+/// Opens an existing database; a missing file is [`CliError::NoDatabase`].
+pub(crate) fn open_existing(path: &Path) -> CliResult<SqliteSaver> {
+    match SqliteSaver::open_existing(path, options()) {
+        Ok(saver) => Ok(saver),
+        Err(checkpointer::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Err(CliError::NoDatabase {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens the database, creating it if missing (`demo`, `import`).
+pub(crate) fn open_or_create(path: &Path) -> CliResult<SqliteSaver> {
+    Ok(SqliteSaver::open_with(path, options())?)
+}
+
+/// Fails with [`CliError::UnknownThread`] unless `thread` has checkpoints.
+pub(crate) fn require_thread(saver: &SqliteSaver, path: &Path, thread: &str) -> CliResult<()> {
+    if thread.is_empty() || !saver.has_thread(thread)? {
+        return Err(CliError::UnknownThread {
+            thread: thread.to_owned(),
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! `checkpointer`: inspect and manage the checkpoints of durable graph
+//! workflows in a SQLite checkpoint file. `checkpointer --help` lists the
+//! commands; `checkpointer demo` makes a thread to look at.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms)]
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::args::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

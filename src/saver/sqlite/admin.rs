@@ -1,0 +1,384 @@
+//! Maintenance and inspection on a [`SqliteSaver`] file, beyond the
+//! [`BaseCheckpointSaver`](crate::BaseCheckpointSaver) contract: what the
+//! `checkpointer` command-line tool needs (open without creating, thread
+//! summaries in SQL, light history rows, exact import, age-based pruning,
+//! `VACUUM`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::sql::{self, RawCheckpoint, encode_json};
+use super::{SqliteOptions, SqliteSaver, execute_all, sql_context, thread_exists, values};
+use crate::saver::checkpoint::{Checkpoint, CheckpointMetadata};
+use crate::saver::error::{Error, Result};
+use crate::saver::tuple::CheckpointTuple;
+
+/// One thread of a database, as [`SqliteSaver::threads`] sums it up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadSummary {
+    /// The thread.
+    pub thread_id: String,
+    /// How many checkpoints it has, over all namespaces.
+    pub checkpoints: u64,
+    /// How many namespaces it has (1 for a thread without subgraphs).
+    pub namespaces: u64,
+    /// The id of its newest checkpoint.
+    pub latest_checkpoint_id: String,
+    /// The metadata `step` of its newest checkpoint.
+    pub last_step: i64,
+    /// The `ts` of its newest checkpoint, as stored (ISO 8601); `None` if
+    /// the stored checkpoint has none.
+    pub last_ts: Option<String>,
+}
+
+/// A checkpoint without its channel values: what a history listing needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckpointSummary {
+    /// Its namespace (`""` for the root graph).
+    pub checkpoint_ns: String,
+    /// The checkpoint, with `channel_values` left empty (versions,
+    /// `versions_seen`, `updated_channels`, `ts` and `id` are all there).
+    pub checkpoint: Checkpoint,
+    /// Its metadata.
+    pub metadata: CheckpointMetadata,
+    /// The id of the checkpoint it was made from (same namespace), if any.
+    pub parent_checkpoint_id: Option<String>,
+}
+
+/// The number of bytes a database takes on disk, with its WAL file.
+fn disk_bytes(path: &Path) -> u64 {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    size(path) + size(Path::new(&wal))
+}
+
+impl SqliteSaver {
+    /// Opens the database at `path` like [`open_with`](Self::open_with),
+    /// but never creates it: a missing file is [`Error::Io`] with
+    /// [`std::io::ErrorKind::NotFound`]. An existing database of an older
+    /// schema is still migrated.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file does not exist or cannot be inspected,
+    /// else as [`open`](Self::open).
+    pub fn open_existing(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref();
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => SqliteSaver::open_with(path, options),
+            Ok(_) => Err(io(std::io::Error::other("not a regular file"))),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Whether `thread_id` has any checkpoint, in any namespace.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] if the database cannot be read.
+    pub fn has_thread(&self, thread_id: &str) -> Result<bool> {
+        self.read(|tx| thread_exists(tx, thread_id))
+    }
+
+    /// Every thread with its number of checkpoints and namespaces and its
+    /// newest checkpoint's id, step and time, most recently updated first
+    /// (at most `limit`). Computed in SQL (`GROUP BY`); no checkpoint is
+    /// decoded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] if the database cannot be read.
+    pub fn threads(&self, limit: Option<usize>) -> Result<Vec<ThreadSummary>> {
+        // SQLite fills the bare columns (step, ts) from the row that holds
+        // max(checkpoint_id).
+        const SQL: &str = "SELECT thread_id, count(*), count(DISTINCT checkpoint_ns), \
+             max(checkpoint_id), step, json_extract(checkpoint, '$.ts') \
+             FROM checkpoints GROUP BY thread_id \
+             ORDER BY max(checkpoint_id) DESC, thread_id LIMIT ?1";
+        let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        self.read(|tx| {
+            let context = || "summarise threads".to_owned();
+            let mut stmt = tx.prepare(SQL).map_err(sql_context(context))?;
+            let rows = stmt
+                .query_map([limit], |r| {
+                    Ok(ThreadSummary {
+                        thread_id: r.get(0)?,
+                        checkpoints: r.get::<_, i64>(1)?.unsigned_abs(),
+                        namespaces: r.get::<_, i64>(2)?.unsigned_abs(),
+                        latest_checkpoint_id: r.get(3)?,
+                        last_step: r.get(4)?,
+                        last_ts: r.get::<_, Option<String>>(5).ok().flatten(),
+                    })
+                })
+                .map_err(sql_context(context))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql_context(context))
+        })
+    }
+
+    /// The checkpoints of `thread_id` (only namespace `ns` if given),
+    /// newest first, without channel values or writes: enough to draw a
+    /// history with its forks and the channels each step changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] if the database cannot be read, [`Error::Corrupt`]
+    /// if a row does not decode.
+    pub fn checkpoint_summaries(
+        &self,
+        thread_id: &str,
+        ns: Option<&str>,
+    ) -> Result<Vec<CheckpointSummary>> {
+        const ALL: &str = "SELECT thread_id, checkpoint_ns, checkpoint_id, \
+             parent_checkpoint_id, checkpoint, metadata FROM checkpoints \
+             WHERE thread_id = ?1 ORDER BY checkpoint_id DESC, checkpoint_ns DESC";
+        const ONE_NS: &str = "SELECT thread_id, checkpoint_ns, checkpoint_id, \
+             parent_checkpoint_id, checkpoint, metadata FROM checkpoints \
+             WHERE thread_id = ?1 AND checkpoint_ns = ?2 ORDER BY checkpoint_id DESC";
+        let raw = self.read(|tx| {
+            let context = || format!("list the checkpoints of thread {thread_id:?}");
+            let rows = match ns {
+                None => tx.prepare_cached(ALL).and_then(|mut s| {
+                    s.query_map([thread_id], RawCheckpoint::from_row)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                }),
+                Some(ns) => tx.prepare_cached(ONE_NS).and_then(|mut s| {
+                    s.query_map([thread_id, ns], RawCheckpoint::from_row)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                }),
+            };
+            rows.map_err(sql_context(context))
+        })?;
+        raw.into_iter()
+            .map(|raw| {
+                let row = raw.decode()?;
+                Ok(CheckpointSummary {
+                    checkpoint_ns: row.ns,
+                    checkpoint: row.checkpoint,
+                    metadata: row.metadata,
+                    parent_checkpoint_id: row.parent,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a whole thread exactly as given, in one transaction: each
+    /// tuple's checkpoint (all its channel values), its metadata verbatim
+    /// (nothing merged from the config), its parent (from `parent_config`)
+    /// and its pending writes with their own `idx` and `task_path`. The
+    /// tuples' own `thread_id`s are ignored: everything goes to
+    /// `thread_id`, in the namespace of each tuple's config, in any order.
+    /// `progress` is called with the number of checkpoints stored so far.
+    ///
+    /// This is the restore half of an export: `list` of the imported thread
+    /// returns the same tuples as `list` of the exported one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TargetNotEmpty`] if `thread_id` already has checkpoints
+    /// (nothing is changed), [`Error::EmptyThreadId`],
+    /// [`Error::InvalidCheckpoint`] for a tuple with no checkpoint id or a
+    /// value without a version, [`Error::Sqlite`] if the write fails.
+    pub fn import_thread(
+        &self,
+        thread_id: &str,
+        tuples: &[CheckpointTuple],
+        mut progress: impl FnMut(usize),
+    ) -> Result<()> {
+        super::require_thread("import_thread", thread_id)?;
+        // Serialise everything before taking the write lock.
+        let mut prepared = Vec::with_capacity(tuples.len());
+        for t in tuples {
+            let cp = &t.checkpoint;
+            super::check_put(&crate::Config::thread(thread_id), cp)?;
+            let checkpoint_json = sql::encode_checkpoint(thread_id, cp)?;
+            let metadata_json = encode_json(
+                thread_id,
+                || format!("metadata of checkpoint {}", cp.id),
+                &t.metadata,
+            )?;
+            let encoded = values::encode(thread_id, cp, &cp.channel_versions)?;
+            let writes = t
+                .pending_writes
+                .iter()
+                .map(|w| {
+                    let json = encode_json(
+                        thread_id,
+                        || format!("write to {:?} by task {}", w.channel, w.task_id),
+                        &w.value,
+                    )?;
+                    Ok((w, json))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            prepared.push((t, checkpoint_json, metadata_json, encoded, writes));
+        }
+        const INSERT_WRITE_EXACT: &str = "INSERT INTO writes (thread_id, checkpoint_ns, \
+             checkpoint_id, task_id, idx, channel, task_path, value) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET \
+             channel = excluded.channel, task_path = excluded.task_path, value = excluded.value";
+        let what = || format!("import of thread {thread_id:?}");
+        self.write(what, |tx| {
+            if thread_exists(tx, thread_id)? {
+                return Err(Error::TargetNotEmpty {
+                    source_thread: "(import)".to_owned(),
+                    target_thread: thread_id.to_owned(),
+                });
+            }
+            for (done, (t, checkpoint_json, metadata_json, encoded, writes)) in
+                prepared.iter().enumerate()
+            {
+                let ns = t.config.ns();
+                let cp = &t.checkpoint;
+                values::store(tx, thread_id, ns, cp, encoded)?;
+                let parent = t
+                    .parent_config
+                    .as_ref()
+                    .and_then(|p| p.checkpoint_id.as_deref());
+                tx.prepare_cached(sql::UPSERT_CHECKPOINT)
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            thread_id,
+                            ns,
+                            cp.id,
+                            parent,
+                            checkpoint_json,
+                            metadata_json,
+                            t.metadata.step,
+                            t.metadata.source.as_str(),
+                            t.metadata.run_id,
+                        ])
+                    })
+                    .map_err(sql_context(what))?;
+                let mut insert = tx
+                    .prepare_cached(INSERT_WRITE_EXACT)
+                    .map_err(sql_context(what))?;
+                for (w, json) in writes {
+                    insert
+                        .execute(params![
+                            thread_id,
+                            ns,
+                            cp.id,
+                            w.task_id,
+                            w.idx,
+                            w.channel,
+                            w.task_path,
+                            json
+                        ])
+                        .map_err(sql_context(what))?;
+                }
+                progress(done + 1);
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes the checkpoints of `thread_ids` whose `ts` is before
+    /// `cutoff`, with their writes and the values no remaining checkpoint
+    /// names, but always keeps the newest checkpoint of each namespace.
+    /// A kept checkpoint whose parent was removed loses its parent link
+    /// (as with [`PruneStrategy::KeepLatest`](crate::PruneStrategy)). A
+    /// `ts` that does not parse as RFC 3339 counts as new (kept). One
+    /// transaction; returns how many checkpoints were removed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] if the database cannot be read or written.
+    pub fn prune_older_than(&self, thread_ids: &[String], cutoff: DateTime<Utc>) -> Result<u64> {
+        const ROWS: &str = "SELECT checkpoint_ns, checkpoint_id, \
+             json_extract(checkpoint, '$.ts') FROM checkpoints WHERE thread_id = ?1";
+        const DELETE: [&str; 2] = [
+            "DELETE FROM writes WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND checkpoint_id = ?3",
+            "DELETE FROM checkpoints WHERE thread_id = ?1 AND checkpoint_ns = ?2 \
+             AND checkpoint_id = ?3",
+        ];
+        const UNLINK: &str = "UPDATE checkpoints SET parent_checkpoint_id = NULL \
+             WHERE thread_id = ?1 AND parent_checkpoint_id IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM checkpoints AS p WHERE p.thread_id = checkpoints.thread_id \
+              AND p.checkpoint_ns = checkpoints.checkpoint_ns \
+              AND p.checkpoint_id = checkpoints.parent_checkpoint_id)";
+        let what = || format!("prune of checkpoints older than {cutoff} in {thread_ids:?}");
+        self.write(what, |tx| {
+            let mut removed = 0u64;
+            for thread_id in thread_ids {
+                let thread_id = thread_id.as_str();
+                let rows = tx
+                    .prepare_cached(ROWS)
+                    .and_then(|mut s| {
+                        s.query_map([thread_id], |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, Option<String>>(2).ok().flatten(),
+                            ))
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(sql_context(what))?;
+                let mut latest: BTreeMap<&str, &str> = BTreeMap::new();
+                for (ns, id, _) in &rows {
+                    let entry = latest.entry(ns.as_str()).or_insert(id.as_str());
+                    if id.as_str() > *entry {
+                        *entry = id.as_str();
+                    }
+                }
+                let doomed: BTreeSet<(&str, &str)> = rows
+                    .iter()
+                    .filter(|(ns, id, ts)| {
+                        latest.get(ns.as_str()) != Some(&id.as_str())
+                            && ts
+                                .as_deref()
+                                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                                .is_some_and(|t| t < cutoff)
+                    })
+                    .map(|(ns, id, _)| (ns.as_str(), id.as_str()))
+                    .collect();
+                if doomed.is_empty() {
+                    continue;
+                }
+                for (ns, id) in &doomed {
+                    execute_all(tx, &DELETE, params![thread_id, ns, id], what)?;
+                }
+                tx.prepare_cached(UNLINK)
+                    .and_then(|mut s| s.execute([thread_id]))
+                    .map_err(sql_context(what))?;
+                values::collect_garbage(tx, thread_id)?;
+                removed += doomed.len() as u64;
+            }
+            Ok(removed)
+        })
+    }
+
+    /// Gives unused space back to the file system: checkpoints the WAL
+    /// into the database, runs `VACUUM`, and truncates the WAL. Returns the
+    /// size on disk (database plus WAL file) before and after, in bytes;
+    /// `(0, 0)` in memory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] if SQLite refuses (for example while another
+    /// connection holds a read transaction open for too long).
+    pub fn vacuum(&self) -> Result<(u64, u64)> {
+        let before = self.path().map_or(0, disk_bytes);
+        let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let conn = self.conn()?;
+        let context = || format!("vacuum {}", self.label.display());
+        conn.execute_batch("VACUUM").map_err(sql_context(context))?;
+        if self.path().is_some() {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .optional()
+                .map_err(sql_context(context))?;
+        }
+        drop(conn);
+        let after = self.path().map_or(0, disk_bytes);
+        Ok((before, after))
+    }
+}
