@@ -671,3 +671,38 @@ fn from_pool_sets_up_a_pool_it_is_given() {
     let reopened = SqliteSaver::open(&path).unwrap();
     assert_eq!(reopened.list(None, &ListOptions::new()).unwrap().len(), 2);
 }
+
+#[test]
+fn list_iter_holds_no_connection_and_reports_bad_rows_per_item() {
+    let (_dir, path) = temp_db();
+    let saver = SqliteSaver::open_with(&path, SqliteOptions::new().with_pool_size(1)).unwrap();
+    let configs = chain(&saver, "t", 3);
+    let mut iter = saver
+        .list_iter(Some(&Config::thread("t")), &ListOptions::new())
+        .unwrap();
+    // The only pooled connection is free while the caller iterates.
+    chain(&saver, "other", 1);
+    assert_eq!(iter.next().unwrap().unwrap().config, configs[2]);
+    drop(iter);
+
+    // Damage the middle checkpoint: only its item is an error.
+    raw_exec(
+        &saver,
+        &format!(
+            "UPDATE checkpoints SET checkpoint = 'garbage' WHERE checkpoint_id = '{}'",
+            configs[1].checkpoint_id.as_deref().unwrap()
+        ),
+    );
+    let items: Vec<_> = saver
+        .list_iter(Some(&Config::thread("t")), &ListOptions::new())
+        .unwrap()
+        .collect();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0].as_ref().unwrap().config, configs[2]);
+    assert!(
+        matches!(items[1], Err(Error::Corrupt { .. })),
+        "{:?}",
+        items[1]
+    );
+    assert_eq!(items[2].as_ref().unwrap().config, configs[0]);
+}
