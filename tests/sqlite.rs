@@ -706,3 +706,18 @@ fn list_iter_holds_no_connection_and_reports_bad_rows_per_item() {
     );
     assert_eq!(items[2].as_ref().unwrap().config, configs[0]);
 }
+
+#[test]
+fn sqlite_errors_name_the_operation_and_the_file() {
+    let (_dir, path) = temp_db();
+    let saver = SqliteSaver::open(&path).unwrap();
+    let cfg = chain(&saver, "t", 1).remove(0);
+    raw_exec(&saver, "DROP TABLE writes");
+    let err = saver
+        .put_writes(&cfg, &[("a".into(), json!(1))], "task-9", "")
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
+    assert!(text.contains("task-9") && text.contains("\"t\""), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+}
