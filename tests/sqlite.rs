@@ -721,3 +721,26 @@ fn sqlite_errors_name_the_operation_and_the_file() {
     assert!(text.contains("task-9") && text.contains("\"t\""), "{text}");
     assert!(text.contains(&path.display().to_string()), "{text}");
 }
+
+#[test]
+fn user_metadata_keys_named_like_fields_do_not_make_rows_unreadable() {
+    let saver = SqliteSaver::in_memory().unwrap();
+    let cp = Checkpoint::new(0);
+    let metadata = md(0)
+        .with_extra("step", 5)
+        .with_extra("source", "mine")
+        .with_extra("ok", 1);
+    let cfg = saver
+        .put(
+            &Config::thread("t"),
+            &cp,
+            &metadata,
+            &ChannelVersions::new(),
+        )
+        .unwrap();
+    let read = saver.get_tuple(&cfg).unwrap().unwrap().metadata;
+    assert_eq!(read.step, 0);
+    assert_eq!(read.source, CheckpointSource::Loop);
+    assert_eq!(read.extra.get("ok"), Some(&json!(1)));
+    assert!(!read.extra.contains_key("step"));
+}
