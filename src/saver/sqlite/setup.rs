@@ -130,7 +130,7 @@ enum Identity {
 
 /// Reads `application_id`, `user_version` and the table list, and refuses
 /// a database that is not ours or is newer than this code.
-fn identify(conn: &Connection, path: &Path) -> Result<Identity> {
+fn identify(conn: &Connection, path: &Path, supported: i64) -> Result<Identity> {
     let read = |e: rusqlite::Error| not_a_database(e, path, "read the schema");
     let app_id: i32 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -139,11 +139,17 @@ fn identify(conn: &Connection, path: &Path) -> Result<Identity> {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(read)?;
     if app_id == APPLICATION_ID {
-        if version > SCHEMA_VERSION {
+        if version < 0 {
+            return Err(Error::NotACheckpointDatabase {
+                path: path.to_owned(),
+                reason: format!("its schema version {version} is invalid"),
+            });
+        }
+        if version > supported {
             return Err(Error::SchemaTooNew {
                 path: path.to_owned(),
                 found: version,
-                supported: SCHEMA_VERSION,
+                supported,
             });
         }
         return Ok(Identity::Ours(version));
@@ -195,8 +201,14 @@ fn not_a_database(e: rusqlite::Error, path: &Path, what: &str) -> Error {
 /// database and checks that it took, then brings the schema up to date in
 /// one `BEGIN IMMEDIATE` transaction.
 pub(crate) fn prepare(conn: &mut Connection, path: &Path, file: bool) -> Result<()> {
+    prepare_with(conn, path, file, MIGRATIONS)
+}
+
+/// [`prepare`] with a given list of migrations (tests use longer ones).
+fn prepare_with(conn: &mut Connection, path: &Path, file: bool, migrations: &[&str]) -> Result<()> {
+    let supported = migrations.len() as i64;
     // Refuse someone else's database before changing anything in it.
-    identify(conn, path)?;
+    identify(conn, path, supported)?;
     if file {
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -213,18 +225,18 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path, file: bool) -> Result<
         .map_err(|e| not_a_database(e, path, "begin the schema migration"))?;
     // Another process may have set the database up meanwhile: look again
     // under the write lock.
-    let from = match identify(&tx, path)? {
+    let from = match identify(&tx, path, supported)? {
         Identity::Fresh => 0,
         Identity::Ours(version) => version,
     };
-    if from < SCHEMA_VERSION {
-        let context = || format!("migrate {} to schema {SCHEMA_VERSION}", path.display());
-        for migration in MIGRATIONS.iter().skip(from as usize) {
+    if from < supported {
+        let context = || format!("migrate {} to schema {supported}", path.display());
+        for migration in migrations.iter().skip(from as usize) {
             tx.execute_batch(migration).map_err(sql_context(context))?;
         }
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(sql_context(context))?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        tx.pragma_update(None, "user_version", supported)
             .map_err(sql_context(context))?;
     }
     tx.commit().map_err(sql_context(|| {
@@ -248,4 +260,56 @@ pub(crate) fn build_pool(
         builder = builder.max_lifetime(None).idle_timeout(None);
     }
     Ok(builder.build(manager)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn has_table(conn: &Connection, name: &str) -> bool {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+            == 1
+    }
+
+    #[test]
+    fn migrations_run_in_order_and_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = Connection::open(&path).unwrap();
+        prepare(&mut conn, &path, true).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+
+        // A later version adds two migrations, the second of which fails:
+        // neither is applied.
+        let mut broken: Vec<&str> = MIGRATIONS.to_vec();
+        broken.push("CREATE TABLE extra (x INTEGER);");
+        broken.push("CREATE TABLE extra (x INTEGER);");
+        let err = prepare_with(&mut conn, &path, true, &broken).unwrap_err();
+        assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        assert!(!has_table(&conn, "extra"));
+
+        // The fixed version applies both, once.
+        let mut fixed: Vec<&str> = MIGRATIONS.to_vec();
+        fixed.push("CREATE TABLE extra (x INTEGER);");
+        fixed.push("ALTER TABLE extra ADD COLUMN y TEXT;");
+        prepare_with(&mut conn, &path, true, &fixed).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION + 2);
+        assert!(has_table(&conn, "extra"));
+        prepare_with(&mut conn, &path, true, &fixed).unwrap();
+
+        // The old code refuses the newer file.
+        let err = prepare(&mut conn, &path, true).unwrap_err();
+        assert!(matches!(err, Error::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 2));
+    }
 }
