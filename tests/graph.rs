@@ -694,10 +694,13 @@ async fn dynamic_interrupt_resumes_with_the_answer(factory: Factory) {
     let out = app.invoke(Command::resume("ann"), &thread).await.unwrap();
     assert_eq!(out.interrupts[0].value, json!({"q": "age?"}));
     assert_ne!(out.interrupts[0].id, s.interrupts[0].id);
+    // Continuing without an answer asks again; the first answer is not reused.
+    let again = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(again.interrupts[0].value, json!({"q": "age?"}));
     let out = app.invoke(Command::resume(41), &thread).await.unwrap();
     assert!(!out.is_interrupted());
     assert_eq!(out.values["log"], json!(["a", "ann/41", "z"]));
-    assert_eq!((c.get("a"), c.get("ask"), c.get("z")), (1, 3, 1));
+    assert_eq!((c.get("a"), c.get("ask"), c.get("z")), (1, 4, 1));
     // The answers are saved as the task's __resume__ write.
     let h = saver.list(Some(&thread), &ListOptions::new()).unwrap();
     let at_ask = h.iter().find(|t| t.metadata.step == 1).unwrap();

@@ -47,6 +47,12 @@ const INTERRUPT_SEEN: &str = INTERRUPT;
 /// The node name of writes that come from the caller, not a task.
 pub(crate) const INPUT_NODE: &str = "__input__";
 
+/// The value that replaces the NULL task's `__resume__` write once a task
+/// has taken it.
+fn consumed_marker() -> Value {
+    json!({"__resume_consumed__": true})
+}
+
 /// Whether `channel` is a control channel (never applied to the state).
 pub(crate) fn is_control(channel: &str) -> bool {
     matches!(channel, ERROR | INTERRUPT | RESUME | SCHEDULED | NO_WRITES)
@@ -570,7 +576,10 @@ impl Run {
     async fn run_step(&mut self, tasks: &[Task], step: i64) -> Result<StepEnd, GraphError> {
         let spec = Arc::clone(self.graph.spec());
         let global = State::from_map(state_values(&spec, &self.checkpoint));
-        let shared_resume = Arc::new(Mutex::new(self.pending_value(NULL_TASK_ID, RESUME)));
+        let shared_resume = Arc::new(Mutex::new(
+            self.pending_value(NULL_TASK_ID, RESUME)
+                .filter(|v| *v != consumed_marker()),
+        ));
         let mut done: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
         let mut running = FuturesUnordered::new();
         let mut contexts = BTreeMap::new();
@@ -723,6 +732,24 @@ impl Run {
                     errors.insert(i, err);
                 }
             }
+        }
+        // A resume value a task took is now in that task's own `__resume__`
+        // write; mark the shared one used, so that a later plain `Continue`
+        // does not hand it to the task's next `interrupt` call.
+        let had_shared = self
+            .pending_value(NULL_TASK_ID, RESUME)
+            .is_some_and(|v| v != consumed_marker());
+        let taken = shared_resume
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none();
+        if had_shared && taken {
+            self.save_writes(
+                vec![(RESUME.to_owned(), consumed_marker())],
+                NULL_TASK_ID,
+                "",
+            )
+            .await?;
         }
         if let Some((_, err)) = errors.into_iter().next() {
             return Err(err);
