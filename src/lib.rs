@@ -53,7 +53,13 @@ pub use graph::{
     RunOutcome, SendTo, State, StateGraph, StateSnapshot, StreamMode, Update,
 };
 pub use saver::{
-    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint,
+    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointIter,
     CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error, InMemorySaver,
-    ListOptions, PendingWrite, PruneStrategy, Result, new_checkpoint_id,
+    ListOptions, PendingWrite, PruneStrategy, Result, SqliteOptions, SqliteSaver, Synchronous,
+    new_checkpoint_id,
 };
+
+/// The README's code blocks, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

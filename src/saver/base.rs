@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
 use super::config::Config;
 use super::error::Result;
+use super::iter::CheckpointIter;
 use super::list::ListOptions;
 use super::prune::PruneStrategy;
 use super::tuple::CheckpointTuple;
@@ -37,7 +38,8 @@ use super::version::ChannelVersion;
 ///   latest checkpoint of the thread and namespace; with one, exactly that
 ///   checkpoint. Either way `Ok(None)` when there is none. A read of an
 ///   unknown thread changes nothing.
-/// - [`list`](Self::list) returns checkpoints newest first. With a config it
+/// - [`list_iter`](Self::list_iter) (and [`list`](Self::list), which
+///   collects it) returns checkpoints newest first. With a config it
 ///   lists that thread (only that namespace if `checkpoint_ns` is set, only
 ///   that checkpoint if `checkpoint_id` is set); without one, every thread.
 ///   `filter` keeps checkpoints whose metadata has every filter key at the
@@ -107,8 +109,15 @@ pub trait BaseCheckpointSaver: Send + Sync {
         Ok(self.get_tuple(config)?.map(|t| t.checkpoint))
     }
 
-    /// Checkpoints newest first; see the contract for `config` and `options`.
-    fn list(&self, config: Option<&Config>, options: &ListOptions) -> Result<Vec<CheckpointTuple>>;
+    /// Checkpoints newest first, decoded as the caller iterates; see the
+    /// contract for `config` and `options`. Bad options fail the call
+    /// itself; an item fails only if its stored data cannot be decoded.
+    fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter>;
+
+    /// [`list_iter`](Self::list_iter), collected.
+    fn list(&self, config: Option<&Config>, options: &ListOptions) -> Result<Vec<CheckpointTuple>> {
+        self.list_iter(config, options)?.collect()
+    }
 
     /// Stores `checkpoint` as the child of the checkpoint `config` names and
     /// returns the config that names the stored checkpoint.
@@ -159,6 +168,13 @@ macro_rules! forward_saver {
             }
             fn get(&self, config: &Config) -> Result<Option<Checkpoint>> {
                 (**self).get(config)
+            }
+            fn list_iter(
+                &self,
+                config: Option<&Config>,
+                options: &ListOptions,
+            ) -> Result<CheckpointIter> {
+                (**self).list_iter(config, options)
             }
             fn list(
                 &self,

@@ -124,6 +124,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// SQLite could not put the file database into WAL mode (for example on
+    /// a file system without shared memory support).
+    #[error("{path}: WAL mode did not take (journal_mode is {journal_mode:?})")]
+    WalUnavailable {
+        /// The file.
+        path: PathBuf,
+        /// The journal mode SQLite reported instead of `wal`.
+        journal_mode: String,
+    },
+
     /// A SQLite call failed.
     #[error("sqlite error during {operation}: {source}")]
     Sqlite {

@@ -13,6 +13,7 @@ use super::checks::{
 };
 use super::config::Config;
 use super::error::{Error, Result};
+use super::iter::CheckpointIter;
 use super::list::ListOptions;
 use super::prune::PruneStrategy;
 use super::tuple::{CheckpointTuple, PendingWrite};
@@ -154,7 +155,7 @@ impl BaseCheckpointSaver for InMemorySaver {
         Ok(stored.map(|s| ns.tuple(&config.thread_id, config.ns(), s)))
     }
 
-    fn list(&self, config: Option<&Config>, options: &ListOptions) -> Result<Vec<CheckpointTuple>> {
+    fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
         options.validate()?;
         if let Some(config) = config {
             require_thread("list", &config.thread_id)?;
@@ -190,11 +191,13 @@ impl BaseCheckpointSaver for InMemorySaver {
             (b.3.checkpoint.id.as_str(), b.0, b.1).cmp(&(a.3.checkpoint.id.as_str(), a.0, a.1))
         });
         let limit = options.limit.unwrap_or(usize::MAX);
-        Ok(found
-            .into_iter()
-            .take(limit)
-            .map(|(t, n, ns, s)| ns.tuple(t, n, s))
-            .collect())
+        Ok(CheckpointIter::from_vec(
+            found
+                .into_iter()
+                .take(limit)
+                .map(|(t, n, ns, s)| ns.tuple(t, n, s))
+                .collect(),
+        ))
     }
 
     fn put(

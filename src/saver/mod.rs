@@ -2,6 +2,8 @@
 //! and its implementations.
 //!
 //! - [`InMemorySaver`]: everything in memory, for tests and examples.
+//! - [`SqliteSaver`]: a SQLite file (WAL, pooled connections): the default
+//!   way to persist threads.
 //! - [`AsyncSaver`]: async access to any saver.
 
 mod async_saver;
@@ -11,9 +13,11 @@ mod checks;
 mod config;
 mod error;
 mod id;
+mod iter;
 mod list;
 mod memory;
 mod prune;
+mod sqlite;
 mod tuple;
 mod version;
 mod writes;
@@ -26,9 +30,11 @@ pub use checkpoint::{
 pub use config::Config;
 pub use error::{Error, Result};
 pub use id::new_checkpoint_id;
+pub use iter::CheckpointIter;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;
 pub use prune::PruneStrategy;
+pub use sqlite::{SqliteOptions, SqliteSaver, Synchronous};
 pub use tuple::{CheckpointTuple, PendingWrite};
 pub use version::{ChannelVersion, ParseVersionError};
 pub use writes::{

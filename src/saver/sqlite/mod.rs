@@ -1,0 +1,769 @@
+//! `SqliteSaver`: checkpoints in a SQLite file, through a pool of WAL-mode
+//! connections.
+
+mod options;
+mod setup;
+mod sql;
+mod values;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use r2d2::{Pool, PooledConnection};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use serde_json::Value;
+
+pub use options::{SqliteOptions, Synchronous};
+
+use super::base::BaseCheckpointSaver;
+use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
+use super::checks::{
+    check_copy, check_put, checkpoint_config, checkpoint_not_found, merged_metadata,
+    require_thread, writes_target,
+};
+use super::config::Config;
+use super::error::{Error, Result};
+use super::iter::CheckpointIter;
+use super::list::ListOptions;
+use super::prune::PruneStrategy;
+use super::tuple::CheckpointTuple;
+use super::writes::{sort_pending_writes, special_idx, write_idx};
+use sql::{CheckpointRow, RawCheckpoint};
+
+/// Maps a SQLite error to [`Error::Sqlite`], naming the operation.
+pub(crate) fn sql_context<F: FnOnce() -> String>(
+    operation: F,
+) -> impl FnOnce(rusqlite::Error) -> Error {
+    move |source| Error::Sqlite {
+        operation: operation(),
+        source,
+    }
+}
+
+/// A saver that keeps checkpoints in a SQLite database: the default way to
+/// make threads survive a restart.
+///
+/// - **Durable.** Every call is one transaction; with the default
+///   [`Synchronous::Full`] a call that returned `Ok` is on disk. The file
+///   is in WAL mode, so readers never wait for writers.
+/// - **Concurrent.** Calls run on a pool of connections (r2d2); reads run
+///   in parallel, writes take turns (`BEGIN IMMEDIATE`, and other
+///   processes writing the same file wait up to the busy timeout).
+/// - **Compact.** Channel values are stored once per `(channel, version)`:
+///   a channel that did not change in a step is not stored again.
+/// - **Safe to open.** The schema is versioned (`PRAGMA user_version`) and
+///   migrated on open; the file is marked as ours (`PRAGMA
+///   application_id`). A file that is not SQLite, someone else's database
+///   or a database from a newer version of this crate is refused
+///   ([`Error::NotACheckpointDatabase`], [`Error::SchemaTooNew`]), never
+///   overwritten.
+///
+/// ```
+/// use checkpointer::{BaseCheckpointSaver, Checkpoint, CheckpointMetadata, CheckpointSource,
+///     Config, SqliteSaver};
+/// use serde_json::json;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("threads.db");
+/// let saver = SqliteSaver::open(&path)?;
+///
+/// let cp = Checkpoint::new(0).with_value("messages", json!(["hi"]), 1);
+/// let stored = saver.put(&Config::thread("t1"), &cp,
+///     &CheckpointMetadata::new(CheckpointSource::Loop, 0), &cp.channel_versions)?;
+/// drop(saver);
+///
+/// // Another run of the program: everything is still there.
+/// let saver = SqliteSaver::open(&path)?;
+/// let latest = saver.get_tuple(&Config::thread("t1"))?.expect("stored above");
+/// assert_eq!(latest.config, stored);
+/// assert_eq!(latest.checkpoint.channel_values["messages"], json!(["hi"]));
+/// # Ok::<(), checkpointer::Error>(())
+/// ```
+///
+/// # Layout
+///
+/// Three tables: `checkpoints` (one row per checkpoint: the checkpoint
+/// JSON without its channel values, the metadata JSON, and `step`,
+/// `source` and `run_id` as indexed columns for `list` filters),
+/// `channel_values` (keyed by thread, namespace, channel and version) and
+/// `writes` (keyed by checkpoint, task and index). Values are JSON.
+pub struct SqliteSaver {
+    pool: Pool<SqliteConnectionManager>,
+    /// The database file; `None` in memory.
+    path: Option<PathBuf>,
+    /// What errors call the database: the file, or the memory name.
+    label: PathBuf,
+    /// Writes of this saver take turns here rather than in SQLite's busy
+    /// handler. In memory (shared cache, whose locks are per table and
+    /// fail instead of waiting) readers take it too.
+    gate: RwLock<()>,
+    /// Readers must take the gate: the database is a shared-cache memory one.
+    memory: bool,
+    /// Keeps a memory database alive while the saver lives.
+    _keepalive: Option<Mutex<Connection>>,
+}
+
+impl fmt::Debug for SqliteSaver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteSaver")
+            .field("database", &self.label)
+            .field("memory", &self.memory)
+            .field("pool_size", &self.pool.max_size())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Open flags for a file path: read-write, create, no URI interpretation.
+fn file_flags() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+}
+
+impl SqliteSaver {
+    /// The schema version this version of the crate writes
+    /// (`PRAGMA user_version` of its files).
+    pub const SCHEMA_VERSION: i64 = setup::SCHEMA_VERSION;
+
+    /// The `PRAGMA application_id` that marks a checkpointer database.
+    pub const APPLICATION_ID: i32 = setup::APPLICATION_ID;
+
+    /// Opens (or creates) the database at `path` with the default
+    /// [`SqliteOptions`]: the file and its schema are created if missing,
+    /// an older schema is migrated.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotACheckpointDatabase`] for a file that is not SQLite or
+    /// is another program's database, [`Error::SchemaTooNew`] for a file
+    /// written by a newer version of this crate, [`Error::WalUnavailable`]
+    /// if WAL mode does not take, [`Error::Sqlite`] or [`Error::Io`] if the
+    /// file cannot be opened.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        SqliteSaver::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens (or creates) the database at `path` with `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_owned();
+        setup::check_header(&path)?;
+        let mut conn = Connection::open_with_flags(&path, file_flags())
+            .map_err(sql_context(|| format!("open {}", path.display())))?;
+        conn.busy_timeout(options.busy_timeout())
+            .map_err(sql_context(|| format!("set up {}", path.display())))?;
+        setup::prepare(&mut conn, &path, true)?;
+        setup::init_connection(&conn, &options, true)
+            .map_err(sql_context(|| format!("set up {}", path.display())))?;
+        drop(conn);
+        let init_options = options.clone();
+        let manager = SqliteConnectionManager::file(&path)
+            .with_flags(file_flags())
+            .with_init(move |c| setup::init_connection(c, &init_options, true));
+        let pool = setup::build_pool(manager, &options, false)?;
+        Ok(SqliteSaver {
+            pool,
+            label: path.clone(),
+            path: Some(path),
+            gate: RwLock::new(()),
+            memory: false,
+            _keepalive: None,
+        })
+    }
+
+    /// A fresh database in memory, shared by all pooled connections of this
+    /// saver and gone when the saver is dropped.
+    ///
+    /// How: the connections open one named shared-cache memory database,
+    /// `file:checkpointer-<unique>?mode=memory&cache=shared` (a URI, with
+    /// `SQLITE_OPEN_URI`); such a database lives while one connection to
+    /// it is open, so the saver holds one extra connection for its whole
+    /// life. Shared-cache locks are per table and fail rather than wait,
+    /// so in memory reads and writes of the saver take turns through an
+    /// in-process lock; reads still run in parallel with each other.
+    /// Memory databases have no WAL; nothing is durable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] or [`Error::Pool`] if SQLite cannot open it.
+    pub fn in_memory() -> Result<Self> {
+        SqliteSaver::in_memory_with(SqliteOptions::default())
+    }
+
+    /// [`in_memory`](Self::in_memory) with `options` (pool size, timeouts).
+    ///
+    /// # Errors
+    ///
+    /// As [`in_memory`](Self::in_memory).
+    pub fn in_memory_with(options: SqliteOptions) -> Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "file:checkpointer-{}-{}-{:016x}?mode=memory&cache=shared",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            fastrand::u64(..)
+        );
+        let label = PathBuf::from(&name);
+        let flags = file_flags() | OpenFlags::SQLITE_OPEN_URI;
+        let context = || format!("open the memory database {name}");
+        let mut keepalive =
+            Connection::open_with_flags(&name, flags).map_err(sql_context(context))?;
+        setup::init_connection(&keepalive, &options, false).map_err(sql_context(context))?;
+        setup::prepare(&mut keepalive, &label, false)?;
+        let init_options = options.clone();
+        let manager = SqliteConnectionManager::file(&name)
+            .with_flags(flags)
+            .with_init(move |c| setup::init_connection(c, &init_options, false));
+        let pool = setup::build_pool(manager, &options, true)?;
+        Ok(SqliteSaver {
+            pool,
+            path: None,
+            label,
+            gate: RwLock::new(()),
+            memory: true,
+            _keepalive: Some(Mutex::new(keepalive)),
+        })
+    }
+
+    /// A saver over a pool you built, for full control of the connections
+    /// (set their pragmas in the manager's `with_init`; `foreign_keys` and a
+    /// busy timeout are recommended). The schema is checked and migrated
+    /// as by [`open`](Self::open), and a file database is switched to WAL.
+    /// A pool of a memory database must be a shared-cache one
+    /// (`SqliteConnectionManager::memory()` is).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Pool`] if no connection can be had, else as
+    /// [`open`](Self::open).
+    pub fn from_pool(pool: Pool<SqliteConnectionManager>) -> Result<Self> {
+        let mut conn = pool.get()?;
+        let file = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
+        let label = file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(":memory: (pool)"));
+        setup::prepare(&mut conn, &label, file.is_some())?;
+        drop(conn);
+        Ok(SqliteSaver {
+            pool,
+            memory: file.is_none(),
+            path: file,
+            label,
+            gate: RwLock::new(()),
+            _keepalive: None,
+        })
+    }
+
+    /// The database file, `None` for a memory database.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The connection pool, for tools that need SQL access to the same
+    /// database (inspection, backups, `VACUUM`). Writes made through it
+    /// bypass the saver's checks; keep them to maintenance.
+    pub fn pool(&self) -> &Pool<SqliteConnectionManager> {
+        &self.pool
+    }
+
+    /// The query plan SQLite chooses for this `list` call
+    /// (`EXPLAIN QUERY PLAN`, one line per step), to check that a listing
+    /// uses an index.
+    ///
+    /// # Errors
+    ///
+    /// As [`list`](BaseCheckpointSaver::list).
+    pub fn explain_list(
+        &self,
+        config: Option<&Config>,
+        options: &ListOptions,
+    ) -> Result<Vec<String>> {
+        options.validate()?;
+        let query = sql::list_query(config, options);
+        self.read(|tx| {
+            let context = || "explain a list query".to_owned();
+            let mut stmt = tx
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", query.sql))
+                .map_err(sql_context(context))?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(&query.params), |r| {
+                    r.get::<_, String>(3)
+                })
+                .map_err(sql_context(context))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql_context(context))
+        })
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits; any error
+    /// rolls everything back.
+    fn write<T>(
+        &self,
+        what: impl Fn() -> String,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        // Nothing is guarded by the lock itself; a panic elsewhere cannot
+        // leave it inconsistent.
+        let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_context(|| {
+                format!("begin {} in {}", what(), self.label.display())
+            }))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(sql_context(|| {
+            format!("commit {} in {}", what(), self.label.display())
+        }))?;
+        Ok(out)
+    }
+
+    /// Runs `f` in one read transaction, so that it sees one snapshot.
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let _turn = self
+            .memory
+            .then(|| self.gate.read().unwrap_or_else(|e| e.into_inner()));
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(sql_context(|| {
+                format!("begin a read of {}", self.label.display())
+            }))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(sql_context(|| {
+            format!("end a read of {}", self.label.display())
+        }))?;
+        Ok(out)
+    }
+
+    fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+}
+
+/// What a read fetched in its transaction: checkpoint rows (decoded, but
+/// without values), and the raw values and writes they need. Iterating
+/// builds one tuple at a time, with no connection held.
+struct Page {
+    rows: std::vec::IntoIter<Result<CheckpointRow>>,
+    values: values::Resolver,
+    writes: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>,
+}
+
+impl Page {
+    /// Loads the values and pending writes of `rows`: one query each,
+    /// whatever the number of rows.
+    fn fetch(tx: &Transaction<'_>, rows: Vec<Result<CheckpointRow>>) -> Result<Page> {
+        let ok_rows = || rows.iter().filter_map(|r| r.as_ref().ok());
+        let value_keys: BTreeSet<values::ValueKey> = ok_rows()
+            .flat_map(|r| values::keys_of(&r.thread_id, &r.ns, &r.checkpoint))
+            .collect();
+        let raw_values = values::load(tx, &value_keys)?;
+        let write_keys: Vec<[&str; 3]> = ok_rows()
+            .map(|r| {
+                [
+                    r.thread_id.as_str(),
+                    r.ns.as_str(),
+                    r.checkpoint.id.as_str(),
+                ]
+            })
+            .collect();
+        let writes = load_writes(tx, &write_keys)?;
+        Ok(Page {
+            rows: rows.into_iter(),
+            values: values::Resolver::new(raw_values),
+            writes,
+        })
+    }
+
+    /// Builds the tuple of one row.
+    fn build(&mut self, mut row: CheckpointRow) -> Result<CheckpointTuple> {
+        self.values
+            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint)?;
+        let key = (
+            row.thread_id.clone(),
+            row.ns.clone(),
+            row.checkpoint.id.clone(),
+        );
+        let mut pending_writes = self
+            .writes
+            .remove(&key)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|raw| {
+                sql::decode_write(raw).map_err(|what| Error::Corrupt {
+                    thread_id: row.thread_id.clone(),
+                    checkpoint_id: row.checkpoint.id.clone(),
+                    what: format!("pending write: {what}"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        sort_pending_writes(&mut pending_writes);
+        Ok(CheckpointTuple {
+            config: checkpoint_config(&row.thread_id, &row.ns, &row.checkpoint.id),
+            parent_config: row
+                .parent
+                .as_deref()
+                .map(|p| checkpoint_config(&row.thread_id, &row.ns, p)),
+            checkpoint: row.checkpoint,
+            metadata: row.metadata,
+            pending_writes,
+        })
+    }
+}
+
+impl Iterator for Page {
+    type Item = Result<CheckpointTuple>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = self.rows.next()?;
+        Some(row.and_then(|row| self.build(row)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.rows.size_hint()
+    }
+}
+
+/// The raw pending writes of the checkpoints `keys` names, in one query.
+fn load_writes(
+    tx: &Transaction<'_>,
+    keys: &[[&str; 3]],
+) -> Result<HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>> {
+    let mut out: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>> = HashMap::new();
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let arg = serde_json::to_string(keys).map_err(|source| Error::Serialize {
+        thread_id: keys[0][0].to_owned(),
+        what: "checkpoint keys".into(),
+        source,
+    })?;
+    let context = || format!("load the writes of {} checkpoints", keys.len());
+    let mut stmt = tx
+        .prepare_cached(sql::SELECT_WRITES_BATCH)
+        .map_err(sql_context(context))?;
+    let found = stmt
+        .query_map([arg], sql::write_from_row)
+        .map_err(sql_context(context))?;
+    for row in found {
+        let (key, write) = row.map_err(sql_context(context))?;
+        out.entry(key).or_default().push(write);
+    }
+    Ok(out)
+}
+
+/// Runs each statement of `sql` with `params`.
+fn execute_all<P: rusqlite::Params + Copy>(
+    tx: &Transaction<'_>,
+    statements: &[&str],
+    params: P,
+    what: impl Fn() -> String,
+) -> Result<()> {
+    for statement in statements {
+        tx.prepare_cached(statement)
+            .and_then(|mut stmt| stmt.execute(params))
+            .map_err(sql_context(&what))?;
+    }
+    Ok(())
+}
+
+/// Whether thread `thread_id` has any checkpoint.
+fn thread_exists(tx: &Transaction<'_>, thread_id: &str) -> Result<bool> {
+    tx.prepare_cached(sql::THREAD_EXISTS)
+        .and_then(|mut stmt| stmt.query_row([thread_id], |_| Ok(())).optional())
+        .map(|found| found.is_some())
+        .map_err(sql_context(|| format!("look up thread {thread_id:?}")))
+}
+
+impl BaseCheckpointSaver for SqliteSaver {
+    fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
+        require_thread("get_tuple", &config.thread_id)?;
+        let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
+        let page = self.read(|tx| {
+            let context = || format!("read a checkpoint of thread {thread_id:?}");
+            let raw = match &config.checkpoint_id {
+                Some(id) => tx.prepare_cached(sql::SELECT_CHECKPOINT).and_then(|mut s| {
+                    s.query_row([thread_id, ns, id], RawCheckpoint::from_row)
+                        .optional()
+                }),
+                None => tx.prepare_cached(sql::SELECT_LATEST).and_then(|mut s| {
+                    s.query_row([thread_id, ns], RawCheckpoint::from_row)
+                        .optional()
+                }),
+            }
+            .map_err(sql_context(context))?;
+            raw.map(|raw| Page::fetch(tx, vec![Ok(raw.decode()?)]))
+                .transpose()
+        })?;
+        page.and_then(|mut page| page.next()).transpose()
+    }
+
+    fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
+        options.validate()?;
+        if let Some(config) = config {
+            require_thread("list", &config.thread_id)?;
+        }
+        let query = sql::list_query(config, options);
+        let page = self.read(|tx| {
+            let context = || match config {
+                Some(c) => format!("list thread {:?}", c.thread_id),
+                None => "list all threads".to_owned(),
+            };
+            let mut stmt = tx
+                .prepare_cached(&query.sql)
+                .map_err(sql_context(context))?;
+            let raw = stmt
+                .query_map(
+                    rusqlite::params_from_iter(&query.params),
+                    RawCheckpoint::from_row,
+                )
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(sql_context(context))?;
+            let limit = options.limit.unwrap_or(usize::MAX);
+            let mut rows = Vec::with_capacity(raw.len().min(limit));
+            for raw in raw {
+                if rows.len() >= limit {
+                    break;
+                }
+                let row = raw.decode();
+                // SQL has filtered already; this settles what it could only
+                // narrow down (floats, arrays, objects). A row that does not
+                // decode is kept: its item reports the damage.
+                let keep =
+                    query.exact || row.as_ref().map_or(true, |r| options.matches(&r.metadata));
+                if keep {
+                    rows.push(row);
+                }
+            }
+            Page::fetch(tx, rows)
+        })?;
+        Ok(CheckpointIter::new(page))
+    }
+
+    fn put(
+        &self,
+        config: &Config,
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        check_put(config, checkpoint)?;
+        let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
+        let merged = merged_metadata(config, metadata);
+        // Serialise before taking the write lock.
+        let checkpoint_json = sql::encode_checkpoint(thread_id, checkpoint)?;
+        let metadata_json = sql::encode_json(
+            thread_id,
+            || format!("metadata of checkpoint {}", checkpoint.id),
+            &merged,
+        )?;
+        let encoded = values::encode(thread_id, checkpoint, new_versions)?;
+        let what = || {
+            format!(
+                "put of checkpoint {} in thread {thread_id:?}",
+                checkpoint.id
+            )
+        };
+        self.write(what, |tx| {
+            values::store(tx, thread_id, ns, checkpoint, &encoded)?;
+            tx.prepare_cached(sql::UPSERT_CHECKPOINT)
+                .and_then(|mut stmt| {
+                    stmt.execute(rusqlite::params![
+                        thread_id,
+                        ns,
+                        checkpoint.id,
+                        config.checkpoint_id,
+                        checkpoint_json,
+                        metadata_json,
+                        merged.step,
+                        merged.source.as_str(),
+                        merged.run_id,
+                    ])
+                })
+                .map_err(sql_context(what))?;
+            Ok(())
+        })?;
+        Ok(checkpoint_config(thread_id, ns, &checkpoint.id))
+    }
+
+    fn put_writes(
+        &self,
+        config: &Config,
+        writes: &[(String, Value)],
+        task_id: &str,
+        task_path: &str,
+    ) -> Result<()> {
+        let (thread_id, ns, id) = writes_target(config)?;
+        let encoded = writes
+            .iter()
+            .enumerate()
+            .map(|(position, (channel, value))| {
+                let json = sql::encode_json(
+                    thread_id,
+                    || format!("write to {channel:?} by task {task_id}"),
+                    value,
+                )?;
+                Ok((write_idx(channel, position), channel.as_str(), json))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let what =
+            || format!("writes of task {task_id} to checkpoint {id} in thread {thread_id:?}");
+        self.write(what, |tx| {
+            let exists = tx
+                .prepare_cached(sql::CHECKPOINT_EXISTS)
+                .and_then(|mut s| s.query_row([thread_id, ns, id], |_| Ok(())).optional())
+                .map_err(sql_context(what))?;
+            if exists.is_none() {
+                return Err(checkpoint_not_found(thread_id, ns, id));
+            }
+            let mut upsert = tx
+                .prepare_cached(sql::UPSERT_WRITE)
+                .map_err(sql_context(what))?;
+            let mut insert = tx
+                .prepare_cached(sql::INSERT_WRITE)
+                .map_err(sql_context(what))?;
+            for (idx, channel, json) in &encoded {
+                let stmt = if special_idx(channel).is_some() {
+                    &mut upsert
+                } else {
+                    &mut insert
+                };
+                stmt.execute(rusqlite::params![
+                    thread_id, ns, id, task_id, idx, channel, task_path, json
+                ])
+                .map_err(sql_context(what))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_thread(&self, thread_id: &str) -> Result<()> {
+        require_thread("delete_thread", thread_id)?;
+        let what = || format!("delete of thread {thread_id:?}");
+        self.write(what, |tx| {
+            execute_all(tx, &sql::DELETE_THREAD, [thread_id], what)?;
+            values::delete_thread(tx, thread_id)
+        })
+    }
+
+    fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
+        if run_ids.is_empty() {
+            return Ok(());
+        }
+        let what = || format!("delete of runs {run_ids:?}");
+        let arg = sql::encode_json("", || "run ids".to_owned(), run_ids)?;
+        self.write(what, |tx| {
+            let threads = tx
+                .prepare_cached(sql::THREADS_OF_RUNS)
+                .and_then(|mut stmt| {
+                    stmt.query_map([&arg], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(sql_context(what))?;
+            if threads.is_empty() {
+                return Ok(());
+            }
+            execute_all(tx, &sql::DELETE_RUNS, [&arg], what)?;
+            for thread_id in &threads {
+                values::collect_garbage(tx, thread_id)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
+        check_copy(source, target)?;
+        let what = || format!("copy of thread {source:?} to {target:?}");
+        self.write(what, |tx| {
+            if thread_exists(tx, target)? {
+                return Err(Error::TargetNotEmpty {
+                    source_thread: source.to_owned(),
+                    target_thread: target.to_owned(),
+                });
+            }
+            if !thread_exists(tx, source)? {
+                return Err(Error::ThreadNotFound {
+                    thread_id: source.to_owned(),
+                });
+            }
+            execute_all(tx, &sql::COPY_THREAD, [source, target], what)?;
+            values::copy_thread(tx, source, target)
+        })
+    }
+
+    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
+        for thread_id in thread_ids {
+            require_thread("prune", thread_id)?;
+        }
+        if thread_ids.is_empty() {
+            return Ok(());
+        }
+        let what = || format!("prune ({strategy:?}) of threads {thread_ids:?}");
+        self.write(what, |tx| {
+            for thread_id in thread_ids {
+                let thread_id = thread_id.as_str();
+                match strategy {
+                    PruneStrategy::Delete => {
+                        execute_all(tx, &sql::DELETE_THREAD, [thread_id], what)?;
+                        values::delete_thread(tx, thread_id)?;
+                    }
+                    PruneStrategy::KeepLatest => {
+                        execute_all(tx, &sql::PRUNE_KEEP_LATEST, [thread_id], what)?;
+                        values::collect_garbage(tx, thread_id)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `EXPLAIN QUERY PLAN` of `sql`, one line per step.
+    fn plan(saver: &SqliteSaver, sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
+        let conn = saver.pool.get().unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let lines: Vec<String> = stmt
+            .query_map(params, |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        lines.join(" / ")
+    }
+
+    #[test]
+    fn point_reads_and_batches_are_index_lookups() {
+        let dir = tempfile::tempdir().unwrap();
+        let saver = SqliteSaver::open(dir.path().join("db")).unwrap();
+        let keys = r#"[["t","","a"]]"#;
+        for (sql, params) in [
+            (sql::SELECT_LATEST, vec![&"t" as &dyn rusqlite::ToSql, &""]),
+            (sql::SELECT_CHECKPOINT, vec![&"t", &"", &"id"]),
+            (sql::CHECKPOINT_EXISTS, vec![&"t", &"", &"id"]),
+            (sql::SELECT_WRITES_BATCH, vec![&keys]),
+            (values::SELECT_VALUES_BATCH, vec![&r#"[["t","","c","1"]]"#]),
+            (sql::THREADS_OF_RUNS, vec![&r#"["r"]"#]),
+        ] {
+            let plan = plan(&saver, sql, &params);
+            assert!(
+                plan.contains("SEARCH")
+                    && !plan.contains("SCAN checkpoints")
+                    && !plan.contains("SCAN writes")
+                    && !plan.contains("SCAN channel_values")
+                    && !plan.contains("TEMP B-TREE FOR ORDER BY"),
+                "{sql}: {plan}"
+            );
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `SqliteOptions`: how `SqliteSaver::open_with` sets up its pool.
+
+use std::time::Duration;
+
+/// How hard SQLite pushes each commit to disk (`PRAGMA synchronous`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Synchronous {
+    /// `FULL`: every call that returned `Ok` is on disk, also after a power
+    /// loss. The default.
+    #[default]
+    Full,
+    /// `NORMAL`: faster commits; in WAL mode a call that returned `Ok`
+    /// survives a crash of the process, but the last commits may be lost on
+    /// a power loss or an OS crash. The database never gets corrupted.
+    Normal,
+}
+
+impl Synchronous {
+    /// The pragma value: `FULL` or `NORMAL`.
+    pub fn as_pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Options for [`SqliteSaver::open_with`](crate::SqliteSaver::open_with).
+///
+/// ```
+/// use std::time::Duration;
+/// use checkpointer::{SqliteOptions, Synchronous};
+///
+/// let options = SqliteOptions::new()
+///     .with_pool_size(4)
+///     .with_synchronous(Synchronous::Normal)
+///     .with_busy_timeout(Duration::from_secs(30));
+/// assert_eq!(options.pool_size(), 4);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqliteOptions {
+    pool_size: u32,
+    synchronous: Synchronous,
+    busy_timeout: Duration,
+    connection_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            pool_size: 8,
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(10),
+            connection_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// The defaults: a pool of 8 connections, `synchronous = FULL`, a busy
+    /// timeout of 10 s and a pool checkout timeout of 30 s.
+    pub fn new() -> Self {
+        SqliteOptions::default()
+    }
+
+    /// At most `size` pooled connections (0 is taken as 1). Reads run in
+    /// parallel on them; writes of one saver take turns.
+    #[must_use]
+    pub fn with_pool_size(mut self, size: u32) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// How commits reach the disk; see [`Synchronous`].
+    #[must_use]
+    pub fn with_synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// How long a connection waits for a lock held by another connection
+    /// or process before the call fails (`PRAGMA busy_timeout`).
+    #[must_use]
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// How long a call waits for a free pooled connection before it fails
+    /// with [`Error::Pool`](crate::Error::Pool).
+    #[must_use]
+    pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The pool size.
+    pub fn pool_size(&self) -> u32 {
+        self.pool_size
+    }
+
+    /// The `synchronous` setting.
+    pub fn synchronous(&self) -> Synchronous {
+        self.synchronous
+    }
+
+    /// The busy timeout.
+    pub fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
+
+    /// The pool checkout timeout.
+    pub fn connection_timeout(&self) -> Duration {
+        self.connection_timeout
+    }
+}

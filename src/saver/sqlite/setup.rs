@@ -1,0 +1,309 @@
+//! Opening a database: connection pragmas, the WAL check, the
+//! `application_id` that marks our files, and the schema migrations.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+
+use super::options::SqliteOptions;
+use super::sql_context;
+use crate::saver::error::{Error, Result};
+
+/// `PRAGMA application_id` of every checkpointer database: `"CKPT"`.
+pub(crate) const APPLICATION_ID: i32 = 0x434B_5054;
+
+/// The schema migrations, in order. Migration `i` (from 0) takes the schema
+/// from `PRAGMA user_version = i` to `i + 1`; all pending ones run in one
+/// transaction. Never edit a released migration: append a new one.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: the initial layout.
+    "
+    CREATE TABLE checkpoints (
+        thread_id            TEXT NOT NULL,
+        checkpoint_ns        TEXT NOT NULL DEFAULT '',
+        checkpoint_id        TEXT NOT NULL,
+        parent_checkpoint_id TEXT,
+        checkpoint           TEXT NOT NULL,   -- JSON, without channel values
+        metadata             TEXT NOT NULL,   -- JSON
+        step                 INTEGER NOT NULL, -- copies of metadata keys,
+        source               TEXT NOT NULL,    -- indexed for list filters
+        run_id               TEXT,
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+    );
+    CREATE INDEX checkpoints_thread_idx
+        ON checkpoints (thread_id, checkpoint_id, checkpoint_ns);
+    CREATE INDEX checkpoints_id_idx
+        ON checkpoints (checkpoint_id, thread_id, checkpoint_ns);
+    CREATE INDEX checkpoints_step_idx
+        ON checkpoints (step, checkpoint_id, thread_id, checkpoint_ns);
+    CREATE INDEX checkpoints_source_idx
+        ON checkpoints (source, checkpoint_id, thread_id, checkpoint_ns);
+    CREATE INDEX checkpoints_run_id_idx
+        ON checkpoints (run_id, checkpoint_id, thread_id, checkpoint_ns);
+
+    CREATE TABLE channel_values (
+        thread_id     TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        channel       TEXT NOT NULL,
+        version       TEXT NOT NULL,
+        value         TEXT,                   -- JSON; NULL: versioned, no value
+        PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+    );
+
+    CREATE TABLE writes (
+        thread_id     TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        checkpoint_id TEXT NOT NULL,
+        task_id       TEXT NOT NULL,
+        idx           INTEGER NOT NULL,
+        channel       TEXT NOT NULL,
+        task_path     TEXT NOT NULL DEFAULT '',
+        value         TEXT NOT NULL,          -- JSON
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx),
+        FOREIGN KEY (thread_id, checkpoint_ns, checkpoint_id)
+            REFERENCES checkpoints (thread_id, checkpoint_ns, checkpoint_id)
+            ON DELETE CASCADE
+    );
+    ",
+];
+
+/// The schema version this code writes: the number of migrations.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The pragmas every connection gets when the pool opens it.
+pub(crate) fn init_connection(
+    conn: &Connection,
+    options: &SqliteOptions,
+    file: bool,
+) -> rusqlite::Result<()> {
+    conn.busy_timeout(options.busy_timeout())?;
+    if file {
+        // Persistent once set; on an already-WAL file this takes no lock.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+    }
+    conn.pragma_update(None, "synchronous", options.synchronous().as_pragma())?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+/// Refuses a file that exists but does not start with SQLite's header.
+pub(crate) fn check_header(path: &Path) -> Result<()> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut header = Vec::with_capacity(16);
+    file.by_ref()
+        .take(16)
+        .read_to_end(&mut header)
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    // An empty file is an empty database to SQLite.
+    if !header.is_empty() && header != b"SQLite format 3\0" {
+        return Err(Error::NotACheckpointDatabase {
+            path: path.to_owned(),
+            reason: "the file is not a SQLite database (wrong header)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// What `identify` found in a database.
+enum Identity {
+    /// No tables, no application id: a new database.
+    Fresh,
+    /// Ours, at this schema version.
+    Ours(i64),
+}
+
+/// Reads `application_id`, `user_version` and the table list, and refuses
+/// a database that is not ours or is newer than this code.
+fn identify(conn: &Connection, path: &Path, supported: i64) -> Result<Identity> {
+    let read = |e: rusqlite::Error| not_a_database(e, path, "read the schema");
+    let app_id: i32 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(read)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(read)?;
+    if app_id == APPLICATION_ID {
+        if version > supported {
+            return Err(Error::SchemaTooNew {
+                path: path.to_owned(),
+                found: version,
+                supported,
+            });
+        }
+        return Ok(Identity::Ours(version));
+    }
+    if app_id != 0 {
+        return Err(Error::NotACheckpointDatabase {
+            path: path.to_owned(),
+            reason: format!("its application_id is {app_id:#x}, another program's"),
+        });
+    }
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+        .map_err(read)?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+        .map_err(read)?;
+    if names.is_empty() && version == 0 {
+        return Ok(Identity::Fresh);
+    }
+    let mut shown = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > 5 {
+        shown.push_str(", ...");
+    }
+    Err(Error::NotACheckpointDatabase {
+        path: path.to_owned(),
+        reason: format!(
+            "it has a schema (user_version {version}; {shown}) but not checkpointer's application_id"
+        ),
+    })
+}
+
+/// Maps "file is not a database" to [`Error::NotACheckpointDatabase`],
+/// anything else to [`Error::Sqlite`].
+fn not_a_database(e: rusqlite::Error, path: &Path, what: &str) -> Error {
+    if matches!(e.sqlite_error_code(), Some(ErrorCode::NotADatabase)) {
+        return Error::NotACheckpointDatabase {
+            path: path.to_owned(),
+            reason: format!("SQLite cannot read it: {e}"),
+        };
+    }
+    Error::Sqlite {
+        operation: format!("{what} of {}", path.display()),
+        source: e,
+    }
+}
+
+/// Checks that the database is ours (or empty), turns on WAL for a file
+/// database and checks that it took, then brings the schema up to date in
+/// one `BEGIN IMMEDIATE` transaction.
+pub(crate) fn prepare(conn: &mut Connection, path: &Path, file: bool) -> Result<()> {
+    prepare_with(conn, path, file, MIGRATIONS)
+}
+
+/// [`prepare`] with a given list of migrations (tests use longer ones).
+fn prepare_with(conn: &mut Connection, path: &Path, file: bool, migrations: &[&str]) -> Result<()> {
+    let supported = migrations.len() as i64;
+    // Refuse someone else's database before changing anything in it.
+    identify(conn, path, supported)?;
+    if file {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| not_a_database(e, path, "turn on WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::WalUnavailable {
+                path: path.to_owned(),
+                journal_mode: mode,
+            });
+        }
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| not_a_database(e, path, "begin the schema migration"))?;
+    // Another process may have set the database up meanwhile: look again
+    // under the write lock.
+    let from = match identify(&tx, path, supported)? {
+        Identity::Fresh => 0,
+        Identity::Ours(version) => version,
+    };
+    if from < supported {
+        let context = || format!("migrate {} to schema {supported}", path.display());
+        for migration in migrations.iter().skip(from as usize) {
+            tx.execute_batch(migration).map_err(sql_context(context))?;
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(sql_context(context))?;
+        tx.pragma_update(None, "user_version", supported)
+            .map_err(sql_context(context))?;
+    }
+    tx.commit().map_err(sql_context(|| {
+        format!("commit the schema of {}", path.display())
+    }))
+}
+
+/// Builds the pool; r2d2 opens the connections (running `init_connection`)
+/// before this returns.
+pub(crate) fn build_pool(
+    manager: SqliteConnectionManager,
+    options: &SqliteOptions,
+    memory: bool,
+) -> Result<Pool<SqliteConnectionManager>> {
+    let mut builder = Pool::builder()
+        .max_size(options.pool_size())
+        .connection_timeout(options.connection_timeout());
+    if memory {
+        // Keep every connection for the life of the saver: a shared-cache
+        // memory database lives as long as one connection to it.
+        builder = builder.max_lifetime(None).idle_timeout(None);
+    }
+    Ok(builder.build(manager)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn has_table(conn: &Connection, name: &str) -> bool {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+            == 1
+    }
+
+    #[test]
+    fn migrations_run_in_order_and_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = Connection::open(&path).unwrap();
+        prepare(&mut conn, &path, true).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+
+        // A later version adds two migrations, the second of which fails:
+        // neither is applied.
+        let mut broken: Vec<&str> = MIGRATIONS.to_vec();
+        broken.push("CREATE TABLE extra (x INTEGER);");
+        broken.push("CREATE TABLE extra (x INTEGER);");
+        let err = prepare_with(&mut conn, &path, true, &broken).unwrap_err();
+        assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        assert!(!has_table(&conn, "extra"));
+
+        // The fixed version applies both, once.
+        let mut fixed: Vec<&str> = MIGRATIONS.to_vec();
+        fixed.push("CREATE TABLE extra (x INTEGER);");
+        fixed.push("ALTER TABLE extra ADD COLUMN y TEXT;");
+        prepare_with(&mut conn, &path, true, &fixed).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION + 2);
+        assert!(has_table(&conn, "extra"));
+        prepare_with(&mut conn, &path, true, &fixed).unwrap();
+
+        // The old code refuses the newer file.
+        let err = prepare(&mut conn, &path, true).unwrap_err();
+        assert!(matches!(err, Error::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 2));
+    }
+}
