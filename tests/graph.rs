@@ -29,6 +29,12 @@ fn memory_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
     (Arc::new(InMemorySaver::new()), Box::new(()))
 }
 
+fn sqlite_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = checkpointer::SqliteSaver::open(dir.path().join("graph.db")).unwrap();
+    (Arc::new(saver), Box::new(dir))
+}
+
 /// Counts node executions.
 #[derive(Clone, Default)]
 struct Counter(Arc<Mutex<BTreeMap<String, usize>>>);
@@ -1171,3 +1177,4 @@ macro_rules! graph_tests {
 }
 
 graph_tests!(memory, super::memory_saver);
+graph_tests!(sqlite, super::sqlite_saver);
