@@ -966,7 +966,6 @@ async fn stream_modes(factory: Factory) {
     assert_eq!(
         updates,
         vec![
-            ("__start__".to_owned(), json!({"x": 1})),
             ("a".to_owned(), json!({"log": "a"})),
             ("b".to_owned(), json!({"log": "b"})),
         ]
@@ -977,8 +976,8 @@ async fn stream_modes(factory: Factory) {
         .map(Result::unwrap)
         .collect()
         .await;
-    assert_eq!(tasks.len(), 6);
-    match (&tasks[2], &tasks[3]) {
+    assert_eq!(tasks.len(), 4);
+    match (&tasks[0], &tasks[1]) {
         (
             StreamEvent::TaskStart {
                 name,
@@ -1139,6 +1138,99 @@ async fn invalid_updates_are_task_errors(factory: Factory) {
     assert!(matches!(err, GraphError::MissingThreadId { .. }));
 }
 
+async fn tasks_of_a_step_run_concurrently(factory: Factory) {
+    let (saver, _guard) = factory();
+    // Both nodes wait for each other: only concurrent tasks can finish.
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append());
+    for name in ["a", "b"] {
+        let barrier = Arc::clone(&barrier);
+        g.add_node(name, move |_s, _ctx| {
+            let barrier = Arc::clone(&barrier);
+            async move {
+                barrier.wait().await;
+                Ok(Update::new().set("log", name))
+            }
+        });
+        g.add_edge(START, name);
+    }
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let run = app.invoke(json!({}), &thread);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("tasks of one step must run concurrently")
+        .unwrap();
+    assert_eq!(out.values["log"], json!(["a", "b"]));
+}
+
+async fn task_writes_are_saved_as_soon_as_the_task_ends(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("fast", |_, _| Ok(Update::new().set("log", "fast")))
+        .add_node("slow", {
+            let saver = Arc::clone(&saver);
+            move |_s, ctx: NodeContext| {
+                let saver = Arc::clone(&saver);
+                async move {
+                    // Wait until fast's write is in the saver, while this
+                    // step is still running.
+                    let thread = ctx.config().clone();
+                    for _ in 0..20_000 {
+                        let tuple = saver.get_tuple(&thread)?;
+                        let saved = tuple.is_some_and(|t| {
+                            t.pending_writes
+                                .iter()
+                                .any(|w| w.channel == "log" && w.value == json!("fast"))
+                        });
+                        if saved {
+                            return Ok(Update::new().set("log", "slow saw fast saved"));
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                    Ok(Update::new().set("log", "slow gave up"))
+                }
+            }
+        })
+        .add_edge(START, "fast")
+        .add_edge(START, "slow");
+    let app = compile(&g, &saver);
+    let out = app.invoke(json!({}), &Config::thread("t")).await.unwrap();
+    assert_eq!(out.values["log"], json!(["fast", "slow saw fast saved"]));
+}
+
+async fn panicking_reducer_is_an_error(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel(
+        "x",
+        Reducer::custom(|_, u| if u == json!(13) { panic!("unlucky") } else { u }),
+    )
+    .add_sync_node("a", |_, _| Ok(Update::new().set("x", 13)))
+    .add_edge(START, "a");
+    let app = compile(&g, &saver);
+    let err = app
+        .invoke(json!({"x": 1}), &Config::thread("t"))
+        .await
+        .unwrap_err();
+    match err {
+        GraphError::ReducerPanicked {
+            channel,
+            step,
+            message,
+            ..
+        } => {
+            assert_eq!(
+                (channel.as_str(), step, message.as_str()),
+                ("x", 1, "unlucky")
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 /// Expands each test once per saver: `graph_tests!(module, factory)`.
 macro_rules! graph_tests {
     ($module:ident, $factory:path) => {
@@ -1165,6 +1257,9 @@ macro_rules! graph_tests {
                 durability_modes_save_as_documented,
                 without_a_saver_runs_work_and_history_errors,
                 invalid_updates_are_task_errors,
+                tasks_of_a_step_run_concurrently,
+                task_writes_are_saved_as_soon_as_the_task_ends,
+                panicking_reducer_is_an_error,
             );
         }
     };

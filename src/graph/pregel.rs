@@ -28,7 +28,7 @@ use futures::stream::FuturesUnordered;
 use serde_json::{Map, Value, json};
 
 use super::builder::{END, GraphSpec, START};
-use super::channel::{ChannelKind, START_CHANNEL, branch_channel};
+use super::channel::{ChannelKind, Conflict, START_CHANNEL, branch_channel};
 use super::compiled::{CompiledGraph, Input, RunOutcome};
 use super::error::GraphError;
 use super::interrupt::{Goto, Interrupt};
@@ -92,7 +92,12 @@ pub(crate) fn fresh_triggers(spec: &GraphSpec, checkpoint: &Checkpoint, node: &s
 
 /// The tasks of step `step`, run from `checkpoint`: push tasks for pending
 /// Send packets, then pull tasks in node order.
-pub(crate) fn prepare_tasks(spec: &GraphSpec, checkpoint: &Checkpoint, step: i64) -> Vec<Task> {
+pub(crate) fn prepare_tasks(
+    spec: &GraphSpec,
+    checkpoint: &Checkpoint,
+    ns: &str,
+    step: i64,
+) -> Vec<Task> {
     let mut tasks = Vec::new();
     if let Some(Value::Array(packets)) = checkpoint.channel_values.get(TASKS) {
         for (idx, packet) in packets.iter().enumerate() {
@@ -103,7 +108,7 @@ pub(crate) fn prepare_tasks(spec: &GraphSpec, checkpoint: &Checkpoint, step: i64
                 continue;
             }
             tasks.push(Task {
-                id: push_task_id(&checkpoint.id, "", step, node, idx),
+                id: push_task_id(&checkpoint.id, ns, step, node, idx),
                 name: node.to_owned(),
                 path: push_path(idx),
                 triggers: vec![super::task::PUSH.to_owned()],
@@ -117,7 +122,7 @@ pub(crate) fn prepare_tasks(spec: &GraphSpec, checkpoint: &Checkpoint, step: i64
             continue;
         }
         tasks.push(Task {
-            id: pull_task_id(&checkpoint.id, "", step, name, &triggers),
+            id: pull_task_id(&checkpoint.id, ns, step, name, &triggers),
             name: name.clone(),
             path: pull_path(name),
             triggers,
@@ -139,6 +144,10 @@ pub(crate) enum ApplyError {
         channel: String,
         node: String,
     },
+    ReducerPanicked {
+        channel: String,
+        message: String,
+    },
 }
 
 impl ApplyError {
@@ -154,6 +163,12 @@ impl ApplyError {
                 second_node: second,
                 step,
                 thread_id: thread_id.to_owned(),
+            },
+            ApplyError::ReducerPanicked { channel, message } => GraphError::ReducerPanicked {
+                channel,
+                step,
+                thread_id: thread_id.to_owned(),
+                message,
             },
             ApplyError::UnknownChannel { channel, node } => GraphError::InvalidUpdate {
                 node,
@@ -254,11 +269,17 @@ pub(crate) fn apply_writes(
                 updated.insert(ch);
             }
             Ok(false) => {}
-            Err(c) => {
+            Err(Conflict::TwoWrites { first, second }) => {
                 return Err(ApplyError::Conflict {
                     channel: ch,
-                    first: c.first,
-                    second: c.second,
+                    first,
+                    second,
+                });
+            }
+            Err(Conflict::ReducerPanicked(message)) => {
+                return Err(ApplyError::ReducerPanicked {
+                    channel: ch,
+                    message,
                 });
             }
         }
@@ -432,7 +453,7 @@ impl Run {
     /// the caller's config (for its metadata keys) naming `id`.
     fn config_for(&self, id: Option<&str>) -> Config {
         let mut c = self.config.clone();
-        c.checkpoint_ns = Some(String::new());
+        c.checkpoint_ns = Some(self.config.ns().to_owned());
         c.checkpoint_id = id.map(str::to_owned);
         c
     }
@@ -499,7 +520,7 @@ impl Run {
                 .and(self.saved_id.as_ref())
                 .map(|id| {
                     Config::thread(self.thread_id.clone())
-                        .with_ns("")
+                        .with_ns(self.config.ns())
                         .with_checkpoint_id(id.clone())
                 }),
         }
@@ -914,7 +935,7 @@ impl Run {
         // the current checkpoint: their triggers count as seen, their saved
         // writes are not applied.
         let pending = if self.saved_id.is_some() {
-            prepare_tasks(self.graph.spec(), &self.checkpoint, step)
+            prepare_tasks(self.graph.spec(), &self.checkpoint, self.config.ns(), step)
         } else {
             Vec::new()
         };
@@ -1040,7 +1061,7 @@ impl Run {
         let mut steps_run = 0usize;
         loop {
             let step = self.step + 1;
-            let tasks = prepare_tasks(&spec, &self.checkpoint, step);
+            let tasks = prepare_tasks(&spec, &self.checkpoint, self.config.ns(), step);
             if tasks.is_empty() {
                 return Ok(self.outcome(Vec::new(), Vec::new()));
             }
@@ -1093,10 +1114,11 @@ impl Run {
                 self.graph.interrupt_after(),
                 finished.iter().map(|(t, _)| t.name.as_str()),
             ) {
-                let next: Vec<String> = prepare_tasks(&spec, &self.checkpoint, step + 1)
-                    .into_iter()
-                    .map(|t| t.name)
-                    .collect();
+                let next: Vec<String> =
+                    prepare_tasks(&spec, &self.checkpoint, self.config.ns(), step + 1)
+                        .into_iter()
+                        .map(|t| t.name)
+                        .collect();
                 if !next.is_empty() {
                     self.emit(StreamEvent::Interrupt {
                         interrupts: Vec::new(),
