@@ -740,6 +740,7 @@ async fn resume_map_answers_parallel_interrupts(factory: Factory) {
     let thread = Config::thread("t");
     let out = app.invoke(json!({}), &thread).await.unwrap();
     assert_eq!(out.interrupts.len(), 2);
+    assert_eq!(out.next, vec!["p", "q"]);
     let answers = out
         .interrupts
         .iter()
@@ -1231,6 +1232,37 @@ async fn panicking_reducer_is_an_error(factory: Factory) {
     }
 }
 
+async fn interrupt_keeps_the_finished_work_of_its_step(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("worker", logger(&c, "worker"))
+        .add_sync_node("asker", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("asker");
+                let ok = ctx.interrupt("go?")?;
+                Ok(Update::new().set("log", format!("asker:{}", ok.as_str().unwrap_or(""))))
+            }
+        })
+        .add_edge(START, "worker")
+        .add_edge(START, "asker");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    // The outcome shows worker's write; the checkpoint holds it as pending.
+    assert_eq!(out.values["log"], json!(["worker"]));
+    assert_eq!(out.next, vec!["asker"]);
+    let s = app.get_state(&thread).await.unwrap();
+    assert_eq!(s.values, json!({}));
+    assert_eq!(s.next, vec!["asker", "worker"]);
+    assert!(s.tasks[1].result.is_some());
+    let out = app.invoke(Command::resume("yes"), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["asker:yes", "worker"]));
+    assert_eq!((c.get("worker"), c.get("asker")), (1, 2));
+}
+
 /// Expands each test once per saver: `graph_tests!(module, factory)`.
 macro_rules! graph_tests {
     ($module:ident, $factory:path) => {
@@ -1260,6 +1292,7 @@ macro_rules! graph_tests {
                 tasks_of_a_step_run_concurrently,
                 task_writes_are_saved_as_soon_as_the_task_ends,
                 panicking_reducer_is_an_error,
+                interrupt_keeps_the_finished_work_of_its_step,
             );
         }
     };

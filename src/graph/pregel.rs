@@ -429,7 +429,13 @@ enum StepEnd {
     /// Every task finished: their writes, in path order.
     Done(Vec<(Task, Vec<(String, Value)>)>),
     /// The run stops here (interrupt).
-    Stop(Vec<Interrupt>, Vec<String>),
+    /// The run stops here for these interrupts; `next` lists the tasks
+    /// that did not finish, `done` the writes of those that did.
+    Stop {
+        interrupts: Vec<Interrupt>,
+        next: Vec<String>,
+        done: Vec<(Task, Vec<(String, Value)>)>,
+    },
 }
 
 /// One run of the loop over one thread.
@@ -503,6 +509,29 @@ impl Run {
         self.step = step;
         self.pending.clear();
         Ok(())
+    }
+
+    /// The state values with the writes of `done` applied, on a copy.
+    fn values_with(
+        &self,
+        done: &[(Task, Vec<(String, Value)>)],
+        step: i64,
+    ) -> Result<Value, GraphError> {
+        let spec = Arc::clone(self.graph.spec());
+        let mut copy = self.checkpoint.clone();
+        let mut sorted: Vec<&(Task, Vec<(String, Value)>)> = done.iter().collect();
+        sorted.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        let tasks = sorted
+            .iter()
+            .map(|(t, w)| TaskWrites {
+                name: &t.name,
+                triggers: &t.triggers,
+                writes: w.clone(),
+            })
+            .collect();
+        apply_writes(&spec, &mut copy, tasks, &|v| ChannelVersion::next_after(v))
+            .map_err(|e| e.into_graph_error(step, &self.thread_id))?;
+        Ok(Value::Object(state_values(&spec, &copy)))
     }
 
     fn values(&self) -> Value {
@@ -782,7 +811,14 @@ impl Run {
                 .filter(|(i, _)| !done.contains_key(i))
                 .map(|(_, t)| t.name.clone())
                 .collect();
-            return Ok(StepEnd::Stop(interrupts.into_values().collect(), next));
+            return Ok(StepEnd::Stop {
+                interrupts: interrupts.into_values().collect(),
+                next,
+                done: done
+                    .into_iter()
+                    .map(|(i, w)| (tasks[i].clone(), w))
+                    .collect(),
+            });
         }
         Ok(StepEnd::Done(
             done.into_iter()
@@ -916,6 +952,10 @@ impl Run {
             self.checkpoint
                 .versions_seen
                 .insert(INTERRUPT_SEEN.to_owned(), versions);
+            self.emit(StreamEvent::Values {
+                step: self.step,
+                values: self.values(),
+            });
         }
         self.run_loop().await
     }
@@ -1085,12 +1125,23 @@ impl Run {
             }
             let mut finished = match self.run_step(&tasks, step).await? {
                 StepEnd::Done(f) => f,
-                StepEnd::Stop(interrupts, next) => {
+                StepEnd::Stop {
+                    interrupts,
+                    next,
+                    done,
+                } => {
                     self.emit(StreamEvent::Interrupt {
                         interrupts: interrupts.clone(),
                         next: next.clone(),
                     });
-                    return Ok(self.outcome(next, interrupts));
+                    let mut outcome = self.outcome(next, interrupts);
+                    // As LangGraph does, the returned values include the
+                    // writes of the step's finished tasks (they are saved as
+                    // pending writes, not yet in a checkpoint).
+                    if !done.is_empty() {
+                        outcome.values = self.values_with(&done, step)?;
+                    }
+                    return Ok(outcome);
                 }
             };
             finished.sort_by(|a, b| a.0.path.cmp(&b.0.path));
