@@ -29,6 +29,12 @@ fn memory_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
     (Arc::new(InMemorySaver::new()), Box::new(()))
 }
 
+fn sqlite_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = checkpointer::SqliteSaver::open(dir.path().join("graph.db")).unwrap();
+    (Arc::new(saver), Box::new(dir))
+}
+
 /// Counts node executions.
 #[derive(Clone, Default)]
 struct Counter(Arc<Mutex<BTreeMap<String, usize>>>);
@@ -694,10 +700,13 @@ async fn dynamic_interrupt_resumes_with_the_answer(factory: Factory) {
     let out = app.invoke(Command::resume("ann"), &thread).await.unwrap();
     assert_eq!(out.interrupts[0].value, json!({"q": "age?"}));
     assert_ne!(out.interrupts[0].id, s.interrupts[0].id);
+    // Continuing without an answer asks again; the first answer is not reused.
+    let again = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(again.interrupts[0].value, json!({"q": "age?"}));
     let out = app.invoke(Command::resume(41), &thread).await.unwrap();
     assert!(!out.is_interrupted());
     assert_eq!(out.values["log"], json!(["a", "ann/41", "z"]));
-    assert_eq!((c.get("a"), c.get("ask"), c.get("z")), (1, 3, 1));
+    assert_eq!((c.get("a"), c.get("ask"), c.get("z")), (1, 4, 1));
     // The answers are saved as the task's __resume__ write.
     let h = saver.list(Some(&thread), &ListOptions::new()).unwrap();
     let at_ask = h.iter().find(|t| t.metadata.step == 1).unwrap();
@@ -731,6 +740,7 @@ async fn resume_map_answers_parallel_interrupts(factory: Factory) {
     let thread = Config::thread("t");
     let out = app.invoke(json!({}), &thread).await.unwrap();
     assert_eq!(out.interrupts.len(), 2);
+    assert_eq!(out.next, vec!["p", "q"]);
     let answers = out
         .interrupts
         .iter()
@@ -957,7 +967,6 @@ async fn stream_modes(factory: Factory) {
     assert_eq!(
         updates,
         vec![
-            ("__start__".to_owned(), json!({"x": 1})),
             ("a".to_owned(), json!({"log": "a"})),
             ("b".to_owned(), json!({"log": "b"})),
         ]
@@ -968,8 +977,8 @@ async fn stream_modes(factory: Factory) {
         .map(Result::unwrap)
         .collect()
         .await;
-    assert_eq!(tasks.len(), 6);
-    match (&tasks[2], &tasks[3]) {
+    assert_eq!(tasks.len(), 4);
+    match (&tasks[0], &tasks[1]) {
         (
             StreamEvent::TaskStart {
                 name,
@@ -1130,6 +1139,130 @@ async fn invalid_updates_are_task_errors(factory: Factory) {
     assert!(matches!(err, GraphError::MissingThreadId { .. }));
 }
 
+async fn tasks_of_a_step_run_concurrently(factory: Factory) {
+    let (saver, _guard) = factory();
+    // Both nodes wait for each other: only concurrent tasks can finish.
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append());
+    for name in ["a", "b"] {
+        let barrier = Arc::clone(&barrier);
+        g.add_node(name, move |_s, _ctx| {
+            let barrier = Arc::clone(&barrier);
+            async move {
+                barrier.wait().await;
+                Ok(Update::new().set("log", name))
+            }
+        });
+        g.add_edge(START, name);
+    }
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let run = app.invoke(json!({}), &thread);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("tasks of one step must run concurrently")
+        .unwrap();
+    assert_eq!(out.values["log"], json!(["a", "b"]));
+}
+
+async fn task_writes_are_saved_as_soon_as_the_task_ends(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("fast", |_, _| Ok(Update::new().set("log", "fast")))
+        .add_node("slow", {
+            let saver = Arc::clone(&saver);
+            move |_s, ctx: NodeContext| {
+                let saver = Arc::clone(&saver);
+                async move {
+                    // Wait until fast's write is in the saver, while this
+                    // step is still running.
+                    let thread = ctx.config().clone();
+                    for _ in 0..20_000 {
+                        let tuple = saver.get_tuple(&thread)?;
+                        let saved = tuple.is_some_and(|t| {
+                            t.pending_writes
+                                .iter()
+                                .any(|w| w.channel == "log" && w.value == json!("fast"))
+                        });
+                        if saved {
+                            return Ok(Update::new().set("log", "slow saw fast saved"));
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                    Ok(Update::new().set("log", "slow gave up"))
+                }
+            }
+        })
+        .add_edge(START, "fast")
+        .add_edge(START, "slow");
+    let app = compile(&g, &saver);
+    let out = app.invoke(json!({}), &Config::thread("t")).await.unwrap();
+    assert_eq!(out.values["log"], json!(["fast", "slow saw fast saved"]));
+}
+
+async fn panicking_reducer_is_an_error(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel(
+        "x",
+        Reducer::custom(|_, u| if u == json!(13) { panic!("unlucky") } else { u }),
+    )
+    .add_sync_node("a", |_, _| Ok(Update::new().set("x", 13)))
+    .add_edge(START, "a");
+    let app = compile(&g, &saver);
+    let err = app
+        .invoke(json!({"x": 1}), &Config::thread("t"))
+        .await
+        .unwrap_err();
+    match err {
+        GraphError::ReducerPanicked {
+            channel,
+            step,
+            message,
+            ..
+        } => {
+            assert_eq!(
+                (channel.as_str(), step, message.as_str()),
+                ("x", 1, "unlucky")
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn interrupt_keeps_the_finished_work_of_its_step(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("worker", logger(&c, "worker"))
+        .add_sync_node("asker", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("asker");
+                let ok = ctx.interrupt("go?")?;
+                Ok(Update::new().set("log", format!("asker:{}", ok.as_str().unwrap_or(""))))
+            }
+        })
+        .add_edge(START, "worker")
+        .add_edge(START, "asker");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    // The outcome shows worker's write; the checkpoint holds it as pending.
+    assert_eq!(out.values["log"], json!(["worker"]));
+    assert_eq!(out.next, vec!["asker"]);
+    let s = app.get_state(&thread).await.unwrap();
+    assert_eq!(s.values, json!({}));
+    assert_eq!(s.next, vec!["asker", "worker"]);
+    assert!(s.tasks[1].result.is_some());
+    let out = app.invoke(Command::resume("yes"), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["asker:yes", "worker"]));
+    assert_eq!((c.get("worker"), c.get("asker")), (1, 2));
+}
+
 /// Expands each test once per saver: `graph_tests!(module, factory)`.
 macro_rules! graph_tests {
     ($module:ident, $factory:path) => {
@@ -1156,6 +1289,10 @@ macro_rules! graph_tests {
                 durability_modes_save_as_documented,
                 without_a_saver_runs_work_and_history_errors,
                 invalid_updates_are_task_errors,
+                tasks_of_a_step_run_concurrently,
+                task_writes_are_saved_as_soon_as_the_task_ends,
+                panicking_reducer_is_an_error,
+                interrupt_keeps_the_finished_work_of_its_step,
             );
         }
     };
@@ -1168,3 +1305,4 @@ macro_rules! graph_tests {
 }
 
 graph_tests!(memory, super::memory_saver);
+graph_tests!(sqlite, super::sqlite_saver);

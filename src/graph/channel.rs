@@ -97,11 +97,13 @@ impl fmt::Debug for Reducer {
     }
 }
 
-/// Two writes to a last-value channel in one step.
+/// Why a channel refused a step's writes.
 #[derive(Debug)]
-pub(crate) struct Conflict {
-    pub(crate) first: String,
-    pub(crate) second: String,
+pub(crate) enum Conflict {
+    /// Two writes to a last-value channel in one step, by these nodes.
+    TwoWrites { first: String, second: String },
+    /// A custom reducer panicked, with this message.
+    ReducerPanicked(String),
 }
 
 /// The behaviour of one channel.
@@ -151,7 +153,7 @@ impl ChannelKind {
         match self {
             ChannelKind::State(Reducer(ReducerKind::LastValue)) => {
                 if writes.len() > 1 {
-                    return Err(Conflict {
+                    return Err(Conflict::TwoWrites {
                         first: writes[0].0.clone(),
                         second: writes[1].0.clone(),
                     });
@@ -170,11 +172,24 @@ impl ChannelKind {
                 *current = Some(Value::Array(list));
             }
             ChannelKind::State(Reducer(ReducerKind::Custom(f))) => {
-                let mut value = current.take().unwrap_or(Value::Null);
-                for (_, update) in writes {
-                    value = f(&value, update);
+                let start = current.clone().unwrap_or(Value::Null);
+                // A user reducer that panics fails the step, not the process.
+                let folded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    writes
+                        .into_iter()
+                        .fold(start, |value, (_, update)| f(&value, update))
+                }));
+                match folded {
+                    Ok(value) => *current = Some(value),
+                    Err(payload) => {
+                        let message = payload
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "non-string panic".to_owned());
+                        return Err(Conflict::ReducerPanicked(message));
+                    }
                 }
-                *current = Some(value);
             }
             ChannelKind::Ephemeral => {
                 *current = writes.into_iter().last().map(|(_, v)| v);
@@ -248,7 +263,9 @@ mod tests {
         let err = ch
             .update(&mut cur, vec![w("a", json!(1)), w("b", json!(2))])
             .unwrap_err();
-        assert_eq!((err.first.as_str(), err.second.as_str()), ("a", "b"));
+        assert!(
+            matches!(err, Conflict::TwoWrites { ref first, ref second } if first == "a" && second == "b")
+        );
         assert!(ch.update(&mut cur, vec![w("a", json!(1))]).unwrap());
         assert_eq!(cur, Some(json!(1)));
     }
@@ -274,6 +291,15 @@ mod tests {
         ch.update(&mut cur, vec![w("x", json!(2)), w("y", json!(3))])
             .unwrap();
         assert_eq!(cur, Some(json!(5)));
+    }
+
+    #[test]
+    fn a_panicking_reducer_is_an_error_and_keeps_the_value() {
+        let ch = ChannelKind::State(Reducer::custom(|_, _| panic!("bad reducer")));
+        let mut cur = Some(json!(1));
+        let err = ch.update(&mut cur, vec![w("x", json!(2))]).unwrap_err();
+        assert!(matches!(err, Conflict::ReducerPanicked(ref m) if m == "bad reducer"));
+        assert_eq!(cur, Some(json!(1)));
     }
 
     #[test]

@@ -323,7 +323,12 @@ impl CompiledGraph {
     }
 
     fn snapshot(&self, t: CheckpointTuple) -> StateSnapshot {
-        let tasks = prepare_tasks(&self.spec, &t.checkpoint, t.metadata.step + 1);
+        let tasks = prepare_tasks(
+            &self.spec,
+            &t.checkpoint,
+            t.config.ns(),
+            t.metadata.step + 1,
+        );
         let mut snaps = Vec::new();
         let mut next = Vec::new();
         let mut all_interrupts = Vec::new();
@@ -433,7 +438,12 @@ impl CompiledGraph {
             }
         };
         let global = State::from_map(state_values(&self.spec, &checkpoint));
-        let writes = node_writes(&self.spec, &as_node, update, &global).map_err(invalid)?;
+        // Routers are user code: a panic in one is an error, not a crash.
+        let writes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            node_writes(&self.spec, &as_node, update, &global)
+        }))
+        .unwrap_or_else(|_| Err(format!("a router of {as_node:?} panicked")))
+        .map_err(invalid)?;
 
         let mut parent = config.clone();
         parent.checkpoint_ns = Some(config.ns().to_owned());
@@ -446,7 +456,7 @@ impl CompiledGraph {
                 .await
                 .map_err(GraphError::saver("get_tuple", &thread_id))?;
             if latest.is_some_and(|l| &l.checkpoint.id == base) {
-                let task_id = prepare_tasks(&self.spec, &checkpoint, step + 1)
+                let task_id = prepare_tasks(&self.spec, &checkpoint, config.ns(), step + 1)
                     .into_iter()
                     .find(|t| t.name == as_node)
                     .map_or_else(|| update_task_id(base), |t| t.id);

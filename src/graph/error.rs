@@ -65,6 +65,22 @@ pub enum GraphError {
         thread_id: String,
     },
 
+    /// A custom reducer panicked while applying a step's writes; the
+    /// panic was caught and the step not applied.
+    #[error(
+        "the reducer of channel {channel:?} panicked in step {step} of thread {thread_id:?}: {message}"
+    )]
+    ReducerPanicked {
+        /// The channel.
+        channel: String,
+        /// The superstep.
+        step: i64,
+        /// The thread.
+        thread_id: String,
+        /// The panic message.
+        message: String,
+    },
+
     /// A node (or an input, or `update_state`) produced an update the graph
     /// cannot apply: an unknown channel, a value that is not a JSON object,
     /// a route to an unknown node.

@@ -28,7 +28,7 @@ use futures::stream::FuturesUnordered;
 use serde_json::{Map, Value, json};
 
 use super::builder::{END, GraphSpec, START};
-use super::channel::{ChannelKind, START_CHANNEL, branch_channel};
+use super::channel::{ChannelKind, Conflict, START_CHANNEL, branch_channel};
 use super::compiled::{CompiledGraph, Input, RunOutcome};
 use super::error::GraphError;
 use super::interrupt::{Goto, Interrupt};
@@ -46,6 +46,12 @@ use crate::saver::{
 const INTERRUPT_SEEN: &str = INTERRUPT;
 /// The node name of writes that come from the caller, not a task.
 pub(crate) const INPUT_NODE: &str = "__input__";
+
+/// The value that replaces the NULL task's `__resume__` write once a task
+/// has taken it.
+fn consumed_marker() -> Value {
+    json!({"__resume_consumed__": true})
+}
 
 /// Whether `channel` is a control channel (never applied to the state).
 pub(crate) fn is_control(channel: &str) -> bool {
@@ -86,7 +92,12 @@ pub(crate) fn fresh_triggers(spec: &GraphSpec, checkpoint: &Checkpoint, node: &s
 
 /// The tasks of step `step`, run from `checkpoint`: push tasks for pending
 /// Send packets, then pull tasks in node order.
-pub(crate) fn prepare_tasks(spec: &GraphSpec, checkpoint: &Checkpoint, step: i64) -> Vec<Task> {
+pub(crate) fn prepare_tasks(
+    spec: &GraphSpec,
+    checkpoint: &Checkpoint,
+    ns: &str,
+    step: i64,
+) -> Vec<Task> {
     let mut tasks = Vec::new();
     if let Some(Value::Array(packets)) = checkpoint.channel_values.get(TASKS) {
         for (idx, packet) in packets.iter().enumerate() {
@@ -97,7 +108,7 @@ pub(crate) fn prepare_tasks(spec: &GraphSpec, checkpoint: &Checkpoint, step: i64
                 continue;
             }
             tasks.push(Task {
-                id: push_task_id(&checkpoint.id, "", step, node, idx),
+                id: push_task_id(&checkpoint.id, ns, step, node, idx),
                 name: node.to_owned(),
                 path: push_path(idx),
                 triggers: vec![super::task::PUSH.to_owned()],
@@ -111,7 +122,7 @@ pub(crate) fn prepare_tasks(spec: &GraphSpec, checkpoint: &Checkpoint, step: i64
             continue;
         }
         tasks.push(Task {
-            id: pull_task_id(&checkpoint.id, "", step, name, &triggers),
+            id: pull_task_id(&checkpoint.id, ns, step, name, &triggers),
             name: name.clone(),
             path: pull_path(name),
             triggers,
@@ -133,6 +144,10 @@ pub(crate) enum ApplyError {
         channel: String,
         node: String,
     },
+    ReducerPanicked {
+        channel: String,
+        message: String,
+    },
 }
 
 impl ApplyError {
@@ -148,6 +163,12 @@ impl ApplyError {
                 second_node: second,
                 step,
                 thread_id: thread_id.to_owned(),
+            },
+            ApplyError::ReducerPanicked { channel, message } => GraphError::ReducerPanicked {
+                channel,
+                step,
+                thread_id: thread_id.to_owned(),
+                message,
             },
             ApplyError::UnknownChannel { channel, node } => GraphError::InvalidUpdate {
                 node,
@@ -248,11 +269,17 @@ pub(crate) fn apply_writes(
                 updated.insert(ch);
             }
             Ok(false) => {}
-            Err(c) => {
+            Err(Conflict::TwoWrites { first, second }) => {
                 return Err(ApplyError::Conflict {
                     channel: ch,
-                    first: c.first,
-                    second: c.second,
+                    first,
+                    second,
+                });
+            }
+            Err(Conflict::ReducerPanicked(message)) => {
+                return Err(ApplyError::ReducerPanicked {
+                    channel: ch,
+                    message,
                 });
             }
         }
@@ -402,7 +429,13 @@ enum StepEnd {
     /// Every task finished: their writes, in path order.
     Done(Vec<(Task, Vec<(String, Value)>)>),
     /// The run stops here (interrupt).
-    Stop(Vec<Interrupt>, Vec<String>),
+    /// The run stops here for these interrupts; `next` lists the tasks
+    /// that did not finish, `done` the writes of those that did.
+    Stop {
+        interrupts: Vec<Interrupt>,
+        next: Vec<String>,
+        done: Vec<(Task, Vec<(String, Value)>)>,
+    },
 }
 
 /// One run of the loop over one thread.
@@ -426,7 +459,7 @@ impl Run {
     /// the caller's config (for its metadata keys) naming `id`.
     fn config_for(&self, id: Option<&str>) -> Config {
         let mut c = self.config.clone();
-        c.checkpoint_ns = Some(String::new());
+        c.checkpoint_ns = Some(self.config.ns().to_owned());
         c.checkpoint_id = id.map(str::to_owned);
         c
     }
@@ -478,6 +511,29 @@ impl Run {
         Ok(())
     }
 
+    /// The state values with the writes of `done` applied, on a copy.
+    fn values_with(
+        &self,
+        done: &[(Task, Vec<(String, Value)>)],
+        step: i64,
+    ) -> Result<Value, GraphError> {
+        let spec = Arc::clone(self.graph.spec());
+        let mut copy = self.checkpoint.clone();
+        let mut sorted: Vec<&(Task, Vec<(String, Value)>)> = done.iter().collect();
+        sorted.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        let tasks = sorted
+            .iter()
+            .map(|(t, w)| TaskWrites {
+                name: &t.name,
+                triggers: &t.triggers,
+                writes: w.clone(),
+            })
+            .collect();
+        apply_writes(&spec, &mut copy, tasks, &|v| ChannelVersion::next_after(v))
+            .map_err(|e| e.into_graph_error(step, &self.thread_id))?;
+        Ok(Value::Object(state_values(&spec, &copy)))
+    }
+
     fn values(&self) -> Value {
         Value::Object(state_values(self.graph.spec(), &self.checkpoint))
     }
@@ -493,7 +549,7 @@ impl Run {
                 .and(self.saved_id.as_ref())
                 .map(|id| {
                     Config::thread(self.thread_id.clone())
-                        .with_ns("")
+                        .with_ns(self.config.ns())
                         .with_checkpoint_id(id.clone())
                 }),
         }
@@ -570,7 +626,10 @@ impl Run {
     async fn run_step(&mut self, tasks: &[Task], step: i64) -> Result<StepEnd, GraphError> {
         let spec = Arc::clone(self.graph.spec());
         let global = State::from_map(state_values(&spec, &self.checkpoint));
-        let shared_resume = Arc::new(Mutex::new(self.pending_value(NULL_TASK_ID, RESUME)));
+        let shared_resume = Arc::new(Mutex::new(
+            self.pending_value(NULL_TASK_ID, RESUME)
+                .filter(|v| *v != consumed_marker()),
+        ));
         let mut done: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
         let mut running = FuturesUnordered::new();
         let mut contexts = BTreeMap::new();
@@ -724,6 +783,24 @@ impl Run {
                 }
             }
         }
+        // A resume value a task took is now in that task's own `__resume__`
+        // write; mark the shared one used, so that a later plain `Continue`
+        // does not hand it to the task's next `interrupt` call.
+        let had_shared = self
+            .pending_value(NULL_TASK_ID, RESUME)
+            .is_some_and(|v| v != consumed_marker());
+        let taken = shared_resume
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none();
+        if had_shared && taken {
+            self.save_writes(
+                vec![(RESUME.to_owned(), consumed_marker())],
+                NULL_TASK_ID,
+                "",
+            )
+            .await?;
+        }
         if let Some((_, err)) = errors.into_iter().next() {
             return Err(err);
         }
@@ -734,7 +811,14 @@ impl Run {
                 .filter(|(i, _)| !done.contains_key(i))
                 .map(|(_, t)| t.name.clone())
                 .collect();
-            return Ok(StepEnd::Stop(interrupts.into_values().collect(), next));
+            return Ok(StepEnd::Stop {
+                interrupts: interrupts.into_values().collect(),
+                next,
+                done: done
+                    .into_iter()
+                    .map(|(i, w)| (tasks[i].clone(), w))
+                    .collect(),
+            });
         }
         Ok(StepEnd::Done(
             done.into_iter()
@@ -868,6 +952,10 @@ impl Run {
             self.checkpoint
                 .versions_seen
                 .insert(INTERRUPT_SEEN.to_owned(), versions);
+            self.emit(StreamEvent::Values {
+                step: self.step,
+                values: self.values(),
+            });
         }
         self.run_loop().await
     }
@@ -887,7 +975,7 @@ impl Run {
         // the current checkpoint: their triggers count as seen, their saved
         // writes are not applied.
         let pending = if self.saved_id.is_some() {
-            prepare_tasks(self.graph.spec(), &self.checkpoint, step)
+            prepare_tasks(self.graph.spec(), &self.checkpoint, self.config.ns(), step)
         } else {
             Vec::new()
         };
@@ -1013,7 +1101,7 @@ impl Run {
         let mut steps_run = 0usize;
         loop {
             let step = self.step + 1;
-            let tasks = prepare_tasks(&spec, &self.checkpoint, step);
+            let tasks = prepare_tasks(&spec, &self.checkpoint, self.config.ns(), step);
             if tasks.is_empty() {
                 return Ok(self.outcome(Vec::new(), Vec::new()));
             }
@@ -1037,12 +1125,23 @@ impl Run {
             }
             let mut finished = match self.run_step(&tasks, step).await? {
                 StepEnd::Done(f) => f,
-                StepEnd::Stop(interrupts, next) => {
+                StepEnd::Stop {
+                    interrupts,
+                    next,
+                    done,
+                } => {
                     self.emit(StreamEvent::Interrupt {
                         interrupts: interrupts.clone(),
                         next: next.clone(),
                     });
-                    return Ok(self.outcome(next, interrupts));
+                    let mut outcome = self.outcome(next, interrupts);
+                    // As LangGraph does, the returned values include the
+                    // writes of the step's finished tasks (they are saved as
+                    // pending writes, not yet in a checkpoint).
+                    if !done.is_empty() {
+                        outcome.values = self.values_with(&done, step)?;
+                    }
+                    return Ok(outcome);
                 }
             };
             finished.sort_by(|a, b| a.0.path.cmp(&b.0.path));
@@ -1066,10 +1165,11 @@ impl Run {
                 self.graph.interrupt_after(),
                 finished.iter().map(|(t, _)| t.name.as_str()),
             ) {
-                let next: Vec<String> = prepare_tasks(&spec, &self.checkpoint, step + 1)
-                    .into_iter()
-                    .map(|t| t.name)
-                    .collect();
+                let next: Vec<String> =
+                    prepare_tasks(&spec, &self.checkpoint, self.config.ns(), step + 1)
+                        .into_iter()
+                        .map(|t| t.name)
+                        .collect();
                 if !next.is_empty() {
                     self.emit(StreamEvent::Interrupt {
                         interrupts: Vec::new(),

@@ -7,6 +7,7 @@ use futures::Stream;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use serde_json::Value;
 
+use super::builder::START;
 use super::error::GraphError;
 use super::interrupt::Interrupt;
 
@@ -25,7 +26,8 @@ pub enum StreamMode {
 /// One event of a streamed run.
 ///
 /// Whatever the mode, a run that stops for an interrupt ends with
-/// [`StreamEvent::Interrupt`].
+/// [`StreamEvent::Interrupt`]. The built-in `__start__` task (which copies
+/// the input into the state) emits no `Updates` or task events.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum StreamEvent {
@@ -90,6 +92,17 @@ pub(crate) struct EventSink {
 
 impl EventSink {
     pub(crate) fn emit(&self, event: StreamEvent) {
+        // The built-in __start__ task is hidden, as in LangGraph.
+        let hidden = match &event {
+            StreamEvent::Updates { node, .. } => node == START,
+            StreamEvent::TaskStart { name, .. } | StreamEvent::TaskEnd { name, .. } => {
+                name == START
+            }
+            _ => false,
+        };
+        if hidden {
+            return;
+        }
         let wanted = match &event {
             StreamEvent::Values { .. } => self.mode == StreamMode::Values,
             StreamEvent::Updates { .. } => self.mode == StreamMode::Updates,
