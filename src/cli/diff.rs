@@ -166,11 +166,13 @@ mod tests {
         let d = compare("m", Some(&b), Some(&a)).unwrap();
         assert_eq!(d.change, Change::Truncated);
         assert_eq!(d.removed_items.unwrap(), &[json!("y"), json!("z")]);
-        let d = compare("m", Some(&json!(["x", "q"])), Some(&b)).unwrap();
+        let c = json!(["x", "q"]);
+        let d = compare("m", Some(&c), Some(&b)).unwrap();
         assert_eq!(d.change, Change::Diverged);
         assert_eq!(d.common_items, Some(1));
         assert!(compare("m", Some(&a), Some(&a)).is_none());
-        let d = compare("m", Some(&json!(1)), Some(&json!(2))).unwrap();
+        let (one, two) = (json!(1), json!(2));
+        let d = compare("m", Some(&one), Some(&two)).unwrap();
         assert_eq!(d.change, Change::Changed);
     }
 }
