@@ -472,6 +472,54 @@ fn diff_shows_changed_channels_and_appended_items() {
     assert_eq!(v["channels"], json!([]));
 }
 
+#[test]
+fn namespaces_show_up_in_threads_history_show_and_export() {
+    let fx = Fixture::new();
+    let saver = fx.saver();
+    let loop_ = CheckpointSource::Loop;
+    let r0 = put(&saver, &Config::thread("n"), 0, loop_, &["root"], None);
+    let sub = Config::thread("n").with_ns("child:1");
+    let s0 = put(&saver, &sub, 0, loop_, &["sub"], None);
+    let s1 = put(&saver, &s0, 1, loop_, &["sub", "more"], None);
+    drop(saver);
+
+    let v = fx.json(&["threads"]);
+    assert_eq!(v[0]["namespaces"], 2);
+    assert_eq!(v[0]["checkpoints"], 3);
+    let table = fx.ok(&["history", "n"]);
+    assert!(
+        table.lines().next().unwrap().contains("NAMESPACE"),
+        "{table}"
+    );
+    assert!(
+        table.contains("child:1") && table.contains("(root)"),
+        "{table}"
+    );
+    let v = fx.json(&["history", "n", "--ns", "child:1"]);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["checkpoint_id"], id(&s1));
+    assert_eq!(v[0]["changed"], json!(["messages"]));
+    // An id is found in whichever namespace holds it.
+    let out = fx.ok(&["show", "n", id(&s0)]);
+    assert!(out.contains("namespace   child:1"), "{out}");
+    let out = fx.ok(&["show", "n"]);
+    assert!(
+        out.contains(id(&r0)),
+        "the latest of the root namespace: {out}"
+    );
+    let out = fx.ok(&["show", "n", "--ns", "child:1"]);
+    assert!(out.contains(id(&s1)), "{out}");
+    // Export and import keep namespaces.
+    let first = fx.ok(&["export", "n"]);
+    fx.ok(&["delete", "n", "--yes"]);
+    fx.cmd()
+        .arg("import")
+        .write_stdin(first.clone())
+        .assert()
+        .success();
+    assert_eq!(fx.ok(&["export", "n"]), first);
+}
+
 // ------------------------------------------------------------ managing
 
 #[test]
