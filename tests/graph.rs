@@ -250,7 +250,7 @@ async fn custom_reducer_and_typed_state(factory: Factory) {
         .await
         .unwrap();
     assert_eq!(out.values["total"], json!(36));
-    let state = State::from_value(out.values);
+    let state = out.state();
     let p: Profile = state.get("profile").unwrap();
     assert_eq!(
         p,
@@ -1005,6 +1005,37 @@ async fn stream_modes(factory: Factory) {
         }
         other => panic!("unexpected {other:?}"),
     }
+
+    // A run stopped by an interrupt ends with an Interrupt event.
+    let paused = linear(&c)
+        .compile(
+            CompileOptions::new()
+                .saver(Arc::clone(&saver))
+                .interrupt_before(["b"]),
+        )
+        .unwrap();
+    let events: Vec<StreamEvent> = paused
+        .stream(json!({"x": 1}), &Config::thread("i"), StreamMode::Updates)
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(
+        events.last(),
+        Some(&StreamEvent::Interrupt {
+            interrupts: vec![],
+            next: vec!["b".to_owned()]
+        })
+    );
+    // Continuing streams the resumed state first.
+    let resumed: Vec<StreamEvent> = paused
+        .stream(Input::Continue, &Config::thread("i"), StreamMode::Values)
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(resumed.len(), 2);
+    assert!(
+        matches!(&resumed[0], StreamEvent::Values { step: 1, values } if values["log"] == json!(["a"]))
+    );
 
     // An error ends the stream with Err.
     let mut g = StateGraph::new();

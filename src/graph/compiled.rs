@@ -125,6 +125,11 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    /// The values as a [`State`], for typed reads (`out.state().get::<T>(..)`).
+    pub fn state(&self) -> State {
+        State::from_value(self.values.clone())
+    }
+
     /// Whether the run stopped before the end (dynamic or static interrupt).
     pub fn is_interrupted(&self) -> bool {
         !self.next.is_empty()
