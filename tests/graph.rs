@@ -797,6 +797,34 @@ async fn command_update_and_goto(factory: Factory) {
     assert_eq!(out.values["note"], json!("hi"));
     assert_eq!(out.values["log"], json!(["a", "b", "extra:hi"]));
     assert_eq!((c.get("b"), c.get("extra")), (1, 1));
+
+    // Two commands on one checkpoint (the first stopped again before b):
+    // both updates are kept, in order.
+    let t2 = Config::thread("t2");
+    app.invoke(json!({}), &t2).await.unwrap();
+    let out = app
+        .invoke(Command::new().with_update(json!({"log": ["first"]})), &t2)
+        .await
+        .unwrap();
+    assert!(!out.is_interrupted());
+    let t3 = Config::thread("t3");
+    app.invoke(json!({}), &t3).await.unwrap();
+    let stopped = app.get_state(&t3).await.unwrap().config;
+    for note in ["one", "two"] {
+        // A command at the stopped checkpoint each time (a fork, the second
+        // time), so both land on the same checkpoint's NULL task.
+        app.invoke(Command::new().with_update(json!({"log": [note]})), &stopped)
+            .await
+            .unwrap();
+    }
+    let at = saver.get_tuple(&stopped).unwrap().unwrap();
+    let null: Vec<&Value> = at
+        .pending_writes
+        .iter()
+        .filter(|w| w.task_id == NULL_TASK_ID)
+        .map(|w| &w.value)
+        .collect();
+    assert_eq!(null, vec![&json!(["one"]), &json!(["two"])]);
 }
 
 async fn update_state_writes_an_update_checkpoint(factory: Factory) {
