@@ -424,6 +424,17 @@ fn panic_message(e: tokio::task::JoinError) -> String {
     }
 }
 
+/// Aborts the step's tasks when dropped (a no-op for finished tasks).
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
+        }
+    }
+}
+
 /// How a step ended.
 enum StepEnd {
     /// Every task finished: their writes, in path order.
@@ -644,6 +655,8 @@ impl Run {
         let mut done: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
         let mut running = FuturesUnordered::new();
         let mut contexts = BTreeMap::new();
+        // If this run is dropped mid-step, its tasks stop too.
+        let mut abort_guard = AbortOnDrop(Vec::new());
         for (i, task) in tasks.iter().enumerate() {
             if let Some(writes) = self.finished_writes(&task.id) {
                 done.insert(i, writes);
@@ -686,6 +699,7 @@ impl Run {
                 ctx.clone(),
             ));
             contexts.insert(i, ctx);
+            abort_guard.0.push(handle.abort_handle());
             running.push(async move { (i, handle.await) });
         }
 
