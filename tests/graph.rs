@@ -1322,6 +1322,52 @@ async fn interrupt_keeps_the_finished_work_of_its_step(factory: Factory) {
     assert_eq!((c.get("worker"), c.get("asker")), (1, 2));
 }
 
+async fn double(state: State, ctx: NodeContext) -> NodeResult {
+    let n: i64 = state.get("n")?;
+    assert_eq!(
+        (ctx.node(), ctx.step(), ctx.config().thread_id.as_str()),
+        ("double", 1, "t")
+    );
+    Ok(Update::new().set("n", n * 2))
+}
+
+fn add_one(state: &State, _ctx: &NodeContext) -> NodeResult {
+    Ok(Update::new().set("n", state.get::<i64>("n")? + 1))
+}
+
+async fn plain_functions_are_nodes(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel("n", Reducer::last_value())
+        .add_node("double", double)
+        .add_sync_node("add_one", add_one)
+        .add_edge(START, "double")
+        .add_edge("double", "add_one")
+        .add_edge("add_one", END);
+    let app = compile(&g, &saver);
+    let out = app
+        .invoke(json!({"n": 20}), &Config::thread("t"))
+        .await
+        .unwrap();
+    assert_eq!(out.state().get::<i64>("n").unwrap(), 41);
+}
+
+#[test]
+fn stream_outside_a_runtime_is_an_error_not_a_panic() {
+    let c = Counter::default();
+    let app = linear(&c).compile(CompileOptions::new()).unwrap();
+    let events: Vec<_> = futures::executor::block_on(
+        app.stream(json!({}), &Config::thread("t"), StreamMode::Values)
+            .collect::<Vec<_>>(),
+    );
+    assert!(matches!(
+        events.as_slice(),
+        [Err(GraphError::NoRuntime {
+            operation: "stream"
+        })]
+    ));
+}
+
 /// Expands each test once per saver: `graph_tests!(module, factory)`.
 macro_rules! graph_tests {
     ($module:ident, $factory:path) => {
@@ -1352,6 +1398,7 @@ macro_rules! graph_tests {
                 task_writes_are_saved_as_soon_as_the_task_ends,
                 panicking_reducer_is_an_error,
                 interrupt_keeps_the_finished_work_of_its_step,
+                plain_functions_are_nodes,
             );
         }
     };

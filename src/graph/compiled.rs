@@ -253,8 +253,9 @@ impl CompiledGraph {
     }
 
     /// Like [`invoke`](Self::invoke), but returns the run's events as a
-    /// stream. The run proceeds in a tokio task (call it inside a runtime);
-    /// an error ends the stream with one `Err`.
+    /// stream. The run proceeds in a tokio task; an error ends the stream
+    /// with one `Err` (also [`GraphError::NoRuntime`] when called outside a
+    /// tokio runtime).
     pub fn stream(
         &self,
         input: impl Into<Input>,
@@ -266,9 +267,15 @@ impl CompiledGraph {
             mode,
             tx: tx.clone(),
         };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            let _ = tx.unbounded_send(Err(GraphError::NoRuntime {
+                operation: "stream",
+            }));
+            return GraphStream { rx };
+        };
         let graph = self.clone();
         let (input, config) = (input.into(), config.clone());
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             if let Err(e) = Run::start(graph, input, &config, Some(sink)).await {
                 let _ = tx.unbounded_send(Err(e));
             }
