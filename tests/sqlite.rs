@@ -706,3 +706,41 @@ fn list_iter_holds_no_connection_and_reports_bad_rows_per_item() {
     );
     assert_eq!(items[2].as_ref().unwrap().config, configs[0]);
 }
+
+#[test]
+fn sqlite_errors_name_the_operation_and_the_file() {
+    let (_dir, path) = temp_db();
+    let saver = SqliteSaver::open(&path).unwrap();
+    let cfg = chain(&saver, "t", 1).remove(0);
+    raw_exec(&saver, "DROP TABLE writes");
+    let err = saver
+        .put_writes(&cfg, &[("a".into(), json!(1))], "task-9", "")
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
+    assert!(text.contains("task-9") && text.contains("\"t\""), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+}
+
+#[test]
+fn user_metadata_keys_named_like_fields_do_not_make_rows_unreadable() {
+    let saver = SqliteSaver::in_memory().unwrap();
+    let cp = Checkpoint::new(0);
+    let metadata = md(0)
+        .with_extra("step", 5)
+        .with_extra("source", "mine")
+        .with_extra("ok", 1);
+    let cfg = saver
+        .put(
+            &Config::thread("t"),
+            &cp,
+            &metadata,
+            &ChannelVersions::new(),
+        )
+        .unwrap();
+    let read = saver.get_tuple(&cfg).unwrap().unwrap().metadata;
+    assert_eq!(read.step, 0);
+    assert_eq!(read.source, CheckpointSource::Loop);
+    assert_eq!(read.extra.get("ok"), Some(&json!(1)));
+    assert!(!read.extra.contains_key("step"));
+}

@@ -204,6 +204,8 @@ macro_rules! conformance_suite {
                 versioned_channel_without_value_absent,
                 fork_branches_keep_own_values,
                 prune_keep_latest_clears_parent,
+                deleted_values_stay_deleted,
+                copy_survives_source_delete,
                 delete_for_runs_run_id_from_configurable,
                 config_metadata_merged,
             ],

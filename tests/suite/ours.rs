@@ -1,6 +1,7 @@
 //! Our own cases: rules of this crate's contract that LangGraph's kit does
-//! not check (cross-thread listing, refused input, write indexes, value
-//! dedupe, forks, prune details, config metadata).
+//! not check (cross-thread listing, `list_iter`, refused input, write
+//! indexes and order, value dedupe, forks, what deletes and copies do to
+//! values, prune details, config metadata).
 
 use std::collections::BTreeMap;
 
@@ -886,6 +887,98 @@ pub fn prune_keep_latest_clears_parent(saver: &dyn BaseCheckpointSaver) {
     let listed = list(saver, Some(&Config::thread(&tid)), &ListOptions::new());
     assert_eq!(listed.len(), 2, "one per namespace: {listed:?}");
     assert!(listed.iter().all(|t| t.parent_config.is_none()));
+}
+
+/// Values go with `delete_thread` and with the checkpoints `prune` drops:
+/// a later checkpoint that names the same `(channel, version)` without a
+/// value (and without announcing it) reads it back absent.
+pub fn deleted_values_stay_deleted(saver: &dyn BaseCheckpointSaver) {
+    // delete_thread
+    let tid = thread_id();
+    let cp = checkpoint_with(&[("a", json!("secret"))]);
+    put(saver, &config(&tid), &cp, &metadata());
+    saver.delete_thread(&tid).expect("delete_thread");
+    let ghost = checkpoint_versioned(&[], &[("a", 1)]);
+    let again = put_new(saver, &config(&tid), &ghost, &metadata(), &no_versions());
+    assert!(
+        !values(&get(saver, &again)).contains_key("a"),
+        "a value survived delete_thread"
+    );
+
+    // prune(KeepLatest): `b` at version 1 was only in the pruned checkpoint.
+    let tid = thread_id();
+    let s1 = put(
+        saver,
+        &config(&tid),
+        &checkpoint_versioned(&[("b", json!("old"))], &[("b", 1)]),
+        &metadata_step(0),
+    );
+    let latest = checkpoint_versioned(&[("b", json!("new"))], &[("b", 2)]);
+    put_new(
+        saver,
+        &child_of(&s1),
+        &latest,
+        &metadata_step(1),
+        &versions_of(&[("b", 2)]),
+    );
+    saver
+        .prune(std::slice::from_ref(&tid), PruneStrategy::KeepLatest)
+        .expect("prune");
+    assert_eq!(
+        values(&get(saver, &config(&tid))).get("b"),
+        Some(&json!("new"))
+    );
+    let ghost = checkpoint_versioned(&[], &[("b", 1)]);
+    let again = put_new(saver, &config(&tid), &ghost, &metadata(), &no_versions());
+    assert!(
+        !values(&get(saver, &again)).contains_key("b"),
+        "a pruned value survived"
+    );
+}
+
+/// A copy stands on its own: deleting the source leaves every value and
+/// write of the copy readable.
+pub fn copy_survives_source_delete(saver: &dyn BaseCheckpointSaver) {
+    let (src, dst) = (thread_id(), thread_id());
+    let s1 = put(
+        saver,
+        &config(&src),
+        &checkpoint_with(&[("a", json!("a1")), ("b", json!([1, 2]))]),
+        &metadata_step(0),
+    );
+    let cp2 = checkpoint_versioned(
+        &[("a", json!("a2")), ("b", json!([1, 2]))],
+        &[("a", 2), ("b", 1)],
+    );
+    let s2 = put_new(
+        saver,
+        &child_of(&s1),
+        &cp2,
+        &metadata_step(1),
+        &versions_of(&[("a", 2)]),
+    );
+    put_writes(saver, &s2, &[("ch", json!({"w": 1}))], &uuid4());
+    put(
+        saver,
+        &config_ns(&src, "child:1"),
+        &checkpoint_with(&[("c", json!(3))]),
+        &metadata(),
+    );
+    let before = list(saver, Some(&Config::thread(&src)), &ListOptions::new());
+
+    saver.copy_thread(&src, &dst).expect("copy_thread");
+    saver.delete_thread(&src).expect("delete_thread");
+
+    assert!(thread_ids(saver, &src).is_empty());
+    let copied = list(saver, Some(&Config::thread(&dst)), &ListOptions::new());
+    assert_eq!(copied.len(), before.len());
+    for (s, d) in before.iter().zip(&copied) {
+        assert_eq!(d.config.thread_id, dst);
+        assert_eq!(d.config.ns(), s.config.ns());
+        assert_eq!(d.checkpoint, s.checkpoint, "checkpoint {}", s.checkpoint.id);
+        assert_eq!(d.metadata, s.metadata);
+        assert_eq!(d.pending_writes, s.pending_writes);
+    }
 }
 
 // --------------------------------------------------------- config metadata

@@ -313,16 +313,16 @@ impl SqliteSaver {
         // leave it inconsistent.
         let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_context(|| {
-                format!("begin {} in {}", what(), self.label.display())
-            }))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(sql_context(|| {
-            format!("commit {} in {}", what(), self.label.display())
-        }))?;
-        Ok(out)
+        let run = || {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_context(|| format!("begin {}", what())))?;
+            let out = f(&tx)?;
+            tx.commit()
+                .map_err(sql_context(|| format!("commit {}", what())))?;
+            Ok(out)
+        };
+        run().map_err(|e| self.name_file(e))
     }
 
     /// Runs `f` in one read transaction, so that it sees one snapshot.
@@ -331,16 +331,27 @@ impl SqliteSaver {
             .memory
             .then(|| self.gate.read().unwrap_or_else(|e| e.into_inner()));
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(sql_context(|| {
-                format!("begin a read of {}", self.label.display())
-            }))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(sql_context(|| {
-            format!("end a read of {}", self.label.display())
-        }))?;
-        Ok(out)
+        let run = || {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .map_err(sql_context(|| "begin a read".to_owned()))?;
+            let out = f(&tx)?;
+            tx.commit()
+                .map_err(sql_context(|| "end a read".to_owned()))?;
+            Ok(out)
+        };
+        run().map_err(|e| self.name_file(e))
+    }
+
+    /// Adds the database to the operation of a SQLite error.
+    fn name_file(&self, error: Error) -> Error {
+        match error {
+            Error::Sqlite { operation, source } => Error::Sqlite {
+                operation: format!("{operation} (database {})", self.label.display()),
+                source,
+            },
+            other => other,
+        }
     }
 
     fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {

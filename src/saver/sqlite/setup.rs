@@ -139,6 +139,12 @@ fn identify(conn: &Connection, path: &Path, supported: i64) -> Result<Identity> 
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(read)?;
     if app_id == APPLICATION_ID {
+        if version < 0 {
+            return Err(Error::NotACheckpointDatabase {
+                path: path.to_owned(),
+                reason: format!("its schema version {version} is invalid"),
+            });
+        }
         if version > supported {
             return Err(Error::SchemaTooNew {
                 path: path.to_owned(),
