@@ -424,6 +424,17 @@ fn panic_message(e: tokio::task::JoinError) -> String {
     }
 }
 
+/// Aborts the step's tasks when dropped (a no-op for finished tasks).
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
+        }
+    }
+}
+
 /// How a step ended.
 enum StepEnd {
     /// Every task finished: their writes, in path order.
@@ -583,8 +594,19 @@ impl Run {
         let config = self.config_for(self.saved_id.as_deref());
         for (i, (ch, v)) in writes.iter().enumerate() {
             let idx = crate::saver::write_idx(ch, i);
-            self.pending
-                .retain(|w| !(w.task_id == task_id && w.idx == idx && idx < 0));
+            let existing = self
+                .pending
+                .iter()
+                .position(|w| w.task_id == task_id && w.idx == idx);
+            match existing {
+                // Special channels: the new write replaces the old one.
+                Some(at) if idx < 0 => {
+                    self.pending.remove(at);
+                }
+                // Others: the first write at an index stays, as in the saver.
+                Some(_) => continue,
+                None => {}
+            }
             self.pending.push(PendingWrite {
                 task_id: task_id.to_owned(),
                 channel: ch.clone(),
@@ -633,6 +655,8 @@ impl Run {
         let mut done: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
         let mut running = FuturesUnordered::new();
         let mut contexts = BTreeMap::new();
+        // If this run is dropped mid-step, its tasks stop too.
+        let mut abort_guard = AbortOnDrop(Vec::new());
         for (i, task) in tasks.iter().enumerate() {
             if let Some(writes) = self.finished_writes(&task.id) {
                 done.insert(i, writes);
@@ -675,6 +699,7 @@ impl Run {
                 ctx.clone(),
             ));
             contexts.insert(i, ctx);
+            abort_guard.0.push(handle.abort_handle());
             running.push(async move { (i, handle.await) });
         }
 
@@ -683,11 +708,16 @@ impl Run {
         while let Some((i, joined)) = running.next().await {
             let task = &tasks[i];
             let new_answers = contexts.get(&i).and_then(NodeContext::new_answers);
-            let output = joined.unwrap_or_else(|e| TaskOutput::Failed {
-                message: format!("panic: {}", panic_message(e)),
-                invalid: false,
-            });
-            let panicked = matches!(&output, TaskOutput::Failed { message, .. } if message.starts_with("panic: "));
+            let (output, panicked) = match joined {
+                Ok(output) => (output, false),
+                Err(e) => (
+                    TaskOutput::Failed {
+                        message: format!("panic: {}", panic_message(e)),
+                        invalid: false,
+                    },
+                    true,
+                ),
+            };
             match output {
                 TaskOutput::Done(writes) => {
                     if let Some(answers) = new_answers {
@@ -1054,9 +1084,7 @@ impl Run {
         for goto in cmd.goto {
             goto_writes(&spec, INPUT_NODE, goto, &mut null_writes).map_err(invalid)?;
         }
-        if let Some(resume) = cmd.resume {
-            null_writes.push((RESUME.to_owned(), resume));
-        }
+        let null_resume = cmd.resume;
         let mut by_task: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
         for (interrupt_id, answer) in cmd.resume_map {
             let owner = self.pending.iter().find(|w| {
@@ -1082,7 +1110,21 @@ impl Run {
             answers.push(answer);
         }
         if !null_writes.is_empty() {
-            self.save_writes(null_writes, NULL_TASK_ID, "").await?;
+            // NULL-task writes accumulate (as in LangGraph): the batch repeats
+            // the earlier ones, so the new writes get fresh indexes instead
+            // of colliding with (and being dropped for) the old ones.
+            let mut batch: Vec<(String, Value)> = self
+                .pending
+                .iter()
+                .filter(|w| w.task_id == NULL_TASK_ID && w.idx >= 0)
+                .map(|w| (w.channel.clone(), w.value.clone()))
+                .collect();
+            batch.extend(null_writes);
+            self.save_writes(batch, NULL_TASK_ID, "").await?;
+        }
+        if let Some(resume) = null_resume {
+            self.save_writes(vec![(RESUME.to_owned(), resume)], NULL_TASK_ID, "")
+                .await?;
         }
         for ((task_id, path), answers) in by_task {
             self.save_writes(

@@ -81,13 +81,22 @@ const EXCLUDED_KEYS: &[&str] = &[
     "langgraph_checkpoint_ns",
 ];
 
-/// `metadata` with the scalar keys of the config's `metadata` and
-/// `configurable` maps that it lacks, as LangGraph's `put` does.
+/// Metadata fields; a user key of the same name would repeat the key in
+/// the stored JSON object.
+const METADATA_FIELDS: [&str; 4] = ["source", "step", "parents", "run_id"];
+
+/// The metadata `put` stores: `metadata` with the scalar keys of the
+/// config's `metadata` and `configurable` maps that it lacks, as LangGraph's
+/// `put` does, and without user keys named like a field (`source`, `step`,
+/// `parents`, `run_id`): the field wins, as in [`CheckpointMetadata::get`].
 pub(crate) fn merged_metadata(
     config: &Config,
     metadata: &CheckpointMetadata,
 ) -> CheckpointMetadata {
     let mut merged = metadata.clone();
+    merged
+        .extra
+        .retain(|k, _| !METADATA_FIELDS.contains(&k.as_str()));
     for (key, value) in config.metadata.iter().chain(&config.configurable) {
         let scalar = matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_));
         if !scalar || key.starts_with("__") || EXCLUDED_KEYS.contains(&key.as_str()) {
@@ -102,7 +111,7 @@ pub(crate) fn merged_metadata(
                     });
                 }
             }
-            "source" | "step" | "parents" => {}
+            field if METADATA_FIELDS.contains(&field) => {}
             _ => {
                 merged
                     .extra
@@ -133,7 +142,9 @@ mod tests {
             .with_metadata("user", "alice")
             .with_metadata("nested", serde_json::json!({"a": 1}))
             .with_metadata("kept", "from-config");
-        let md = CheckpointMetadata::new(CheckpointSource::Loop, 1).with_extra("kept", "own");
+        let md = CheckpointMetadata::new(CheckpointSource::Loop, 1)
+            .with_extra("kept", "own")
+            .with_extra("step", 99);
         let merged = merged_metadata(&config, &md);
         assert_eq!(merged.run_id.as_deref(), Some("r1"));
         assert_eq!(merged.extra.get("user"), Some(&Value::from("alice")));
@@ -141,5 +152,7 @@ mod tests {
         assert!(!merged.extra.contains_key("__secret"));
         assert!(!merged.extra.contains_key("langgraph_step"));
         assert!(!merged.extra.contains_key("nested"));
+        assert!(!merged.extra.contains_key("step"));
+        assert_eq!(merged.step, 1);
     }
 }

@@ -573,7 +573,11 @@ impl BaseCheckpointSaver for SqliteSaver {
         let merged = merged_metadata(config, metadata);
         // Serialise before taking the write lock.
         let checkpoint_json = sql::encode_checkpoint(thread_id, checkpoint)?;
-        let metadata_json = sql::encode_metadata(thread_id, &checkpoint.id, &merged)?;
+        let metadata_json = sql::encode_json(
+            thread_id,
+            || format!("metadata of checkpoint {}", checkpoint.id),
+            &merged,
+        )?;
         let encoded = values::encode(thread_id, checkpoint, new_versions)?;
         let what = || {
             format!(

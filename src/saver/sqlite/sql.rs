@@ -137,26 +137,6 @@ pub(crate) fn encode_checkpoint(thread_id: &str, checkpoint: &Checkpoint) -> Res
     })
 }
 
-/// The metadata JSON of a checkpoint row. User keys named like a field
-/// (`source`, `step`, `parents`, `run_id`) would repeat that key in the
-/// JSON object and make the row unreadable; the field wins, as it does in
-/// [`CheckpointMetadata::get`] and in `list` filters, and the user key is
-/// not stored.
-pub(crate) fn encode_metadata(
-    thread_id: &str,
-    checkpoint_id: &str,
-    metadata: &CheckpointMetadata,
-) -> Result<String> {
-    const FIELDS: [&str; 4] = ["source", "step", "parents", "run_id"];
-    let what = || format!("metadata of checkpoint {checkpoint_id}");
-    if FIELDS.iter().any(|f| metadata.extra.contains_key(*f)) {
-        let mut clean = metadata.clone();
-        clean.extra.retain(|k, _| !FIELDS.contains(&k.as_str()));
-        return encode_json(thread_id, what, &clean);
-    }
-    encode_json(thread_id, what, metadata)
-}
-
 /// Any value as JSON text.
 pub(crate) fn encode_json<T: Serialize + ?Sized>(
     thread_id: &str,
