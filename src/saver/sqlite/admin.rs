@@ -183,8 +183,8 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::TargetNotEmpty`] if `thread_id` already has checkpoints
-    /// (nothing is changed), [`Error::EmptyThreadId`],
+    /// [`Error::TargetNotEmpty`] (with `source_thread` `"(import)"`) if
+    /// `thread_id` already has checkpoints (nothing is changed), [`Error::EmptyThreadId`],
     /// [`Error::InvalidCheckpoint`] for a tuple with no checkpoint id or a
     /// value without a version, [`Error::Sqlite`] if the write fails.
     pub fn import_thread(
@@ -196,16 +196,27 @@ impl SqliteSaver {
         super::require_thread("import_thread", thread_id)?;
         // Serialise everything before taking the write lock.
         let mut prepared = Vec::with_capacity(tuples.len());
+        // Checkpoints of a thread share most values: serialise and store
+        // each (namespace, channel, version) once; later checkpoints that
+        // name it find it stored.
+        let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
         for t in tuples {
             let cp = &t.checkpoint;
             super::check_put(&crate::Config::thread(thread_id), cp)?;
+            let ns = t.config.ns();
+            let new_versions = cp
+                .channel_versions
+                .iter()
+                .filter(|(ch, v)| seen.insert((ns.to_owned(), (*ch).clone(), v.to_string())))
+                .map(|(ch, v)| (ch.clone(), *v))
+                .collect();
             let checkpoint_json = sql::encode_checkpoint(thread_id, cp)?;
             let metadata_json = encode_json(
                 thread_id,
                 || format!("metadata of checkpoint {}", cp.id),
                 &t.metadata,
             )?;
-            let encoded = values::encode(thread_id, cp, &cp.channel_versions)?;
+            let encoded = values::encode(thread_id, cp, &new_versions)?;
             let writes = t
                 .pending_writes
                 .iter()
