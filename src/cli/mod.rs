@@ -14,27 +14,23 @@ mod transfer;
 use args::{Cli, Command};
 use error::CliResult;
 
-/// Runs one parsed command line.
+/// Runs one parsed command line. Only `demo` and `import` may create the
+/// database; every other command opens an existing one.
 pub(crate) fn run(cli: Cli) -> CliResult<()> {
     let path = open::db_path(cli.db.as_deref());
     let path = path.as_path();
+    let existing = || open::open_existing(path);
     match &cli.command {
         Command::Demo => demo::demo(path),
         Command::Import(args) => transfer::import(&open::open_or_create(path)?, path, args),
-        command => {
-            let saver = open::open_existing(path)?;
-            match command {
-                Command::Threads(args) => history::threads(&saver, args),
-                Command::History(args) => history::history(&saver, path, args),
-                Command::Show(args) => show::show(&saver, path, args),
-                Command::Diff(args) => diff::diff(&saver, path, args),
-                Command::Delete(args) => manage::delete(&saver, path, args),
-                Command::Copy(args) => manage::copy(&saver, path, args),
-                Command::Prune(args) => manage::prune(&saver, path, args),
-                Command::Vacuum => manage::vacuum(&saver, path),
-                Command::Export(args) => transfer::export(&saver, path, args),
-                Command::Demo | Command::Import(_) => unreachable!("handled above"),
-            }
-        }
+        Command::Threads(args) => history::threads(&existing()?, args),
+        Command::History(args) => history::history(&existing()?, path, args),
+        Command::Show(args) => show::show(&existing()?, path, args),
+        Command::Diff(args) => diff::diff(&existing()?, path, args),
+        Command::Delete(args) => manage::delete(&existing()?, path, args),
+        Command::Copy(args) => manage::copy(&existing()?, path, args),
+        Command::Prune(args) => manage::prune(&existing()?, path, args),
+        Command::Vacuum => manage::vacuum(&existing()?, path),
+        Command::Export(args) => transfer::export(&existing()?, path, args),
     }
 }
