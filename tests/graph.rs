@@ -1132,6 +1132,34 @@ async fn durability_modes_save_as_documented(factory: Factory) {
     let out = app.invoke(Input::Continue, &cfg).await.unwrap();
     assert_eq!(out.values["log"], json!(["a", "b"]));
     assert_eq!(runs.load(Ordering::SeqCst), 2);
+
+    // Exit and async modes save an interrupt too, and resume from it.
+    for (mode, thread, saved) in [
+        (Durability::Exit, "exit-interrupt", 1),
+        (Durability::Async, "async-interrupt", 3),
+    ] {
+        let mut g = StateGraph::new();
+        g.add_channel("log", Reducer::append())
+            .add_sync_node("a", logger(&c, "a"))
+            .add_sync_node("ask", |_, ctx| {
+                let v = ctx.interrupt("?")?;
+                Ok(Update::new().set("log", v))
+            })
+            .add_edge(START, "a")
+            .add_edge("a", "ask");
+        let app = compile(&g, &saver).with_durability(mode);
+        let cfg = Config::thread(thread);
+        let out = app.invoke(json!({}), &cfg).await.unwrap();
+        assert_eq!(out.interrupts.len(), 1, "{mode:?}");
+        let h = app
+            .get_state_history(&cfg, &ListOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(h.len(), saved, "{mode:?}");
+        assert_eq!(h[0].interrupts, out.interrupts, "{mode:?}");
+        let out = app.invoke(Command::resume("fine"), &cfg).await.unwrap();
+        assert_eq!(out.values["log"], json!(["a", "fine"]), "{mode:?}");
+    }
 }
 
 async fn without_a_saver_runs_work_and_history_errors(_factory: Factory) {
