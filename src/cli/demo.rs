@@ -73,15 +73,15 @@ fn id_of(out: &RunOutcome) -> String {
 }
 
 /// Prints the messages of `values` from index `from` on, returns the count.
-fn print_new_messages(values: &Value, from: usize) -> usize {
+fn print_new_messages(values: &Value, from: usize) -> CliResult<usize> {
     let messages = values["messages"].as_array().cloned().unwrap_or_default();
     for m in messages.iter().skip(from) {
-        println!(
+        outln!(
             "     + {}",
             m.as_str().map_or_else(|| m.to_string(), str::to_owned)
         );
     }
-    messages.len()
+    Ok(messages.len())
 }
 
 /// `demo`: runs the graph on thread `demo` of the database at `path`.
@@ -100,33 +100,33 @@ pub(crate) fn demo(path: &Path) -> CliResult<()> {
 async fn run(saver: Arc<SqliteSaver>, path: &Path) -> CliResult<()> {
     let app = build(saver.clone())?;
     let thread = Config::thread(DEMO_THREAD);
-    println!("demo: thread {DEMO_THREAD:?} in {}", path.display());
-    println!();
+    outln!("demo: thread {DEMO_THREAD:?} in {}", path.display());
+    outln!();
 
-    println!("1. run the graph (draft -> review -> publish) with a request:");
+    outln!("1. run the graph (draft -> review -> publish) with a request:");
     let out = app
         .invoke(json!({"messages": ["user: explain checkpoints"]}), &thread)
         .await?;
-    let seen = print_new_messages(&out.values, 0);
+    let seen = print_new_messages(&out.values, 0)?;
     let question = out
         .interrupts
         .first()
         .map_or(Value::Null, |i| i.value["question"].clone());
-    println!(
+    outln!(
         "   stopped before {:?}: the review node asked {question} (checkpoint {})",
         out.next.join(", "),
         id_of(&out)
     );
-    println!();
+    outln!();
 
-    println!("2. a human answers the interrupt: Command::resume(\"approved\")");
+    outln!("2. a human answers the interrupt: Command::resume(\"approved\")");
     let out = app.invoke(Command::resume("approved"), &thread).await?;
-    print_new_messages(&out.values, seen);
+    print_new_messages(&out.values, seen)?;
     let first_end = id_of(&out);
-    println!("   done at checkpoint {first_end}");
-    println!();
+    outln!("   done at checkpoint {first_end}");
+    outln!();
 
-    println!("3. time travel: back to the checkpoint after the draft, edit the draft there");
+    outln!("3. time travel: back to the checkpoint after the draft, edit the draft there");
     let history = app.get_state_history(&thread, &ListOptions::new()).await?;
     let at_draft = history
         .iter()
@@ -145,12 +145,12 @@ async fn run(saver: Arc<SqliteSaver>, path: &Path) -> CliResult<()> {
             Some("draft"),
         )
         .await?;
-    println!(
+    outln!(
         "   update_state at {fork_point} made {} (a fork: a second branch from there)",
         edited.checkpoint_id.as_deref().unwrap_or_default()
     );
     let out = app.invoke(checkpointer::Input::Continue, &edited).await?;
-    println!(
+    outln!(
         "   continuing the new branch, the review asks again: {}",
         out.interrupts
             .first()
@@ -160,28 +160,28 @@ async fn run(saver: Arc<SqliteSaver>, path: &Path) -> CliResult<()> {
         .invoke(Command::resume("approved, shorter is better"), &thread)
         .await?;
     let second_end = id_of(&out);
-    println!("   answered; the new branch's messages:");
-    print_new_messages(&out.values, 0);
-    println!("   done at checkpoint {second_end}");
-    println!();
+    outln!("   answered; the new branch's messages:");
+    print_new_messages(&out.values, 0)?;
+    outln!("   done at checkpoint {second_end}");
+    outln!();
 
     let count = saver.checkpoint_summaries(DEMO_THREAD, None)?.len();
-    println!("thread {DEMO_THREAD:?} now has {count} checkpoints on two branches.");
-    println!();
+    outln!("thread {DEMO_THREAD:?} now has {count} checkpoints on two branches.");
+    outln!();
     let db = if path == Path::new(DEFAULT_DB) {
         String::new()
     } else {
         format!("--db {} ", shell_quote(&path.display().to_string()))
     };
-    println!("Try next (from a clone, `cargo run --release -- ` instead of `checkpointer `):");
-    println!("  checkpointer {db}threads");
-    println!("  checkpointer {db}history {DEMO_THREAD}");
-    println!("  checkpointer {db}show {DEMO_THREAD}");
-    println!("  checkpointer {db}show {DEMO_THREAD} {fork_point}");
-    println!("  checkpointer {db}diff {DEMO_THREAD} {fork_point} {second_end}");
-    println!("  checkpointer {db}diff {DEMO_THREAD} {first_end} {second_end}");
-    println!("  checkpointer {db}history {DEMO_THREAD} --filter source=update --json");
-    println!("  checkpointer {db}export {DEMO_THREAD} --out demo.jsonl");
+    outln!("Try next (from a clone, `cargo run --release -- ` instead of `checkpointer `):");
+    outln!("  checkpointer {db}threads");
+    outln!("  checkpointer {db}history {DEMO_THREAD}");
+    outln!("  checkpointer {db}show {DEMO_THREAD}");
+    outln!("  checkpointer {db}show {DEMO_THREAD} {fork_point}");
+    outln!("  checkpointer {db}diff {DEMO_THREAD} {fork_point} {second_end}");
+    outln!("  checkpointer {db}diff {DEMO_THREAD} {first_end} {second_end}");
+    outln!("  checkpointer {db}history {DEMO_THREAD} --filter source=update --json");
+    outln!("  checkpointer {db}export {DEMO_THREAD} --out demo.jsonl");
     Ok(())
 }
 

@@ -114,18 +114,18 @@ pub(crate) fn diff(saver: &SqliteSaver, path: &Path, args: &DiffArgs) -> CliResu
             channels: diffs,
         });
     }
-    println!("a: {} (step {})", args.a, a.metadata.step);
-    println!("b: {} (step {})", args.b, b.metadata.step);
+    outln!("a: {} (step {})", args.a, a.metadata.step);
+    outln!("b: {} (step {})", args.b, b.metadata.step);
     if diffs.is_empty() {
-        println!("\nno channel differs");
+        outln!("\nno channel differs");
         return Ok(());
     }
     for d in &diffs {
-        println!();
+        outln!();
         let show = |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), compact);
         match d.change {
-            Change::Added => println!("{}: added\n  new: {}", d.channel, show(d.new)),
-            Change::Removed => println!("{}: removed\n  old: {}", d.channel, show(d.old)),
+            Change::Added => outln!("{}: added\n  new: {}", d.channel, show(d.new)),
+            Change::Removed => outln!("{}: removed\n  old: {}", d.channel, show(d.old)),
             Change::Appended | Change::Truncated | Change::Diverged => {
                 let label = match d.change {
                     Change::Appended => "appended",
@@ -133,15 +133,15 @@ pub(crate) fn diff(saver: &SqliteSaver, path: &Path, args: &DiffArgs) -> CliResu
                     _ => "lists diverge",
                 };
                 let common = d.common_items.unwrap_or(0);
-                println!("{}: {label} (first {common} items in common)", d.channel);
+                outln!("{}: {label} (first {common} items in common)", d.channel);
                 for item in d.removed_items.unwrap_or_default() {
-                    println!("  - {}", compact(item));
+                    outln!("  - {}", compact(item));
                 }
                 for item in d.added_items.unwrap_or_default() {
-                    println!("  + {}", compact(item));
+                    outln!("  + {}", compact(item));
                 }
             }
-            Change::Changed => println!(
+            Change::Changed => outln!(
                 "{}: changed\n  old: {}\n  new: {}",
                 d.channel,
                 show(d.old),

@@ -43,7 +43,7 @@ pub(crate) fn threads(saver: &SqliteSaver, args: &ThreadsArgs) -> CliResult<()> 
         return print_json(&rows);
     }
     if threads.is_empty() {
-        println!("no threads");
+        outln!("no threads");
         return Ok(());
     }
     let mut table = Table::new(["THREAD", "CHECKPOINTS", "LAST STEP", "LAST UPDATE"]);
@@ -55,7 +55,7 @@ pub(crate) fn threads(saver: &SqliteSaver, args: &ThreadsArgs) -> CliResult<()> 
             t.last_ts.as_deref().map(local_time).unwrap_or_default(),
         ]);
     }
-    print!("{}", table.render());
+    out!("{}", table.render());
     Ok(())
 }
 
@@ -189,7 +189,7 @@ pub(crate) fn history(saver: &SqliteSaver, path: &Path, args: &HistoryArgs) -> C
         return print_json(&rows);
     }
     if rows.is_empty() {
-        println!("no checkpoints match in thread {:?}", args.thread);
+        outln!("no checkpoints match in thread {:?}", args.thread);
         return Ok(());
     }
     let show_ns = args.ns.is_none() && rows.iter().any(|r| !r.checkpoint_ns.is_empty());
@@ -232,10 +232,10 @@ pub(crate) fn history(saver: &SqliteSaver, path: &Path, args: &HistoryArgs) -> C
         }
         table.row(cells);
     }
-    print!("{}", table.render());
+    out!("{}", table.render());
     let forks = rows.iter().any(|r| r.branch_start || r.children > 1);
     if forks {
-        println!(
+        outln!(
             "\n* a fork point: several checkpoints continue from it\n\
              + the first checkpoint of a branch (its parent is a fork point)"
         );

@@ -39,7 +39,7 @@ pub(crate) fn delete(saver: &SqliteSaver, path: &Path, args: &DeleteArgs) -> Cli
     }
     let count = count_of(saver, &args.thread)?;
     saver.delete_thread(&args.thread)?;
-    println!("deleted thread {:?} ({count} checkpoints)", args.thread);
+    outln!("deleted thread {:?} ({count} checkpoints)", args.thread);
     Ok(())
 }
 
@@ -56,7 +56,7 @@ fn count_of(saver: &SqliteSaver, thread: &str) -> CliResult<u64> {
 pub(crate) fn copy(saver: &SqliteSaver, path: &Path, args: &CopyArgs) -> CliResult<()> {
     require_thread(saver, path, &args.source)?;
     saver.copy_thread(&args.source, &args.target)?;
-    println!(
+    outln!(
         "copied thread {:?} to {:?} ({} checkpoints)",
         args.source,
         args.target,
@@ -165,7 +165,7 @@ pub(crate) fn prune(saver: &SqliteSaver, path: &Path, args: &PruneArgs) -> CliRe
             bar.inc(part.len() as u64);
         }
         bar.finish_and_clear();
-        println!(
+        outln!(
             "deleted {} of {} threads ({removed} checkpoints)",
             doomed.len(),
             selected.len()
@@ -197,7 +197,7 @@ pub(crate) fn prune(saver: &SqliteSaver, path: &Path, args: &PruneArgs) -> CliRe
         bar.inc(part.len() as u64);
     }
     bar.finish_and_clear();
-    println!(
+    outln!(
         "pruned {} threads: removed {removed} checkpoints, kept {}",
         ids.len(),
         before.saturating_sub(removed)
@@ -220,7 +220,7 @@ pub(crate) fn vacuum(saver: &SqliteSaver, path: &Path) -> CliResult<()> {
     };
     let (before, after) = saver.vacuum()?;
     spinner.finish_and_clear();
-    println!(
+    outln!(
         "vacuumed {}: {before} bytes before, {after} bytes after ({} bytes freed)",
         path.display(),
         before.saturating_sub(after)

@@ -1,5 +1,25 @@
 //! The `checkpointer` command-line tool: one module per command group.
 
+/// `println!` to standard output that fails the command with
+/// [`CliError::Io`](error::CliError::Io) instead of panicking when stdout
+/// is closed (`checkpointer history t | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+            .map_err($crate::cli::error::CliError::io("write standard output"))?
+    }};
+}
+
+/// `print!` to standard output, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)
+            .map_err($crate::cli::error::CliError::io("write standard output"))?
+    }};
+}
+
 pub(crate) mod args;
 mod demo;
 mod diff;

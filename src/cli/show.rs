@@ -77,18 +77,18 @@ pub(crate) fn show(saver: &SqliteSaver, path: &Path, args: &ShowArgs) -> CliResu
     for (k, v) in &t.metadata.extra {
         extra.insert(k.clone(), v.clone());
     }
-    println!("thread      {}", t.config.thread_id);
-    println!("namespace   {}", ns_label(t.config.ns()));
-    println!("checkpoint  {}", cp.id);
-    println!("parent      {parent}");
-    println!("step        {}", t.metadata.step);
-    println!("source      {}", t.metadata.source);
-    println!("time        {}", local_time(&cp.ts));
+    outln!("thread      {}", t.config.thread_id);
+    outln!("namespace   {}", ns_label(t.config.ns()));
+    outln!("checkpoint  {}", cp.id);
+    outln!("parent      {parent}");
+    outln!("step        {}", t.metadata.step);
+    outln!("source      {}", t.metadata.source);
+    outln!("time        {}", local_time(&cp.ts));
     if !extra.is_empty() {
-        println!("metadata    {}", compact(&serde_json::Value::Object(extra)));
+        outln!("metadata    {}", compact(&serde_json::Value::Object(extra)));
     }
-    println!();
-    println!("state ({} channels)", cp.channel_values.len());
+    outln!();
+    outln!("state ({} channels)", cp.channel_values.len());
     let width = cp
         .channel_values
         .keys()
@@ -97,13 +97,13 @@ pub(crate) fn show(saver: &SqliteSaver, path: &Path, args: &ShowArgs) -> CliResu
         .unwrap_or(0);
     for (channel, value) in &cp.channel_values {
         let pad = width - channel.chars().count();
-        println!("  {channel}{} = {}", " ".repeat(pad), compact(value));
+        outln!("  {channel}{} = {}", " ".repeat(pad), compact(value));
     }
-    println!();
+    outln!();
     if t.pending_writes.is_empty() {
-        println!("pending writes: none");
+        outln!("pending writes: none");
     } else {
-        println!("pending writes ({})", t.pending_writes.len());
+        outln!("pending writes ({})", t.pending_writes.len());
         let mut table = Table::new(["TASK", "PATH", "IDX", "CHANNEL", "VALUE"]);
         for w in &t.pending_writes {
             table.row(vec![
@@ -115,7 +115,7 @@ pub(crate) fn show(saver: &SqliteSaver, path: &Path, args: &ShowArgs) -> CliResu
             ]);
         }
         for line in table.render().lines() {
-            println!("  {line}");
+            outln!("  {line}");
         }
     }
     Ok(())

@@ -87,7 +87,7 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> super::error::CliResu
         what: "write JSON".into(),
         source: e.into(),
     })?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

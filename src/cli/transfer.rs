@@ -272,7 +272,7 @@ pub(crate) fn import(saver: &SqliteSaver, path: &Path, args: &ImportArgs) -> Cli
     let bar = progress(tuples.len(), "importing checkpoints");
     saver.import_thread(&thread, &tuples, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
-    println!(
+    outln!(
         "imported thread {thread:?} ({} checkpoints) into {}",
         tuples.len(),
         path.display()
