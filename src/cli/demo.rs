@@ -132,9 +132,8 @@ async fn run(saver: Arc<SqliteSaver>, path: &Path) -> CliResult<()> {
         .iter()
         .find(|s| s.next == ["review"])
         .map(|s| s.config.clone())
-        .ok_or_else(|| CliError::Io {
-            what: "demo".into(),
-            source: std::io::Error::other("the checkpoint after the draft is missing"),
+        .ok_or_else(|| CliError::Demo {
+            reason: "the checkpoint after the draft is missing from the history".into(),
         })?;
     let fork_point = at_draft.checkpoint_id.clone().unwrap_or_default();
     let edited = app
@@ -173,15 +172,42 @@ async fn run(saver: Arc<SqliteSaver>, path: &Path) -> CliResult<()> {
     } else {
         format!("--db {} ", shell_quote(&path.display().to_string()))
     };
+    let tries = [
+        ("threads".to_owned(), "every thread of the file"),
+        (
+            format!("history {DEMO_THREAD}"),
+            "newest first; * fork point, + branch starts",
+        ),
+        (
+            format!("show {DEMO_THREAD}"),
+            "the latest state, metadata, writes",
+        ),
+        (
+            format!("show {DEMO_THREAD} {fork_point}"),
+            "the fork point and its pending writes",
+        ),
+        (
+            format!("diff {DEMO_THREAD} {fork_point} {second_end}"),
+            "what the new branch appended",
+        ),
+        (
+            format!("diff {DEMO_THREAD} {first_end} {second_end}"),
+            "the ends of the two branches",
+        ),
+        (
+            format!("history {DEMO_THREAD} --filter source=update --json"),
+            "the manual edit, as JSON",
+        ),
+        (
+            format!("export {DEMO_THREAD} --out demo.jsonl"),
+            "the thread as JSON Lines",
+        ),
+    ];
     outln!("Try next (from a clone, `cargo run --release -- ` instead of `checkpointer `):");
-    outln!("  checkpointer {db}threads");
-    outln!("  checkpointer {db}history {DEMO_THREAD}");
-    outln!("  checkpointer {db}show {DEMO_THREAD}");
-    outln!("  checkpointer {db}show {DEMO_THREAD} {fork_point}");
-    outln!("  checkpointer {db}diff {DEMO_THREAD} {fork_point} {second_end}");
-    outln!("  checkpointer {db}diff {DEMO_THREAD} {first_end} {second_end}");
-    outln!("  checkpointer {db}history {DEMO_THREAD} --filter source=update --json");
-    outln!("  checkpointer {db}export {DEMO_THREAD} --out demo.jsonl");
+    for (command, note) in &tries {
+        outln!("  # {note}");
+        outln!("  checkpointer {db}{command}");
+    }
     Ok(())
 }
 

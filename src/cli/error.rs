@@ -91,6 +91,12 @@ pub(crate) enum CliError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The demo did not go as planned.
+    #[error("demo: {reason}")]
+    Demo {
+        /// What went wrong.
+        reason: String,
+    },
     /// A saver call failed.
     #[error(transparent)]
     Saver(#[from] checkpointer::Error),
