@@ -95,8 +95,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let fork_point = past[0].config.clone();
     println!(
-        "  checkpoint {:?}: {}",
-        fork_point.checkpoint_id, past[0].values["messages"]
+        "  checkpoint {}: {}",
+        fork_point.checkpoint_id.as_deref().unwrap_or("?"),
+        past[0].values["messages"]
     );
 
     println!("\n== fork: ask something else from there");
@@ -119,8 +120,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     saver.delete_thread("user-42")?;
     let after = app.get_state(&thread).await?;
     println!(
-        "  values after delete: {} (metadata: {:?})",
-        after.values, after.metadata
+        "  values after delete: {} ({})",
+        after.values,
+        if after.metadata.is_none() {
+            "no checkpoints left"
+        } else {
+            "checkpoints remain!"
+        }
     );
     Ok(())
 }

@@ -43,6 +43,7 @@
     rust_2018_idioms
 )]
 #![forbid(unsafe_code)]
+#![deny(clippy::dbg_macro)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod graph;
