@@ -3,6 +3,7 @@
 //! commands; `checkpointer demo` makes a thread to look at.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
+#![deny(clippy::dbg_macro)]
 
 mod cli;
 
