@@ -110,7 +110,10 @@ impl<T: Into<Goto>> From<Vec<T>> for Route {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Command {
     /// The answer to the pending interrupt (the first `interrupt` call that
-    /// has no answer yet gets it).
+    /// has no answer yet gets it). When several tasks are waiting on an
+    /// interrupt, a bare answer is refused with
+    /// [`GraphError::InvalidCommand`](crate::graph::GraphError::InvalidCommand)
+    /// (as in LangGraph): answer them with [`resume_map`](Self::resume_map).
     pub resume: Option<Value>,
     /// Answers by [`Interrupt::id`], for runs stopped on several interrupts.
     pub resume_map: BTreeMap<String, Value>,

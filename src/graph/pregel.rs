@@ -1109,6 +1109,26 @@ impl Run {
             });
             answers.push(answer);
         }
+        if null_resume.is_some() {
+            // A bare answer goes to the first `interrupt` call that asks; with
+            // several tasks waiting, which one that is depends on timing. As
+            // LangGraph does, refuse it: answers must name their interrupt.
+            let waiting: BTreeSet<&str> = self
+                .pending
+                .iter()
+                .filter(|w| w.channel == INTERRUPT && w.task_id != NULL_TASK_ID)
+                .map(|w| w.task_id.as_str())
+                .filter(|id| self.finished_writes(id).is_none())
+                .filter(|id| !by_task.keys().any(|(t, _)| t == id))
+                .collect();
+            if waiting.len() > 1 {
+                return Err(invalid(format!(
+                    "{} interrupts are pending; a bare resume value cannot say which one it \
+                     answers: answer each by its interrupt id with Command::resume_map",
+                    waiting.len()
+                )));
+            }
+        }
         if !null_writes.is_empty() {
             // NULL-task writes accumulate (as in LangGraph): the batch repeats
             // the earlier ones, so the new writes get fresh indexes instead

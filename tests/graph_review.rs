@@ -1,0 +1,960 @@
+//! Adversarial review of the graph executor. Every test runs once per saver
+//! (see `review_tests!` at the bottom), like `tests/graph.rs`.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use checkpointer::graph::{
+    Command, CompileOptions, CompiledGraph, Durability, END, GraphError, Input, NodeContext,
+    NodeError, NodeResult, Reducer, START, SendTo, State, StateGraph, StreamEvent, StreamMode,
+    Update,
+};
+use checkpointer::saver::{CheckpointIter, PruneStrategy};
+use checkpointer::{
+    BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata,
+    CheckpointSource, CheckpointTuple, Config, InMemorySaver, ListOptions,
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+type Factory = fn() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>);
+
+fn memory_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
+    (Arc::new(InMemorySaver::new()), Box::new(()))
+}
+
+fn sqlite_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = checkpointer::SqliteSaver::open(dir.path().join("review.db")).unwrap();
+    (Arc::new(saver), Box::new(dir))
+}
+
+/// Counts node executions.
+#[derive(Clone, Default)]
+struct Counter(Arc<Mutex<BTreeMap<String, usize>>>);
+
+impl Counter {
+    fn hit(&self, node: &str) -> usize {
+        let mut m = self.0.lock().unwrap();
+        let n = m.entry(node.to_owned()).or_default();
+        *n += 1;
+        *n
+    }
+    fn get(&self, node: &str) -> usize {
+        self.0.lock().unwrap().get(node).copied().unwrap_or(0)
+    }
+}
+
+fn logger(
+    c: &Counter,
+    name: &'static str,
+) -> impl Fn(&State, &NodeContext) -> NodeResult + 'static {
+    let c = c.clone();
+    move |_s, _ctx| {
+        c.hit(name);
+        Ok(Update::new().set("log", name))
+    }
+}
+
+fn compile(g: &StateGraph, saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+/// `(source, step)` of every checkpoint, newest first.
+fn sources(h: &[checkpointer::StateSnapshot]) -> Vec<(CheckpointSource, i64)> {
+    h.iter()
+        .map(|s| {
+            let m = s.metadata.as_ref().unwrap();
+            (m.source, m.step)
+        })
+        .collect()
+}
+
+/// A saver that delegates to `inner`, fails the `fail_put`-th put and the
+/// `fail_writes`-th put_writes (1-based; 0 = never), and records the
+/// `new_versions` of each put.
+struct FlakySaver {
+    inner: Arc<dyn BaseCheckpointSaver>,
+    puts: AtomicUsize,
+    writes: AtomicUsize,
+    fail_put: usize,
+    fail_writes: usize,
+    new_versions: Mutex<Vec<(Vec<String>, Vec<String>)>>,
+}
+
+impl FlakySaver {
+    fn new(inner: Arc<dyn BaseCheckpointSaver>, fail_put: usize, fail_writes: usize) -> Self {
+        FlakySaver {
+            inner,
+            puts: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+            fail_put,
+            fail_writes,
+            new_versions: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn boom(what: &str) -> checkpointer::Error {
+        checkpointer::Error::InvalidCheckpoint {
+            thread_id: "x".into(),
+            checkpoint_id: String::new(),
+            reason: format!("injected {what} failure"),
+        }
+    }
+}
+
+impl BaseCheckpointSaver for FlakySaver {
+    fn get_tuple(&self, config: &Config) -> checkpointer::Result<Option<CheckpointTuple>> {
+        self.inner.get_tuple(config)
+    }
+    fn list_iter(
+        &self,
+        config: Option<&Config>,
+        options: &ListOptions,
+    ) -> checkpointer::Result<CheckpointIter> {
+        self.inner.list_iter(config, options)
+    }
+    fn put(
+        &self,
+        config: &Config,
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &ChannelVersions,
+    ) -> checkpointer::Result<Config> {
+        let n = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.fail_put {
+            return Err(Self::boom("put"));
+        }
+        self.new_versions.lock().unwrap().push((
+            new_versions.keys().cloned().collect(),
+            checkpoint.updated_channels.clone().unwrap_or_default(),
+        ));
+        self.inner.put(config, checkpoint, metadata, new_versions)
+    }
+    fn put_writes(
+        &self,
+        config: &Config,
+        writes: &[(String, Value)],
+        task_id: &str,
+        task_path: &str,
+    ) -> checkpointer::Result<()> {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.fail_writes {
+            return Err(Self::boom("put_writes"));
+        }
+        self.inner.put_writes(config, writes, task_id, task_path)
+    }
+    fn delete_thread(&self, thread_id: &str) -> checkpointer::Result<()> {
+        self.inner.delete_thread(thread_id)
+    }
+    fn delete_for_runs(&self, run_ids: &[String]) -> checkpointer::Result<()> {
+        self.inner.delete_for_runs(run_ids)
+    }
+    fn copy_thread(&self, source: &str, target: &str) -> checkpointer::Result<()> {
+        self.inner.copy_thread(source, target)
+    }
+    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> checkpointer::Result<()> {
+        self.inner.prune(thread_ids, strategy)
+    }
+    fn get_next_version(&self, current: Option<&ChannelVersion>) -> ChannelVersion {
+        self.inner.get_next_version(current)
+    }
+}
+
+/// START -> {p, q} (both ask a human) -> END.
+fn two_askers(c: &Counter) -> StateGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append());
+    for name in ["p", "q"] {
+        let c = c.clone();
+        g.add_sync_node(name, move |_, ctx| {
+            c.hit(name);
+            let v = ctx.interrupt(format!("{name}?"))?;
+            Ok(Update::new().set("log", format!("{name}:{}", v.as_str().unwrap_or("?"))))
+        });
+        g.add_edge(START, name);
+    }
+    g
+}
+
+// ---------------------------------------------------------------------------
+// Resume semantics
+
+async fn bare_resume_with_several_pending_interrupts_is_refused(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let app = compile(&two_askers(&c), &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.interrupts.len(), 2);
+    let before = saver.get_tuple(&thread).unwrap().unwrap();
+
+    // One bare answer for two questions: which one would it answer? As
+    // LangGraph does, refuse it and ask for answers by interrupt id.
+    let err = app.invoke(Command::resume("yes"), &thread).await.unwrap_err();
+    assert!(
+        matches!(&err, GraphError::InvalidCommand { reason, .. } if reason.contains("interrupt id")),
+        "{err}"
+    );
+    assert_eq!((c.get("p"), c.get("q")), (1, 1));
+    let after = saver.get_tuple(&thread).unwrap().unwrap();
+    assert_eq!(after.pending_writes, before.pending_writes);
+
+    // Answering by id still works.
+    let answers = out
+        .interrupts
+        .iter()
+        .map(|i| (i.id.clone(), json!(format!("a-{}", i.value.as_str().unwrap()))));
+    let out = app
+        .invoke(Command::resume_map(answers), &thread)
+        .await
+        .unwrap();
+    assert_eq!(out.values["log"], json!(["p:a-p?", "q:a-q?"]));
+    assert!(!out.is_interrupted());
+}
+
+async fn sequential_interrupts_in_one_node(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append()).add_sync_node("form", {
+        let c = c.clone();
+        move |_, ctx| {
+            c.hit("form");
+            let name = ctx.interrupt("name?")?;
+            let age = ctx.interrupt("age?")?;
+            let city = ctx.interrupt("city?")?;
+            Ok(Update::new().set("log", vec![name, age, city]))
+        }
+    });
+    g.add_edge(START, "form");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.interrupts[0].value, json!("name?"));
+    let out = app.invoke(Command::resume("ann"), &thread).await.unwrap();
+    assert_eq!(out.interrupts[0].value, json!("age?"));
+    // A plain Continue asks the same question again, answers kept.
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(out.interrupts[0].value, json!("age?"));
+    let out = app.invoke(Command::resume(41), &thread).await.unwrap();
+    assert_eq!(out.interrupts[0].value, json!("city?"));
+    let out = app.invoke(Command::resume("oslo"), &thread).await.unwrap();
+    assert!(!out.is_interrupted());
+    assert_eq!(out.values["log"], json!(["ann", 41, "oslo"]));
+    assert_eq!(c.get("form"), 5);
+}
+
+async fn failing_parallel_task_reruns_alone_until_it_succeeds(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("ok", logger(&c, "ok"))
+        .add_sync_node("flaky", {
+            let c = c.clone();
+            move |_, _| {
+                if c.hit("flaky") < 3 {
+                    return Err(NodeError::msg("not yet"));
+                }
+                Ok(Update::new().set("log", "flaky"))
+            }
+        })
+        .add_sync_node("after", logger(&c, "after"))
+        .add_edge(START, "ok")
+        .add_edge(START, "flaky")
+        .add_edge(["ok", "flaky"], "after");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    for _ in 0..2 {
+        let err = match app.invoke(Input::Continue, &thread).await {
+            Ok(o) if o.values == json!({}) => app.invoke(json!({}), &thread).await,
+            other => other,
+        }
+        .unwrap_err();
+        assert!(
+            matches!(&err, GraphError::NodeFailed { node, step: 1, .. } if node == "flaky"),
+            "{err}"
+        );
+    }
+    let s = app.get_state(&thread).await.unwrap();
+    assert_eq!(s.next, vec!["flaky", "ok"]);
+    assert_eq!(s.tasks[0].error.as_deref(), Some("not yet"));
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["flaky", "ok", "after"]));
+    assert_eq!((c.get("ok"), c.get("flaky"), c.get("after")), (1, 3, 1));
+}
+
+async fn resume_with_nothing_interrupted(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("ask", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("ask");
+                let v = ctx.interrupt("?")?;
+                Ok(Update::new().set("log", v))
+            }
+        })
+        .add_edge(START, "ask");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    // On an empty thread: a clear error.
+    let err = app.invoke(Command::resume("x"), &thread).await.unwrap_err();
+    assert!(matches!(err, GraphError::InvalidCommand { .. }), "{err}");
+    app.invoke(json!({}), &thread).await.unwrap();
+    app.invoke(Command::resume("one"), &thread).await.unwrap();
+    // The thread is done: a resume does nothing...
+    let out = app.invoke(Command::resume("stale"), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["one"]));
+    // ...and is not taken by the next run's interrupt.
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.interrupts.len(), 1);
+    assert_eq!(c.get("ask"), 3);
+}
+
+async fn new_input_while_interrupt_pending_discards_it(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(&c, "a"))
+        .add_sync_node("ask", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("ask");
+                let v = ctx.interrupt("?")?;
+                Ok(Update::new().set("log", v))
+            }
+        })
+        .add_edge(START, "a")
+        .add_edge("a", "ask");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let out = app.invoke(json!({"log": ["new"]}), &thread).await.unwrap();
+    assert_eq!(out.next, vec!["ask"]);
+    assert_eq!(out.values["log"], json!(["a", "new", "a"]));
+    let out = app.invoke(Command::resume("done"), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["a", "new", "a", "done"]));
+    assert_eq!((c.get("a"), c.get("ask")), (2, 3));
+}
+
+// ---------------------------------------------------------------------------
+// Static interrupts, joins, routing
+
+async fn interrupt_before_in_a_fan_out_step(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(&c, "a"))
+        .add_sync_node("b", logger(&c, "b"))
+        .add_sync_node("z", logger(&c, "z"))
+        .add_edge(START, "a")
+        .add_edge(START, "b")
+        .add_edge("b", "z");
+    let app = g
+        .compile(
+            CompileOptions::new()
+                .saver(Arc::clone(&saver))
+                .interrupt_before(["b"])
+                .interrupt_after(["z"]),
+        )
+        .unwrap();
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.next, vec!["a", "b"]);
+    assert_eq!((c.get("a"), c.get("b")), (0, 0));
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    // z is the last node: interrupt_after has nothing to stop before.
+    assert!(!out.is_interrupted());
+    assert_eq!(out.values["log"], json!(["a", "b", "z"]));
+    assert_eq!((c.get("a"), c.get("b"), c.get("z")), (1, 1, 1));
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["a", "b", "z"]));
+    assert_eq!(c.get("z"), 1);
+}
+
+async fn join_waits_across_supersteps(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(&c, "a"))
+        .add_sync_node("x", logger(&c, "x"))
+        .add_sync_node("y", logger(&c, "y"))
+        .add_sync_node("b", logger(&c, "b"))
+        .add_sync_node("j", logger(&c, "j"))
+        .add_edge(START, "a")
+        .add_edge(START, "x")
+        .add_edge("x", "y")
+        .add_edge("y", "b")
+        .add_edge(["a", "b"], "j")
+        .add_edge("j", END);
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["a", "x", "y", "b", "j"]));
+    assert_eq!(c.get("j"), 1);
+    // A second input runs the join once more, not twice.
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(
+        out.values["log"],
+        json!(["a", "x", "y", "b", "j", "a", "x", "y", "b", "j"])
+    );
+    assert_eq!(c.get("j"), 2);
+}
+
+async fn routers_mix_names_sends_and_end(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("route", logger(&c, "route"))
+        .add_sync_node("n", logger(&c, "n"))
+        .add_sync_node("fan", {
+            let c = c.clone();
+            move |s, _| {
+                c.hit("fan");
+                let k: i64 = s.get("k")?;
+                Ok(Update::new().set("log", format!("fan{k}")))
+            }
+        })
+        .add_sync_node("leaf", {
+            let c = c.clone();
+            move |s, _| {
+                c.hit("leaf");
+                let k: String = s.get("k")?;
+                Ok(Update::new().set("log", format!("leaf{k}")))
+            }
+        })
+        .add_edge(START, "route")
+        .add_conditional_edges(
+            "route",
+            |_: &State| -> Vec<checkpointer::graph::Goto> {
+                vec![
+                    END.into(),
+                    "n".into(),
+                    SendTo::new("fan", json!({"k": 1})).into(),
+                    SendTo::new("fan", json!({"k": 2})).into(),
+                ]
+            },
+            &["n", "fan", END],
+        )
+        // A Send target that fans out again. Its router sees the graph's
+        // state with the task's own writes applied (as in LangGraph), not
+        // the Send argument.
+        .add_conditional_edges(
+            "fan",
+            |s: &State| -> Vec<SendTo> {
+                let log: Vec<String> = s.get("log").unwrap_or_default();
+                let k = log.last().cloned().unwrap_or_default().replace("fan", "");
+                vec![
+                    SendTo::new("leaf", json!({"k": format!("{k}a")})),
+                    SendTo::new("leaf", json!({"k": format!("{k}b")})),
+                ]
+            },
+            &["leaf"],
+        );
+    let app = compile(&g, &saver);
+    let out = app.invoke(json!({}), &Config::thread("t")).await.unwrap();
+    assert_eq!(
+        out.values["log"],
+        json!(["route", "n", "fan1", "fan2", "leaf1a", "leaf1b", "leaf2a", "leaf2b"])
+    );
+    assert_eq!((c.get("n"), c.get("fan"), c.get("leaf")), (1, 2, 4));
+}
+
+async fn map_reduce_order_is_packet_order(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel("results", Reducer::append())
+        .add_channel("n", Reducer::last_value())
+        .add_node("work", |s, _| async move {
+            let i: u64 = s.get("i")?;
+            // Later packets finish first.
+            tokio::time::sleep(std::time::Duration::from_millis(12 - i)).await;
+            Ok(Update::new().set("results", vec![i]))
+        })
+        .add_conditional_edges(
+            START,
+            |s: &State| -> Vec<SendTo> {
+                let n: u64 = s.get("n").unwrap_or(0);
+                (0..n).map(|i| SendTo::new("work", json!({"i": i}))).collect()
+            },
+            &["work"],
+        );
+    let app = compile(&g, &saver);
+    let out = app
+        .invoke(json!({"n": 12}), &Config::thread("t"))
+        .await
+        .unwrap();
+    assert_eq!(out.values["results"], json!((0..12).collect::<Vec<u64>>()));
+}
+
+async fn reducer_and_channel_errors_name_the_culprits(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel("v", Reducer::last_value())
+        .add_sync_node("one", |_, _| Ok(Update::new().set("v", 1)))
+        .add_sync_node("two", |_, _| Ok(Update::new().set("v", 2)))
+        .add_edge(START, "one")
+        .add_edge(START, "two");
+    let app = compile(&g, &saver);
+    let err = app
+        .invoke(json!({}), &Config::thread("t"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("\"one\"") && text.contains("\"two\"") && text.contains("\"v\""));
+
+    let mut g = StateGraph::new();
+    g.add_channel("v", Reducer::last_value())
+        .add_sync_node("typo", |_, _| Ok(Update::new().set("vv", 1)))
+        .add_edge(START, "typo");
+    let app = compile(&g, &saver);
+    let err = app
+        .invoke(json!({}), &Config::thread("t2"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GraphError::InvalidUpdate { node, reason, .. } if node == "typo" && reason.contains("\"vv\"")),
+        "{err}"
+    );
+    // The input naming an unknown channel is refused too, naming it.
+    let err = app
+        .invoke(json!({"nope": 1}), &Config::thread("t3"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("\"nope\""), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// Versions, loops, recursion limit
+
+async fn loop_ends_by_router_and_limit_leaves_thread_resumable(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("n", Reducer::custom(|cur, upd| {
+        json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0))
+    }))
+    .add_sync_node("inc", {
+        let c = c.clone();
+        move |_, _| {
+            c.hit("inc");
+            Ok(Update::new().set("n", 1))
+        }
+    })
+    .add_sync_node("check", {
+        let c = c.clone();
+        move |_, _| {
+            c.hit("check");
+            Ok(Update::new())
+        }
+    })
+    .add_edge(START, "inc")
+    .add_edge("inc", "check")
+    .add_conditional_edges(
+        "check",
+        |s: &State| {
+            if s.get::<i64>("n").unwrap_or(0) >= 4 {
+                END
+            } else {
+                "inc"
+            }
+        },
+        &["inc", END],
+    );
+    let app = compile(&g, &saver).with_recursion_limit(4);
+    let thread = Config::thread("t");
+    let err = app.invoke(json!({}), &thread).await.unwrap_err();
+    assert!(
+        matches!(err, GraphError::RecursionLimit { limit: 4, step: 4, .. }),
+        "{err}"
+    );
+    let done_before = (c.get("inc"), c.get("check"));
+    assert_eq!(done_before, (2, 1));
+    let out = app
+        .clone()
+        .with_recursion_limit(100)
+        .invoke(Input::Continue, &thread)
+        .await
+        .unwrap();
+    assert_eq!(out.values["n"], json!(4));
+    assert_eq!((c.get("inc"), c.get("check")), (4, 4));
+    // Nothing runs without new input.
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(out.values["n"], json!(4));
+    assert_eq!((c.get("inc"), c.get("check")), (4, 4));
+}
+
+// ---------------------------------------------------------------------------
+// update_state, history, time travel
+
+async fn update_state_as_node_decides_what_runs_next(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(&c, "a"))
+        .add_sync_node("b", logger(&c, "b"))
+        .add_sync_node("c", logger(&c, "c"))
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", "c");
+    let app = g
+        .compile(
+            CompileOptions::new()
+                .saver(Arc::clone(&saver))
+                .interrupt_before(["c"]),
+        )
+        .unwrap();
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    // As b (the node that ran last): c is next, as before.
+    app.update_state(&thread, json!({"log": ["u1"]}), None)
+        .await
+        .unwrap();
+    let s = app.get_state(&thread).await.unwrap();
+    assert_eq!(s.next, vec!["c"]);
+    assert_eq!(s.metadata.as_ref().unwrap().source, CheckpointSource::Update);
+    // As a: b runs next.
+    app.update_state(&thread, json!({"log": ["u2"]}), Some("a"))
+        .await
+        .unwrap();
+    let s = app.get_state(&thread).await.unwrap();
+    assert_eq!(s.next, vec!["b", "c"]);
+    assert_eq!(s.tasks.len(), 2);
+    let err = app
+        .update_state(&thread, json!({}), Some("ghost"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ghost"), "{err}");
+
+    // On a thread with no checkpoint: as START, so the first node is next.
+    let fresh = Config::thread("fresh");
+    app.update_state(&fresh, json!({"log": ["seed"]}), None)
+        .await
+        .unwrap();
+    let s = app.get_state(&fresh).await.unwrap();
+    assert_eq!(s.values, json!({"log": ["seed"]}));
+    assert_eq!(s.next, vec!["a"]);
+    let out = app.invoke(Input::Continue, &fresh).await.unwrap();
+    assert_eq!(out.values["log"], json!(["seed", "a", "b"]));
+}
+
+/// Everything the saver holds for a thread, comparable.
+fn dump(saver: &Arc<dyn BaseCheckpointSaver>, thread: &Config) -> Vec<String> {
+    saver
+        .list(Some(thread), &ListOptions::new())
+        .unwrap()
+        .into_iter()
+        .map(|t| format!("{t:?}"))
+        .collect()
+}
+
+async fn time_travel_keeps_the_original_branch(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(&c, "a"))
+        .add_sync_node("b", logger(&c, "b"))
+        .add_sync_node("c", logger(&c, "c"))
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", "c");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let original = dump(&saver, &thread);
+    let h = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .unwrap();
+    // h: loop3 (done), loop2 (next c), loop1 (next b), loop0, input.
+    let mid = h[2].config.clone();
+    assert_eq!(h[2].next, vec!["b"]);
+
+    let out = app.invoke(Input::Continue, &mid).await.unwrap();
+    assert_eq!(out.values["log"], json!(["a", "b", "c"]));
+    assert_eq!((c.get("a"), c.get("b"), c.get("c")), (1, 2, 2));
+    let after = dump(&saver, &thread);
+    assert_eq!(after.len(), original.len() + 3);
+    assert_eq!(&after[3..], &original[..], "the original branch changed");
+
+    let h = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        sources(&h[..3]),
+        vec![
+            (CheckpointSource::Loop, 3),
+            (CheckpointSource::Loop, 2),
+            (CheckpointSource::Fork, 1)
+        ]
+    );
+    assert_eq!(
+        h[2].parent_config.as_ref().unwrap().checkpoint_id,
+        mid.checkpoint_id
+    );
+
+    // An update at an older checkpoint forks too: a new `update`
+    // checkpoint whose parent is it, nothing else touched.
+    let before = dump(&saver, &thread);
+    let cfg = app
+        .update_state(&mid, json!({"log": ["side"]}), Some("a"))
+        .await
+        .unwrap();
+    let after = dump(&saver, &thread);
+    assert_eq!(&after[1..], &before[..]);
+    let s = app.get_state(&cfg).await.unwrap();
+    assert_eq!(s.values["log"], json!(["a", "side"]));
+    assert_eq!(s.metadata.as_ref().unwrap().step, 2);
+    assert_eq!(
+        s.parent_config.as_ref().unwrap().checkpoint_id,
+        mid.checkpoint_id
+    );
+
+    // History filters.
+    let forks = app
+        .get_state_history(&thread, &ListOptions::new().filter("source", "fork"))
+        .await
+        .unwrap();
+    assert_eq!(forks.len(), 1);
+    let limited = app
+        .get_state_history(
+            &thread,
+            &ListOptions::new()
+                .before(mid.checkpoint_id.clone().unwrap())
+                .limit(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sources(&limited), vec![(CheckpointSource::Loop, 0)]);
+}
+
+// ---------------------------------------------------------------------------
+// Durability and failing savers
+
+fn fan_graph(c: &Counter) -> StateGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(c, "a"))
+        .add_sync_node("b", logger(c, "b"))
+        .add_sync_node("z", logger(c, "z"))
+        .add_edge(START, "a")
+        .add_edge(START, "b")
+        .add_edge(["a", "b"], "z");
+    g
+}
+
+async fn failing_saver_is_an_error_and_the_thread_resumes(factory: Factory) {
+    for mode in [Durability::Sync, Durability::Async, Durability::Exit] {
+        // Puts: input, step 0, step 1 (after a and b), step 2.
+        for (fail_put, fail_writes) in [(3, 0), (0, 3), (1, 0), (4, 0)] {
+            let (inner, _guard) = factory();
+            let c = Counter::default();
+            let flaky: Arc<dyn BaseCheckpointSaver> =
+                Arc::new(FlakySaver::new(Arc::clone(&inner), fail_put, fail_writes));
+            let g = fan_graph(&c);
+            let app = compile(&g, &flaky).with_durability(mode);
+            let thread = Config::thread("t");
+            let what = format!("{mode:?} put#{fail_put} writes#{fail_writes}");
+            let res = app.invoke(json!({}), &thread).await;
+            let err = match res {
+                Err(e) => e,
+                // Exit saves one checkpoint and no writes: only put#1 can hit.
+                Ok(_) if mode == Durability::Exit && fail_put != 1 => continue,
+                Ok(o) => panic!("{what}: run claimed success: {o:?}"),
+            };
+            assert!(
+                matches!(&err, GraphError::Saver { thread_id, .. } if thread_id == "t"),
+                "{what}: {err}"
+            );
+            assert!(err.to_string().contains("injected"), "{what}: {err}");
+            // A working saver over the same storage finishes the thread.
+            let app = compile(&g, &inner).with_durability(mode);
+            let out = match app.invoke(Input::Continue, &thread).await.unwrap() {
+                o if o.values == json!({}) => app.invoke(json!({}), &thread).await.unwrap(),
+                o => o,
+            };
+            assert_eq!(out.values["log"], json!(["a", "b", "z"]), "{what}");
+            if mode == Durability::Async {
+                // Async saves overlap the next step: the run may go on a
+                // step past the failed save (like a crash would), and that
+                // step runs again on resume.
+                assert!(c.get("z") <= 2, "{what}");
+            } else if mode == Durability::Exit {
+                // Exit saves at the end: the failed save loses the whole run.
+                assert_eq!(c.get("z"), 2, "{what}");
+            } else {
+                assert_eq!(c.get("z"), 1, "{what}");
+            }
+            assert!(c.get("a") <= 2 && c.get("b") <= 2, "{what}");
+            if mode == Durability::Sync && fail_put == 3 {
+                // a's and b's writes were saved: they do not run again.
+                assert_eq!((c.get("a"), c.get("b")), (1, 1), "{what}");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency and streams
+
+async fn concurrent_runs_share_a_graph(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let app = compile(&fan_graph(&c), &saver);
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let app = app.clone();
+        handles.push(tokio::spawn(async move {
+            let thread = Config::thread(format!("t{i}"));
+            app.invoke(json!({}), &thread).await.unwrap();
+            app.invoke(json!({}), &thread).await.unwrap()
+        }));
+    }
+    for h in handles {
+        let out = h.await.unwrap();
+        assert_eq!(out.values["log"], json!(["a", "b", "z", "a", "b", "z"]));
+    }
+    assert_eq!(c.get("z"), 16);
+    for i in 0..8 {
+        let h = app
+            .get_state_history(&Config::thread(format!("t{i}")), &ListOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(h.len(), 8);
+    }
+}
+
+async fn streams_are_complete_and_end_with_the_error(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let app = compile(&fan_graph(&c), &saver);
+    let events: Vec<_> = app
+        .stream(json!({}), &Config::thread("t"), StreamMode::Updates)
+        .collect()
+        .await;
+    let nodes: Vec<String> = events
+        .iter()
+        .map(|e| match e.as_ref().unwrap() {
+            StreamEvent::Updates { step, node, .. } => format!("{step}:{node}"),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(nodes.len(), 3);
+    assert_eq!(nodes[2], "2:z");
+    let values: Vec<_> = app
+        .stream(json!({}), &Config::thread("t2"), StreamMode::Values)
+        .collect()
+        .await;
+    let steps: Vec<i64> = values
+        .iter()
+        .map(|e| match e.as_ref().unwrap() {
+            StreamEvent::Values { step, .. } => *step,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(steps, vec![-1, 0, 1, 2]);
+
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("ok", logger(&c, "ok"))
+        .add_sync_node("bad", |_, _| Err(NodeError::msg("broken")))
+        .add_edge(START, "ok")
+        .add_edge(START, "bad");
+    let app = compile(&g, &saver);
+    let events: Vec<_> = app
+        .stream(json!({}), &Config::thread("t3"), StreamMode::Tasks)
+        .collect()
+        .await;
+    let last = events.last().unwrap();
+    assert!(
+        matches!(last, Err(GraphError::NodeFailed { node, .. }) if node == "bad"),
+        "{last:?}"
+    );
+    let ends = events
+        .iter()
+        .filter(|e| matches!(e, Ok(StreamEvent::TaskEnd { .. })))
+        .count();
+    assert_eq!(ends, 2);
+}
+
+async fn metadata_per_checkpoint(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let app = compile(&fan_graph(&c), &saver);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    app.update_state(&thread, json!({"log": ["u"]}), Some("z"))
+        .await
+        .unwrap();
+    let tuples = saver.list(Some(&thread), &ListOptions::new()).unwrap();
+    let meta: Vec<(CheckpointSource, i64, bool)> = tuples
+        .iter()
+        .map(|t| {
+            (
+                t.metadata.source,
+                t.metadata.step,
+                t.metadata.parents.is_empty(),
+            )
+        })
+        .collect();
+    use CheckpointSource::*;
+    assert_eq!(
+        meta,
+        vec![
+            (Update, 3, true),
+            (Loop, 2, true),
+            (Loop, 1, true),
+            (Loop, 0, true),
+            (Input, -1, true)
+        ]
+    );
+}
+
+macro_rules! review_tests {
+    ($module:ident, $factory:path) => {
+        mod $module {
+            review_tests!(@each $factory;
+                bare_resume_with_several_pending_interrupts_is_refused,
+                sequential_interrupts_in_one_node,
+                failing_parallel_task_reruns_alone_until_it_succeeds,
+                resume_with_nothing_interrupted,
+                new_input_while_interrupt_pending_discards_it,
+                interrupt_before_in_a_fan_out_step,
+                join_waits_across_supersteps,
+                routers_mix_names_sends_and_end,
+                map_reduce_order_is_packet_order,
+                reducer_and_channel_errors_name_the_culprits,
+                loop_ends_by_router_and_limit_leaves_thread_resumable,
+                update_state_as_node_decides_what_runs_next,
+                time_travel_keeps_the_original_branch,
+                failing_saver_is_an_error_and_the_thread_resumes,
+                concurrent_runs_share_a_graph,
+                streams_are_complete_and_end_with_the_error,
+                metadata_per_checkpoint,
+            );
+        }
+    };
+    (@each $factory:path; $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            super::$name($factory).await;
+        }
+    )*};
+}
+
+review_tests!(memory, super::memory_saver);
+review_tests!(sqlite, super::sqlite_saver);
