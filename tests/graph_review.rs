@@ -345,6 +345,44 @@ async fn new_input_while_interrupt_pending_discards_it(factory: Factory) {
     assert_eq!((c.get("a"), c.get("ask")), (2, 3));
 }
 
+async fn command_update_is_announced_in_new_versions(factory: Factory) {
+    let (inner, _guard) = factory();
+    let flaky = Arc::new(FlakySaver::new(Arc::clone(&inner), 0, 0));
+    let saver: Arc<dyn BaseCheckpointSaver> = flaky.clone();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_channel("note", Reducer::last_value())
+        .add_sync_node("a", logger(&c, "a"))
+        .add_sync_node("b", logger(&c, "b"))
+        .add_edge(START, "a")
+        .add_edge("a", "b");
+    let app = g
+        .compile(
+            CompileOptions::new()
+                .saver(Arc::clone(&saver))
+                .interrupt_before(["b"]),
+        )
+        .unwrap();
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let puts_before = flaky.new_versions.lock().unwrap().len();
+    let out = app
+        .invoke(Command::new().with_update(json!({"note": "hi"})), &thread)
+        .await
+        .unwrap();
+    assert_eq!(out.values["note"], json!("hi"));
+    let recorded = flaky.new_versions.lock().unwrap().clone();
+    // The checkpoint after the command is the first that holds `note`: it
+    // changed there, so `put` must be told (new_versions, updated_channels).
+    let (new_versions, updated) = &recorded[puts_before];
+    assert!(new_versions.contains(&"note".to_owned()), "{new_versions:?}");
+    assert!(updated.contains(&"note".to_owned()), "{updated:?}");
+    // Every version a put names as new is one the checkpoint holds.
+    let cp = inner.get_tuple(&thread).unwrap().unwrap().checkpoint;
+    assert_eq!(cp.channel_values["note"], json!("hi"));
+}
+
 // ---------------------------------------------------------------------------
 // Static interrupts, joins, routing
 
@@ -933,6 +971,7 @@ macro_rules! review_tests {
                 failing_parallel_task_reruns_alone_until_it_succeeds,
                 resume_with_nothing_interrupted,
                 new_input_while_interrupt_pending_discards_it,
+                command_update_is_announced_in_new_versions,
                 interrupt_before_in_a_fan_out_step,
                 join_waits_across_supersteps,
                 routers_mix_names_sends_and_end,

@@ -31,8 +31,9 @@
 //!   superstep; metadata `{source, step, parents: {}}`. `channel_versions`
 //!   grow only for channels the step changed (one new version per step, the
 //!   saver's `get_next_version` of the highest version), `new_versions`
-//!   passed to `put` are exactly those, `updated_channels` lists them
-//!   sorted, and `versions_seen[node]` records the trigger versions each
+//!   passed to `put` are exactly those (plus the channels a [`Command`]'s
+//!   update or goto changed just before the step), `updated_channels`
+//!   lists them sorted, and `versions_seen[node]` records the trigger versions each
 //!   node consumed (`versions_seen["__interrupt__"]`: the versions when the
 //!   thread was last resumed, for static interrupts).
 //! - **Channels**: the user's state channels, plus `__start__` (the input),

@@ -461,6 +461,9 @@ pub(crate) struct Run {
     /// first put of a new thread.
     saved_id: Option<String>,
     pending: Vec<PendingWrite>,
+    /// Channels changed since `checkpoint` was saved outside a step (a
+    /// command's update and goto); the next checkpoint announces them.
+    carried: BTreeSet<String>,
     persist: Persist,
     sink: Option<EventSink>,
 }
@@ -504,6 +507,8 @@ impl Run {
         source: CheckpointSource,
         updated: &BTreeSet<String>,
     ) -> Result<(), GraphError> {
+        let mut updated = updated.clone();
+        updated.append(&mut self.carried);
         let mut next = self.checkpoint.successor(step);
         next.updated_channels = Some(updated.iter().cloned().collect());
         let versions: ChannelVersions = updated
@@ -905,6 +910,7 @@ impl Run {
                 saved_id: Some(t.checkpoint.id.clone()),
                 checkpoint: t.checkpoint,
                 pending: t.pending_writes,
+                carried: BTreeSet::new(),
                 persist,
                 sink,
             },
@@ -916,6 +922,7 @@ impl Run {
                 step: -2,
                 saved_id: None,
                 pending: Vec::new(),
+                carried: BTreeSet::new(),
                 persist,
                 sink,
             },
@@ -969,7 +976,7 @@ impl Run {
                 .collect();
             if !null_writes.is_empty() {
                 let step = self.step + 1;
-                self.apply(
+                let mut updated = self.apply(
                     vec![TaskWrites {
                         name: INPUT_NODE,
                         triggers: &[],
@@ -977,6 +984,7 @@ impl Run {
                     }],
                     step,
                 )?;
+                self.carried.append(&mut updated);
             }
             let versions = self.checkpoint.channel_versions.clone();
             self.checkpoint
