@@ -194,7 +194,10 @@ async fn bare_resume_with_several_pending_interrupts_is_refused(factory: Factory
 
     // One bare answer for two questions: which one would it answer? As
     // LangGraph does, refuse it and ask for answers by interrupt id.
-    let err = app.invoke(Command::resume("yes"), &thread).await.unwrap_err();
+    let err = app
+        .invoke(Command::resume("yes"), &thread)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, GraphError::InvalidCommand { reason, .. } if reason.contains("interrupt id")),
         "{err}"
@@ -204,10 +207,12 @@ async fn bare_resume_with_several_pending_interrupts_is_refused(factory: Factory
     assert_eq!(after.pending_writes, before.pending_writes);
 
     // Answering by id still works.
-    let answers = out
-        .interrupts
-        .iter()
-        .map(|i| (i.id.clone(), json!(format!("a-{}", i.value.as_str().unwrap()))));
+    let answers = out.interrupts.iter().map(|i| {
+        (
+            i.id.clone(),
+            json!(format!("a-{}", i.value.as_str().unwrap())),
+        )
+    });
     let out = app
         .invoke(Command::resume_map(answers), &thread)
         .await
@@ -220,16 +225,17 @@ async fn sequential_interrupts_in_one_node(factory: Factory) {
     let (saver, _guard) = factory();
     let c = Counter::default();
     let mut g = StateGraph::new();
-    g.add_channel("log", Reducer::append()).add_sync_node("form", {
-        let c = c.clone();
-        move |_, ctx| {
-            c.hit("form");
-            let name = ctx.interrupt("name?")?;
-            let age = ctx.interrupt("age?")?;
-            let city = ctx.interrupt("city?")?;
-            Ok(Update::new().set("log", vec![name, age, city]))
-        }
-    });
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("form", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("form");
+                let name = ctx.interrupt("name?")?;
+                let age = ctx.interrupt("age?")?;
+                let city = ctx.interrupt("city?")?;
+                Ok(Update::new().set("log", vec![name, age, city]))
+            }
+        });
     g.add_edge(START, "form");
     let app = compile(&g, &saver);
     let thread = Config::thread("t");
@@ -376,7 +382,10 @@ async fn command_update_is_announced_in_new_versions(factory: Factory) {
     // The checkpoint after the command is the first that holds `note`: it
     // changed there, so `put` must be told (new_versions, updated_channels).
     let (new_versions, updated) = &recorded[puts_before];
-    assert!(new_versions.contains(&"note".to_owned()), "{new_versions:?}");
+    assert!(
+        new_versions.contains(&"note".to_owned()),
+        "{new_versions:?}"
+    );
     assert!(updated.contains(&"note".to_owned()), "{updated:?}");
     // Every version a put names as new is one the checkpoint holds.
     let cp = inner.get_tuple(&thread).unwrap().unwrap().checkpoint;
@@ -504,7 +513,9 @@ async fn routers_mix_names_sends_and_end(factory: Factory) {
     let out = app.invoke(json!({}), &Config::thread("t")).await.unwrap();
     assert_eq!(
         out.values["log"],
-        json!(["route", "n", "fan1", "fan2", "leaf1a", "leaf1b", "leaf2a", "leaf2b"])
+        json!([
+            "route", "n", "fan1", "fan2", "leaf1a", "leaf1b", "leaf2a", "leaf2b"
+        ])
     );
     assert_eq!((c.get("n"), c.get("fan"), c.get("leaf")), (1, 2, 4));
 }
@@ -524,7 +535,9 @@ async fn map_reduce_order_is_packet_order(factory: Factory) {
             START,
             |s: &State| -> Vec<SendTo> {
                 let n: u64 = s.get("n").unwrap_or(0);
-                (0..n).map(|i| SendTo::new("work", json!({"i": i}))).collect()
+                (0..n)
+                    .map(|i| SendTo::new("work", json!({"i": i})))
+                    .collect()
             },
             &["work"],
         );
@@ -580,9 +593,10 @@ async fn loop_ends_by_router_and_limit_leaves_thread_resumable(factory: Factory)
     let (saver, _guard) = factory();
     let c = Counter::default();
     let mut g = StateGraph::new();
-    g.add_channel("n", Reducer::custom(|cur, upd| {
-        json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0))
-    }))
+    g.add_channel(
+        "n",
+        Reducer::custom(|cur, upd| json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0))),
+    )
     .add_sync_node("inc", {
         let c = c.clone();
         move |_, _| {
@@ -614,7 +628,14 @@ async fn loop_ends_by_router_and_limit_leaves_thread_resumable(factory: Factory)
     let thread = Config::thread("t");
     let err = app.invoke(json!({}), &thread).await.unwrap_err();
     assert!(
-        matches!(err, GraphError::RecursionLimit { limit: 4, step: 4, .. }),
+        matches!(
+            err,
+            GraphError::RecursionLimit {
+                limit: 4,
+                step: 4,
+                ..
+            }
+        ),
         "{err}"
     );
     let done_before = (c.get("inc"), c.get("check"));
@@ -662,14 +683,18 @@ async fn update_state_as_node_decides_what_runs_next(factory: Factory) {
         .unwrap();
     let s = app.get_state(&thread).await.unwrap();
     assert_eq!(s.next, vec!["c"]);
-    assert_eq!(s.metadata.as_ref().unwrap().source, CheckpointSource::Update);
+    assert_eq!(
+        s.metadata.as_ref().unwrap().source,
+        CheckpointSource::Update
+    );
     // As a: b runs next.
     app.update_state(&thread, json!({"log": ["u2"]}), Some("a"))
         .await
         .unwrap();
+    // The update is a superstep of its own in which only a ran: c, which
+    // was pending, no longer is (as in LangGraph).
     let s = app.get_state(&thread).await.unwrap();
-    assert_eq!(s.next, vec!["b", "c"]);
-    assert_eq!(s.tasks.len(), 2);
+    assert_eq!(s.next, vec!["b"]);
     let err = app
         .update_state(&thread, json!({}), Some("ghost"))
         .await
@@ -686,6 +711,62 @@ async fn update_state_as_node_decides_what_runs_next(factory: Factory) {
     assert_eq!(s.next, vec!["a"]);
     let out = app.invoke(Input::Continue, &fresh).await.unwrap();
     assert_eq!(out.values["log"], json!(["seed", "a", "b"]));
+}
+
+async fn update_state_keeps_the_finished_work_of_an_interrupted_step(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("worker", logger(&c, "worker"))
+        .add_sync_node("asker", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("asker");
+                let v = ctx.interrupt("?")?;
+                Ok(Update::new().set("log", v))
+            }
+        })
+        .add_sync_node("after", logger(&c, "after"))
+        .add_edge(START, "worker")
+        .add_edge(START, "asker")
+        .add_edge("asker", "after");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["worker"]));
+    // The human answers by writing asker's update by hand. worker finished
+    // in that step: its write is kept (LangGraph applies the pending writes
+    // of the latest checkpoint's finished tasks first), and it does not run
+    // again.
+    app.update_state(&thread, json!({"log": ["by hand"]}), Some("asker"))
+        .await
+        .unwrap();
+    let s = app.get_state(&thread).await.unwrap();
+    assert_eq!(s.values["log"], json!(["worker", "by hand"]));
+    assert_eq!(s.next, vec!["after"]);
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["worker", "by hand", "after"]));
+    assert_eq!((c.get("worker"), c.get("asker"), c.get("after")), (1, 1, 1));
+
+    // A Command's update saved on the latest checkpoint (asker asked
+    // again, so no new checkpoint) is kept too, applied first as in a run.
+    let t2 = Config::thread("t2");
+    app.invoke(json!({}), &t2).await.unwrap();
+    let out = app
+        .invoke(Command::new().with_update(json!({"log": ["cmd"]})), &t2)
+        .await
+        .unwrap();
+    assert_eq!(out.next, vec!["asker"]);
+    app.update_state(&t2, json!({"log": ["by hand"]}), Some("asker"))
+        .await
+        .unwrap();
+    let out = app.invoke(Input::Continue, &t2).await.unwrap();
+    assert_eq!(
+        out.values["log"],
+        json!(["cmd", "worker", "by hand", "after"])
+    );
+    assert_eq!(c.get("worker"), 2);
 }
 
 /// Everything the saver holds for a thread, comparable.
@@ -979,6 +1060,7 @@ macro_rules! review_tests {
                 reducer_and_channel_errors_name_the_culprits,
                 loop_ends_by_router_and_limit_leaves_thread_resumable,
                 update_state_as_node_decides_what_runs_next,
+                update_state_keeps_the_finished_work_of_an_interrupted_step,
                 time_travel_keeps_the_original_branch,
                 failing_saver_is_an_error_and_the_thread_resumes,
                 concurrent_runs_share_a_graph,

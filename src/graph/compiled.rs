@@ -11,8 +11,8 @@ use super::error::GraphError;
 use super::interrupt::{Command, Interrupt};
 use super::persist::Durability;
 use super::pregel::{
-    Run, TaskWrites, apply_writes, fresh_triggers, is_control, node_writes, prepare_tasks,
-    state_values,
+    INPUT_NODE, Run, TaskWrites, apply_writes, fresh_triggers, is_control, node_writes,
+    prepare_tasks, state_values,
 };
 use super::snapshot::{StateSnapshot, TaskSnapshot};
 use super::state::State;
@@ -20,7 +20,7 @@ use super::stream::{EventSink, GraphStream, StreamMode};
 use super::task::update_task_id;
 use crate::saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, CheckpointMetadata,
-    CheckpointSource, CheckpointTuple, Config, ERROR, INTERRUPT, ListOptions,
+    CheckpointSource, CheckpointTuple, Config, ERROR, INTERRUPT, ListOptions, NULL_TASK_ID, RESUME,
 };
 
 /// The default [`CompiledGraph::with_recursion_limit`].
@@ -400,10 +400,18 @@ impl CompiledGraph {
     /// Writes a new checkpoint (source `update`, step + 1, parent = the
     /// checkpoint `config` names, the latest if none) as if `as_node` had
     /// returned `values`: the values go through the reducers, and
-    /// `as_node`'s edges decide what runs next. `as_node` `None` means the
+    /// `as_node`'s edges decide what runs next (the update is a superstep
+    /// of its own: tasks that were pending and that `as_node` does not
+    /// trigger are dropped, as in LangGraph). `as_node` `None` means the
     /// node that ran last (or `START` on a thread where nothing ran); pass
     /// [`START`] to write values as an input would. Returns the new
     /// checkpoint's config.
+    ///
+    /// At the latest checkpoint (a config without `checkpoint_id`), what is
+    /// pending there is applied first, as LangGraph does: a [`Command`]'s
+    /// update and goto, then the writes of the tasks that finished in a
+    /// step stopped by an interrupt or an error, so their work is kept and
+    /// they do not run again.
     pub async fn update_state(
         &self,
         config: &Config,
@@ -435,6 +443,65 @@ impl CompiledGraph {
             ),
             None => (crate::saver::Checkpoint::new(-1), -2, None),
         };
+        // The task ids of the base checkpoint, before anything is applied.
+        let base_tasks = prepare_tasks(&self.spec, &checkpoint, config.ns(), step + 1);
+        let next = |v: Option<&ChannelVersion>| saver.get_next_version(v);
+        let mut updated = BTreeSet::new();
+        // At the latest checkpoint (no checkpoint_id in the config), first
+        // apply what is pending there, as LangGraph does: a Command's
+        // update/goto (NULL-task writes), then the writes of the tasks that
+        // finished in the stopped step, so their work is kept and they
+        // do not run again.
+        if let Some(t) = tuple.as_ref().filter(|_| config.checkpoint_id.is_none()) {
+            let null_writes: Vec<(String, Value)> = t
+                .pending_writes
+                .iter()
+                .filter(|w| w.task_id == NULL_TASK_ID && !is_control(&w.channel))
+                .map(|w| (w.channel.clone(), w.value.clone()))
+                .collect();
+            if !null_writes.is_empty() {
+                updated.extend(
+                    apply_writes(
+                        &self.spec,
+                        &mut checkpoint,
+                        vec![TaskWrites {
+                            name: INPUT_NODE,
+                            triggers: &[],
+                            writes: null_writes,
+                        }],
+                        &next,
+                    )
+                    .map_err(|e| e.into_graph_error(step + 1, &thread_id))?,
+                );
+            }
+            let finished: Vec<TaskWrites<'_>> = base_tasks
+                .iter()
+                .filter_map(|task| {
+                    let mine: Vec<_> = t
+                        .pending_writes
+                        .iter()
+                        .filter(|w| w.task_id == task.id)
+                        .collect();
+                    mine.iter()
+                        .any(|w| !matches!(w.channel.as_str(), ERROR | INTERRUPT | RESUME))
+                        .then(|| TaskWrites {
+                            name: &task.name,
+                            triggers: &task.triggers,
+                            writes: mine
+                                .iter()
+                                .filter(|w| !is_control(&w.channel))
+                                .map(|w| (w.channel.clone(), w.value.clone()))
+                                .collect(),
+                        })
+                })
+                .collect();
+            if !finished.is_empty() {
+                updated.extend(
+                    apply_writes(&self.spec, &mut checkpoint, finished, &next)
+                        .map_err(|e| e.into_graph_error(step + 1, &thread_id))?,
+                );
+            }
+        }
         let as_node = match as_node {
             Some(n) if self.spec.nodes.contains_key(n) => n.to_owned(),
             Some(n) => return Err(invalid(format!("as_node {n:?} is not a node of the graph"))),
@@ -468,10 +535,10 @@ impl CompiledGraph {
                 .await
                 .map_err(GraphError::saver("get_tuple", &thread_id))?;
             if latest.is_some_and(|l| &l.checkpoint.id == base) {
-                let task_id = prepare_tasks(&self.spec, &checkpoint, config.ns(), step + 1)
-                    .into_iter()
+                let task_id = base_tasks
+                    .iter()
                     .find(|t| t.name == as_node)
-                    .map_or_else(|| update_task_id(base), |t| t.id);
+                    .map_or_else(|| update_task_id(base), |t| t.id.clone());
                 saver
                     .put_writes(&parent, &writes, &task_id, "~__interrupt__, 0000000000")
                     .await
@@ -479,19 +546,25 @@ impl CompiledGraph {
             }
         }
 
-        let triggers = fresh_triggers(&self.spec, &checkpoint, &as_node);
-        let next = |v: Option<&ChannelVersion>| saver.get_next_version(v);
-        let updated = apply_writes(
-            &self.spec,
-            &mut checkpoint,
-            vec![TaskWrites {
-                name: &as_node,
-                triggers: &triggers,
-                writes,
-            }],
-            &next,
-        )
-        .map_err(|e| e.into_graph_error(step + 1, &thread_id))?;
+        // The update is a superstep in which only `as_node` ran: the tasks
+        // that were pending and that its edges do not trigger are dropped
+        // (the non-channel `__interrupt__` trigger makes apply_writes end the
+        // step, as LangGraph's update task does).
+        let mut triggers = fresh_triggers(&self.spec, &checkpoint, &as_node);
+        triggers.push(INTERRUPT.to_owned());
+        updated.extend(
+            apply_writes(
+                &self.spec,
+                &mut checkpoint,
+                vec![TaskWrites {
+                    name: &as_node,
+                    triggers: &triggers,
+                    writes,
+                }],
+                &next,
+            )
+            .map_err(|e| e.into_graph_error(step + 1, &thread_id))?,
+        );
         let mut new = checkpoint.successor(step + 1);
         new.updated_channels = Some(updated.iter().cloned().collect());
         let versions: ChannelVersions = updated
