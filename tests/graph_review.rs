@@ -1043,6 +1043,285 @@ async fn metadata_per_checkpoint(factory: Factory) {
     );
 }
 
+// ---------------------------------------------------------------------------
+// More resume paths
+
+async fn interrupts_in_send_tasks_resume_by_id(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("results", Reducer::append())
+        .add_sync_node("review", {
+            let c = c.clone();
+            move |s, ctx| {
+                c.hit("review");
+                let item: String = s.get("item")?;
+                let ok = ctx.interrupt(format!("ok {item}?"))?;
+                Ok(Update::new().set("results", format!("{item}={ok}")))
+            }
+        })
+        .add_conditional_edges(
+            START,
+            |_: &State| -> Vec<SendTo> {
+                ["x", "y", "z"]
+                    .iter()
+                    .map(|i| SendTo::new("review", json!({"item": i})))
+                    .collect()
+            },
+            &["review"],
+        );
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.interrupts.len(), 3);
+    let by_value: BTreeMap<String, String> = out
+        .interrupts
+        .iter()
+        .map(|i| (i.value.as_str().unwrap().to_owned(), i.id.clone()))
+        .collect();
+    // Answer two; the third asks again.
+    let out = app
+        .invoke(
+            Command::resume_map([
+                (by_value["ok x?"].clone(), json!(1)),
+                (by_value["ok z?"].clone(), json!(3)),
+            ]),
+            &thread,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.interrupts.len(), 1);
+    assert_eq!(out.interrupts[0].value, json!("ok y?"));
+    assert_eq!(out.interrupts[0].id, by_value["ok y?"]);
+    // One left: a bare answer is fine now.
+    let out = app.invoke(Command::resume(2), &thread).await.unwrap();
+    assert_eq!(out.values["results"], json!(["x=1", "y=2", "z=3"]));
+    assert_eq!(c.get("review"), 3 + 3 + 1);
+}
+
+async fn command_goto_sends_and_update(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(&c, "a"))
+        .add_sync_node("echo", |s, _| {
+            let w: String = s.get("w")?;
+            Ok(Update::new().set("log", format!("echo {w}")))
+        })
+        .add_sync_node("b", logger(&c, "b"))
+        .add_edge(START, "a")
+        .add_conditional_edges("a", |_: &State| "b", &["b", "echo"]);
+    let app = g
+        .compile(
+            CompileOptions::new()
+                .saver(Arc::clone(&saver))
+                .interrupt_before(["b"]),
+        )
+        .unwrap();
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let out = app
+        .invoke(
+            Command::new()
+                .with_update(json!({"log": ["cmd"]}))
+                .with_goto(SendTo::new("echo", json!({"w": "hi"})))
+                .with_goto(END),
+            &thread,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.values["log"], json!(["a", "cmd", "b", "echo hi"]));
+    let err = app
+        .invoke(Command::new().with_goto("ghost"), &thread)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ghost"), "{err}");
+}
+
+async fn exit_mode_interrupt_mid_fan_out_keeps_finished_work(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("worker", logger(&c, "worker"))
+        .add_sync_node("asker", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("asker");
+                let v = ctx.interrupt("?")?;
+                Ok(Update::new().set("log", v))
+            }
+        })
+        .add_sync_node("after", logger(&c, "after"))
+        .add_edge(START, "worker")
+        .add_edge(START, "asker")
+        .add_edge(["worker", "asker"], "after");
+    for mode in [Durability::Exit, Durability::Async, Durability::Sync] {
+        let c0 = c.get("worker");
+        let app = compile(&g, &saver).with_durability(mode);
+        let thread = Config::thread(format!("{mode:?}"));
+        app.invoke(json!({}), &thread).await.unwrap();
+        let s = app.get_state(&thread).await.unwrap();
+        assert_eq!(s.next, vec!["asker", "worker"], "{mode:?}");
+        assert!(s.tasks[1].result.is_some(), "{mode:?}");
+        let out = app.invoke(Command::resume("go"), &thread).await.unwrap();
+        assert_eq!(
+            out.values["log"],
+            json!(["go", "worker", "after"]),
+            "{mode:?}"
+        );
+        assert_eq!(c.get("worker") - c0, 1, "{mode:?}");
+        // Parents chain through every saved checkpoint, in step order.
+        let h = app
+            .get_state_history(&thread, &ListOptions::new())
+            .await
+            .unwrap();
+        for w in h.windows(2) {
+            assert_eq!(
+                w[0].parent_config.as_ref().unwrap().checkpoint_id,
+                w[1].config.checkpoint_id,
+                "{mode:?}"
+            );
+            let (s0, s1) = (
+                w[0].metadata.as_ref().unwrap().step,
+                w[1].metadata.as_ref().unwrap().step,
+            );
+            assert!(s0 > s1, "{mode:?}");
+        }
+        let steps: Vec<i64> = h
+            .iter()
+            .map(|s| s.metadata.as_ref().unwrap().step)
+            .collect();
+        let expected: Vec<i64> = match mode {
+            // The first run saved its last checkpoint (step 0, with the
+            // step's writes), the second its last (step 2).
+            Durability::Exit => vec![2, 0],
+            _ => vec![2, 1, 0, -1],
+        };
+        assert_eq!(steps, expected, "{mode:?}");
+    }
+}
+
+async fn static_and_dynamic_interrupts_on_one_node(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(&c, "a"))
+        .add_sync_node("ask", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("ask");
+                let v = ctx.interrupt("?")?;
+                Ok(Update::new().set("log", v))
+            }
+        })
+        .add_edge(START, "a")
+        .add_edge(START, "ask");
+    let app = g
+        .compile(
+            CompileOptions::new()
+                .saver(Arc::clone(&saver))
+                .interrupt_before(["ask"])
+                .interrupt_after(["a"]),
+        )
+        .unwrap();
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.next, vec!["a", "ask"]);
+    assert!(out.interrupts.is_empty());
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    // a ran; ask asked.
+    assert_eq!(out.next, vec!["ask"]);
+    assert_eq!(out.interrupts.len(), 1);
+    let out = app.invoke(Command::resume("fine"), &thread).await.unwrap();
+    // interrupt_after a: the step with a is done; nothing is next.
+    assert!(!out.is_interrupted(), "{out:?}");
+    assert_eq!(out.values["log"], json!(["a", "fine"]));
+    assert_eq!((c.get("a"), c.get("ask")), (1, 2));
+}
+
+async fn new_input_after_a_command_update_keeps_the_update(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_channel("note", Reducer::last_value())
+        .add_sync_node("ask", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("ask");
+                let v = ctx.interrupt("?")?;
+                Ok(Update::new().set("log", v))
+            }
+        })
+        .add_edge(START, "ask");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    // An update without an answer: ask asks again, the update is pending.
+    let out = app
+        .invoke(Command::new().with_update(json!({"note": "kept"})), &thread)
+        .await
+        .unwrap();
+    assert_eq!(out.values["note"], json!("kept"));
+    assert!(out.is_interrupted());
+    assert_eq!(
+        app.get_state(&thread).await.unwrap().values.get("note"),
+        None
+    );
+    // A new input: as in LangGraph, the pending NULL writes still apply.
+    let out = app.invoke(json!({"log": ["new"]}), &thread).await.unwrap();
+    assert_eq!(out.values["note"], json!("kept"));
+    assert_eq!(out.values["log"], json!(["new"]));
+}
+
+async fn error_then_new_input_drops_the_failed_task(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_channel("fail", Reducer::last_value())
+        .add_sync_node("n", {
+            let c = c.clone();
+            move |s, _| {
+                c.hit("n");
+                if s.get_or_default::<bool>("fail")? {
+                    return Err(NodeError::msg("asked to fail"));
+                }
+                Ok(Update::new().set("log", "n"))
+            }
+        })
+        .add_edge(START, "n");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    assert!(app.invoke(json!({"fail": true}), &thread).await.is_err());
+    let out = app.invoke(json!({"fail": false}), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["n"]));
+    assert_eq!(c.get("n"), 2);
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["n"]));
+    assert_eq!(c.get("n"), 2);
+}
+
+async fn stream_ends_with_the_interrupt(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let app = compile(&two_askers(&c), &saver);
+    let events: Vec<_> = app
+        .stream(json!({}), &Config::thread("t"), StreamMode::Values)
+        .collect()
+        .await;
+    match events.last().unwrap() {
+        Ok(StreamEvent::Interrupt { interrupts, next }) => {
+            assert_eq!(interrupts.len(), 2);
+            assert_eq!(next, &vec!["p".to_owned(), "q".to_owned()]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 macro_rules! review_tests {
     ($module:ident, $factory:path) => {
         mod $module {
@@ -1066,6 +1345,13 @@ macro_rules! review_tests {
                 concurrent_runs_share_a_graph,
                 streams_are_complete_and_end_with_the_error,
                 metadata_per_checkpoint,
+                interrupts_in_send_tasks_resume_by_id,
+                command_goto_sends_and_update,
+                exit_mode_interrupt_mid_fan_out_keeps_finished_work,
+                static_and_dynamic_interrupts_on_one_node,
+                new_input_after_a_command_update_keeps_the_update,
+                error_then_new_input_drops_the_failed_task,
+                stream_ends_with_the_interrupt,
             );
         }
     };

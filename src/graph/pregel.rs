@@ -968,24 +968,7 @@ impl Run {
             // first; then the interrupt marker moves to the current
             // versions, so the interrupt that stopped the run does not fire
             // again.
-            let null_writes: Vec<(String, Value)> = self
-                .pending
-                .iter()
-                .filter(|w| w.task_id == NULL_TASK_ID && !is_control(&w.channel))
-                .map(|w| (w.channel.clone(), w.value.clone()))
-                .collect();
-            if !null_writes.is_empty() {
-                let step = self.step + 1;
-                let mut updated = self.apply(
-                    vec![TaskWrites {
-                        name: INPUT_NODE,
-                        triggers: &[],
-                        writes: null_writes,
-                    }],
-                    step,
-                )?;
-                self.carried.append(&mut updated);
-            }
+            self.apply_null_writes()?;
             let versions = self.checkpoint.channel_versions.clone();
             self.checkpoint
                 .versions_seen
@@ -996,6 +979,33 @@ impl Run {
             });
         }
         self.run_loop().await
+    }
+
+    /// Applies the NULL-task writes pending at the checkpoint (a
+    /// [`Command`](super::interrupt::Command)'s update and goto), as
+    /// LangGraph does before a resume or a new input. The channels they
+    /// change are announced by the next checkpoint.
+    fn apply_null_writes(&mut self) -> Result<(), GraphError> {
+        let null_writes: Vec<(String, Value)> = self
+            .pending
+            .iter()
+            .filter(|w| w.task_id == NULL_TASK_ID && !is_control(&w.channel))
+            .map(|w| (w.channel.clone(), w.value.clone()))
+            .collect();
+        if null_writes.is_empty() {
+            return Ok(());
+        }
+        let step = self.step + 1;
+        let mut updated = self.apply(
+            vec![TaskWrites {
+                name: INPUT_NODE,
+                triggers: &[],
+                writes: null_writes,
+            }],
+            step,
+        )?;
+        self.carried.append(&mut updated);
+        Ok(())
     }
 
     /// Applies a new input to `__start__` and saves the `input` checkpoint.
@@ -1009,9 +1019,11 @@ impl Run {
                 reason: format!("the input must be a JSON object of channel values, got {value}"),
             });
         }
-        // As LangGraph does, a new input discards the tasks still pending at
-        // the current checkpoint: their triggers count as seen, their saved
+        // As LangGraph does, a command's update pending at the current
+        // checkpoint still applies, and a new input discards the tasks
+        // still pending there: their triggers count as seen, their saved
         // writes are not applied.
+        self.apply_null_writes()?;
         let pending = if self.saved_id.is_some() {
             prepare_tasks(self.graph.spec(), &self.checkpoint, self.config.ns(), step)
         } else {
