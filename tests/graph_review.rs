@@ -1322,6 +1322,40 @@ async fn stream_ends_with_the_interrupt(factory: Factory) {
     }
 }
 
+/// Two savers on one SQLite file, two graphs, runs on several threads at
+/// once: every thread's history is complete and its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sqlite_savers_on_one_file_run_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let c = Counter::default();
+    let mut handles = Vec::new();
+    for s in 0..2 {
+        let saver: Arc<dyn BaseCheckpointSaver> =
+            Arc::new(checkpointer::SqliteSaver::open(&path).unwrap());
+        let app = compile(&fan_graph(&c), &saver);
+        for i in 0..4 {
+            let app = app.clone();
+            handles.push(tokio::spawn(async move {
+                let thread = Config::thread(format!("s{s}-t{i}"));
+                app.invoke(json!({}), &thread).await.unwrap();
+                app.invoke(json!({}), &thread).await.unwrap();
+                let h = app
+                    .get_state_history(&thread, &ListOptions::new())
+                    .await
+                    .unwrap();
+                (h.len(), h[0].values.clone())
+            }));
+        }
+    }
+    for h in handles {
+        let (len, values) = h.await.unwrap();
+        assert_eq!(len, 8);
+        assert_eq!(values["log"], json!(["a", "b", "z", "a", "b", "z"]));
+    }
+    assert_eq!(c.get("z"), 16);
+}
+
 macro_rules! review_tests {
     ($module:ident, $factory:path) => {
         mod $module {
