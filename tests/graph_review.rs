@@ -1356,6 +1356,65 @@ async fn two_sqlite_savers_on_one_file_run_concurrently() {
     assert_eq!(c.get("z"), 16);
 }
 
+/// Every async entry point called outside a tokio runtime (here a plain
+/// futures executor) returns `GraphError::NoRuntime`, as `stream` does,
+/// instead of panicking inside tokio.
+#[test]
+fn invoke_and_thread_apis_outside_a_runtime_are_errors_not_panics() {
+    let c = Counter::default();
+    let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(InMemorySaver::new());
+    let with_saver = compile(&fan_graph(&c), &saver);
+    let without = fan_graph(&c).compile(CompileOptions::new()).unwrap();
+    let thread = Config::thread("t");
+    let no_runtime = |r: Result<(), GraphError>, op: &str| match r {
+        Err(GraphError::NoRuntime { operation }) => assert_eq!(operation, op),
+        other => panic!("{op}: {other:?}"),
+    };
+    let run = |f: futures::future::BoxFuture<'_, Result<(), GraphError>>| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(f)
+        }))
+        .unwrap_or_else(|_| panic!("panicked outside a runtime"))
+    };
+    no_runtime(
+        run(Box::pin(async {
+            without.invoke(json!({}), &thread).await.map(|_| ())
+        })),
+        "invoke",
+    );
+    no_runtime(
+        run(Box::pin(async {
+            with_saver.invoke(json!({}), &thread).await.map(|_| ())
+        })),
+        "invoke",
+    );
+    no_runtime(
+        run(Box::pin(async {
+            with_saver.get_state(&thread).await.map(|_| ())
+        })),
+        "get_state",
+    );
+    no_runtime(
+        run(Box::pin(async {
+            with_saver
+                .get_state_history(&thread, &ListOptions::new())
+                .await
+                .map(|_| ())
+        })),
+        "get_state_history",
+    );
+    no_runtime(
+        run(Box::pin(async {
+            with_saver
+                .update_state(&thread, json!({}), None)
+                .await
+                .map(|_| ())
+        })),
+        "update_state",
+    );
+    assert_eq!(c.get("a"), 0);
+}
+
 macro_rules! review_tests {
     ($module:ident, $factory:path) => {
         mod $module {

@@ -23,6 +23,14 @@ use crate::saver::{
     CheckpointSource, CheckpointTuple, Config, ERROR, INTERRUPT, ListOptions, NULL_TASK_ID, RESUME,
 };
 
+/// Tasks and saver calls run on tokio: outside a runtime, `tokio::spawn`
+/// would panic; this is the error instead.
+fn require_runtime(operation: &'static str) -> Result<(), GraphError> {
+    tokio::runtime::Handle::try_current()
+        .map(|_| ())
+        .map_err(|_| GraphError::NoRuntime { operation })
+}
+
 /// The default [`CompiledGraph::with_recursion_limit`].
 pub const DEFAULT_RECURSION_LIMIT: usize = 25;
 
@@ -234,6 +242,7 @@ impl CompiledGraph {
         if config.thread_id.is_empty() {
             return Err(GraphError::MissingThreadId { operation });
         }
+        require_runtime(operation)?;
         Ok(saver)
     }
 
@@ -244,11 +253,15 @@ impl CompiledGraph {
     /// the thread (after an error, a crash or an interrupt), or a
     /// [`Command`]. A config naming an older `checkpoint_id` runs from that
     /// checkpoint and forks the thread there.
+    ///
+    /// Tasks run on tokio: called outside a tokio runtime, this (and the
+    /// thread APIs below) returns [`GraphError::NoRuntime`].
     pub async fn invoke(
         &self,
         input: impl Into<Input>,
         config: &Config,
     ) -> Result<RunOutcome, GraphError> {
+        require_runtime("invoke")?;
         Run::start(self.clone(), input.into(), config, None).await
     }
 
