@@ -83,6 +83,10 @@ struct FlakySaver {
     fail_put: usize,
     fail_writes: usize,
     new_versions: Mutex<Vec<(Vec<String>, Vec<String>)>>,
+    /// Each put sleeps this long first (a slow disk).
+    delay: std::time::Duration,
+    /// The metadata step of each stored put, in call order.
+    steps: Mutex<Vec<i64>>,
 }
 
 impl FlakySaver {
@@ -94,6 +98,8 @@ impl FlakySaver {
             fail_put,
             fail_writes,
             new_versions: Mutex::new(Vec::new()),
+            delay: std::time::Duration::ZERO,
+            steps: Mutex::new(Vec::new()),
         }
     }
 
@@ -125,9 +131,11 @@ impl BaseCheckpointSaver for FlakySaver {
         new_versions: &ChannelVersions,
     ) -> checkpointer::Result<Config> {
         let n = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
+        std::thread::sleep(self.delay);
         if n == self.fail_put {
             return Err(Self::boom("put"));
         }
+        self.steps.lock().unwrap().push(metadata.step);
         self.new_versions.lock().unwrap().push((
             new_versions.keys().cloned().collect(),
             checkpoint.updated_channels.clone().unwrap_or_default(),
@@ -322,6 +330,22 @@ async fn resume_with_nothing_interrupted(factory: Factory) {
     let out = app.invoke(json!({}), &thread).await.unwrap();
     assert_eq!(out.interrupts.len(), 1);
     assert_eq!(c.get("ask"), 3);
+
+    // Stopped by a static interrupt before `ask`: the answer is given
+    // ahead, and ask's interrupt takes it without stopping (documented).
+    let app = g
+        .compile(
+            CompileOptions::new()
+                .saver(Arc::clone(&saver))
+                .interrupt_before(["ask"]),
+        )
+        .unwrap();
+    let t2 = Config::thread("t2");
+    let out = app.invoke(json!({}), &t2).await.unwrap();
+    assert!(out.interrupts.is_empty() && out.next == vec!["ask"]);
+    let out = app.invoke(Command::resume("ahead"), &t2).await.unwrap();
+    assert!(!out.is_interrupted());
+    assert_eq!(out.values["log"], json!(["ahead"]));
 }
 
 async fn new_input_while_interrupt_pending_discards_it(factory: Factory) {
@@ -927,6 +951,36 @@ async fn failing_saver_is_an_error_and_the_thread_resumes(factory: Factory) {
     }
 }
 
+async fn async_saves_land_in_order_before_invoke_returns(factory: Factory) {
+    let (inner, _guard) = factory();
+    let mut slow = FlakySaver::new(Arc::clone(&inner), 0, 0);
+    slow.delay = std::time::Duration::from_millis(3);
+    let slow = Arc::new(slow);
+    let saver: Arc<dyn BaseCheckpointSaver> = slow.clone();
+    let c = Counter::default();
+    let app = compile(&fan_graph(&c), &saver).with_durability(Durability::Async);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(*slow.steps.lock().unwrap(), vec![-1, 0, 1, 2]);
+    // Read straight from the inner saver: everything is there already.
+    let tuples = inner.list(Some(&thread), &ListOptions::new()).unwrap();
+    assert_eq!(tuples.len(), 4);
+    assert_eq!(
+        out.config.unwrap().checkpoint_id.as_deref(),
+        Some(tuples[0].checkpoint.id.as_str())
+    );
+    for w in tuples.windows(2) {
+        assert_eq!(
+            w[0].parent_config
+                .as_ref()
+                .unwrap()
+                .checkpoint_id
+                .as_deref(),
+            Some(w[1].checkpoint.id.as_str())
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Concurrency and streams
 
@@ -1438,6 +1492,7 @@ macro_rules! review_tests {
                 concurrent_runs_share_a_graph,
                 streams_are_complete_and_end_with_the_error,
                 metadata_per_checkpoint,
+                async_saves_land_in_order_before_invoke_returns,
                 interrupts_in_send_tasks_resume_by_id,
                 command_goto_sends_and_update,
                 exit_mode_interrupt_mid_fan_out_keeps_finished_work,

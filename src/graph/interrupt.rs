@@ -114,6 +114,11 @@ pub struct Command {
     /// interrupt, a bare answer is refused with
     /// [`GraphError::InvalidCommand`](crate::graph::GraphError::InvalidCommand)
     /// (as in LangGraph): answer them with [`resume_map`](Self::resume_map).
+    /// With no interrupt pending, the value is offered to the first
+    /// `interrupt` call of the step the thread continues with (e.g. after a
+    /// static `interrupt_before`, as in LangGraph); on a thread with nothing
+    /// left to run it does nothing. On a thread with no checkpoint it is an
+    /// error.
     pub resume: Option<Value>,
     /// Answers by [`Interrupt::id`], for runs stopped on several interrupts.
     pub resume_map: BTreeMap<String, Value>,
