@@ -416,6 +416,53 @@ async fn command_update_is_announced_in_new_versions(factory: Factory) {
     assert_eq!(cp.channel_values["note"], json!("hi"));
 }
 
+async fn two_command_updates_to_a_last_value_channel(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_channel("note", Reducer::last_value())
+        .add_sync_node("ask", {
+            let c = c.clone();
+            move |s, ctx| {
+                c.hit("ask");
+                let v = ctx.interrupt("?")?;
+                let note: String = s.get_or_default("note")?;
+                Ok(Update::new().set("log", format!("{} {note}", v.as_str().unwrap_or("?"))))
+            }
+        })
+        .add_edge(START, "ask");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    // Two updates while ask keeps asking: they land on the same checkpoint.
+    // The later one wins, as two updates in a row would.
+    for note in ["one", "two"] {
+        let out = app
+            .invoke(Command::new().with_update(json!({"note": note})), &thread)
+            .await
+            .unwrap();
+        assert_eq!(out.values["note"], json!(note));
+        assert!(out.is_interrupted());
+    }
+    let out = app.invoke(Command::resume("ok"), &thread).await.unwrap();
+    assert_eq!(out.values["note"], json!("two"));
+    assert_eq!(out.values["log"], json!(["ok two"]));
+    // And update_state at that point sees the same.
+    let t2 = Config::thread("t2");
+    app.invoke(json!({}), &t2).await.unwrap();
+    for note in ["one", "two"] {
+        app.invoke(Command::new().with_update(json!({"note": note})), &t2)
+            .await
+            .unwrap();
+    }
+    app.update_state(&t2, json!({"log": ["by hand"]}), Some("ask"))
+        .await
+        .unwrap();
+    let s = app.get_state(&t2).await.unwrap();
+    assert_eq!(s.values, json!({"note": "two", "log": ["by hand"]}));
+}
+
 // ---------------------------------------------------------------------------
 // Static interrupts, joins, routing
 
@@ -1479,6 +1526,7 @@ macro_rules! review_tests {
                 resume_with_nothing_interrupted,
                 new_input_while_interrupt_pending_discards_it,
                 command_update_is_announced_in_new_versions,
+                two_command_updates_to_a_last_value_channel,
                 interrupt_before_in_a_fan_out_step,
                 join_waits_across_supersteps,
                 routers_mix_names_sends_and_end,

@@ -134,6 +134,11 @@ impl ChannelKind {
         }
     }
 
+    /// Whether this is a user channel with [`Reducer::last_value`].
+    pub(crate) fn is_last_value(&self) -> bool {
+        matches!(self, ChannelKind::State(Reducer(ReducerKind::LastValue)))
+    }
+
     /// Whether the channel is cleared at the end of a step that did not
     /// write it.
     pub(crate) fn is_ephemeral(&self) -> bool {

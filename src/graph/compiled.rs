@@ -12,7 +12,7 @@ use super::interrupt::{Command, Interrupt};
 use super::persist::Durability;
 use super::pregel::{
     INPUT_NODE, Run, TaskWrites, apply_writes, fresh_triggers, is_control, node_writes,
-    prepare_tasks, state_values,
+    null_task_writes, prepare_tasks, state_values,
 };
 use super::snapshot::{StateSnapshot, TaskSnapshot};
 use super::state::State;
@@ -20,7 +20,7 @@ use super::stream::{EventSink, GraphStream, StreamMode};
 use super::task::update_task_id;
 use crate::saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, CheckpointMetadata,
-    CheckpointSource, CheckpointTuple, Config, ERROR, INTERRUPT, ListOptions, NULL_TASK_ID, RESUME,
+    CheckpointSource, CheckpointTuple, Config, ERROR, INTERRUPT, ListOptions, RESUME,
 };
 
 /// Tasks and saver calls run on tokio: outside a runtime, `tokio::spawn`
@@ -466,12 +466,7 @@ impl CompiledGraph {
         // finished in the stopped step, so their work is kept and they
         // do not run again.
         if let Some(t) = tuple.as_ref().filter(|_| config.checkpoint_id.is_none()) {
-            let null_writes: Vec<(String, Value)> = t
-                .pending_writes
-                .iter()
-                .filter(|w| w.task_id == NULL_TASK_ID && !is_control(&w.channel))
-                .map(|w| (w.channel.clone(), w.value.clone()))
-                .collect();
+            let null_writes = null_task_writes(&self.spec, &t.pending_writes);
             if !null_writes.is_empty() {
                 updated.extend(
                     apply_writes(

@@ -66,6 +66,29 @@ pub(crate) fn state_values(spec: &GraphSpec, checkpoint: &Checkpoint) -> Map<Str
         .collect()
 }
 
+/// The NULL-task writes pending at a checkpoint (the update and goto of the
+/// [`Command`](super::interrupt::Command)s sent there), in order, as one
+/// batch. Several commands can land on one checkpoint (the run stopped
+/// again before a new checkpoint): for a last-value channel only the last
+/// command's value is kept, as if they had been applied one after the
+/// other, instead of a conflict that no later run could get past.
+pub(crate) fn null_task_writes(spec: &GraphSpec, pending: &[PendingWrite]) -> Vec<(String, Value)> {
+    let writes: Vec<(String, Value)> = pending
+        .iter()
+        .filter(|w| w.task_id == NULL_TASK_ID && !is_control(&w.channel))
+        .map(|w| (w.channel.clone(), w.value.clone()))
+        .collect();
+    let last_value = |ch: &str| matches!(spec.channels.get(ch), Some(k) if k.is_last_value());
+    writes
+        .iter()
+        .enumerate()
+        .filter(|(i, (ch, _))| {
+            !last_value(ch) || !writes[i + 1..].iter().any(|(later, _)| later == ch)
+        })
+        .map(|(_, w)| w.clone())
+        .collect()
+}
+
 /// The trigger channels of `node` that have a version it has not seen.
 pub(crate) fn fresh_triggers(spec: &GraphSpec, checkpoint: &Checkpoint, node: &str) -> Vec<String> {
     let Some(n) = spec.nodes.get(node) else {
@@ -986,12 +1009,7 @@ impl Run {
     /// LangGraph does before a resume or a new input. The channels they
     /// change are announced by the next checkpoint.
     fn apply_null_writes(&mut self) -> Result<(), GraphError> {
-        let null_writes: Vec<(String, Value)> = self
-            .pending
-            .iter()
-            .filter(|w| w.task_id == NULL_TASK_ID && !is_control(&w.channel))
-            .map(|w| (w.channel.clone(), w.value.clone()))
-            .collect();
+        let null_writes = null_task_writes(self.graph.spec(), &self.pending);
         if null_writes.is_empty() {
             return Ok(());
         }
