@@ -322,6 +322,16 @@ async fn resume_with_nothing_interrupted(factory: Factory) {
     let err = app.invoke(Command::resume("x"), &thread).await.unwrap_err();
     assert!(matches!(err, GraphError::InvalidCommand { .. }), "{err}");
     app.invoke(json!({}), &thread).await.unwrap();
+    // An empty command is a mistake, not a silent Continue (LangGraph:
+    // "Received empty Command input").
+    let before = saver.get_tuple(&thread).unwrap().unwrap();
+    let err = app.invoke(Command::new(), &thread).await.unwrap_err();
+    assert!(
+        matches!(&err, GraphError::InvalidCommand { reason, .. } if reason.contains("empty")),
+        "{err}"
+    );
+    assert_eq!(c.get("ask"), 1);
+    assert_eq!(saver.get_tuple(&thread).unwrap().unwrap(), before);
     app.invoke(Command::resume("one"), &thread).await.unwrap();
     // The thread is done: a resume does nothing...
     let out = app.invoke(Command::resume("stale"), &thread).await.unwrap();

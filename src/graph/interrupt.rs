@@ -96,7 +96,10 @@ impl<T: Into<Goto>> From<Vec<T>> for Route {
 }
 
 /// Continues a thread: answers interrupts, updates the state and/or says
-/// which nodes run next. Pass it as the input of `invoke` or `stream`.
+/// which nodes run next. Pass it as the input of `invoke` or `stream`. A
+/// command with none of these is refused with
+/// [`GraphError::InvalidCommand`](crate::graph::GraphError::InvalidCommand)
+/// (use [`Input::Continue`](crate::graph::Input::Continue) to go on as is).
 ///
 /// ```
 /// use checkpointer::graph::Command;

@@ -1100,6 +1100,17 @@ impl Run {
             thread_id: self.thread_id.clone(),
             reason,
         };
+        if cmd.resume.is_none()
+            && cmd.resume_map.is_empty()
+            && cmd.goto.is_empty()
+            && matches!(cmd.update, None | Some(Value::Null))
+        {
+            return Err(invalid(
+                "the command is empty: give it a resume value, an update or a goto \
+                 (use Input::Continue to continue the thread as it is)"
+                    .to_owned(),
+            ));
+        }
         let mut null_writes: Vec<(String, Value)> = Vec::new();
         match cmd.update {
             None | Some(Value::Null) => {}
