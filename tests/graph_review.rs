@@ -790,8 +790,24 @@ async fn update_state_as_node_decides_what_runs_next(factory: Factory) {
     let s = app.get_state(&fresh).await.unwrap();
     assert_eq!(s.values, json!({"log": ["seed"]}));
     assert_eq!(s.next, vec!["a"]);
+    // As in LangGraph, an update on an empty thread is step 0 (the base
+    // step counts as -1), with no parent.
+    assert_eq!(s.metadata.as_ref().unwrap().step, 0);
+    assert_eq!(s.parent_config, None);
     let out = app.invoke(Input::Continue, &fresh).await.unwrap();
     assert_eq!(out.values["log"], json!(["seed", "a", "b"]));
+    let h = app
+        .get_state_history(&fresh, &ListOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        sources(&h),
+        vec![
+            (CheckpointSource::Loop, 2),
+            (CheckpointSource::Loop, 1),
+            (CheckpointSource::Update, 0)
+        ]
+    );
 }
 
 async fn update_state_keeps_the_finished_work_of_an_interrupted_step(factory: Factory) {
@@ -1524,6 +1540,28 @@ fn invoke_and_thread_apis_outside_a_runtime_are_errors_not_panics() {
         "update_state",
     );
     assert_eq!(c.get("a"), 0);
+}
+
+/// A current-thread runtime (plain `#[tokio::test]`) runs graphs too, with
+/// every durability mode and both savers.
+#[tokio::test]
+async fn current_thread_runtime_runs_graphs() {
+    for factory in [memory_saver as Factory, sqlite_saver] {
+        let (saver, _guard) = factory();
+        let c = Counter::default();
+        for mode in [Durability::Sync, Durability::Async, Durability::Exit] {
+            let app = compile(&two_askers(&c), &saver).with_durability(mode);
+            let thread = Config::thread(format!("{mode:?}"));
+            let out = app.invoke(json!({}), &thread).await.unwrap();
+            let answers = out.interrupts.iter().map(|i| (i.id.clone(), json!("y")));
+            let out = app
+                .invoke(Command::resume_map(answers), &thread)
+                .await
+                .unwrap();
+            assert_eq!(out.values["log"], json!(["p:y", "q:y"]));
+            assert_eq!(app.get_state(&thread).await.unwrap().values, out.values);
+        }
+    }
 }
 
 macro_rules! review_tests {

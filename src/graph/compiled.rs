@@ -411,7 +411,8 @@ impl CompiledGraph {
     }
 
     /// Writes a new checkpoint (source `update`, step + 1, parent = the
-    /// checkpoint `config` names, the latest if none) as if `as_node` had
+    /// checkpoint `config` names, the latest if none; step 0 and no parent
+    /// on a thread with no checkpoint, as in LangGraph) as if `as_node` had
     /// returned `values`: the values go through the reducers, and
     /// `as_node`'s edges decide what runs next (the update is a superstep
     /// of its own: tasks that were pending and that `as_node` does not
@@ -454,7 +455,9 @@ impl CompiledGraph {
                 t.metadata.step,
                 Some(t.checkpoint.id.clone()),
             ),
-            None => (crate::saver::Checkpoint::new(-1), -2, None),
+            // As LangGraph's update_state: an empty thread's base step is
+            // -1, so its first update is step 0.
+            None => (crate::saver::Checkpoint::new(0), -1, None),
         };
         // The task ids of the base checkpoint, before anything is applied.
         let base_tasks = prepare_tasks(&self.spec, &checkpoint, config.ns(), step + 1);
