@@ -958,6 +958,61 @@ async fn time_travel_keeps_the_original_branch(factory: Factory) {
     assert_eq!(sources(&limited), vec![(CheckpointSource::Loop, 0)]);
 }
 
+async fn more_command_and_replay_edges(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let app = compile(&two_askers(&c), &saver);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let before = dump(&saver, &thread);
+    // An answer for an interrupt id that is not pending: refused, nothing saved.
+    let err = app
+        .invoke(
+            Command::resume_map([("0123456789abcdef".to_owned(), json!(1))]),
+            &thread,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("0123456789abcdef"), "{err}");
+    assert_eq!(dump(&saver, &thread), before);
+    assert_eq!((c.get("p"), c.get("q")), (1, 1));
+
+    // Answer p only; q asks again. Then replay the interrupted checkpoint:
+    // a fork where both ask again, the original branch untouched.
+    let s = app.get_state(&thread).await.unwrap();
+    let p_id = s
+        .interrupts
+        .iter()
+        .find(|i| i.value == json!("p?"))
+        .unwrap()
+        .id
+        .clone();
+    let out = app
+        .invoke(Command::resume_map([(p_id, json!("yes"))]), &thread)
+        .await
+        .unwrap();
+    assert_eq!(out.next, vec!["q"]);
+    let at = out.config.unwrap();
+    // A new input at an older checkpoint branches without touching it.
+    let h = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .unwrap();
+    let input_cp = h.last().unwrap().config.clone();
+    let before = dump(&saver, &thread);
+    app.invoke(json!({}), &input_cp).await.unwrap();
+    let after = dump(&saver, &thread);
+    assert_eq!(&after[after.len() - before.len()..], &before[..]);
+    // Replay at the interrupted checkpoint (no longer the latest).
+    let before = dump(&saver, &thread);
+    let runs = (c.get("p"), c.get("q"));
+    let out = app.invoke(Input::Continue, &at).await.unwrap();
+    assert_eq!(out.interrupts.len(), 2);
+    assert_eq!((c.get("p"), c.get("q")), (runs.0 + 1, runs.1 + 1));
+    let after = dump(&saver, &thread);
+    assert_eq!(&after[after.len() - before.len()..], &before[..]);
+}
+
 // ---------------------------------------------------------------------------
 // Durability and failing savers
 
@@ -1584,6 +1639,7 @@ macro_rules! review_tests {
                 update_state_as_node_decides_what_runs_next,
                 update_state_keeps_the_finished_work_of_an_interrupted_step,
                 time_travel_keeps_the_original_branch,
+                more_command_and_replay_edges,
                 failing_saver_is_an_error_and_the_thread_resumes,
                 concurrent_runs_share_a_graph,
                 streams_are_complete_and_end_with_the_error,
