@@ -33,8 +33,8 @@
 //!   saver's `get_next_version` of the highest version), `new_versions`
 //!   passed to `put` are exactly those (plus the channels a [`Command`]'s
 //!   update or goto changed just before the step), `updated_channels`
-//!   lists them sorted, and `versions_seen[node]` records the trigger versions each
-//!   node consumed (`versions_seen["__interrupt__"]`: the versions when the
+//!   lists them sorted, and `versions_seen[node]` records the trigger
+//!   versions each node consumed (`versions_seen["__interrupt__"]`: the versions when the
 //!   thread was last resumed, for static interrupts).
 //! - **Channels**: the user's state channels, plus `__start__` (the input),
 //!   `branch:to:<node>` (a node's trigger, written by its predecessors and
