@@ -34,8 +34,8 @@
 //!   passed to `put` are exactly those (plus the channels a [`Command`]'s
 //!   update or goto changed just before the step), `updated_channels`
 //!   lists them sorted, and `versions_seen[node]` records the trigger
-//!   versions each node consumed (`versions_seen["__interrupt__"]`: the versions when the
-//!   thread was last resumed, for static interrupts).
+//!   versions each node consumed (`versions_seen["__interrupt__"]`: the
+//!   versions when the thread was last resumed, for static interrupts).
 //! - **Channels**: the user's state channels, plus `__start__` (the input),
 //!   `branch:to:<node>` (a node's trigger, written by its predecessors and
 //!   routers), `join:<a>+<b>:<node>` (a join barrier, holding the sorted
