@@ -1109,6 +1109,93 @@ async fn async_saves_land_in_order_before_invoke_returns(factory: Factory) {
     }
 }
 
+async fn a_dropped_invoke_leaves_a_resumable_thread(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("fast", logger(&c, "fast"))
+        .add_node("slow", {
+            let (c, gate) = (c.clone(), Arc::clone(&gate));
+            move |_, _| {
+                let (c, gate) = (c.clone(), Arc::clone(&gate));
+                async move {
+                    c.hit("slow started");
+                    // Waits until the test opens the gate (never, the first time).
+                    gate.acquire().await.unwrap().forget();
+                    c.hit("slow");
+                    Ok(Update::new().set("log", "slow"))
+                }
+            }
+        })
+        .add_sync_node("after", logger(&c, "after"))
+        .add_edge(START, "fast")
+        .add_edge(START, "slow")
+        .add_edge(["fast", "slow"], "after");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    {
+        let run = app.invoke(json!({}), &thread);
+        tokio::pin!(run);
+        // Drive the run until fast's writes are saved, then drop it (as a
+        // request timeout would).
+        loop {
+            tokio::select! {
+                r = &mut run => panic!("the run cannot finish: {r:?}"),
+                () = tokio::task::yield_now() => {}
+            }
+            let saved = saver
+                .get_tuple(&thread)
+                .unwrap()
+                .is_some_and(|t| t.pending_writes.iter().any(|w| w.value == json!("fast")));
+            if saved && c.get("slow started") == 1 {
+                break;
+            }
+        }
+    }
+    assert_eq!((c.get("fast"), c.get("slow")), (1, 0));
+    gate.add_permits(10);
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["fast", "slow", "after"]));
+    assert_eq!((c.get("fast"), c.get("slow"), c.get("after")), (1, 1, 1));
+    // The dropped run's slow task was stopped: it did not take a permit.
+    assert_eq!(c.get("slow started"), 2);
+}
+
+async fn node_context_matches_the_stored_task(factory: Factory) {
+    let (saver, _guard) = factory();
+    let seen: Arc<Mutex<Vec<(String, i64, String, String)>>> = Arc::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", {
+            let seen = Arc::clone(&seen);
+            move |_, ctx| {
+                seen.lock().unwrap().push((
+                    ctx.node().to_owned(),
+                    ctx.step(),
+                    ctx.task_id().to_owned(),
+                    ctx.config().thread_id.clone(),
+                ));
+                ctx.interrupt("?")?;
+                Ok(Update::new())
+            }
+        })
+        .add_edge(START, "a");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let s = app.get_state(&thread).await.unwrap();
+    let (node, step, task_id, thread_id) = seen.lock().unwrap()[0].clone();
+    assert_eq!(node, "a");
+    assert_eq!(step, s.metadata.as_ref().unwrap().step + 1);
+    assert_eq!(task_id, s.tasks[0].id);
+    assert_eq!(thread_id, "t");
+    // On resume the task has the same id.
+    app.invoke(Command::resume(1), &thread).await.unwrap();
+    assert_eq!(seen.lock().unwrap()[1].2, task_id);
+}
+
 // ---------------------------------------------------------------------------
 // Concurrency and streams
 
@@ -1645,6 +1732,8 @@ macro_rules! review_tests {
                 streams_are_complete_and_end_with_the_error,
                 metadata_per_checkpoint,
                 async_saves_land_in_order_before_invoke_returns,
+                a_dropped_invoke_leaves_a_resumable_thread,
+                node_context_matches_the_stored_task,
                 interrupts_in_send_tasks_resume_by_id,
                 command_goto_sends_and_update,
                 exit_mode_interrupt_mid_fan_out_keeps_finished_work,
