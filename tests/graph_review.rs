@@ -1256,6 +1256,38 @@ async fn streams_are_complete_and_end_with_the_error(factory: Factory) {
         .collect();
     assert_eq!(steps, vec![-1, 0, 1, 2]);
 
+    // Tasks mode: per step, every task starts before any ends; ends carry
+    // the writes; steps only grow.
+    let events: Vec<_> = app
+        .stream(json!({}), &Config::thread("t4"), StreamMode::Tasks)
+        .collect()
+        .await;
+    let mut trace = Vec::new();
+    for e in &events {
+        match e.as_ref().unwrap() {
+            StreamEvent::TaskStart { step, name, .. } => trace.push((*step, 0, name.clone())),
+            StreamEvent::TaskEnd {
+                step, name, result, ..
+            } => {
+                assert_eq!(result.as_ref().unwrap()[0], json!(["log", name]));
+                trace.push((*step, 1, name.clone()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut sorted = trace.clone();
+    sorted.sort_by_key(|(step, kind, _)| (*step, *kind));
+    assert_eq!(
+        trace.iter().map(|t| (t.0, t.1)).collect::<Vec<_>>(),
+        sorted.iter().map(|t| (t.0, t.1)).collect::<Vec<_>>()
+    );
+    let mut names: Vec<_> = trace
+        .iter()
+        .map(|t| format!("{}{}:{}", t.0, t.1, t.2))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["10:a", "10:b", "11:a", "11:b", "20:z", "21:z"]);
+
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())
         .add_sync_node("ok", logger(&c, "ok"))
