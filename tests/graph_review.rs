@@ -358,6 +358,45 @@ async fn resume_with_nothing_interrupted(factory: Factory) {
     assert_eq!(out.values["log"], json!(["ahead"]));
 }
 
+async fn an_answer_survives_a_failure_after_it_was_taken(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("approve", {
+            let c = c.clone();
+            move |_, ctx| {
+                let n = c.hit("approve");
+                let v = ctx.interrupt("ship it?")?;
+                // The step after the approval fails once (an API error).
+                if n == 2 {
+                    return Err(NodeError::msg("upstream timeout"));
+                }
+                if n == 3 {
+                    panic!("upstream panic");
+                }
+                Ok(Update::new().set("log", v))
+            }
+        })
+        .add_edge(START, "approve");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let err = app
+        .invoke(Command::resume("yes"), &thread)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GraphError::NodeFailed { .. }), "{err}");
+    // The human already answered: a retry uses the answer, it does not ask
+    // again.
+    let err = app.invoke(Input::Continue, &thread).await.unwrap_err();
+    assert!(matches!(err, GraphError::NodePanicked { .. }), "{err}");
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert!(!out.is_interrupted(), "{out:?}");
+    assert_eq!(out.values["log"], json!(["yes"]));
+    assert_eq!(c.get("approve"), 4);
+}
+
 async fn new_input_while_interrupt_pending_discards_it(factory: Factory) {
     let (saver, _guard) = factory();
     let c = Counter::default();
@@ -1746,6 +1785,7 @@ macro_rules! review_tests {
                 sequential_interrupts_in_one_node,
                 failing_parallel_task_reruns_alone_until_it_succeeds,
                 resume_with_nothing_interrupted,
+                an_answer_survives_a_failure_after_it_was_taken,
                 new_input_while_interrupt_pending_discards_it,
                 command_update_is_announced_in_new_versions,
                 two_command_updates_to_a_last_value_channel,

@@ -44,7 +44,9 @@
 //! - **Task writes**: saved with `put_writes` against the step's starting
 //!   checkpoint as each task ends: its writes (or `__no_writes__`), or
 //!   `__error__` with the error text, or `__interrupt__` with
-//!   `[{"value", "id"}]` and `__resume__` with its answers so far. A
+//!   `[{"value", "id"}]`; with `__resume__` holding its answers so far
+//!   when it took one (so a failed task retries with the human's answer
+//!   instead of asking again). A
 //!   [`Command`]'s update, goto and resume value go under the NULL task id.
 //! - **Task ids** are deterministic: UUIDv5 over (checkpoint id, namespace,
 //!   step, node, `__pregel_pull`, sorted triggers) for pulled tasks and

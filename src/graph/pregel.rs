@@ -14,7 +14,8 @@
 //!   through the reducers, versions grow by one `get_next_version` over the
 //!   highest version, and a `loop` checkpoint is saved with
 //!   `new_versions` = the channels that changed.
-//! - A failed task is saved as an `__error__` write and the run stops with
+//! - A failed task is saved as an `__error__` write (with `__resume__` if
+//!   it took an answer) and the run stops with
 //!   the error after the other tasks end; an interrupted one as
 //!   `__interrupt__` (and `__resume__` with its answers so far). Invoking
 //!   again from that checkpoint finds the finished tasks' writes under their
@@ -799,12 +800,13 @@ impl Run {
                     interrupts.insert(i, interrupt);
                 }
                 TaskOutput::Failed { message, invalid } => {
-                    self.save_writes(
-                        vec![(ERROR.to_owned(), Value::from(message.clone()))],
-                        &task.id,
-                        &task.path,
-                    )
-                    .await?;
+                    let mut w = vec![(ERROR.to_owned(), Value::from(message.clone()))];
+                    // An answer the task took before failing is kept: the
+                    // retry gets it instead of asking the human again.
+                    if let Some(answers) = new_answers {
+                        w.push((RESUME.to_owned(), Value::Array(answers)));
+                    }
+                    self.save_writes(w, &task.id, &task.path).await?;
                     self.emit(StreamEvent::TaskEnd {
                         step,
                         id: task.id.clone(),
