@@ -1204,7 +1204,9 @@ async fn a_dropped_invoke_leaves_a_resumable_thread(factory: Factory) {
 
 async fn node_context_matches_the_stored_task(factory: Factory) {
     let (saver, _guard) = factory();
-    let seen: Arc<Mutex<Vec<(String, i64, String, String)>>> = Arc::default();
+    /// (node, step, task id, thread id) as the node saw them.
+    type Seen = Vec<(String, i64, String, String)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())
         .add_sync_node("a", {
