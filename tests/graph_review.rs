@@ -640,6 +640,59 @@ async fn routers_mix_names_sends_and_end(factory: Factory) {
     assert_eq!((c.get("n"), c.get("fan"), c.get("leaf")), (1, 2, 4));
 }
 
+async fn a_failed_send_task_reruns_alone(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("results", Reducer::append())
+        .add_sync_node("work", {
+            let c = c.clone();
+            move |s, _| {
+                let i: i64 = s.get("i")?;
+                let n = c.hit(&format!("work{i}"));
+                if i == 1 && n == 1 {
+                    return Err(NodeError::msg("flaky"));
+                }
+                Ok(Update::new().set("results", vec![i]))
+            }
+        })
+        .add_sync_node("reduce", logger(&c, "reduce"))
+        .add_channel("log", Reducer::append())
+        .add_edge("work", "reduce")
+        .add_conditional_edges(
+            START,
+            |_: &State| -> Vec<SendTo> {
+                (0..3)
+                    .map(|i| SendTo::new("work", json!({"i": i})))
+                    .collect()
+            },
+            &["work"],
+        );
+    let app = g
+        .compile(
+            CompileOptions::new()
+                .saver(Arc::clone(&saver))
+                .interrupt_before(["work"]),
+        )
+        .unwrap();
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.next, vec!["work", "work", "work"]);
+    let err = app.invoke(Input::Continue, &thread).await.unwrap_err();
+    assert!(matches!(&err, GraphError::NodeFailed { node, .. } if node == "work"));
+    let out = app.invoke(Input::Continue, &thread).await.unwrap();
+    assert_eq!(out.values["results"], json!([0, 1, 2]));
+    assert_eq!(
+        (
+            c.get("work0"),
+            c.get("work1"),
+            c.get("work2"),
+            c.get("reduce")
+        ),
+        (1, 2, 1, 1)
+    );
+}
+
 async fn map_reduce_order_is_packet_order(factory: Factory) {
     let (saver, _guard) = factory();
     let mut g = StateGraph::new();
@@ -704,6 +757,19 @@ async fn reducer_and_channel_errors_name_the_culprits(factory: Factory) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("\"nope\""), "{err}");
+    // The thread is not stuck on the bad input: a good one runs.
+    let mut g = StateGraph::new();
+    g.add_channel("v", Reducer::last_value())
+        .add_sync_node("ok", |s, _| {
+            Ok(Update::new().set("v", s.get::<i64>("v")? + 1))
+        })
+        .add_edge(START, "ok");
+    let app = compile(&g, &saver);
+    let t4 = Config::thread("t4");
+    assert!(app.invoke(json!({"nope": 1}), &t4).await.is_err());
+    assert!(app.invoke(Input::Continue, &t4).await.is_err());
+    let out = app.invoke(json!({"v": 1}), &t4).await.unwrap();
+    assert_eq!(out.values, json!({"v": 2}));
 }
 
 // ---------------------------------------------------------------------------
@@ -1795,6 +1861,7 @@ macro_rules! review_tests {
                 join_waits_across_supersteps,
                 routers_mix_names_sends_and_end,
                 map_reduce_order_is_packet_order,
+                a_failed_send_task_reruns_alone,
                 reducer_and_channel_errors_name_the_culprits,
                 loop_ends_by_router_and_limit_leaves_thread_resumable,
                 update_state_as_node_decides_what_runs_next,
