@@ -1245,7 +1245,8 @@ async fn a_dropped_invoke_leaves_a_resumable_thread(factory: Factory) {
         tokio::pin!(run);
         // Drive the run until fast's writes are saved, then drop it (as a
         // request timeout would).
-        loop {
+        for polls in 0.. {
+            assert!(polls < 1_000_000, "fast's writes were never saved");
             tokio::select! {
                 r = &mut run => panic!("the run cannot finish: {r:?}"),
                 () = tokio::task::yield_now() => {}
