@@ -397,6 +397,55 @@ async fn an_answer_survives_a_failure_after_it_was_taken(factory: Factory) {
     assert_eq!(c.get("approve"), 4);
 }
 
+async fn an_asking_loop_gets_each_answer_once(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("chat", {
+            let c = c.clone();
+            move |s, ctx| {
+                c.hit("chat");
+                let turns = s.get_or_default::<Vec<Value>>("log")?.len();
+                let v = ctx.interrupt(format!("turn {turns}?"))?;
+                Ok(Update::new().set("log", v))
+            }
+        })
+        .add_edge(START, "chat")
+        .add_conditional_edges(
+            "chat",
+            |s: &State| {
+                let log: Vec<Value> = s.get_or_default("log").unwrap_or_default();
+                if log.last() == Some(&json!("bye")) {
+                    END
+                } else {
+                    "chat"
+                }
+            },
+            &["chat", END],
+        );
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.interrupts[0].value, json!("turn 0?"));
+    let mut ids = vec![out.interrupts[0].id.clone()];
+    for (i, say) in ["hi", "how are you", "bye"].iter().enumerate() {
+        let out = app.invoke(Command::resume(*say), &thread).await.unwrap();
+        if *say == "bye" {
+            assert!(!out.is_interrupted());
+        } else {
+            assert_eq!(out.interrupts[0].value, json!(format!("turn {}?", i + 1)));
+            ids.push(out.interrupts[0].id.clone());
+        }
+    }
+    let out = app.get_state(&thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["hi", "how are you", "bye"]));
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(c.get("chat"), 6);
+}
+
 async fn new_input_while_interrupt_pending_discards_it(factory: Factory) {
     let (saver, _guard) = factory();
     let c = Counter::default();
@@ -1855,6 +1904,7 @@ macro_rules! review_tests {
                 failing_parallel_task_reruns_alone_until_it_succeeds,
                 resume_with_nothing_interrupted,
                 an_answer_survives_a_failure_after_it_was_taken,
+                an_asking_loop_gets_each_answer_once,
                 new_input_while_interrupt_pending_discards_it,
                 command_update_is_announced_in_new_versions,
                 two_command_updates_to_a_last_value_channel,
