@@ -99,7 +99,8 @@ pub enum Input {
     /// No new input: continue the thread where it stopped (after an error,
     /// an interrupt or a crash). At an older checkpoint (config with a
     /// `checkpoint_id` that is not the latest): replay from there, as a
-    /// fork.
+    /// fork. On a thread with no checkpoint it is an error
+    /// ([`GraphError::InvalidCommand`]), as in LangGraph.
     Continue,
     /// Answer interrupts, update the state, or jump to nodes.
     Command(Command),

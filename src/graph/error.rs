@@ -150,7 +150,8 @@ pub enum GraphError {
         checkpoint_id: String,
     },
 
-    /// A `Command` or `update_state` call that cannot be applied.
+    /// A `Command` or `update_state` call that cannot be applied (or an
+    /// `Input::Continue` on a thread with no checkpoint).
     #[error("{operation} on thread {thread_id:?}: {reason}")]
     InvalidCommand {
         /// `invoke` (for a `Command`) or `update_state`.

@@ -969,7 +969,16 @@ impl Run {
             }
             Input::Continue => {
                 if self.saved_id.is_none() {
-                    return Ok(self.outcome(Vec::new(), Vec::new()));
+                    // Nothing to continue (LangGraph: EmptyInputError); most
+                    // likely a wrong thread id, which must not look like a
+                    // finished run.
+                    return Err(GraphError::InvalidCommand {
+                        operation: "invoke",
+                        thread_id: self.thread_id.clone(),
+                        reason: "the thread has no checkpoint to continue (Input::Continue \
+                                 needs a thread that has run; start it with input values)"
+                            .to_owned(),
+                    });
                 }
                 if config.checkpoint_id.is_some() {
                     self.fork_if_old().await?;
