@@ -1370,6 +1370,32 @@ async fn node_context_matches_the_stored_task(factory: Factory) {
     assert_eq!(seen.lock().unwrap()[1].2, task_id);
 }
 
+async fn a_failed_interrupt_save_is_an_error_not_an_interrupt(factory: Factory) {
+    for mode in [Durability::Sync, Durability::Async, Durability::Exit] {
+        let (inner, _guard) = factory();
+        let c = Counter::default();
+        // put_writes #1 is the __start__ task's; #2 the first interrupt's
+        // (Exit saves the held writes at the end, in the same order).
+        let flaky: Arc<dyn BaseCheckpointSaver> =
+            Arc::new(FlakySaver::new(Arc::clone(&inner), 0, 2));
+        let app = compile(&two_askers(&c), &flaky).with_durability(mode);
+        let thread = Config::thread("t");
+        let err = app.invoke(json!({}), &thread).await.unwrap_err();
+        assert!(matches!(err, GraphError::Saver { .. }), "{mode:?}: {err}");
+        // With a working saver the thread asks both questions again (or
+        // for the first time), and the answers finish it.
+        let app = compile(&two_askers(&c), &inner).with_durability(mode);
+        let out = app.invoke(Input::Continue, &thread).await.unwrap();
+        assert_eq!(out.interrupts.len(), 2, "{mode:?}");
+        let answers = out.interrupts.iter().map(|i| (i.id.clone(), json!("ok")));
+        let out = app
+            .invoke(Command::resume_map(answers), &thread)
+            .await
+            .unwrap();
+        assert_eq!(out.values["log"], json!(["p:ok", "q:ok"]), "{mode:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Concurrency and streams
 
@@ -1943,6 +1969,7 @@ macro_rules! review_tests {
                 async_saves_land_in_order_before_invoke_returns,
                 a_dropped_invoke_leaves_a_resumable_thread,
                 node_context_matches_the_stored_task,
+                a_failed_interrupt_save_is_an_error_not_an_interrupt,
                 interrupts_in_send_tasks_resume_by_id,
                 command_goto_sends_and_update,
                 exit_mode_interrupt_mid_fan_out_keeps_finished_work,
