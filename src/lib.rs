@@ -45,8 +45,13 @@
 #![forbid(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod graph;
 pub mod saver;
 
+pub use graph::{
+    Command, CompileOptions, CompiledGraph, Durability, GraphError, Input, NodeContext, Reducer,
+    RunOutcome, SendTo, State, StateGraph, StateSnapshot, StreamMode, Update,
+};
 pub use saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointIter,
     CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error, InMemorySaver,

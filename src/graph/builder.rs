@@ -1,0 +1,436 @@
+//! `StateGraph`: declare channels, nodes and edges, then compile.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use super::channel::{ChannelKind, Reducer, START_CHANNEL, branch_channel, join_channel};
+use super::compiled::{CompileOptions, CompiledGraph};
+use super::error::GraphError;
+use super::interrupt::Route;
+use super::node::{AsyncFnNode, Node, NodeContext, NodeResult, SyncFnNode};
+use super::state::State;
+use crate::saver::{ERROR, INTERRUPT, NO_WRITES, RESUME, SCHEDULED, TASKS};
+
+/// The virtual first node: edges from `START` name the entry points.
+pub const START: &str = "__start__";
+/// The virtual last node: an edge to `END` finishes that path.
+pub const END: &str = "__end__";
+
+pub(crate) type RouterFn = dyn Fn(&State) -> Route + Send + Sync;
+
+/// The sources of an edge: one node, or several for a join.
+///
+/// Converts from `&str`, `String`, `[&str; N]` and `Vec<&str>`, so both
+/// `add_edge("a", "b")` and `add_edge(["a", "b"], "c")` work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeSources(Vec<String>);
+
+impl From<&str> for EdgeSources {
+    fn from(s: &str) -> Self {
+        EdgeSources(vec![s.to_owned()])
+    }
+}
+
+impl From<String> for EdgeSources {
+    fn from(s: String) -> Self {
+        EdgeSources(vec![s])
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for EdgeSources {
+    fn from(list: [&str; N]) -> Self {
+        EdgeSources(list.iter().map(|s| (*s).to_owned()).collect())
+    }
+}
+
+impl From<Vec<&str>> for EdgeSources {
+    fn from(list: Vec<&str>) -> Self {
+        EdgeSources(list.into_iter().map(str::to_owned).collect())
+    }
+}
+
+impl From<Vec<String>> for EdgeSources {
+    fn from(list: Vec<String>) -> Self {
+        EdgeSources(list)
+    }
+}
+
+/// A graph under construction: state channels, nodes and edges.
+///
+/// Channels hold JSON values and combine writes with a [`Reducer`]. Nodes
+/// are async or sync closures from the [`State`] (and a [`NodeContext`]) to
+/// an [`Update`](crate::graph::Update). Nodes triggered in the same
+/// superstep run in parallel; their updates are applied together at the end
+/// of the step. Mistakes (unknown nodes, no entry point, nodes that can
+/// never run) are reported by [`compile`](StateGraph::compile).
+///
+/// ```
+/// use std::sync::Arc;
+/// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START, END};
+/// use checkpointer::{Config, InMemorySaver};
+/// use serde_json::json;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut graph = StateGraph::new();
+/// graph
+///     .add_channel("messages", Reducer::append())
+///     .add_node("greet", |state, _ctx| async move {
+///         let name: String = state.get("name")?;
+///         Ok(Update::new().set("messages", vec![format!("hello, {name}")]))
+///     })
+///     .add_sync_node("shout", |state, _ctx| {
+///         let msgs: Vec<String> = state.get("messages")?;
+///         Ok(Update::new().set("messages", vec![msgs[0].to_uppercase()]))
+///     })
+///     .add_channel("name", Reducer::last_value())
+///     .add_edge(START, "greet")
+///     .add_edge("greet", "shout")
+///     .add_edge("shout", END);
+/// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+///
+/// let out = app.invoke(json!({"name": "ann"}), &Config::thread("t1")).await?;
+/// assert_eq!(out.values["messages"], json!(["hello, ann", "HELLO, ANN"]));
+/// // input, __start__ step, greet, shout
+/// assert_eq!(app.get_state_history(&Config::thread("t1"), &Default::default()).await?.len(), 4);
+/// # Ok::<(), checkpointer::graph::GraphError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Default)]
+pub struct StateGraph {
+    channels: Vec<(String, Reducer)>,
+    nodes: Vec<(String, Arc<dyn Node>)>,
+    edges: Vec<(Vec<String>, String)>,
+    branches: Vec<(String, Arc<RouterFn>, Vec<String>)>,
+}
+
+impl fmt::Debug for StateGraph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateGraph")
+            .field(
+                "channels",
+                &self.channels.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field(
+                "nodes",
+                &self.nodes.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("edges", &self.edges)
+            .field("branches", &self.branches.len())
+            .finish()
+    }
+}
+
+impl StateGraph {
+    /// An empty graph.
+    pub fn new() -> Self {
+        StateGraph::default()
+    }
+
+    /// Declares a state channel with its reducer.
+    pub fn add_channel(&mut self, name: impl Into<String>, reducer: Reducer) -> &mut Self {
+        self.channels.push((name.into(), reducer));
+        self
+    }
+
+    /// Adds a node running an async closure
+    /// `|state: State, ctx: NodeContext| async move { ... Ok(update) }`.
+    pub fn add_node<F, Fut>(&mut self, name: impl Into<String>, f: F) -> &mut Self
+    where
+        F: Fn(State, NodeContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = NodeResult> + Send + 'static,
+    {
+        self.add_node_impl(name, AsyncFnNode(f))
+    }
+
+    /// Adds a node running a synchronous closure
+    /// `|state: &State, ctx: &NodeContext| -> NodeResult`.
+    pub fn add_sync_node<F>(&mut self, name: impl Into<String>, f: F) -> &mut Self
+    where
+        F: Fn(&State, &NodeContext) -> NodeResult + Send + Sync + 'static,
+    {
+        self.add_node_impl(name, SyncFnNode(f))
+    }
+
+    /// Adds a node of a type implementing [`Node`].
+    pub fn add_node_impl(&mut self, name: impl Into<String>, node: impl Node) -> &mut Self {
+        self.nodes.push((name.into(), Arc::new(node)));
+        self
+    }
+
+    /// Adds an edge: after `from` runs, `to` runs in the next step. With
+    /// several sources (`add_edge(["a", "b"], "c")`), `to` runs once after
+    /// all of them have run.
+    pub fn add_edge(&mut self, from: impl Into<EdgeSources>, to: impl Into<String>) -> &mut Self {
+        self.edges.push((from.into().0, to.into()));
+        self
+    }
+
+    /// Adds a conditional edge: after `source` runs, `router` reads the state
+    /// (with `source`'s update applied) and returns the next node(s), `END`,
+    /// or [`SendTo`](crate::graph::SendTo) packets. `destinations` lists
+    /// where it may go, for `compile`'s checks; an empty list means
+    /// "any node".
+    pub fn add_conditional_edges<F, R>(
+        &mut self,
+        source: impl Into<String>,
+        router: F,
+        destinations: &[&str],
+    ) -> &mut Self
+    where
+        F: Fn(&State) -> R + Send + Sync + 'static,
+        R: Into<Route>,
+    {
+        let router: Arc<RouterFn> = Arc::new(move |s: &State| router(s).into());
+        self.branches.push((
+            source.into(),
+            router,
+            destinations.iter().map(|d| (*d).to_owned()).collect(),
+        ));
+        self
+    }
+
+    /// Checks the graph and makes it runnable.
+    ///
+    /// Errors ([`GraphError::InvalidGraph`]): duplicate or reserved node or
+    /// channel names, edges or interrupt lists naming unknown nodes, no
+    /// edge from `START`, and nodes that no path from `START` reaches.
+    pub fn compile(&self, options: CompileOptions) -> Result<CompiledGraph, GraphError> {
+        let spec = self.build_spec(&options)?;
+        Ok(CompiledGraph::new(Arc::new(spec), options))
+    }
+
+    fn build_spec(&self, options: &CompileOptions) -> Result<GraphSpec, GraphError> {
+        let mut channels: BTreeMap<String, ChannelKind> = BTreeMap::new();
+        let reserved = [
+            START, END, ERROR, INTERRUPT, RESUME, SCHEDULED, TASKS, NO_WRITES,
+        ];
+        for (name, reducer) in &self.channels {
+            if name.is_empty() || name.contains(':') || reserved.contains(&name.as_str()) {
+                return Err(GraphError::invalid_graph(format!(
+                    "channel name {name:?} is reserved or invalid (no ':' and no __ names)"
+                )));
+            }
+            if channels
+                .insert(name.clone(), ChannelKind::State(reducer.clone()))
+                .is_some()
+            {
+                return Err(GraphError::invalid_graph(format!(
+                    "channel {name:?} is declared twice"
+                )));
+            }
+        }
+        let state_channels: Vec<String> = channels.keys().cloned().collect();
+
+        let mut nodes: BTreeMap<String, NodeSpec> = BTreeMap::new();
+        nodes.insert(
+            START.to_owned(),
+            NodeSpec {
+                runner: None,
+                triggers: vec![START_CHANNEL.to_owned()],
+                ..NodeSpec::default()
+            },
+        );
+        channels.insert(START_CHANNEL.to_owned(), ChannelKind::Ephemeral);
+        channels.insert(TASKS.to_owned(), ChannelKind::Tasks);
+        for (name, node) in &self.nodes {
+            if name.is_empty()
+                || name.contains(':')
+                || name.starts_with("__")
+                || reserved.contains(&name.as_str())
+            {
+                return Err(GraphError::invalid_graph(format!(
+                    "node name {name:?} is reserved or invalid (no ':' and no leading '__')"
+                )));
+            }
+            if nodes.contains_key(name) {
+                return Err(GraphError::invalid_graph(format!(
+                    "node {name:?} is added twice"
+                )));
+            }
+            let trigger = branch_channel(name);
+            channels.insert(trigger.clone(), ChannelKind::Ephemeral);
+            nodes.insert(
+                name.clone(),
+                NodeSpec {
+                    runner: Some(Arc::clone(node)),
+                    triggers: vec![trigger],
+                    ..NodeSpec::default()
+                },
+            );
+        }
+
+        let known = |n: &str, what: &str| -> Result<(), GraphError> {
+            let ok = match what {
+                "source" => nodes.contains_key(n),
+                _ => n == END || (nodes.contains_key(n) && n != START),
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(GraphError::invalid_graph(format!(
+                    "edge {what} {n:?} is not a node of the graph"
+                )))
+            }
+        };
+        for (sources, target) in &self.edges {
+            if sources.is_empty() {
+                return Err(GraphError::invalid_graph(format!(
+                    "edge to {target:?} has no source"
+                )));
+            }
+            for s in sources {
+                known(s, "source")?;
+            }
+            known(target, "target")?;
+        }
+        for (source, _, dests) in &self.branches {
+            known(source, "source")?;
+            for d in dests {
+                known(d, "target")?;
+            }
+        }
+        for (list, what) in [
+            (&options.interrupt_before, "interrupt_before"),
+            (&options.interrupt_after, "interrupt_after"),
+        ] {
+            for n in list {
+                if !nodes.contains_key(n) || n == START {
+                    return Err(GraphError::invalid_graph(format!(
+                        "{what} names {n:?}, which is not a node of the graph"
+                    )));
+                }
+            }
+        }
+
+        // Wire edges into the nodes' writers.
+        for (sources, target) in &self.edges {
+            if sources.len() == 1 {
+                if target != END
+                    && let Some(spec) = nodes.get_mut(&sources[0])
+                    && !spec.successors.contains(target)
+                {
+                    spec.successors.push(target.clone());
+                }
+                continue;
+            }
+            let mut names = sources.clone();
+            names.sort();
+            names.dedup();
+            if target == END {
+                continue;
+            }
+            let channel = join_channel(&names, target);
+            channels.insert(channel.clone(), ChannelKind::Barrier(names.clone()));
+            for s in &names {
+                if let Some(spec) = nodes.get_mut(s) {
+                    spec.joins.push(channel.clone());
+                }
+            }
+            if let Some(spec) = nodes.get_mut(target) {
+                spec.triggers.push(channel);
+            }
+        }
+        for (source, router, _) in &self.branches {
+            if let Some(spec) = nodes.get_mut(source) {
+                spec.routers.push(Arc::clone(router));
+            }
+        }
+
+        // Reachability from START.
+        let start = &nodes[START];
+        if start.successors.is_empty() && start.routers.is_empty() {
+            return Err(GraphError::invalid_graph(
+                "no edge from START: add `add_edge(START, <first node>)` or a conditional edge from START",
+            ));
+        }
+        let mut reached: BTreeSet<String> = BTreeSet::new();
+        let mut queue: VecDeque<String> = VecDeque::from([START.to_owned()]);
+        let mut open_router_reached = false;
+        while let Some(n) = queue.pop_front() {
+            if !reached.insert(n.clone()) {
+                continue;
+            }
+            let mut next: Vec<String> = nodes
+                .get(&n)
+                .map(|s| s.successors.clone())
+                .unwrap_or_default();
+            for (source, _, dests) in &self.branches {
+                if *source == n {
+                    if dests.is_empty() {
+                        open_router_reached = true;
+                    }
+                    next.extend(dests.iter().filter(|d| *d != END).cloned());
+                }
+            }
+            for (sources, target) in &self.edges {
+                if sources.len() > 1 && sources.contains(&n) && target != END {
+                    next.push(target.clone());
+                }
+            }
+            queue.extend(next);
+        }
+        if !open_router_reached {
+            let unreachable: Vec<&String> =
+                nodes.keys().filter(|n| !reached.contains(*n)).collect();
+            if !unreachable.is_empty() {
+                return Err(GraphError::invalid_graph(format!(
+                    "nodes {unreachable:?} can never run: no path from START reaches them \
+                     (add an edge, or list them in a conditional edge's destinations)"
+                )));
+            }
+        }
+        // A join whose sources are not all reachable can never fire.
+        for (sources, target) in &self.edges {
+            if sources.len() > 1
+                && !open_router_reached
+                && let Some(missing) = sources.iter().find(|s| !reached.contains(*s))
+            {
+                return Err(GraphError::invalid_graph(format!(
+                    "the join into {target:?} waits for {missing:?}, which can never run"
+                )));
+            }
+        }
+
+        Ok(GraphSpec {
+            channels,
+            state_channels,
+            nodes,
+        })
+    }
+}
+
+/// A node as the runner sees it.
+#[derive(Clone, Default)]
+pub(crate) struct NodeSpec {
+    /// The function; `None` for the built-in `__start__` node.
+    pub(crate) runner: Option<Arc<dyn Node>>,
+    /// Channels whose new versions run the node.
+    pub(crate) triggers: Vec<String>,
+    /// Static successors (their `branch:to:` channels are written).
+    pub(crate) successors: Vec<String>,
+    /// Join barriers this node writes its name to.
+    pub(crate) joins: Vec<String>,
+    /// Conditional edges from this node.
+    pub(crate) routers: Vec<Arc<RouterFn>>,
+}
+
+/// A compiled graph's shape.
+pub(crate) struct GraphSpec {
+    /// Every channel, state and internal.
+    pub(crate) channels: BTreeMap<String, ChannelKind>,
+    /// The user's state channels.
+    pub(crate) state_channels: Vec<String>,
+    /// Every node, with `__start__`.
+    pub(crate) nodes: BTreeMap<String, NodeSpec>,
+}
+
+impl fmt::Debug for GraphSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GraphSpec")
+            .field("state_channels", &self.state_channels)
+            .field("nodes", &self.nodes.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}

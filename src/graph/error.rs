@@ -1,0 +1,194 @@
+//! The graph error type.
+
+/// A `Result` whose error is [`GraphError`].
+pub type GraphResult<T, E = GraphError> = std::result::Result<T, E>;
+
+/// Everything building or running a graph can fail with.
+///
+/// Each variant names what it was working on: the node, the superstep and
+/// the thread (`""` when the run has no saver and no thread). An interrupt
+/// is never an error: a run that stops for one returns `Ok`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// `compile` found a problem in the graph's shape.
+    #[error("invalid graph: {reason}")]
+    InvalidGraph {
+        /// What is wrong, naming the nodes or channels involved.
+        reason: String,
+    },
+
+    /// A node returned an error.
+    #[error("node {node:?} failed in step {step} of thread {thread_id:?}: {message}")]
+    NodeFailed {
+        /// The node.
+        node: String,
+        /// The superstep.
+        step: i64,
+        /// The thread.
+        thread_id: String,
+        /// The task id the error was saved under.
+        task_id: String,
+        /// The node's error, as text (also saved as the task's `__error__` write).
+        message: String,
+    },
+
+    /// A node panicked; the panic was caught and turned into this error.
+    #[error("node {node:?} panicked in step {step} of thread {thread_id:?}: {message}")]
+    NodePanicked {
+        /// The node.
+        node: String,
+        /// The superstep.
+        step: i64,
+        /// The thread.
+        thread_id: String,
+        /// The panic message.
+        message: String,
+    },
+
+    /// Two tasks wrote to a last-value channel in the same superstep.
+    #[error(
+        "channel {channel:?} can receive only one value per step, but nodes {first_node:?} and \
+         {second_node:?} both wrote to it in step {step} of thread {thread_id:?}; give it a \
+         reducer (append or custom) to combine writes"
+    )]
+    ConflictingUpdate {
+        /// The channel.
+        channel: String,
+        /// The first node that wrote to it.
+        first_node: String,
+        /// The second node that wrote to it.
+        second_node: String,
+        /// The superstep.
+        step: i64,
+        /// The thread.
+        thread_id: String,
+    },
+
+    /// A custom reducer panicked while applying a step's writes; the
+    /// panic was caught and the step not applied.
+    #[error(
+        "the reducer of channel {channel:?} panicked in step {step} of thread {thread_id:?}: {message}"
+    )]
+    ReducerPanicked {
+        /// The channel.
+        channel: String,
+        /// The superstep.
+        step: i64,
+        /// The thread.
+        thread_id: String,
+        /// The panic message.
+        message: String,
+    },
+
+    /// A node (or an input, or `update_state`) produced an update the graph
+    /// cannot apply: an unknown channel, a value that is not a JSON object,
+    /// a route to an unknown node.
+    #[error("invalid update from {node:?} in step {step} of thread {thread_id:?}: {reason}")]
+    InvalidUpdate {
+        /// The node (`__start__` for the input, `__command__` for a command).
+        node: String,
+        /// The superstep.
+        step: i64,
+        /// The thread.
+        thread_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The run took more supersteps than the recursion limit allows.
+    #[error(
+        "recursion limit of {limit} steps reached at step {step} of thread {thread_id:?} \
+         without hitting a stop condition; raise it with `with_recursion_limit`"
+    )]
+    RecursionLimit {
+        /// The limit.
+        limit: usize,
+        /// The superstep that would have run next.
+        step: i64,
+        /// The thread.
+        thread_id: String,
+    },
+
+    /// A channel the node or caller read is not in the state.
+    #[error("channel {channel:?} has no value")]
+    MissingChannel {
+        /// The channel.
+        channel: String,
+    },
+
+    /// A channel's value could not be read as the requested type.
+    #[error("channel {channel:?} does not hold the requested type: {source}")]
+    StateType {
+        /// The channel.
+        channel: String,
+        /// The deserialiser's error.
+        source: serde_json::Error,
+    },
+
+    /// The operation needs a checkpoint saver, and the graph was compiled
+    /// without one.
+    #[error("{operation} needs a checkpoint saver: compile the graph with `CompileOptions::saver`")]
+    NoSaver {
+        /// The operation.
+        operation: &'static str,
+    },
+
+    /// The operation needs a `thread_id` in the config.
+    #[error("{operation} needs a thread_id in the config")]
+    MissingThreadId {
+        /// The operation.
+        operation: &'static str,
+    },
+
+    /// The config names a checkpoint that does not exist.
+    #[error("checkpoint {checkpoint_id} not found in thread {thread_id:?}")]
+    CheckpointNotFound {
+        /// The thread.
+        thread_id: String,
+        /// The checkpoint id.
+        checkpoint_id: String,
+    },
+
+    /// A `Command` or `update_state` call that cannot be applied.
+    #[error("{operation} on thread {thread_id:?}: {reason}")]
+    InvalidCommand {
+        /// `invoke` (for a `Command`) or `update_state`.
+        operation: &'static str,
+        /// The thread.
+        thread_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A saver call failed.
+    #[error("saver error during {operation} on thread {thread_id:?}: {source}")]
+    Saver {
+        /// What the graph was doing.
+        operation: &'static str,
+        /// The thread.
+        thread_id: String,
+        /// The saver's error.
+        source: Box<crate::saver::Error>,
+    },
+}
+
+impl GraphError {
+    pub(crate) fn invalid_graph(reason: impl Into<String>) -> Self {
+        GraphError::InvalidGraph {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn saver(
+        operation: &'static str,
+        thread_id: &str,
+    ) -> impl FnOnce(crate::saver::Error) -> GraphError {
+        let thread_id = thread_id.to_owned();
+        move |source| GraphError::Saver {
+            operation,
+            thread_id,
+            source: Box::new(source),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Durable graph workflows: a LangGraph-style `StateGraph` and a Pregel
+//! superstep runner that checkpoints through any
+//! [`BaseCheckpointSaver`](crate::BaseCheckpointSaver).
+//!
+//! - **State** is a set of named channels holding JSON values, each with a
+//!   [`Reducer`] (last value, append, or your own function).
+//! - **Nodes** are async or sync closures from the [`State`] and a
+//!   [`NodeContext`] to an [`Update`].
+//! - **Edges**: `add_edge(a, b)`, from [`START`] and to [`END`], joins
+//!   (`add_edge(["a", "b"], "c")`), conditional edges whose router returns
+//!   node names or [`SendTo`] packets (dynamic fan-out).
+//! - **Running**: every superstep runs its triggered tasks concurrently on
+//!   tokio, saves each task's writes as it ends, applies all writes through
+//!   the reducers and saves a checkpoint, exactly as LangGraph's runtime
+//!   does, so a stored thread means the same thing: an `input` checkpoint
+//!   at step -1, then a `loop` checkpoint per step, `update` checkpoints
+//!   from [`CompiledGraph::update_state`], `fork` checkpoints when replaying
+//!   an older checkpoint.
+//! - **Durable**: a run that failed or crashed continues with
+//!   [`Input::Continue`]: finished tasks are not run again. Interrupts
+//!   (static, or [`NodeContext::interrupt`]) stop a run with `Ok`; a
+//!   [`Command`] continues it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use checkpointer::graph::{Command, CompileOptions, Input, Reducer, StateGraph, Update, START, END};
+//! use checkpointer::{Config, InMemorySaver};
+//! use serde_json::json;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let mut graph = StateGraph::new();
+//! graph
+//!     .add_channel("draft", Reducer::last_value())
+//!     .add_channel("log", Reducer::append())
+//!     .add_node("write", |_state, _ctx| async move {
+//!         Ok(Update::new().set("draft", "hello world").set("log", "written"))
+//!     })
+//!     .add_node("review", |state, ctx| async move {
+//!         // Ask a human; the run stops here until it is resumed.
+//!         let verdict = ctx.interrupt(json!({"draft": state.get::<String>("draft")?}))?;
+//!         Ok(Update::new().set("log", format!("review: {verdict}")))
+//!     })
+//!     .add_edge(START, "write")
+//!     .add_edge("write", "review")
+//!     .add_edge("review", END);
+//! let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+//! let thread = Config::thread("doc-1");
+//!
+//! let out = app.invoke(json!({}), &thread).await?;
+//! assert_eq!(out.next, vec!["review"]);
+//! assert_eq!(out.interrupts[0].value, json!({"draft": "hello world"}));
+//!
+//! let out = app.invoke(Command::resume("ok"), &thread).await?;
+//! assert_eq!(out.values["log"], json!(["written", "review: \"ok\""]));
+//! assert!(!out.is_interrupted());
+//! # Ok::<(), checkpointer::graph::GraphError>(())
+//! # }).unwrap();
+//! ```
+
+mod builder;
+mod channel;
+mod compiled;
+mod error;
+mod interrupt;
+mod node;
+mod persist;
+mod pregel;
+mod snapshot;
+mod state;
+mod stream;
+mod task;
+
+pub use builder::{END, EdgeSources, START, StateGraph};
+pub use channel::Reducer;
+pub use compiled::{CompileOptions, CompiledGraph, DEFAULT_RECURSION_LIMIT, Input, RunOutcome};
+pub use error::{GraphError, GraphResult};
+pub use interrupt::{Command, Goto, Interrupt, Interrupted, Route};
+pub use node::{Node, NodeContext, NodeError, NodeResult};
+pub use persist::Durability;
+pub use snapshot::{StateSnapshot, TaskSnapshot};
+pub use state::{State, Update};
+pub use stream::{GraphStream, StreamEvent, StreamMode};
+pub use task::SendTo;

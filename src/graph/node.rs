@@ -1,0 +1,236 @@
+//! Nodes: the functions a graph runs, their context and their errors.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::interrupt::{Interrupt, Interrupted};
+use super::state::{State, Update};
+use super::task::interrupt_id;
+use crate::saver::Config;
+
+/// What a node's future resolves to.
+pub type NodeResult = Result<Update, NodeError>;
+
+/// A graph node. Closures implement it through
+/// [`StateGraph::add_node`](crate::graph::StateGraph::add_node) (async) and
+/// [`StateGraph::add_sync_node`](crate::graph::StateGraph::add_sync_node);
+/// implement it directly for a node type of your own.
+pub trait Node: Send + Sync + 'static {
+    /// Runs the node on `state`.
+    fn call(&self, state: State, ctx: NodeContext) -> BoxFuture<'static, NodeResult>;
+}
+
+/// An async closure as a node.
+pub(crate) struct AsyncFnNode<F>(pub(crate) F);
+
+impl<F, Fut> Node for AsyncFnNode<F>
+where
+    F: Fn(State, NodeContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = NodeResult> + Send + 'static,
+{
+    fn call(&self, state: State, ctx: NodeContext) -> BoxFuture<'static, NodeResult> {
+        Box::pin((self.0)(state, ctx))
+    }
+}
+
+/// A synchronous closure as a node. It runs inside the task's own tokio
+/// task, so other tasks of the step go on in parallel; put long blocking
+/// work in an async node with `spawn_blocking`.
+pub(crate) struct SyncFnNode<F>(pub(crate) F);
+
+impl<F> Node for SyncFnNode<F>
+where
+    F: Fn(&State, &NodeContext) -> NodeResult + Send + Sync + 'static,
+{
+    fn call(&self, state: State, ctx: NodeContext) -> BoxFuture<'static, NodeResult> {
+        let result = (self.0)(&state, &ctx);
+        Box::pin(async move { result })
+    }
+}
+
+/// Why a node did not return an update: it failed, or it is waiting for a
+/// human ([`NodeContext::interrupt`]).
+///
+/// Any `std::error::Error + Send + Sync` converts into it with `?`, and so
+/// does [`Interrupted`]; [`NodeError::msg`] makes one from text.
+pub struct NodeError(NodeErrorKind);
+
+enum NodeErrorKind {
+    Interrupted(Interrupt),
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl NodeError {
+    /// A failure with this message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        NodeError(NodeErrorKind::Failed(message.to_string().into()))
+    }
+
+    /// The interrupt, if this is one rather than a failure.
+    pub fn as_interrupt(&self) -> Option<&Interrupt> {
+        match &self.0 {
+            NodeErrorKind::Interrupted(i) => Some(i),
+            NodeErrorKind::Failed(_) => None,
+        }
+    }
+
+    pub(crate) fn into_outcome(self) -> Result<Interrupt, String> {
+        match self.0 {
+            NodeErrorKind::Interrupted(i) => Ok(i),
+            NodeErrorKind::Failed(e) => Err(e.to_string()),
+        }
+    }
+}
+
+impl fmt::Debug for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            NodeErrorKind::Interrupted(i) => f.debug_tuple("Interrupted").field(i).finish(),
+            NodeErrorKind::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+        }
+    }
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            NodeErrorKind::Interrupted(i) => write!(f, "interrupted: {}", i.value),
+            NodeErrorKind::Failed(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for NodeError {
+    fn from(e: E) -> Self {
+        NodeError(NodeErrorKind::Failed(Box::new(e)))
+    }
+}
+
+impl From<Interrupted> for NodeError {
+    fn from(i: Interrupted) -> Self {
+        NodeError(NodeErrorKind::Interrupted(i.0))
+    }
+}
+
+/// What a node knows about its run: the config, the superstep, its task,
+/// and the way to ask a human ([`interrupt`](NodeContext::interrupt)).
+#[derive(Clone)]
+pub struct NodeContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    config: Config,
+    step: i64,
+    node: String,
+    task_id: String,
+    resume: Mutex<ResumeState>,
+}
+
+/// The answers a task has, and how many `interrupt` calls it made.
+pub(crate) struct ResumeState {
+    /// Answers saved for this task (its `__resume__` write), by call index.
+    pub(crate) answers: Vec<Value>,
+    /// Whether an answer was taken from the step's shared resume value.
+    pub(crate) took_shared: bool,
+    next: usize,
+    shared: Arc<Mutex<Option<Value>>>,
+}
+
+impl NodeContext {
+    pub(crate) fn new(
+        config: Config,
+        step: i64,
+        node: String,
+        task_id: String,
+        answers: Vec<Value>,
+        shared: Arc<Mutex<Option<Value>>>,
+    ) -> Self {
+        NodeContext {
+            inner: Arc::new(ContextInner {
+                config,
+                step,
+                node,
+                task_id,
+                resume: Mutex::new(ResumeState {
+                    answers,
+                    took_shared: false,
+                    next: 0,
+                    shared,
+                }),
+            }),
+        }
+    }
+
+    /// The config of the run (thread, user keys).
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The superstep this task runs in.
+    pub fn step(&self) -> i64 {
+        self.inner.step
+    }
+
+    /// The node's name.
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// The task's deterministic id.
+    pub fn task_id(&self) -> &str {
+        &self.inner.task_id
+    }
+
+    /// Asks a human: the first time, returns `Err(Interrupted)`, which the
+    /// node propagates with `?`; the run then stops with this interrupt in
+    /// its outcome. When the run is resumed with
+    /// [`Command::resume`](crate::graph::Command::resume), the node runs
+    /// again from the top and this call returns the answer.
+    ///
+    /// A node may call `interrupt` several times; answers are matched to
+    /// calls by their order.
+    pub fn interrupt(&self, value: impl Into<Value>) -> Result<Value, Interrupted> {
+        let mut state = self.inner.resume.lock().unwrap_or_else(|e| e.into_inner());
+        let idx = state.next;
+        state.next += 1;
+        if let Some(answer) = state.answers.get(idx) {
+            return Ok(answer.clone());
+        }
+        let shared = state
+            .shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(answer) = shared {
+            state.answers.push(answer.clone());
+            state.took_shared = true;
+            return Ok(answer);
+        }
+        Err(Interrupted(Interrupt {
+            value: value.into(),
+            id: interrupt_id(&self.inner.task_id, idx),
+        }))
+    }
+
+    /// The answers the task holds after running, if it took a new one.
+    pub(crate) fn new_answers(&self) -> Option<Vec<Value>> {
+        let state = self.inner.resume.lock().unwrap_or_else(|e| e.into_inner());
+        state.took_shared.then(|| state.answers.clone())
+    }
+}
+
+impl fmt::Debug for NodeContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeContext")
+            .field("node", &self.inner.node)
+            .field("step", &self.inner.step)
+            .field("task_id", &self.inner.task_id)
+            .field("thread_id", &self.inner.config.thread_id)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,1141 @@
+//! The superstep loop: prepare tasks, run them in parallel, save their
+//! writes, apply them through the reducers, checkpoint, repeat.
+//!
+//! This follows LangGraph's runtime (`pregel/_loop.py`, `_algo.py`):
+//!
+//! - A run on a new input applies the input to the `__start__` channel and
+//!   saves an `input` checkpoint (step = last step + 1, `-1` on a new
+//!   thread). The built-in `__start__` task then copies the input into the
+//!   state channels in the first `loop` step.
+//! - Each step: the tasks are the nodes with a trigger channel whose version
+//!   they have not seen, plus one task per pending Send packet. They run
+//!   concurrently; each task's writes are saved with `put_writes` (against
+//!   the step's starting checkpoint) as soon as it ends. Then all writes go
+//!   through the reducers, versions grow by one `get_next_version` over the
+//!   highest version, and a `loop` checkpoint is saved with
+//!   `new_versions` = the channels that changed.
+//! - A failed task is saved as an `__error__` write and the run stops with
+//!   the error after the other tasks end; an interrupted one as
+//!   `__interrupt__` (and `__resume__` with its answers so far). Invoking
+//!   again from that checkpoint finds the finished tasks' writes under their
+//!   deterministic ids and runs only the others.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde_json::{Map, Value, json};
+
+use super::builder::{END, GraphSpec, START};
+use super::channel::{ChannelKind, Conflict, START_CHANNEL, branch_channel};
+use super::compiled::{CompiledGraph, Input, RunOutcome};
+use super::error::GraphError;
+use super::interrupt::{Goto, Interrupt};
+use super::node::NodeContext;
+use super::persist::Persist;
+use super::state::State;
+use super::stream::{EventSink, StreamEvent};
+use super::task::{Task, TaskKind, pull_path, pull_task_id, push_path, push_task_id};
+use crate::saver::{
+    ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource, Config,
+    ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, PendingWrite, RESUME, SCHEDULED, TASKS,
+};
+
+/// The `versions_seen` key that records the versions at the last interrupt.
+const INTERRUPT_SEEN: &str = INTERRUPT;
+/// The node name of writes that come from the caller, not a task.
+pub(crate) const INPUT_NODE: &str = "__input__";
+
+/// The value that replaces the NULL task's `__resume__` write once a task
+/// has taken it.
+fn consumed_marker() -> Value {
+    json!({"__resume_consumed__": true})
+}
+
+/// Whether `channel` is a control channel (never applied to the state).
+pub(crate) fn is_control(channel: &str) -> bool {
+    matches!(channel, ERROR | INTERRUPT | RESUME | SCHEDULED | NO_WRITES)
+}
+
+/// Every state channel with a value, as one object.
+pub(crate) fn state_values(spec: &GraphSpec, checkpoint: &Checkpoint) -> Map<String, Value> {
+    spec.state_channels
+        .iter()
+        .filter_map(|ch| Some((ch.clone(), checkpoint.channel_values.get(ch)?.clone())))
+        .collect()
+}
+
+/// The trigger channels of `node` that have a version it has not seen.
+pub(crate) fn fresh_triggers(spec: &GraphSpec, checkpoint: &Checkpoint, node: &str) -> Vec<String> {
+    let Some(n) = spec.nodes.get(node) else {
+        return Vec::new();
+    };
+    let seen = checkpoint.versions_seen.get(node);
+    let mut triggers: Vec<String> = n
+        .triggers
+        .iter()
+        .filter(|ch| {
+            let available = spec
+                .channels
+                .get(*ch)
+                .is_some_and(|k| k.is_available(checkpoint.channel_values.get(*ch)));
+            let version = checkpoint.channel_versions.get(*ch);
+            let seen = seen.and_then(|s| s.get(*ch));
+            available && version.is_some() && version > seen
+        })
+        .cloned()
+        .collect();
+    triggers.sort();
+    triggers
+}
+
+/// The tasks of step `step`, run from `checkpoint`: push tasks for pending
+/// Send packets, then pull tasks in node order.
+pub(crate) fn prepare_tasks(
+    spec: &GraphSpec,
+    checkpoint: &Checkpoint,
+    ns: &str,
+    step: i64,
+) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    if let Some(Value::Array(packets)) = checkpoint.channel_values.get(TASKS) {
+        for (idx, packet) in packets.iter().enumerate() {
+            let Some(node) = packet.get("node").and_then(Value::as_str) else {
+                continue;
+            };
+            if !spec.nodes.contains_key(node) || node == START {
+                continue;
+            }
+            tasks.push(Task {
+                id: push_task_id(&checkpoint.id, ns, step, node, idx),
+                name: node.to_owned(),
+                path: push_path(idx),
+                triggers: vec![super::task::PUSH.to_owned()],
+                kind: TaskKind::Push(packet.get("arg").cloned().unwrap_or(Value::Null)),
+            });
+        }
+    }
+    for name in spec.nodes.keys() {
+        let triggers = fresh_triggers(spec, checkpoint, name);
+        if triggers.is_empty() {
+            continue;
+        }
+        tasks.push(Task {
+            id: pull_task_id(&checkpoint.id, ns, step, name, &triggers),
+            name: name.clone(),
+            path: pull_path(name),
+            triggers,
+            kind: TaskKind::Pull,
+        });
+    }
+    tasks
+}
+
+/// Why `apply_writes` refused a step.
+#[derive(Debug)]
+pub(crate) enum ApplyError {
+    Conflict {
+        channel: String,
+        first: String,
+        second: String,
+    },
+    UnknownChannel {
+        channel: String,
+        node: String,
+    },
+    ReducerPanicked {
+        channel: String,
+        message: String,
+    },
+}
+
+impl ApplyError {
+    pub(crate) fn into_graph_error(self, step: i64, thread_id: &str) -> GraphError {
+        match self {
+            ApplyError::Conflict {
+                channel,
+                first,
+                second,
+            } => GraphError::ConflictingUpdate {
+                channel,
+                first_node: first,
+                second_node: second,
+                step,
+                thread_id: thread_id.to_owned(),
+            },
+            ApplyError::ReducerPanicked { channel, message } => GraphError::ReducerPanicked {
+                channel,
+                step,
+                thread_id: thread_id.to_owned(),
+                message,
+            },
+            ApplyError::UnknownChannel { channel, node } => GraphError::InvalidUpdate {
+                node,
+                step,
+                thread_id: thread_id.to_owned(),
+                reason: format!("{channel:?} is not a channel of the graph"),
+            },
+        }
+    }
+}
+
+/// One task's contribution to `apply_writes`.
+pub(crate) struct TaskWrites<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) triggers: &'a [String],
+    pub(crate) writes: Vec<(String, Value)>,
+}
+
+/// Applies a step's writes to `checkpoint` (LangGraph's `apply_writes`):
+/// records what each task saw, resets consumed barriers, runs every
+/// channel's reducer, clears ephemeral channels nobody wrote (when tasks
+/// ran), and gives every changed channel one new version above the highest.
+/// Returns the changed channels.
+pub(crate) fn apply_writes(
+    spec: &GraphSpec,
+    checkpoint: &mut Checkpoint,
+    tasks: Vec<TaskWrites<'_>>,
+    next_version: &dyn Fn(Option<&ChannelVersion>) -> ChannelVersion,
+) -> Result<BTreeSet<String>, ApplyError> {
+    let max = checkpoint.channel_versions.values().max().copied();
+    let next = next_version(max.as_ref());
+    let mut updated = BTreeSet::new();
+    let bump_step = tasks.iter().any(|t| !t.triggers.is_empty());
+
+    for t in &tasks {
+        let mut seen_now = ChannelVersions::new();
+        for ch in t.triggers {
+            if let Some(v) = checkpoint.channel_versions.get(ch) {
+                seen_now.insert(ch.clone(), *v);
+            }
+        }
+        if !seen_now.is_empty() {
+            checkpoint
+                .versions_seen
+                .entry(t.name.to_owned())
+                .or_default()
+                .extend(seen_now);
+        }
+    }
+    for t in &tasks {
+        for ch in t.triggers {
+            let Some(kind) = spec.channels.get(ch) else {
+                continue;
+            };
+            let mut value = checkpoint.channel_values.remove(ch);
+            let changed = kind.consume(&mut value);
+            if let Some(v) = value {
+                checkpoint.channel_values.insert(ch.clone(), v);
+            }
+            if changed {
+                checkpoint.channel_versions.insert(ch.clone(), next);
+                updated.insert(ch.clone());
+            }
+        }
+    }
+
+    let mut by_channel: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
+    for t in tasks {
+        for (ch, value) in t.writes {
+            if is_control(&ch) {
+                continue;
+            }
+            if !spec.channels.contains_key(&ch) {
+                return Err(ApplyError::UnknownChannel {
+                    channel: ch,
+                    node: t.name.to_owned(),
+                });
+            }
+            by_channel
+                .entry(ch)
+                .or_default()
+                .push((t.name.to_owned(), value));
+        }
+    }
+    let written: BTreeSet<String> = by_channel.keys().cloned().collect();
+    for (ch, writes) in by_channel {
+        let Some(kind) = spec.channels.get(&ch) else {
+            continue;
+        };
+        let mut value = checkpoint.channel_values.remove(&ch);
+        let result = kind.update(&mut value, writes);
+        if let Some(v) = value {
+            checkpoint.channel_values.insert(ch.clone(), v);
+        }
+        match result {
+            Ok(true) => {
+                checkpoint.channel_versions.insert(ch.clone(), next);
+                updated.insert(ch);
+            }
+            Ok(false) => {}
+            Err(Conflict::TwoWrites { first, second }) => {
+                return Err(ApplyError::Conflict {
+                    channel: ch,
+                    first,
+                    second,
+                });
+            }
+            Err(Conflict::ReducerPanicked(message)) => {
+                return Err(ApplyError::ReducerPanicked {
+                    channel: ch,
+                    message,
+                });
+            }
+        }
+    }
+    if bump_step {
+        for (ch, kind) in &spec.channels {
+            if kind.is_ephemeral()
+                && !written.contains(ch)
+                && checkpoint.channel_values.remove(ch).is_some()
+            {
+                checkpoint.channel_versions.insert(ch.clone(), next);
+                updated.insert(ch.clone());
+            }
+        }
+    }
+    Ok(updated)
+}
+
+/// The writes a node's update makes, with its edges: state writes, then
+/// `branch:to:` triggers for static successors and router answers, join
+/// barrier marks, and Send packets. `global` is the state before the step;
+/// routers see it with the update applied.
+pub(crate) fn node_writes(
+    spec: &GraphSpec,
+    node: &str,
+    update: Vec<(String, Value)>,
+    global: &State,
+) -> Result<Vec<(String, Value)>, String> {
+    let Some(n) = spec.nodes.get(node) else {
+        return Err(format!("{node:?} is not a node of the graph"));
+    };
+    let mut local = global.clone();
+    for (ch, value) in &update {
+        let Some(kind @ ChannelKind::State(_)) = spec.channels.get(ch) else {
+            return Err(format!(
+                "{ch:?} is not a state channel of the graph (declare it with add_channel)"
+            ));
+        };
+        let mut cur = local.value(ch).cloned();
+        // Two writes to a last-value channel by one node: the last wins here;
+        // apply_writes reports the conflict.
+        if kind
+            .update(&mut cur, vec![(node.to_owned(), value.clone())])
+            .is_ok()
+        {
+            local.set(ch, cur);
+        }
+    }
+    let mut writes = update;
+    for succ in &n.successors {
+        writes.push((branch_channel(succ), Value::from(node)));
+    }
+    for join in &n.joins {
+        writes.push((join.clone(), Value::from(node)));
+    }
+    for router in &n.routers {
+        for goto in router(&local).0 {
+            goto_writes(spec, node, goto, &mut writes)?;
+        }
+    }
+    Ok(writes)
+}
+
+/// The writes that make `goto` happen in the next step.
+pub(crate) fn goto_writes(
+    spec: &GraphSpec,
+    from: &str,
+    goto: Goto,
+    writes: &mut Vec<(String, Value)>,
+) -> Result<(), String> {
+    let valid = |n: &str| spec.nodes.contains_key(n) && n != START;
+    match goto {
+        Goto::Node(n) if n == END => {}
+        Goto::Node(n) => {
+            if !valid(&n) {
+                return Err(format!("route to {n:?}, which is not a node of the graph"));
+            }
+            writes.push((branch_channel(&n), Value::from(from)));
+        }
+        Goto::Send(s) => {
+            if !valid(&s.node) {
+                return Err(format!(
+                    "SendTo {:?}, which is not a node of the graph",
+                    s.node
+                ));
+            }
+            writes.push((TASKS.to_owned(), json!({"node": s.node, "arg": s.arg})));
+        }
+    }
+    Ok(())
+}
+
+/// How a task ended.
+enum TaskOutput {
+    Done(Vec<(String, Value)>),
+    Interrupted(Interrupt),
+    Failed { message: String, invalid: bool },
+}
+
+/// Runs one task: the node, then its edges.
+async fn run_task(
+    spec: Arc<GraphSpec>,
+    task: Task,
+    input: State,
+    global: State,
+    ctx: NodeContext,
+) -> TaskOutput {
+    let update = match spec.nodes.get(&task.name).and_then(|n| n.runner.clone()) {
+        // The built-in __start__ node copies the input into the state.
+        None => match input.to_value() {
+            Value::Object(map) => Ok(map.into_iter().collect()),
+            _ => Ok(Vec::new()),
+        },
+        Some(node) => match node.call(input, ctx).await {
+            Ok(update) => update.into_writes().map_err(|reason| (reason, true)),
+            Err(e) => match e.into_outcome() {
+                Ok(interrupt) => return TaskOutput::Interrupted(interrupt),
+                Err(message) => Err((message, false)),
+            },
+        },
+    };
+    let writes =
+        update.and_then(|u| node_writes(&spec, &task.name, u, &global).map_err(|r| (r, true)));
+    match writes {
+        Ok(w) => TaskOutput::Done(w),
+        Err((message, invalid)) => TaskOutput::Failed { message, invalid },
+    }
+}
+
+/// The text of a caught panic.
+fn panic_message(e: tokio::task::JoinError) -> String {
+    if e.is_cancelled() {
+        return "task was cancelled".to_owned();
+    }
+    let payload = e.into_panic();
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// How a step ended.
+enum StepEnd {
+    /// Every task finished: their writes, in path order.
+    Done(Vec<(Task, Vec<(String, Value)>)>),
+    /// The run stops here (interrupt).
+    Stop(Vec<Interrupt>, Vec<String>),
+}
+
+/// One run of the loop over one thread.
+pub(crate) struct Run {
+    graph: CompiledGraph,
+    config: Config,
+    thread_id: String,
+    checkpoint: Checkpoint,
+    /// Metadata step of `checkpoint`.
+    step: i64,
+    /// Id of `checkpoint` if it is (or will be) saved; `None` before the
+    /// first put of a new thread.
+    saved_id: Option<String>,
+    pending: Vec<PendingWrite>,
+    persist: Persist,
+    sink: Option<EventSink>,
+}
+
+impl Run {
+    /// The config a put or put_writes uses to address checkpoint `id`:
+    /// the caller's config (for its metadata keys) naming `id`.
+    fn config_for(&self, id: Option<&str>) -> Config {
+        let mut c = self.config.clone();
+        c.checkpoint_ns = Some(self.config.ns().to_owned());
+        c.checkpoint_id = id.map(str::to_owned);
+        c
+    }
+
+    fn emit(&self, event: StreamEvent) {
+        if let Some(sink) = &self.sink {
+            sink.emit(event);
+        }
+    }
+
+    fn apply(
+        &mut self,
+        tasks: Vec<TaskWrites<'_>>,
+        step: i64,
+    ) -> Result<BTreeSet<String>, GraphError> {
+        let spec = Arc::clone(self.graph.spec());
+        let saver = self.graph.saver_ref().cloned();
+        let next = move |v: Option<&ChannelVersion>| match &saver {
+            Some(s) => s.get_next_version(v),
+            None => ChannelVersion::next_after(v),
+        };
+        apply_writes(&spec, &mut self.checkpoint, tasks, &next)
+            .map_err(|e| e.into_graph_error(step, &self.thread_id))
+    }
+
+    /// Makes the current (mutated) checkpoint a new checkpoint of `step`
+    /// and saves it.
+    async fn checkpoint(
+        &mut self,
+        step: i64,
+        source: CheckpointSource,
+        updated: &BTreeSet<String>,
+    ) -> Result<(), GraphError> {
+        let mut next = self.checkpoint.successor(step);
+        next.updated_channels = Some(updated.iter().cloned().collect());
+        let versions: ChannelVersions = updated
+            .iter()
+            .filter_map(|ch| Some((ch.clone(), *next.channel_versions.get(ch)?)))
+            .collect();
+        let parent = self.config_for(self.saved_id.as_deref());
+        let metadata = CheckpointMetadata::new(source, step);
+        self.persist
+            .put(&parent, &next, &metadata, &versions)
+            .await?;
+        self.saved_id = Some(next.id.clone());
+        self.checkpoint = next;
+        self.step = step;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn values(&self) -> Value {
+        Value::Object(state_values(self.graph.spec(), &self.checkpoint))
+    }
+
+    fn outcome(&self, next: Vec<String>, interrupts: Vec<Interrupt>) -> RunOutcome {
+        RunOutcome {
+            values: self.values(),
+            next,
+            interrupts,
+            config: self
+                .graph
+                .saver_ref()
+                .and(self.saved_id.as_ref())
+                .map(|id| {
+                    Config::thread(self.thread_id.clone())
+                        .with_ns(self.config.ns())
+                        .with_checkpoint_id(id.clone())
+                }),
+        }
+    }
+
+    /// Whether the run must stop for a static interrupt: a task of `names`
+    /// is listed, and some channel changed since the last interrupt.
+    fn should_interrupt<'a>(
+        &self,
+        listed: &BTreeSet<String>,
+        mut names: impl Iterator<Item = &'a str>,
+    ) -> bool {
+        if listed.is_empty() || !names.any(|n| listed.contains(n)) {
+            return false;
+        }
+        let seen = self.checkpoint.versions_seen.get(INTERRUPT_SEEN);
+        self.checkpoint
+            .channel_versions
+            .iter()
+            .any(|(ch, v)| Some(v) > seen.and_then(|s| s.get(ch)))
+    }
+
+    /// Saves writes against the current checkpoint and keeps them in
+    /// `pending`.
+    async fn save_writes(
+        &mut self,
+        writes: Vec<(String, Value)>,
+        task_id: &str,
+        task_path: &str,
+    ) -> Result<(), GraphError> {
+        let config = self.config_for(self.saved_id.as_deref());
+        for (i, (ch, v)) in writes.iter().enumerate() {
+            let idx = crate::saver::write_idx(ch, i);
+            self.pending
+                .retain(|w| !(w.task_id == task_id && w.idx == idx && idx < 0));
+            self.pending.push(PendingWrite {
+                task_id: task_id.to_owned(),
+                channel: ch.clone(),
+                value: v.clone(),
+                task_path: task_path.to_owned(),
+                idx,
+            });
+        }
+        self.persist
+            .put_writes(&config, writes, task_id, task_path)
+            .await
+    }
+
+    /// The saved writes of task `id` if it finished, without control writes.
+    fn finished_writes(&self, id: &str) -> Option<Vec<(String, Value)>> {
+        let mine: Vec<&PendingWrite> = self.pending.iter().filter(|w| w.task_id == id).collect();
+        if !mine
+            .iter()
+            .any(|w| !matches!(w.channel.as_str(), ERROR | INTERRUPT | RESUME))
+        {
+            return None;
+        }
+        Some(
+            mine.iter()
+                .filter(|w| !is_control(&w.channel))
+                .map(|w| (w.channel.clone(), w.value.clone()))
+                .collect(),
+        )
+    }
+
+    fn pending_value(&self, task_id: &str, channel: &str) -> Option<Value> {
+        self.pending
+            .iter()
+            .find(|w| w.task_id == task_id && w.channel == channel)
+            .map(|w| w.value.clone())
+    }
+
+    /// Runs the tasks of one step.
+    async fn run_step(&mut self, tasks: &[Task], step: i64) -> Result<StepEnd, GraphError> {
+        let spec = Arc::clone(self.graph.spec());
+        let global = State::from_map(state_values(&spec, &self.checkpoint));
+        let shared_resume = Arc::new(Mutex::new(
+            self.pending_value(NULL_TASK_ID, RESUME)
+                .filter(|v| *v != consumed_marker()),
+        ));
+        let mut done: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
+        let mut running = FuturesUnordered::new();
+        let mut contexts = BTreeMap::new();
+        for (i, task) in tasks.iter().enumerate() {
+            if let Some(writes) = self.finished_writes(&task.id) {
+                done.insert(i, writes);
+                continue;
+            }
+            let answers = match self.pending_value(&task.id, RESUME) {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
+            };
+            let ctx = NodeContext::new(
+                self.config.clone(),
+                step,
+                task.name.clone(),
+                task.id.clone(),
+                answers,
+                Arc::clone(&shared_resume),
+            );
+            let input = match &task.kind {
+                TaskKind::Pull if task.name == START => State::from_value(
+                    self.checkpoint
+                        .channel_values
+                        .get(START_CHANNEL)
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                ),
+                TaskKind::Pull => global.clone(),
+                TaskKind::Push(arg) => State::from_value(arg.clone()),
+            };
+            self.emit(StreamEvent::TaskStart {
+                step,
+                id: task.id.clone(),
+                name: task.name.clone(),
+                triggers: task.triggers.clone(),
+            });
+            let handle = tokio::spawn(run_task(
+                Arc::clone(&spec),
+                task.clone(),
+                input,
+                global.clone(),
+                ctx.clone(),
+            ));
+            contexts.insert(i, ctx);
+            running.push(async move { (i, handle.await) });
+        }
+
+        let mut errors: BTreeMap<usize, GraphError> = BTreeMap::new();
+        let mut interrupts: BTreeMap<usize, Interrupt> = BTreeMap::new();
+        while let Some((i, joined)) = running.next().await {
+            let task = &tasks[i];
+            let new_answers = contexts.get(&i).and_then(NodeContext::new_answers);
+            let output = joined.unwrap_or_else(|e| TaskOutput::Failed {
+                message: format!("panic: {}", panic_message(e)),
+                invalid: false,
+            });
+            let panicked = matches!(&output, TaskOutput::Failed { message, .. } if message.starts_with("panic: "));
+            match output {
+                TaskOutput::Done(writes) => {
+                    if let Some(answers) = new_answers {
+                        self.save_writes(
+                            vec![(RESUME.to_owned(), Value::Array(answers))],
+                            &task.id,
+                            &task.path,
+                        )
+                        .await?;
+                    }
+                    let saved = if writes.is_empty() {
+                        vec![(NO_WRITES.to_owned(), Value::Null)]
+                    } else {
+                        writes.clone()
+                    };
+                    self.save_writes(saved, &task.id, &task.path).await?;
+                    let update: Map<String, Value> = writes
+                        .iter()
+                        .filter(|(ch, _)| spec.state_channels.contains(ch))
+                        .cloned()
+                        .collect();
+                    self.emit(StreamEvent::Updates {
+                        step,
+                        node: task.name.clone(),
+                        update: Value::Object(update),
+                    });
+                    self.emit(StreamEvent::TaskEnd {
+                        step,
+                        id: task.id.clone(),
+                        name: task.name.clone(),
+                        result: Some(json!(writes)),
+                        error: None,
+                        interrupts: Vec::new(),
+                    });
+                    done.insert(i, writes);
+                }
+                TaskOutput::Interrupted(interrupt) => {
+                    let mut w = vec![(INTERRUPT.to_owned(), json!([interrupt]))];
+                    if let Some(answers) = new_answers {
+                        w.push((RESUME.to_owned(), Value::Array(answers)));
+                    }
+                    self.save_writes(w, &task.id, &task.path).await?;
+                    self.emit(StreamEvent::TaskEnd {
+                        step,
+                        id: task.id.clone(),
+                        name: task.name.clone(),
+                        result: None,
+                        error: None,
+                        interrupts: vec![interrupt.clone()],
+                    });
+                    interrupts.insert(i, interrupt);
+                }
+                TaskOutput::Failed { message, invalid } => {
+                    self.save_writes(
+                        vec![(ERROR.to_owned(), Value::from(message.clone()))],
+                        &task.id,
+                        &task.path,
+                    )
+                    .await?;
+                    self.emit(StreamEvent::TaskEnd {
+                        step,
+                        id: task.id.clone(),
+                        name: task.name.clone(),
+                        result: None,
+                        error: Some(message.clone()),
+                        interrupts: Vec::new(),
+                    });
+                    let thread_id = self.thread_id.clone();
+                    let err = if panicked {
+                        GraphError::NodePanicked {
+                            node: task.name.clone(),
+                            step,
+                            thread_id,
+                            message: message.trim_start_matches("panic: ").to_owned(),
+                        }
+                    } else if invalid {
+                        GraphError::InvalidUpdate {
+                            node: task.name.clone(),
+                            step,
+                            thread_id,
+                            reason: message,
+                        }
+                    } else {
+                        GraphError::NodeFailed {
+                            node: task.name.clone(),
+                            step,
+                            thread_id,
+                            task_id: task.id.clone(),
+                            message,
+                        }
+                    };
+                    errors.insert(i, err);
+                }
+            }
+        }
+        // A resume value a task took is now in that task's own `__resume__`
+        // write; mark the shared one used, so that a later plain `Continue`
+        // does not hand it to the task's next `interrupt` call.
+        let had_shared = self
+            .pending_value(NULL_TASK_ID, RESUME)
+            .is_some_and(|v| v != consumed_marker());
+        let taken = shared_resume
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none();
+        if had_shared && taken {
+            self.save_writes(
+                vec![(RESUME.to_owned(), consumed_marker())],
+                NULL_TASK_ID,
+                "",
+            )
+            .await?;
+        }
+        if let Some((_, err)) = errors.into_iter().next() {
+            return Err(err);
+        }
+        if !interrupts.is_empty() {
+            let next = tasks
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !done.contains_key(i))
+                .map(|(_, t)| t.name.clone())
+                .collect();
+            return Ok(StepEnd::Stop(interrupts.into_values().collect(), next));
+        }
+        Ok(StepEnd::Done(
+            done.into_iter()
+                .map(|(i, w)| (tasks[i].clone(), w))
+                .collect(),
+        ))
+    }
+
+    /// Ends the run: waits for the saves, then returns `result`.
+    async fn finish<T>(&mut self, result: Result<T, GraphError>) -> Result<T, GraphError> {
+        let flushed = self.persist.flush().await;
+        let value = result?;
+        flushed?;
+        Ok(value)
+    }
+
+    /// Loads the thread, applies the input, and runs supersteps until no
+    /// task is left, an interrupt, an error or the recursion limit.
+    pub(crate) async fn start(
+        graph: CompiledGraph,
+        input: Input,
+        config: &Config,
+        sink: Option<EventSink>,
+    ) -> Result<RunOutcome, GraphError> {
+        let saver = graph.saver_ref().cloned();
+        if saver.is_some() && config.thread_id.is_empty() {
+            return Err(GraphError::MissingThreadId {
+                operation: "invoke",
+            });
+        }
+        let thread_id = config.thread_id.clone();
+        let tuple = match &saver {
+            Some(s) => s
+                .get_tuple(config)
+                .await
+                .map_err(GraphError::saver("get_tuple", &thread_id))?,
+            None => None,
+        };
+        if let (Some(id), None) = (&config.checkpoint_id, &tuple) {
+            return Err(GraphError::CheckpointNotFound {
+                thread_id,
+                checkpoint_id: id.clone(),
+            });
+        }
+        let mut user_config = config.clone();
+        user_config.checkpoint_id = None;
+        let persist = Persist::new(saver.clone(), graph.durability(), &thread_id);
+        let mut run = match tuple {
+            Some(t) => Run {
+                graph,
+                config: user_config,
+                thread_id,
+                step: t.metadata.step,
+                saved_id: Some(t.checkpoint.id.clone()),
+                checkpoint: t.checkpoint,
+                pending: t.pending_writes,
+                persist,
+                sink,
+            },
+            None => Run {
+                graph,
+                config: user_config,
+                thread_id,
+                checkpoint: Checkpoint::new(-1),
+                step: -2,
+                saved_id: None,
+                pending: Vec::new(),
+                persist,
+                sink,
+            },
+        };
+        let result = run.drive(input, config).await;
+        run.finish(result).await
+    }
+
+    async fn drive(&mut self, input: Input, config: &Config) -> Result<RunOutcome, GraphError> {
+        let resuming = match input {
+            Input::Values(value) => {
+                self.apply_input(value).await?;
+                false
+            }
+            Input::Continue | Input::Command(_) if self.graph.saver_ref().is_none() => {
+                return Err(GraphError::NoSaver {
+                    operation: "continuing a thread",
+                });
+            }
+            Input::Continue => {
+                if self.saved_id.is_none() {
+                    return Ok(self.outcome(Vec::new(), Vec::new()));
+                }
+                if config.checkpoint_id.is_some() {
+                    self.fork_if_old().await?;
+                }
+                true
+            }
+            Input::Command(cmd) => {
+                if self.saved_id.is_none() {
+                    return Err(GraphError::InvalidCommand {
+                        operation: "invoke",
+                        thread_id: self.thread_id.clone(),
+                        reason: "the thread has no checkpoint to continue".to_owned(),
+                    });
+                }
+                self.apply_command(cmd).await?;
+                true
+            }
+        };
+        if resuming {
+            // Commands' state updates and gotos (NULL-task writes) apply
+            // first; then the interrupt marker moves to the current
+            // versions, so the interrupt that stopped the run does not fire
+            // again.
+            let null_writes: Vec<(String, Value)> = self
+                .pending
+                .iter()
+                .filter(|w| w.task_id == NULL_TASK_ID && !is_control(&w.channel))
+                .map(|w| (w.channel.clone(), w.value.clone()))
+                .collect();
+            if !null_writes.is_empty() {
+                let step = self.step + 1;
+                self.apply(
+                    vec![TaskWrites {
+                        name: INPUT_NODE,
+                        triggers: &[],
+                        writes: null_writes,
+                    }],
+                    step,
+                )?;
+            }
+            let versions = self.checkpoint.channel_versions.clone();
+            self.checkpoint
+                .versions_seen
+                .insert(INTERRUPT_SEEN.to_owned(), versions);
+        }
+        self.run_loop().await
+    }
+
+    /// Applies a new input to `__start__` and saves the `input` checkpoint.
+    async fn apply_input(&mut self, value: Value) -> Result<(), GraphError> {
+        let step = self.step + 1;
+        if !matches!(value, Value::Object(_)) {
+            return Err(GraphError::InvalidUpdate {
+                node: START.to_owned(),
+                step,
+                thread_id: self.thread_id.clone(),
+                reason: format!("the input must be a JSON object of channel values, got {value}"),
+            });
+        }
+        // As LangGraph does, a new input discards the tasks still pending at
+        // the current checkpoint: their triggers count as seen, their saved
+        // writes are not applied.
+        let pending = if self.saved_id.is_some() {
+            prepare_tasks(self.graph.spec(), &self.checkpoint, self.config.ns(), step)
+        } else {
+            Vec::new()
+        };
+        let mut tasks: Vec<TaskWrites<'_>> = pending
+            .iter()
+            .map(|t| TaskWrites {
+                name: &t.name,
+                triggers: &t.triggers,
+                writes: Vec::new(),
+            })
+            .collect();
+        tasks.push(TaskWrites {
+            name: INPUT_NODE,
+            triggers: &[],
+            writes: vec![(START_CHANNEL.to_owned(), value)],
+        });
+        let updated = self.apply(tasks, step)?;
+        self.checkpoint(step, CheckpointSource::Input, &updated)
+            .await?;
+        self.emit(StreamEvent::Values {
+            step,
+            values: self.values(),
+        });
+        Ok(())
+    }
+
+    /// Replaying an older checkpoint: saves a `fork` copy of it (same step,
+    /// parent = it), so the new run branches off and the original history
+    /// stays as it was. At the latest checkpoint this is a plain resume.
+    async fn fork_if_old(&mut self) -> Result<(), GraphError> {
+        let Some(saver) = self.graph.saver_ref().cloned() else {
+            return Ok(());
+        };
+        let latest = saver
+            .get_tuple(&self.config_for(None))
+            .await
+            .map_err(GraphError::saver("get_tuple", &self.thread_id))?;
+        if latest.map(|t| t.checkpoint.id) == self.saved_id {
+            return Ok(());
+        }
+        let step = self.step;
+        self.checkpoint(step, CheckpointSource::Fork, &BTreeSet::new())
+            .await?;
+        // Keep the copied checkpoint's `updated_channels` meaningful: none.
+        Ok(())
+    }
+
+    /// Saves a command's writes (as `__resume__` and NULL-task writes) on
+    /// the current checkpoint.
+    async fn apply_command(&mut self, cmd: super::interrupt::Command) -> Result<(), GraphError> {
+        let spec = Arc::clone(self.graph.spec());
+        let invalid = |reason: String| GraphError::InvalidCommand {
+            operation: "invoke",
+            thread_id: self.thread_id.clone(),
+            reason,
+        };
+        let mut null_writes: Vec<(String, Value)> = Vec::new();
+        match cmd.update {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                for (ch, v) in map {
+                    if !spec.state_channels.contains(&ch) {
+                        return Err(invalid(format!(
+                            "update names {ch:?}, which is not a state channel"
+                        )));
+                    }
+                    null_writes.push((ch, v));
+                }
+            }
+            Some(other) => {
+                return Err(invalid(format!(
+                    "update must be a JSON object, got {other}"
+                )));
+            }
+        }
+        for goto in cmd.goto {
+            goto_writes(&spec, INPUT_NODE, goto, &mut null_writes).map_err(invalid)?;
+        }
+        if let Some(resume) = cmd.resume {
+            null_writes.push((RESUME.to_owned(), resume));
+        }
+        let mut by_task: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+        for (interrupt_id, answer) in cmd.resume_map {
+            let owner = self.pending.iter().find(|w| {
+                w.channel == INTERRUPT
+                    && w.value.as_array().is_some_and(|list| {
+                        list.iter().any(|i| {
+                            i.get("id").and_then(Value::as_str) == Some(interrupt_id.as_str())
+                        })
+                    })
+            });
+            let Some(owner) = owner else {
+                return Err(invalid(format!(
+                    "no pending interrupt has id {interrupt_id:?}"
+                )));
+            };
+            let key = (owner.task_id.clone(), owner.task_path.clone());
+            let answers = by_task.entry(key.clone()).or_insert_with(|| {
+                match self.pending_value(&key.0, RESUME) {
+                    Some(Value::Array(a)) => a,
+                    _ => Vec::new(),
+                }
+            });
+            answers.push(answer);
+        }
+        if !null_writes.is_empty() {
+            self.save_writes(null_writes, NULL_TASK_ID, "").await?;
+        }
+        for ((task_id, path), answers) in by_task {
+            self.save_writes(
+                vec![(RESUME.to_owned(), Value::Array(answers))],
+                &task_id,
+                &path,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn run_loop(&mut self) -> Result<RunOutcome, GraphError> {
+        let spec = Arc::clone(self.graph.spec());
+        let limit = self.graph.recursion_limit();
+        let mut steps_run = 0usize;
+        loop {
+            let step = self.step + 1;
+            let tasks = prepare_tasks(&spec, &self.checkpoint, self.config.ns(), step);
+            if tasks.is_empty() {
+                return Ok(self.outcome(Vec::new(), Vec::new()));
+            }
+            if steps_run >= limit {
+                return Err(GraphError::RecursionLimit {
+                    limit,
+                    step,
+                    thread_id: self.thread_id.clone(),
+                });
+            }
+            if self.should_interrupt(
+                self.graph.interrupt_before(),
+                tasks.iter().map(|t| t.name.as_str()),
+            ) {
+                let next: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+                self.emit(StreamEvent::Interrupt {
+                    interrupts: Vec::new(),
+                    next: next.clone(),
+                });
+                return Ok(self.outcome(next, Vec::new()));
+            }
+            let mut finished = match self.run_step(&tasks, step).await? {
+                StepEnd::Done(f) => f,
+                StepEnd::Stop(interrupts, next) => {
+                    self.emit(StreamEvent::Interrupt {
+                        interrupts: interrupts.clone(),
+                        next: next.clone(),
+                    });
+                    return Ok(self.outcome(next, interrupts));
+                }
+            };
+            finished.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+            let writes = finished
+                .iter()
+                .map(|(t, w)| TaskWrites {
+                    name: &t.name,
+                    triggers: &t.triggers,
+                    writes: w.clone(),
+                })
+                .collect();
+            let updated = self.apply(writes, step)?;
+            self.checkpoint(step, CheckpointSource::Loop, &updated)
+                .await?;
+            steps_run += 1;
+            self.emit(StreamEvent::Values {
+                step,
+                values: self.values(),
+            });
+            if self.should_interrupt(
+                self.graph.interrupt_after(),
+                finished.iter().map(|(t, _)| t.name.as_str()),
+            ) {
+                let next: Vec<String> =
+                    prepare_tasks(&spec, &self.checkpoint, self.config.ns(), step + 1)
+                        .into_iter()
+                        .map(|t| t.name)
+                        .collect();
+                if !next.is_empty() {
+                    self.emit(StreamEvent::Interrupt {
+                        interrupts: Vec::new(),
+                        next: next.clone(),
+                    });
+                    return Ok(self.outcome(next, Vec::new()));
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("thread_id", &self.thread_id)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}

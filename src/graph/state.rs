@@ -1,0 +1,185 @@
+//! The state a node reads and the update it returns.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::error::GraphError;
+
+/// A read-only view of the graph's state channels, as a node sees them.
+///
+/// Values are JSON; [`get`](State::get) reads one as any
+/// `T: DeserializeOwned`. A node started by a [`SendTo`](crate::graph::SendTo)
+/// sees the packet's argument instead: its keys when it is a JSON object,
+/// otherwise the whole argument under the key `"arg"`.
+///
+/// ```
+/// use checkpointer::graph::State;
+/// use serde_json::json;
+///
+/// let state = State::from_value(json!({"count": 2, "names": ["a", "b"]}));
+/// let count: i64 = state.get("count")?;
+/// let names: Vec<String> = state.get("names")?;
+/// assert_eq!((count, names.len()), (2, 2));
+/// assert_eq!(state.get_or_default::<i64>("missing")?, 0);
+/// # Ok::<(), checkpointer::graph::GraphError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct State {
+    values: Map<String, Value>,
+}
+
+impl State {
+    /// A state holding the keys of `value` (an object); any other value is
+    /// held under the key `"arg"`, and `null` gives an empty state.
+    pub fn from_value(value: Value) -> Self {
+        match value {
+            Value::Object(values) => State { values },
+            Value::Null => State::default(),
+            other => {
+                let mut values = Map::new();
+                values.insert("arg".to_owned(), other);
+                State { values }
+            }
+        }
+    }
+
+    pub(crate) fn from_map(values: Map<String, Value>) -> Self {
+        State { values }
+    }
+
+    /// The value of `channel` as a `T`; [`GraphError::MissingChannel`] if it
+    /// has no value, [`GraphError::StateType`] if it is not a `T`.
+    pub fn get<T: DeserializeOwned>(&self, channel: &str) -> Result<T, GraphError> {
+        let value = self
+            .values
+            .get(channel)
+            .ok_or_else(|| GraphError::MissingChannel {
+                channel: channel.to_owned(),
+            })?;
+        T::deserialize(value).map_err(|source| GraphError::StateType {
+            channel: channel.to_owned(),
+            source,
+        })
+    }
+
+    /// The value of `channel` as a `T`, or `T::default()` if it has no value.
+    pub fn get_or_default<T: DeserializeOwned + Default>(
+        &self,
+        channel: &str,
+    ) -> Result<T, GraphError> {
+        match self.values.get(channel) {
+            None | Some(Value::Null) => Ok(T::default()),
+            Some(_) => self.get(channel),
+        }
+    }
+
+    /// The raw JSON value of `channel`.
+    pub fn value(&self, channel: &str) -> Option<&Value> {
+        self.values.get(channel)
+    }
+
+    /// Every channel with a value.
+    pub fn values(&self) -> &Map<String, Value> {
+        &self.values
+    }
+
+    /// The state as one JSON object.
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.values.clone())
+    }
+
+    pub(crate) fn set(&mut self, channel: &str, value: Option<Value>) {
+        match value {
+            Some(v) => {
+                self.values.insert(channel.to_owned(), v);
+            }
+            None => {
+                self.values.remove(channel);
+            }
+        }
+    }
+}
+
+/// What a node returns: values to write to state channels.
+///
+/// Each value goes through its channel's reducer at the end of the step.
+/// Build one with [`set`](Update::set) (any `T: Serialize`) or convert a
+/// JSON object (`json!({...}).into()`). A value that cannot be serialised,
+/// or a JSON value that is not an object, makes the task fail with
+/// [`GraphError::InvalidUpdate`] when the update is applied.
+///
+/// ```
+/// use checkpointer::graph::Update;
+/// use serde_json::json;
+///
+/// let a = Update::new().set("count", 3).set("messages", vec!["hi"]);
+/// let b: Update = json!({"count": 3, "messages": ["hi"]}).into();
+/// assert_eq!(a, b);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Update {
+    writes: Vec<(String, Value)>,
+    error: Option<String>,
+}
+
+impl Update {
+    /// An empty update: the node writes nothing.
+    pub fn new() -> Self {
+        Update::default()
+    }
+
+    /// The same update, also writing `value` to `channel`.
+    #[must_use]
+    pub fn set(mut self, channel: impl Into<String>, value: impl Serialize) -> Self {
+        let channel = channel.into();
+        match serde_json::to_value(value) {
+            Ok(v) => self.writes.push((channel, v)),
+            Err(e) => {
+                self.error.get_or_insert_with(|| {
+                    format!("cannot serialise the value for {channel:?}: {e}")
+                });
+            }
+        }
+        self
+    }
+
+    /// The writes, in order.
+    pub fn writes(&self) -> &[(String, Value)] {
+        &self.writes
+    }
+
+    /// Whether the update writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    pub(crate) fn into_writes(self) -> Result<Vec<(String, Value)>, String> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.writes),
+        }
+    }
+}
+
+impl From<Value> for Update {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Object(map) => map.into(),
+            Value::Null => Update::new(),
+            other => Update {
+                writes: Vec::new(),
+                error: Some(format!("an update must be a JSON object, got {other}")),
+            },
+        }
+    }
+}
+
+impl From<Map<String, Value>> for Update {
+    fn from(map: Map<String, Value>) -> Self {
+        Update {
+            writes: map.into_iter().collect(),
+            error: None,
+        }
+    }
+}
