@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use checkpointer::{
     BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata,
-    CheckpointSource, Config, ListOptions,
+    CheckpointSource, Config, ListOptions, SqliteOptions, SqliteSaver, Synchronous,
 };
 
 #[derive(Parser, Debug, Clone)]
@@ -52,6 +52,15 @@ struct Args {
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+impl Args {
+    fn synchronous(&self) -> Synchronous {
+        match self.sync.as_str() {
+            "normal" => Synchronous::Normal,
+            _ => Synchronous::Full,
+        }
+    }
 }
 
 /// Per-call latencies of one scenario.
@@ -221,6 +230,13 @@ impl SaverRun<'_> {
         let path = self.dir.join(name);
         match self.args.saver.as_str() {
             "memory" => (Arc::new(checkpointer::InMemorySaver::new()), None),
+            "sqlite" => {
+                let _ = std::fs::remove_file(&path);
+                let options = SqliteOptions::default().with_synchronous(self.args.synchronous());
+                let saver = SqliteSaver::open_with(&path, options)
+                    .unwrap_or_else(|e| fail(&format!("open {}", path.display()), e));
+                (Arc::new(saver), Some(path))
+            }
             other => fail(
                 "--saver",
                 format!(

@@ -1,6 +1,7 @@
 //! `SqliteSaver`: checkpoints in a SQLite file, through a pool of WAL-mode
 //! connections.
 
+mod commit;
 mod options;
 mod setup;
 mod sql;
@@ -15,7 +16,10 @@ use std::sync::{Mutex, RwLock};
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+
+use commit::{GroupCommit, Op, Runner};
 use serde_json::Value;
+use values::{DeltaCache, Mode, Stored};
 
 pub use options::{SqliteOptions, Synchronous};
 
@@ -105,6 +109,10 @@ pub struct SqliteSaver {
     memory: bool,
     /// Keeps a memory database alive while the saver lives.
     _keepalive: Option<Mutex<Connection>>,
+    /// Concurrent writes share a transaction (see `commit.rs`).
+    group: GroupCommit,
+    /// The last array written per channel, to store appends as deltas.
+    cache: DeltaCache,
 }
 
 impl fmt::Debug for SqliteSaver {
@@ -175,6 +183,8 @@ impl SqliteSaver {
             gate: RwLock::new(()),
             memory: false,
             _keepalive: None,
+            group: GroupCommit::default(),
+            cache: DeltaCache::new(options.snapshot_every()),
         })
     }
 
@@ -229,6 +239,8 @@ impl SqliteSaver {
             gate: RwLock::new(()),
             memory: true,
             _keepalive: Some(Mutex::new(keepalive)),
+            group: GroupCommit::default(),
+            cache: DeltaCache::new(options.snapshot_every()),
         })
     }
 
@@ -258,6 +270,8 @@ impl SqliteSaver {
             label,
             gate: RwLock::new(()),
             _keepalive: None,
+            group: GroupCommit::default(),
+            cache: DeltaCache::new(SqliteOptions::default().snapshot_every()),
         })
     }
 
@@ -302,27 +316,11 @@ impl SqliteSaver {
         })
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits; any error
-    /// rolls everything back.
-    fn write<T>(
-        &self,
-        what: impl Fn() -> String,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
-        // Nothing is guarded by the lock itself; a panic elsewhere cannot
-        // leave it inconsistent.
-        let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
-        let mut conn = self.conn()?;
-        let run = || {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql_context(|| format!("begin {}", what())))?;
-            let out = f(&tx)?;
-            tx.commit()
-                .map_err(sql_context(|| format!("commit {}", what())))?;
-            Ok(out)
-        };
-        run().map_err(|e| self.name_file(e))
+    /// Runs `op` atomically in a `BEGIN IMMEDIATE` transaction that
+    /// concurrent writes of this saver may share (group commit), and returns
+    /// once it is committed. An error rolls back `op` alone.
+    fn write(&self, what: String, op: Op) -> Result<Stored> {
+        self.group.submit(self, what, op)
     }
 
     /// Runs `f` in one read transaction, so that it sees one snapshot.
@@ -356,6 +354,80 @@ impl SqliteSaver {
 
     fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
         Ok(self.pool.get()?)
+    }
+}
+
+impl Runner for SqliteSaver {
+    fn run(&self, ops: Vec<(String, Op)>) -> Vec<Result<Stored>> {
+        // Nothing is guarded by the lock itself; a panic elsewhere cannot
+        // leave it inconsistent.
+        let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let shared = ops.len() > 1;
+        let whats: Vec<String> = ops.iter().map(|(what, _)| what.clone()).collect();
+        // A failure of the whole group: the first write gets the error, the
+        // others a description of it.
+        let spread = |error: Error| -> Vec<Result<Stored>> {
+            let error = self.name_file(error);
+            let reason = error.to_string();
+            let mut out = vec![Err(error)];
+            out.extend(whats.iter().skip(1).map(|what| {
+                Err(Error::GroupCommit {
+                    operation: what.clone(),
+                    reason: reason.clone(),
+                })
+            }));
+            out
+        };
+        let mut conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(e) => return spread(e),
+        };
+        let label = |verb: &str| {
+            if shared {
+                format!("{verb} a group of {} writes", whats.len())
+            } else {
+                format!("{verb} {}", whats[0])
+            }
+        };
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => return spread(sql_context(|| label("begin"))(e)),
+        };
+        let mut results = Vec::with_capacity(ops.len());
+        for (what, op) in ops {
+            if !shared {
+                results.push(op(&tx));
+                continue;
+            }
+            let result = tx
+                .execute_batch("SAVEPOINT group_write")
+                .map_err(sql_context(|| format!("begin {what}")))
+                .and_then(|()| op(&tx));
+            let end = if result.is_ok() {
+                "RELEASE group_write"
+            } else {
+                "ROLLBACK TO group_write; RELEASE group_write"
+            };
+            match tx.execute_batch(end) {
+                Ok(()) => results.push(result),
+                // The transaction is in an unknown state: give up on all.
+                Err(e) => return spread(sql_context(|| format!("end {what}"))(e)),
+            }
+        }
+        if !shared && results[0].is_err() {
+            // Dropping the transaction rolls it back.
+            return results
+                .into_iter()
+                .map(|r| r.map_err(|e| self.name_file(e)))
+                .collect();
+        }
+        if let Err(e) = tx.commit() {
+            return spread(sql_context(|| label("commit"))(e));
+        }
+        results
+            .into_iter()
+            .map(|r| r.map_err(|e| self.name_file(e)))
+            .collect()
     }
 }
 
@@ -473,7 +545,7 @@ fn load_writes(
 
 /// Runs each statement of `sql` with `params`.
 fn execute_all<P: rusqlite::Params + Copy>(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     statements: &[&str],
     params: P,
     what: impl Fn() -> String,
@@ -487,7 +559,7 @@ fn execute_all<P: rusqlite::Params + Copy>(
 }
 
 /// Whether thread `thread_id` has any checkpoint.
-fn thread_exists(tx: &Transaction<'_>, thread_id: &str) -> Result<bool> {
+fn thread_exists(tx: &Connection, thread_id: &str) -> Result<bool> {
     tx.prepare_cached(sql::THREAD_EXISTS)
         .and_then(|mut stmt| stmt.query_row([thread_id], |_| Ok(())).optional())
         .map(|found| found.is_some())
@@ -569,39 +641,67 @@ impl BaseCheckpointSaver for SqliteSaver {
         check_put(config, checkpoint)?;
         let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
         let merged = merged_metadata(config, metadata);
-        // Serialise before taking the write lock.
+        // Serialise before queueing the write.
         let checkpoint_json = sql::encode_checkpoint(thread_id, checkpoint)?;
         let metadata_json = sql::encode_json(
             thread_id,
             || format!("metadata of checkpoint {}", checkpoint.id),
             &merged,
         )?;
-        let encoded = values::encode(thread_id, checkpoint, new_versions)?;
-        let what = || {
-            format!(
-                "put of checkpoint {} in thread {thread_id:?}",
-                checkpoint.id
-            )
-        };
-        self.write(what, |tx| {
-            values::store(tx, thread_id, ns, checkpoint, &encoded)?;
-            tx.prepare_cached(sql::UPSERT_CHECKPOINT)
-                .and_then(|mut stmt| {
-                    stmt.execute(rusqlite::params![
-                        thread_id,
-                        ns,
-                        checkpoint.id,
-                        config.checkpoint_id,
-                        checkpoint_json,
-                        metadata_json,
-                        merged.step,
-                        merged.source.as_str(),
-                        merged.run_id,
-                    ])
-                })
-                .map_err(sql_context(what))?;
-            Ok(())
-        })?;
+        let what = format!(
+            "put of checkpoint {} in thread {thread_id:?}",
+            checkpoint.id
+        );
+        let mut mode = Mode::Lean;
+        loop {
+            let mut encoded =
+                values::encode(&self.cache, thread_id, ns, checkpoint, new_versions, mode)?;
+            let rows = std::mem::take(&mut encoded.rows);
+            let (thread, namespace, id, parent) = (
+                thread_id.to_owned(),
+                ns.to_owned(),
+                checkpoint.id.clone(),
+                config.checkpoint_id.clone(),
+            );
+            let (checkpoint_json, metadata_json) = (checkpoint_json.clone(), metadata_json.clone());
+            let (step, source, run_id) =
+                (merged.step, merged.source.as_str(), merged.run_id.clone());
+            let context = what.clone();
+            let op: Op = Box::new(move |conn| {
+                if values::store(conn, &thread, &namespace, &id, &rows)? == Stored::Retry {
+                    return Ok(Stored::Retry);
+                }
+                conn.prepare_cached(sql::UPSERT_CHECKPOINT)
+                    .and_then(|mut stmt| {
+                        stmt.execute(rusqlite::params![
+                            thread,
+                            namespace,
+                            id,
+                            parent,
+                            checkpoint_json,
+                            metadata_json,
+                            step,
+                            source,
+                            run_id,
+                        ])
+                    })
+                    .map_err(sql_context(|| context))?;
+                Ok(Stored::Done)
+            });
+            match self.write(what.clone(), op)? {
+                Stored::Done => {
+                    self.cache.remember(thread_id, ns, encoded);
+                    break;
+                }
+                Stored::Retry if mode == Mode::Lean => mode = Mode::Complete,
+                Stored::Retry => {
+                    return Err(Error::GroupCommit {
+                        operation: what,
+                        reason: "a complete put asked to be retried".into(),
+                    });
+                }
+            }
+        }
         Ok(checkpoint_config(thread_id, ns, &checkpoint.id))
     }
 
@@ -622,18 +722,26 @@ impl BaseCheckpointSaver for SqliteSaver {
                     || format!("write to {channel:?} by task {task_id}"),
                     value,
                 )?;
-                Ok((write_idx(channel, position), channel.as_str(), json))
+                Ok((write_idx(channel, position), channel.clone(), json))
             })
             .collect::<Result<Vec<_>>>()?;
-        let what =
-            || format!("writes of task {task_id} to checkpoint {id} in thread {thread_id:?}");
-        self.write(what, |tx| {
+        let what = format!("writes of task {task_id} to checkpoint {id} in thread {thread_id:?}");
+        let (thread_id, ns, id, task_id, task_path, context) = (
+            thread_id.to_owned(),
+            ns.to_owned(),
+            id.to_owned(),
+            task_id.to_owned(),
+            task_path.to_owned(),
+            what.clone(),
+        );
+        let op: Op = Box::new(move |tx| {
+            let what = || context.clone();
             let exists = tx
                 .prepare_cached(sql::CHECKPOINT_EXISTS)
-                .and_then(|mut s| s.query_row([thread_id, ns, id], |_| Ok(())).optional())
+                .and_then(|mut s| s.query_row([&thread_id, &ns, &id], |_| Ok(())).optional())
                 .map_err(sql_context(what))?;
             if exists.is_none() {
-                return Err(checkpoint_not_found(thread_id, ns, id));
+                return Err(checkpoint_not_found(&thread_id, &ns, &id));
             }
             let mut upsert = tx
                 .prepare_cached(sql::UPSERT_WRITE)
@@ -652,26 +760,34 @@ impl BaseCheckpointSaver for SqliteSaver {
                 ])
                 .map_err(sql_context(what))?;
             }
-            Ok(())
-        })
+            Ok(Stored::Done)
+        });
+        self.write(what, op).map(drop)
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {
         require_thread("delete_thread", thread_id)?;
-        let what = || format!("delete of thread {thread_id:?}");
-        self.write(what, |tx| {
-            execute_all(tx, &sql::DELETE_THREAD, [thread_id], what)?;
-            values::delete_thread(tx, thread_id)
-        })
+        let what = format!("delete of thread {thread_id:?}");
+        let (thread, context) = (thread_id.to_owned(), what.clone());
+        let op: Op = Box::new(move |tx| {
+            execute_all(tx, &sql::DELETE_THREAD, [&thread], || context.clone())?;
+            values::delete_thread(tx, &thread)?;
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        self.cache.forget_thread(thread_id);
+        result.map(drop)
     }
 
     fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
         if run_ids.is_empty() {
             return Ok(());
         }
-        let what = || format!("delete of runs {run_ids:?}");
+        let what = format!("delete of runs {run_ids:?}");
         let arg = sql::encode_json("", || "run ids".to_owned(), run_ids)?;
-        self.write(what, |tx| {
+        let context = what.clone();
+        let op: Op = Box::new(move |tx| {
+            let what = || context.clone();
             let threads = tx
                 .prepare_cached(sql::THREADS_OF_RUNS)
                 .and_then(|mut stmt| {
@@ -680,34 +796,40 @@ impl BaseCheckpointSaver for SqliteSaver {
                 })
                 .map_err(sql_context(what))?;
             if threads.is_empty() {
-                return Ok(());
+                return Ok(Stored::Done);
             }
             execute_all(tx, &sql::DELETE_RUNS, [&arg], what)?;
             for thread_id in &threads {
                 values::collect_garbage(tx, thread_id)?;
             }
-            Ok(())
-        })
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        self.cache.clear();
+        result.map(drop)
     }
 
     fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
         check_copy(source, target)?;
-        let what = || format!("copy of thread {source:?} to {target:?}");
-        self.write(what, |tx| {
-            if thread_exists(tx, target)? {
+        let what = format!("copy of thread {source:?} to {target:?}");
+        let (src, dst, context) = (source.to_owned(), target.to_owned(), what.clone());
+        let op: Op = Box::new(move |tx| {
+            if thread_exists(tx, &dst)? {
                 return Err(Error::TargetNotEmpty {
-                    source_thread: source.to_owned(),
-                    target_thread: target.to_owned(),
+                    source_thread: src,
+                    target_thread: dst,
                 });
             }
-            if !thread_exists(tx, source)? {
-                return Err(Error::ThreadNotFound {
-                    thread_id: source.to_owned(),
-                });
+            if !thread_exists(tx, &src)? {
+                return Err(Error::ThreadNotFound { thread_id: src });
             }
-            execute_all(tx, &sql::COPY_THREAD, [source, target], what)?;
-            values::copy_thread(tx, source, target)
-        })
+            execute_all(tx, &sql::COPY_THREAD, [&src, &dst], || context.clone())?;
+            values::copy_thread(tx, &src, &dst)?;
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        self.cache.forget_thread(target);
+        result.map(drop)
     }
 
     fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
@@ -717,9 +839,11 @@ impl BaseCheckpointSaver for SqliteSaver {
         if thread_ids.is_empty() {
             return Ok(());
         }
-        let what = || format!("prune ({strategy:?}) of threads {thread_ids:?}");
-        self.write(what, |tx| {
-            for thread_id in thread_ids {
+        let what = format!("prune ({strategy:?}) of threads {thread_ids:?}");
+        let (threads, context) = (thread_ids.to_vec(), what.clone());
+        let op: Op = Box::new(move |tx| {
+            let what = || context.clone();
+            for thread_id in &threads {
                 let thread_id = thread_id.as_str();
                 match strategy {
                     PruneStrategy::Delete => {
@@ -732,8 +856,13 @@ impl BaseCheckpointSaver for SqliteSaver {
                     }
                 }
             }
-            Ok(())
-        })
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        for thread_id in thread_ids {
+            self.cache.forget_thread(thread_id);
+        }
+        result.map(drop)
     }
 }
 

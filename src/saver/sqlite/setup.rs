@@ -69,6 +69,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
             ON DELETE CASCADE
     );
     ",
+    // 2: delta-encoded channel values (see `values.rs`). Rows written before
+    // are full values (`base` NULL).
+    "
+    ALTER TABLE channel_values ADD COLUMN base TEXT;    -- delta on this version; NULL: full
+    ALTER TABLE channel_values ADD COLUMN depth INTEGER NOT NULL DEFAULT 0; -- deltas since a full value
+    ALTER TABLE channel_values ADD COLUMN len INTEGER;   -- arrays: element count of the full value
+    ALTER TABLE channel_values ADD COLUMN hash INTEGER;  -- arrays: FNV-1a of the elements' JSON
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.
