@@ -49,6 +49,13 @@ struct Args {
     /// Directory for the database files (default: a temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Stop the saver group after this scenario (keeps its database with
+    /// `--dir`, for inspection).
+    #[arg(long = "stop-after")]
+    stop_after: Option<String>,
+    /// Most deltas between full snapshots of an appended list (SQLite).
+    #[arg(long = "snapshot-every", default_value_t = 128)]
+    snapshot_every: u32,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -232,7 +239,9 @@ impl SaverRun<'_> {
             "memory" => (Arc::new(checkpointer::InMemorySaver::new()), None),
             "sqlite" => {
                 let _ = std::fs::remove_file(&path);
-                let options = SqliteOptions::default().with_synchronous(self.args.synchronous());
+                let options = SqliteOptions::default()
+                    .with_synchronous(self.args.synchronous())
+                    .with_snapshot_every(self.args.snapshot_every);
                 let saver = SqliteSaver::open_with(&path, options)
                     .unwrap_or_else(|e| fail(&format!("open {}", path.display()), e));
                 (Arc::new(saver), Some(path))
@@ -273,6 +282,9 @@ impl SaverRun<'_> {
             db,
             json!({"bytes_per_checkpoint": round(bytes as f64 / checkpoints)}),
         );
+        if args.stop_after.as_deref() == Some("put_chain") {
+            return;
+        }
 
         // put_writes: a random 10% of checkpoints, 3 tasks each.
         let mut samples = Samples::new();

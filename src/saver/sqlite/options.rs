@@ -53,7 +53,7 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(10),
             connection_timeout: Duration::from_secs(30),
-            snapshot_every: 64,
+            snapshot_every: 128,
         }
     }
 }
@@ -61,7 +61,7 @@ impl Default for SqliteOptions {
 impl SqliteOptions {
     /// The defaults: a pool of 8 connections, `synchronous = FULL`, a busy
     /// timeout of 10 s, a pool checkout timeout of 30 s and a full snapshot
-    /// of appended lists at least every 64 versions.
+    /// of appended lists at least every 128 versions.
     pub fn new() -> Self {
         SqliteOptions::default()
     }
@@ -101,9 +101,9 @@ impl SqliteOptions {
     /// channel's previous value (a list that grows by appends) is stored as
     /// the appended elements only, with a full snapshot at least every `n`
     /// versions (earlier while the value is small: when the deltas since
-    /// the last snapshot add up to half its size). Reading a value costs one
+    /// the last snapshot add up to its size). Reading a value costs one
     /// snapshot plus at most `n` small deltas. `0` stores every value in
-    /// full. The default is 64.
+    /// full. The default is 128.
     #[must_use]
     pub fn with_snapshot_every(mut self, n: u32) -> Self {
         self.snapshot_every = n;

@@ -76,6 +76,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE channel_values ADD COLUMN depth INTEGER NOT NULL DEFAULT 0; -- deltas since a full value
     ALTER TABLE channel_values ADD COLUMN len INTEGER;   -- arrays: element count of the full value
     ALTER TABLE channel_values ADD COLUMN hash INTEGER;  -- arrays: FNV-1a of the elements' JSON
+    -- Most checkpoints have no run id: index only those that do.
+    DROP INDEX checkpoints_run_id_idx;
+    CREATE INDEX checkpoints_run_id_idx
+        ON checkpoints (run_id, checkpoint_id, thread_id, checkpoint_ns) WHERE run_id IS NOT NULL;
     ",
 ];
 

@@ -116,7 +116,10 @@ struct StoredCheckpoint<'a> {
     id: &'a str,
     ts: &'a str,
     channel_versions: &'a ChannelVersions,
+    // Empty and absent fields are left out (they read back as defaults).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     versions_seen: &'a BTreeMap<String, ChannelVersions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     updated_channels: &'a Option<Vec<String>>,
 }
 

@@ -15,7 +15,7 @@
 //! A snapshot is written instead of a delta when the chain would exceed
 //! [`SqliteOptions::snapshot_every`](super::SqliteOptions::snapshot_every)
 //! deltas, or when the deltas since the last snapshot would add up to more
-//! than half of the snapshot's bytes (early in a thread, when a snapshot is
+//! than the snapshot's bytes (early in a thread, when a snapshot is
 //! cheap, chains stay short; later they reach the cap). Reading any value
 //! costs one snapshot plus at most that many small delta rows, fetched with
 //! one recursive query.
@@ -483,7 +483,7 @@ fn encode_array<'a>(
         let suffix = &items[n..];
         let (texts, json) = encode_elements(thread_id, channel, suffix)?;
         let within_cap = depth < cache.snapshot_every;
-        let within_ratio = delta_bytes + json.len() <= snapshot_bytes / 2;
+        let within_ratio = delta_bytes + json.len() <= snapshot_bytes;
         if within_cap && within_ratio {
             let hash = hash_elements(base_hash, texts.iter().map(String::as_str));
             out.learned.push(Learned {
