@@ -400,15 +400,18 @@ impl Runner for SqliteSaver {
                 continue;
             }
             let result = tx
-                .execute_batch("SAVEPOINT group_write")
+                .prepare_cached("SAVEPOINT group_write")
+                .and_then(|mut s| s.execute([]))
                 .map_err(sql_context(|| format!("begin {what}")))
-                .and_then(|()| op(&tx));
+                .and_then(|_| op(&tx));
             let end = if result.is_ok() {
-                "RELEASE group_write"
+                tx.prepare_cached("RELEASE group_write")
+                    .and_then(|mut s| s.execute([]))
+                    .map(drop)
             } else {
-                "ROLLBACK TO group_write; RELEASE group_write"
+                tx.execute_batch("ROLLBACK TO group_write; RELEASE group_write")
             };
-            match tx.execute_batch(end) {
+            match end {
                 Ok(()) => results.push(result),
                 // The transaction is in an unknown state: give up on all.
                 Err(e) => return spread(sql_context(|| format!("end {what}"))(e)),
