@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::{Value, json};
 
+use checkpointer::graph::{
+    CompileOptions, CompiledGraph, Durability, END, Reducer, START, StateGraph, Update,
+};
 use checkpointer::{
     BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata,
     CheckpointSource, Config, ListOptions, SqliteOptions, SqliteSaver, Synchronous,
@@ -410,6 +413,39 @@ impl SaverRun<'_> {
         samples.report("delete_thread", db, json!({}));
 
         self.put_concurrent();
+        self.raw_commit();
+    }
+
+    /// The disk's ceiling for `put_chain`: single-row insert commits on a
+    /// bare connection with the saver's pragmas (WAL, `synchronous`, same
+    /// autocheckpoint), one transaction and one fsync each.
+    fn raw_commit(&self) {
+        if self.args.saver != "sqlite" {
+            return;
+        }
+        let path = self.dir.join("raw.db");
+        let _ = std::fs::remove_file(&path);
+        let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| fail("raw.db", e));
+        let setup = format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA wal_autocheckpoint = 256; \
+             CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);",
+            self.args.synchronous().as_pragma()
+        );
+        conn.execute_batch(&setup)
+            .unwrap_or_else(|e| fail("raw.db setup", e));
+        let payload = vec![7u8; 200];
+        let mut samples = Samples::new();
+        for _ in 0..2000 {
+            samples
+                .time(|| {
+                    conn.execute_batch("BEGIN IMMEDIATE")?;
+                    conn.prepare_cached("INSERT INTO t (v) VALUES (?1)")?
+                        .execute([&payload])?;
+                    conn.execute_batch("COMMIT")
+                })
+                .unwrap_or_else(|e| fail("raw commit", e));
+        }
+        samples.report("raw_commit", Some(&path), json!({}));
     }
 
     /// The put_chain workload split over `--writers` OS threads at once.
@@ -448,6 +484,113 @@ impl SaverRun<'_> {
     }
 }
 
+/// Supersteps per invoke of the graph scenarios.
+const GRAPH_STEPS: i64 = 100;
+/// Threads the graph scenarios invoke.
+const GRAPH_THREADS: usize = 20;
+
+impl SaverRun<'_> {
+    /// `a -> b -> c -> a`, each node appending one 200-byte message and
+    /// adding 1 to `steps`; every node routes to END once `steps` is 100.
+    fn loop_graph(saver: Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+        let mut graph = StateGraph::new();
+        graph
+            .add_channel("messages", Reducer::append())
+            .add_channel("steps", Reducer::last_value());
+        let nodes = ["a", "b", "c"];
+        for (i, node) in nodes.iter().enumerate() {
+            let next = nodes[(i + 1) % nodes.len()];
+            graph
+                .add_sync_node(*node, move |state, ctx| {
+                    let steps: i64 = state.get_or_default("steps")?;
+                    let mut message = format!("{} step {steps} ", ctx.node());
+                    while message.len() < 200 {
+                        message.push('x');
+                    }
+                    Ok(Update::new()
+                        .set("messages", message)
+                        .set("steps", steps + 1))
+                })
+                .add_conditional_edges(
+                    *node,
+                    move |state| {
+                        let steps: i64 = state.get_or_default("steps").unwrap_or(0);
+                        if steps >= GRAPH_STEPS { END } else { next }
+                    },
+                    &[next, END],
+                );
+        }
+        graph.add_edge(START, "a");
+        graph
+            .compile(CompileOptions::new().saver(saver))
+            .unwrap_or_else(|e| fail("compile the graph", e))
+            .with_durability(Durability::Sync)
+            .with_recursion_limit(10 * GRAPH_STEPS as usize)
+    }
+
+    fn graph(&self) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| fail("tokio runtime", e));
+        let check = |outcome: checkpointer::graph::RunOutcome| {
+            let steps = outcome.values["steps"].as_i64().unwrap_or(0);
+            assert_eq!(steps, GRAPH_STEPS, "a run ended early");
+        };
+
+        // graph_loop: 20 threads, one after another; only invoke is timed.
+        let (saver, db) = self.open("graph.db");
+        let app = Self::loop_graph(saver);
+        let mut samples = Samples::new();
+        for t in 0..GRAPH_THREADS {
+            let config = Config::thread(thread_id("graph", t));
+            let outcome = samples
+                .time(|| runtime.block_on(app.invoke(json!({"steps": 0}), &config)))
+                .unwrap_or_else(|e| fail("graph_loop", e));
+            check(outcome);
+        }
+        let total: Duration = samples.durations.iter().sum();
+        let supersteps = (GRAPH_THREADS as i64 * GRAPH_STEPS) as f64;
+        let rate = round(supersteps / total.as_secs_f64().max(1e-9));
+        samples.report(
+            "graph_loop",
+            db.as_deref(),
+            json!({"supersteps_per_sec": rate, "supersteps": supersteps}),
+        );
+
+        // graph_loop_concurrent: the 20 invoked at once.
+        let (saver, db) = self.open("graph_concurrent.db");
+        let app = Self::loop_graph(saver);
+        let start = Instant::now();
+        let outcomes = runtime.block_on(async {
+            let runs = (0..GRAPH_THREADS).map(|t| {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let config = Config::thread(thread_id("graph-concurrent", t));
+                    let begun = Instant::now();
+                    let outcome = app.invoke(json!({"steps": 0}), &config).await;
+                    (outcome, begun.elapsed())
+                })
+            });
+            futures::future::join_all(runs).await
+        });
+        let wall = start.elapsed();
+        let mut samples = Samples::new();
+        for joined in outcomes {
+            let (outcome, took) = joined.unwrap_or_else(|e| fail("graph_loop_concurrent", e));
+            check(outcome.unwrap_or_else(|e| fail("graph_loop_concurrent", e)));
+            samples.durations.push(took);
+        }
+        samples.wall = Some(wall);
+        let rate = round(supersteps / wall.as_secs_f64().max(1e-9));
+        samples.report(
+            "graph_loop_concurrent",
+            db.as_deref(),
+            json!({"supersteps_per_sec": rate, "supersteps": supersteps}),
+        );
+    }
+}
+
 fn main() {
     let args = Args::parse();
     let temp = tempfile::tempdir().unwrap_or_else(|e| fail("temp dir", e));
@@ -464,6 +607,9 @@ fn main() {
     };
     if args.groups.iter().any(|g| g == "saver") {
         run.run();
+    }
+    if args.groups.iter().any(|g| g == "graph") {
+        run.graph();
     }
     println!(
         "{}",
