@@ -261,6 +261,11 @@ impl SaverRun<'_> {
 
     fn run(&self) {
         let args = self.args;
+        if args.stop_after.as_deref() == Some("none") {
+            // Only the concurrent scenarios (for profiling).
+            self.put_concurrent();
+            return;
+        }
         let (saver, db) = self.open("saver.db");
         let saver: &dyn BaseCheckpointSaver = &*saver;
         let db = db.as_deref();

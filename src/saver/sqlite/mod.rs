@@ -451,7 +451,20 @@ impl Page {
         let value_keys: BTreeSet<values::ValueKey> = ok_rows()
             .flat_map(|r| values::keys_of(&r.thread_id, &r.ns, &r.checkpoint))
             .collect();
-        let raw_values = values::load(tx, &value_keys)?;
+        // A long page of one thread and namespace (a history walk) needs
+        // most of that thread's values: read them in one range scan rather
+        // than key by key.
+        let mut ok = ok_rows();
+        let one_place = ok.next().and_then(|first| {
+            ok.all(|r| r.thread_id == first.thread_id && r.ns == first.ns)
+                .then_some((first.thread_id.as_str(), first.ns.as_str()))
+        });
+        let raw_values = match one_place {
+            Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
+                values::load_place(tx, thread_id, ns, &value_keys)?
+            }
+            _ => values::load(tx, &value_keys, rows.len() == 1)?,
+        };
         let write_keys: Vec<[&str; 3]> = ok_rows()
             .map(|r| {
                 [
@@ -461,7 +474,13 @@ impl Page {
                 ]
             })
             .collect();
-        let writes = load_writes(tx, &write_keys)?;
+        let writes = match one_place {
+            Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
+                // Writes of checkpoints not on the page are dropped unread.
+                load_place_writes(tx, thread_id, ns)?
+            }
+            _ => load_writes(tx, &write_keys)?,
+        };
         Ok(Page {
             rows: rows.into_iter(),
             values: values::Resolver::new(raw_values),
@@ -471,8 +490,10 @@ impl Page {
 
     /// Builds the tuple of one row.
     fn build(&mut self, mut row: CheckpointRow) -> Result<CheckpointTuple> {
+        // The last row's values need not be kept for a next one.
+        let last = self.rows.len() == 0;
         self.values
-            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint)?;
+            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint, !last)?;
         let key = (
             row.thread_id.clone(),
             row.ns.clone(),
@@ -538,6 +559,28 @@ fn load_writes(
         .map_err(sql_context(context))?;
     let found = stmt
         .query_map([arg], sql::write_from_row)
+        .map_err(sql_context(context))?;
+    for row in found {
+        let (key, write) = row.map_err(sql_context(context))?;
+        out.entry(key).or_default().push(write);
+    }
+    Ok(out)
+}
+
+/// The raw pending writes of every checkpoint of one thread and namespace,
+/// in one range scan.
+fn load_place_writes(
+    tx: &Transaction<'_>,
+    thread_id: &str,
+    ns: &str,
+) -> Result<HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>> {
+    let mut out: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>> = HashMap::new();
+    let context = || format!("load the writes of thread {thread_id:?}");
+    let mut stmt = tx
+        .prepare_cached(sql::SELECT_PLACE_WRITES)
+        .map_err(sql_context(context))?;
+    let found = stmt
+        .query_map([thread_id, ns], sql::write_from_row)
         .map_err(sql_context(context))?;
     for row in found {
         let (key, write) = row.map_err(sql_context(context))?;

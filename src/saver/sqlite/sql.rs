@@ -66,6 +66,11 @@ pub(crate) const SELECT_WRITES_BATCH: &str = "SELECT w.thread_id, w.checkpoint_n
      ON w.thread_id = k.value ->> 0 AND w.checkpoint_ns = k.value ->> 1 \
      AND w.checkpoint_id = k.value ->> 2";
 
+/// The writes of every checkpoint of thread `?1`, namespace `?2`.
+pub(crate) const SELECT_PLACE_WRITES: &str = "SELECT thread_id, checkpoint_ns, \
+     checkpoint_id, task_id, channel, value, task_path, idx FROM writes \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2";
+
 /// Deletes the checkpoints and writes of a thread (values: `values.rs`).
 pub(crate) const DELETE_THREAD: [&str; 2] = [
     "DELETE FROM writes WHERE thread_id = ?1",

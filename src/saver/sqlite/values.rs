@@ -78,6 +78,22 @@ pub(crate) const SELECT_VALUES_BATCH: &str = "WITH RECURSIVE \
      ON v.thread_id = chain.t AND v.checkpoint_ns = chain.n \
      AND v.channel = chain.c AND v.version = chain.v";
 
+/// The values of one checkpoint (keys as in [`SELECT_VALUES_BATCH`]) with
+/// their delta chains: chains of one checkpoint never share rows, so each
+/// row is read once, value and all, as the chain is walked.
+pub(crate) const SELECT_CHAINS: &str = "WITH RECURSIVE \
+     chain(t, n, c, v, value, base, len, d) AS ( \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, 0 \
+       FROM json_each(?1) AS k CROSS JOIN channel_values AS w \
+       ON w.thread_id = k.value ->> 0 AND w.checkpoint_ns = k.value ->> 1 \
+       AND w.channel = k.value ->> 2 AND w.version = k.value ->> 3 \
+       UNION ALL \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
+       chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
+       ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
+       AND w.channel = chain.c AND w.version = chain.base WHERE chain.d < 65536) \
+     SELECT t, n, c, v, value, base, len FROM chain";
+
 /// Drops the values of thread `?1` that no remaining checkpoint needs:
 /// neither names them nor builds on them through a delta chain.
 const COLLECT_GARBAGE: &str = "WITH RECURSIVE \
@@ -155,7 +171,7 @@ struct CacheInner {
 }
 
 /// Roughly how much JSON the cache keeps before it starts over.
-const CACHE_BYTES: usize = 16 << 20;
+const CACHE_BYTES: usize = 4 << 20;
 
 /// One cached array.
 #[derive(Debug)]
@@ -692,7 +708,7 @@ fn materialise_dependents(
             channel.to_owned(),
             dependent.clone(),
         );
-        let raw = load(tx, &BTreeSet::from([key.clone()]))?;
+        let raw = load(tx, &BTreeSet::from([key.clone()]), true)?;
         let mut resolver = Resolver::new(raw);
         let Some(value) = resolver.value_of(&key, thread_id, "")? else {
             continue;
@@ -750,8 +766,13 @@ pub(crate) struct RawValue {
 pub(crate) type RawValues = HashMap<ValueKey, RawValue>;
 
 /// Loads many values, and the rows of their delta chains, in one query,
-/// without decoding them.
-pub(crate) fn load(tx: &Connection, keys: &BTreeSet<ValueKey>) -> Result<RawValues> {
+/// without decoding them. `one_checkpoint`: the keys are those of one
+/// checkpoint (their chains share no rows; a cheaper query).
+pub(crate) fn load(
+    tx: &Connection,
+    keys: &BTreeSet<ValueKey>,
+    one_checkpoint: bool,
+) -> Result<RawValues> {
     let mut loaded = RawValues::with_capacity(keys.len());
     if keys.is_empty() {
         return Ok(loaded);
@@ -766,28 +787,16 @@ pub(crate) fn load(tx: &Connection, keys: &BTreeSet<ValueKey>) -> Result<RawValu
         what: "value keys".into(),
         source,
     })?;
-    let mut stmt = tx
-        .prepare_cached(SELECT_VALUES_BATCH)
-        .map_err(sql_context(context))?;
+    let query = if one_checkpoint {
+        SELECT_CHAINS
+    } else {
+        SELECT_VALUES_BATCH
+    };
+    let mut stmt = tx.prepare_cached(query).map_err(sql_context(context))?;
     let rows = stmt
         .query_map([arg], |row| {
             let key: ValueKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-            let base: SqlValue = row.get(5)?;
-            let len: SqlValue = row.get(6)?;
-            Ok((
-                key,
-                RawValue {
-                    value: row.get(4)?,
-                    base: match base {
-                        SqlValue::Text(s) => Some(s),
-                        _ => None,
-                    },
-                    len: match len {
-                        SqlValue::Integer(i) => Some(i),
-                        _ => None,
-                    },
-                },
-            ))
+            Ok((key, raw_value(row.get(4), row.get(5), row.get(6))?))
         })
         .map_err(sql_context(context))?;
     for row in rows {
@@ -795,6 +804,59 @@ pub(crate) fn load(tx: &Connection, keys: &BTreeSet<ValueKey>) -> Result<RawValu
         loaded.insert(key, raw);
     }
     Ok(loaded)
+}
+
+/// From how many checkpoints of one thread and namespace a page reads all
+/// of that place's values at once ([`load_place`]).
+pub(crate) const RANGE_READ_ROWS: usize = 32;
+
+/// Every value of one thread and namespace, in one range scan; used when a
+/// page needs most of them. Values of channels no key names are skipped.
+pub(crate) fn load_place(
+    tx: &Connection,
+    thread_id: &str,
+    ns: &str,
+    keys: &BTreeSet<ValueKey>,
+) -> Result<RawValues> {
+    let channels: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+    let context = || format!("load the channel values of thread {thread_id:?}");
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT channel, version, value, base, len FROM channel_values \
+             WHERE thread_id = ?1 AND checkpoint_ns = ?2",
+        )
+        .map_err(sql_context(context))?;
+    let mut rows = stmt.query([thread_id, ns]).map_err(sql_context(context))?;
+    let mut loaded = RawValues::new();
+    while let Some(row) = rows.next().map_err(sql_context(context))? {
+        let channel: String = row.get(0).map_err(sql_context(context))?;
+        if !channels.contains(channel.as_str()) {
+            continue;
+        }
+        let version: String = row.get(1).map_err(sql_context(context))?;
+        let raw = raw_value(row.get(2), row.get(3), row.get(4)).map_err(sql_context(context))?;
+        loaded.insert((thread_id.to_owned(), ns.to_owned(), channel, version), raw);
+    }
+    Ok(loaded)
+}
+
+/// A [`RawValue`] from its columns.
+fn raw_value(
+    value: rusqlite::Result<SqlValue>,
+    base: rusqlite::Result<SqlValue>,
+    len: rusqlite::Result<SqlValue>,
+) -> rusqlite::Result<RawValue> {
+    Ok(RawValue {
+        value: value?,
+        base: match base? {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        },
+        len: match len? {
+            SqlValue::Integer(i) => Some(i),
+            _ => None,
+        },
+    })
 }
 
 /// Decodes values into checkpoints one checkpoint at a time. Consecutive
@@ -819,12 +881,14 @@ impl Resolver {
 
     /// Fills `checkpoint.channel_values`: each channel at the version the
     /// checkpoint names; a channel with no stored value is absent. A value
-    /// that does not decode is [`Error::Corrupt`].
+    /// that does not decode is [`Error::Corrupt`]. `keep`: another
+    /// checkpoint follows; keep these values to build it from.
     pub(crate) fn resolve(
         &mut self,
         thread_id: &str,
         ns: &str,
         checkpoint: &mut Checkpoint,
+        keep: bool,
     ) -> Result<()> {
         let mut values = BTreeMap::new();
         let mut recent = HashMap::with_capacity(checkpoint.channel_versions.len());
@@ -838,8 +902,12 @@ impl Resolver {
             let Some(value) = self.value_of(&key, thread_id, &checkpoint.id)? else {
                 continue;
             };
-            values.insert(channel.clone(), value.clone());
-            recent.insert(key, value);
+            if keep {
+                values.insert(channel.clone(), value.clone());
+                recent.insert(key, value);
+            } else {
+                values.insert(channel.clone(), value);
+            }
         }
         self.recent = recent;
         checkpoint.channel_values = values;
