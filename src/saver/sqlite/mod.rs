@@ -51,14 +51,24 @@ pub(crate) fn sql_context<F: FnOnce() -> String>(
 /// A saver that keeps checkpoints in a SQLite database: the default way to
 /// make threads survive a restart.
 ///
-/// - **Durable.** Every call is one transaction; with the default
+/// - **Durable.** Every call is atomic, and with the default
 ///   [`Synchronous::Full`] a call that returned `Ok` is on disk. The file
 ///   is in WAL mode, so readers never wait for writers.
-/// - **Concurrent.** Calls run on a pool of connections (r2d2); reads run
-///   in parallel, writes take turns (`BEGIN IMMEDIATE`, and other
-///   processes writing the same file wait up to the busy timeout).
+/// - **Group commit.** Concurrent writes of one saver share one
+///   `BEGIN IMMEDIATE` transaction and one fsync: the first waiting caller
+///   runs every queued write, each in its own savepoint (a write that fails
+///   is rolled back alone and gets its own error), commits once and wakes
+///   the others. Each call still returns only after its own data is
+///   committed; a lone writer pays no hand-off.
+/// - **Concurrent.** Reads run on a pool of connections (r2d2), in
+///   parallel; other processes writing the same file wait up to the busy
+///   timeout.
 /// - **Compact.** Channel values are stored once per `(channel, version)`:
-///   a channel that did not change in a step is not stored again.
+///   a channel that did not change in a step is not stored again. A list
+///   that grows by appends (a chat's `messages`) is stored as the appended
+///   elements only, with a full snapshot every so often
+///   ([`SqliteOptions::with_snapshot_every`]), so bytes per checkpoint stay
+///   flat as a thread's history grows.
 /// - **Safe to open.** The schema is versioned (`PRAGMA user_version`) and
 ///   migrated on open; the file is marked as ours (`PRAGMA
 ///   application_id`). A file that is not SQLite, someone else's database
@@ -93,8 +103,10 @@ pub(crate) fn sql_context<F: FnOnce() -> String>(
 /// Three tables: `checkpoints` (one row per checkpoint: the checkpoint
 /// JSON without its channel values, the metadata JSON, and `step`,
 /// `source` and `run_id` as indexed columns for `list` filters),
-/// `channel_values` (keyed by thread, namespace, channel and version) and
-/// `writes` (keyed by checkpoint, task and index). Values are JSON.
+/// `channel_values` (keyed by thread, namespace, channel and version; a
+/// row is a full value, or a delta: the elements appended to its `base`
+/// version) and `writes` (keyed by checkpoint, task and index). Values are
+/// JSON.
 pub struct SqliteSaver {
     pool: Pool<SqliteConnectionManager>,
     /// The database file; `None` in memory.
