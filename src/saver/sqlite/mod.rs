@@ -475,7 +475,14 @@ impl Page {
             Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
                 values::load_place(tx, thread_id, ns, &value_keys)?
             }
-            _ => values::load(tx, &value_keys, rows.len() == 1)?,
+            _ => {
+                // Chains of different threads or namespaces share no rows.
+                let places: BTreeSet<(&str, &str)> = ok_rows()
+                    .map(|r| (r.thread_id.as_str(), r.ns.as_str()))
+                    .collect();
+                let disjoint = places.len() == ok_rows().count();
+                values::load(tx, &value_keys, disjoint)?
+            }
         };
         let write_keys: Vec<[&str; 3]> = ok_rows()
             .map(|r| {

@@ -78,9 +78,9 @@ pub(crate) const SELECT_VALUES_BATCH: &str = "WITH RECURSIVE \
      ON v.thread_id = chain.t AND v.checkpoint_ns = chain.n \
      AND v.channel = chain.c AND v.version = chain.v";
 
-/// The values of one checkpoint (keys as in [`SELECT_VALUES_BATCH`]) with
-/// their delta chains: chains of one checkpoint never share rows, so each
-/// row is read once, value and all, as the chain is walked.
+/// Values whose delta chains share no rows (keys as in
+/// [`SELECT_VALUES_BATCH`]), with those chains: each row is read once,
+/// value and all, as the chain is walked.
 pub(crate) const SELECT_CHAINS: &str = "WITH RECURSIVE \
      chain(t, n, c, v, value, base, len, d) AS ( \
        SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, 0 \
@@ -168,10 +168,39 @@ struct CacheInner {
     map: HashMap<(String, String, String), Last>,
     /// Approximate bytes of JSON held.
     bytes: usize,
+    /// Counts uses, to evict the least recently used entry.
+    tick: u64,
 }
 
-/// Roughly how much JSON the cache keeps before it starts over.
+impl CacheInner {
+    /// Evicts least recently used entries until `incoming` more bytes and
+    /// one more entry fit.
+    fn make_room(&mut self, incoming: usize) {
+        while !self.map.is_empty()
+            && (self.bytes + incoming > CACHE_BYTES || self.map.len() >= CACHE_ENTRIES)
+        {
+            let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, last)| last.used)
+                .map(|(key, _)| key.clone())
+            else {
+                break;
+            };
+            if let Some(last) = self.map.remove(&oldest) {
+                self.bytes = self.bytes.saturating_sub(last.bytes);
+            }
+        }
+    }
+}
+
+/// Roughly how much JSON the cache keeps.
 const CACHE_BYTES: usize = 4 << 20;
+
+/// How many channels the cache keeps (the ones written last): enough for
+/// many threads written at once, little memory when threads come one
+/// after another.
+const CACHE_ENTRIES: usize = 32;
 
 /// One cached array.
 #[derive(Debug)]
@@ -186,6 +215,8 @@ struct Last {
     delta_bytes: usize,
     /// JSON bytes of the whole value.
     bytes: usize,
+    /// When it was last written.
+    used: u64,
 }
 
 impl DeltaCache {
@@ -231,6 +262,8 @@ impl DeltaCache {
         }
         let mut inner = self.lock();
         for learned in encoded.learned {
+            inner.tick += 1;
+            let tick = inner.tick;
             let key = (
                 thread_id.to_owned(),
                 ns.to_owned(),
@@ -257,16 +290,21 @@ impl DeltaCache {
                     last.depth += 1;
                     last.delta_bytes += delta_bytes;
                     last.bytes += delta_bytes;
+                    last.used = tick;
                     inner.bytes += delta_bytes;
+                    if inner.bytes > CACHE_BYTES {
+                        // This entry is the newest: others go first.
+                        inner.make_room(0);
+                    }
                 }
                 After::Replace { items, bytes } => {
                     if bytes > CACHE_BYTES / 4 {
                         continue;
                     }
-                    if inner.bytes + bytes > CACHE_BYTES {
-                        inner.map.clear();
-                        inner.bytes = 0;
+                    if let Some(old) = inner.map.remove(&key) {
+                        inner.bytes = inner.bytes.saturating_sub(old.bytes);
                     }
+                    inner.make_room(bytes);
                     let last = Last {
                         version: learned.version,
                         items: items.to_vec(),
@@ -275,6 +313,7 @@ impl DeltaCache {
                         snapshot_bytes: bytes,
                         delta_bytes: 0,
                         bytes,
+                        used: tick,
                     };
                     if let Some(old) = inner.map.insert(key, last) {
                         inner.bytes = inner.bytes.saturating_sub(old.bytes);
@@ -766,12 +805,13 @@ pub(crate) struct RawValue {
 pub(crate) type RawValues = HashMap<ValueKey, RawValue>;
 
 /// Loads many values, and the rows of their delta chains, in one query,
-/// without decoding them. `one_checkpoint`: the keys are those of one
-/// checkpoint (their chains share no rows; a cheaper query).
+/// without decoding them. `disjoint`: the keys' chains share no rows (one
+/// checkpoint, or checkpoints of different threads or namespaces); a
+/// cheaper query.
 pub(crate) fn load(
     tx: &Connection,
     keys: &BTreeSet<ValueKey>,
-    one_checkpoint: bool,
+    disjoint: bool,
 ) -> Result<RawValues> {
     let mut loaded = RawValues::with_capacity(keys.len());
     if keys.is_empty() {
@@ -787,7 +827,7 @@ pub(crate) fn load(
         what: "value keys".into(),
         source,
     })?;
-    let query = if one_checkpoint {
+    let query = if disjoint {
         SELECT_CHAINS
     } else {
         SELECT_VALUES_BATCH
