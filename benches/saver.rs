@@ -284,6 +284,9 @@ impl SaverRun<'_> {
         }
         // Each group on its own saver, dropped before the next one starts.
         self.sequential();
+        if args.stop_after.as_deref() == Some("put_chain") {
+            return;
+        }
         self.put_concurrent();
         self.raw_commit();
     }
