@@ -15,7 +15,7 @@ use std::sync::{Mutex, RwLock};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use commit::{GroupCommit, Op, Runner};
 use serde_json::Value;
@@ -336,18 +336,16 @@ impl SqliteSaver {
     }
 
     /// Runs `f` in one read transaction, so that it sees one snapshot.
-    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// `BEGIN` and `COMMIT` are prepared once per connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let _turn = self
             .memory
             .then(|| self.gate.read().unwrap_or_else(|e| e.into_inner()));
-        let mut conn = self.conn()?;
+        let conn = self.conn()?;
         let run = || {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Deferred)
-                .map_err(sql_context(|| "begin a read".to_owned()))?;
-            let out = f(&tx)?;
-            tx.commit()
-                .map_err(sql_context(|| "end a read".to_owned()))?;
+            let tx = ReadTx::begin(&conn)?;
+            let out = f(&conn)?;
+            tx.commit()?;
             Ok(out)
         };
         run().map_err(|e| self.name_file(e))
@@ -446,6 +444,40 @@ impl Runner for SqliteSaver {
     }
 }
 
+/// A read transaction; rolled back if dropped before [`ReadTx::commit`].
+struct ReadTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> ReadTx<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self> {
+        conn.prepare_cached("BEGIN")
+            .and_then(|mut s| s.execute([]))
+            .map_err(sql_context(|| "begin a read".to_owned()))?;
+        Ok(ReadTx { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        self.open = false;
+        self.conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+            .map_err(sql_context(|| "end a read".to_owned()))
+    }
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing was written; a failed rollback leaves nothing behind
+            // that the next BEGIN does not report.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// What a read fetched in its transaction: checkpoint rows (decoded, but
 /// without values), and the raw values and writes they need. Iterating
 /// builds one tuple at a time, with no connection held.
@@ -458,7 +490,7 @@ struct Page {
 impl Page {
     /// Loads the values and pending writes of `rows`: one query each,
     /// whatever the number of rows.
-    fn fetch(tx: &Transaction<'_>, rows: Vec<Result<CheckpointRow>>) -> Result<Page> {
+    fn fetch(tx: &Connection, rows: Vec<Result<CheckpointRow>>) -> Result<Page> {
         let ok_rows = || rows.iter().filter_map(|r| r.as_ref().ok());
         let value_keys: BTreeSet<values::ValueKey> = ok_rows()
             .flat_map(|r| values::keys_of(&r.thread_id, &r.ns, &r.checkpoint))
@@ -560,7 +592,7 @@ impl Iterator for Page {
 
 /// The raw pending writes of the checkpoints `keys` names, in one query.
 fn load_writes(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     keys: &[[&str; 3]],
 ) -> Result<HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>> {
     let mut out: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>> = HashMap::new();
@@ -589,7 +621,7 @@ fn load_writes(
 /// The raw pending writes of every checkpoint of one thread and namespace,
 /// in one range scan.
 fn load_place_writes(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     thread_id: &str,
     ns: &str,
 ) -> Result<HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>> {

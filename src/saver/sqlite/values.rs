@@ -817,9 +817,47 @@ pub(crate) fn load(
     if keys.is_empty() {
         return Ok(loaded);
     }
-    let context = || format!("load {} channel values", keys.len());
-    let arg: Vec<[&str; 4]> = keys
+    if disjoint {
+        query_values(tx, SELECT_CHAINS, keys.iter(), &mut loaded)?;
+        return Ok(loaded);
+    }
+    // Checkpoints of one history: most chain rows are named by the keys
+    // themselves. Read those, then the chains of the bases still missing
+    // (usually one: the oldest checkpoint's).
+    query_values(tx, SELECT_VALUES_PLAIN, keys.iter(), &mut loaded)?;
+    let missing: BTreeSet<ValueKey> = loaded
         .iter()
+        .filter_map(|(k, raw)| {
+            let base = raw.base.as_ref()?;
+            let key = (k.0.clone(), k.1.clone(), k.2.clone(), base.clone());
+            (!loaded.contains_key(&key)).then_some(key)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(loaded);
+    }
+    // Few chains: walk each (they may share rows; a shared row is read
+    // twice). Many: one walk that visits each row once.
+    let query = if missing.len() <= 4 {
+        SELECT_CHAINS
+    } else {
+        SELECT_VALUES_BATCH
+    };
+    query_values(tx, query, missing.iter(), &mut loaded)?;
+    Ok(loaded)
+}
+
+/// Runs a value query over `keys` (a JSON array of `[thread, ns, channel,
+/// version]`) and adds the rows to `loaded`.
+fn query_values<'k>(
+    tx: &Connection,
+    query: &str,
+    keys: impl ExactSizeIterator<Item = &'k ValueKey>,
+    loaded: &mut RawValues,
+) -> Result<()> {
+    let context = || format!("load {} channel values", keys.len());
+    let context = context();
+    let arg: Vec<[&str; 4]> = keys
         .map(|(t, n, c, v)| [t.as_str(), n.as_str(), c.as_str(), v.as_str()])
         .collect();
     let arg = serde_json::to_string(&arg).map_err(|source| Error::Serialize {
@@ -827,24 +865,27 @@ pub(crate) fn load(
         what: "value keys".into(),
         source,
     })?;
-    let query = if disjoint {
-        SELECT_CHAINS
-    } else {
-        SELECT_VALUES_BATCH
-    };
-    let mut stmt = tx.prepare_cached(query).map_err(sql_context(context))?;
+    let mut stmt = tx
+        .prepare_cached(query)
+        .map_err(sql_context(|| context.clone()))?;
     let rows = stmt
         .query_map([arg], |row| {
             let key: ValueKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
             Ok((key, raw_value(row.get(4), row.get(5), row.get(6))?))
         })
-        .map_err(sql_context(context))?;
+        .map_err(sql_context(|| context.clone()))?;
     for row in rows {
-        let (key, raw) = row.map_err(sql_context(context))?;
+        let (key, raw) = row.map_err(sql_context(|| context.clone()))?;
         loaded.insert(key, raw);
     }
-    Ok(loaded)
+    Ok(())
 }
+
+/// Values by key, without their chains (keys as in [`SELECT_VALUES_BATCH`]).
+const SELECT_VALUES_PLAIN: &str = "SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, \
+     v.value, v.base, v.len FROM json_each(?1) AS k CROSS JOIN channel_values AS v \
+     ON v.thread_id = k.value ->> 0 AND v.checkpoint_ns = k.value ->> 1 \
+     AND v.channel = k.value ->> 2 AND v.version = k.value ->> 3";
 
 /// From how many checkpoints of one thread and namespace a page reads all
 /// of that place's values at once ([`load_place`]).
