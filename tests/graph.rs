@@ -250,7 +250,7 @@ async fn custom_reducer_and_typed_state(factory: Factory) {
         .await
         .unwrap();
     assert_eq!(out.values["total"], json!(36));
-    let state = State::from_value(out.values);
+    let state = out.state();
     let p: Profile = state.get("profile").unwrap();
     assert_eq!(
         p,
@@ -740,6 +740,7 @@ async fn resume_map_answers_parallel_interrupts(factory: Factory) {
     let thread = Config::thread("t");
     let out = app.invoke(json!({}), &thread).await.unwrap();
     assert_eq!(out.interrupts.len(), 2);
+    assert_eq!(out.next, vec!["p", "q"]);
     let answers = out
         .interrupts
         .iter()
@@ -796,6 +797,34 @@ async fn command_update_and_goto(factory: Factory) {
     assert_eq!(out.values["note"], json!("hi"));
     assert_eq!(out.values["log"], json!(["a", "b", "extra:hi"]));
     assert_eq!((c.get("b"), c.get("extra")), (1, 1));
+
+    // Two commands on one checkpoint (the first stopped again before b):
+    // both updates are kept, in order.
+    let t2 = Config::thread("t2");
+    app.invoke(json!({}), &t2).await.unwrap();
+    let out = app
+        .invoke(Command::new().with_update(json!({"log": ["first"]})), &t2)
+        .await
+        .unwrap();
+    assert!(!out.is_interrupted());
+    let t3 = Config::thread("t3");
+    app.invoke(json!({}), &t3).await.unwrap();
+    let stopped = app.get_state(&t3).await.unwrap().config;
+    for note in ["one", "two"] {
+        // A command at the stopped checkpoint each time (a fork, the second
+        // time), so both land on the same checkpoint's NULL task.
+        app.invoke(Command::new().with_update(json!({"log": [note]})), &stopped)
+            .await
+            .unwrap();
+    }
+    let at = saver.get_tuple(&stopped).unwrap().unwrap();
+    let null: Vec<&Value> = at
+        .pending_writes
+        .iter()
+        .filter(|w| w.task_id == NULL_TASK_ID)
+        .map(|w| &w.value)
+        .collect();
+    assert_eq!(null, vec![&json!(["one"]), &json!(["two"])]);
 }
 
 async fn update_state_writes_an_update_checkpoint(factory: Factory) {
@@ -1005,6 +1034,37 @@ async fn stream_modes(factory: Factory) {
         other => panic!("unexpected {other:?}"),
     }
 
+    // A run stopped by an interrupt ends with an Interrupt event.
+    let paused = linear(&c)
+        .compile(
+            CompileOptions::new()
+                .saver(Arc::clone(&saver))
+                .interrupt_before(["b"]),
+        )
+        .unwrap();
+    let events: Vec<StreamEvent> = paused
+        .stream(json!({"x": 1}), &Config::thread("i"), StreamMode::Updates)
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(
+        events.last(),
+        Some(&StreamEvent::Interrupt {
+            interrupts: vec![],
+            next: vec!["b".to_owned()]
+        })
+    );
+    // Continuing streams the resumed state first.
+    let resumed: Vec<StreamEvent> = paused
+        .stream(Input::Continue, &Config::thread("i"), StreamMode::Values)
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(resumed.len(), 2);
+    assert!(
+        matches!(&resumed[0], StreamEvent::Values { step: 1, values } if values["log"] == json!(["a"]))
+    );
+
     // An error ends the stream with Err.
     let mut g = StateGraph::new();
     g.add_sync_node("bad", |_, _| Err(checkpointer::graph::NodeError::msg("no")))
@@ -1072,6 +1132,34 @@ async fn durability_modes_save_as_documented(factory: Factory) {
     let out = app.invoke(Input::Continue, &cfg).await.unwrap();
     assert_eq!(out.values["log"], json!(["a", "b"]));
     assert_eq!(runs.load(Ordering::SeqCst), 2);
+
+    // Exit and async modes save an interrupt too, and resume from it.
+    for (mode, thread, saved) in [
+        (Durability::Exit, "exit-interrupt", 1),
+        (Durability::Async, "async-interrupt", 3),
+    ] {
+        let mut g = StateGraph::new();
+        g.add_channel("log", Reducer::append())
+            .add_sync_node("a", logger(&c, "a"))
+            .add_sync_node("ask", |_, ctx| {
+                let v = ctx.interrupt("?")?;
+                Ok(Update::new().set("log", v))
+            })
+            .add_edge(START, "a")
+            .add_edge("a", "ask");
+        let app = compile(&g, &saver).with_durability(mode);
+        let cfg = Config::thread(thread);
+        let out = app.invoke(json!({}), &cfg).await.unwrap();
+        assert_eq!(out.interrupts.len(), 1, "{mode:?}");
+        let h = app
+            .get_state_history(&cfg, &ListOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(h.len(), saved, "{mode:?}");
+        assert_eq!(h[0].interrupts, out.interrupts, "{mode:?}");
+        let out = app.invoke(Command::resume("fine"), &cfg).await.unwrap();
+        assert_eq!(out.values["log"], json!(["a", "fine"]), "{mode:?}");
+    }
 }
 
 async fn without_a_saver_runs_work_and_history_errors(_factory: Factory) {
@@ -1231,6 +1319,83 @@ async fn panicking_reducer_is_an_error(factory: Factory) {
     }
 }
 
+async fn interrupt_keeps_the_finished_work_of_its_step(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("worker", logger(&c, "worker"))
+        .add_sync_node("asker", {
+            let c = c.clone();
+            move |_, ctx| {
+                c.hit("asker");
+                let ok = ctx.interrupt("go?")?;
+                Ok(Update::new().set("log", format!("asker:{}", ok.as_str().unwrap_or(""))))
+            }
+        })
+        .add_edge(START, "worker")
+        .add_edge(START, "asker");
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    // The outcome shows worker's write; the checkpoint holds it as pending.
+    assert_eq!(out.values["log"], json!(["worker"]));
+    assert_eq!(out.next, vec!["asker"]);
+    let s = app.get_state(&thread).await.unwrap();
+    assert_eq!(s.values, json!({}));
+    assert_eq!(s.next, vec!["asker", "worker"]);
+    assert!(s.tasks[1].result.is_some());
+    let out = app.invoke(Command::resume("yes"), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["asker:yes", "worker"]));
+    assert_eq!((c.get("worker"), c.get("asker")), (1, 2));
+}
+
+async fn double(state: State, ctx: NodeContext) -> NodeResult {
+    let n: i64 = state.get("n")?;
+    assert_eq!(
+        (ctx.node(), ctx.step(), ctx.config().thread_id.as_str()),
+        ("double", 1, "t")
+    );
+    Ok(Update::new().set("n", n * 2))
+}
+
+fn add_one(state: &State, _ctx: &NodeContext) -> NodeResult {
+    Ok(Update::new().set("n", state.get::<i64>("n")? + 1))
+}
+
+async fn plain_functions_are_nodes(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel("n", Reducer::last_value())
+        .add_node("double", double)
+        .add_sync_node("add_one", add_one)
+        .add_edge(START, "double")
+        .add_edge("double", "add_one")
+        .add_edge("add_one", END);
+    let app = compile(&g, &saver);
+    let out = app
+        .invoke(json!({"n": 20}), &Config::thread("t"))
+        .await
+        .unwrap();
+    assert_eq!(out.state().get::<i64>("n").unwrap(), 41);
+}
+
+#[test]
+fn stream_outside_a_runtime_is_an_error_not_a_panic() {
+    let c = Counter::default();
+    let app = linear(&c).compile(CompileOptions::new()).unwrap();
+    let events: Vec<_> = futures::executor::block_on(
+        app.stream(json!({}), &Config::thread("t"), StreamMode::Values)
+            .collect::<Vec<_>>(),
+    );
+    assert!(matches!(
+        events.as_slice(),
+        [Err(GraphError::NoRuntime {
+            operation: "stream"
+        })]
+    ));
+}
+
 /// Expands each test once per saver: `graph_tests!(module, factory)`.
 macro_rules! graph_tests {
     ($module:ident, $factory:path) => {
@@ -1260,6 +1425,8 @@ macro_rules! graph_tests {
                 tasks_of_a_step_run_concurrently,
                 task_writes_are_saved_as_soon_as_the_task_ends,
                 panicking_reducer_is_an_error,
+                interrupt_keeps_the_finished_work_of_its_step,
+                plain_functions_are_nodes,
             );
         }
     };

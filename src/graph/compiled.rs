@@ -125,6 +125,11 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    /// The values as a [`State`], for typed reads (`out.state().get::<T>(..)`).
+    pub fn state(&self) -> State {
+        State::from_value(self.values.clone())
+    }
+
     /// Whether the run stopped before the end (dynamic or static interrupt).
     pub fn is_interrupted(&self) -> bool {
         !self.next.is_empty()
@@ -248,8 +253,9 @@ impl CompiledGraph {
     }
 
     /// Like [`invoke`](Self::invoke), but returns the run's events as a
-    /// stream. The run proceeds in a tokio task (call it inside a runtime);
-    /// an error ends the stream with one `Err`.
+    /// stream. The run proceeds in a tokio task; an error ends the stream
+    /// with one `Err` (also [`GraphError::NoRuntime`] when called outside a
+    /// tokio runtime).
     pub fn stream(
         &self,
         input: impl Into<Input>,
@@ -261,9 +267,15 @@ impl CompiledGraph {
             mode,
             tx: tx.clone(),
         };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            let _ = tx.unbounded_send(Err(GraphError::NoRuntime {
+                operation: "stream",
+            }));
+            return GraphStream { rx };
+        };
         let graph = self.clone();
         let (input, config) = (input.into(), config.clone());
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             if let Err(e) = Run::start(graph, input, &config, Some(sink)).await {
                 let _ = tx.unbounded_send(Err(e));
             }

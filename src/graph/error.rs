@@ -161,6 +161,13 @@ pub enum GraphError {
         reason: String,
     },
 
+    /// The call needs a tokio runtime and was made outside one.
+    #[error("{operation} must be called inside a tokio runtime")]
+    NoRuntime {
+        /// The operation.
+        operation: &'static str,
+    },
+
     /// A saver call failed.
     #[error("saver error during {operation} on thread {thread_id:?}: {source}")]
     Saver {

@@ -21,6 +21,45 @@
 //!   (static, or [`NodeContext::interrupt`]) stop a run with `Ok`; a
 //!   [`Command`] continues it.
 //!
+//! # What a run stores
+//!
+//! The graph keeps LangGraph's runtime protocol, so a thread written by this
+//! crate reads like one written by LangGraph:
+//!
+//! - **Checkpoints**: an `input` checkpoint per new input (step = last
+//!   step + 1, so `-1` on a new thread), then one `loop` checkpoint per
+//!   superstep; metadata `{source, step, parents: {}}`. `channel_versions`
+//!   grow only for channels the step changed (one new version per step, the
+//!   saver's `get_next_version` of the highest version), `new_versions`
+//!   passed to `put` are exactly those, `updated_channels` lists them
+//!   sorted, and `versions_seen[node]` records the trigger versions each
+//!   node consumed (`versions_seen["__interrupt__"]`: the versions when the
+//!   thread was last resumed, for static interrupts).
+//! - **Channels**: the user's state channels, plus `__start__` (the input),
+//!   `branch:to:<node>` (a node's trigger, written by its predecessors and
+//!   routers), `join:<a>+<b>:<node>` (a join barrier, holding the sorted
+//!   names seen) and `__pregel_tasks` (pending [`SendTo`] packets as
+//!   `{"node", "arg"}`).
+//! - **Task writes**: saved with `put_writes` against the step's starting
+//!   checkpoint as each task ends: its writes (or `__no_writes__`), or
+//!   `__error__` with the error text, or `__interrupt__` with
+//!   `[{"value", "id"}]` and `__resume__` with its answers so far. A
+//!   [`Command`]'s update, goto and resume value go under the NULL task id.
+//! - **Task ids** are deterministic: UUIDv5 over (checkpoint id, namespace,
+//!   step, node, `__pregel_pull`, sorted triggers) for pulled tasks and
+//!   (..., node, `__pregel_push`, index) for Send tasks. LangGraph uses
+//!   xxh3-128 over the same parts, so the ids differ from LangGraph's but
+//!   are stable across processes and versions of this crate. Paths are
+//!   `~__pregel_pull, <node>` and `~__pregel_push, <index padded to 10>`.
+//!
+//! Differences from LangGraph worth knowing: [`Input::Continue`] at a config
+//! naming the *latest* checkpoint resumes it (finished tasks are not run
+//! again) instead of replaying it; at an older checkpoint it replays, saving
+//! a `fork` copy first as LangGraph 1.x does. Interrupt ids are per
+//! `interrupt` call (task id and call index), not per task namespace.
+//!
+//! # Example
+//!
 //! ```
 //! use std::sync::Arc;
 //! use checkpointer::graph::{Command, CompileOptions, Input, Reducer, StateGraph, Update, START, END};

@@ -424,12 +424,29 @@ fn panic_message(e: tokio::task::JoinError) -> String {
     }
 }
 
+/// Aborts the step's tasks when dropped (a no-op for finished tasks).
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
+        }
+    }
+}
+
 /// How a step ended.
 enum StepEnd {
     /// Every task finished: their writes, in path order.
     Done(Vec<(Task, Vec<(String, Value)>)>),
     /// The run stops here (interrupt).
-    Stop(Vec<Interrupt>, Vec<String>),
+    /// The run stops here for these interrupts; `next` lists the tasks
+    /// that did not finish, `done` the writes of those that did.
+    Stop {
+        interrupts: Vec<Interrupt>,
+        next: Vec<String>,
+        done: Vec<(Task, Vec<(String, Value)>)>,
+    },
 }
 
 /// One run of the loop over one thread.
@@ -505,6 +522,29 @@ impl Run {
         Ok(())
     }
 
+    /// The state values with the writes of `done` applied, on a copy.
+    fn values_with(
+        &self,
+        done: &[(Task, Vec<(String, Value)>)],
+        step: i64,
+    ) -> Result<Value, GraphError> {
+        let spec = Arc::clone(self.graph.spec());
+        let mut copy = self.checkpoint.clone();
+        let mut sorted: Vec<&(Task, Vec<(String, Value)>)> = done.iter().collect();
+        sorted.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        let tasks = sorted
+            .iter()
+            .map(|(t, w)| TaskWrites {
+                name: &t.name,
+                triggers: &t.triggers,
+                writes: w.clone(),
+            })
+            .collect();
+        apply_writes(&spec, &mut copy, tasks, &|v| ChannelVersion::next_after(v))
+            .map_err(|e| e.into_graph_error(step, &self.thread_id))?;
+        Ok(Value::Object(state_values(&spec, &copy)))
+    }
+
     fn values(&self) -> Value {
         Value::Object(state_values(self.graph.spec(), &self.checkpoint))
     }
@@ -554,8 +594,19 @@ impl Run {
         let config = self.config_for(self.saved_id.as_deref());
         for (i, (ch, v)) in writes.iter().enumerate() {
             let idx = crate::saver::write_idx(ch, i);
-            self.pending
-                .retain(|w| !(w.task_id == task_id && w.idx == idx && idx < 0));
+            let existing = self
+                .pending
+                .iter()
+                .position(|w| w.task_id == task_id && w.idx == idx);
+            match existing {
+                // Special channels: the new write replaces the old one.
+                Some(at) if idx < 0 => {
+                    self.pending.remove(at);
+                }
+                // Others: the first write at an index stays, as in the saver.
+                Some(_) => continue,
+                None => {}
+            }
             self.pending.push(PendingWrite {
                 task_id: task_id.to_owned(),
                 channel: ch.clone(),
@@ -604,6 +655,8 @@ impl Run {
         let mut done: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
         let mut running = FuturesUnordered::new();
         let mut contexts = BTreeMap::new();
+        // If this run is dropped mid-step, its tasks stop too.
+        let mut abort_guard = AbortOnDrop(Vec::new());
         for (i, task) in tasks.iter().enumerate() {
             if let Some(writes) = self.finished_writes(&task.id) {
                 done.insert(i, writes);
@@ -646,6 +699,7 @@ impl Run {
                 ctx.clone(),
             ));
             contexts.insert(i, ctx);
+            abort_guard.0.push(handle.abort_handle());
             running.push(async move { (i, handle.await) });
         }
 
@@ -654,11 +708,16 @@ impl Run {
         while let Some((i, joined)) = running.next().await {
             let task = &tasks[i];
             let new_answers = contexts.get(&i).and_then(NodeContext::new_answers);
-            let output = joined.unwrap_or_else(|e| TaskOutput::Failed {
-                message: format!("panic: {}", panic_message(e)),
-                invalid: false,
-            });
-            let panicked = matches!(&output, TaskOutput::Failed { message, .. } if message.starts_with("panic: "));
+            let (output, panicked) = match joined {
+                Ok(output) => (output, false),
+                Err(e) => (
+                    TaskOutput::Failed {
+                        message: format!("panic: {}", panic_message(e)),
+                        invalid: false,
+                    },
+                    true,
+                ),
+            };
             match output {
                 TaskOutput::Done(writes) => {
                     if let Some(answers) = new_answers {
@@ -782,7 +841,14 @@ impl Run {
                 .filter(|(i, _)| !done.contains_key(i))
                 .map(|(_, t)| t.name.clone())
                 .collect();
-            return Ok(StepEnd::Stop(interrupts.into_values().collect(), next));
+            return Ok(StepEnd::Stop {
+                interrupts: interrupts.into_values().collect(),
+                next,
+                done: done
+                    .into_iter()
+                    .map(|(i, w)| (tasks[i].clone(), w))
+                    .collect(),
+            });
         }
         Ok(StepEnd::Done(
             done.into_iter()
@@ -916,6 +982,10 @@ impl Run {
             self.checkpoint
                 .versions_seen
                 .insert(INTERRUPT_SEEN.to_owned(), versions);
+            self.emit(StreamEvent::Values {
+                step: self.step,
+                values: self.values(),
+            });
         }
         self.run_loop().await
     }
@@ -1014,9 +1084,7 @@ impl Run {
         for goto in cmd.goto {
             goto_writes(&spec, INPUT_NODE, goto, &mut null_writes).map_err(invalid)?;
         }
-        if let Some(resume) = cmd.resume {
-            null_writes.push((RESUME.to_owned(), resume));
-        }
+        let null_resume = cmd.resume;
         let mut by_task: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
         for (interrupt_id, answer) in cmd.resume_map {
             let owner = self.pending.iter().find(|w| {
@@ -1042,7 +1110,21 @@ impl Run {
             answers.push(answer);
         }
         if !null_writes.is_empty() {
-            self.save_writes(null_writes, NULL_TASK_ID, "").await?;
+            // NULL-task writes accumulate (as in LangGraph): the batch repeats
+            // the earlier ones, so the new writes get fresh indexes instead
+            // of colliding with (and being dropped for) the old ones.
+            let mut batch: Vec<(String, Value)> = self
+                .pending
+                .iter()
+                .filter(|w| w.task_id == NULL_TASK_ID && w.idx >= 0)
+                .map(|w| (w.channel.clone(), w.value.clone()))
+                .collect();
+            batch.extend(null_writes);
+            self.save_writes(batch, NULL_TASK_ID, "").await?;
+        }
+        if let Some(resume) = null_resume {
+            self.save_writes(vec![(RESUME.to_owned(), resume)], NULL_TASK_ID, "")
+                .await?;
         }
         for ((task_id, path), answers) in by_task {
             self.save_writes(
@@ -1085,12 +1167,23 @@ impl Run {
             }
             let mut finished = match self.run_step(&tasks, step).await? {
                 StepEnd::Done(f) => f,
-                StepEnd::Stop(interrupts, next) => {
+                StepEnd::Stop {
+                    interrupts,
+                    next,
+                    done,
+                } => {
                     self.emit(StreamEvent::Interrupt {
                         interrupts: interrupts.clone(),
                         next: next.clone(),
                     });
-                    return Ok(self.outcome(next, interrupts));
+                    let mut outcome = self.outcome(next, interrupts);
+                    // As LangGraph does, the returned values include the
+                    // writes of the step's finished tasks (they are saved as
+                    // pending writes, not yet in a checkpoint).
+                    if !done.is_empty() {
+                        outcome.values = self.values_with(&done, step)?;
+                    }
+                    return Ok(outcome);
                 }
             };
             finished.sort_by(|a, b| a.0.path.cmp(&b.0.path));

@@ -31,6 +31,13 @@ pub struct StateSnapshot {
     pub interrupts: Vec<Interrupt>,
 }
 
+impl StateSnapshot {
+    /// The values as a [`State`](crate::graph::State), for typed reads.
+    pub fn state(&self) -> crate::graph::State {
+        crate::graph::State::from_value(self.values.clone())
+    }
+}
+
 /// A task pending at a checkpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskSnapshot {
