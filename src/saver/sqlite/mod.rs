@@ -6,6 +6,7 @@ mod options;
 mod setup;
 mod sql;
 mod values;
+mod walcheck;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -125,6 +126,9 @@ pub struct SqliteSaver {
     group: GroupCommit,
     /// The last array written per channel, to store appends as deltas.
     cache: DeltaCache,
+    /// Checkpoints the WAL off the commit path (file databases opened by
+    /// path).
+    wal: Option<walcheck::WalCheckpointer>,
 }
 
 impl fmt::Debug for SqliteSaver {
@@ -181,13 +185,23 @@ impl SqliteSaver {
             .map_err(sql_context(|| format!("set up {}", path.display())))?;
         setup::prepare(&mut conn, &path, true)?;
         setup::init_connection(&conn, &options, true)
+            .and_then(|()| {
+                conn.pragma_update(None, "wal_autocheckpoint", walcheck::SAFETY_NET_PAGES)
+            })
             .map_err(sql_context(|| format!("set up {}", path.display())))?;
-        drop(conn);
         let init_options = options.clone();
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(file_flags())
-            .with_init(move |c| setup::init_connection(c, &init_options, true));
+            .with_init(move |c| {
+                setup::init_connection(c, &init_options, true)?;
+                c.pragma_update(None, "wal_autocheckpoint", walcheck::SAFETY_NET_PAGES)
+            });
         let pool = setup::build_pool(manager, &options, false)?;
+        // The setup connection becomes the background checkpointer's.
+        let wal = walcheck::WalCheckpointer::start(conn).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
         Ok(SqliteSaver {
             pool,
             label: path.clone(),
@@ -197,6 +211,7 @@ impl SqliteSaver {
             _keepalive: None,
             group: GroupCommit::default(),
             cache: DeltaCache::new(options.snapshot_every()),
+            wal: Some(wal),
         })
     }
 
@@ -253,6 +268,7 @@ impl SqliteSaver {
             _keepalive: Some(Mutex::new(keepalive)),
             group: GroupCommit::default(),
             cache: DeltaCache::new(options.snapshot_every()),
+            wal: None,
         })
     }
 
@@ -284,6 +300,7 @@ impl SqliteSaver {
             _keepalive: None,
             group: GroupCommit::default(),
             cache: DeltaCache::new(SqliteOptions::default().snapshot_every()),
+            wal: None,
         })
     }
 
@@ -436,6 +453,9 @@ impl Runner for SqliteSaver {
         }
         if let Err(e) = tx.commit() {
             return spread(sql_context(|| label("commit"))(e));
+        }
+        if let Some(wal) = &self.wal {
+            wal.committed();
         }
         results
             .into_iter()
