@@ -1010,6 +1010,8 @@ mod tests {
             (sql::CHECKPOINT_EXISTS, vec![&"t", &"", &"id"]),
             (sql::SELECT_WRITES_BATCH, vec![&keys]),
             (values::SELECT_VALUES_BATCH, vec![&r#"[["t","","c","1"]]"#]),
+            (values::SELECT_CHAINS, vec![&r#"[["t","","c","1"]]"#]),
+            (sql::SELECT_PLACE_WRITES, vec![&"t", &""]),
             (sql::THREADS_OF_RUNS, vec![&r#"["r"]"#]),
         ] {
             let plan = plan(&saver, sql, &params);
