@@ -92,7 +92,9 @@ use super::version::ChannelVersion;
 ///
 /// **Atomicity.** Each call is all-or-nothing: a call that returns an error
 /// has changed nothing, and a call that returned `Ok` is durable as far as
-/// the saver promises (in memory: until the saver is dropped).
+/// the saver promises (in memory: until the saver is dropped). Concurrent
+/// calls may share a transaction and its fsync (group commit); each stays
+/// atomic on its own and returns only once its own data is durable.
 ///
 /// [`Error::InvalidFilterKey`]: crate::Error::InvalidFilterKey
 /// [`Error::MissingCheckpointId`]: crate::Error::MissingCheckpointId

@@ -143,6 +143,17 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
+    /// A write shared its transaction with concurrent writes (group
+    /// commit), and that transaction could not begin or commit; nothing of
+    /// the write was applied.
+    #[error("{operation}: the shared transaction failed: {reason}")]
+    GroupCommit {
+        /// The write that was not applied.
+        operation: String,
+        /// Why the shared transaction failed.
+        reason: String,
+    },
+
     /// No pooled connection could be had.
     #[error("connection pool error: {0}")]
     Pool(#[from] r2d2::Error),

@@ -6,11 +6,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
+use super::commit::Op;
 use super::sql::{self, RawCheckpoint, encode_json};
+use super::values::Stored;
 use super::{SqliteOptions, SqliteSaver, execute_all, sql_context, thread_exists, values};
 use crate::saver::checkpoint::{Checkpoint, CheckpointMetadata};
 use crate::saver::error::{Error, Result};
@@ -176,7 +180,8 @@ impl SqliteSaver {
     /// and its pending writes with their own `idx` and `task_path`. The
     /// tuples' own `thread_id`s are ignored: everything goes to
     /// `thread_id`, in the namespace of each tuple's config, in any order.
-    /// `progress` is called with the number of checkpoints stored so far.
+    /// `progress` is called with the number of checkpoints prepared so far
+    /// (serialised; the write itself is one transaction at the end).
     ///
     /// This is the restore half of an export: `list` of the imported thread
     /// returns the same tuples as `list` of the exported one.
@@ -194,29 +199,47 @@ impl SqliteSaver {
         mut progress: impl FnMut(usize),
     ) -> Result<()> {
         super::require_thread("import_thread", thread_id)?;
-        // Serialise everything before taking the write lock.
+        /// One checkpoint, serialised and owned, ready for the write.
+        struct Prepared {
+            ns: String,
+            id: String,
+            parent: Option<String>,
+            checkpoint_json: String,
+            metadata_json: String,
+            step: i64,
+            source: &'static str,
+            run_id: Option<String>,
+            rows: Vec<values::Row>,
+            writes: Vec<(String, i64, String, String, String)>,
+        }
+        // Serialise everything before queueing the write. Checkpoints of a
+        // thread share most values: each (namespace, channel, version) is
+        // serialised and stored once, with the first checkpoint naming it.
         let mut prepared = Vec::with_capacity(tuples.len());
-        // Checkpoints of a thread share most values: serialise and store
-        // each (namespace, channel, version) once; later checkpoints that
-        // name it find it stored.
         let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
-        for t in tuples {
+        for (done, t) in tuples.iter().enumerate() {
             let cp = &t.checkpoint;
             super::check_put(&crate::Config::thread(thread_id), cp)?;
             let ns = t.config.ns();
-            let new_versions = cp
+            let new_versions: crate::ChannelVersions = cp
                 .channel_versions
                 .iter()
                 .filter(|(ch, v)| seen.insert((ns.to_owned(), (*ch).clone(), v.to_string())))
                 .map(|(ch, v)| (ch.clone(), *v))
                 .collect();
-            let checkpoint_json = sql::encode_checkpoint(thread_id, cp)?;
-            let metadata_json = encode_json(
+            // Values stored with an earlier checkpoint are not serialised again.
+            let mut first_seen = cp.clone();
+            first_seen
+                .channel_values
+                .retain(|ch, _| new_versions.contains_key(ch));
+            let encoded = values::encode(
+                &self.cache,
                 thread_id,
-                || format!("metadata of checkpoint {}", cp.id),
-                &t.metadata,
+                ns,
+                &first_seen,
+                &new_versions,
+                values::Mode::Complete,
             )?;
-            let encoded = values::encode(thread_id, cp, &new_versions)?;
             let writes = t
                 .pending_writes
                 .iter()
@@ -226,70 +249,91 @@ impl SqliteSaver {
                         || format!("write to {:?} by task {}", w.channel, w.task_id),
                         &w.value,
                     )?;
-                    Ok((w, json))
+                    Ok((
+                        w.task_id.clone(),
+                        w.idx,
+                        w.channel.clone(),
+                        w.task_path.clone(),
+                        json,
+                    ))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            prepared.push((t, checkpoint_json, metadata_json, encoded, writes));
+            prepared.push(Prepared {
+                ns: ns.to_owned(),
+                id: cp.id.clone(),
+                parent: t
+                    .parent_config
+                    .as_ref()
+                    .and_then(|p| p.checkpoint_id.clone()),
+                checkpoint_json: sql::encode_checkpoint(thread_id, cp)?,
+                metadata_json: encode_json(
+                    thread_id,
+                    || format!("metadata of checkpoint {}", cp.id),
+                    &t.metadata,
+                )?,
+                step: t.metadata.step,
+                source: t.metadata.source.as_str(),
+                run_id: t.metadata.run_id.clone(),
+                rows: encoded.rows,
+                writes,
+            });
+            progress(done + 1);
         }
         const INSERT_WRITE_EXACT: &str = "INSERT INTO writes (thread_id, checkpoint_ns, \
              checkpoint_id, task_id, idx, channel, task_path, value) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
              ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET \
              channel = excluded.channel, task_path = excluded.task_path, value = excluded.value";
-        let what = || format!("import of thread {thread_id:?}");
-        self.write(what, |tx| {
-            if thread_exists(tx, thread_id)? {
+        let what = format!("import of thread {thread_id:?}");
+        let (thread, context) = (thread_id.to_owned(), what.clone());
+        let op: Op = Box::new(move |tx| {
+            let what = || context.clone();
+            if thread_exists(tx, &thread)? {
                 return Err(Error::TargetNotEmpty {
                     source_thread: "(import)".to_owned(),
-                    target_thread: thread_id.to_owned(),
+                    target_thread: thread.clone(),
                 });
             }
-            for (done, (t, checkpoint_json, metadata_json, encoded, writes)) in
-                prepared.iter().enumerate()
-            {
-                let ns = t.config.ns();
-                let cp = &t.checkpoint;
-                values::store(tx, thread_id, ns, cp, encoded)?;
-                let parent = t
-                    .parent_config
-                    .as_ref()
-                    .and_then(|p| p.checkpoint_id.as_deref());
+            for p in &prepared {
+                if values::store(tx, &thread, &p.ns, &p.id, &p.rows)? == Stored::Retry {
+                    // Complete rows never ask for a retry; refuse rather than
+                    // store a checkpoint without its values.
+                    return Err(Error::GroupCommit {
+                        operation: what(),
+                        reason: "complete values asked to be retried".into(),
+                    });
+                }
                 tx.prepare_cached(sql::UPSERT_CHECKPOINT)
                     .and_then(|mut stmt| {
                         stmt.execute(params![
-                            thread_id,
-                            ns,
-                            cp.id,
-                            parent,
-                            checkpoint_json,
-                            metadata_json,
-                            t.metadata.step,
-                            t.metadata.source.as_str(),
-                            t.metadata.run_id,
+                            thread,
+                            p.ns,
+                            p.id,
+                            p.parent,
+                            p.checkpoint_json,
+                            p.metadata_json,
+                            p.step,
+                            p.source,
+                            p.run_id,
                         ])
                     })
                     .map_err(sql_context(what))?;
                 let mut insert = tx
                     .prepare_cached(INSERT_WRITE_EXACT)
                     .map_err(sql_context(what))?;
-                for (w, json) in writes {
+                for (task_id, idx, channel, task_path, json) in &p.writes {
                     insert
                         .execute(params![
-                            thread_id,
-                            ns,
-                            cp.id,
-                            w.task_id,
-                            w.idx,
-                            w.channel,
-                            w.task_path,
-                            json
+                            thread, p.ns, p.id, task_id, idx, channel, task_path, json
                         ])
                         .map_err(sql_context(what))?;
                 }
-                progress(done + 1);
             }
-            Ok(())
-        })
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        self.cache.forget_thread(thread_id);
+        result.map(drop)
     }
 
     /// Removes the checkpoints of `thread_ids` whose `ts` is before
@@ -316,10 +360,12 @@ impl SqliteSaver {
              (SELECT 1 FROM checkpoints AS p WHERE p.thread_id = checkpoints.thread_id \
               AND p.checkpoint_ns = checkpoints.checkpoint_ns \
               AND p.checkpoint_id = checkpoints.parent_checkpoint_id)";
-        let what = || format!("prune of checkpoints older than {cutoff} in {thread_ids:?}");
-        self.write(what, |tx| {
-            let mut removed = 0u64;
-            for thread_id in thread_ids {
+        let what = format!("prune of checkpoints older than {cutoff} in {thread_ids:?}");
+        let removed = Arc::new(AtomicU64::new(0));
+        let (threads, context, counter) = (thread_ids.to_vec(), what.clone(), Arc::clone(&removed));
+        let op: Op = Box::new(move |tx| {
+            let what = || context.clone();
+            for thread_id in &threads {
                 let thread_id = thread_id.as_str();
                 let rows = tx
                     .prepare_cached(ROWS)
@@ -362,10 +408,15 @@ impl SqliteSaver {
                     .and_then(|mut s| s.execute([thread_id]))
                     .map_err(sql_context(what))?;
                 values::collect_garbage(tx, thread_id)?;
-                removed += doomed.len() as u64;
+                counter.fetch_add(doomed.len() as u64, Ordering::Relaxed);
             }
-            Ok(removed)
-        })
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        for thread_id in thread_ids {
+            self.cache.forget_thread(thread_id);
+        }
+        result.map(|_| removed.load(Ordering::Relaxed))
     }
 
     /// Gives unused space back to the file system: checkpoints the WAL

@@ -2,10 +2,12 @@
 //! connections.
 
 mod admin;
+mod commit;
 mod options;
 mod setup;
 mod sql;
 mod values;
+mod walcheck;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -15,8 +17,11 @@ use std::sync::{Mutex, RwLock};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use commit::{GroupCommit, Op, Runner};
 use serde_json::Value;
+use values::{DeltaCache, Mode, Stored};
 
 pub use admin::{CheckpointSummary, ThreadSummary};
 pub use options::{SqliteOptions, Synchronous};
@@ -49,14 +54,24 @@ pub(crate) fn sql_context<F: FnOnce() -> String>(
 /// A saver that keeps checkpoints in a SQLite database: the default way to
 /// make threads survive a restart.
 ///
-/// - **Durable.** Every call is one transaction; with the default
+/// - **Durable.** Every call is atomic, and with the default
 ///   [`Synchronous::Full`] a call that returned `Ok` is on disk. The file
 ///   is in WAL mode, so readers never wait for writers.
-/// - **Concurrent.** Calls run on a pool of connections (r2d2); reads run
-///   in parallel, writes take turns (`BEGIN IMMEDIATE`, and other
-///   processes writing the same file wait up to the busy timeout).
+/// - **Group commit.** Concurrent writes of one saver share one
+///   `BEGIN IMMEDIATE` transaction and one fsync: the first waiting caller
+///   runs every queued write, each in its own savepoint (a write that fails
+///   is rolled back alone and gets its own error), commits once and wakes
+///   the others. Each call still returns only after its own data is
+///   committed; a lone writer pays no hand-off.
+/// - **Concurrent.** Reads run on a pool of connections (r2d2), in
+///   parallel; other processes writing the same file wait up to the busy
+///   timeout.
 /// - **Compact.** Channel values are stored once per `(channel, version)`:
-///   a channel that did not change in a step is not stored again.
+///   a channel that did not change in a step is not stored again. A list
+///   that grows by appends (a chat's `messages`) is stored as the appended
+///   elements only, with a full snapshot every so often
+///   ([`SqliteOptions::with_snapshot_every`]), so bytes per checkpoint stay
+///   flat as a thread's history grows.
 /// - **Safe to open.** The schema is versioned (`PRAGMA user_version`) and
 ///   migrated on open; the file is marked as ours (`PRAGMA
 ///   application_id`). A file that is not SQLite, someone else's database
@@ -91,8 +106,10 @@ pub(crate) fn sql_context<F: FnOnce() -> String>(
 /// Three tables: `checkpoints` (one row per checkpoint: the checkpoint
 /// JSON without its channel values, the metadata JSON, and `step`,
 /// `source` and `run_id` as indexed columns for `list` filters),
-/// `channel_values` (keyed by thread, namespace, channel and version) and
-/// `writes` (keyed by checkpoint, task and index). Values are JSON.
+/// `channel_values` (keyed by thread, namespace, channel and version; a
+/// row is a full value, or a delta: the elements appended to its `base`
+/// version) and `writes` (keyed by checkpoint, task and index). Values are
+/// JSON.
 pub struct SqliteSaver {
     pool: Pool<SqliteConnectionManager>,
     /// The database file; `None` in memory.
@@ -107,6 +124,13 @@ pub struct SqliteSaver {
     memory: bool,
     /// Keeps a memory database alive while the saver lives.
     _keepalive: Option<Mutex<Connection>>,
+    /// Concurrent writes share a transaction (see `commit.rs`).
+    group: GroupCommit,
+    /// The last array written per channel, to store appends as deltas.
+    cache: DeltaCache,
+    /// Checkpoints the WAL off the commit path (file databases opened by
+    /// path).
+    wal: Option<walcheck::WalCheckpointer>,
 }
 
 impl fmt::Debug for SqliteSaver {
@@ -163,13 +187,23 @@ impl SqliteSaver {
             .map_err(sql_context(|| format!("set up {}", path.display())))?;
         setup::prepare(&mut conn, &path, true)?;
         setup::init_connection(&conn, &options, true)
+            .and_then(|()| {
+                conn.pragma_update(None, "wal_autocheckpoint", walcheck::SAFETY_NET_PAGES)
+            })
             .map_err(sql_context(|| format!("set up {}", path.display())))?;
-        drop(conn);
         let init_options = options.clone();
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(file_flags())
-            .with_init(move |c| setup::init_connection(c, &init_options, true));
+            .with_init(move |c| {
+                setup::init_connection(c, &init_options, true)?;
+                c.pragma_update(None, "wal_autocheckpoint", walcheck::SAFETY_NET_PAGES)
+            });
         let pool = setup::build_pool(manager, &options, false)?;
+        // The setup connection becomes the background checkpointer's.
+        let wal = walcheck::WalCheckpointer::start(conn).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
         Ok(SqliteSaver {
             pool,
             label: path.clone(),
@@ -177,6 +211,9 @@ impl SqliteSaver {
             gate: RwLock::new(()),
             memory: false,
             _keepalive: None,
+            group: GroupCommit::default(),
+            cache: DeltaCache::new(options.snapshot_every()),
+            wal: Some(wal),
         })
     }
 
@@ -231,6 +268,9 @@ impl SqliteSaver {
             gate: RwLock::new(()),
             memory: true,
             _keepalive: Some(Mutex::new(keepalive)),
+            group: GroupCommit::default(),
+            cache: DeltaCache::new(options.snapshot_every()),
+            wal: None,
         })
     }
 
@@ -260,6 +300,9 @@ impl SqliteSaver {
             label,
             gate: RwLock::new(()),
             _keepalive: None,
+            group: GroupCommit::default(),
+            cache: DeltaCache::new(SqliteOptions::default().snapshot_every()),
+            wal: None,
         })
     }
 
@@ -304,42 +347,24 @@ impl SqliteSaver {
         })
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits; any error
-    /// rolls everything back.
-    fn write<T>(
-        &self,
-        what: impl Fn() -> String,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
-        // Nothing is guarded by the lock itself; a panic elsewhere cannot
-        // leave it inconsistent.
-        let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
-        let mut conn = self.conn()?;
-        let run = || {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql_context(|| format!("begin {}", what())))?;
-            let out = f(&tx)?;
-            tx.commit()
-                .map_err(sql_context(|| format!("commit {}", what())))?;
-            Ok(out)
-        };
-        run().map_err(|e| self.name_file(e))
+    /// Runs `op` atomically in a `BEGIN IMMEDIATE` transaction that
+    /// concurrent writes of this saver may share (group commit), and returns
+    /// once it is committed. An error rolls back `op` alone.
+    fn write(&self, what: String, op: Op) -> Result<Stored> {
+        self.group.submit(self, what, op)
     }
 
     /// Runs `f` in one read transaction, so that it sees one snapshot.
-    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// `BEGIN` and `COMMIT` are prepared once per connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let _turn = self
             .memory
             .then(|| self.gate.read().unwrap_or_else(|e| e.into_inner()));
-        let mut conn = self.conn()?;
+        let conn = self.conn()?;
         let run = || {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Deferred)
-                .map_err(sql_context(|| "begin a read".to_owned()))?;
-            let out = f(&tx)?;
-            tx.commit()
-                .map_err(sql_context(|| "end a read".to_owned()))?;
+            let tx = ReadTx::begin(&conn)?;
+            let out = f(&conn)?;
+            tx.commit()?;
             Ok(out)
         };
         run().map_err(|e| self.name_file(e))
@@ -361,6 +386,120 @@ impl SqliteSaver {
     }
 }
 
+impl Runner for SqliteSaver {
+    fn run(&self, ops: Vec<(String, Op)>) -> Vec<Result<Stored>> {
+        // Nothing is guarded by the lock itself; a panic elsewhere cannot
+        // leave it inconsistent.
+        let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let shared = ops.len() > 1;
+        let whats: Vec<String> = ops.iter().map(|(what, _)| what.clone()).collect();
+        // A failure of the whole group: the first write gets the error, the
+        // others a description of it.
+        let spread = |error: Error| -> Vec<Result<Stored>> {
+            let error = self.name_file(error);
+            let reason = error.to_string();
+            let mut out = vec![Err(error)];
+            out.extend(whats.iter().skip(1).map(|what| {
+                Err(Error::GroupCommit {
+                    operation: what.clone(),
+                    reason: reason.clone(),
+                })
+            }));
+            out
+        };
+        let mut conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(e) => return spread(e),
+        };
+        let label = |verb: &str| {
+            if shared {
+                format!("{verb} a group of {} writes", whats.len())
+            } else {
+                format!("{verb} {}", whats[0])
+            }
+        };
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => return spread(sql_context(|| label("begin"))(e)),
+        };
+        let mut results = Vec::with_capacity(ops.len());
+        for (what, op) in ops {
+            if !shared {
+                results.push(op(&tx));
+                continue;
+            }
+            let result = tx
+                .prepare_cached("SAVEPOINT group_write")
+                .and_then(|mut s| s.execute([]))
+                .map_err(sql_context(|| format!("begin {what}")))
+                .and_then(|_| op(&tx));
+            let end = if result.is_ok() {
+                tx.prepare_cached("RELEASE group_write")
+                    .and_then(|mut s| s.execute([]))
+                    .map(drop)
+            } else {
+                tx.execute_batch("ROLLBACK TO group_write; RELEASE group_write")
+            };
+            match end {
+                Ok(()) => results.push(result),
+                // The transaction is in an unknown state: give up on all.
+                Err(e) => return spread(sql_context(|| format!("end {what}"))(e)),
+            }
+        }
+        if !shared && results[0].is_err() {
+            // Dropping the transaction rolls it back.
+            return results
+                .into_iter()
+                .map(|r| r.map_err(|e| self.name_file(e)))
+                .collect();
+        }
+        if let Err(e) = tx.commit() {
+            return spread(sql_context(|| label("commit"))(e));
+        }
+        if let Some(wal) = &self.wal {
+            wal.committed();
+        }
+        results
+            .into_iter()
+            .map(|r| r.map_err(|e| self.name_file(e)))
+            .collect()
+    }
+}
+
+/// A read transaction; rolled back if dropped before [`ReadTx::commit`].
+struct ReadTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> ReadTx<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self> {
+        conn.prepare_cached("BEGIN")
+            .and_then(|mut s| s.execute([]))
+            .map_err(sql_context(|| "begin a read".to_owned()))?;
+        Ok(ReadTx { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        self.open = false;
+        self.conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+            .map_err(sql_context(|| "end a read".to_owned()))
+    }
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing was written; a failed rollback leaves nothing behind
+            // that the next BEGIN does not report.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// What a read fetched in its transaction: checkpoint rows (decoded, but
 /// without values), and the raw values and writes they need. Iterating
 /// builds one tuple at a time, with no connection held.
@@ -373,12 +512,32 @@ struct Page {
 impl Page {
     /// Loads the values and pending writes of `rows`: one query each,
     /// whatever the number of rows.
-    fn fetch(tx: &Transaction<'_>, rows: Vec<Result<CheckpointRow>>) -> Result<Page> {
+    fn fetch(tx: &Connection, rows: Vec<Result<CheckpointRow>>) -> Result<Page> {
         let ok_rows = || rows.iter().filter_map(|r| r.as_ref().ok());
         let value_keys: BTreeSet<values::ValueKey> = ok_rows()
             .flat_map(|r| values::keys_of(&r.thread_id, &r.ns, &r.checkpoint))
             .collect();
-        let raw_values = values::load(tx, &value_keys)?;
+        // A long page of one thread and namespace (a history walk) needs
+        // most of that thread's values: read them in one range scan rather
+        // than key by key.
+        let mut ok = ok_rows();
+        let one_place = ok.next().and_then(|first| {
+            ok.all(|r| r.thread_id == first.thread_id && r.ns == first.ns)
+                .then_some((first.thread_id.as_str(), first.ns.as_str()))
+        });
+        let raw_values = match one_place {
+            Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
+                values::load_place(tx, thread_id, ns, &value_keys)?
+            }
+            _ => {
+                // Chains of different threads or namespaces share no rows.
+                let places: BTreeSet<(&str, &str)> = ok_rows()
+                    .map(|r| (r.thread_id.as_str(), r.ns.as_str()))
+                    .collect();
+                let disjoint = places.len() == ok_rows().count();
+                values::load(tx, &value_keys, disjoint)?
+            }
+        };
         let write_keys: Vec<[&str; 3]> = ok_rows()
             .map(|r| {
                 [
@@ -388,7 +547,13 @@ impl Page {
                 ]
             })
             .collect();
-        let writes = load_writes(tx, &write_keys)?;
+        let writes = match one_place {
+            Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
+                // Writes of checkpoints not on the page are dropped unread.
+                load_place_writes(tx, thread_id, ns)?
+            }
+            _ => load_writes(tx, &write_keys)?,
+        };
         Ok(Page {
             rows: rows.into_iter(),
             values: values::Resolver::new(raw_values),
@@ -398,8 +563,10 @@ impl Page {
 
     /// Builds the tuple of one row.
     fn build(&mut self, mut row: CheckpointRow) -> Result<CheckpointTuple> {
+        // The last row's values need not be kept for a next one.
+        let last = self.rows.len() == 0;
         self.values
-            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint)?;
+            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint, !last)?;
         let key = (
             row.thread_id.clone(),
             row.ns.clone(),
@@ -447,7 +614,7 @@ impl Iterator for Page {
 
 /// The raw pending writes of the checkpoints `keys` names, in one query.
 fn load_writes(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     keys: &[[&str; 3]],
 ) -> Result<HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>> {
     let mut out: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>> = HashMap::new();
@@ -473,9 +640,31 @@ fn load_writes(
     Ok(out)
 }
 
+/// The raw pending writes of every checkpoint of one thread and namespace,
+/// in one range scan.
+fn load_place_writes(
+    tx: &Connection,
+    thread_id: &str,
+    ns: &str,
+) -> Result<HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>> {
+    let mut out: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>> = HashMap::new();
+    let context = || format!("load the writes of thread {thread_id:?}");
+    let mut stmt = tx
+        .prepare_cached(sql::SELECT_PLACE_WRITES)
+        .map_err(sql_context(context))?;
+    let found = stmt
+        .query_map([thread_id, ns], sql::write_from_row)
+        .map_err(sql_context(context))?;
+    for row in found {
+        let (key, write) = row.map_err(sql_context(context))?;
+        out.entry(key).or_default().push(write);
+    }
+    Ok(out)
+}
+
 /// Runs each statement of `sql` with `params`.
 fn execute_all<P: rusqlite::Params + Copy>(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     statements: &[&str],
     params: P,
     what: impl Fn() -> String,
@@ -489,7 +678,7 @@ fn execute_all<P: rusqlite::Params + Copy>(
 }
 
 /// Whether thread `thread_id` has any checkpoint.
-fn thread_exists(tx: &Transaction<'_>, thread_id: &str) -> Result<bool> {
+fn thread_exists(tx: &Connection, thread_id: &str) -> Result<bool> {
     tx.prepare_cached(sql::THREAD_EXISTS)
         .and_then(|mut stmt| stmt.query_row([thread_id], |_| Ok(())).optional())
         .map(|found| found.is_some())
@@ -571,39 +760,67 @@ impl BaseCheckpointSaver for SqliteSaver {
         check_put(config, checkpoint)?;
         let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
         let merged = merged_metadata(config, metadata);
-        // Serialise before taking the write lock.
+        // Serialise before queueing the write.
         let checkpoint_json = sql::encode_checkpoint(thread_id, checkpoint)?;
         let metadata_json = sql::encode_json(
             thread_id,
             || format!("metadata of checkpoint {}", checkpoint.id),
             &merged,
         )?;
-        let encoded = values::encode(thread_id, checkpoint, new_versions)?;
-        let what = || {
-            format!(
-                "put of checkpoint {} in thread {thread_id:?}",
-                checkpoint.id
-            )
-        };
-        self.write(what, |tx| {
-            values::store(tx, thread_id, ns, checkpoint, &encoded)?;
-            tx.prepare_cached(sql::UPSERT_CHECKPOINT)
-                .and_then(|mut stmt| {
-                    stmt.execute(rusqlite::params![
-                        thread_id,
-                        ns,
-                        checkpoint.id,
-                        config.checkpoint_id,
-                        checkpoint_json,
-                        metadata_json,
-                        merged.step,
-                        merged.source.as_str(),
-                        merged.run_id,
-                    ])
-                })
-                .map_err(sql_context(what))?;
-            Ok(())
-        })?;
+        let what = format!(
+            "put of checkpoint {} in thread {thread_id:?}",
+            checkpoint.id
+        );
+        let mut mode = Mode::Lean;
+        loop {
+            let mut encoded =
+                values::encode(&self.cache, thread_id, ns, checkpoint, new_versions, mode)?;
+            let rows = std::mem::take(&mut encoded.rows);
+            let (thread, namespace, id, parent) = (
+                thread_id.to_owned(),
+                ns.to_owned(),
+                checkpoint.id.clone(),
+                config.checkpoint_id.clone(),
+            );
+            let (checkpoint_json, metadata_json) = (checkpoint_json.clone(), metadata_json.clone());
+            let (step, source, run_id) =
+                (merged.step, merged.source.as_str(), merged.run_id.clone());
+            let context = what.clone();
+            let op: Op = Box::new(move |conn| {
+                if values::store(conn, &thread, &namespace, &id, &rows)? == Stored::Retry {
+                    return Ok(Stored::Retry);
+                }
+                conn.prepare_cached(sql::UPSERT_CHECKPOINT)
+                    .and_then(|mut stmt| {
+                        stmt.execute(rusqlite::params![
+                            thread,
+                            namespace,
+                            id,
+                            parent,
+                            checkpoint_json,
+                            metadata_json,
+                            step,
+                            source,
+                            run_id,
+                        ])
+                    })
+                    .map_err(sql_context(|| context))?;
+                Ok(Stored::Done)
+            });
+            match self.write(what.clone(), op)? {
+                Stored::Done => {
+                    self.cache.remember(thread_id, ns, encoded);
+                    break;
+                }
+                Stored::Retry if mode == Mode::Lean => mode = Mode::Complete,
+                Stored::Retry => {
+                    return Err(Error::GroupCommit {
+                        operation: what,
+                        reason: "a complete put asked to be retried".into(),
+                    });
+                }
+            }
+        }
         Ok(checkpoint_config(thread_id, ns, &checkpoint.id))
     }
 
@@ -624,18 +841,26 @@ impl BaseCheckpointSaver for SqliteSaver {
                     || format!("write to {channel:?} by task {task_id}"),
                     value,
                 )?;
-                Ok((write_idx(channel, position), channel.as_str(), json))
+                Ok((write_idx(channel, position), channel.clone(), json))
             })
             .collect::<Result<Vec<_>>>()?;
-        let what =
-            || format!("writes of task {task_id} to checkpoint {id} in thread {thread_id:?}");
-        self.write(what, |tx| {
+        let what = format!("writes of task {task_id} to checkpoint {id} in thread {thread_id:?}");
+        let (thread_id, ns, id, task_id, task_path, context) = (
+            thread_id.to_owned(),
+            ns.to_owned(),
+            id.to_owned(),
+            task_id.to_owned(),
+            task_path.to_owned(),
+            what.clone(),
+        );
+        let op: Op = Box::new(move |tx| {
+            let what = || context.clone();
             let exists = tx
                 .prepare_cached(sql::CHECKPOINT_EXISTS)
-                .and_then(|mut s| s.query_row([thread_id, ns, id], |_| Ok(())).optional())
+                .and_then(|mut s| s.query_row([&thread_id, &ns, &id], |_| Ok(())).optional())
                 .map_err(sql_context(what))?;
             if exists.is_none() {
-                return Err(checkpoint_not_found(thread_id, ns, id));
+                return Err(checkpoint_not_found(&thread_id, &ns, &id));
             }
             let mut upsert = tx
                 .prepare_cached(sql::UPSERT_WRITE)
@@ -654,26 +879,34 @@ impl BaseCheckpointSaver for SqliteSaver {
                 ])
                 .map_err(sql_context(what))?;
             }
-            Ok(())
-        })
+            Ok(Stored::Done)
+        });
+        self.write(what, op).map(drop)
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {
         require_thread("delete_thread", thread_id)?;
-        let what = || format!("delete of thread {thread_id:?}");
-        self.write(what, |tx| {
-            execute_all(tx, &sql::DELETE_THREAD, [thread_id], what)?;
-            values::delete_thread(tx, thread_id)
-        })
+        let what = format!("delete of thread {thread_id:?}");
+        let (thread, context) = (thread_id.to_owned(), what.clone());
+        let op: Op = Box::new(move |tx| {
+            execute_all(tx, &sql::DELETE_THREAD, [&thread], || context.clone())?;
+            values::delete_thread(tx, &thread)?;
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        self.cache.forget_thread(thread_id);
+        result.map(drop)
     }
 
     fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
         if run_ids.is_empty() {
             return Ok(());
         }
-        let what = || format!("delete of runs {run_ids:?}");
+        let what = format!("delete of runs {run_ids:?}");
         let arg = sql::encode_json("", || "run ids".to_owned(), run_ids)?;
-        self.write(what, |tx| {
+        let context = what.clone();
+        let op: Op = Box::new(move |tx| {
+            let what = || context.clone();
             let threads = tx
                 .prepare_cached(sql::THREADS_OF_RUNS)
                 .and_then(|mut stmt| {
@@ -682,34 +915,40 @@ impl BaseCheckpointSaver for SqliteSaver {
                 })
                 .map_err(sql_context(what))?;
             if threads.is_empty() {
-                return Ok(());
+                return Ok(Stored::Done);
             }
             execute_all(tx, &sql::DELETE_RUNS, [&arg], what)?;
             for thread_id in &threads {
                 values::collect_garbage(tx, thread_id)?;
             }
-            Ok(())
-        })
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        self.cache.clear();
+        result.map(drop)
     }
 
     fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
         check_copy(source, target)?;
-        let what = || format!("copy of thread {source:?} to {target:?}");
-        self.write(what, |tx| {
-            if thread_exists(tx, target)? {
+        let what = format!("copy of thread {source:?} to {target:?}");
+        let (src, dst, context) = (source.to_owned(), target.to_owned(), what.clone());
+        let op: Op = Box::new(move |tx| {
+            if thread_exists(tx, &dst)? {
                 return Err(Error::TargetNotEmpty {
-                    source_thread: source.to_owned(),
-                    target_thread: target.to_owned(),
+                    source_thread: src,
+                    target_thread: dst,
                 });
             }
-            if !thread_exists(tx, source)? {
-                return Err(Error::ThreadNotFound {
-                    thread_id: source.to_owned(),
-                });
+            if !thread_exists(tx, &src)? {
+                return Err(Error::ThreadNotFound { thread_id: src });
             }
-            execute_all(tx, &sql::COPY_THREAD, [source, target], what)?;
-            values::copy_thread(tx, source, target)
-        })
+            execute_all(tx, &sql::COPY_THREAD, [&src, &dst], || context.clone())?;
+            values::copy_thread(tx, &src, &dst)?;
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        self.cache.forget_thread(target);
+        result.map(drop)
     }
 
     fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
@@ -719,9 +958,11 @@ impl BaseCheckpointSaver for SqliteSaver {
         if thread_ids.is_empty() {
             return Ok(());
         }
-        let what = || format!("prune ({strategy:?}) of threads {thread_ids:?}");
-        self.write(what, |tx| {
-            for thread_id in thread_ids {
+        let what = format!("prune ({strategy:?}) of threads {thread_ids:?}");
+        let (threads, context) = (thread_ids.to_vec(), what.clone());
+        let op: Op = Box::new(move |tx| {
+            let what = || context.clone();
+            for thread_id in &threads {
                 let thread_id = thread_id.as_str();
                 match strategy {
                     PruneStrategy::Delete => {
@@ -734,8 +975,13 @@ impl BaseCheckpointSaver for SqliteSaver {
                     }
                 }
             }
-            Ok(())
-        })
+            Ok(Stored::Done)
+        });
+        let result = self.write(what, op);
+        for thread_id in thread_ids {
+            self.cache.forget_thread(thread_id);
+        }
+        result.map(drop)
     }
 }
 
@@ -766,6 +1012,8 @@ mod tests {
             (sql::CHECKPOINT_EXISTS, vec![&"t", &"", &"id"]),
             (sql::SELECT_WRITES_BATCH, vec![&keys]),
             (values::SELECT_VALUES_BATCH, vec![&r#"[["t","","c","1"]]"#]),
+            (values::SELECT_CHAINS, vec![&r#"[["t","","c","1"]]"#]),
+            (sql::SELECT_PLACE_WRITES, vec![&"t", &""]),
             (sql::THREADS_OF_RUNS, vec![&r#"["r"]"#]),
         ] {
             let plan = plan(&saver, sql, &params);

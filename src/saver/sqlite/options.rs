@@ -43,6 +43,7 @@ pub struct SqliteOptions {
     synchronous: Synchronous,
     busy_timeout: Duration,
     connection_timeout: Duration,
+    snapshot_every: u32,
 }
 
 impl Default for SqliteOptions {
@@ -52,13 +53,15 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(10),
             connection_timeout: Duration::from_secs(30),
+            snapshot_every: 128,
         }
     }
 }
 
 impl SqliteOptions {
     /// The defaults: a pool of 8 connections, `synchronous = FULL`, a busy
-    /// timeout of 10 s and a pool checkout timeout of 30 s.
+    /// timeout of 10 s, a pool checkout timeout of 30 s and a full snapshot
+    /// of appended lists at least every 128 versions.
     pub fn new() -> Self {
         SqliteOptions::default()
     }
@@ -92,6 +95,24 @@ impl SqliteOptions {
     pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout.max(Duration::from_millis(1));
         self
+    }
+
+    /// Delta storage: a channel value that is a JSON array extending the
+    /// channel's previous value (a list that grows by appends) is stored as
+    /// the appended elements only, with a full snapshot at least every `n`
+    /// versions (earlier while the value is small: when the deltas since
+    /// the last snapshot add up to its size). Reading a value costs one
+    /// snapshot plus at most `n` small deltas. `0` stores every value in
+    /// full. The default is 128.
+    #[must_use]
+    pub fn with_snapshot_every(mut self, n: u32) -> Self {
+        self.snapshot_every = n;
+        self
+    }
+
+    /// The most deltas between two full snapshots of a value (0: none).
+    pub fn snapshot_every(&self) -> u32 {
+        self.snapshot_every
     }
 
     /// The pool size.

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -69,6 +70,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
             ON DELETE CASCADE
     );
     ",
+    // 2: delta-encoded channel values (see `values.rs`). Rows written before
+    // are full values (`base` NULL).
+    "
+    ALTER TABLE channel_values ADD COLUMN base TEXT;    -- delta on this version; NULL: full
+    ALTER TABLE channel_values ADD COLUMN depth INTEGER NOT NULL DEFAULT 0; -- deltas since a full value
+    ALTER TABLE channel_values ADD COLUMN len INTEGER;   -- arrays: element count of the full value
+    ALTER TABLE channel_values ADD COLUMN hash INTEGER;  -- arrays: FNV-1a of the elements' JSON
+    -- Most checkpoints have no run id: index only those that do.
+    DROP INDEX checkpoints_run_id_idx;
+    CREATE INDEX checkpoints_run_id_idx
+        ON checkpoints (run_id, checkpoint_id, thread_id, checkpoint_ns) WHERE run_id IS NOT NULL;
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.
@@ -83,10 +96,18 @@ pub(crate) fn init_connection(
     conn.busy_timeout(options.busy_timeout())?;
     if file {
         // Persistent once set; on an already-WAL file this takes no lock.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        switch_to_wal(conn)?;
     }
     conn.pragma_update(None, "synchronous", options.synchronous().as_pragma())?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    if file {
+        // Checkpoint the WAL every 1 MiB rather than 4 MiB: the WAL file
+        // stays small (it counts as database size), and each checkpoint
+        // pauses a commit for less.
+        conn.pragma_update(None, "wal_autocheckpoint", 256)?;
+    }
+    // Every statement of the saver stays prepared (`list` queries vary).
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 
@@ -197,6 +218,32 @@ fn not_a_database(e: rusqlite::Error, path: &Path, what: &str) -> Error {
     }
 }
 
+/// How long [`switch_to_wal`] keeps trying while another connection holds
+/// the database.
+const WAL_SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `PRAGMA journal_mode = WAL`, returning the mode in force. SQLite does
+/// not call the busy handler for a journal-mode change, so when another
+/// process is setting up the same new file at the same moment the change
+/// fails at once with `SQLITE_BUSY`: retry, with a short growing pause,
+/// for up to [`WAL_SWITCH_TIMEOUT`].
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<String> {
+    let deadline = Instant::now() + WAL_SWITCH_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Checks that the database is ours (or empty), turns on WAL for a file
 /// database and checks that it took, then brings the schema up to date in
 /// one `BEGIN IMMEDIATE` transaction.
@@ -207,12 +254,17 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path, file: bool) -> Result<
 /// [`prepare`] with a given list of migrations (tests use longer ones).
 fn prepare_with(conn: &mut Connection, path: &Path, file: bool, migrations: &[&str]) -> Result<()> {
     let supported = migrations.len() as i64;
-    // Refuse someone else's database before changing anything in it.
-    identify(conn, path, supported)?;
+    // Refuse someone else's database before changing anything in it. One
+    // read transaction, so that the ids and the table list come from one
+    // snapshot even while another process is setting the same file up.
+    {
+        let snapshot = conn
+            .transaction()
+            .map_err(|e| not_a_database(e, path, "read the schema"))?;
+        identify(&snapshot, path, supported)?;
+    }
     if file {
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| not_a_database(e, path, "turn on WAL"))?;
+        let mode = switch_to_wal(conn).map_err(|e| not_a_database(e, path, "turn on WAL"))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::WalUnavailable {
                 path: path.to_owned(),
@@ -253,6 +305,8 @@ pub(crate) fn build_pool(
 ) -> Result<Pool<SqliteConnectionManager>> {
     let mut builder = Pool::builder()
         .max_size(options.pool_size())
+        // A SQLite connection does not go stale; skip the check query.
+        .test_on_check_out(false)
         .connection_timeout(options.connection_timeout());
     if memory {
         // Keep every connection for the life of the saver: a shared-cache

@@ -66,6 +66,11 @@ pub(crate) const SELECT_WRITES_BATCH: &str = "SELECT w.thread_id, w.checkpoint_n
      ON w.thread_id = k.value ->> 0 AND w.checkpoint_ns = k.value ->> 1 \
      AND w.checkpoint_id = k.value ->> 2";
 
+/// The writes of every checkpoint of thread `?1`, namespace `?2`.
+pub(crate) const SELECT_PLACE_WRITES: &str = "SELECT thread_id, checkpoint_ns, \
+     checkpoint_id, task_id, channel, value, task_path, idx FROM writes \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2";
+
 /// Deletes the checkpoints and writes of a thread (values: `values.rs`).
 pub(crate) const DELETE_THREAD: [&str; 2] = [
     "DELETE FROM writes WHERE thread_id = ?1",
@@ -116,7 +121,10 @@ struct StoredCheckpoint<'a> {
     id: &'a str,
     ts: &'a str,
     channel_versions: &'a ChannelVersions,
+    // Empty and absent fields are left out (they read back as defaults).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     versions_seen: &'a BTreeMap<String, ChannelVersions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     updated_channels: &'a Option<Vec<String>>,
 }
 

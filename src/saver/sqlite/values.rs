@@ -1,12 +1,39 @@
 //! Channel values: stored once per `(thread, namespace, channel, version)`
-//! in `channel_values`, written and read only through this module (so that
-//! a later encoding, such as deltas of append-only channels, changes one
-//! place).
+//! in `channel_values`, written and read only through this module.
+//!
+//! # Delta encoding
+//!
+//! A channel whose value is a JSON array that extends a value stored
+//! before (the append case: a chat's `messages`) is stored as a *delta*:
+//! the row holds only the appended elements (as a JSON array) and names its
+//! `base` version; `depth` counts the deltas since the last full snapshot,
+//! `len` is the element count of the full value and `hash` a 64-bit FNV-1a
+//! hash of its elements' JSON texts. Any other value is a full snapshot
+//! (`base` NULL, `depth` 0). So the bytes a checkpoint adds stay flat as a
+//! thread's history grows, instead of growing with it.
+//!
+//! A snapshot is written instead of a delta when the chain would exceed
+//! [`SqliteOptions::snapshot_every`](super::SqliteOptions::snapshot_every)
+//! deltas, or when the deltas since the last snapshot would add up to more
+//! than the snapshot's bytes (early in a thread, when a snapshot is
+//! cheap, chains stay short; later they reach the cap). Reading any value
+//! costs one snapshot plus at most that many small delta rows, fetched with
+//! one recursive query.
+//!
+//! The writer finds the base in an in-process cache of the last array
+//! written per `(thread, namespace, channel)` ([`DeltaCache`]): the new value
+//! must start with the cached one exactly (compared as values, never by
+//! hash). Inside the write transaction the base row is checked to still
+//! hold what the cache says (same element count and hash); if it does not
+//! (deleted, rewritten by another process, a reused plain-integer
+//! version), the value is written in full. The encoding lives only in the
+//! database: any process reads it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::sql::encode_json;
@@ -14,114 +41,736 @@ use super::sql_context;
 use crate::saver::checkpoint::{ChannelVersions, Checkpoint};
 use crate::saver::error::{Error, Result};
 
-/// Stores (or replaces) one value.
-const UPSERT_VALUE: &str = "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, \
-     version, value) VALUES (?1, ?2, ?3, ?4, ?5) \
-     ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO UPDATE SET value = excluded.value";
+/// Stores a value unless that version is already stored.
+const INSERT_VALUE: &str = "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, \
+     version, value, base, depth, len, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+     ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING";
+
+/// Replaces a stored value (after its dependents were made full).
+const REPLACE_VALUE: &str = "UPDATE channel_values SET value = ?5, base = ?6, depth = ?7, \
+     len = ?8, hash = ?9 \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND version = ?4";
 
 /// Whether a value is stored.
 const VALUE_EXISTS: &str = "SELECT 1 FROM channel_values \
      WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND version = ?4";
 
-/// Many values at once: `?1` is a JSON array of `[thread, ns, channel,
-/// version]`; each key is one primary-key lookup.
-pub(crate) const SELECT_VALUES_BATCH: &str = "SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, \
-     v.value FROM json_each(?1) AS k CROSS JOIN channel_values AS v \
-     ON v.thread_id = k.value ->> 0 AND v.checkpoint_ns = k.value ->> 1 \
-     AND v.channel = k.value ->> 2 AND v.version = k.value ->> 3";
+/// What a delta's base must still be: element count and hash.
+const BASE_STATE: &str = "SELECT len, hash FROM channel_values \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND version = ?4";
 
-/// Drops the values of thread `?1` that no remaining checkpoint names.
-const COLLECT_GARBAGE: &str = "DELETE FROM channel_values WHERE thread_id = ?1 \
-     AND (checkpoint_ns, channel, version) NOT IN \
-     (SELECT c.checkpoint_ns, e.key, CAST(e.value AS TEXT) \
-      FROM checkpoints AS c, json_each(c.checkpoint, '$.channel_versions') AS e \
-      WHERE c.thread_id = ?1)";
+/// The deltas built on one version.
+const DEPENDENTS: &str = "SELECT version FROM channel_values \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND base = ?4";
+
+/// Many values at once, with every row their delta chains need: `?1` is a
+/// JSON array of `[thread, ns, channel, version]`; each step of a chain is
+/// one primary-key lookup.
+pub(crate) const SELECT_VALUES_BATCH: &str = "WITH RECURSIVE \
+     chain(t, n, c, v) AS ( \
+       SELECT k.value ->> 0, k.value ->> 1, k.value ->> 2, k.value ->> 3 FROM json_each(?1) AS k \
+       UNION \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.base FROM chain CROSS JOIN \
+       channel_values AS w ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
+       AND w.channel = chain.c AND w.version = chain.v WHERE w.base IS NOT NULL) \
+     SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, v.value, v.base, v.len \
+     FROM chain CROSS JOIN channel_values AS v \
+     ON v.thread_id = chain.t AND v.checkpoint_ns = chain.n \
+     AND v.channel = chain.c AND v.version = chain.v";
+
+/// Values whose delta chains share no rows (keys as in
+/// [`SELECT_VALUES_BATCH`]), with those chains: each row is read once,
+/// value and all, as the chain is walked.
+pub(crate) const SELECT_CHAINS: &str = "WITH RECURSIVE \
+     chain(t, n, c, v, value, base, len, d) AS ( \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, 0 \
+       FROM json_each(?1) AS k CROSS JOIN channel_values AS w \
+       ON w.thread_id = k.value ->> 0 AND w.checkpoint_ns = k.value ->> 1 \
+       AND w.channel = k.value ->> 2 AND w.version = k.value ->> 3 \
+       UNION ALL \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
+       chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
+       ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
+       AND w.channel = chain.c AND w.version = chain.base WHERE chain.d < 65536) \
+     SELECT t, n, c, v, value, base, len FROM chain";
+
+/// Drops the values of thread `?1` that no remaining checkpoint needs:
+/// neither names them nor builds on them through a delta chain.
+const COLLECT_GARBAGE: &str = "WITH RECURSIVE \
+     needed(n, c, v) AS ( \
+       SELECT c.checkpoint_ns, e.key, CAST(e.value AS TEXT) \
+       FROM checkpoints AS c, json_each(c.checkpoint, '$.channel_versions') AS e \
+       WHERE c.thread_id = ?1 \
+       UNION \
+       SELECT w.checkpoint_ns, w.channel, w.base FROM needed CROSS JOIN channel_values AS w \
+       ON w.thread_id = ?1 AND w.checkpoint_ns = needed.n AND w.channel = needed.c \
+       AND w.version = needed.v WHERE w.base IS NOT NULL) \
+     DELETE FROM channel_values WHERE thread_id = ?1 \
+     AND (checkpoint_ns, channel, version) NOT IN (SELECT n, c, v FROM needed)";
+
+/// The most deltas a chain may have when read, whatever the options said
+/// when it was written; more means the rows are damaged (a cycle).
+const MAX_CHAIN: usize = 1 << 16;
 
 /// Where one value lives: thread, namespace, channel, version (as text).
 pub(crate) type ValueKey = (String, String, String, String);
 
-/// A value of a `put`, serialised before the write transaction starts.
+/// The 64-bit FNV-1a hash of a sequence of element JSON texts, continued
+/// from `hash` (each text is followed by the byte 0xff, which UTF-8 never
+/// contains, so `["ab"]` and `["a","b"]` differ).
+fn hash_elements<'a>(mut hash: u64, elements: impl IntoIterator<Item = &'a str>) -> u64 {
+    for text in elements {
+        for b in text.bytes().chain(std::iter::once(0xff)) {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// The hash of an empty array.
+const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Serialises array elements one by one: their texts, and the array's JSON
+/// made of them.
+fn encode_elements(
+    thread_id: &str,
+    channel: &str,
+    items: &[Value],
+) -> Result<(Vec<String>, String)> {
+    let texts = items
+        .iter()
+        .map(|v| encode_json(thread_id, || format!("channel {channel:?}"), v))
+        .collect::<Result<Vec<_>>>()?;
+    let mut json = String::with_capacity(texts.iter().map(|t| t.len() + 1).sum::<usize>() + 2);
+    json.push('[');
+    for (i, t) in texts.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(t);
+    }
+    json.push(']');
+    Ok((texts, json))
+}
+
+/// The last array value written per `(thread, namespace, channel)` by this
+/// saver: what the next value of the channel is compared with to find a
+/// delta base. A hint only: every use is checked against the database.
 #[derive(Debug)]
-pub(crate) struct Encoded<'a> {
+pub(crate) struct DeltaCache {
+    inner: Mutex<CacheInner>,
+    /// Most deltas between snapshots (0: no deltas).
+    snapshot_every: u32,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    map: HashMap<(String, String, String), Last>,
+    /// Approximate bytes of JSON held.
+    bytes: usize,
+    /// Counts uses, to evict the least recently used entry.
+    tick: u64,
+}
+
+impl CacheInner {
+    /// Evicts least recently used entries until `incoming` more bytes and
+    /// one more entry fit.
+    fn make_room(&mut self, incoming: usize) {
+        while !self.map.is_empty()
+            && (self.bytes + incoming > CACHE_BYTES || self.map.len() >= CACHE_ENTRIES)
+        {
+            let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, last)| last.used)
+                .map(|(key, _)| key.clone())
+            else {
+                break;
+            };
+            if let Some(last) = self.map.remove(&oldest) {
+                self.bytes = self.bytes.saturating_sub(last.bytes);
+            }
+        }
+    }
+}
+
+/// Roughly how much JSON the cache keeps.
+const CACHE_BYTES: usize = 4 << 20;
+
+/// How many channels the cache keeps (the ones written last): enough for
+/// many threads written at once, little memory when threads come one
+/// after another.
+const CACHE_ENTRIES: usize = 32;
+
+/// One cached array.
+#[derive(Debug)]
+struct Last {
+    version: String,
+    items: Vec<Value>,
+    hash: u64,
+    depth: u32,
+    /// JSON bytes of the last snapshot of the chain.
+    snapshot_bytes: usize,
+    /// JSON bytes of the deltas written since it.
+    delta_bytes: usize,
+    /// JSON bytes of the whole value.
+    bytes: usize,
+    /// When it was last written.
+    used: u64,
+}
+
+impl DeltaCache {
+    /// An empty cache; `snapshot_every` deltas at most between snapshots.
+    pub(crate) fn new(snapshot_every: u32) -> Self {
+        DeltaCache {
+            inner: Mutex::new(CacheInner::default()),
+            snapshot_every,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // The map is only a hint; a panic elsewhere cannot make it wrong
+        // in a way the database check does not catch.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets every entry of `thread_id` (after a delete, prune or copy).
+    pub(crate) fn forget_thread(&self, thread_id: &str) {
+        let mut inner = self.lock();
+        let mut freed = 0;
+        inner.map.retain(|(t, _, _), last| {
+            let keep = t != thread_id;
+            if !keep {
+                freed += last.bytes;
+            }
+            keep
+        });
+        inner.bytes = inner.bytes.saturating_sub(freed);
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.map.clear();
+        inner.bytes = 0;
+    }
+
+    /// Records what a committed `put` stored.
+    pub(crate) fn remember(&self, thread_id: &str, ns: &str, encoded: Encoded<'_>) {
+        if self.snapshot_every == 0 {
+            return;
+        }
+        let mut inner = self.lock();
+        for learned in encoded.learned {
+            inner.tick += 1;
+            let tick = inner.tick;
+            let key = (
+                thread_id.to_owned(),
+                ns.to_owned(),
+                learned.channel.to_owned(),
+            );
+            match learned.after {
+                After::Extend {
+                    base,
+                    suffix,
+                    delta_bytes,
+                } => {
+                    let Some(last) = inner.map.get_mut(&key) else {
+                        continue;
+                    };
+                    if last.version != base {
+                        // Another put moved the entry meanwhile: keep it.
+                        continue;
+                    }
+                    // Whether the row went in as this delta or (after a
+                    // retry) in full, it holds these elements and hash.
+                    last.items.extend(suffix.iter().cloned());
+                    last.version = learned.version;
+                    last.hash = learned.hash;
+                    last.depth += 1;
+                    last.delta_bytes += delta_bytes;
+                    last.bytes += delta_bytes;
+                    last.used = tick;
+                    inner.bytes += delta_bytes;
+                    if inner.bytes > CACHE_BYTES {
+                        // This entry is the newest: others go first.
+                        inner.make_room(0);
+                    }
+                }
+                After::Replace { items, bytes } => {
+                    if bytes > CACHE_BYTES / 4 {
+                        continue;
+                    }
+                    if let Some(old) = inner.map.remove(&key) {
+                        inner.bytes = inner.bytes.saturating_sub(old.bytes);
+                    }
+                    inner.make_room(bytes);
+                    let last = Last {
+                        version: learned.version,
+                        items: items.to_vec(),
+                        hash: learned.hash,
+                        depth: 0,
+                        snapshot_bytes: bytes,
+                        delta_bytes: 0,
+                        bytes,
+                        used: tick,
+                    };
+                    if let Some(old) = inner.map.insert(key, last) {
+                        inner.bytes = inner.bytes.saturating_sub(old.bytes);
+                    }
+                    inner.bytes += bytes;
+                }
+            }
+        }
+    }
+}
+
+/// How a value is stored.
+#[derive(Debug)]
+enum Form {
+    /// Announced in `new_versions`: stored in full (`json` may be `None`:
+    /// versioned without a value).
+    Full {
+        json: Option<String>,
+        len: Option<i64>,
+    },
+    /// Announced: the elements appended to `base`, whose row must still
+    /// have `base_len` elements and hash `base_hash`.
+    Delta {
+        base: String,
+        base_len: i64,
+        base_hash: u64,
+        json: String,
+        len: i64,
+        depth: u32,
+    },
+    /// Not announced: stored (in full) only if that version was never
+    /// stored. `json` is `None` when it was not serialised (it usually is
+    /// stored already); if it turns out missing the put is retried with it.
+    Unannounced {
+        json: Option<String>,
+        len: Option<i64>,
+    },
+}
+
+/// One row a `put` may write, serialised before the write transaction, owned
+/// so that another thread can write it.
+#[derive(Debug)]
+pub(crate) struct Row {
+    channel: String,
+    version: String,
+    form: Form,
+    /// Hash of the full array's elements (arrays only).
+    hash: u64,
+}
+
+/// What the cache learns once a put commits.
+#[derive(Debug)]
+enum After<'a> {
+    /// The cached value, extended by `suffix`.
+    Extend {
+        base: String,
+        suffix: &'a [Value],
+        delta_bytes: usize,
+    },
+    /// A new full value.
+    Replace { items: &'a [Value], bytes: usize },
+}
+
+#[derive(Debug)]
+struct Learned<'a> {
     channel: &'a str,
     version: String,
-    /// `Some(json)`: announced in `new_versions`, stored as is (`None`
-    /// inside: versioned without a value). `None`: not announced; stored
-    /// only if that version was never stored.
-    announced: Option<Option<String>>,
+    hash: u64,
+    after: After<'a>,
+}
+
+/// The values of a `put`, serialised: the rows to write, and what the
+/// cache learns once they are committed.
+#[derive(Debug)]
+pub(crate) struct Encoded<'a> {
+    pub(crate) rows: Vec<Row>,
+    learned: Vec<Learned<'a>>,
+}
+
+/// How [`encode`] serialises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Deltas where the cache allows; values of channels not in
+    /// `new_versions` are left unserialised.
+    Lean,
+    /// No deltas; every value serialised (the retry after [`store`] said
+    /// [`Stored::Retry`]).
+    Complete,
 }
 
 /// Serialises the values `put` must store: those of the channels in
-/// `new_versions`. Runs before the transaction, so the write lock is held
-/// only for SQL.
+/// `new_versions`, as deltas where the cache allows. Runs before the
+/// transaction, so the write lock is held only for SQL.
 pub(crate) fn encode<'a>(
+    cache: &DeltaCache,
     thread_id: &str,
+    ns: &str,
     checkpoint: &'a Checkpoint,
     new_versions: &ChannelVersions,
-) -> Result<Vec<Encoded<'a>>> {
-    let mut out = Vec::with_capacity(checkpoint.channel_versions.len());
+    mode: Mode,
+) -> Result<Encoded<'a>> {
+    let mut out = Encoded {
+        rows: Vec::with_capacity(checkpoint.channel_versions.len()),
+        learned: Vec::new(),
+    };
     for (channel, version) in &checkpoint.channel_versions {
         let value = checkpoint.channel_values.get(channel);
-        let announced = if new_versions.contains_key(channel) {
-            let json = value
-                .map(|v| encode_json(thread_id, || format!("channel {channel:?}"), v))
-                .transpose()?;
-            Some(json)
-        } else if value.is_some() {
-            None
-        } else {
-            // Not announced and no value: nothing to store.
+        let version = version.to_string();
+        if !new_versions.contains_key(channel) {
+            let Some(value) = value else {
+                // Not announced and no value: nothing to store.
+                continue;
+            };
+            let (json, len, hash) = match mode {
+                Mode::Lean => (None, None, 0),
+                Mode::Complete => {
+                    let (json, len, hash) = encode_full(thread_id, channel, value)?;
+                    (Some(json), len, hash)
+                }
+            };
+            out.rows.push(Row {
+                channel: channel.clone(),
+                version,
+                form: Form::Unannounced { json, len },
+                hash,
+            });
             continue;
-        };
-        out.push(Encoded {
-            channel,
-            version: version.to_string(),
-            announced,
-        });
+        }
+        match value {
+            Some(Value::Array(items)) if cache.snapshot_every > 0 && mode == Mode::Lean => {
+                encode_array(cache, thread_id, ns, channel, version, items, &mut out)?;
+            }
+            Some(value) => {
+                let (json, len, hash) = encode_full(thread_id, channel, value)?;
+                if let (Value::Array(items), true) = (value, cache.snapshot_every > 0) {
+                    out.learned.push(Learned {
+                        channel,
+                        version: version.clone(),
+                        hash,
+                        after: After::Replace {
+                            items,
+                            bytes: json.len(),
+                        },
+                    });
+                }
+                out.rows.push(Row {
+                    channel: channel.clone(),
+                    version,
+                    form: Form::Full {
+                        json: Some(json),
+                        len,
+                    },
+                    hash,
+                });
+            }
+            None => out.rows.push(Row {
+                channel: channel.clone(),
+                version,
+                form: Form::Full {
+                    json: None,
+                    len: None,
+                },
+                hash: 0,
+            }),
+        }
     }
     Ok(out)
 }
 
-/// Writes the encoded values of one checkpoint. A value not announced in
-/// `new_versions` is looked up first and serialised only if missing, so an
-/// unchanged channel is neither re-serialised nor stored twice.
-pub(crate) fn store(
-    tx: &Transaction<'_>,
+/// A value in full: its JSON, and for an array its length and hash.
+fn encode_full(
+    thread_id: &str,
+    channel: &str,
+    value: &Value,
+) -> Result<(String, Option<i64>, u64)> {
+    Ok(match value {
+        Value::Array(items) => {
+            let (texts, json) = encode_elements(thread_id, channel, items)?;
+            let hash = hash_elements(HASH_SEED, texts.iter().map(String::as_str));
+            (json, Some(items.len() as i64), hash)
+        }
+        other => (
+            encode_json(thread_id, || format!("channel {channel:?}"), other)?,
+            None,
+            0,
+        ),
+    })
+}
+
+/// An array value: a delta on the cached value of the channel if it
+/// extends it and the snapshot policy allows, else in full.
+fn encode_array<'a>(
+    cache: &DeltaCache,
     thread_id: &str,
     ns: &str,
-    checkpoint: &Checkpoint,
-    encoded: &[Encoded<'_>],
+    channel: &'a str,
+    version: String,
+    items: &'a [Value],
+    out: &mut Encoded<'a>,
 ) -> Result<()> {
-    let context = || format!("store channel values of checkpoint {}", checkpoint.id);
-    let mut upsert = tx
-        .prepare_cached(UPSERT_VALUE)
-        .map_err(sql_context(context))?;
-    let mut exists = tx
-        .prepare_cached(VALUE_EXISTS)
-        .map_err(sql_context(context))?;
-    for value in encoded {
-        let json = match &value.announced {
-            Some(json) => json.clone(),
-            None => {
-                let stored = exists
-                    .query_row(params![thread_id, ns, value.channel, value.version], |_| {
-                        Ok(())
+    let key = (thread_id.to_owned(), ns.to_owned(), channel.to_owned());
+    // What the cache says, if the new value extends it.
+    let base = {
+        let inner = cache.lock();
+        inner.map.get(&key).and_then(|last| {
+            let n = last.items.len();
+            (n <= items.len() && last.version != version && items[..n] == last.items[..]).then(
+                || {
+                    (
+                        last.version.clone(),
+                        n,
+                        last.hash,
+                        last.depth,
+                        last.snapshot_bytes,
+                        last.delta_bytes,
+                    )
+                },
+            )
+        })
+    };
+    if let Some((base, n, base_hash, depth, snapshot_bytes, delta_bytes)) = base {
+        let suffix = &items[n..];
+        let (texts, json) = encode_elements(thread_id, channel, suffix)?;
+        let within_cap = depth < cache.snapshot_every;
+        let within_ratio = delta_bytes + json.len() <= snapshot_bytes;
+        if within_cap && within_ratio {
+            let hash = hash_elements(base_hash, texts.iter().map(String::as_str));
+            out.learned.push(Learned {
+                channel,
+                version: version.clone(),
+                hash,
+                after: After::Extend {
+                    base: base.clone(),
+                    suffix,
+                    delta_bytes: json.len(),
+                },
+            });
+            out.rows.push(Row {
+                channel: channel.to_owned(),
+                version,
+                form: Form::Delta {
+                    base,
+                    base_len: n as i64,
+                    base_hash,
+                    json,
+                    len: items.len() as i64,
+                    depth: depth + 1,
+                },
+                hash,
+            });
+            return Ok(());
+        }
+    }
+    let (texts, json) = encode_elements(thread_id, channel, items)?;
+    let hash = hash_elements(HASH_SEED, texts.iter().map(String::as_str));
+    out.learned.push(Learned {
+        channel,
+        version: version.clone(),
+        hash,
+        after: After::Replace {
+            items,
+            bytes: json.len(),
+        },
+    });
+    out.rows.push(Row {
+        channel: channel.to_owned(),
+        version,
+        form: Form::Full {
+            json: Some(json),
+            len: Some(items.len() as i64),
+        },
+        hash,
+    });
+    Ok(())
+}
+
+/// What [`store`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// Every row is written.
+    Done,
+    /// Nothing is written: a delta's base changed, or a value left
+    /// unserialised is missing. Encode again with [`Mode::Complete`].
+    Retry,
+}
+
+/// The row columns of a stored value: `value, base, depth, len, hash`.
+type Columns<'r> = (
+    Option<&'r str>,
+    Option<&'r str>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// Writes the rows of one checkpoint's values. First checks that every
+/// delta's base is as the cache said and that every value left
+/// unserialised is stored already; if not, writes nothing and says
+/// [`Stored::Retry`].
+pub(crate) fn store(
+    tx: &Connection,
+    thread_id: &str,
+    ns: &str,
+    checkpoint_id: &str,
+    rows: &[Row],
+) -> Result<Stored> {
+    let context = || format!("store channel values of checkpoint {checkpoint_id}");
+    let mut skip = vec![false; rows.len()];
+    for (i, row) in rows.iter().enumerate() {
+        match &row.form {
+            Form::Delta {
+                base,
+                base_len,
+                base_hash,
+                ..
+            } => {
+                let state: Option<(Option<i64>, Option<i64>)> = tx
+                    .prepare_cached(BASE_STATE)
+                    .and_then(|mut s| {
+                        s.query_row(params![thread_id, ns, row.channel, base], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()
                     })
-                    .optional()
+                    .map_err(sql_context(context))?;
+                if state != Some((Some(*base_len), Some(*base_hash as i64))) {
+                    return Ok(Stored::Retry);
+                }
+            }
+            Form::Unannounced { json, .. } => {
+                let stored = tx
+                    .prepare_cached(VALUE_EXISTS)
+                    .and_then(|mut s| {
+                        s.query_row(params![thread_id, ns, row.channel, row.version], |_| Ok(()))
+                            .optional()
+                    })
                     .map_err(sql_context(context))?
                     .is_some();
                 if stored {
-                    continue;
+                    skip[i] = true;
+                } else if json.is_none() {
+                    return Ok(Stored::Retry);
                 }
-                checkpoint
-                    .channel_values
-                    .get(value.channel)
-                    .map(|v| encode_json(thread_id, || format!("channel {:?}", value.channel), v))
-                    .transpose()?
             }
+            Form::Full { .. } => {}
+        }
+    }
+    for (row, skip) in rows.iter().zip(skip) {
+        if skip {
+            continue;
+        }
+        let columns: Columns<'_> = match &row.form {
+            Form::Full { json, len } | Form::Unannounced { json, len } => {
+                (json.as_deref(), None, 0, *len, len.map(|_| row.hash as i64))
+            }
+            Form::Delta {
+                base,
+                json,
+                len,
+                depth,
+                ..
+            } => (
+                Some(json.as_str()),
+                Some(base.as_str()),
+                i64::from(*depth),
+                Some(*len),
+                Some(row.hash as i64),
+            ),
         };
-        upsert
-            .execute(params![thread_id, ns, value.channel, value.version, json])
+        write_row(tx, thread_id, ns, &row.channel, &row.version, columns)?;
+    }
+    Ok(Stored::Done)
+}
+
+/// Inserts one row, or replaces the stored one at the same version after
+/// turning the deltas built on it into full values (so that no other
+/// version changes with it).
+fn write_row(
+    tx: &Connection,
+    thread_id: &str,
+    ns: &str,
+    channel: &str,
+    version: &str,
+    (json, base, depth, len, hash): Columns<'_>,
+) -> Result<()> {
+    let context =
+        || format!("store version {version} of channel {channel:?} in thread {thread_id:?}");
+    let inserted = tx
+        .prepare_cached(INSERT_VALUE)
+        .and_then(|mut s| {
+            s.execute(params![
+                thread_id, ns, channel, version, json, base, depth, len, hash
+            ])
+        })
+        .map_err(sql_context(context))?;
+    if inserted == 1 {
+        return Ok(());
+    }
+    materialise_dependents(tx, thread_id, ns, channel, version)?;
+    tx.prepare_cached(REPLACE_VALUE)
+        .and_then(|mut s| {
+            s.execute(params![
+                thread_id, ns, channel, version, json, base, depth, len, hash
+            ])
+        })
+        .map_err(sql_context(context))?;
+    Ok(())
+}
+
+/// Rewrites in full every delta whose base is `version`, so that `version`
+/// can change without changing them.
+fn materialise_dependents(
+    tx: &Connection,
+    thread_id: &str,
+    ns: &str,
+    channel: &str,
+    version: &str,
+) -> Result<()> {
+    let context = || format!("rewrite the deltas on version {version} of channel {channel:?}");
+    let dependents: Vec<String> = tx
+        .prepare_cached(DEPENDENTS)
+        .and_then(|mut s| {
+            s.query_map(params![thread_id, ns, channel, version], |r| r.get(0))?
+                .collect()
+        })
+        .map_err(sql_context(context))?;
+    for dependent in dependents {
+        let key = (
+            thread_id.to_owned(),
+            ns.to_owned(),
+            channel.to_owned(),
+            dependent.clone(),
+        );
+        let raw = load(tx, &BTreeSet::from([key.clone()]), true)?;
+        let mut resolver = Resolver::new(raw);
+        let Some(value) = resolver.value_of(&key, thread_id, "")? else {
+            continue;
+        };
+        let Value::Array(items) = &value else {
+            continue;
+        };
+        let (texts, json) = encode_elements(thread_id, channel, items)?;
+        let hash = hash_elements(HASH_SEED, texts.iter().map(String::as_str));
+        tx.prepare_cached(REPLACE_VALUE)
+            .and_then(|mut s| {
+                s.execute(params![
+                    thread_id,
+                    ns,
+                    channel,
+                    dependent,
+                    json,
+                    None::<String>,
+                    0,
+                    items.len() as i64,
+                    hash as i64
+                ])
+            })
             .map_err(sql_context(context))?;
     }
     Ok(())
@@ -143,19 +792,72 @@ pub(crate) fn keys_of(thread_id: &str, ns: &str, checkpoint: &Checkpoint) -> Vec
         .collect()
 }
 
+/// One stored row as read, not decoded.
+#[derive(Debug)]
+pub(crate) struct RawValue {
+    value: SqlValue,
+    base: Option<String>,
+    len: Option<i64>,
+}
+
 /// Stored values as read, keyed by where they live; decoded only when a
 /// checkpoint that names them is built.
-pub(crate) type RawValues = HashMap<ValueKey, SqlValue>;
+pub(crate) type RawValues = HashMap<ValueKey, RawValue>;
 
-/// Loads many values in one query, without decoding them.
-pub(crate) fn load(tx: &Transaction<'_>, keys: &BTreeSet<ValueKey>) -> Result<RawValues> {
+/// Loads many values, and the rows of their delta chains, in one query,
+/// without decoding them. `disjoint`: the keys' chains share no rows (one
+/// checkpoint, or checkpoints of different threads or namespaces); a
+/// cheaper query.
+pub(crate) fn load(
+    tx: &Connection,
+    keys: &BTreeSet<ValueKey>,
+    disjoint: bool,
+) -> Result<RawValues> {
     let mut loaded = RawValues::with_capacity(keys.len());
     if keys.is_empty() {
         return Ok(loaded);
     }
-    let context = || format!("load {} channel values", keys.len());
-    let arg: Vec<[&str; 4]> = keys
+    if disjoint {
+        query_values(tx, SELECT_CHAINS, keys.iter(), &mut loaded)?;
+        return Ok(loaded);
+    }
+    // Checkpoints of one history: most chain rows are named by the keys
+    // themselves. Read those, then the chains of the bases still missing
+    // (usually one: the oldest checkpoint's).
+    query_values(tx, SELECT_VALUES_PLAIN, keys.iter(), &mut loaded)?;
+    let missing: BTreeSet<ValueKey> = loaded
         .iter()
+        .filter_map(|(k, raw)| {
+            let base = raw.base.as_ref()?;
+            let key = (k.0.clone(), k.1.clone(), k.2.clone(), base.clone());
+            (!loaded.contains_key(&key)).then_some(key)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(loaded);
+    }
+    // Few chains: walk each (they may share rows; a shared row is read
+    // twice). Many: one walk that visits each row once.
+    let query = if missing.len() <= 4 {
+        SELECT_CHAINS
+    } else {
+        SELECT_VALUES_BATCH
+    };
+    query_values(tx, query, missing.iter(), &mut loaded)?;
+    Ok(loaded)
+}
+
+/// Runs a value query over `keys` (a JSON array of `[thread, ns, channel,
+/// version]`) and adds the rows to `loaded`.
+fn query_values<'k>(
+    tx: &Connection,
+    query: &str,
+    keys: impl ExactSizeIterator<Item = &'k ValueKey>,
+    loaded: &mut RawValues,
+) -> Result<()> {
+    let context = || format!("load {} channel values", keys.len());
+    let context = context();
+    let arg: Vec<[&str; 4]> = keys
         .map(|(t, n, c, v)| [t.as_str(), n.as_str(), c.as_str(), v.as_str()])
         .collect();
     let arg = serde_json::to_string(&arg).map_err(|source| Error::Serialize {
@@ -164,24 +866,85 @@ pub(crate) fn load(tx: &Transaction<'_>, keys: &BTreeSet<ValueKey>) -> Result<Ra
         source,
     })?;
     let mut stmt = tx
-        .prepare_cached(SELECT_VALUES_BATCH)
-        .map_err(sql_context(context))?;
+        .prepare_cached(query)
+        .map_err(sql_context(|| context.clone()))?;
     let rows = stmt
         .query_map([arg], |row| {
             let key: ValueKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-            Ok((key, row.get::<_, SqlValue>(4)?))
+            Ok((key, raw_value(row.get(4), row.get(5), row.get(6))?))
         })
-        .map_err(sql_context(context))?;
+        .map_err(sql_context(|| context.clone()))?;
     for row in rows {
-        let (key, raw) = row.map_err(sql_context(context))?;
+        let (key, raw) = row.map_err(sql_context(|| context.clone()))?;
         loaded.insert(key, raw);
+    }
+    Ok(())
+}
+
+/// Values by key, without their chains (keys as in [`SELECT_VALUES_BATCH`]).
+const SELECT_VALUES_PLAIN: &str = "SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, \
+     v.value, v.base, v.len FROM json_each(?1) AS k CROSS JOIN channel_values AS v \
+     ON v.thread_id = k.value ->> 0 AND v.checkpoint_ns = k.value ->> 1 \
+     AND v.channel = k.value ->> 2 AND v.version = k.value ->> 3";
+
+/// From how many checkpoints of one thread and namespace a page reads all
+/// of that place's values at once ([`load_place`]).
+pub(crate) const RANGE_READ_ROWS: usize = 32;
+
+/// Every value of one thread and namespace, in one range scan; used when a
+/// page needs most of them. Values of channels no key names are skipped.
+pub(crate) fn load_place(
+    tx: &Connection,
+    thread_id: &str,
+    ns: &str,
+    keys: &BTreeSet<ValueKey>,
+) -> Result<RawValues> {
+    let channels: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+    let context = || format!("load the channel values of thread {thread_id:?}");
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT channel, version, value, base, len FROM channel_values \
+             WHERE thread_id = ?1 AND checkpoint_ns = ?2",
+        )
+        .map_err(sql_context(context))?;
+    let mut rows = stmt.query([thread_id, ns]).map_err(sql_context(context))?;
+    let mut loaded = RawValues::new();
+    while let Some(row) = rows.next().map_err(sql_context(context))? {
+        let channel: String = row.get(0).map_err(sql_context(context))?;
+        if !channels.contains(channel.as_str()) {
+            continue;
+        }
+        let version: String = row.get(1).map_err(sql_context(context))?;
+        let raw = raw_value(row.get(2), row.get(3), row.get(4)).map_err(sql_context(context))?;
+        loaded.insert((thread_id.to_owned(), ns.to_owned(), channel, version), raw);
     }
     Ok(loaded)
 }
 
+/// A [`RawValue`] from its columns.
+fn raw_value(
+    value: rusqlite::Result<SqlValue>,
+    base: rusqlite::Result<SqlValue>,
+    len: rusqlite::Result<SqlValue>,
+) -> rusqlite::Result<RawValue> {
+    Ok(RawValue {
+        value: value?,
+        base: match base? {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        },
+        len: match len? {
+            SqlValue::Integer(i) => Some(i),
+            _ => None,
+        },
+    })
+}
+
 /// Decodes values into checkpoints one checkpoint at a time. Consecutive
 /// checkpoints of a history share most values, so the values of the last
-/// checkpoint built are kept decoded and reused; nothing older is.
+/// checkpoint built are kept decoded and reused: an unchanged channel is
+/// cloned, and an appended one, walked newest first, is the newer value cut
+/// to its length. Nothing older is kept.
 #[derive(Debug)]
 pub(crate) struct Resolver {
     raw: RawValues,
@@ -199,14 +962,16 @@ impl Resolver {
 
     /// Fills `checkpoint.channel_values`: each channel at the version the
     /// checkpoint names; a channel with no stored value is absent. A value
-    /// that does not decode is [`Error::Corrupt`].
+    /// that does not decode is [`Error::Corrupt`]. `keep`: another
+    /// checkpoint follows; keep these values to build it from.
     pub(crate) fn resolve(
         &mut self,
         thread_id: &str,
         ns: &str,
         checkpoint: &mut Checkpoint,
+        keep: bool,
     ) -> Result<()> {
-        let mut values = std::collections::BTreeMap::new();
+        let mut values = BTreeMap::new();
         let mut recent = HashMap::with_capacity(checkpoint.channel_versions.len());
         for (channel, version) in &checkpoint.channel_versions {
             let key = (
@@ -215,23 +980,98 @@ impl Resolver {
                 channel.clone(),
                 version.to_string(),
             );
-            let value = match self.recent.remove(&key) {
-                Some(value) => value,
-                None => match self.raw.get(&key) {
-                    None | Some(SqlValue::Null) => continue,
-                    Some(raw) => decode(raw).map_err(|why| Error::Corrupt {
-                        thread_id: thread_id.to_owned(),
-                        checkpoint_id: checkpoint.id.clone(),
-                        what: format!("value of channel {channel:?} at version {version}: {why}"),
-                    })?,
-                },
+            let Some(value) = self.value_of(&key, thread_id, &checkpoint.id)? else {
+                continue;
             };
-            values.insert(channel.clone(), value.clone());
-            recent.insert(key, value);
+            if keep {
+                values.insert(channel.clone(), value.clone());
+                recent.insert(key, value);
+            } else {
+                values.insert(channel.clone(), value);
+            }
         }
         self.recent = recent;
         checkpoint.channel_values = values;
         Ok(())
+    }
+
+    /// The value at `key`, built from its snapshot and deltas (or from a
+    /// value of the previous checkpoint); `None` if nothing is stored.
+    fn value_of(
+        &mut self,
+        key: &ValueKey,
+        thread_id: &str,
+        checkpoint_id: &str,
+    ) -> Result<Option<Value>> {
+        let corrupt = |version: &str, why: String| Error::Corrupt {
+            thread_id: thread_id.to_owned(),
+            checkpoint_id: checkpoint_id.to_owned(),
+            what: format!("value of channel {:?} at version {version}: {why}", key.2),
+        };
+        if let Some(value) = self.recent.remove(key) {
+            return Ok(Some(value));
+        }
+        // A value of the previous checkpoint that is a delta on this one:
+        // this one is its prefix.
+        if let Some(len) = self.raw.get(key).and_then(|r| r.len) {
+            let child = self.recent.keys().find(|k| {
+                k.0 == key.0
+                    && k.1 == key.1
+                    && k.2 == key.2
+                    && self.raw.get(*k).and_then(|r| r.base.as_deref()) == Some(key.3.as_str())
+            });
+            if let Some(child) = child.cloned()
+                && let Some(Value::Array(mut items)) = self.recent.remove(&child)
+                && let Ok(len) = usize::try_from(len)
+                && len <= items.len()
+            {
+                items.truncate(len);
+                return Ok(Some(Value::Array(items)));
+            }
+        }
+        // Walk the chain down to a snapshot.
+        let mut chain: Vec<&ValueKey> = Vec::new();
+        let mut at = key.clone();
+        let mut value = loop {
+            let Some(row) = self.raw.get_key_value(&at) else {
+                if chain.is_empty() {
+                    return Ok(None);
+                }
+                return Err(corrupt(&at.3, "the base of a delta is missing".into()));
+            };
+            match &row.1.base {
+                None => match &row.1.value {
+                    SqlValue::Null => {
+                        if chain.is_empty() {
+                            return Ok(None);
+                        }
+                        return Err(corrupt(&at.3, "the base of a delta has no value".into()));
+                    }
+                    raw => break decode(raw).map_err(|why| corrupt(&at.3, why))?,
+                },
+                Some(base) => {
+                    if chain.len() >= MAX_CHAIN {
+                        return Err(corrupt(&key.3, "delta chain too long (a cycle?)".into()));
+                    }
+                    chain.push(row.0);
+                    at = (at.0, at.1, at.2, base.clone());
+                }
+            }
+        };
+        for delta in chain.into_iter().rev() {
+            let row = &self.raw[delta];
+            let Value::Array(items) = &mut value else {
+                return Err(corrupt(&delta.3, "a delta's base is not an array".into()));
+            };
+            match decode(&row.value).map_err(|why| corrupt(&delta.3, why))? {
+                Value::Array(more) => items.extend(more),
+                _ => return Err(corrupt(&delta.3, "a delta is not an array".into())),
+            }
+            if row.len.and_then(|l| usize::try_from(l).ok()) != Some(items.len()) {
+                return Err(corrupt(&delta.3, "a delta's length does not add up".into()));
+            }
+        }
+        Ok(Some(value))
     }
 }
 
@@ -245,8 +1085,8 @@ fn decode(raw: &SqlValue) -> Result<Value, String> {
     serde_json::from_str(json).map_err(|e| format!("invalid JSON: {e}"))
 }
 
-/// Deletes the values of `thread_id` that no checkpoint names any more.
-pub(crate) fn collect_garbage(tx: &Transaction<'_>, thread_id: &str) -> Result<()> {
+/// Deletes the values of `thread_id` that no checkpoint needs any more.
+pub(crate) fn collect_garbage(tx: &Connection, thread_id: &str) -> Result<()> {
     tx.prepare_cached(COLLECT_GARBAGE)
         .and_then(|mut stmt| stmt.execute([thread_id]))
         .map_err(sql_context(|| {
@@ -256,7 +1096,7 @@ pub(crate) fn collect_garbage(tx: &Transaction<'_>, thread_id: &str) -> Result<(
 }
 
 /// Deletes every value of `thread_id`.
-pub(crate) fn delete_thread(tx: &Transaction<'_>, thread_id: &str) -> Result<()> {
+pub(crate) fn delete_thread(tx: &Connection, thread_id: &str) -> Result<()> {
     tx.prepare_cached("DELETE FROM channel_values WHERE thread_id = ?1")
         .and_then(|mut stmt| stmt.execute([thread_id]))
         .map_err(sql_context(|| {
@@ -265,12 +1105,13 @@ pub(crate) fn delete_thread(tx: &Transaction<'_>, thread_id: &str) -> Result<()>
     Ok(())
 }
 
-/// Copies every value of `source` to `target`.
-pub(crate) fn copy_thread(tx: &Transaction<'_>, source: &str, target: &str) -> Result<()> {
+/// Copies every value of `source` (whole delta chains) to `target`.
+pub(crate) fn copy_thread(tx: &Connection, source: &str, target: &str) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, version, value) \
-         SELECT ?2, checkpoint_ns, channel, version, value FROM channel_values \
-         WHERE thread_id = ?1",
+        "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, version, value, \
+         base, depth, len, hash) \
+         SELECT ?2, checkpoint_ns, channel, version, value, base, depth, len, hash \
+         FROM channel_values WHERE thread_id = ?1",
     )
     .and_then(|mut stmt| stmt.execute([source, target]))
     .map_err(sql_context(|| {

@@ -1,0 +1,662 @@
+//! The saver benchmark: LangGraph's own workload, one JSON line per scenario.
+//!
+//! `cargo bench --bench saver -- [--threads T] [--steps S] [--state-kb K]
+//! [--sync full|normal] [--writers W] [--groups saver,graph] [--seed N]`
+//!
+//! Only the saver call (or, for graph scenarios, the `invoke`) is timed;
+//! building the workload is not. See BENCHMARKS.md for results.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{Value, json};
+
+use checkpointer::graph::{
+    CompileOptions, CompiledGraph, Durability, END, Reducer, START, StateGraph, Update,
+};
+use checkpointer::{
+    BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata,
+    CheckpointSource, Config, ListOptions, SqliteOptions, SqliteSaver, Synchronous,
+};
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "checkpointer saver benchmark (LangGraph's workload)")]
+struct Args {
+    /// Threads (conversations) written.
+    #[arg(long, default_value_t = 100)]
+    threads: usize,
+    /// Checkpoints per thread.
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    /// Size of the `scratch` channel in KiB.
+    #[arg(long = "state-kb", default_value_t = 1)]
+    state_kb: usize,
+    /// SQLite synchronous mode: full or normal.
+    #[arg(long, default_value = "full")]
+    sync: String,
+    /// Writer OS threads for `put_concurrent`.
+    #[arg(long, default_value_t = 1)]
+    writers: usize,
+    /// Scenario groups to run: saver, graph.
+    #[arg(long, default_value = "saver,graph", value_delimiter = ',')]
+    groups: Vec<String>,
+    /// Seed of the workload's random data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Which saver to measure: sqlite or memory.
+    #[arg(long, default_value = "sqlite")]
+    saver: String,
+    /// Directory for the database files (default: a temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Stop the saver group after this scenario (keeps its database with
+    /// `--dir`, for inspection).
+    #[arg(long = "stop-after")]
+    stop_after: Option<String>,
+    /// Most deltas between full snapshots of an appended list (SQLite).
+    #[arg(long = "snapshot-every", default_value_t = 128)]
+    snapshot_every: u32,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+impl Args {
+    fn synchronous(&self) -> Synchronous {
+        match self.sync.as_str() {
+            "normal" => Synchronous::Normal,
+            _ => Synchronous::Full,
+        }
+    }
+}
+
+/// Per-call latencies of one scenario.
+struct Samples {
+    durations: Vec<Duration>,
+    wall: Option<Duration>,
+}
+
+impl Samples {
+    fn new() -> Self {
+        Samples {
+            durations: Vec::new(),
+            wall: None,
+        }
+    }
+
+    fn time<T>(&mut self, call: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = call();
+        self.durations.push(start.elapsed());
+        out
+    }
+
+    /// One JSON line: ops, throughput (over summed call time, or wall time
+    /// for concurrent scenarios), median and p99 latency.
+    fn report(mut self, scenario: &str, db: Option<&Path>, extra: Value) {
+        self.durations.sort();
+        let ops = self.durations.len();
+        let total: Duration = self.wall.unwrap_or_else(|| self.durations.iter().sum());
+        let pct = |p: f64| {
+            if ops == 0 {
+                0.0
+            } else {
+                let i = ((ops as f64 * p).ceil() as usize).clamp(1, ops) - 1;
+                self.durations[i].as_secs_f64() * 1e6
+            }
+        };
+        let mut line = json!({
+            "scenario": scenario,
+            "ops": ops,
+            "ops_per_sec": round(ops as f64 / total.as_secs_f64().max(1e-9)),
+            "median_us": round(pct(0.5)),
+            "p99_us": round(pct(0.99)),
+            "db_bytes": db.map_or(0, db_bytes),
+            "peak_rss_so_far_bytes": peak_rss(),
+        });
+        if let (Value::Object(line), Value::Object(extra)) = (&mut line, extra) {
+            line.extend(extra);
+        }
+        println!("{line}");
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Main file plus WAL, in bytes.
+fn db_bytes(path: &Path) -> u64 {
+    let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    size(path.to_path_buf()) + size(wal)
+}
+
+/// Peak resident set size of this process, in bytes (VmHWM).
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The deterministic data of the workload.
+struct Workload {
+    rng: fastrand::Rng,
+    state_kb: usize,
+}
+
+impl Workload {
+    fn message(&mut self, thread: usize, step: usize) -> String {
+        let mut s = format!("thread {thread} step {step} ");
+        while s.len() < 200 {
+            s.push(self.rng.alphanumeric());
+        }
+        s.truncate(200);
+        s
+    }
+
+    fn scratch(&mut self, step: usize) -> Value {
+        let len = (self.state_kb * 1024 / 16).saturating_sub(8);
+        let mut map = serde_json::Map::new();
+        for k in 0..16 {
+            let hex: String = (0..len)
+                .map(|_| char::from_digit(self.rng.u32(0..16), 16).unwrap_or('0'))
+                .collect();
+            map.insert(format!("k{k:02}"), Value::from(hex));
+        }
+        map.insert("step".into(), Value::from(step));
+        Value::Object(map)
+    }
+}
+
+fn thread_id(prefix: &str, t: usize) -> String {
+    format!("{prefix}-{t:05}")
+}
+
+/// Writes thread `t` as the workload says: `steps` puts, each config naming
+/// the previous checkpoint. Returns the checkpoint ids in order.
+fn write_thread(
+    saver: &dyn BaseCheckpointSaver,
+    work: &mut Workload,
+    thread: &str,
+    t: usize,
+    steps: usize,
+    samples: &mut Samples,
+) -> Vec<String> {
+    let mut messages: Vec<Value> = Vec::with_capacity(steps);
+    let mut versions: BTreeMap<&str, ChannelVersion> = BTreeMap::new();
+    let mut config = Config::thread(thread).with_ns("");
+    let mut ids = Vec::with_capacity(steps);
+    for s in 0..steps {
+        messages.push(Value::from(work.message(t, s)));
+        let mut checkpoint = Checkpoint::new(s as i64);
+        checkpoint.v = 1;
+        let mut new_versions = ChannelVersions::new();
+        for channel in ["messages", "counter", "scratch"] {
+            let next = saver.get_next_version(versions.get(channel));
+            versions.insert(channel, next);
+            new_versions.insert(channel.to_owned(), next);
+        }
+        checkpoint.channel_versions = new_versions.clone();
+        checkpoint
+            .channel_values
+            .insert("messages".into(), Value::Array(messages.clone()));
+        checkpoint
+            .channel_values
+            .insert("counter".into(), Value::from(s));
+        checkpoint
+            .channel_values
+            .insert("scratch".into(), work.scratch(s));
+        let metadata = CheckpointMetadata::new(CheckpointSource::Loop, s as i64);
+        let stored = samples
+            .time(|| saver.put(&config, &checkpoint, &metadata, &new_versions))
+            .unwrap_or_else(|e| fail(&format!("put {thread} step {s}"), e));
+        ids.push(checkpoint.id.clone());
+        config = stored;
+    }
+    ids
+}
+
+/// A list call consumed item by item, as LangGraph's generator is: every
+/// checkpoint is decoded, none is kept. Returns how many there were.
+fn walk(
+    saver: &dyn BaseCheckpointSaver,
+    config: Option<&Config>,
+    options: &ListOptions,
+) -> checkpointer::Result<usize> {
+    let mut n = 0;
+    for item in saver.list_iter(config, options)? {
+        let tuple = item?;
+        n += usize::from(!tuple.checkpoint.id.is_empty());
+    }
+    Ok(n)
+}
+
+fn fail(what: &str, e: impl std::fmt::Display) -> ! {
+    eprintln!("benchmark failed: {what}: {e}");
+    std::process::exit(1)
+}
+
+struct SaverRun<'a> {
+    args: &'a Args,
+    dir: &'a Path,
+}
+
+impl SaverRun<'_> {
+    fn open(&self, name: &str) -> (Arc<dyn BaseCheckpointSaver>, Option<PathBuf>) {
+        let path = self.dir.join(name);
+        match self.args.saver.as_str() {
+            "memory" => (Arc::new(checkpointer::InMemorySaver::new()), None),
+            "sqlite" => {
+                let _ = std::fs::remove_file(&path);
+                let options = SqliteOptions::default()
+                    .with_synchronous(self.args.synchronous())
+                    .with_snapshot_every(self.args.snapshot_every);
+                let saver = SqliteSaver::open_with(&path, options)
+                    .unwrap_or_else(|e| fail(&format!("open {}", path.display()), e));
+                (Arc::new(saver), Some(path))
+            }
+            other => fail(
+                "--saver",
+                format!(
+                    "unknown saver {other:?} (sqlite, memory); {}",
+                    path.display()
+                ),
+            ),
+        }
+    }
+
+    fn run(&self) {
+        let args = self.args;
+        if args.stop_after.as_deref() == Some("none") {
+            // Only the concurrent scenarios (for profiling).
+            self.put_concurrent();
+            return;
+        }
+        // Each group on its own saver, dropped before the next one starts.
+        self.sequential();
+        if args.stop_after.as_deref() == Some("put_chain") {
+            return;
+        }
+        self.put_concurrent();
+        self.raw_commit();
+    }
+
+    /// The single-caller scenarios, on one saver.
+    fn sequential(&self) {
+        let args = self.args;
+        let (saver, db) = self.open("saver.db");
+        let saver: &dyn BaseCheckpointSaver = &*saver;
+        let db = db.as_deref();
+        let mut work = Workload {
+            rng: fastrand::Rng::with_seed(args.seed),
+            state_kb: args.state_kb,
+        };
+        let mut rng = fastrand::Rng::with_seed(args.seed ^ 0x5eed);
+
+        // put_chain
+        let mut samples = Samples::new();
+        let mut all_ids: Vec<(String, Vec<String>)> = Vec::with_capacity(args.threads);
+        for t in 0..args.threads {
+            let thread = thread_id("chain", t);
+            let ids = write_thread(saver, &mut work, &thread, t, args.steps, &mut samples);
+            all_ids.push((thread, ids));
+        }
+        let checkpoints = (args.threads * args.steps).max(1) as f64;
+        let bytes = db.map_or(0, db_bytes);
+        samples.report(
+            "put_chain",
+            db,
+            json!({"bytes_per_checkpoint": round(bytes as f64 / checkpoints)}),
+        );
+        if args.stop_after.as_deref() == Some("put_chain") {
+            return;
+        }
+
+        // put_writes: a random 10% of checkpoints, 3 tasks each.
+        let mut samples = Samples::new();
+        for (thread, ids) in &all_ids {
+            for id in ids {
+                if rng.u32(0..10) != 0 {
+                    continue;
+                }
+                let config = Config::thread(thread.as_str())
+                    .with_ns("")
+                    .with_checkpoint_id(id.as_str());
+                for task in 0..3 {
+                    let writes = vec![
+                        ("messages".to_owned(), Value::from(work.message(task, 0))),
+                        ("counter".to_owned(), Value::from(task)),
+                    ];
+                    let task_id = format!("task-{task}");
+                    samples
+                        .time(|| saver.put_writes(&config, &writes, &task_id, ""))
+                        .unwrap_or_else(|e| fail("put_writes", e));
+                }
+            }
+        }
+        samples.report("put_writes", db, json!({}));
+
+        // get_latest: every thread, 5 rounds.
+        let mut samples = Samples::new();
+        for _ in 0..5 {
+            for (thread, _) in &all_ids {
+                let config = Config::thread(thread.as_str()).with_ns("");
+                let found = samples
+                    .time(|| saver.get_tuple(&config))
+                    .unwrap_or_else(|e| fail("get_latest", e));
+                assert!(found.is_some(), "latest of {thread} missing");
+            }
+        }
+        samples.report("get_latest", db, json!({}));
+
+        // get_by_id: 1000 random existing checkpoints.
+        let mut samples = Samples::new();
+        for _ in 0..1000 {
+            let (thread, ids) = &all_ids[rng.usize(0..all_ids.len())];
+            let id = &ids[rng.usize(0..ids.len())];
+            let config = Config::thread(thread.as_str())
+                .with_ns("")
+                .with_checkpoint_id(id.as_str());
+            let found = samples
+                .time(|| saver.get_tuple(&config))
+                .unwrap_or_else(|e| fail("get_by_id", e));
+            assert!(found.is_some(), "checkpoint {id} missing");
+        }
+        samples.report("get_by_id", db, json!({}));
+
+        // list_full: the whole history of each thread, walked item by item.
+        let mut samples = Samples::new();
+        for (thread, ids) in &all_ids {
+            let config = Config::thread(thread.as_str()).with_ns("");
+            let n = samples.time(|| {
+                let mut n = 0usize;
+                for item in saver
+                    .list_iter(Some(&config), &ListOptions::new())
+                    .unwrap_or_else(|e| fail("list_full", e))
+                {
+                    let tuple = item.unwrap_or_else(|e| fail("list_full item", e));
+                    n += usize::from(!tuple.checkpoint.id.is_empty());
+                }
+                n
+            });
+            assert_eq!(n, ids.len(), "history of {thread}");
+        }
+        samples.report("list_full", db, json!({}));
+
+        // list_before_limit: before the checkpoint at step S/2, limit 10.
+        let mut samples = Samples::new();
+        for _ in 0..5 {
+            for (thread, ids) in &all_ids {
+                let config = Config::thread(thread.as_str()).with_ns("");
+                let options = ListOptions::new()
+                    .before(ids[ids.len() / 2].as_str())
+                    .limit(10);
+                let page = samples
+                    .time(|| walk(saver, Some(&config), &options))
+                    .unwrap_or_else(|e| fail("list_before_limit", e));
+                assert_eq!(page, (ids.len() / 2).min(10));
+            }
+        }
+        samples.report("list_before_limit", db, json!({}));
+
+        // list_filter_thread: step = k within a thread.
+        let mut samples = Samples::new();
+        for _ in 0..5 {
+            for (thread, _) in &all_ids {
+                let config = Config::thread(thread.as_str()).with_ns("");
+                let k = rng.usize(0..args.steps);
+                let options = ListOptions::new().filter("step", k);
+                let page = samples
+                    .time(|| walk(saver, Some(&config), &options))
+                    .unwrap_or_else(|e| fail("list_filter_thread", e));
+                assert_eq!(page, 1);
+            }
+        }
+        samples.report("list_filter_thread", db, json!({}));
+
+        // list_filter_global: step = k over every thread.
+        let mut samples = Samples::new();
+        for _ in 0..5 {
+            let k = rng.usize(0..args.steps);
+            let options = ListOptions::new().filter("step", k);
+            let page = samples
+                .time(|| walk(saver, None, &options))
+                .unwrap_or_else(|e| fail("list_filter_global", e));
+            assert_eq!(page, args.threads);
+        }
+        samples.report("list_filter_global", db, json!({}));
+
+        // delete_thread: every thread.
+        let mut samples = Samples::new();
+        for (thread, _) in &all_ids {
+            samples
+                .time(|| saver.delete_thread(thread))
+                .unwrap_or_else(|e| fail("delete_thread", e));
+        }
+        samples.report("delete_thread", db, json!({}));
+    }
+
+    /// The disk's ceiling for `put_chain`: single-row insert commits on a
+    /// bare connection with the saver's pragmas (WAL, `synchronous`, same
+    /// autocheckpoint), one transaction and one fsync each.
+    fn raw_commit(&self) {
+        if self.args.saver != "sqlite" {
+            return;
+        }
+        let path = self.dir.join("raw.db");
+        let _ = std::fs::remove_file(&path);
+        let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| fail("raw.db", e));
+        let setup = format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA wal_autocheckpoint = 256; \
+             CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);",
+            self.args.synchronous().as_pragma()
+        );
+        conn.execute_batch(&setup)
+            .unwrap_or_else(|e| fail("raw.db setup", e));
+        let payload = vec![7u8; 200];
+        let mut samples = Samples::new();
+        for _ in 0..2000 {
+            samples
+                .time(|| {
+                    conn.execute_batch("BEGIN IMMEDIATE")?;
+                    conn.prepare_cached("INSERT INTO t (v) VALUES (?1)")?
+                        .execute([&payload])?;
+                    conn.execute_batch("COMMIT")
+                })
+                .unwrap_or_else(|e| fail("raw commit", e));
+        }
+        samples.report("raw_commit", Some(&path), json!({}));
+    }
+
+    /// The put_chain workload split over `--writers` OS threads at once.
+    fn put_concurrent(&self) {
+        let args = self.args;
+        let (saver, db) = self.open("concurrent.db");
+        let writers = args.writers.max(1);
+        let start = Instant::now();
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let saver = Arc::clone(&saver);
+                let args = args.clone();
+                std::thread::spawn(move || {
+                    let mut work = Workload {
+                        rng: fastrand::Rng::with_seed(args.seed.wrapping_add(w as u64)),
+                        state_kb: args.state_kb,
+                    };
+                    let mut samples = Samples::new();
+                    for t in (w..args.threads).step_by(writers) {
+                        let thread = thread_id("concurrent", t);
+                        write_thread(&*saver, &mut work, &thread, t, args.steps, &mut samples);
+                    }
+                    samples.durations
+                })
+            })
+            .collect();
+        let mut samples = Samples::new();
+        for h in handles {
+            match h.join() {
+                Ok(d) => samples.durations.extend(d),
+                Err(_) => fail("put_concurrent", "a writer thread panicked"),
+            }
+        }
+        samples.wall = Some(start.elapsed());
+        samples.report("put_concurrent", db.as_deref(), json!({"writers": writers}));
+    }
+}
+
+/// Supersteps per invoke of the graph scenarios.
+const GRAPH_STEPS: i64 = 100;
+/// Threads the graph scenarios invoke.
+const GRAPH_THREADS: usize = 20;
+
+impl SaverRun<'_> {
+    /// `a -> b -> c -> a`, each node appending one 200-byte message and
+    /// adding 1 to `steps`; every node routes to END once `steps` is 100.
+    fn loop_graph(saver: Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+        let mut graph = StateGraph::new();
+        graph
+            .add_channel("messages", Reducer::append())
+            .add_channel("steps", Reducer::last_value());
+        let nodes = ["a", "b", "c"];
+        for (i, node) in nodes.iter().enumerate() {
+            let next = nodes[(i + 1) % nodes.len()];
+            graph
+                .add_sync_node(*node, move |state, ctx| {
+                    let steps: i64 = state.get_or_default("steps")?;
+                    let mut message = format!("{} step {steps} ", ctx.node());
+                    while message.len() < 200 {
+                        message.push('x');
+                    }
+                    Ok(Update::new()
+                        .set("messages", message)
+                        .set("steps", steps + 1))
+                })
+                .add_conditional_edges(
+                    *node,
+                    move |state| {
+                        let steps: i64 = state.get_or_default("steps").unwrap_or(0);
+                        if steps >= GRAPH_STEPS { END } else { next }
+                    },
+                    &[next, END],
+                );
+        }
+        graph.add_edge(START, "a");
+        graph
+            .compile(CompileOptions::new().saver(saver))
+            .unwrap_or_else(|e| fail("compile the graph", e))
+            .with_durability(Durability::Sync)
+            .with_recursion_limit(10 * GRAPH_STEPS as usize)
+    }
+
+    fn graph(&self) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| fail("tokio runtime", e));
+        let check = |outcome: checkpointer::graph::RunOutcome| {
+            let steps = outcome.values["steps"].as_i64().unwrap_or(0);
+            assert_eq!(steps, GRAPH_STEPS, "a run ended early");
+        };
+
+        // graph_loop: 20 threads, one after another; only invoke is timed.
+        let (saver, db) = self.open("graph.db");
+        let app = Self::loop_graph(saver);
+        let mut samples = Samples::new();
+        for t in 0..GRAPH_THREADS {
+            let config = Config::thread(thread_id("graph", t));
+            let outcome = samples
+                .time(|| runtime.block_on(app.invoke(json!({"steps": 0}), &config)))
+                .unwrap_or_else(|e| fail("graph_loop", e));
+            check(outcome);
+        }
+        let total: Duration = samples.durations.iter().sum();
+        let supersteps = (GRAPH_THREADS as i64 * GRAPH_STEPS) as f64;
+        let rate = round(supersteps / total.as_secs_f64().max(1e-9));
+        samples.report(
+            "graph_loop",
+            db.as_deref(),
+            json!({"supersteps_per_sec": rate, "supersteps": supersteps}),
+        );
+        drop(app);
+
+        // graph_loop_concurrent: the 20 invoked at once.
+        let (saver, db) = self.open("graph_concurrent.db");
+        let app = Self::loop_graph(saver);
+        let start = Instant::now();
+        let outcomes = runtime.block_on(async {
+            let runs = (0..GRAPH_THREADS).map(|t| {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let config = Config::thread(thread_id("graph-concurrent", t));
+                    let begun = Instant::now();
+                    let outcome = app.invoke(json!({"steps": 0}), &config).await;
+                    (outcome, begun.elapsed())
+                })
+            });
+            futures::future::join_all(runs).await
+        });
+        let wall = start.elapsed();
+        let mut samples = Samples::new();
+        for joined in outcomes {
+            let (outcome, took) = joined.unwrap_or_else(|e| fail("graph_loop_concurrent", e));
+            check(outcome.unwrap_or_else(|e| fail("graph_loop_concurrent", e)));
+            samples.durations.push(took);
+        }
+        samples.wall = Some(wall);
+        let rate = round(supersteps / wall.as_secs_f64().max(1e-9));
+        samples.report(
+            "graph_loop_concurrent",
+            db.as_deref(),
+            json!({"supersteps_per_sec": rate, "supersteps": supersteps}),
+        );
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let temp = tempfile::tempdir().unwrap_or_else(|e| fail("temp dir", e));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    if !["full", "normal"].contains(&args.sync.as_str()) {
+        fail("--sync", format!("{:?} is not full or normal", args.sync));
+    }
+    let run = SaverRun {
+        args: &args,
+        dir: &dir,
+    };
+    if args.groups.iter().any(|g| g == "saver") {
+        run.run();
+    }
+    if args.groups.iter().any(|g| g == "graph") {
+        run.graph();
+    }
+    println!(
+        "{}",
+        json!({
+            "scenario": "meta",
+            "params": {
+                "threads": args.threads, "steps": args.steps, "state_kb": args.state_kb,
+                "sync": args.sync, "writers": args.writers, "groups": args.groups,
+                "seed": args.seed, "saver": args.saver,
+            },
+            "versions": {
+                "checkpointer": env!("CARGO_PKG_VERSION"),
+                "sqlite": rusqlite::version(),
+            },
+            "nproc": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "peak_rss_bytes": peak_rss(),
+        })
+    );
+}

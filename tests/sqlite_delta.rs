@@ -1,0 +1,424 @@
+//! Delta storage of appended lists in `SqliteSaver`: values read back
+//! exactly whatever the sequence of appends, replacements and truncations;
+//! deleting, pruning and copying never break a remaining chain; a stale
+//! in-process cache (another process rewrote the thread) never produces a
+//! wrong value; and bytes per checkpoint stay flat as a history grows.
+
+use std::path::Path;
+
+use checkpointer::{
+    BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata,
+    CheckpointSource, Config, ListOptions, PruneStrategy, SqliteOptions, SqliteSaver, Synchronous,
+};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn open(path: &Path, snapshot_every: u32) -> SqliteSaver {
+    SqliteSaver::open_with(
+        path,
+        SqliteOptions::new()
+            .with_synchronous(Synchronous::Normal)
+            .with_snapshot_every(snapshot_every),
+    )
+    .unwrap()
+}
+
+fn count(saver: &SqliteSaver, sql: &str) -> i64 {
+    saver
+        .pool()
+        .get()
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A chain of checkpoints on one thread: each put names the previous one.
+struct Writer {
+    config: Config,
+    versions: ChannelVersions,
+    step: i64,
+    /// Plain integer versions (zero salt, as the conformance suite uses):
+    /// they repeat when a thread is deleted and written again.
+    plain: bool,
+}
+
+impl Writer {
+    fn new(thread: &str, plain: bool) -> Self {
+        Writer {
+            config: Config::thread(thread).with_ns(""),
+            versions: ChannelVersions::new(),
+            step: 0,
+            plain,
+        }
+    }
+
+    /// Puts a checkpoint where `values` changed (all announced); returns
+    /// its config and the full expected channel values.
+    fn put(
+        &mut self,
+        saver: &dyn BaseCheckpointSaver,
+        values: &[(&str, Value)],
+        run_id: Option<&str>,
+    ) -> Config {
+        let mut cp = Checkpoint::new(self.step);
+        let mut new_versions = ChannelVersions::new();
+        for (channel, _) in values {
+            let next = if self.plain {
+                ChannelVersion::new(self.versions.get(*channel).map_or(0, |v| v.counter()) + 1)
+            } else {
+                saver.get_next_version(self.versions.get(*channel))
+            };
+            self.versions.insert((*channel).to_owned(), next);
+            new_versions.insert((*channel).to_owned(), next);
+        }
+        cp.channel_versions = self.versions.clone();
+        for (channel, value) in values {
+            cp.channel_values
+                .insert((*channel).to_owned(), value.clone());
+        }
+        let mut metadata = CheckpointMetadata::new(CheckpointSource::Loop, self.step);
+        if let Some(run) = run_id {
+            metadata = metadata.with_run_id(run);
+        }
+        self.step += 1;
+        self.config = saver
+            .put(&self.config, &cp, &metadata, &new_versions)
+            .unwrap();
+        self.config.clone()
+    }
+}
+
+/// Reads back every stored checkpoint and compares its `messages`.
+fn check_all(saver: &SqliteSaver, stored: &[(Config, Value)]) {
+    for (i, (config, expected)) in stored.iter().enumerate() {
+        let got = saver.get(config).unwrap().expect("stored checkpoint");
+        assert_eq!(&got.channel_values["messages"], expected, "checkpoint {i}");
+    }
+    // The same through one list walk (newest first, reusing prefixes).
+    if let Some((config, _)) = stored.first() {
+        let thread = Config::thread(config.thread_id.clone());
+        let listed: Vec<Value> = saver
+            .list_iter(Some(&thread), &ListOptions::new())
+            .unwrap()
+            .map(|t| t.unwrap().checkpoint.channel_values["messages"].clone())
+            .collect();
+        let expected: Vec<Value> = stored.iter().rev().map(|(_, v)| v.clone()).collect();
+        assert_eq!(listed, expected);
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// Append these elements.
+    Append(Vec<Value>),
+    /// Replace the list.
+    Replace(Vec<Value>),
+    /// Keep the first `n` elements.
+    Truncate(usize),
+    /// Same list, new version.
+    Same,
+}
+
+fn element() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        "[a-z\"\\\\é]{0,12}".prop_map(Value::from),
+        any::<i32>().prop_map(Value::from),
+        Just(Value::Null),
+        Just(json!({"role": "user", "content": [1, "x"]})),
+        Just(json!([])),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => prop::collection::vec(element(), 0..4).prop_map(Step::Append),
+        1 => prop::collection::vec(element(), 0..6).prop_map(Step::Replace),
+        1 => (0usize..8).prop_map(Step::Truncate),
+        1 => Just(Step::Same),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random appends, replacements and truncations read back exactly, at
+    /// every checkpoint, with any snapshot interval.
+    #[test]
+    fn random_histories_read_back_exactly(
+        steps in prop::collection::vec(step(), 1..40),
+        snapshot_every in 0u32..6,
+        plain in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let saver = open(&dir.path().join("d.db"), snapshot_every);
+        let mut writer = Writer::new("t", plain);
+        let mut list: Vec<Value> = Vec::new();
+        let mut stored = Vec::new();
+        for step in steps {
+            match step {
+                Step::Append(more) => list.extend(more),
+                Step::Replace(new) => list = new,
+                Step::Truncate(n) => list.truncate(n),
+                Step::Same => {}
+            }
+            let value = Value::Array(list.clone());
+            let config = writer.put(&saver, &[("messages", value.clone()), ("n", json!(list.len()))], None);
+            stored.push((config, value));
+        }
+        check_all(&saver, &stored);
+        // Another saver (as another process would) reads the same.
+        drop(saver);
+        let other = open(&dir.path().join("d.db"), 0);
+        check_all(&other, &stored);
+    }
+}
+
+fn messages(n: usize) -> Value {
+    Value::Array((0..n).map(|i| json!(format!("message {i}"))).collect())
+}
+
+/// Writes `n` checkpoints whose `messages` grow by one; returns them.
+fn grow(
+    saver: &SqliteSaver,
+    writer: &mut Writer,
+    from: usize,
+    n: usize,
+    run: Option<&str>,
+) -> Vec<(Config, Value)> {
+    (from..from + n)
+        .map(|i| {
+            let value = messages(i + 1);
+            (
+                writer.put(saver, &[("messages", value.clone())], run),
+                value,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn appends_are_stored_as_deltas_with_bounded_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = open(&dir.path().join("d.db"), 4);
+    let stored = grow(&saver, &mut Writer::new("t", false), 0, 40, None);
+    check_all(&saver, &stored);
+    let deltas = count(
+        &saver,
+        "SELECT count(*) FROM channel_values WHERE base IS NOT NULL",
+    );
+    assert!(deltas >= 20, "{deltas} deltas");
+    let deepest = count(&saver, "SELECT max(depth) FROM channel_values");
+    assert!(deepest <= 4, "chain of {deepest} deltas");
+}
+
+#[test]
+fn pruning_keeps_the_chain_of_the_latest_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = open(&dir.path().join("d.db"), 64);
+    let stored = grow(&saver, &mut Writer::new("t", false), 0, 30, None);
+    // The latest value is a delta on older versions that prune removes
+    // the checkpoints of.
+    assert!(
+        count(
+            &saver,
+            "SELECT count(*) FROM channel_values WHERE base IS NOT NULL"
+        ) > 0
+    );
+    saver
+        .prune(&["t".to_owned()], PruneStrategy::KeepLatest)
+        .unwrap();
+    let latest = saver.get(&Config::thread("t")).unwrap().unwrap();
+    assert_eq!(latest.channel_values["messages"], stored[29].1);
+    // Rows no checkpoint needs are gone: one chain remains.
+    let rows = count(&saver, "SELECT count(*) FROM channel_values");
+    assert!(rows < 30, "{rows} rows left");
+    // And writing on continues correctly.
+    let reopened = open(&dir.path().join("d.db"), 64);
+    assert_eq!(
+        reopened
+            .get(&Config::thread("t"))
+            .unwrap()
+            .unwrap()
+            .channel_values["messages"],
+        stored[29].1
+    );
+}
+
+#[test]
+fn deleting_runs_keeps_the_chains_of_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = open(&dir.path().join("d.db"), 64);
+    let mut writer = Writer::new("t", false);
+    // The first run holds the snapshots the second run's deltas build on.
+    let first = grow(&saver, &mut writer, 0, 10, Some("run-1"));
+    let second = grow(&saver, &mut writer, 10, 10, Some("run-2"));
+    assert!(!first.is_empty());
+    saver.delete_for_runs(&["run-1".to_owned()]).unwrap();
+    for (config, expected) in &second {
+        let got = saver.get(config).unwrap().unwrap();
+        assert_eq!(&got.channel_values["messages"], expected);
+    }
+    assert!(saver.get(&first[0].0).unwrap().is_none());
+}
+
+#[test]
+fn a_copy_reads_back_after_its_source_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = open(&dir.path().join("d.db"), 64);
+    let stored = grow(&saver, &mut Writer::new("src", false), 0, 25, None);
+    saver.copy_thread("src", "dst").unwrap();
+    saver.delete_thread("src").unwrap();
+    let copied: Vec<Value> = saver
+        .list(Some(&Config::thread("dst")), &ListOptions::new())
+        .unwrap()
+        .into_iter()
+        .map(|t| t.checkpoint.channel_values["messages"].clone())
+        .collect();
+    let expected: Vec<Value> = stored.iter().rev().map(|(_, v)| v.clone()).collect();
+    assert_eq!(copied, expected);
+    // The copy continues with deltas of its own.
+    let mut writer = Writer::new("dst", false);
+    writer.config = Config::thread("dst")
+        .with_ns("")
+        .with_checkpoint_id(stored[24].0.checkpoint_id.clone().unwrap());
+    writer.versions = saver
+        .get(&Config::thread("dst"))
+        .unwrap()
+        .unwrap()
+        .channel_versions;
+    let more = grow(&saver, &mut writer, 25, 5, None);
+    check_all_of(&saver, &more);
+}
+
+fn check_all_of(saver: &SqliteSaver, stored: &[(Config, Value)]) {
+    for (config, expected) in stored {
+        assert_eq!(
+            &saver.get(config).unwrap().unwrap().channel_values["messages"],
+            expected
+        );
+    }
+}
+
+/// Plain integer versions repeat after a thread is deleted; another saver
+/// (as another process) rewrites the thread with different values behind
+/// the back of the first one's cache. Nothing reads back wrong.
+#[test]
+fn a_stale_cache_never_produces_a_wrong_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let a = open(&path, 64);
+    let b = open(&path, 64);
+    let mut wa = Writer::new("t", true);
+    grow(&a, &mut wa, 0, 5, None);
+    // `b` deletes the thread and writes versions 1..=5 again, with other
+    // contents of the same lengths.
+    b.delete_thread("t").unwrap();
+    let mut wb = Writer::new("t", true);
+    let other: Vec<(Config, Value)> = (0..5)
+        .map(|i| {
+            let value = Value::Array((0..=i).map(|j| json!(format!("other {j}"))).collect());
+            (wb.put(&b, &[("messages", value.clone())], None), value)
+        })
+        .collect();
+    // `a` goes on from its (now stale) version 5: its cache says version 5
+    // holds a's list, the row holds b's.
+    wa.config = other[4].0.clone();
+    let value = {
+        let mut v = messages(5).as_array().unwrap().clone();
+        v.push(json!("message 5"));
+        Value::Array(v)
+    };
+    let config = wa.put(&a, &[("messages", value.clone())], None);
+    assert_eq!(
+        a.get(&config).unwrap().unwrap().channel_values["messages"],
+        value
+    );
+    assert_eq!(
+        b.get(&config).unwrap().unwrap().channel_values["messages"],
+        value
+    );
+    check_all_of(&a, &other);
+}
+
+/// Re-putting a version that deltas build on, with another value, does not
+/// change those deltas.
+#[test]
+fn replacing_a_base_keeps_its_dependents() {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = open(&dir.path().join("d.db"), 64);
+    let mut writer = Writer::new("t", true);
+    let stored = grow(&saver, &mut writer, 0, 6, None);
+    // Put a sibling of checkpoint 2 (same parent) that reuses version 3 of
+    // `messages` with another value.
+    let mut sibling = Writer::new("t", true);
+    sibling.config = stored[1].0.clone();
+    sibling.versions = [("messages".to_owned(), ChannelVersion::new(2))].into();
+    sibling.step = 2;
+    let replaced = json!(["something", "else"]);
+    let config = sibling.put(&saver, &[("messages", replaced.clone())], None);
+    assert_eq!(
+        saver.get(&config).unwrap().unwrap().channel_values["messages"],
+        replaced
+    );
+    // Checkpoints 3.. (versions 4.., deltas on version 3) are unchanged.
+    check_all_of(&saver, &stored[3..]);
+}
+
+/// The bytes of the database (pages in use, WAL checkpointed).
+fn used_bytes(saver: &SqliteSaver) -> i64 {
+    let conn = saver.pool().get().unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    let free: i64 = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
+    let size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    (pages - free) * size
+}
+
+/// Bytes per checkpoint of the messages workload (a list that grows by one
+/// 200-byte message per step, plus a counter) after `steps` steps.
+fn bytes_per_checkpoint(steps: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = open(
+        &dir.path().join("s.db"),
+        SqliteOptions::new().snapshot_every(),
+    );
+    let empty = used_bytes(&saver);
+    let mut writer = Writer::new("t", false);
+    let mut list = Vec::with_capacity(steps);
+    for s in 0..steps {
+        let mut message = format!("step {s} ");
+        while message.len() < 200 {
+            message.push(char::from(b'a' + (message.len() % 26) as u8));
+        }
+        list.push(Value::from(message));
+        writer.put(
+            &saver,
+            &[
+                ("messages", Value::Array(list.clone())),
+                ("counter", json!(s)),
+            ],
+            None,
+        );
+    }
+    (used_bytes(&saver) - empty) as f64 / steps as f64
+}
+
+/// The storage property: a checkpoint costs about the same whatever the
+/// depth of its history (full copies would cost 10x more at S = 1000).
+#[test]
+fn bytes_per_checkpoint_stay_flat_as_history_grows() {
+    let at_100 = bytes_per_checkpoint(100);
+    let at_1000 = bytes_per_checkpoint(1000);
+    eprintln!("bytes per checkpoint: {at_100:.0} at S = 100, {at_1000:.0} at S = 1000");
+    assert!(
+        at_1000 <= 2.0 * at_100,
+        "{at_1000:.0} bytes per checkpoint at S = 1000, {at_100:.0} at S = 100"
+    );
+}
