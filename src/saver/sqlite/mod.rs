@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
@@ -128,6 +128,9 @@ pub struct SqliteSaver {
     group: GroupCommit,
     /// The last array written per channel, to store appends as deltas.
     cache: DeltaCache,
+    /// Arrays decoded by recent `get_tuple` calls (checked against the
+    /// database on every use).
+    reads: Arc<values::ReadCache>,
     /// Checkpoints the WAL off the commit path (file databases opened by
     /// path).
     wal: Option<walcheck::WalCheckpointer>,
@@ -212,6 +215,7 @@ impl SqliteSaver {
             memory: false,
             _keepalive: None,
             group: GroupCommit::default(),
+            reads: Arc::default(),
             cache: DeltaCache::new(options.snapshot_every()),
             wal: Some(wal),
         })
@@ -269,6 +273,7 @@ impl SqliteSaver {
             memory: true,
             _keepalive: Some(Mutex::new(keepalive)),
             group: GroupCommit::default(),
+            reads: Arc::default(),
             cache: DeltaCache::new(options.snapshot_every()),
             wal: None,
         })
@@ -301,6 +306,7 @@ impl SqliteSaver {
             gate: RwLock::new(()),
             _keepalive: None,
             group: GroupCommit::default(),
+            reads: Arc::default(),
             cache: DeltaCache::new(SqliteOptions::default().snapshot_every()),
             wal: None,
         })
@@ -512,7 +518,12 @@ struct Page {
 impl Page {
     /// Loads the values and pending writes of `rows`: one query each,
     /// whatever the number of rows.
-    fn fetch(tx: &Connection, rows: Vec<Result<CheckpointRow>>) -> Result<Page> {
+    /// A page of one row may use `cache` (see [`values::load_one`]).
+    fn fetch(
+        tx: &Connection,
+        rows: Vec<Result<CheckpointRow>>,
+        cache: Option<&Arc<values::ReadCache>>,
+    ) -> Result<Page> {
         let ok_rows = || rows.iter().filter_map(|r| r.as_ref().ok());
         let value_keys: BTreeSet<values::ValueKey> = ok_rows()
             .flat_map(|r| values::keys_of(&r.thread_id, &r.ns, &r.checkpoint))
@@ -525,7 +536,14 @@ impl Page {
             ok.all(|r| r.thread_id == first.thread_id && r.ns == first.ns)
                 .then_some((first.thread_id.as_str(), first.ns.as_str()))
         });
+        let mut resolver = None;
         let raw_values = match one_place {
+            Some(_) if rows.len() == 1 && cache.is_some() => {
+                let cache = cache.expect("checked above");
+                let loaded = values::load_one(tx, cache, &value_keys)?;
+                resolver = Some(values::Resolver::with_cache(loaded, Arc::clone(cache)));
+                values::RawValues::default()
+            }
             Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
                 values::load_place(tx, thread_id, ns, &value_keys)?
             }
@@ -556,7 +574,7 @@ impl Page {
         };
         Ok(Page {
             rows: rows.into_iter(),
-            values: values::Resolver::new(raw_values),
+            values: resolver.unwrap_or_else(|| values::Resolver::new(raw_values)),
             writes,
         })
     }
@@ -702,7 +720,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                 }),
             }
             .map_err(sql_context(context))?;
-            raw.map(|raw| Page::fetch(tx, vec![Ok(raw.decode()?)]))
+            raw.map(|raw| Page::fetch(tx, vec![Ok(raw.decode()?)], Some(&self.reads)))
                 .transpose()
         })?;
         page.and_then(|mut page| page.next()).transpose()
@@ -745,7 +763,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                     rows.push(row);
                 }
             }
-            Page::fetch(tx, rows)
+            Page::fetch(tx, rows, None)
         })?;
         Ok(CheckpointIter::new(page))
     }
@@ -895,6 +913,7 @@ impl BaseCheckpointSaver for SqliteSaver {
         });
         let result = self.write(what, op);
         self.cache.forget_thread(thread_id);
+        self.reads.forget_thread(thread_id);
         result.map(drop)
     }
 
@@ -925,6 +944,7 @@ impl BaseCheckpointSaver for SqliteSaver {
         });
         let result = self.write(what, op);
         self.cache.clear();
+        self.reads.clear();
         result.map(drop)
     }
 
@@ -948,6 +968,7 @@ impl BaseCheckpointSaver for SqliteSaver {
         });
         let result = self.write(what, op);
         self.cache.forget_thread(target);
+        self.reads.forget_thread(target);
         result.map(drop)
     }
 
@@ -980,6 +1001,7 @@ impl BaseCheckpointSaver for SqliteSaver {
         let result = self.write(what, op);
         for thread_id in thread_ids {
             self.cache.forget_thread(thread_id);
+            self.reads.forget_thread(thread_id);
         }
         result.map(drop)
     }

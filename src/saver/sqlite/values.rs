@@ -30,7 +30,7 @@
 //! database: any process reads it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -73,8 +73,8 @@ pub(crate) const SELECT_VALUES_BATCH: &str = "WITH RECURSIVE \
        SELECT w.thread_id, w.checkpoint_ns, w.channel, w.base FROM chain CROSS JOIN \
        channel_values AS w ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
        AND w.channel = chain.c AND w.version = chain.v WHERE w.base IS NOT NULL) \
-     SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, v.value, v.base, v.len \
-     FROM chain CROSS JOIN channel_values AS v \
+     SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, v.value, v.base, v.len, \
+     v.hash FROM chain CROSS JOIN channel_values AS v \
      ON v.thread_id = chain.t AND v.checkpoint_ns = chain.n \
      AND v.channel = chain.c AND v.version = chain.v";
 
@@ -82,17 +82,18 @@ pub(crate) const SELECT_VALUES_BATCH: &str = "WITH RECURSIVE \
 /// [`SELECT_VALUES_BATCH`]), with those chains: each row is read once,
 /// value and all, as the chain is walked.
 pub(crate) const SELECT_CHAINS: &str = "WITH RECURSIVE \
-     chain(t, n, c, v, value, base, len, d) AS ( \
-       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, 0 \
+     chain(t, n, c, v, value, base, len, hash, d) AS ( \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
+       w.hash, 0 \
        FROM json_each(?1) AS k CROSS JOIN channel_values AS w \
        ON w.thread_id = k.value ->> 0 AND w.checkpoint_ns = k.value ->> 1 \
        AND w.channel = k.value ->> 2 AND w.version = k.value ->> 3 \
        UNION ALL \
        SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
-       chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
+       w.hash, chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
        ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
        AND w.channel = chain.c AND w.version = chain.base WHERE chain.d < 65536) \
-     SELECT t, n, c, v, value, base, len FROM chain";
+     SELECT t, n, c, v, value, base, len, hash FROM chain";
 
 /// Drops the values of thread `?1` that no remaining checkpoint needs:
 /// neither names them nor builds on them through a delta chain.
@@ -798,6 +799,7 @@ pub(crate) struct RawValue {
     value: SqlValue,
     base: Option<String>,
     len: Option<i64>,
+    hash: Option<i64>,
 }
 
 /// Stored values as read, keyed by where they live; decoded only when a
@@ -871,7 +873,10 @@ fn query_values<'k>(
     let rows = stmt
         .query_map([arg], |row| {
             let key: ValueKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-            Ok((key, raw_value(row.get(4), row.get(5), row.get(6))?))
+            Ok((
+                key,
+                raw_value(row.get(4), row.get(5), row.get(6), row.get(7))?,
+            ))
         })
         .map_err(sql_context(|| context.clone()))?;
     for row in rows {
@@ -883,7 +888,7 @@ fn query_values<'k>(
 
 /// Values by key, without their chains (keys as in [`SELECT_VALUES_BATCH`]).
 const SELECT_VALUES_PLAIN: &str = "SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, \
-     v.value, v.base, v.len FROM json_each(?1) AS k CROSS JOIN channel_values AS v \
+     v.value, v.base, v.len, v.hash FROM json_each(?1) AS k CROSS JOIN channel_values AS v \
      ON v.thread_id = k.value ->> 0 AND v.checkpoint_ns = k.value ->> 1 \
      AND v.channel = k.value ->> 2 AND v.version = k.value ->> 3";
 
@@ -903,7 +908,7 @@ pub(crate) fn load_place(
     let context = || format!("load the channel values of thread {thread_id:?}");
     let mut stmt = tx
         .prepare_cached(
-            "SELECT channel, version, value, base, len FROM channel_values \
+            "SELECT channel, version, value, base, len, hash FROM channel_values \
              WHERE thread_id = ?1 AND checkpoint_ns = ?2",
         )
         .map_err(sql_context(context))?;
@@ -915,7 +920,8 @@ pub(crate) fn load_place(
             continue;
         }
         let version: String = row.get(1).map_err(sql_context(context))?;
-        let raw = raw_value(row.get(2), row.get(3), row.get(4)).map_err(sql_context(context))?;
+        let raw = raw_value(row.get(2), row.get(3), row.get(4), row.get(5))
+            .map_err(sql_context(context))?;
         loaded.insert((thread_id.to_owned(), ns.to_owned(), channel, version), raw);
     }
     Ok(loaded)
@@ -926,6 +932,7 @@ fn raw_value(
     value: rusqlite::Result<SqlValue>,
     base: rusqlite::Result<SqlValue>,
     len: rusqlite::Result<SqlValue>,
+    hash: rusqlite::Result<SqlValue>,
 ) -> rusqlite::Result<RawValue> {
     Ok(RawValue {
         value: value?,
@@ -934,6 +941,10 @@ fn raw_value(
             _ => None,
         },
         len: match len? {
+            SqlValue::Integer(i) => Some(i),
+            _ => None,
+        },
+        hash: match hash? {
             SqlValue::Integer(i) => Some(i),
             _ => None,
         },
@@ -949,6 +960,10 @@ fn raw_value(
 pub(crate) struct Resolver {
     raw: RawValues,
     recent: HashMap<ValueKey, Value>,
+    /// Values found in the [`ReadCache`] ([`load_one`]).
+    known: HashMap<ValueKey, Value>,
+    /// Where arrays built from their chains are remembered (single reads).
+    cache: Option<Arc<ReadCache>>,
 }
 
 impl Resolver {
@@ -957,6 +972,19 @@ impl Resolver {
         Resolver {
             raw,
             recent: HashMap::new(),
+            known: HashMap::new(),
+            cache: None,
+        }
+    }
+
+    /// A resolver over what [`load_one`] read: arrays it builds from their
+    /// chains are added to `cache`.
+    pub(crate) fn with_cache(loaded: Loaded, cache: Arc<ReadCache>) -> Self {
+        Resolver {
+            raw: loaded.raw,
+            recent: HashMap::new(),
+            known: loaded.known,
+            cache: Some(cache),
         }
     }
 
@@ -1008,6 +1036,9 @@ impl Resolver {
             checkpoint_id: checkpoint_id.to_owned(),
             what: format!("value of channel {:?} at version {version}: {why}", key.2),
         };
+        if let Some(value) = self.known.remove(key) {
+            return Ok(Some(value));
+        }
         if let Some(value) = self.recent.remove(key) {
             return Ok(Some(value));
         }
@@ -1030,6 +1061,7 @@ impl Resolver {
             }
         }
         // Walk the chain down to a snapshot.
+        let mut bytes = 0usize;
         let mut chain: Vec<&ValueKey> = Vec::new();
         let mut at = key.clone();
         let mut value = loop {
@@ -1047,7 +1079,10 @@ impl Resolver {
                         }
                         return Err(corrupt(&at.3, "the base of a delta has no value".into()));
                     }
-                    raw => break decode(raw).map_err(|why| corrupt(&at.3, why))?,
+                    raw => {
+                        bytes += raw_bytes(raw);
+                        break decode(raw).map_err(|why| corrupt(&at.3, why))?;
+                    }
                 },
                 Some(base) => {
                     if chain.len() >= MAX_CHAIN {
@@ -1060,6 +1095,7 @@ impl Resolver {
         };
         for delta in chain.into_iter().rev() {
             let row = &self.raw[delta];
+            bytes += raw_bytes(&row.value);
             let Value::Array(items) = &mut value else {
                 return Err(corrupt(&delta.3, "a delta's base is not an array".into()));
             };
@@ -1071,8 +1107,192 @@ impl Resolver {
                 return Err(corrupt(&delta.3, "a delta's length does not add up".into()));
             }
         }
+        if let (Some(cache), Value::Array(items), Some(head)) =
+            (&self.cache, &value, self.raw.get(key))
+            && let (Some(len), Some(hash)) = (head.len, head.hash)
+            && usize::try_from(len).ok() == Some(items.len())
+        {
+            cache.insert(key, len, hash, &value, bytes);
+        }
         Ok(Some(value))
     }
+}
+
+/// The bytes of a stored value's JSON.
+fn raw_bytes(raw: &SqlValue) -> usize {
+    match raw {
+        SqlValue::Text(s) => s.len(),
+        SqlValue::Blob(b) => b.len(),
+        _ => 0,
+    }
+}
+
+/// Decoded arrays read recently by single-checkpoint reads, keyed by where
+/// they live, each with the element count and hash of the row it was built
+/// for. A value is taken from the cache only if the row stored now at its
+/// key has that same count and hash (the hash covers every element of the
+/// full value), so a row deleted, rewritten or written by another process
+/// is never served stale; nothing needs invalidating for correctness.
+/// Threads are still forgotten on delete, prune and copy to free memory.
+#[derive(Debug, Default)]
+pub(crate) struct ReadCache {
+    inner: Mutex<ReadInner>,
+}
+
+#[derive(Debug, Default)]
+struct ReadInner {
+    map: HashMap<ValueKey, CachedArray>,
+    /// Approximate JSON bytes held.
+    bytes: usize,
+    tick: u64,
+}
+
+#[derive(Debug)]
+struct CachedArray {
+    len: i64,
+    hash: i64,
+    value: Value,
+    bytes: usize,
+    used: u64,
+}
+
+/// Roughly how much JSON the read cache keeps.
+const READ_CACHE_BYTES: usize = 4 << 20;
+
+/// How many values the read cache keeps.
+const READ_CACHE_ENTRIES: usize = 256;
+
+impl ReadCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReadInner> {
+        // Every entry is checked against the database before use.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn contains(&self, key: &ValueKey) -> bool {
+        self.lock().map.contains_key(key)
+    }
+
+    /// The value at `key` if it was cached for a row of this count and hash.
+    fn get(&self, key: &ValueKey, len: i64, hash: i64) -> Option<Value> {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        let entry = inner.map.get_mut(key)?;
+        if entry.len != len || entry.hash != hash {
+            return None;
+        }
+        entry.used = tick;
+        Some(entry.value.clone())
+    }
+
+    fn insert(&self, key: &ValueKey, len: i64, hash: i64, value: &Value, bytes: usize) {
+        if bytes > READ_CACHE_BYTES / 4 {
+            return;
+        }
+        let mut inner = self.lock();
+        if let Some(old) = inner.map.remove(key) {
+            inner.bytes = inner.bytes.saturating_sub(old.bytes);
+        }
+        while !inner.map.is_empty()
+            && (inner.bytes + bytes > READ_CACHE_BYTES || inner.map.len() >= READ_CACHE_ENTRIES)
+        {
+            let Some(oldest) = inner
+                .map
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(old) = inner.map.remove(&oldest) {
+                inner.bytes = inner.bytes.saturating_sub(old.bytes);
+            }
+        }
+        inner.tick += 1;
+        let used = inner.tick;
+        inner.bytes += bytes;
+        inner.map.insert(
+            key.clone(),
+            CachedArray {
+                len,
+                hash,
+                value: value.clone(),
+                bytes,
+                used,
+            },
+        );
+    }
+
+    /// Forgets the values of `thread_id`.
+    pub(crate) fn forget_thread(&self, thread_id: &str) {
+        let mut inner = self.lock();
+        let mut freed = 0;
+        inner.map.retain(|k, e| {
+            let keep = k.0 != thread_id;
+            if !keep {
+                freed += e.bytes;
+            }
+            keep
+        });
+        inner.bytes = inner.bytes.saturating_sub(freed);
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.map.clear();
+        inner.bytes = 0;
+    }
+}
+
+/// The element count and hash of the row stored at a key.
+const HEAD_STATE: &str = "SELECT len, hash FROM channel_values \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND version = ?4";
+
+/// What [`load_one`] read: values found in the cache, and the raw rows of
+/// the others with their chains.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    raw: RawValues,
+    known: HashMap<ValueKey, Value>,
+}
+
+/// Loads the values of one checkpoint (keys whose chains share no rows):
+/// an array cached for the row stored now at its key is taken from
+/// `cache` (one index lookup for its count and hash, no chain walk, no
+/// decoding); the others are loaded as by [`load`].
+pub(crate) fn load_one(
+    tx: &Connection,
+    cache: &ReadCache,
+    keys: &BTreeSet<ValueKey>,
+) -> Result<Loaded> {
+    let mut loaded = Loaded::default();
+    let mut missing: Vec<&ValueKey> = Vec::with_capacity(keys.len());
+    for key in keys {
+        if cache.contains(key) {
+            let context = || format!("look up channel value {:?}", key.2);
+            let state = tx
+                .prepare_cached(HEAD_STATE)
+                .and_then(|mut s| {
+                    s.query_row([&key.0, &key.1, &key.2, &key.3], |r| {
+                        Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+                    })
+                    .optional()
+                })
+                .map_err(sql_context(context))?;
+            if let Some((Some(len), Some(hash))) = state
+                && let Some(value) = cache.get(key, len, hash)
+            {
+                loaded.known.insert(key.clone(), value);
+                continue;
+            }
+        }
+        missing.push(key);
+    }
+    if !missing.is_empty() {
+        query_values(tx, SELECT_CHAINS, missing.into_iter(), &mut loaded.raw)?;
+    }
+    Ok(loaded)
 }
 
 /// Decodes one stored value.
