@@ -1062,6 +1062,9 @@ impl Resolver {
         }
         // Walk the chain down to a snapshot.
         let mut bytes = 0usize;
+        // The (length, hash) of every row of the chain: the value read at
+        // each is a prefix of this one (for the read cache).
+        let mut points: Vec<(i64, i64)> = Vec::new();
         let mut chain: Vec<&ValueKey> = Vec::new();
         let mut at = key.clone();
         let mut value = loop {
@@ -1081,7 +1084,14 @@ impl Resolver {
                     }
                     raw => {
                         bytes += raw_bytes(raw);
-                        break decode(raw).map_err(|why| corrupt(&at.3, why))?;
+                        let value = decode(raw).map_err(|why| corrupt(&at.3, why))?;
+                        if let (Value::Array(items), Some(len), Some(hash)) =
+                            (&value, row.1.len, row.1.hash)
+                            && usize::try_from(len).ok() == Some(items.len())
+                        {
+                            points.push((len, hash));
+                        }
+                        break value;
                     }
                 },
                 Some(base) => {
@@ -1106,13 +1116,17 @@ impl Resolver {
             if row.len.and_then(|l| usize::try_from(l).ok()) != Some(items.len()) {
                 return Err(corrupt(&delta.3, "a delta's length does not add up".into()));
             }
+            if let (Some(len), Some(hash)) = (row.len, row.hash) {
+                points.push((len, hash));
+            }
         }
         if let (Some(cache), Value::Array(items), Some(head)) =
             (&self.cache, &value, self.raw.get(key))
             && let (Some(len), Some(hash)) = (head.len, head.hash)
             && usize::try_from(len).ok() == Some(items.len())
+            && points.last() == Some(&(len, hash))
         {
-            cache.insert(key, len, hash, &value, bytes);
+            cache.insert(key, points, &value, bytes);
         }
         Ok(Some(value))
     }
@@ -1127,13 +1141,16 @@ fn raw_bytes(raw: &SqlValue) -> usize {
     }
 }
 
-/// Decoded arrays read recently by single-checkpoint reads, keyed by where
-/// they live, each with the element count and hash of the row it was built
-/// for. A value is taken from the cache only if the row stored now at its
-/// key has that same count and hash (the hash covers every element of the
-/// full value), so a row deleted, rewritten or written by another process
-/// is never served stale; nothing needs invalidating for correctness.
-/// Threads are still forgotten on delete, prune and copy to free memory.
+/// Decoded arrays read recently by single-checkpoint reads, per `(thread,
+/// namespace, channel)`, each with the element count and hash of every row
+/// of the chain it was built from (the value at each such row is a prefix
+/// of it). A row is served from the cache only if its own count and hash,
+/// read from the database now, are one of those points (the hash covers
+/// every element of the full value at that row): the value is the cached
+/// one cut to that count. So a row deleted, rewritten or written by
+/// another process is never served stale; nothing needs invalidating for
+/// correctness. Threads are still forgotten on delete, prune and copy, to
+/// free memory.
 #[derive(Debug, Default)]
 pub(crate) struct ReadCache {
     inner: Mutex<ReadInner>,
@@ -1141,7 +1158,9 @@ pub(crate) struct ReadCache {
 
 #[derive(Debug, Default)]
 struct ReadInner {
-    map: HashMap<ValueKey, CachedArray>,
+    map: HashMap<(String, String, String), Vec<CachedArray>>,
+    /// Entries held.
+    entries: usize,
     /// Approximate JSON bytes held.
     bytes: usize,
     tick: u64,
@@ -1149,9 +1168,9 @@ struct ReadInner {
 
 #[derive(Debug)]
 struct CachedArray {
-    len: i64,
-    hash: i64,
-    value: Value,
+    /// (element count, hash) of each row of the chain, the head last.
+    points: Vec<(i64, i64)>,
+    items: Vec<Value>,
     bytes: usize,
     used: u64,
 }
@@ -1162,85 +1181,115 @@ const READ_CACHE_BYTES: usize = 4 << 20;
 /// How many values the read cache keeps.
 const READ_CACHE_ENTRIES: usize = 256;
 
+fn place_of(key: &ValueKey) -> (String, String, String) {
+    (key.0.clone(), key.1.clone(), key.2.clone())
+}
+
 impl ReadCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, ReadInner> {
         // Every entry is checked against the database before use.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn contains(&self, key: &ValueKey) -> bool {
-        self.lock().map.contains_key(key)
+    /// Whether anything is cached for the channel of `key`.
+    fn knows_channel(&self, key: &ValueKey) -> bool {
+        self.lock().map.contains_key(&place_of(key))
     }
 
-    /// The value at `key` if it was cached for a row of this count and hash.
+    /// The value of a row of `key`'s channel with this count and hash, if
+    /// a cached value was built through such a row.
     fn get(&self, key: &ValueKey, len: i64, hash: i64) -> Option<Value> {
+        let count = usize::try_from(len).ok()?;
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
-        let entry = inner.map.get_mut(key)?;
-        if entry.len != len || entry.hash != hash {
-            return None;
-        }
+        let entries = inner.map.get_mut(&place_of(key))?;
+        let entry = entries
+            .iter_mut()
+            .find(|e| e.points.contains(&(len, hash)) && count <= e.items.len())?;
         entry.used = tick;
-        Some(entry.value.clone())
+        Some(Value::Array(entry.items[..count].to_vec()))
     }
 
-    fn insert(&self, key: &ValueKey, len: i64, hash: i64, value: &Value, bytes: usize) {
+    fn insert(&self, key: &ValueKey, points: Vec<(i64, i64)>, value: &Value, bytes: usize) {
+        let Value::Array(items) = value else {
+            return;
+        };
         if bytes > READ_CACHE_BYTES / 4 {
             return;
         }
+        let place = place_of(key);
+        let head = points.last().copied();
         let mut inner = self.lock();
-        if let Some(old) = inner.map.remove(key) {
-            inner.bytes = inner.bytes.saturating_sub(old.bytes);
+        // An entry with the same head holds the same value.
+        let mut freed = (0, 0);
+        if let Some(entries) = inner.map.get_mut(&place) {
+            entries.retain(|e| {
+                let keep = e.points.last().copied() != head;
+                if !keep {
+                    freed.0 += 1;
+                    freed.1 += e.bytes;
+                }
+                keep
+            });
         }
-        while !inner.map.is_empty()
-            && (inner.bytes + bytes > READ_CACHE_BYTES || inner.map.len() >= READ_CACHE_ENTRIES)
+        inner.entries -= freed.0;
+        inner.bytes = inner.bytes.saturating_sub(freed.1);
+        while inner.entries > 0
+            && (inner.bytes + bytes > READ_CACHE_BYTES || inner.entries >= READ_CACHE_ENTRIES)
         {
-            let Some(oldest) = inner
+            let Some((oldest, at)) = inner
                 .map
                 .iter()
-                .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| k.clone())
+                .flat_map(|(p, es)| es.iter().enumerate().map(move |(i, e)| (p, i, e.used)))
+                .min_by_key(|(_, _, used)| *used)
+                .map(|(p, i, _)| (p.clone(), i))
             else {
                 break;
             };
-            if let Some(old) = inner.map.remove(&oldest) {
-                inner.bytes = inner.bytes.saturating_sub(old.bytes);
+            let Some(entries) = inner.map.get_mut(&oldest) else {
+                break;
+            };
+            let old = entries.swap_remove(at);
+            if entries.is_empty() {
+                inner.map.remove(&oldest);
             }
+            inner.entries -= 1;
+            inner.bytes = inner.bytes.saturating_sub(old.bytes);
         }
         inner.tick += 1;
         let used = inner.tick;
         inner.bytes += bytes;
-        inner.map.insert(
-            key.clone(),
-            CachedArray {
-                len,
-                hash,
-                value: value.clone(),
-                bytes,
-                used,
-            },
-        );
+        inner.entries += 1;
+        inner.map.entry(place).or_default().push(CachedArray {
+            points,
+            items: items.clone(),
+            bytes,
+            used,
+        });
     }
 
     /// Forgets the values of `thread_id`.
     pub(crate) fn forget_thread(&self, thread_id: &str) {
         let mut inner = self.lock();
-        let mut freed = 0;
-        inner.map.retain(|k, e| {
-            let keep = k.0 != thread_id;
+        let mut freed = (0, 0);
+        inner.map.retain(|p, es| {
+            let keep = p.0 != thread_id;
             if !keep {
-                freed += e.bytes;
+                freed.0 += es.len();
+                freed.1 += es.iter().map(|e| e.bytes).sum::<usize>();
             }
             keep
         });
-        inner.bytes = inner.bytes.saturating_sub(freed);
+        inner.entries -= freed.0;
+        inner.bytes = inner.bytes.saturating_sub(freed.1);
     }
 
     /// Forgets everything.
     pub(crate) fn clear(&self) {
         let mut inner = self.lock();
         inner.map.clear();
+        inner.entries = 0;
         inner.bytes = 0;
     }
 }
@@ -1269,7 +1318,7 @@ pub(crate) fn load_one(
     let mut loaded = Loaded::default();
     let mut missing: Vec<&ValueKey> = Vec::with_capacity(keys.len());
     for key in keys {
-        if cache.contains(key) {
+        if cache.knows_channel(key) {
             let context = || format!("look up channel value {:?}", key.2);
             let state = tx
                 .prepare_cached(HEAD_STATE)
