@@ -215,7 +215,7 @@ impl SqliteSaver {
             memory: false,
             _keepalive: None,
             group: GroupCommit::default(),
-            reads: Arc::default(),
+            reads: Arc::new(values::ReadCache::new(options.read_cache_bytes())),
             cache: DeltaCache::new(options.snapshot_every()),
             wal: Some(wal),
         })
@@ -273,7 +273,7 @@ impl SqliteSaver {
             memory: true,
             _keepalive: Some(Mutex::new(keepalive)),
             group: GroupCommit::default(),
-            reads: Arc::default(),
+            reads: Arc::new(values::ReadCache::new(options.read_cache_bytes())),
             cache: DeltaCache::new(options.snapshot_every()),
             wal: None,
         })
@@ -306,7 +306,9 @@ impl SqliteSaver {
             gate: RwLock::new(()),
             _keepalive: None,
             group: GroupCommit::default(),
-            reads: Arc::default(),
+            reads: Arc::new(values::ReadCache::new(
+                SqliteOptions::default().read_cache_bytes(),
+            )),
             cache: DeltaCache::new(SqliteOptions::default().snapshot_every()),
             wal: None,
         })
@@ -538,7 +540,7 @@ impl Page {
         });
         let mut resolver = None;
         let raw_values = match one_place {
-            Some(_) if rows.len() == 1 && cache.is_some() => {
+            Some(_) if rows.len() == 1 && cache.is_some_and(|c| c.enabled()) => {
                 let cache = cache.expect("checked above");
                 let loaded = values::load_one(tx, cache, &value_keys)?;
                 resolver = Some(values::Resolver::with_cache(loaded, Arc::clone(cache)));

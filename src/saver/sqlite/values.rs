@@ -1151,9 +1151,11 @@ fn raw_bytes(raw: &SqlValue) -> usize {
 /// another process is never served stale; nothing needs invalidating for
 /// correctness. Threads are still forgotten on delete, prune and copy, to
 /// free memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ReadCache {
     inner: Mutex<ReadInner>,
+    /// Roughly how much JSON it keeps (0: nothing).
+    budget: usize,
 }
 
 #[derive(Debug, Default)]
@@ -1175,9 +1177,6 @@ struct CachedArray {
     used: u64,
 }
 
-/// Roughly how much JSON the read cache keeps.
-const READ_CACHE_BYTES: usize = 4 << 20;
-
 /// How many values the read cache keeps.
 const READ_CACHE_ENTRIES: usize = 256;
 
@@ -1186,6 +1185,19 @@ fn place_of(key: &ValueKey) -> (String, String, String) {
 }
 
 impl ReadCache {
+    /// An empty cache of about `budget` bytes of JSON.
+    pub(crate) fn new(budget: usize) -> Self {
+        ReadCache {
+            inner: Mutex::default(),
+            budget,
+        }
+    }
+
+    /// Whether it keeps anything.
+    pub(crate) fn enabled(&self) -> bool {
+        self.budget > 0
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, ReadInner> {
         // Every entry is checked against the database before use.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -1215,7 +1227,7 @@ impl ReadCache {
         let Value::Array(items) = value else {
             return;
         };
-        if bytes > READ_CACHE_BYTES / 4 {
+        if bytes > self.budget / 4 {
             return;
         }
         let place = place_of(key);
@@ -1236,7 +1248,7 @@ impl ReadCache {
         inner.entries -= freed.0;
         inner.bytes = inner.bytes.saturating_sub(freed.1);
         while inner.entries > 0
-            && (inner.bytes + bytes > READ_CACHE_BYTES || inner.entries >= READ_CACHE_ENTRIES)
+            && (inner.bytes + bytes > self.budget || inner.entries >= READ_CACHE_ENTRIES)
         {
             let Some((oldest, at)) = inner
                 .map
