@@ -641,6 +641,21 @@ fn load_writes(
     if keys.is_empty() {
         return Ok(out);
     }
+    if let [key] = keys {
+        // One checkpoint: bound directly, no JSON parameter to parse.
+        let context = || format!("load the writes of checkpoint {}", key[2]);
+        let mut stmt = tx
+            .prepare_cached(sql::SELECT_WRITES_ONE)
+            .map_err(sql_context(context))?;
+        let found = stmt
+            .query_map(*key, sql::write_from_row)
+            .map_err(sql_context(context))?;
+        for row in found {
+            let (key, write) = row.map_err(sql_context(context))?;
+            out.entry(key).or_default().push(write);
+        }
+        return Ok(out);
+    }
     let arg = serde_json::to_string(keys).map_err(|source| Error::Serialize {
         thread_id: keys[0][0].to_owned(),
         what: "checkpoint keys".into(),
@@ -1037,6 +1052,8 @@ mod tests {
             (sql::SELECT_WRITES_BATCH, vec![&keys]),
             (values::SELECT_VALUES_BATCH, vec![&r#"[["t","","c","1"]]"#]),
             (values::SELECT_CHAINS, vec![&r#"[["t","","c","1"]]"#]),
+            (values::SELECT_CHAIN_ONE, vec![&"t", &"", &"c", &"1"]),
+            (sql::SELECT_WRITES_ONE, vec![&"t", &"", &"id"]),
             (sql::SELECT_PLACE_WRITES, vec![&"t", &""]),
             (sql::THREADS_OF_RUNS, vec![&r#"["r"]"#]),
         ] {

@@ -95,6 +95,20 @@ pub(crate) const SELECT_CHAINS: &str = "WITH RECURSIVE \
        AND w.channel = chain.c AND w.version = chain.base WHERE chain.d < 65536) \
      SELECT t, n, c, v, value, base, len, hash FROM chain";
 
+/// One value (thread `?1`, namespace `?2`, channel `?3`, version `?4`)
+/// with its delta chain, as [`SELECT_CHAINS`] without a JSON parameter.
+pub(crate) const SELECT_CHAIN_ONE: &str = "WITH RECURSIVE \
+     chain(t, n, c, v, value, base, len, hash, d) AS ( \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
+       w.hash, 0 FROM channel_values AS w \
+       WHERE w.thread_id = ?1 AND w.checkpoint_ns = ?2 AND w.channel = ?3 AND w.version = ?4 \
+       UNION ALL \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
+       w.hash, chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
+       ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
+       AND w.channel = chain.c AND w.version = chain.base WHERE chain.d < 65536) \
+     SELECT t, n, c, v, value, base, len, hash FROM chain";
+
 /// Drops the values of thread `?1` that no remaining checkpoint needs:
 /// neither names them nor builds on them through a delta chain.
 const COLLECT_GARBAGE: &str = "WITH RECURSIVE \
@@ -1350,8 +1364,24 @@ pub(crate) fn load_one(
         }
         missing.push(key);
     }
-    if !missing.is_empty() {
-        query_values(tx, SELECT_CHAINS, missing.into_iter(), &mut loaded.raw)?;
+    for key in missing {
+        let context = || format!("load channel value {:?}", key.2);
+        let mut stmt = tx
+            .prepare_cached(SELECT_CHAIN_ONE)
+            .map_err(sql_context(context))?;
+        let rows = stmt
+            .query_map([&key.0, &key.1, &key.2, &key.3], |row| {
+                let key: ValueKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+                Ok((
+                    key,
+                    raw_value(row.get(4), row.get(5), row.get(6), row.get(7))?,
+                ))
+            })
+            .map_err(sql_context(context))?;
+        for row in rows {
+            let (key, raw) = row.map_err(sql_context(context))?;
+            loaded.raw.insert(key, raw);
+        }
     }
     Ok(loaded)
 }
