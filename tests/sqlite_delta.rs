@@ -376,6 +376,9 @@ fn a_read_cache_never_serves_a_rewritten_value() {
         a.get(&latest).unwrap().unwrap().channel_values["messages"],
         other[4].1
     );
+    // With the read cache off, the same.
+    let c = SqliteSaver::open_with(&path, SqliteOptions::new().with_read_cache_bytes(0)).unwrap();
+    check_all_of(&c, &other);
     // After a delete by the saver itself, nothing is served either.
     a.delete_thread("t").unwrap();
     assert!(a.get(&latest).unwrap().is_none());
