@@ -59,6 +59,9 @@ struct Args {
     /// Most deltas between full snapshots of an appended list (SQLite).
     #[arg(long = "snapshot-every", default_value_t = 128)]
     snapshot_every: u32,
+    /// Read cache of `get_tuple` in KiB of JSON (SQLite; 0: off).
+    #[arg(long = "read-cache-kb", default_value_t = 4096)]
+    read_cache_kb: usize,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -260,7 +263,8 @@ impl SaverRun<'_> {
                 let _ = std::fs::remove_file(&path);
                 let options = SqliteOptions::default()
                     .with_synchronous(self.args.synchronous())
-                    .with_snapshot_every(self.args.snapshot_every);
+                    .with_snapshot_every(self.args.snapshot_every)
+                    .with_read_cache_bytes(self.args.read_cache_kb * 1024);
                 let saver = SqliteSaver::open_with(&path, options)
                     .unwrap_or_else(|e| fail(&format!("open {}", path.display()), e));
                 (Arc::new(saver), Some(path))

@@ -340,6 +340,50 @@ fn a_stale_cache_never_produces_a_wrong_value() {
     check_all_of(&a, &other);
 }
 
+/// A saver that read a thread (and keeps the arrays it decoded) never
+/// serves them once another saver (as another process) rewrote the same
+/// versions with other contents of the same lengths.
+#[test]
+fn a_read_cache_never_serves_a_rewritten_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let a = open(&path, 64);
+    let b = open(&path, 64);
+    let mut wa = Writer::new("t", true);
+    let mine = grow(&a, &mut wa, 0, 5, None);
+    // The latest first: the older values are its prefixes, cut from it.
+    let latest = Config::thread("t");
+    assert_eq!(
+        a.get(&latest).unwrap().unwrap().channel_values["messages"],
+        mine[4].1
+    );
+    check_all_of(&a, &mine);
+    check_all_of(&a, &mine);
+    assert_eq!(
+        a.get(&latest).unwrap().unwrap().channel_values["messages"],
+        mine[4].1
+    );
+    b.delete_thread("t").unwrap();
+    let mut wb = Writer::new("t", true);
+    let other: Vec<(Config, Value)> = (0..5)
+        .map(|i| {
+            let value = Value::Array((0..=i).map(|j| json!(format!("other {j}"))).collect());
+            (wb.put(&b, &[("messages", value.clone())], None), value)
+        })
+        .collect();
+    check_all_of(&a, &other);
+    assert_eq!(
+        a.get(&latest).unwrap().unwrap().channel_values["messages"],
+        other[4].1
+    );
+    // With the read cache off, the same.
+    let c = SqliteSaver::open_with(&path, SqliteOptions::new().with_read_cache_bytes(0)).unwrap();
+    check_all_of(&c, &other);
+    // After a delete by the saver itself, nothing is served either.
+    a.delete_thread("t").unwrap();
+    assert!(a.get(&latest).unwrap().is_none());
+}
+
 /// Re-putting a version that deltas build on, with another value, does not
 /// change those deltas.
 #[test]

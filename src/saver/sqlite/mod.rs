@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
@@ -128,6 +128,9 @@ pub struct SqliteSaver {
     group: GroupCommit,
     /// The last array written per channel, to store appends as deltas.
     cache: DeltaCache,
+    /// Arrays decoded by recent `get_tuple` calls (checked against the
+    /// database on every use).
+    reads: Arc<values::ReadCache>,
     /// Checkpoints the WAL off the commit path (file databases opened by
     /// path).
     wal: Option<walcheck::WalCheckpointer>,
@@ -212,6 +215,7 @@ impl SqliteSaver {
             memory: false,
             _keepalive: None,
             group: GroupCommit::default(),
+            reads: Arc::new(values::ReadCache::new(options.read_cache_bytes())),
             cache: DeltaCache::new(options.snapshot_every()),
             wal: Some(wal),
         })
@@ -269,6 +273,7 @@ impl SqliteSaver {
             memory: true,
             _keepalive: Some(Mutex::new(keepalive)),
             group: GroupCommit::default(),
+            reads: Arc::new(values::ReadCache::new(options.read_cache_bytes())),
             cache: DeltaCache::new(options.snapshot_every()),
             wal: None,
         })
@@ -301,6 +306,9 @@ impl SqliteSaver {
             gate: RwLock::new(()),
             _keepalive: None,
             group: GroupCommit::default(),
+            reads: Arc::new(values::ReadCache::new(
+                SqliteOptions::default().read_cache_bytes(),
+            )),
             cache: DeltaCache::new(SqliteOptions::default().snapshot_every()),
             wal: None,
         })
@@ -512,7 +520,12 @@ struct Page {
 impl Page {
     /// Loads the values and pending writes of `rows`: one query each,
     /// whatever the number of rows.
-    fn fetch(tx: &Connection, rows: Vec<Result<CheckpointRow>>) -> Result<Page> {
+    /// A page of one row may use `cache` (see [`values::load_one`]).
+    fn fetch(
+        tx: &Connection,
+        rows: Vec<Result<CheckpointRow>>,
+        cache: Option<&Arc<values::ReadCache>>,
+    ) -> Result<Page> {
         let ok_rows = || rows.iter().filter_map(|r| r.as_ref().ok());
         let value_keys: BTreeSet<values::ValueKey> = ok_rows()
             .flat_map(|r| values::keys_of(&r.thread_id, &r.ns, &r.checkpoint))
@@ -525,7 +538,14 @@ impl Page {
             ok.all(|r| r.thread_id == first.thread_id && r.ns == first.ns)
                 .then_some((first.thread_id.as_str(), first.ns.as_str()))
         });
+        let mut resolver = None;
         let raw_values = match one_place {
+            Some(_) if rows.len() == 1 && cache.is_some_and(|c| c.enabled()) => {
+                let cache = cache.expect("checked above");
+                let loaded = values::load_one(tx, cache, &value_keys)?;
+                resolver = Some(values::Resolver::with_cache(loaded, Arc::clone(cache)));
+                values::RawValues::default()
+            }
             Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
                 values::load_place(tx, thread_id, ns, &value_keys)?
             }
@@ -556,7 +576,7 @@ impl Page {
         };
         Ok(Page {
             rows: rows.into_iter(),
-            values: values::Resolver::new(raw_values),
+            values: resolver.unwrap_or_else(|| values::Resolver::new(raw_values)),
             writes,
         })
     }
@@ -619,6 +639,21 @@ fn load_writes(
 ) -> Result<HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>> {
     let mut out: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>> = HashMap::new();
     if keys.is_empty() {
+        return Ok(out);
+    }
+    if let [key] = keys {
+        // One checkpoint: bound directly, no JSON parameter to parse.
+        let context = || format!("load the writes of checkpoint {}", key[2]);
+        let mut stmt = tx
+            .prepare_cached(sql::SELECT_WRITES_ONE)
+            .map_err(sql_context(context))?;
+        let found = stmt
+            .query_map(*key, sql::write_from_row)
+            .map_err(sql_context(context))?;
+        for row in found {
+            let (key, write) = row.map_err(sql_context(context))?;
+            out.entry(key).or_default().push(write);
+        }
         return Ok(out);
     }
     let arg = serde_json::to_string(keys).map_err(|source| Error::Serialize {
@@ -702,7 +737,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                 }),
             }
             .map_err(sql_context(context))?;
-            raw.map(|raw| Page::fetch(tx, vec![Ok(raw.decode()?)]))
+            raw.map(|raw| Page::fetch(tx, vec![Ok(raw.decode()?)], Some(&self.reads)))
                 .transpose()
         })?;
         page.and_then(|mut page| page.next()).transpose()
@@ -745,7 +780,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                     rows.push(row);
                 }
             }
-            Page::fetch(tx, rows)
+            Page::fetch(tx, rows, None)
         })?;
         Ok(CheckpointIter::new(page))
     }
@@ -895,6 +930,7 @@ impl BaseCheckpointSaver for SqliteSaver {
         });
         let result = self.write(what, op);
         self.cache.forget_thread(thread_id);
+        self.reads.forget_thread(thread_id);
         result.map(drop)
     }
 
@@ -925,6 +961,7 @@ impl BaseCheckpointSaver for SqliteSaver {
         });
         let result = self.write(what, op);
         self.cache.clear();
+        self.reads.clear();
         result.map(drop)
     }
 
@@ -948,6 +985,7 @@ impl BaseCheckpointSaver for SqliteSaver {
         });
         let result = self.write(what, op);
         self.cache.forget_thread(target);
+        self.reads.forget_thread(target);
         result.map(drop)
     }
 
@@ -980,6 +1018,7 @@ impl BaseCheckpointSaver for SqliteSaver {
         let result = self.write(what, op);
         for thread_id in thread_ids {
             self.cache.forget_thread(thread_id);
+            self.reads.forget_thread(thread_id);
         }
         result.map(drop)
     }
@@ -1013,6 +1052,8 @@ mod tests {
             (sql::SELECT_WRITES_BATCH, vec![&keys]),
             (values::SELECT_VALUES_BATCH, vec![&r#"[["t","","c","1"]]"#]),
             (values::SELECT_CHAINS, vec![&r#"[["t","","c","1"]]"#]),
+            (values::SELECT_CHAIN_ONE, vec![&"t", &"", &"c", &"1"]),
+            (sql::SELECT_WRITES_ONE, vec![&"t", &"", &"id"]),
             (sql::SELECT_PLACE_WRITES, vec![&"t", &""]),
             (sql::THREADS_OF_RUNS, vec![&r#"["r"]"#]),
         ] {

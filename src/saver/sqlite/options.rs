@@ -44,6 +44,7 @@ pub struct SqliteOptions {
     busy_timeout: Duration,
     connection_timeout: Duration,
     snapshot_every: u32,
+    read_cache_bytes: usize,
 }
 
 impl Default for SqliteOptions {
@@ -54,6 +55,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(10),
             connection_timeout: Duration::from_secs(30),
             snapshot_every: 128,
+            read_cache_bytes: 4 << 20,
         }
     }
 }
@@ -108,6 +110,23 @@ impl SqliteOptions {
     pub fn with_snapshot_every(mut self, n: u32) -> Self {
         self.snapshot_every = n;
         self
+    }
+
+    /// How much JSON (roughly) the read cache of `get_tuple` keeps: arrays
+    /// it decoded, reused (cut to length) when a later `get_tuple` names a
+    /// row of the same chain, after checking that row's element count and
+    /// hash in the database. It saves the chain walk and the JSON decode
+    /// of a repeated read; it costs about this much memory (up to ~1.3x
+    /// for decoded values). `0` turns it off. The default is 4 MiB.
+    #[must_use]
+    pub fn with_read_cache_bytes(mut self, bytes: usize) -> Self {
+        self.read_cache_bytes = bytes;
+        self
+    }
+
+    /// The read cache budget in bytes of JSON (0: no read cache).
+    pub fn read_cache_bytes(&self) -> usize {
+        self.read_cache_bytes
     }
 
     /// The most deltas between two full snapshots of a value (0: none).

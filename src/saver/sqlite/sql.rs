@@ -66,6 +66,11 @@ pub(crate) const SELECT_WRITES_BATCH: &str = "SELECT w.thread_id, w.checkpoint_n
      ON w.thread_id = k.value ->> 0 AND w.checkpoint_ns = k.value ->> 1 \
      AND w.checkpoint_id = k.value ->> 2";
 
+/// The writes of one checkpoint (thread `?1`, namespace `?2`, id `?3`).
+pub(crate) const SELECT_WRITES_ONE: &str = "SELECT thread_id, checkpoint_ns, \
+     checkpoint_id, task_id, channel, value, task_path, idx FROM writes \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND checkpoint_id = ?3";
+
 /// The writes of every checkpoint of thread `?1`, namespace `?2`.
 pub(crate) const SELECT_PLACE_WRITES: &str = "SELECT thread_id, checkpoint_ns, \
      checkpoint_id, task_id, channel, value, task_path, idx FROM writes \

@@ -30,7 +30,7 @@
 //! database: any process reads it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -73,8 +73,8 @@ pub(crate) const SELECT_VALUES_BATCH: &str = "WITH RECURSIVE \
        SELECT w.thread_id, w.checkpoint_ns, w.channel, w.base FROM chain CROSS JOIN \
        channel_values AS w ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
        AND w.channel = chain.c AND w.version = chain.v WHERE w.base IS NOT NULL) \
-     SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, v.value, v.base, v.len \
-     FROM chain CROSS JOIN channel_values AS v \
+     SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, v.value, v.base, v.len, \
+     v.hash FROM chain CROSS JOIN channel_values AS v \
      ON v.thread_id = chain.t AND v.checkpoint_ns = chain.n \
      AND v.channel = chain.c AND v.version = chain.v";
 
@@ -82,17 +82,32 @@ pub(crate) const SELECT_VALUES_BATCH: &str = "WITH RECURSIVE \
 /// [`SELECT_VALUES_BATCH`]), with those chains: each row is read once,
 /// value and all, as the chain is walked.
 pub(crate) const SELECT_CHAINS: &str = "WITH RECURSIVE \
-     chain(t, n, c, v, value, base, len, d) AS ( \
-       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, 0 \
+     chain(t, n, c, v, value, base, len, hash, d) AS ( \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
+       w.hash, 0 \
        FROM json_each(?1) AS k CROSS JOIN channel_values AS w \
        ON w.thread_id = k.value ->> 0 AND w.checkpoint_ns = k.value ->> 1 \
        AND w.channel = k.value ->> 2 AND w.version = k.value ->> 3 \
        UNION ALL \
        SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
-       chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
+       w.hash, chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
        ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
        AND w.channel = chain.c AND w.version = chain.base WHERE chain.d < 65536) \
-     SELECT t, n, c, v, value, base, len FROM chain";
+     SELECT t, n, c, v, value, base, len, hash FROM chain";
+
+/// One value (thread `?1`, namespace `?2`, channel `?3`, version `?4`)
+/// with its delta chain, as [`SELECT_CHAINS`] without a JSON parameter.
+pub(crate) const SELECT_CHAIN_ONE: &str = "WITH RECURSIVE \
+     chain(t, n, c, v, value, base, len, hash, d) AS ( \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
+       w.hash, 0 FROM channel_values AS w \
+       WHERE w.thread_id = ?1 AND w.checkpoint_ns = ?2 AND w.channel = ?3 AND w.version = ?4 \
+       UNION ALL \
+       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
+       w.hash, chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
+       ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
+       AND w.channel = chain.c AND w.version = chain.base WHERE chain.d < 65536) \
+     SELECT t, n, c, v, value, base, len, hash FROM chain";
 
 /// Drops the values of thread `?1` that no remaining checkpoint needs:
 /// neither names them nor builds on them through a delta chain.
@@ -798,6 +813,7 @@ pub(crate) struct RawValue {
     value: SqlValue,
     base: Option<String>,
     len: Option<i64>,
+    hash: Option<i64>,
 }
 
 /// Stored values as read, keyed by where they live; decoded only when a
@@ -871,7 +887,10 @@ fn query_values<'k>(
     let rows = stmt
         .query_map([arg], |row| {
             let key: ValueKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-            Ok((key, raw_value(row.get(4), row.get(5), row.get(6))?))
+            Ok((
+                key,
+                raw_value(row.get(4), row.get(5), row.get(6), row.get(7))?,
+            ))
         })
         .map_err(sql_context(|| context.clone()))?;
     for row in rows {
@@ -883,7 +902,7 @@ fn query_values<'k>(
 
 /// Values by key, without their chains (keys as in [`SELECT_VALUES_BATCH`]).
 const SELECT_VALUES_PLAIN: &str = "SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, \
-     v.value, v.base, v.len FROM json_each(?1) AS k CROSS JOIN channel_values AS v \
+     v.value, v.base, v.len, v.hash FROM json_each(?1) AS k CROSS JOIN channel_values AS v \
      ON v.thread_id = k.value ->> 0 AND v.checkpoint_ns = k.value ->> 1 \
      AND v.channel = k.value ->> 2 AND v.version = k.value ->> 3";
 
@@ -903,7 +922,7 @@ pub(crate) fn load_place(
     let context = || format!("load the channel values of thread {thread_id:?}");
     let mut stmt = tx
         .prepare_cached(
-            "SELECT channel, version, value, base, len FROM channel_values \
+            "SELECT channel, version, value, base, len, hash FROM channel_values \
              WHERE thread_id = ?1 AND checkpoint_ns = ?2",
         )
         .map_err(sql_context(context))?;
@@ -915,7 +934,8 @@ pub(crate) fn load_place(
             continue;
         }
         let version: String = row.get(1).map_err(sql_context(context))?;
-        let raw = raw_value(row.get(2), row.get(3), row.get(4)).map_err(sql_context(context))?;
+        let raw = raw_value(row.get(2), row.get(3), row.get(4), row.get(5))
+            .map_err(sql_context(context))?;
         loaded.insert((thread_id.to_owned(), ns.to_owned(), channel, version), raw);
     }
     Ok(loaded)
@@ -926,6 +946,7 @@ fn raw_value(
     value: rusqlite::Result<SqlValue>,
     base: rusqlite::Result<SqlValue>,
     len: rusqlite::Result<SqlValue>,
+    hash: rusqlite::Result<SqlValue>,
 ) -> rusqlite::Result<RawValue> {
     Ok(RawValue {
         value: value?,
@@ -934,6 +955,10 @@ fn raw_value(
             _ => None,
         },
         len: match len? {
+            SqlValue::Integer(i) => Some(i),
+            _ => None,
+        },
+        hash: match hash? {
             SqlValue::Integer(i) => Some(i),
             _ => None,
         },
@@ -949,6 +974,10 @@ fn raw_value(
 pub(crate) struct Resolver {
     raw: RawValues,
     recent: HashMap<ValueKey, Value>,
+    /// Values found in the [`ReadCache`] ([`load_one`]).
+    known: HashMap<ValueKey, Value>,
+    /// Where arrays built from their chains are remembered (single reads).
+    cache: Option<Arc<ReadCache>>,
 }
 
 impl Resolver {
@@ -957,6 +986,19 @@ impl Resolver {
         Resolver {
             raw,
             recent: HashMap::new(),
+            known: HashMap::new(),
+            cache: None,
+        }
+    }
+
+    /// A resolver over what [`load_one`] read: arrays it builds from their
+    /// chains are added to `cache`.
+    pub(crate) fn with_cache(loaded: Loaded, cache: Arc<ReadCache>) -> Self {
+        Resolver {
+            raw: loaded.raw,
+            recent: HashMap::new(),
+            known: loaded.known,
+            cache: Some(cache),
         }
     }
 
@@ -1008,6 +1050,9 @@ impl Resolver {
             checkpoint_id: checkpoint_id.to_owned(),
             what: format!("value of channel {:?} at version {version}: {why}", key.2),
         };
+        if let Some(value) = self.known.remove(key) {
+            return Ok(Some(value));
+        }
         if let Some(value) = self.recent.remove(key) {
             return Ok(Some(value));
         }
@@ -1030,6 +1075,10 @@ impl Resolver {
             }
         }
         // Walk the chain down to a snapshot.
+        let mut bytes = 0usize;
+        // The (length, hash) of every row of the chain: the value read at
+        // each is a prefix of this one (for the read cache).
+        let mut points: Vec<(i64, i64)> = Vec::new();
         let mut chain: Vec<&ValueKey> = Vec::new();
         let mut at = key.clone();
         let mut value = loop {
@@ -1047,7 +1096,17 @@ impl Resolver {
                         }
                         return Err(corrupt(&at.3, "the base of a delta has no value".into()));
                     }
-                    raw => break decode(raw).map_err(|why| corrupt(&at.3, why))?,
+                    raw => {
+                        bytes += raw_bytes(raw);
+                        let value = decode(raw).map_err(|why| corrupt(&at.3, why))?;
+                        if let (Value::Array(items), Some(len), Some(hash)) =
+                            (&value, row.1.len, row.1.hash)
+                            && usize::try_from(len).ok() == Some(items.len())
+                        {
+                            points.push((len, hash));
+                        }
+                        break value;
+                    }
                 },
                 Some(base) => {
                     if chain.len() >= MAX_CHAIN {
@@ -1060,6 +1119,7 @@ impl Resolver {
         };
         for delta in chain.into_iter().rev() {
             let row = &self.raw[delta];
+            bytes += raw_bytes(&row.value);
             let Value::Array(items) = &mut value else {
                 return Err(corrupt(&delta.3, "a delta's base is not an array".into()));
             };
@@ -1070,9 +1130,260 @@ impl Resolver {
             if row.len.and_then(|l| usize::try_from(l).ok()) != Some(items.len()) {
                 return Err(corrupt(&delta.3, "a delta's length does not add up".into()));
             }
+            if let (Some(len), Some(hash)) = (row.len, row.hash) {
+                points.push((len, hash));
+            }
+        }
+        if let (Some(cache), Value::Array(items), Some(head)) =
+            (&self.cache, &value, self.raw.get(key))
+            && let (Some(len), Some(hash)) = (head.len, head.hash)
+            && usize::try_from(len).ok() == Some(items.len())
+            && points.last() == Some(&(len, hash))
+        {
+            cache.insert(key, points, &value, bytes);
         }
         Ok(Some(value))
     }
+}
+
+/// The bytes of a stored value's JSON.
+fn raw_bytes(raw: &SqlValue) -> usize {
+    match raw {
+        SqlValue::Text(s) => s.len(),
+        SqlValue::Blob(b) => b.len(),
+        _ => 0,
+    }
+}
+
+/// Decoded arrays read recently by single-checkpoint reads, per `(thread,
+/// namespace, channel)`, each with the element count and hash of every row
+/// of the chain it was built from (the value at each such row is a prefix
+/// of it). A row is served from the cache only if its own count and hash,
+/// read from the database now, are one of those points (the hash covers
+/// every element of the full value at that row): the value is the cached
+/// one cut to that count. So a row deleted, rewritten or written by
+/// another process is never served stale; nothing needs invalidating for
+/// correctness. Threads are still forgotten on delete, prune and copy, to
+/// free memory.
+#[derive(Debug)]
+pub(crate) struct ReadCache {
+    inner: Mutex<ReadInner>,
+    /// Roughly how much JSON it keeps (0: nothing).
+    budget: usize,
+}
+
+#[derive(Debug, Default)]
+struct ReadInner {
+    map: HashMap<(String, String, String), Vec<CachedArray>>,
+    /// Entries held.
+    entries: usize,
+    /// Approximate JSON bytes held.
+    bytes: usize,
+    tick: u64,
+}
+
+#[derive(Debug)]
+struct CachedArray {
+    /// (element count, hash) of each row of the chain, the head last.
+    points: Vec<(i64, i64)>,
+    items: Vec<Value>,
+    bytes: usize,
+    used: u64,
+}
+
+/// How many values the read cache keeps.
+const READ_CACHE_ENTRIES: usize = 256;
+
+fn place_of(key: &ValueKey) -> (String, String, String) {
+    (key.0.clone(), key.1.clone(), key.2.clone())
+}
+
+impl ReadCache {
+    /// An empty cache of about `budget` bytes of JSON.
+    pub(crate) fn new(budget: usize) -> Self {
+        ReadCache {
+            inner: Mutex::default(),
+            budget,
+        }
+    }
+
+    /// Whether it keeps anything.
+    pub(crate) fn enabled(&self) -> bool {
+        self.budget > 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReadInner> {
+        // Every entry is checked against the database before use.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether anything is cached for the channel of `key`.
+    fn knows_channel(&self, key: &ValueKey) -> bool {
+        self.lock().map.contains_key(&place_of(key))
+    }
+
+    /// The value of a row of `key`'s channel with this count and hash, if
+    /// a cached value was built through such a row.
+    fn get(&self, key: &ValueKey, len: i64, hash: i64) -> Option<Value> {
+        let count = usize::try_from(len).ok()?;
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        let entries = inner.map.get_mut(&place_of(key))?;
+        let entry = entries
+            .iter_mut()
+            .find(|e| e.points.contains(&(len, hash)) && count <= e.items.len())?;
+        entry.used = tick;
+        Some(Value::Array(entry.items[..count].to_vec()))
+    }
+
+    fn insert(&self, key: &ValueKey, points: Vec<(i64, i64)>, value: &Value, bytes: usize) {
+        let Value::Array(items) = value else {
+            return;
+        };
+        if bytes > self.budget / 4 {
+            return;
+        }
+        let place = place_of(key);
+        let head = points.last().copied();
+        let mut inner = self.lock();
+        // An entry with the same head holds the same value.
+        let mut freed = (0, 0);
+        if let Some(entries) = inner.map.get_mut(&place) {
+            entries.retain(|e| {
+                let keep = e.points.last().copied() != head;
+                if !keep {
+                    freed.0 += 1;
+                    freed.1 += e.bytes;
+                }
+                keep
+            });
+        }
+        inner.entries -= freed.0;
+        inner.bytes = inner.bytes.saturating_sub(freed.1);
+        while inner.entries > 0
+            && (inner.bytes + bytes > self.budget || inner.entries >= READ_CACHE_ENTRIES)
+        {
+            let Some((oldest, at)) = inner
+                .map
+                .iter()
+                .flat_map(|(p, es)| es.iter().enumerate().map(move |(i, e)| (p, i, e.used)))
+                .min_by_key(|(_, _, used)| *used)
+                .map(|(p, i, _)| (p.clone(), i))
+            else {
+                break;
+            };
+            let Some(entries) = inner.map.get_mut(&oldest) else {
+                break;
+            };
+            let old = entries.swap_remove(at);
+            if entries.is_empty() {
+                inner.map.remove(&oldest);
+            }
+            inner.entries -= 1;
+            inner.bytes = inner.bytes.saturating_sub(old.bytes);
+        }
+        inner.tick += 1;
+        let used = inner.tick;
+        inner.bytes += bytes;
+        inner.entries += 1;
+        inner.map.entry(place).or_default().push(CachedArray {
+            points,
+            items: items.clone(),
+            bytes,
+            used,
+        });
+    }
+
+    /// Forgets the values of `thread_id`.
+    pub(crate) fn forget_thread(&self, thread_id: &str) {
+        let mut inner = self.lock();
+        let mut freed = (0, 0);
+        inner.map.retain(|p, es| {
+            let keep = p.0 != thread_id;
+            if !keep {
+                freed.0 += es.len();
+                freed.1 += es.iter().map(|e| e.bytes).sum::<usize>();
+            }
+            keep
+        });
+        inner.entries -= freed.0;
+        inner.bytes = inner.bytes.saturating_sub(freed.1);
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.map.clear();
+        inner.entries = 0;
+        inner.bytes = 0;
+    }
+}
+
+/// The element count and hash of the row stored at a key.
+const HEAD_STATE: &str = "SELECT len, hash FROM channel_values \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND version = ?4";
+
+/// What [`load_one`] read: values found in the cache, and the raw rows of
+/// the others with their chains.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    raw: RawValues,
+    known: HashMap<ValueKey, Value>,
+}
+
+/// Loads the values of one checkpoint (keys whose chains share no rows):
+/// an array cached for the row stored now at its key is taken from
+/// `cache` (one index lookup for its count and hash, no chain walk, no
+/// decoding); the others are loaded as by [`load`].
+pub(crate) fn load_one(
+    tx: &Connection,
+    cache: &ReadCache,
+    keys: &BTreeSet<ValueKey>,
+) -> Result<Loaded> {
+    let mut loaded = Loaded::default();
+    let mut missing: Vec<&ValueKey> = Vec::with_capacity(keys.len());
+    for key in keys {
+        if cache.knows_channel(key) {
+            let context = || format!("look up channel value {:?}", key.2);
+            let state = tx
+                .prepare_cached(HEAD_STATE)
+                .and_then(|mut s| {
+                    s.query_row([&key.0, &key.1, &key.2, &key.3], |r| {
+                        Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+                    })
+                    .optional()
+                })
+                .map_err(sql_context(context))?;
+            if let Some((Some(len), Some(hash))) = state
+                && let Some(value) = cache.get(key, len, hash)
+            {
+                loaded.known.insert(key.clone(), value);
+                continue;
+            }
+        }
+        missing.push(key);
+    }
+    for key in missing {
+        let context = || format!("load channel value {:?}", key.2);
+        let mut stmt = tx
+            .prepare_cached(SELECT_CHAIN_ONE)
+            .map_err(sql_context(context))?;
+        let rows = stmt
+            .query_map([&key.0, &key.1, &key.2, &key.3], |row| {
+                let key: ValueKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+                Ok((
+                    key,
+                    raw_value(row.get(4), row.get(5), row.get(6), row.get(7))?,
+                ))
+            })
+            .map_err(sql_context(context))?;
+        for row in rows {
+            let (key, raw) = row.map_err(sql_context(context))?;
+            loaded.raw.insert(key, raw);
+        }
+    }
+    Ok(loaded)
 }
 
 /// Decodes one stored value.
