@@ -1,78 +1,26 @@
 //! Graph runtime tests. Every test runs once per saver (see `graph_tests!`
 //! at the bottom): the same assertions on the in-memory and SQLite savers.
 
-use std::any::Any;
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use checkpointer::graph::{
     Command, CompileOptions, CompiledGraph, Durability, END, GraphError, Input, NodeContext,
     NodeResult, Reducer, START, SendTo, State, StateGraph, StreamEvent, StreamMode, Update,
 };
 use checkpointer::{
-    BaseCheckpointSaver, CheckpointSource, Config, InMemorySaver, ListOptions, saver::NULL_TASK_ID,
+    BaseCheckpointSaver, CheckpointSource, Config, ListOptions, saver::NULL_TASK_ID,
 };
 use futures::StreamExt;
+
+mod graph_support;
+use graph_support::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 const LOOP: CheckpointSource = CheckpointSource::Loop;
 const INPUT: CheckpointSource = CheckpointSource::Input;
 const FORK: CheckpointSource = CheckpointSource::Fork;
-
-/// Makes a fresh saver; the second value keeps its resources (a temp dir)
-/// alive for the test.
-type Factory = fn() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>);
-
-fn memory_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
-    (Arc::new(InMemorySaver::new()), Box::new(()))
-}
-
-fn sqlite_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
-    let dir = tempfile::tempdir().unwrap();
-    let saver = checkpointer::SqliteSaver::open(dir.path().join("graph.db")).unwrap();
-    (Arc::new(saver), Box::new(dir))
-}
-
-/// Counts node executions.
-#[derive(Clone, Default)]
-struct Counter(Arc<Mutex<BTreeMap<String, usize>>>);
-
-impl Counter {
-    fn hit(&self, node: &str) {
-        *self.0.lock().unwrap().entry(node.to_owned()).or_default() += 1;
-    }
-    fn get(&self, node: &str) -> usize {
-        self.0.lock().unwrap().get(node).copied().unwrap_or(0)
-    }
-}
-
-/// A sync node that counts its runs and appends its name to `log`.
-fn logger(
-    c: &Counter,
-    name: &'static str,
-) -> impl Fn(&State, &NodeContext) -> NodeResult + 'static {
-    let c = c.clone();
-    move |_s, _ctx| {
-        c.hit(name);
-        Ok(Update::new().set("log", name))
-    }
-}
-
-fn compile(g: &StateGraph, saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap()
-}
-
-fn sources(h: &[checkpointer::StateSnapshot]) -> Vec<(CheckpointSource, i64)> {
-    h.iter()
-        .map(|s| {
-            let m = s.metadata.as_ref().unwrap();
-            (m.source, m.step)
-        })
-        .collect()
-}
 
 fn id(c: &Config) -> String {
     c.checkpoint_id.clone().unwrap()
@@ -1396,46 +1344,38 @@ fn stream_outside_a_runtime_is_an_error_not_a_panic() {
     ));
 }
 
-/// Expands each test once per saver: `graph_tests!(module, factory)`.
+/// Every test above, once per saver.
 macro_rules! graph_tests {
     ($module:ident, $factory:path) => {
-        mod $module {
-            graph_tests!(@each $factory;
-                linear_run_checkpoints_every_step,
-                multi_turn_appends_and_steps_continue,
-                custom_reducer_and_typed_state,
-                last_value_conflict_names_both_nodes,
-                fan_out_runs_in_one_step_and_join_waits_for_all,
-                conditional_edges_route_on_state,
-                send_fans_out_map_reduce,
-                compile_reports_shape_errors,
-                failed_task_resumes_without_rerunning_finished_ones,
-                panicking_node_becomes_an_error,
-                recursion_limit_names_the_step,
-                static_interrupts_stop_and_continue,
-                dynamic_interrupt_resumes_with_the_answer,
-                resume_map_answers_parallel_interrupts,
-                command_update_and_goto,
-                update_state_writes_an_update_checkpoint,
-                replay_from_older_checkpoint_forks,
-                stream_modes,
-                durability_modes_save_as_documented,
-                without_a_saver_runs_work_and_history_errors,
-                invalid_updates_are_task_errors,
-                tasks_of_a_step_run_concurrently,
-                task_writes_are_saved_as_soon_as_the_task_ends,
-                panicking_reducer_is_an_error,
-                interrupt_keeps_the_finished_work_of_its_step,
-                plain_functions_are_nodes,
-            );
-        }
+        per_saver_tests!($module, $factory;
+            linear_run_checkpoints_every_step,
+            multi_turn_appends_and_steps_continue,
+            custom_reducer_and_typed_state,
+            last_value_conflict_names_both_nodes,
+            fan_out_runs_in_one_step_and_join_waits_for_all,
+            conditional_edges_route_on_state,
+            send_fans_out_map_reduce,
+            compile_reports_shape_errors,
+            failed_task_resumes_without_rerunning_finished_ones,
+            panicking_node_becomes_an_error,
+            recursion_limit_names_the_step,
+            static_interrupts_stop_and_continue,
+            dynamic_interrupt_resumes_with_the_answer,
+            resume_map_answers_parallel_interrupts,
+            command_update_and_goto,
+            update_state_writes_an_update_checkpoint,
+            replay_from_older_checkpoint_forks,
+            stream_modes,
+            durability_modes_save_as_documented,
+            without_a_saver_runs_work_and_history_errors,
+            invalid_updates_are_task_errors,
+            tasks_of_a_step_run_concurrently,
+            task_writes_are_saved_as_soon_as_the_task_ends,
+            panicking_reducer_is_an_error,
+            interrupt_keeps_the_finished_work_of_its_step,
+            plain_functions_are_nodes,
+        );
     };
-    (@each $factory:path; $($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            super::$name($factory).await;
-        }
-    )*};
 }
 
 graph_tests!(memory, super::memory_saver);

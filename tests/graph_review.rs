@@ -1,15 +1,13 @@
 //! Adversarial review of the graph executor. Every test runs once per saver
 //! (see `review_tests!` at the bottom), like `tests/graph.rs`.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use checkpointer::graph::{
-    Command, CompileOptions, CompiledGraph, Durability, END, GraphError, Input, NodeContext,
-    NodeError, NodeResult, Reducer, START, SendTo, State, StateGraph, StreamEvent, StreamMode,
-    Update,
+    Command, CompileOptions, Durability, END, GraphError, Input, NodeError, Reducer, START, SendTo,
+    State, StateGraph, StreamEvent, StreamMode, Update,
 };
 use checkpointer::saver::{CheckpointIter, PruneStrategy};
 use checkpointer::{
@@ -17,61 +15,10 @@ use checkpointer::{
     CheckpointSource, CheckpointTuple, Config, InMemorySaver, ListOptions,
 };
 use futures::StreamExt;
+
+mod graph_support;
+use graph_support::*;
 use serde_json::{Value, json};
-
-type Factory = fn() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>);
-
-fn memory_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
-    (Arc::new(InMemorySaver::new()), Box::new(()))
-}
-
-fn sqlite_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
-    let dir = tempfile::tempdir().unwrap();
-    let saver = checkpointer::SqliteSaver::open(dir.path().join("review.db")).unwrap();
-    (Arc::new(saver), Box::new(dir))
-}
-
-/// Counts node executions.
-#[derive(Clone, Default)]
-struct Counter(Arc<Mutex<BTreeMap<String, usize>>>);
-
-impl Counter {
-    fn hit(&self, node: &str) -> usize {
-        let mut m = self.0.lock().unwrap();
-        let n = m.entry(node.to_owned()).or_default();
-        *n += 1;
-        *n
-    }
-    fn get(&self, node: &str) -> usize {
-        self.0.lock().unwrap().get(node).copied().unwrap_or(0)
-    }
-}
-
-fn logger(
-    c: &Counter,
-    name: &'static str,
-) -> impl Fn(&State, &NodeContext) -> NodeResult + 'static {
-    let c = c.clone();
-    move |_s, _ctx| {
-        c.hit(name);
-        Ok(Update::new().set("log", name))
-    }
-}
-
-fn compile(g: &StateGraph, saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap()
-}
-
-/// `(source, step)` of every checkpoint, newest first.
-fn sources(h: &[checkpointer::StateSnapshot]) -> Vec<(CheckpointSource, i64)> {
-    h.iter()
-        .map(|s| {
-            let m = s.metadata.as_ref().unwrap();
-            (m.source, m.step)
-        })
-        .collect()
-}
 
 /// A saver that delegates to `inner`, fails the `fail_put`-th put and the
 /// `fail_writes`-th put_writes (1-based; 0 = never), and records the
@@ -1938,54 +1885,47 @@ async fn current_thread_runtime_runs_graphs() {
     }
 }
 
+/// Every test above, once per saver.
 macro_rules! review_tests {
     ($module:ident, $factory:path) => {
-        mod $module {
-            review_tests!(@each $factory;
-                bare_resume_with_several_pending_interrupts_is_refused,
-                sequential_interrupts_in_one_node,
-                failing_parallel_task_reruns_alone_until_it_succeeds,
-                resume_with_nothing_interrupted,
-                an_answer_survives_a_failure_after_it_was_taken,
-                an_asking_loop_gets_each_answer_once,
-                new_input_while_interrupt_pending_discards_it,
-                command_update_is_announced_in_new_versions,
-                two_command_updates_to_a_last_value_channel,
-                interrupt_before_in_a_fan_out_step,
-                join_waits_across_supersteps,
-                routers_mix_names_sends_and_end,
-                map_reduce_order_is_packet_order,
-                a_failed_send_task_reruns_alone,
-                reducer_and_channel_errors_name_the_culprits,
-                loop_ends_by_router_and_limit_leaves_thread_resumable,
-                update_state_as_node_decides_what_runs_next,
-                update_state_keeps_the_finished_work_of_an_interrupted_step,
-                time_travel_keeps_the_original_branch,
-                more_command_and_replay_edges,
-                failing_saver_is_an_error_and_the_thread_resumes,
-                concurrent_runs_share_a_graph,
-                streams_are_complete_and_end_with_the_error,
-                metadata_per_checkpoint,
-                async_saves_land_in_order_before_invoke_returns,
-                a_dropped_invoke_leaves_a_resumable_thread,
-                node_context_matches_the_stored_task,
-                a_failed_interrupt_save_is_an_error_not_an_interrupt,
-                interrupts_in_send_tasks_resume_by_id,
-                command_goto_sends_and_update,
-                exit_mode_interrupt_mid_fan_out_keeps_finished_work,
-                static_and_dynamic_interrupts_on_one_node,
-                new_input_after_a_command_update_keeps_the_update,
-                error_then_new_input_drops_the_failed_task,
-                stream_ends_with_the_interrupt,
-            );
-        }
+        per_saver_tests!($module, $factory;
+            bare_resume_with_several_pending_interrupts_is_refused,
+            sequential_interrupts_in_one_node,
+            failing_parallel_task_reruns_alone_until_it_succeeds,
+            resume_with_nothing_interrupted,
+            an_answer_survives_a_failure_after_it_was_taken,
+            an_asking_loop_gets_each_answer_once,
+            new_input_while_interrupt_pending_discards_it,
+            command_update_is_announced_in_new_versions,
+            two_command_updates_to_a_last_value_channel,
+            interrupt_before_in_a_fan_out_step,
+            join_waits_across_supersteps,
+            routers_mix_names_sends_and_end,
+            map_reduce_order_is_packet_order,
+            a_failed_send_task_reruns_alone,
+            reducer_and_channel_errors_name_the_culprits,
+            loop_ends_by_router_and_limit_leaves_thread_resumable,
+            update_state_as_node_decides_what_runs_next,
+            update_state_keeps_the_finished_work_of_an_interrupted_step,
+            time_travel_keeps_the_original_branch,
+            more_command_and_replay_edges,
+            failing_saver_is_an_error_and_the_thread_resumes,
+            concurrent_runs_share_a_graph,
+            streams_are_complete_and_end_with_the_error,
+            metadata_per_checkpoint,
+            async_saves_land_in_order_before_invoke_returns,
+            a_dropped_invoke_leaves_a_resumable_thread,
+            node_context_matches_the_stored_task,
+            a_failed_interrupt_save_is_an_error_not_an_interrupt,
+            interrupts_in_send_tasks_resume_by_id,
+            command_goto_sends_and_update,
+            exit_mode_interrupt_mid_fan_out_keeps_finished_work,
+            static_and_dynamic_interrupts_on_one_node,
+            new_input_after_a_command_update_keeps_the_update,
+            error_then_new_input_drops_the_failed_task,
+            stream_ends_with_the_interrupt,
+        );
     };
-    (@each $factory:path; $($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            super::$name($factory).await;
-        }
-    )*};
 }
 
 review_tests!(memory, super::memory_saver);
