@@ -211,6 +211,21 @@ pub(crate) struct TaskWrites<'a> {
     pub(crate) writes: Vec<(String, Value)>,
 }
 
+/// The writes of a step's finished tasks in task-path order, the order
+/// in which the reducers see them.
+fn ordered_writes(done: &[(Task, Vec<(String, Value)>)]) -> Vec<TaskWrites<'_>> {
+    let mut sorted: Vec<&(Task, Vec<(String, Value)>)> = done.iter().collect();
+    sorted.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+    sorted
+        .into_iter()
+        .map(|(t, w)| TaskWrites {
+            name: &t.name,
+            triggers: &t.triggers,
+            writes: w.clone(),
+        })
+        .collect()
+}
+
 /// Applies a step's writes to `checkpoint` (LangGraph's `apply_writes`):
 /// records what each task saw, resets consumed barriers, runs every
 /// channel's reducer, clears ephemeral channels nobody wrote (when tasks
@@ -559,18 +574,10 @@ impl Run {
     ) -> Result<Value, GraphError> {
         let spec = Arc::clone(self.graph.spec());
         let mut copy = self.checkpoint.clone();
-        let mut sorted: Vec<&(Task, Vec<(String, Value)>)> = done.iter().collect();
-        sorted.sort_by(|a, b| a.0.path.cmp(&b.0.path));
-        let tasks = sorted
-            .iter()
-            .map(|(t, w)| TaskWrites {
-                name: &t.name,
-                triggers: &t.triggers,
-                writes: w.clone(),
-            })
-            .collect();
-        apply_writes(&spec, &mut copy, tasks, &|v| ChannelVersion::next_after(v))
-            .map_err(|e| e.into_graph_error(step, &self.thread_id))?;
+        apply_writes(&spec, &mut copy, ordered_writes(done), &|v| {
+            ChannelVersion::next_after(v)
+        })
+        .map_err(|e| e.into_graph_error(step, &self.thread_id))?;
         Ok(Value::Object(state_values(&spec, &copy)))
     }
 
@@ -1245,7 +1252,7 @@ impl Run {
                 });
                 return Ok(self.outcome(next, Vec::new()));
             }
-            let mut finished = match self.run_step(&tasks, step).await? {
+            let finished = match self.run_step(&tasks, step).await? {
                 StepEnd::Done(f) => f,
                 StepEnd::Stop {
                     interrupts,
@@ -1266,16 +1273,7 @@ impl Run {
                     return Ok(outcome);
                 }
             };
-            finished.sort_by(|a, b| a.0.path.cmp(&b.0.path));
-            let writes = finished
-                .iter()
-                .map(|(t, w)| TaskWrites {
-                    name: &t.name,
-                    triggers: &t.triggers,
-                    writes: w.clone(),
-                })
-                .collect();
-            let updated = self.apply(writes, step)?;
+            let updated = self.apply(ordered_writes(&finished), step)?;
             self.checkpoint(step, CheckpointSource::Loop, &updated)
                 .await?;
             steps_run += 1;
