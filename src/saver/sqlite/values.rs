@@ -461,19 +461,12 @@ pub(crate) fn encode<'a>(
             Some(Value::Array(items)) if cache.snapshot_every > 0 && mode == Mode::Lean => {
                 encode_array(cache, thread_id, ns, channel, version, items, &mut out)?;
             }
+            Some(Value::Array(items)) => {
+                let learn = cache.snapshot_every > 0;
+                push_full_array(thread_id, channel, version, items, learn, &mut out)?;
+            }
             Some(value) => {
                 let (json, len, hash) = encode_full(thread_id, channel, value)?;
-                if let (Value::Array(items), true) = (value, cache.snapshot_every > 0) {
-                    out.learned.push(Learned {
-                        channel,
-                        version: version.clone(),
-                        hash,
-                        after: After::Replace {
-                            items,
-                            bytes: json.len(),
-                        },
-                    });
-                }
                 out.rows.push(Row {
                     channel: channel.clone(),
                     version,
@@ -582,17 +575,32 @@ fn encode_array<'a>(
             return Ok(());
         }
     }
+    push_full_array(thread_id, channel, version, items, true, out)
+}
+
+/// An array stored in full; with `learn`, the cache takes it as the new
+/// base of the channel once the put commits.
+fn push_full_array<'a>(
+    thread_id: &str,
+    channel: &'a str,
+    version: String,
+    items: &'a [Value],
+    learn: bool,
+    out: &mut Encoded<'a>,
+) -> Result<()> {
     let (texts, json) = encode_elements(thread_id, channel, items)?;
     let hash = hash_elements(HASH_SEED, texts.iter().map(String::as_str));
-    out.learned.push(Learned {
-        channel,
-        version: version.clone(),
-        hash,
-        after: After::Replace {
-            items,
-            bytes: json.len(),
-        },
-    });
+    if learn {
+        out.learned.push(Learned {
+            channel,
+            version: version.clone(),
+            hash,
+            after: After::Replace {
+                items,
+                bytes: json.len(),
+            },
+        });
+    }
     out.rows.push(Row {
         channel: channel.to_owned(),
         version,
