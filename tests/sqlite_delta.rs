@@ -206,18 +206,19 @@ fn appends_are_stored_as_deltas_with_bounded_chains() {
         &saver,
         "SELECT count(*) FROM channel_values WHERE base IS NOT NULL",
     );
-    assert!(deltas >= 20, "{deltas} deltas");
+    // Only the cap decides: a snapshot, then 4 deltas, and again.
+    assert_eq!(deltas, 32, "{deltas} deltas");
     let deepest = count(&saver, "SELECT max(depth) FROM channel_values");
-    assert!(deepest <= 4, "chain of {deepest} deltas");
+    assert_eq!(deepest, 4, "chain of {deepest} deltas");
 }
 
 #[test]
 fn pruning_keeps_the_chain_of_the_latest_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let saver = open(&dir.path().join("d.db"), 64);
+    let saver = open(&dir.path().join("d.db"), 8);
     let stored = grow(&saver, &mut Writer::new("t", false), 0, 30, None);
     // The latest value is a delta on older versions that prune removes
-    // the checkpoints of.
+    // the checkpoints of (snapshots at versions 1, 10, 19, 28).
     assert!(
         count(
             &saver,
@@ -229,11 +230,12 @@ fn pruning_keeps_the_chain_of_the_latest_checkpoint() {
         .unwrap();
     let latest = saver.get(&Config::thread("t")).unwrap().unwrap();
     assert_eq!(latest.channel_values["messages"], stored[29].1);
-    // Rows no checkpoint needs are gone: one chain remains.
+    // Rows no checkpoint needs are gone: one chain remains (the snapshot
+    // at version 28 and two deltas).
     let rows = count(&saver, "SELECT count(*) FROM channel_values");
-    assert!(rows < 30, "{rows} rows left");
+    assert_eq!(rows, 3, "{rows} rows left");
     // And writing on continues correctly.
-    let reopened = open(&dir.path().join("d.db"), 64);
+    let reopened = open(&dir.path().join("d.db"), 8);
     assert_eq!(
         reopened
             .get(&Config::thread("t"))

@@ -101,9 +101,9 @@ impl SqliteOptions {
 
     /// Delta storage: a channel value that is a JSON array extending the
     /// channel's previous value (a list that grows by appends) is stored as
-    /// the appended elements only, with a full snapshot at least every `n`
-    /// versions (earlier while the value is small: when the deltas since
-    /// the last snapshot add up to its size). Reading a value costs one
+    /// the appended elements only, with a full snapshot every `n + 1`
+    /// versions (a snapshot and at most `n` deltas on it; only this cap
+    /// decides when a snapshot is written). Reading a value costs one
     /// snapshot plus at most `n` small deltas. `0` stores every value in
     /// full. The default is 128.
     #[must_use]

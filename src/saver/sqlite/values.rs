@@ -12,13 +12,11 @@
 //! (`base` NULL, `depth` 0). So the bytes a checkpoint adds stay flat as a
 //! thread's history grows, instead of growing with it.
 //!
-//! A snapshot is written instead of a delta when the chain would exceed
-//! [`SqliteOptions::snapshot_every`](super::SqliteOptions::snapshot_every)
-//! deltas, or when the deltas since the last snapshot would add up to more
-//! than the snapshot's bytes (early in a thread, when a snapshot is
-//! cheap, chains stay short; later they reach the cap). Reading any value
-//! costs one snapshot plus at most that many small delta rows, fetched with
-//! one recursive query.
+//! A snapshot is written instead of a delta only when the chain would
+//! exceed [`SqliteOptions::snapshot_every`](super::SqliteOptions::snapshot_every)
+//! deltas: a thread's chain of a channel is one snapshot and up to that
+//! many deltas. Reading any value costs one snapshot plus at most that many
+//! small delta rows.
 //!
 //! The writer finds the base in an in-process cache of the last array
 //! written per `(thread, namespace, channel)` ([`DeltaCache`]): the new value
@@ -224,10 +222,6 @@ struct Last {
     items: Vec<Value>,
     hash: u64,
     depth: u32,
-    /// JSON bytes of the last snapshot of the chain.
-    snapshot_bytes: usize,
-    /// JSON bytes of the deltas written since it.
-    delta_bytes: usize,
     /// JSON bytes of the whole value.
     bytes: usize,
     /// When it was last written.
@@ -303,7 +297,6 @@ impl DeltaCache {
                     last.version = learned.version;
                     last.hash = learned.hash;
                     last.depth += 1;
-                    last.delta_bytes += delta_bytes;
                     last.bytes += delta_bytes;
                     last.used = tick;
                     inner.bytes += delta_bytes;
@@ -325,8 +318,6 @@ impl DeltaCache {
                         items: items.to_vec(),
                         hash: learned.hash,
                         depth: 0,
-                        snapshot_bytes: bytes,
-                        delta_bytes: 0,
                         bytes,
                         used: tick,
                     };
@@ -528,52 +519,40 @@ fn encode_array<'a>(
         let inner = cache.lock();
         inner.map.get(&key).and_then(|last| {
             let n = last.items.len();
-            (n <= items.len() && last.version != version && items[..n] == last.items[..]).then(
-                || {
-                    (
-                        last.version.clone(),
-                        n,
-                        last.hash,
-                        last.depth,
-                        last.snapshot_bytes,
-                        last.delta_bytes,
-                    )
-                },
-            )
+            (n <= items.len() && last.version != version && items[..n] == last.items[..])
+                .then(|| (last.version.clone(), n, last.hash, last.depth))
         })
     };
-    if let Some((base, n, base_hash, depth, snapshot_bytes, delta_bytes)) = base {
+    if let Some((base, n, base_hash, depth)) = base
+        && depth < cache.snapshot_every
+    {
         let suffix = &items[n..];
         let (texts, json) = encode_elements(thread_id, channel, suffix)?;
-        let within_cap = depth < cache.snapshot_every;
-        let within_ratio = delta_bytes + json.len() <= snapshot_bytes;
-        if within_cap && within_ratio {
-            let hash = hash_elements(base_hash, texts.iter().map(String::as_str));
-            out.learned.push(Learned {
-                channel,
-                version: version.clone(),
-                hash,
-                after: After::Extend {
-                    base: base.clone(),
-                    suffix,
-                    delta_bytes: json.len(),
-                },
-            });
-            out.rows.push(Row {
-                channel: channel.to_owned(),
-                version,
-                form: Form::Delta {
-                    base,
-                    base_len: n as i64,
-                    base_hash,
-                    json,
-                    len: items.len() as i64,
-                    depth: depth + 1,
-                },
-                hash,
-            });
-            return Ok(());
-        }
+        let hash = hash_elements(base_hash, texts.iter().map(String::as_str));
+        out.learned.push(Learned {
+            channel,
+            version: version.clone(),
+            hash,
+            after: After::Extend {
+                base: base.clone(),
+                suffix,
+                delta_bytes: json.len(),
+            },
+        });
+        out.rows.push(Row {
+            channel: channel.to_owned(),
+            version,
+            form: Form::Delta {
+                base,
+                base_len: n as i64,
+                base_hash,
+                json,
+                len: items.len() as i64,
+                depth: depth + 1,
+            },
+            hash,
+        });
+        return Ok(());
     }
     push_full_array(thread_id, channel, version, items, true, out)
 }
