@@ -518,9 +518,9 @@ struct Page {
 }
 
 impl Page {
-    /// Loads the values and pending writes of `rows`: one query each,
-    /// whatever the number of rows.
-    /// A page of one row may use `cache` (see [`values::load_one`]).
+    /// Loads the values and pending writes of `rows`. Values come from
+    /// `cache` where it holds them for the rows stored now (see
+    /// [`values::load`]).
     fn fetch(
         tx: &Connection,
         rows: Vec<Result<CheckpointRow>>,
@@ -538,25 +538,12 @@ impl Page {
             ok.all(|r| r.thread_id == first.thread_id && r.ns == first.ns)
                 .then_some((first.thread_id.as_str(), first.ns.as_str()))
         });
-        let mut resolver = None;
-        let raw_values = match one_place {
-            Some(_) if rows.len() == 1 && cache.is_some_and(|c| c.enabled()) => {
-                let cache = cache.expect("checked above");
-                let loaded = values::load_one(tx, cache, &value_keys)?;
-                resolver = Some(values::Resolver::with_cache(loaded, Arc::clone(cache)));
-                values::RawValues::default()
-            }
+        let cache = cache.filter(|c| c.enabled());
+        let loaded = match one_place {
             Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
-                values::load_place(tx, thread_id, ns, &value_keys)?
+                values::load_place(tx, thread_id, ns, &value_keys)?.into()
             }
-            _ => {
-                // Chains of different threads or namespaces share no rows.
-                let places: BTreeSet<(&str, &str)> = ok_rows()
-                    .map(|r| (r.thread_id.as_str(), r.ns.as_str()))
-                    .collect();
-                let disjoint = places.len() == ok_rows().count();
-                values::load(tx, &value_keys, disjoint)?
-            }
+            _ => values::load(tx, cache.map(|c| &**c), &value_keys)?,
         };
         let write_keys: Vec<[&str; 3]> = ok_rows()
             .map(|r| {
@@ -576,7 +563,7 @@ impl Page {
         };
         Ok(Page {
             rows: rows.into_iter(),
-            values: resolver.unwrap_or_else(|| values::Resolver::new(raw_values)),
+            values: values::Resolver::new(loaded, cache.cloned()),
             writes,
         })
     }
@@ -780,7 +767,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                     rows.push(row);
                 }
             }
-            Page::fetch(tx, rows, None)
+            Page::fetch(tx, rows, Some(&self.reads))
         })?;
         Ok(CheckpointIter::new(page))
     }
@@ -1050,9 +1037,8 @@ mod tests {
             (sql::SELECT_CHECKPOINT, vec![&"t", &"", &"id"]),
             (sql::CHECKPOINT_EXISTS, vec![&"t", &"", &"id"]),
             (sql::SELECT_WRITES_BATCH, vec![&keys]),
-            (values::SELECT_VALUES_BATCH, vec![&r#"[["t","","c","1"]]"#]),
-            (values::SELECT_CHAINS, vec![&r#"[["t","","c","1"]]"#]),
-            (values::SELECT_CHAIN_ONE, vec![&"t", &"", &"c", &"1"]),
+            (values::SCAN_CHANNEL, vec![&"t", &"", &"c", &1]),
+            (values::BASE_STATE, vec![&"t", &"", &"c", &"1"]),
             (sql::SELECT_WRITES_ONE, vec![&"t", &"", &"id"]),
             (sql::SELECT_PLACE_WRITES, vec![&"t", &""]),
             (sql::THREADS_OF_RUNS, vec![&r#"["r"]"#]),

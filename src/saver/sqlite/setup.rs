@@ -82,6 +82,33 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX checkpoints_run_id_idx
         ON checkpoints (run_id, checkpoint_id, thread_id, checkpoint_ns) WHERE run_id IS NOT NULL;
     ",
+    // 3: `channel_values` clustered by channel and version counter, so that
+    // a delta chain is contiguous (one reverse range scan) and a lookup is
+    // one B-tree descent (no rowid table behind a key index). `seq` is
+    // `CAST(version AS INTEGER)`: the counter of every version this saver
+    // writes, 0 for text without leading digits (still unique with
+    // `version` in the key).
+    "
+    CREATE TABLE channel_values_v3 (
+        thread_id     TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        channel       TEXT NOT NULL,
+        seq           INTEGER NOT NULL,       -- CAST(version AS INTEGER)
+        version       TEXT NOT NULL,
+        value         TEXT,                   -- JSON; NULL: versioned, no value
+        base          TEXT,                   -- delta on this version; NULL: full
+        depth         INTEGER NOT NULL DEFAULT 0,
+        len           INTEGER,
+        hash          INTEGER,
+        PRIMARY KEY (thread_id, checkpoint_ns, channel, seq, version)
+    ) WITHOUT ROWID;
+    INSERT INTO channel_values_v3 (thread_id, checkpoint_ns, channel, seq, version, value,
+        base, depth, len, hash)
+    SELECT thread_id, checkpoint_ns, channel, CAST(version AS INTEGER), version, value,
+        base, depth, len, hash FROM channel_values;
+    DROP TABLE channel_values;
+    ALTER TABLE channel_values_v3 RENAME TO channel_values;
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.
@@ -365,5 +392,230 @@ mod tests {
         // The old code refuses the newer file.
         let err = prepare(&mut conn, &path, true).unwrap_err();
         assert!(matches!(err, Error::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 2));
+    }
+
+    use crate::saver::{
+        BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata,
+        CheckpointSource, CheckpointTuple, Config, ListOptions, SqliteOptions, SqliteSaver,
+    };
+    use serde_json::{Value, json};
+
+    /// Puts a checkpoint after `parent` with these values (all announced).
+    fn put(
+        saver: &SqliteSaver,
+        parent: &Config,
+        step: i64,
+        versions: &mut ChannelVersions,
+        values: &[(&str, Value, ChannelVersion)],
+    ) -> Config {
+        let mut cp = Checkpoint::new(step);
+        let mut new_versions = ChannelVersions::new();
+        for (channel, _, version) in values {
+            versions.insert((*channel).to_owned(), *version);
+            new_versions.insert((*channel).to_owned(), *version);
+        }
+        cp.channel_versions = versions.clone();
+        for (channel, value, _) in values {
+            if !value.is_null() {
+                cp.channel_values
+                    .insert((*channel).to_owned(), value.clone());
+            }
+        }
+        let metadata = CheckpointMetadata::new(CheckpointSource::Loop, step);
+        saver.put(parent, &cp, &metadata, &new_versions).unwrap()
+    }
+
+    /// A history with deltas (snapshots every 4), a scratch object, a
+    /// channel versioned without a value, plain-integer versions, a second
+    /// namespace, a fork whose delta builds on a higher counter, and
+    /// pending writes.
+    fn fill(saver: &SqliteSaver) {
+        for (thread, ns, plain) in [("a", "", false), ("a", "sub", false), ("b", "", true)] {
+            let mut config = Config::thread(thread).with_ns(ns);
+            let mut versions = ChannelVersions::new();
+            let mut messages = Vec::new();
+            let mut configs = Vec::new();
+            for step in 0..14i64 {
+                messages.push(json!({"role": "user", "content": format!("{thread}{ns}{step}")}));
+                let next = |ch: &str, versions: &ChannelVersions| {
+                    if plain {
+                        ChannelVersion::new(versions.get(ch).map_or(0, |v| v.counter()) + 1)
+                    } else {
+                        ChannelVersion::next_after(versions.get(ch))
+                    }
+                };
+                let mut values = vec![
+                    (
+                        "messages",
+                        Value::from(messages.clone()),
+                        next("messages", &versions),
+                    ),
+                    (
+                        "scratch",
+                        json!({"step": step, "x": [step]}),
+                        next("scratch", &versions),
+                    ),
+                ];
+                if step % 5 == 0 {
+                    values.push(("empty", Value::Null, next("empty", &versions)));
+                }
+                config = put(saver, &config, step, &mut versions, &values);
+                saver
+                    .put_writes(&config, &[("messages".to_owned(), json!(step))], "task", "")
+                    .unwrap();
+                configs.push((config.clone(), versions.clone()));
+            }
+            if !plain {
+                // A fork from step 6 whose value extends the latest one: a
+                // delta on a version with a higher counter.
+                let (parent, mut versions) = configs[6].clone();
+                messages.push(json!("fork"));
+                let version = ChannelVersion::next_after(versions.get("messages"));
+                let values = [("messages", Value::from(messages.clone()), version)];
+                put(saver, &parent, 7, &mut versions, &values);
+            }
+        }
+    }
+
+    /// Every checkpoint, by list and by get.
+    fn read_all(saver: &SqliteSaver) -> Vec<CheckpointTuple> {
+        let listed = saver.list(None, &ListOptions::new()).unwrap();
+        for tuple in &listed {
+            let got = saver.get_tuple(&tuple.config).unwrap();
+            assert_eq!(got.as_ref(), Some(tuple), "{:?}", tuple.config);
+        }
+        listed
+    }
+
+    fn dump(conn: &Connection) -> Vec<String> {
+        let mut out = Vec::new();
+        for table in ["checkpoints", "writes", "channel_values"] {
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5"))
+                .unwrap();
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            r.get::<_, rusqlite::types::Value>(i)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .unwrap();
+            for row in rows {
+                out.push(format!("{table}: {}", row.unwrap().join(" | ")));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_version_2_file_upgrades_and_reads_back_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        // The history, written by this code.
+        let source = dir.path().join("source.db");
+        let options = SqliteOptions::new().with_snapshot_every(4);
+        let expected = {
+            let saver = SqliteSaver::open_with(&source, options.clone()).unwrap();
+            fill(&saver);
+            read_all(&saver)
+        };
+        assert_eq!(expected.len(), 3 * 14 + 2);
+        // A file at schema 2 (migrations 1 and 2 only), filled through the
+        // columns of that layout.
+        let old = dir.path().join("v2.db");
+        {
+            let mut conn = Connection::open(&old).unwrap();
+            prepare_with(&mut conn, &old, true, &MIGRATIONS[..2]).unwrap();
+            assert_eq!(version(&conn), 2);
+            conn.execute("ATTACH ?1 AS source", [source.to_str().unwrap()])
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, \
+                 parent_checkpoint_id, checkpoint, metadata, step, source, run_id) \
+                 SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, \
+                 checkpoint, metadata, step, source, run_id FROM source.checkpoints; \
+                 INSERT INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, \
+                 channel, task_path, value) SELECT thread_id, checkpoint_ns, checkpoint_id, \
+                 task_id, idx, channel, task_path, value FROM source.writes; \
+                 INSERT INTO channel_values (thread_id, checkpoint_ns, channel, version, \
+                 value, base, depth, len, hash) SELECT thread_id, checkpoint_ns, channel, \
+                 version, value, base, depth, len, hash FROM source.channel_values; \
+                 DETACH source;",
+            )
+            .unwrap();
+            let deltas: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM channel_values WHERE base IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(deltas > 20, "{deltas} deltas");
+        }
+        // Opened by this code: migrated, every checkpoint identical.
+        let saver = SqliteSaver::open_with(&old, options).unwrap();
+        {
+            let conn = saver.pool().get().unwrap();
+            assert_eq!(version(&conn), SCHEMA_VERSION);
+            let source_conn = Connection::open(&source).unwrap();
+            assert_eq!(dump(&conn), dump(&source_conn));
+            // The forks' deltas build on higher counters (read by a
+            // second range scan).
+            let forward: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM channel_values WHERE CAST(base AS INTEGER) > seq",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(forward, 2);
+        }
+        assert_eq!(read_all(&saver), expected);
+        // Writing on the migrated chains works too.
+        let latest = saver.get_tuple(&Config::thread("a")).unwrap().unwrap();
+        let mut versions = latest.checkpoint.channel_versions.clone();
+        let Some(Value::Array(mut messages)) =
+            latest.checkpoint.channel_values.get("messages").cloned()
+        else {
+            panic!("messages")
+        };
+        messages.push(json!("after"));
+        let next = ChannelVersion::next_after(versions.get("messages"));
+        let config = put(
+            &saver,
+            &latest.config,
+            20,
+            &mut versions,
+            &[("messages", Value::from(messages.clone()), next)],
+        );
+        let got = saver.get_tuple(&config).unwrap().unwrap();
+        assert_eq!(
+            got.checkpoint.channel_values["messages"],
+            Value::from(messages)
+        );
+    }
+
+    #[test]
+    fn a_current_file_opened_again_is_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            let saver = SqliteSaver::open(&path).unwrap();
+            fill(&saver);
+        }
+        let before = std::fs::read(&path).unwrap();
+        let expected = {
+            let saver = SqliteSaver::open(&path).unwrap();
+            let conn = saver.pool().get().unwrap();
+            assert_eq!(version(&conn), SCHEMA_VERSION);
+            drop(conn);
+            read_all(&saver)
+        };
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let saver = SqliteSaver::open(&path).unwrap();
+        assert_eq!(read_all(&saver), expected);
     }
 }

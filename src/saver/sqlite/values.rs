@@ -39,73 +39,43 @@ use super::sql_context;
 use crate::saver::checkpoint::{ChannelVersions, Checkpoint};
 use crate::saver::error::{Error, Result};
 
-/// Stores a value unless that version is already stored.
+/// Stores a value unless that version is already stored. `seq` is always
+/// `CAST(version AS INTEGER)`, computed by SQLite (migration 3 and every
+/// statement use the same expression): the version's counter.
 const INSERT_VALUE: &str = "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, \
-     version, value, base, depth, len, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-     ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING";
+     seq, version, value, base, depth, len, hash) \
+     VALUES (?1, ?2, ?3, CAST(?4 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9) \
+     ON CONFLICT (thread_id, checkpoint_ns, channel, seq, version) DO NOTHING";
 
 /// Replaces a stored value (after its dependents were made full).
 const REPLACE_VALUE: &str = "UPDATE channel_values SET value = ?5, base = ?6, depth = ?7, \
      len = ?8, hash = ?9 \
-     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND version = ?4";
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 \
+     AND seq = CAST(?4 AS INTEGER) AND version = ?4";
 
 /// Whether a value is stored.
 const VALUE_EXISTS: &str = "SELECT 1 FROM channel_values \
-     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND version = ?4";
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 \
+     AND seq = CAST(?4 AS INTEGER) AND version = ?4";
 
 /// What a delta's base must still be: element count and hash.
-const BASE_STATE: &str = "SELECT len, hash FROM channel_values \
-     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND version = ?4";
+pub(crate) const BASE_STATE: &str = "SELECT len, hash FROM channel_values \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 \
+     AND seq = CAST(?4 AS INTEGER) AND version = ?4";
 
 /// The deltas built on one version.
 const DEPENDENTS: &str = "SELECT version FROM channel_values \
      WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND base = ?4";
 
-/// Many values at once, with every row their delta chains need: `?1` is a
-/// JSON array of `[thread, ns, channel, version]`; each step of a chain is
-/// one primary-key lookup.
-pub(crate) const SELECT_VALUES_BATCH: &str = "WITH RECURSIVE \
-     chain(t, n, c, v) AS ( \
-       SELECT k.value ->> 0, k.value ->> 1, k.value ->> 2, k.value ->> 3 FROM json_each(?1) AS k \
-       UNION \
-       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.base FROM chain CROSS JOIN \
-       channel_values AS w ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
-       AND w.channel = chain.c AND w.version = chain.v WHERE w.base IS NOT NULL) \
-     SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, v.value, v.base, v.len, \
-     v.hash FROM chain CROSS JOIN channel_values AS v \
-     ON v.thread_id = chain.t AND v.checkpoint_ns = chain.n \
-     AND v.channel = chain.c AND v.version = chain.v";
-
-/// Values whose delta chains share no rows (keys as in
-/// [`SELECT_VALUES_BATCH`]), with those chains: each row is read once,
-/// value and all, as the chain is walked.
-pub(crate) const SELECT_CHAINS: &str = "WITH RECURSIVE \
-     chain(t, n, c, v, value, base, len, hash, d) AS ( \
-       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
-       w.hash, 0 \
-       FROM json_each(?1) AS k CROSS JOIN channel_values AS w \
-       ON w.thread_id = k.value ->> 0 AND w.checkpoint_ns = k.value ->> 1 \
-       AND w.channel = k.value ->> 2 AND w.version = k.value ->> 3 \
-       UNION ALL \
-       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
-       w.hash, chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
-       ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
-       AND w.channel = chain.c AND w.version = chain.base WHERE chain.d < 65536) \
-     SELECT t, n, c, v, value, base, len, hash FROM chain";
-
-/// One value (thread `?1`, namespace `?2`, channel `?3`, version `?4`)
-/// with its delta chain, as [`SELECT_CHAINS`] without a JSON parameter.
-pub(crate) const SELECT_CHAIN_ONE: &str = "WITH RECURSIVE \
-     chain(t, n, c, v, value, base, len, hash, d) AS ( \
-       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
-       w.hash, 0 FROM channel_values AS w \
-       WHERE w.thread_id = ?1 AND w.checkpoint_ns = ?2 AND w.channel = ?3 AND w.version = ?4 \
-       UNION ALL \
-       SELECT w.thread_id, w.checkpoint_ns, w.channel, w.version, w.value, w.base, w.len, \
-       w.hash, chain.d + 1 FROM chain CROSS JOIN channel_values AS w \
-       ON w.thread_id = chain.t AND w.checkpoint_ns = chain.n \
-       AND w.channel = chain.c AND w.version = chain.base WHERE chain.d < 65536) \
-     SELECT t, n, c, v, value, base, len, hash FROM chain";
+/// The rows of one channel of one thread and namespace (`?1`, `?2`, `?3`)
+/// at counters `?4` and below, newest first: the primary key keeps a
+/// channel's rows in `(seq, version)` order, so a delta chain (whose bases
+/// have lower counters) is one reverse range scan, read until the snapshot.
+/// `CAST(base AS INTEGER)` is the counter of the base.
+pub(crate) const SCAN_CHANNEL: &str = "SELECT seq, version, value, base, \
+     CAST(base AS INTEGER), len, hash FROM channel_values \
+     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND seq <= ?4 \
+     ORDER BY seq DESC, version DESC";
 
 /// Drops the values of thread `?1` that no remaining checkpoint needs:
 /// neither names them nor builds on them through a delta chain.
@@ -117,7 +87,8 @@ const COLLECT_GARBAGE: &str = "WITH RECURSIVE \
        UNION \
        SELECT w.checkpoint_ns, w.channel, w.base FROM needed CROSS JOIN channel_values AS w \
        ON w.thread_id = ?1 AND w.checkpoint_ns = needed.n AND w.channel = needed.c \
-       AND w.version = needed.v WHERE w.base IS NOT NULL) \
+       AND w.seq = CAST(needed.v AS INTEGER) AND w.version = needed.v \
+       WHERE w.base IS NOT NULL) \
      DELETE FROM channel_values WHERE thread_id = ?1 \
      AND (checkpoint_ns, channel, version) NOT IN (SELECT n, c, v FROM needed)";
 
@@ -749,8 +720,8 @@ fn materialise_dependents(
             channel.to_owned(),
             dependent.clone(),
         );
-        let raw = load(tx, &BTreeSet::from([key.clone()]), true)?;
-        let mut resolver = Resolver::new(raw);
+        let loaded = load(tx, None, &BTreeSet::from([key.clone()]))?;
+        let mut resolver = Resolver::new(loaded, None);
         let Some(value) = resolver.value_of(&key, thread_id, "")? else {
             continue;
         };
@@ -807,91 +778,150 @@ pub(crate) struct RawValue {
 /// checkpoint that names them is built.
 pub(crate) type RawValues = HashMap<ValueKey, RawValue>;
 
-/// Loads many values, and the rows of their delta chains, in one query,
-/// without decoding them. `disjoint`: the keys' chains share no rows (one
-/// checkpoint, or checkpoints of different threads or namespaces); a
-/// cheaper query.
+/// The counter of a version as `CAST(version AS INTEGER)` computes it,
+/// for the versions this saver writes (`"<counter>"`,
+/// `"<counter>.<salt>"`, LangGraph's `"<digits>.<fraction>"`); `None` for
+/// any other text (its rows are then found by a scan without bounds).
+fn seq_of(version: &str) -> Option<i64> {
+    let digits = version.split_once('.').map_or(version, |(d, _)| d);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // SQLite clamps a larger counter to i64::MAX; so does this.
+    Some(digits.bytes().fold(0i64, |n, b| {
+        n.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+    }))
+}
+
+/// Loads the rows of the values `keys` names and of their delta chains,
+/// without decoding them: per `(thread, namespace, channel)`, one reverse
+/// range scan from the newest key down to the last snapshot needed (more
+/// only when a base has a higher counter than its delta, after a fork).
+/// With `cache`, a named row whose count and hash a cached array was built
+/// through is taken from the cache (read in this transaction, so never
+/// stale) and its chain is not read, unless another key needs it.
 pub(crate) fn load(
     tx: &Connection,
+    cache: Option<&ReadCache>,
     keys: &BTreeSet<ValueKey>,
-    disjoint: bool,
-) -> Result<RawValues> {
-    let mut loaded = RawValues::with_capacity(keys.len());
-    if keys.is_empty() {
-        return Ok(loaded);
+) -> Result<Loaded> {
+    let mut loaded = Loaded::default();
+    let mut groups: BTreeMap<(&str, &str, &str), Vec<&str>> = BTreeMap::new();
+    for (t, n, c, v) in keys {
+        groups
+            .entry((t.as_str(), n.as_str(), c.as_str()))
+            .or_default()
+            .push(v.as_str());
     }
-    if disjoint {
-        query_values(tx, SELECT_CHAINS, keys.iter(), &mut loaded)?;
-        return Ok(loaded);
+    let cache = cache.filter(|c| c.enabled());
+    for (place, versions) in groups {
+        load_channel(tx, cache, place, &versions, &mut loaded)?;
     }
-    // Checkpoints of one history: most chain rows are named by the keys
-    // themselves. Read those, then the chains of the bases still missing
-    // (usually one: the oldest checkpoint's).
-    query_values(tx, SELECT_VALUES_PLAIN, keys.iter(), &mut loaded)?;
-    let missing: BTreeSet<ValueKey> = loaded
-        .iter()
-        .filter_map(|(k, raw)| {
-            let base = raw.base.as_ref()?;
-            let key = (k.0.clone(), k.1.clone(), k.2.clone(), base.clone());
-            (!loaded.contains_key(&key)).then_some(key)
-        })
-        .collect();
-    if missing.is_empty() {
-        return Ok(loaded);
-    }
-    // Few chains: walk each (they may share rows; a shared row is read
-    // twice). Many: one walk that visits each row once.
-    let query = if missing.len() <= 4 {
-        SELECT_CHAINS
-    } else {
-        SELECT_VALUES_BATCH
-    };
-    query_values(tx, query, missing.iter(), &mut loaded)?;
     Ok(loaded)
 }
 
-/// Runs a value query over `keys` (a JSON array of `[thread, ns, channel,
-/// version]`) and adds the rows to `loaded`.
-fn query_values<'k>(
+/// [`load`] for the versions of one channel.
+fn load_channel(
     tx: &Connection,
-    query: &str,
-    keys: impl ExactSizeIterator<Item = &'k ValueKey>,
-    loaded: &mut RawValues,
+    cache: Option<&ReadCache>,
+    (thread_id, ns, channel): (&str, &str, &str),
+    versions: &[&str],
+    loaded: &mut Loaded,
 ) -> Result<()> {
-    let context = || format!("load {} channel values", keys.len());
-    let context = context();
-    let arg: Vec<[&str; 4]> = keys
-        .map(|(t, n, c, v)| [t.as_str(), n.as_str(), c.as_str(), v.as_str()])
+    let context = || format!("load the values of channel {channel:?} of thread {thread_id:?}");
+    let place = (thread_id.to_owned(), ns.to_owned(), channel.to_owned());
+    let cache = cache.filter(|c| c.knows_place(&place));
+    let key = |version: String| {
+        (
+            thread_id.to_owned(),
+            ns.to_owned(),
+            channel.to_owned(),
+            version,
+        )
+    };
+    let named: BTreeSet<&str> = versions.iter().copied().collect();
+    // Versions still to find, with their counters (`None`: unknown).
+    let mut wanted: HashMap<String, Option<i64>> = versions
+        .iter()
+        .map(|v| ((*v).to_owned(), seq_of(v)))
         .collect();
-    let arg = serde_json::to_string(&arg).map_err(|source| Error::Serialize {
-        thread_id: String::new(),
-        what: "value keys".into(),
-        source,
-    })?;
-    let mut stmt = tx
-        .prepare_cached(query)
-        .map_err(sql_context(|| context.clone()))?;
-    let rows = stmt
-        .query_map([arg], |row| {
-            let key: ValueKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-            Ok((
-                key,
-                raw_value(row.get(4), row.get(5), row.get(6), row.get(7))?,
-            ))
-        })
-        .map_err(sql_context(|| context.clone()))?;
-    for row in rows {
-        let (key, raw) = row.map_err(sql_context(|| context.clone()))?;
-        loaded.insert(key, raw);
+    // Versions read, and the bases of those served from the cache whose
+    // chains were not followed (yet).
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    let mut unfollowed: HashMap<String, (String, i64)> = HashMap::new();
+    while !wanted.is_empty() {
+        let unknown = wanted.values().any(Option::is_none);
+        let start = if unknown {
+            i64::MAX
+        } else {
+            wanted.values().flatten().copied().max().unwrap_or(i64::MAX)
+        };
+        let mut floor = if unknown {
+            i64::MIN
+        } else {
+            wanted.values().flatten().copied().min().unwrap_or(i64::MIN)
+        };
+        // Bases the scan has already passed: read by the next scan.
+        let mut later: HashMap<String, Option<i64>> = HashMap::new();
+        let mut stmt = tx
+            .prepare_cached(SCAN_CHANNEL)
+            .map_err(sql_context(context))?;
+        let mut rows = stmt
+            .query(params![thread_id, ns, channel, start])
+            .map_err(sql_context(context))?;
+        while let Some(row) = rows.next().map_err(sql_context(context))? {
+            let seq: i64 = row.get(0).map_err(sql_context(context))?;
+            if seq < floor {
+                break;
+            }
+            let version: String = row.get(1).map_err(sql_context(context))?;
+            if wanted.remove(&version).is_none() {
+                continue;
+            }
+            let raw = raw_value(row.get(2), row.get(3), row.get(5), row.get(6))
+                .map_err(sql_context(context))?;
+            let base_seq: Option<i64> = row.get(4).map_err(sql_context(context))?;
+            let mut follow = raw.base.clone().zip(base_seq);
+            if let Some(cache) = cache
+                && named.contains(version.as_str())
+                && let (Some(len), Some(hash)) = (raw.len, raw.hash)
+                && let Some(value) = cache.get(&place, len, hash)
+            {
+                loaded.known.insert(key(version.clone()), value);
+                if let Some(base) = follow.take() {
+                    unfollowed.insert(version.clone(), base);
+                }
+            }
+            found.insert(version.clone());
+            loaded.raw.insert(key(version.clone()), raw);
+            while let Some((base, base_seq)) = follow.take() {
+                if found.contains(&base) {
+                    // Read already; if its own chain was skipped, follow it.
+                    follow = unfollowed.remove(&base);
+                    continue;
+                }
+                if wanted.contains_key(&base) || later.contains_key(&base) {
+                    continue;
+                }
+                let passed = base_seq > seq || (base_seq == seq && base > version);
+                if passed {
+                    later.insert(base, Some(base_seq));
+                } else {
+                    floor = floor.min(base_seq);
+                    wanted.insert(base, Some(base_seq));
+                }
+            }
+            if wanted.is_empty() {
+                break;
+            }
+        }
+        // What is still wanted is not stored: a named version with no row
+        // reads as absent, a missing base as damage (by the resolver).
+        later.retain(|v, _| !found.contains(v));
+        wanted = later;
     }
     Ok(())
 }
-
-/// Values by key, without their chains (keys as in [`SELECT_VALUES_BATCH`]).
-const SELECT_VALUES_PLAIN: &str = "SELECT v.thread_id, v.checkpoint_ns, v.channel, v.version, \
-     v.value, v.base, v.len, v.hash FROM json_each(?1) AS k CROSS JOIN channel_values AS v \
-     ON v.thread_id = k.value ->> 0 AND v.checkpoint_ns = k.value ->> 1 \
-     AND v.channel = k.value ->> 2 AND v.version = k.value ->> 3";
 
 /// From how many checkpoints of one thread and namespace a page reads all
 /// of that place's values at once ([`load_place`]).
@@ -961,31 +991,21 @@ fn raw_value(
 pub(crate) struct Resolver {
     raw: RawValues,
     recent: HashMap<ValueKey, Value>,
-    /// Values found in the [`ReadCache`] ([`load_one`]).
+    /// Values found in the [`ReadCache`] by [`load`].
     known: HashMap<ValueKey, Value>,
-    /// Where arrays built from their chains are remembered (single reads).
+    /// Where arrays built from their chains are remembered.
     cache: Option<Arc<ReadCache>>,
 }
 
 impl Resolver {
-    /// A resolver over values read by [`load`].
-    pub(crate) fn new(raw: RawValues) -> Self {
-        Resolver {
-            raw,
-            recent: HashMap::new(),
-            known: HashMap::new(),
-            cache: None,
-        }
-    }
-
-    /// A resolver over what [`load_one`] read: arrays it builds from their
-    /// chains are added to `cache`.
-    pub(crate) fn with_cache(loaded: Loaded, cache: Arc<ReadCache>) -> Self {
+    /// A resolver over what [`load`] read; with `cache`, arrays it builds
+    /// from their chains are added to it.
+    pub(crate) fn new(loaded: Loaded, cache: Option<Arc<ReadCache>>) -> Self {
         Resolver {
             raw: loaded.raw,
             recent: HashMap::new(),
             known: loaded.known,
-            cache: Some(cache),
+            cache,
         }
     }
 
@@ -1204,19 +1224,19 @@ impl ReadCache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether anything is cached for the channel of `key`.
-    fn knows_channel(&self, key: &ValueKey) -> bool {
-        self.lock().map.contains_key(&place_of(key))
+    /// Whether anything is cached for a `(thread, namespace, channel)`.
+    fn knows_place(&self, place: &(String, String, String)) -> bool {
+        self.lock().map.contains_key(place)
     }
 
-    /// The value of a row of `key`'s channel with this count and hash, if
-    /// a cached value was built through such a row.
-    fn get(&self, key: &ValueKey, len: i64, hash: i64) -> Option<Value> {
+    /// The value of a row of the channel `place` with this count and hash,
+    /// if a cached value was built through such a row.
+    fn get(&self, place: &(String, String, String), len: i64, hash: i64) -> Option<Value> {
         let count = usize::try_from(len).ok()?;
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
-        let entries = inner.map.get_mut(&place_of(key))?;
+        let entries = inner.map.get_mut(place)?;
         let entry = entries
             .iter_mut()
             .find(|e| e.points.contains(&(len, hash)) && count <= e.items.len())?;
@@ -1307,11 +1327,7 @@ impl ReadCache {
     }
 }
 
-/// The element count and hash of the row stored at a key.
-const HEAD_STATE: &str = "SELECT len, hash FROM channel_values \
-     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND version = ?4";
-
-/// What [`load_one`] read: values found in the cache, and the raw rows of
+/// What [`load`] read: values found in the cache, and the raw rows of
 /// the others with their chains.
 #[derive(Debug, Default)]
 pub(crate) struct Loaded {
@@ -1319,58 +1335,13 @@ pub(crate) struct Loaded {
     known: HashMap<ValueKey, Value>,
 }
 
-/// Loads the values of one checkpoint (keys whose chains share no rows):
-/// an array cached for the row stored now at its key is taken from
-/// `cache` (one index lookup for its count and hash, no chain walk, no
-/// decoding); the others are loaded as by [`load`].
-pub(crate) fn load_one(
-    tx: &Connection,
-    cache: &ReadCache,
-    keys: &BTreeSet<ValueKey>,
-) -> Result<Loaded> {
-    let mut loaded = Loaded::default();
-    let mut missing: Vec<&ValueKey> = Vec::with_capacity(keys.len());
-    for key in keys {
-        if cache.knows_channel(key) {
-            let context = || format!("look up channel value {:?}", key.2);
-            let state = tx
-                .prepare_cached(HEAD_STATE)
-                .and_then(|mut s| {
-                    s.query_row([&key.0, &key.1, &key.2, &key.3], |r| {
-                        Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
-                    })
-                    .optional()
-                })
-                .map_err(sql_context(context))?;
-            if let Some((Some(len), Some(hash))) = state
-                && let Some(value) = cache.get(key, len, hash)
-            {
-                loaded.known.insert(key.clone(), value);
-                continue;
-            }
-        }
-        missing.push(key);
-    }
-    for key in missing {
-        let context = || format!("load channel value {:?}", key.2);
-        let mut stmt = tx
-            .prepare_cached(SELECT_CHAIN_ONE)
-            .map_err(sql_context(context))?;
-        let rows = stmt
-            .query_map([&key.0, &key.1, &key.2, &key.3], |row| {
-                let key: ValueKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-                Ok((
-                    key,
-                    raw_value(row.get(4), row.get(5), row.get(6), row.get(7))?,
-                ))
-            })
-            .map_err(sql_context(context))?;
-        for row in rows {
-            let (key, raw) = row.map_err(sql_context(context))?;
-            loaded.raw.insert(key, raw);
+impl From<RawValues> for Loaded {
+    fn from(raw: RawValues) -> Self {
+        Loaded {
+            raw,
+            known: HashMap::new(),
         }
     }
-    Ok(loaded)
 }
 
 /// Decodes one stored value.
@@ -1406,9 +1377,9 @@ pub(crate) fn delete_thread(tx: &Connection, thread_id: &str) -> Result<()> {
 /// Copies every value of `source` (whole delta chains) to `target`.
 pub(crate) fn copy_thread(tx: &Connection, source: &str, target: &str) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, version, value, \
+        "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, seq, version, value, \
          base, depth, len, hash) \
-         SELECT ?2, checkpoint_ns, channel, version, value, base, depth, len, hash \
+         SELECT ?2, checkpoint_ns, channel, seq, version, value, base, depth, len, hash \
          FROM channel_values WHERE thread_id = ?1",
     )
     .and_then(|mut stmt| stmt.execute([source, target]))
