@@ -468,3 +468,94 @@ fn bytes_per_checkpoint_stay_flat_as_history_grows() {
         "{at_1000:.0} bytes per checkpoint at S = 1000, {at_100:.0} at S = 100"
     );
 }
+
+/// Every value row that names a `channel_blobs` row has it, and no other
+/// blob is left.
+fn assert_blobs_consistent(saver: &SqliteSaver) {
+    let named = count(
+        saver,
+        "SELECT count(*) FROM channel_values WHERE blob IS NOT NULL",
+    );
+    let dangling = count(
+        saver,
+        "SELECT count(*) FROM channel_values AS v WHERE v.blob IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM channel_blobs AS b WHERE b.id = v.blob)",
+    );
+    assert_eq!(dangling, 0);
+    assert_eq!(count(saver, "SELECT count(*) FROM channel_blobs"), named);
+}
+
+#[test]
+fn long_values_follow_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = open(&dir.path().join("d.db"), 4);
+    let mut writer = Writer::new("t", false);
+    let mut stored = Vec::new();
+    for i in 0..12 {
+        // Over 640 bytes of JSON: stored in `channel_blobs`.
+        let big = json!({"text": "y".repeat(700 + i)});
+        let config = writer.put(
+            &saver,
+            &[("messages", messages(i + 1)), ("big", big.clone())],
+            None,
+        );
+        stored.push((config, big));
+    }
+    assert!(count(&saver, "SELECT count(*) FROM channel_blobs") >= 12);
+    assert_blobs_consistent(&saver);
+    let read = |saver: &SqliteSaver, thread: &str, i: usize| {
+        let config = stored[i].0.clone();
+        let config = Config::thread(thread)
+            .with_ns("")
+            .with_checkpoint_id(config.checkpoint_id.unwrap());
+        saver.get_tuple(&config).unwrap().unwrap().checkpoint
+    };
+    for (i, (_, big)) in stored.iter().enumerate() {
+        let cp = read(&saver, "t", i);
+        assert_eq!(&cp.channel_values["big"], big);
+        assert_eq!(cp.channel_values["messages"], messages(i + 1));
+    }
+
+    // A copy owns copies of the long values: deleting the source keeps it.
+    let before = count(&saver, "SELECT count(*) FROM channel_blobs");
+    saver.copy_thread("t", "u").unwrap();
+    assert_eq!(
+        count(&saver, "SELECT count(*) FROM channel_blobs"),
+        2 * before
+    );
+    assert_blobs_consistent(&saver);
+    saver.delete_thread("t").unwrap();
+    assert_blobs_consistent(&saver);
+    assert_eq!(count(&saver, "SELECT count(*) FROM channel_blobs"), before);
+    for (i, (_, big)) in stored.iter().enumerate() {
+        assert_eq!(&read(&saver, "u", i).channel_values["big"], big);
+    }
+    // Pruning drops the long values no checkpoint needs.
+    saver
+        .prune(&["u".to_owned()], PruneStrategy::KeepLatest)
+        .unwrap();
+    assert_blobs_consistent(&saver);
+    assert_eq!(count(&saver, "SELECT count(*) FROM channel_blobs"), 1);
+    assert_eq!(read(&saver, "u", 11).channel_values["big"], stored[11].1);
+
+    // A long value lost from `channel_blobs` is damage, not an absent value.
+    saver
+        .pool()
+        .get()
+        .unwrap()
+        .execute("DELETE FROM channel_blobs", [])
+        .unwrap();
+    let config = Config::thread("u")
+        .with_ns("")
+        .with_checkpoint_id(stored[11].0.checkpoint_id.clone().unwrap());
+    let err = SqliteSaver::open(dir.path().join("d.db"))
+        .unwrap()
+        .get_tuple(&config)
+        .unwrap_err();
+    assert!(
+        matches!(&err, checkpointer::Error::Corrupt { what, .. } if what.contains("channel_blobs")),
+        "{err:?}"
+    );
+    saver.delete_thread("u").unwrap();
+    assert_eq!(count(&saver, "SELECT count(*) FROM channel_values"), 0);
+}

@@ -87,27 +87,47 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // one B-tree descent (no rowid table behind a key index). `seq` is
     // `CAST(version AS INTEGER)`: the counter of every version this saver
     // writes, 0 for text without leading digits (still unique with
-    // `version` in the key).
+    // `version` in the key). A WITHOUT ROWID table keeps at most ~1000
+    // bytes of a row in its page and spills the rest into an overflow page
+    // of its own: values longer than 640 bytes live in the rowid table
+    // `channel_blobs` (`blob` names the row), deleted with their value row.
     "
+    CREATE TABLE channel_blobs (
+        id    INTEGER PRIMARY KEY,
+        value TEXT                            -- JSON of a long value
+    );
     CREATE TABLE channel_values_v3 (
         thread_id     TEXT NOT NULL,
         checkpoint_ns TEXT NOT NULL DEFAULT '',
         channel       TEXT NOT NULL,
         seq           INTEGER NOT NULL,       -- CAST(version AS INTEGER)
         version       TEXT NOT NULL,
-        value         TEXT,                   -- JSON; NULL: versioned, no value
+        value         TEXT,                   -- JSON; NULL: in channel_blobs or no value
+        blob          INTEGER,                -- channel_blobs.id of a long value
         base          TEXT,                   -- delta on this version; NULL: full
         depth         INTEGER NOT NULL DEFAULT 0,
         len           INTEGER,
         hash          INTEGER,
         PRIMARY KEY (thread_id, checkpoint_ns, channel, seq, version)
     ) WITHOUT ROWID;
+    INSERT INTO channel_blobs (id, value)
+    SELECT rowid, value FROM channel_values WHERE length(CAST(value AS BLOB)) > 640;
     INSERT INTO channel_values_v3 (thread_id, checkpoint_ns, channel, seq, version, value,
-        base, depth, len, hash)
-    SELECT thread_id, checkpoint_ns, channel, CAST(version AS INTEGER), version, value,
+        blob, base, depth, len, hash)
+    SELECT thread_id, checkpoint_ns, channel, CAST(version AS INTEGER), version,
+        CASE WHEN length(CAST(value AS BLOB)) > 640 THEN NULL ELSE value END,
+        CASE WHEN length(CAST(value AS BLOB)) > 640 THEN rowid END,
         base, depth, len, hash FROM channel_values;
     DROP TABLE channel_values;
     ALTER TABLE channel_values_v3 RENAME TO channel_values;
+    CREATE TRIGGER channel_values_drop_blob AFTER DELETE ON channel_values
+    WHEN old.blob IS NOT NULL BEGIN
+        DELETE FROM channel_blobs WHERE id = old.blob;
+    END;
+    CREATE TRIGGER channel_values_replace_blob AFTER UPDATE OF blob ON channel_values
+    WHEN old.blob IS NOT NULL AND old.blob IS NOT new.blob BEGIN
+        DELETE FROM channel_blobs WHERE id = old.blob;
+    END;
     ",
 ];
 
@@ -436,7 +456,10 @@ mod tests {
             let mut messages = Vec::new();
             let mut configs = Vec::new();
             for step in 0..14i64 {
-                messages.push(json!({"role": "user", "content": format!("{thread}{ns}{step}")}));
+                // Long enough that snapshots and scratch values are stored
+                // in `channel_blobs` (deltas stay in their rows).
+                let content = format!("{thread}{ns}{step}{}", "-".repeat(60));
+                messages.push(json!({"role": "user", "content": content}));
                 let next = |ch: &str, versions: &ChannelVersions| {
                     if plain {
                         ChannelVersion::new(versions.get(ch).map_or(0, |v| v.counter()) + 1)
@@ -452,7 +475,7 @@ mod tests {
                     ),
                     (
                         "scratch",
-                        json!({"step": step, "x": [step]}),
+                        json!({"step": step, "x": "x".repeat(700 + step as usize)}),
                         next("scratch", &versions),
                     ),
                 ];
@@ -487,9 +510,16 @@ mod tests {
         listed
     }
 
+    /// Every row, long values in place of their ids.
     fn dump(conn: &Connection) -> Vec<String> {
         let mut out = Vec::new();
-        for table in ["checkpoints", "writes", "channel_values"] {
+        for table in [
+            "checkpoints",
+            "writes",
+            "(SELECT thread_id, checkpoint_ns, channel, seq, version, \
+             coalesce(value, (SELECT value FROM channel_blobs WHERE id = blob)), \
+             blob IS NULL, base, depth, len, hash FROM channel_values)",
+        ] {
             let mut stmt = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5"))
                 .unwrap();
@@ -542,7 +572,8 @@ mod tests {
                  task_id, idx, channel, task_path, value FROM source.writes; \
                  INSERT INTO channel_values (thread_id, checkpoint_ns, channel, version, \
                  value, base, depth, len, hash) SELECT thread_id, checkpoint_ns, channel, \
-                 version, value, base, depth, len, hash FROM source.channel_values; \
+                 version, coalesce(value, (SELECT b.value FROM source.channel_blobs AS b \
+                 WHERE b.id = blob)), base, depth, len, hash FROM source.channel_values; \
                  DETACH source;",
             )
             .unwrap();
@@ -554,6 +585,14 @@ mod tests {
                 )
                 .unwrap();
             assert!(deltas > 20, "{deltas} deltas");
+            let long: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM channel_values WHERE length(value) > 640",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(long > 40, "{long} long values");
         }
         // Opened by this code: migrated, every checkpoint identical.
         let saver = SqliteSaver::open_with(&old, options).unwrap();
@@ -572,6 +611,18 @@ mod tests {
                 )
                 .unwrap();
             assert_eq!(forward, 2);
+            // Long values moved to channel_blobs, one row each.
+            let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+            assert_eq!(
+                count("SELECT count(*) FROM channel_values WHERE length(value) > 640"),
+                0
+            );
+            let blobs = count("SELECT count(*) FROM channel_blobs");
+            assert!(blobs > 40, "{blobs} blobs");
+            assert_eq!(
+                count("SELECT count(DISTINCT blob) FROM channel_values"),
+                blobs
+            );
         }
         assert_eq!(read_all(&saver), expected);
         // Writing on the migrated chains works too.

@@ -43,13 +43,14 @@ use crate::saver::error::{Error, Result};
 /// `CAST(version AS INTEGER)`, computed by SQLite (migration 3 and every
 /// statement use the same expression): the version's counter.
 const INSERT_VALUE: &str = "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, \
-     seq, version, value, base, depth, len, hash) \
-     VALUES (?1, ?2, ?3, CAST(?4 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9) \
+     seq, version, value, base, depth, len, hash, blob) \
+     VALUES (?1, ?2, ?3, CAST(?4 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
      ON CONFLICT (thread_id, checkpoint_ns, channel, seq, version) DO NOTHING";
 
-/// Replaces a stored value (after its dependents were made full).
+/// Replaces a stored value (after its dependents were made full); a
+/// trigger drops the long value it had.
 const REPLACE_VALUE: &str = "UPDATE channel_values SET value = ?5, base = ?6, depth = ?7, \
-     len = ?8, hash = ?9 \
+     len = ?8, hash = ?9, blob = ?10 \
      WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 \
      AND seq = CAST(?4 AS INTEGER) AND version = ?4";
 
@@ -57,6 +58,15 @@ const REPLACE_VALUE: &str = "UPDATE channel_values SET value = ?5, base = ?6, de
 const VALUE_EXISTS: &str = "SELECT 1 FROM channel_values \
      WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 \
      AND seq = CAST(?4 AS INTEGER) AND version = ?4";
+
+/// Stores a long value; its id goes in the value row's `blob`.
+const INSERT_BLOB: &str = "INSERT INTO channel_blobs (value) VALUES (?1)";
+
+/// Values longer than this (bytes of JSON) are stored in `channel_blobs`:
+/// a `WITHOUT ROWID` row keeps only ~1000 bytes in its page (4 KiB pages)
+/// and gives the rest an overflow page of its own. Migration 3 moved
+/// values with the same limit; reads follow `blob` whatever the length.
+const INLINE_MAX: usize = 640;
 
 /// What a delta's base must still be: element count and hash.
 pub(crate) const BASE_STATE: &str = "SELECT len, hash FROM channel_values \
@@ -72,10 +82,11 @@ const DEPENDENTS: &str = "SELECT version FROM channel_values \
 /// channel's rows in `(seq, version)` order, so a delta chain (whose bases
 /// have lower counters) is one reverse range scan, read until the snapshot.
 /// `CAST(base AS INTEGER)` is the counter of the base.
-pub(crate) const SCAN_CHANNEL: &str = "SELECT seq, version, value, base, \
-     CAST(base AS INTEGER), len, hash FROM channel_values \
-     WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND seq <= ?4 \
-     ORDER BY seq DESC, version DESC";
+pub(crate) const SCAN_CHANNEL: &str = "SELECT v.seq, v.version, CASE WHEN v.blob IS NULL \
+     THEN v.value ELSE (SELECT b.value FROM channel_blobs AS b WHERE b.id = v.blob) END, \
+     v.base, CAST(v.base AS INTEGER), v.len, v.hash, v.blob FROM channel_values AS v \
+     WHERE v.thread_id = ?1 AND v.checkpoint_ns = ?2 AND v.channel = ?3 AND v.seq <= ?4 \
+     ORDER BY v.seq DESC, v.version DESC";
 
 /// Drops the values of thread `?1` that no remaining checkpoint needs:
 /// neither names them nor builds on them through a delta chain.
@@ -674,11 +685,12 @@ fn write_row(
 ) -> Result<()> {
     let context =
         || format!("store version {version} of channel {channel:?} in thread {thread_id:?}");
+    let (json, blob) = place_json(tx, json).map_err(sql_context(context))?;
     let inserted = tx
         .prepare_cached(INSERT_VALUE)
         .and_then(|mut s| {
             s.execute(params![
-                thread_id, ns, channel, version, json, base, depth, len, hash
+                thread_id, ns, channel, version, json, base, depth, len, hash, blob
             ])
         })
         .map_err(sql_context(context))?;
@@ -689,11 +701,26 @@ fn write_row(
     tx.prepare_cached(REPLACE_VALUE)
         .and_then(|mut s| {
             s.execute(params![
-                thread_id, ns, channel, version, json, base, depth, len, hash
+                thread_id, ns, channel, version, json, base, depth, len, hash, blob
             ])
         })
         .map_err(sql_context(context))?;
     Ok(())
+}
+
+/// Where a value's JSON goes: in the row (`Some(json)`, no blob) if it is
+/// short, else into a new `channel_blobs` row (its id).
+fn place_json<'j>(
+    tx: &Connection,
+    json: Option<&'j str>,
+) -> rusqlite::Result<(Option<&'j str>, Option<i64>)> {
+    match json {
+        Some(long) if long.len() > INLINE_MAX => {
+            tx.prepare_cached(INSERT_BLOB)?.execute([long])?;
+            Ok((None, Some(tx.last_insert_rowid())))
+        }
+        short => Ok((short, None)),
+    }
 }
 
 /// Rewrites in full every delta whose base is `version`, so that `version`
@@ -730,6 +757,7 @@ fn materialise_dependents(
         };
         let (texts, json) = encode_elements(thread_id, channel, items)?;
         let hash = hash_elements(HASH_SEED, texts.iter().map(String::as_str));
+        let (json, blob) = place_json(tx, Some(&json)).map_err(sql_context(context))?;
         tx.prepare_cached(REPLACE_VALUE)
             .and_then(|mut s| {
                 s.execute(params![
@@ -741,7 +769,8 @@ fn materialise_dependents(
                     None::<String>,
                     0,
                     items.len() as i64,
-                    hash as i64
+                    hash as i64,
+                    blob
                 ])
             })
             .map_err(sql_context(context))?;
@@ -769,6 +798,8 @@ pub(crate) fn keys_of(thread_id: &str, ns: &str, checkpoint: &Checkpoint) -> Vec
 #[derive(Debug)]
 pub(crate) struct RawValue {
     value: SqlValue,
+    /// The row names a `channel_blobs` row that is not there (damage).
+    lost: bool,
     base: Option<String>,
     len: Option<i64>,
     hash: Option<i64>,
@@ -878,7 +909,7 @@ fn load_channel(
             if wanted.remove(&version).is_none() {
                 continue;
             }
-            let raw = raw_value(row.get(2), row.get(3), row.get(5), row.get(6))
+            let raw = raw_value(row.get(2), row.get(3), row.get(5), row.get(6), row.get(7))
                 .map_err(sql_context(context))?;
             let base_seq: Option<i64> = row.get(4).map_err(sql_context(context))?;
             let mut follow = raw.base.clone().zip(base_seq);
@@ -939,8 +970,10 @@ pub(crate) fn load_place(
     let context = || format!("load the channel values of thread {thread_id:?}");
     let mut stmt = tx
         .prepare_cached(
-            "SELECT channel, version, value, base, len, hash FROM channel_values \
-             WHERE thread_id = ?1 AND checkpoint_ns = ?2",
+            "SELECT v.channel, v.version, CASE WHEN v.blob IS NULL THEN v.value \
+             ELSE (SELECT b.value FROM channel_blobs AS b WHERE b.id = v.blob) END, \
+             v.base, v.len, v.hash, v.blob FROM channel_values AS v \
+             WHERE v.thread_id = ?1 AND v.checkpoint_ns = ?2",
         )
         .map_err(sql_context(context))?;
     let mut rows = stmt.query([thread_id, ns]).map_err(sql_context(context))?;
@@ -951,7 +984,7 @@ pub(crate) fn load_place(
             continue;
         }
         let version: String = row.get(1).map_err(sql_context(context))?;
-        let raw = raw_value(row.get(2), row.get(3), row.get(4), row.get(5))
+        let raw = raw_value(row.get(2), row.get(3), row.get(4), row.get(5), row.get(6))
             .map_err(sql_context(context))?;
         loaded.insert((thread_id.to_owned(), ns.to_owned(), channel, version), raw);
     }
@@ -964,9 +997,12 @@ fn raw_value(
     base: rusqlite::Result<SqlValue>,
     len: rusqlite::Result<SqlValue>,
     hash: rusqlite::Result<SqlValue>,
+    blob: rusqlite::Result<SqlValue>,
 ) -> rusqlite::Result<RawValue> {
+    let value = value?;
     Ok(RawValue {
-        value: value?,
+        lost: value == SqlValue::Null && blob? != SqlValue::Null,
+        value,
         base: match base? {
             SqlValue::Text(s) => Some(s),
             _ => None,
@@ -1095,6 +1131,12 @@ impl Resolver {
                 }
                 return Err(corrupt(&at.3, "the base of a delta is missing".into()));
             };
+            if row.1.lost {
+                return Err(corrupt(
+                    &at.3,
+                    "its long value is missing from channel_blobs".into(),
+                ));
+            }
             match &row.1.base {
                 None => match &row.1.value {
                     SqlValue::Null => {
@@ -1374,17 +1416,32 @@ pub(crate) fn delete_thread(tx: &Connection, thread_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Copies every value of `source` (whole delta chains) to `target`.
+/// Copies every value of `source` (whole delta chains) to `target`. Long
+/// values are copied too, their ids moved by one offset past every id in
+/// use (each value row owns its `channel_blobs` row).
 pub(crate) fn copy_thread(tx: &Connection, source: &str, target: &str) -> Result<()> {
+    let context = || format!("copy channel values of thread {source:?} to {target:?}");
+    let offset: i64 = tx
+        .prepare_cached(
+            "SELECT coalesce((SELECT max(id) FROM channel_blobs) \
+             - (SELECT min(blob) FROM channel_values WHERE thread_id = ?1) + 1, 0)",
+        )
+        .and_then(|mut stmt| stmt.query_row([source], |r| r.get(0)))
+        .map_err(sql_context(context))?;
+    tx.prepare_cached(
+        "INSERT INTO channel_blobs (id, value) SELECT b.id + ?2, b.value \
+         FROM channel_values AS v CROSS JOIN channel_blobs AS b ON b.id = v.blob \
+         WHERE v.thread_id = ?1",
+    )
+    .and_then(|mut stmt| stmt.execute(params![source, offset]))
+    .map_err(sql_context(context))?;
     tx.prepare_cached(
         "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, seq, version, value, \
-         base, depth, len, hash) \
-         SELECT ?2, checkpoint_ns, channel, seq, version, value, base, depth, len, hash \
-         FROM channel_values WHERE thread_id = ?1",
+         blob, base, depth, len, hash) \
+         SELECT ?2, checkpoint_ns, channel, seq, version, value, blob + ?3, base, depth, len, \
+         hash FROM channel_values WHERE thread_id = ?1",
     )
-    .and_then(|mut stmt| stmt.execute([source, target]))
-    .map_err(sql_context(|| {
-        format!("copy channel values of thread {source:?} to {target:?}")
-    }))?;
+    .and_then(|mut stmt| stmt.execute(params![source, target, offset]))
+    .map_err(sql_context(context))?;
     Ok(())
 }
