@@ -9,7 +9,7 @@ mod sql;
 mod values;
 mod walcheck;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,10 +106,11 @@ pub(crate) fn sql_context<F: FnOnce() -> String>(
 /// Three tables: `checkpoints` (one row per checkpoint: the checkpoint
 /// JSON without its channel values, the metadata JSON, and `step`,
 /// `source` and `run_id` as indexed columns for `list` filters),
-/// `channel_values` (keyed by thread, namespace, channel and version; a
-/// row is a full value, or a delta: the elements appended to its `base`
-/// version) and `writes` (keyed by checkpoint, task and index). Values are
-/// JSON.
+/// `channel_values` (a `WITHOUT ROWID` table keyed by thread, namespace,
+/// channel, version counter and version, so that a channel's history is
+/// contiguous; a row is a full value, or a delta: the elements appended to
+/// its `base` version; values over 640 bytes are kept in `channel_blobs`)
+/// and `writes` (keyed by checkpoint, task and index). Values are JSON.
 pub struct SqliteSaver {
     pool: Pool<SqliteConnectionManager>,
     /// The database file; `None` in memory.
@@ -527,9 +528,10 @@ impl Page {
         cache: Option<&Arc<values::ReadCache>>,
     ) -> Result<Page> {
         let ok_rows = || rows.iter().filter_map(|r| r.as_ref().ok());
-        let value_keys: BTreeSet<values::ValueKey> = ok_rows()
-            .flat_map(|r| values::keys_of(&r.thread_id, &r.ns, &r.checkpoint))
-            .collect();
+        let mut wanted = values::Wanted::new();
+        for r in ok_rows() {
+            values::add_keys(&mut wanted, &r.thread_id, &r.ns, &r.checkpoint);
+        }
         // A long page of one thread and namespace (a history walk) needs
         // most of that thread's values: read them in one range scan rather
         // than key by key.
@@ -541,9 +543,9 @@ impl Page {
         let cache = cache.filter(|c| c.enabled());
         let loaded = match one_place {
             Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
-                values::load_place(tx, thread_id, ns, &value_keys)?.into()
+                values::load_place(tx, thread_id, ns, &wanted)?.into()
             }
-            _ => values::load(tx, cache.map(|c| &**c), &value_keys)?,
+            _ => values::load(tx, cache.map(|c| &**c), &wanted)?,
         };
         let write_keys: Vec<[&str; 3]> = ok_rows()
             .map(|r| {
@@ -570,10 +572,16 @@ impl Page {
 
     /// Builds the tuple of one row.
     fn build(&mut self, mut row: CheckpointRow) -> Result<CheckpointTuple> {
-        // The last row's values need not be kept for a next one.
-        let last = self.rows.len() == 0;
+        // Values are kept (cloned) only for a next row of the same thread
+        // and namespace: the only one that can build on them.
+        let keep = self
+            .rows
+            .as_slice()
+            .first()
+            .and_then(|next| next.as_ref().ok())
+            .is_some_and(|next| next.thread_id == row.thread_id && next.ns == row.ns);
         self.values
-            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint, !last)?;
+            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint, keep)?;
         let key = (
             row.thread_id.clone(),
             row.ns.clone(),

@@ -112,10 +112,10 @@ impl SqliteOptions {
         self
     }
 
-    /// How much JSON (roughly) the read cache of `get_tuple` keeps: arrays
-    /// it decoded, reused (cut to length) when a later `get_tuple` names a
-    /// row of the same chain, after checking that row's element count and
-    /// hash in the database. It saves the chain walk and the JSON decode
+    /// How much JSON (roughly) the read cache of `get_tuple` and `list`
+    /// keeps: arrays they decoded, reused (cut to length) when a later read
+    /// names a row of the same chain, after checking that row's element
+    /// count and hash, read in the same transaction. It saves the chain walk and the JSON decode
     /// of a repeated read; it costs about this much memory (up to ~1.3x
     /// for decoded values). `0` turns it off. The default is 4 MiB.
     #[must_use]

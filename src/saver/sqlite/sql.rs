@@ -412,9 +412,11 @@ pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> List
     // Newest first; ties (copied threads share ids) by thread, namespace.
     sql.push_str(" ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC");
     if exact && let Some(limit) = options.limit {
+        // A literal, not a parameter: SQLite plans `ORDER BY ... LIMIT ?`
+        // with the bound value, so such a statement is prepared again at
+        // every run (one cached statement per limit used instead).
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let p = bind(&mut params, SqlValue::Integer(limit));
-        sql.push_str(&format!(" LIMIT {p}"));
+        sql.push_str(&format!(" LIMIT {limit}"));
     }
     ListQuery { sql, params, exact }
 }

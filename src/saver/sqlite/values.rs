@@ -747,7 +747,8 @@ fn materialise_dependents(
             channel.to_owned(),
             dependent.clone(),
         );
-        let loaded = load(tx, None, &BTreeSet::from([key.clone()]))?;
+        let wanted = Wanted::from([((thread_id, ns, channel), vec![dependent.clone()])]);
+        let loaded = load(tx, None, &wanted)?;
         let mut resolver = Resolver::new(loaded, None);
         let Some(value) = resolver.value_of(&key, thread_id, "")? else {
             continue;
@@ -778,20 +779,22 @@ fn materialise_dependents(
     Ok(())
 }
 
-/// The keys of the values `checkpoint` names.
-pub(crate) fn keys_of(thread_id: &str, ns: &str, checkpoint: &Checkpoint) -> Vec<ValueKey> {
-    checkpoint
-        .channel_versions
-        .iter()
-        .map(|(ch, v)| {
-            (
-                thread_id.to_owned(),
-                ns.to_owned(),
-                ch.clone(),
-                v.to_string(),
-            )
-        })
-        .collect()
+/// The versions a read needs, per `(thread, namespace, channel)`.
+pub(crate) type Wanted<'a> = BTreeMap<(&'a str, &'a str, &'a str), Vec<String>>;
+
+/// Adds the values `checkpoint` names to `wanted`.
+pub(crate) fn add_keys<'a>(
+    wanted: &mut Wanted<'a>,
+    thread_id: &'a str,
+    ns: &'a str,
+    checkpoint: &'a Checkpoint,
+) {
+    for (channel, version) in &checkpoint.channel_versions {
+        wanted
+            .entry((thread_id, ns, channel.as_str()))
+            .or_default()
+            .push(version.to_string());
+    }
 }
 
 /// One stored row as read, not decoded.
@@ -807,7 +810,33 @@ pub(crate) struct RawValue {
 
 /// Stored values as read, keyed by where they live; decoded only when a
 /// checkpoint that names them is built.
-pub(crate) type RawValues = HashMap<ValueKey, RawValue>;
+pub(crate) type RawValues = FastMap<ValueKey, RawValue>;
+
+/// FNV-1a as a `Hasher`: the maps of one read, keyed by short strings the
+/// saver builds, hash much faster than with SipHash.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(HASH_SEED)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A `HashMap` with [`Fnv`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// The counter of a version as `CAST(version AS INTEGER)` computes it,
 /// for the versions this saver writes (`"<counter>"`,
@@ -834,19 +863,12 @@ fn seq_of(version: &str) -> Option<i64> {
 pub(crate) fn load(
     tx: &Connection,
     cache: Option<&ReadCache>,
-    keys: &BTreeSet<ValueKey>,
+    wanted: &Wanted<'_>,
 ) -> Result<Loaded> {
     let mut loaded = Loaded::default();
-    let mut groups: BTreeMap<(&str, &str, &str), Vec<&str>> = BTreeMap::new();
-    for (t, n, c, v) in keys {
-        groups
-            .entry((t.as_str(), n.as_str(), c.as_str()))
-            .or_default()
-            .push(v.as_str());
-    }
     let cache = cache.filter(|c| c.enabled());
-    for (place, versions) in groups {
-        load_channel(tx, cache, place, &versions, &mut loaded)?;
+    for (place, versions) in wanted {
+        load_channel(tx, cache, *place, versions, &mut loaded)?;
     }
     Ok(loaded)
 }
@@ -856,7 +878,7 @@ fn load_channel(
     tx: &Connection,
     cache: Option<&ReadCache>,
     (thread_id, ns, channel): (&str, &str, &str),
-    versions: &[&str],
+    versions: &[String],
     loaded: &mut Loaded,
 ) -> Result<()> {
     let context = || format!("load the values of channel {channel:?} of thread {thread_id:?}");
@@ -870,16 +892,14 @@ fn load_channel(
             version,
         )
     };
-    let named: BTreeSet<&str> = versions.iter().copied().collect();
+    let named: BTreeSet<&str> = versions.iter().map(String::as_str).collect();
     // Versions still to find, with their counters (`None`: unknown).
-    let mut wanted: HashMap<String, Option<i64>> = versions
-        .iter()
-        .map(|v| ((*v).to_owned(), seq_of(v)))
-        .collect();
+    let mut wanted: FastMap<String, Option<i64>> =
+        versions.iter().map(|v| (v.clone(), seq_of(v))).collect();
     // Versions read, and the bases of those served from the cache whose
     // chains were not followed (yet).
     let mut found: BTreeSet<String> = BTreeSet::new();
-    let mut unfollowed: HashMap<String, (String, i64)> = HashMap::new();
+    let mut unfollowed: FastMap<String, (String, i64)> = FastMap::default();
     while !wanted.is_empty() {
         let unknown = wanted.values().any(Option::is_none);
         let start = if unknown {
@@ -893,7 +913,7 @@ fn load_channel(
             wanted.values().flatten().copied().min().unwrap_or(i64::MIN)
         };
         // Bases the scan has already passed: read by the next scan.
-        let mut later: HashMap<String, Option<i64>> = HashMap::new();
+        let mut later: FastMap<String, Option<i64>> = FastMap::default();
         let mut stmt = tx
             .prepare_cached(SCAN_CHANNEL)
             .map_err(sql_context(context))?;
@@ -964,9 +984,9 @@ pub(crate) fn load_place(
     tx: &Connection,
     thread_id: &str,
     ns: &str,
-    keys: &BTreeSet<ValueKey>,
+    wanted: &Wanted<'_>,
 ) -> Result<RawValues> {
-    let channels: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+    let channels: BTreeSet<&str> = wanted.keys().map(|k| k.2).collect();
     let context = || format!("load the channel values of thread {thread_id:?}");
     let mut stmt = tx
         .prepare_cached(
@@ -977,7 +997,7 @@ pub(crate) fn load_place(
         )
         .map_err(sql_context(context))?;
     let mut rows = stmt.query([thread_id, ns]).map_err(sql_context(context))?;
-    let mut loaded = RawValues::new();
+    let mut loaded = RawValues::default();
     while let Some(row) = rows.next().map_err(sql_context(context))? {
         let channel: String = row.get(0).map_err(sql_context(context))?;
         if !channels.contains(channel.as_str()) {
@@ -1026,9 +1046,9 @@ fn raw_value(
 #[derive(Debug)]
 pub(crate) struct Resolver {
     raw: RawValues,
-    recent: HashMap<ValueKey, Value>,
+    recent: FastMap<ValueKey, Value>,
     /// Values found in the [`ReadCache`] by [`load`].
-    known: HashMap<ValueKey, Value>,
+    known: FastMap<ValueKey, Value>,
     /// Where arrays built from their chains are remembered.
     cache: Option<Arc<ReadCache>>,
 }
@@ -1039,7 +1059,7 @@ impl Resolver {
     pub(crate) fn new(loaded: Loaded, cache: Option<Arc<ReadCache>>) -> Self {
         Resolver {
             raw: loaded.raw,
-            recent: HashMap::new(),
+            recent: FastMap::default(),
             known: loaded.known,
             cache,
         }
@@ -1057,7 +1077,10 @@ impl Resolver {
         keep: bool,
     ) -> Result<()> {
         let mut values = BTreeMap::new();
-        let mut recent = HashMap::with_capacity(checkpoint.channel_versions.len());
+        let mut recent = FastMap::with_capacity_and_hasher(
+            checkpoint.channel_versions.len(),
+            Default::default(),
+        );
         for (channel, version) in &checkpoint.channel_versions {
             let key = (
                 thread_id.to_owned(),
@@ -1204,7 +1227,7 @@ fn raw_bytes(raw: &SqlValue) -> usize {
     }
 }
 
-/// Decoded arrays read recently by single-checkpoint reads, per `(thread,
+/// Decoded arrays read recently (by `get_tuple` and `list`), per `(thread,
 /// namespace, channel)`, each with the element count and hash of every row
 /// of the chain it was built from (the value at each such row is a prefix
 /// of it). A row is served from the cache only if its own count and hash,
@@ -1223,7 +1246,7 @@ pub(crate) struct ReadCache {
 
 #[derive(Debug, Default)]
 struct ReadInner {
-    map: HashMap<(String, String, String), Vec<CachedArray>>,
+    map: FastMap<(String, String, String), Vec<CachedArray>>,
     /// Entries held.
     entries: usize,
     /// Approximate JSON bytes held.
@@ -1374,14 +1397,14 @@ impl ReadCache {
 #[derive(Debug, Default)]
 pub(crate) struct Loaded {
     raw: RawValues,
-    known: HashMap<ValueKey, Value>,
+    known: FastMap<ValueKey, Value>,
 }
 
 impl From<RawValues> for Loaded {
     fn from(raw: RawValues) -> Self {
         Loaded {
             raw,
-            known: HashMap::new(),
+            known: FastMap::default(),
         }
     }
 }
