@@ -82,9 +82,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX checkpoints_run_id_idx
         ON checkpoints (run_id, checkpoint_id, thread_id, checkpoint_ns) WHERE run_id IS NOT NULL;
     ",
-    // 3: `channel_values` clustered by channel and version counter, so that
-    // a delta chain is contiguous (one reverse range scan) and a lookup is
-    // one B-tree descent (no rowid table behind a key index). `seq` is
+    // 3: `channel_values` clustered by thread and version counter, so that
+    // a delta chain is one reverse range scan, the values of one checkpoint
+    // (whose channels move together) share pages, and a lookup is one
+    // B-tree descent (no rowid table behind a key index). `seq` is
     // `CAST(version AS INTEGER)`: the counter of every version this saver
     // writes, 0 for text without leading digits (still unique with
     // `version` in the key). A WITHOUT ROWID table keeps at most ~1000
@@ -108,7 +109,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         depth         INTEGER NOT NULL DEFAULT 0,
         len           INTEGER,
         hash          INTEGER,
-        PRIMARY KEY (thread_id, checkpoint_ns, channel, seq, version)
+        PRIMARY KEY (thread_id, checkpoint_ns, seq, channel, version)
     ) WITHOUT ROWID;
     INSERT INTO channel_blobs (id, value)
     SELECT rowid, value FROM channel_values WHERE length(CAST(value AS BLOB)) > 640;

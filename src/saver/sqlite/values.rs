@@ -45,7 +45,7 @@ use crate::saver::error::{Error, Result};
 const INSERT_VALUE: &str = "INSERT INTO channel_values (thread_id, checkpoint_ns, channel, \
      seq, version, value, base, depth, len, hash, blob) \
      VALUES (?1, ?2, ?3, CAST(?4 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-     ON CONFLICT (thread_id, checkpoint_ns, channel, seq, version) DO NOTHING";
+     ON CONFLICT (thread_id, checkpoint_ns, seq, channel, version) DO NOTHING";
 
 /// Replaces a stored value (after its dependents were made full); a
 /// trigger drops the long value it had.
@@ -79,14 +79,15 @@ const DEPENDENTS: &str = "SELECT version FROM channel_values \
 
 /// The rows of one channel of one thread and namespace (`?1`, `?2`, `?3`)
 /// at counters `?4` and below, newest first: the primary key keeps a
-/// channel's rows in `(seq, version)` order, so a delta chain (whose bases
-/// have lower counters) is one reverse range scan, read until the snapshot.
-/// `CAST(base AS INTEGER)` is the counter of the base.
+/// thread's rows in `(seq, channel, version)` order, so a delta chain
+/// (whose bases have lower counters) is one reverse range scan, read until
+/// the snapshot (passing the other channels' rows of the same counters,
+/// which SQLite skips). `CAST(base AS INTEGER)` is the counter of the base.
 pub(crate) const SCAN_CHANNEL: &str = "SELECT v.seq, v.version, CASE WHEN v.blob IS NULL \
      THEN v.value ELSE (SELECT b.value FROM channel_blobs AS b WHERE b.id = v.blob) END, \
      v.base, CAST(v.base AS INTEGER), v.len, v.hash, v.blob FROM channel_values AS v \
-     WHERE v.thread_id = ?1 AND v.checkpoint_ns = ?2 AND v.channel = ?3 AND v.seq <= ?4 \
-     ORDER BY v.seq DESC, v.version DESC";
+     WHERE v.thread_id = ?1 AND v.checkpoint_ns = ?2 AND v.seq <= ?4 AND v.channel = ?3 \
+     ORDER BY v.seq DESC";
 
 /// Drops the values of thread `?1` that no remaining checkpoint needs:
 /// neither names them nor builds on them through a delta chain.
@@ -954,7 +955,9 @@ fn load_channel(
                 if wanted.contains_key(&base) || later.contains_key(&base) {
                     continue;
                 }
-                let passed = base_seq > seq || (base_seq == seq && base > version);
+                // Rows of one counter come in no promised order: a base
+                // with this row's counter is read by the next scan.
+                let passed = base_seq >= seq;
                 if passed {
                     later.insert(base, Some(base_seq));
                 } else {
