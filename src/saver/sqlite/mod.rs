@@ -574,14 +574,15 @@ impl Page {
     fn build(&mut self, mut row: CheckpointRow) -> Result<CheckpointTuple> {
         // Values are kept (cloned) only for a next row of the same thread
         // and namespace: the only one that can build on them.
-        let keep = self
+        let next = self
             .rows
             .as_slice()
             .first()
             .and_then(|next| next.as_ref().ok())
-            .is_some_and(|next| next.thread_id == row.thread_id && next.ns == row.ns);
+            .filter(|next| next.thread_id == row.thread_id && next.ns == row.ns)
+            .map(|next| &next.checkpoint);
         self.values
-            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint, keep)?;
+            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint, next)?;
         let key = (
             row.thread_id.clone(),
             row.ns.clone(),

@@ -1070,14 +1070,16 @@ impl Resolver {
 
     /// Fills `checkpoint.channel_values`: each channel at the version the
     /// checkpoint names; a channel with no stored value is absent. A value
-    /// that does not decode is [`Error::Corrupt`]. `keep`: another
-    /// checkpoint follows; keep these values to build it from.
+    /// that does not decode is [`Error::Corrupt`]. `next`: the checkpoint
+    /// built next, if of the same thread and namespace; a value it can be
+    /// built from (the same version, or an array it may be a prefix of and
+    /// not found in the read cache) is kept for it.
     pub(crate) fn resolve(
         &mut self,
         thread_id: &str,
         ns: &str,
         checkpoint: &mut Checkpoint,
-        keep: bool,
+        next: Option<&Checkpoint>,
     ) -> Result<()> {
         let mut values = BTreeMap::new();
         let mut recent = FastMap::with_capacity_and_hasher(
@@ -1094,6 +1096,18 @@ impl Resolver {
             let Some(value) = self.value_of(&key, thread_id, &checkpoint.id)? else {
                 continue;
             };
+            let keep = next
+                .and_then(|n| n.channel_versions.get(channel))
+                .is_some_and(|later| {
+                    later == version
+                        || (value.is_array()
+                            && !self.known.contains_key(&(
+                                key.0.clone(),
+                                key.1.clone(),
+                                key.2.clone(),
+                                later.to_string(),
+                            )))
+                });
             if keep {
                 values.insert(channel.clone(), value.clone());
                 recent.insert(key, value);
