@@ -1047,6 +1047,7 @@ mod tests {
             (sql::CHECKPOINT_EXISTS, vec![&"t", &"", &"id"]),
             (sql::SELECT_WRITES_BATCH, vec![&keys]),
             (values::SCAN_CHANNEL, vec![&"t", &"", &"c", &1]),
+            (values::SCAN_SPAN, vec![&"t", &"", &1, &3]),
             (values::BASE_STATE, vec![&"t", &"", &"c", &"1"]),
             (sql::SELECT_WRITES_ONE, vec![&"t", &"", &"id"]),
             (sql::SELECT_PLACE_WRITES, vec![&"t", &""]),

@@ -868,10 +868,154 @@ pub(crate) fn load(
 ) -> Result<Loaded> {
     let mut loaded = Loaded::default();
     let cache = cache.filter(|c| c.enabled());
-    for (place, versions) in wanted {
-        load_channel(tx, cache, *place, versions, &mut loaded)?;
+    // The channels of one thread and namespace whose named versions have
+    // close counters (one checkpoint's, or a short run of a history's) are
+    // read by one range scan first.
+    let mut places: BTreeMap<(&str, &str), Vec<Named<'_>>> = BTreeMap::new();
+    for ((t, n, c), versions) in wanted {
+        places.entry((t, n)).or_default().push((c, versions));
+    }
+    for ((t, n), channels) in places {
+        let mut pending = channels;
+        if pending.len() > 1 {
+            pending = load_span(tx, cache, (t, n), pending, &mut loaded)?;
+        }
+        for (c, versions) in pending {
+            load_channel(tx, cache, (t, n, c), versions, &mut loaded)?;
+        }
     }
     Ok(loaded)
+}
+
+/// A channel and the versions of it a read names.
+type Named<'w> = (&'w str, &'w [String]);
+
+/// How many times `version` is named in `versions` (a page's, one per
+/// checkpoint that names it).
+fn uses(versions: &[String], version: &str) -> usize {
+    versions.iter().filter(|v| *v == version).count().max(1)
+}
+
+/// The named versions of `channel` in `channels`.
+fn versions_of<'w>(channels: &[Named<'w>], channel: &str) -> &'w [String] {
+    channels
+        .iter()
+        .find(|(c, _)| *c == channel)
+        .map_or(&[], |(_, versions)| versions)
+}
+
+/// The widest span of counters [`load_span`] reads at once.
+const SPAN: i64 = 64;
+
+/// The rows of one thread and namespace with counters from `?3` to `?4`,
+/// newest first (every channel's: one range scan).
+pub(crate) const SCAN_SPAN: &str = "SELECT v.seq, v.channel, v.version, \
+     CASE WHEN v.blob IS NULL THEN v.value \
+     ELSE (SELECT b.value FROM channel_blobs AS b WHERE b.id = v.blob) END, \
+     v.base, v.len, v.hash, v.blob FROM channel_values AS v \
+     WHERE v.thread_id = ?1 AND v.checkpoint_ns = ?2 AND v.seq BETWEEN ?3 AND ?4 \
+     ORDER BY v.seq DESC";
+
+/// Reads the named versions of several channels of one thread and
+/// namespace in one range scan over their counters, when the span is
+/// short. A channel is done when each of its named versions is a full
+/// value, a cached array (see [`load`]) or not stored (its counter is in
+/// the span); the channels that need a delta chain walked, and all of them
+/// when the span is too wide, are returned for [`load_channel`].
+fn load_span<'w>(
+    tx: &Connection,
+    cache: Option<&ReadCache>,
+    (thread_id, ns): (&str, &str),
+    channels: Vec<Named<'w>>,
+    loaded: &mut Loaded,
+) -> Result<Vec<Named<'w>>> {
+    let mut seqs = channels
+        .iter()
+        .flat_map(|(_, versions)| versions.iter().map(|v| seq_of(v)));
+    let Some(Some(first)) = seqs.next() else {
+        return Ok(channels);
+    };
+    let (mut lo, mut hi) = (first, first);
+    for seq in seqs {
+        let Some(seq) = seq else {
+            return Ok(channels);
+        };
+        lo = lo.min(seq);
+        hi = hi.max(seq);
+    }
+    if hi - lo > SPAN {
+        return Ok(channels);
+    }
+    let context = || format!("load the channel values of thread {thread_id:?}");
+    // (channel, version, still wanted); channels that need their chains.
+    let mut named: Vec<(&'w str, &'w str, bool)> = channels
+        .iter()
+        .flat_map(|(c, versions)| versions.iter().map(move |v| (*c, v.as_str(), true)))
+        .collect();
+    // A version named by several checkpoints is read once.
+    named.sort_unstable();
+    named.dedup();
+    let mut left = named.len();
+    let mut chained: BTreeSet<&'w str> = BTreeSet::new();
+    let mut stmt = tx.prepare_cached(SCAN_SPAN).map_err(sql_context(context))?;
+    let mut rows = stmt
+        .query(params![thread_id, ns, lo, hi])
+        .map_err(sql_context(context))?;
+    while let Some(row) = rows.next().map_err(sql_context(context))? {
+        let channel = row
+            .get_ref(1)
+            .and_then(|v| Ok(v.as_str()?))
+            .map_err(sql_context(context))?;
+        let version = row
+            .get_ref(2)
+            .and_then(|v| Ok(v.as_str()?))
+            .map_err(sql_context(context))?;
+        let Some(at) = named
+            .iter()
+            .position(|(c, v, open)| *open && *c == channel && *v == version)
+        else {
+            continue;
+        };
+        let (c, v, _) = named[at];
+        if chained.contains(c) {
+            continue;
+        }
+        let raw = raw_value(row.get(3), row.get(4), row.get(5), row.get(6), row.get(7))
+            .map_err(sql_context(context))?;
+        let key = (
+            thread_id.to_owned(),
+            ns.to_owned(),
+            c.to_owned(),
+            v.to_owned(),
+        );
+        if raw.base.is_some() {
+            let place = (key.0.clone(), key.1.clone(), key.2.clone());
+            let hit = match (cache, raw.len, raw.hash) {
+                (Some(cache), Some(len), Some(hash)) => cache.get(&place, len, hash),
+                _ => None,
+            };
+            match hit {
+                Some(value) => {
+                    let uses = uses(versions_of(&channels, c), v);
+                    loaded.known.insert(key.clone(), (value, uses));
+                }
+                None => {
+                    chained.insert(c);
+                    continue;
+                }
+            }
+        }
+        loaded.raw.insert(key, raw);
+        named[at].2 = false;
+        left -= 1;
+        if left == 0 {
+            break;
+        }
+    }
+    Ok(channels
+        .into_iter()
+        .filter(|(c, _)| chained.contains(c))
+        .collect())
 }
 
 /// [`load`] for the versions of one channel.
@@ -883,6 +1027,9 @@ fn load_channel(
     loaded: &mut Loaded,
 ) -> Result<()> {
     let context = || format!("load the values of channel {channel:?} of thread {thread_id:?}");
+    if versions.is_empty() {
+        return Ok(());
+    }
     let place = (thread_id.to_owned(), ns.to_owned(), channel.to_owned());
     let cache = cache.filter(|c| c.knows_place(&place));
     let key = |version: String| {
@@ -901,6 +1048,8 @@ fn load_channel(
     // chains were not followed (yet).
     let mut found: BTreeSet<String> = BTreeSet::new();
     let mut unfollowed: FastMap<String, (String, i64)> = FastMap::default();
+    // Versions some read row builds on.
+    let mut bases: BTreeSet<String> = BTreeSet::new();
     while !wanted.is_empty() {
         let unknown = wanted.values().any(Option::is_none);
         let start = if unknown {
@@ -934,12 +1083,15 @@ fn load_channel(
                 .map_err(sql_context(context))?;
             let base_seq: Option<i64> = row.get(4).map_err(sql_context(context))?;
             let mut follow = raw.base.clone().zip(base_seq);
+            // A row another chain goes through is read with its own chain.
             if let Some(cache) = cache
                 && named.contains(version.as_str())
+                && !bases.contains(&version)
                 && let (Some(len), Some(hash)) = (raw.len, raw.hash)
                 && let Some(value) = cache.get(&place, len, hash)
             {
-                loaded.known.insert(key(version.clone()), value);
+                let uses = uses(versions, &version);
+                loaded.known.insert(key(version.clone()), (value, uses));
                 if let Some(base) = follow.take() {
                     unfollowed.insert(version.clone(), base);
                 }
@@ -947,6 +1099,7 @@ fn load_channel(
             found.insert(version.clone());
             loaded.raw.insert(key(version.clone()), raw);
             while let Some((base, base_seq)) = follow.take() {
+                bases.insert(base.clone());
                 if found.contains(&base) {
                     // Read already; if its own chain was skipped, follow it.
                     follow = unfollowed.remove(&base);
@@ -1051,7 +1204,7 @@ pub(crate) struct Resolver {
     raw: RawValues,
     recent: FastMap<ValueKey, Value>,
     /// Values found in the [`ReadCache`] by [`load`].
-    known: FastMap<ValueKey, Value>,
+    known: FastMap<ValueKey, (Value, usize)>,
     /// Where arrays built from their chains are remembered.
     cache: Option<Arc<ReadCache>>,
 }
@@ -1133,7 +1286,13 @@ impl Resolver {
             checkpoint_id: checkpoint_id.to_owned(),
             what: format!("value of channel {:?} at version {version}: {why}", key.2),
         };
-        if let Some(value) = self.known.remove(key) {
+        if let Some((value, uses)) = self.known.get_mut(key)
+            && *uses > 1
+        {
+            *uses -= 1;
+            return Ok(Some(value.clone()));
+        }
+        if let Some((value, _)) = self.known.remove(key) {
             return Ok(Some(value));
         }
         if let Some(value) = self.recent.remove(key) {
@@ -1414,7 +1573,8 @@ impl ReadCache {
 #[derive(Debug, Default)]
 pub(crate) struct Loaded {
     raw: RawValues,
-    known: FastMap<ValueKey, Value>,
+    /// With how many more times each is named in the page.
+    known: FastMap<ValueKey, (Value, usize)>,
 }
 
 impl From<RawValues> for Loaded {
