@@ -515,7 +515,9 @@ mod tests {
     fn dump(conn: &Connection) -> Vec<String> {
         let mut out = Vec::new();
         for table in [
-            "checkpoints",
+            // Rows written before schema 3 also hold the id in the JSON.
+            "(SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, \
+             json_remove(checkpoint, '$.id'), metadata, step, source, run_id FROM checkpoints)",
             "writes",
             "(SELECT thread_id, checkpoint_ns, channel, seq, version, \
              coalesce(value, (SELECT value FROM channel_blobs WHERE id = blob)), \
@@ -567,7 +569,8 @@ mod tests {
                 "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, \
                  parent_checkpoint_id, checkpoint, metadata, step, source, run_id) \
                  SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, \
-                 checkpoint, metadata, step, source, run_id FROM source.checkpoints; \
+                 json_set(checkpoint, '$.id', checkpoint_id), metadata, step, source, run_id \
+                 FROM source.checkpoints; \
                  INSERT INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, \
                  channel, task_path, value) SELECT thread_id, checkpoint_ns, checkpoint_id, \
                  task_id, idx, channel, task_path, value FROM source.writes; \
@@ -647,6 +650,23 @@ mod tests {
         assert_eq!(
             got.checkpoint.channel_values["messages"],
             Value::from(messages)
+        );
+        // An old row whose JSON names another id is damage.
+        let id = expected[0].config.checkpoint_id.clone().unwrap();
+        saver
+            .pool()
+            .get()
+            .unwrap()
+            .execute(
+                "UPDATE checkpoints SET checkpoint = json_set(checkpoint, '$.id', 'x') \
+                 WHERE checkpoint_id = ?1",
+                [&id],
+            )
+            .unwrap();
+        let err = saver.get_tuple(&expected[0].config).unwrap_err();
+        assert!(
+            matches!(&err, Error::Corrupt { what, .. } if what.contains("has id")),
+            "{err:?}"
         );
     }
 

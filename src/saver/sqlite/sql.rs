@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::Row;
 use rusqlite::types::Value as SqlValue;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::saver::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
@@ -119,11 +119,11 @@ pub(crate) const DELETE_RUNS: [&str; 2] = [
 ];
 
 /// A checkpoint as stored in its row: everything but the channel values,
-/// which live in `channel_values`.
+/// which live in `channel_values`, and the id, which is the row's
+/// `checkpoint_id` (rows written before schema 3 also have it here).
 #[derive(Serialize)]
 struct StoredCheckpoint<'a> {
     v: u32,
-    id: &'a str,
     ts: &'a str,
     channel_versions: &'a ChannelVersions,
     // Empty and absent fields are left out (they read back as defaults).
@@ -137,7 +137,6 @@ struct StoredCheckpoint<'a> {
 pub(crate) fn encode_checkpoint(thread_id: &str, checkpoint: &Checkpoint) -> Result<String> {
     let stored = StoredCheckpoint {
         v: checkpoint.v,
-        id: &checkpoint.id,
         ts: &checkpoint.ts,
         channel_versions: &checkpoint.channel_versions,
         versions_seen: &checkpoint.versions_seen,
@@ -161,6 +160,24 @@ pub(crate) fn encode_json<T: Serialize + ?Sized>(
         what: what(),
         source,
     })
+}
+
+/// A checkpoint's JSON as read from its row: [`Checkpoint`]'s fields, the
+/// id optional (only rows written before schema 3 have it).
+#[derive(Deserialize)]
+struct ReadCheckpoint {
+    v: u32,
+    #[serde(default)]
+    id: Option<String>,
+    ts: String,
+    #[serde(default)]
+    channel_values: BTreeMap<String, Value>,
+    #[serde(default)]
+    channel_versions: ChannelVersions,
+    #[serde(default)]
+    versions_seen: BTreeMap<String, ChannelVersions>,
+    #[serde(default)]
+    updated_channels: Option<Vec<String>>,
 }
 
 /// A checkpoint row as read, before decoding.
@@ -239,14 +256,24 @@ impl RawCheckpoint {
             optional_text(self.parent).map_err(|e| corrupt(format!("parent_checkpoint_id {e}")))?;
         let checkpoint_json =
             text(self.checkpoint).map_err(|e| corrupt(format!("checkpoint column {e}")))?;
-        let checkpoint: Checkpoint = serde_json::from_str(&checkpoint_json)
+        let stored: ReadCheckpoint = serde_json::from_str(&checkpoint_json)
             .map_err(|e| corrupt(format!("checkpoint JSON: {e}")))?;
-        if checkpoint.id != id {
+        if let Some(json_id) = &stored.id
+            && *json_id != id
+        {
             return Err(corrupt(format!(
-                "checkpoint JSON has id {:?}, the row {id:?}",
-                checkpoint.id
+                "checkpoint JSON has id {json_id:?}, the row {id:?}"
             )));
         }
+        let checkpoint = Checkpoint {
+            v: stored.v,
+            id,
+            ts: stored.ts,
+            channel_values: stored.channel_values,
+            channel_versions: stored.channel_versions,
+            versions_seen: stored.versions_seen,
+            updated_channels: stored.updated_channels,
+        };
         let metadata_json =
             text(self.metadata).map_err(|e| corrupt(format!("metadata column {e}")))?;
         let metadata: CheckpointMetadata = serde_json::from_str(&metadata_json)
