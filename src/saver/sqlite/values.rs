@@ -49,7 +49,7 @@ const INSERT_VALUE: &str = "INSERT INTO channel_values (thread_id, checkpoint_ns
      ON CONFLICT (thread_id, checkpoint_ns, seq, channel, version) DO NOTHING";
 
 /// Replaces a stored value (after its dependents were made full); a
-/// trigger drops the long value it had.
+/// trigger (`channel_values_replace_blob`) drops the long value it had.
 const REPLACE_VALUE: &str = "UPDATE channel_values SET value = ?5, base = ?6, depth = ?7, \
      len = ?8, hash = ?9, blob = ?10 \
      WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 \
@@ -103,7 +103,12 @@ const COLLECT_GARBAGE: &str = "WITH RECURSIVE \
        AND w.seq = CAST(needed.v AS INTEGER) AND w.version = needed.v \
        WHERE w.base IS NOT NULL) \
      DELETE FROM channel_values WHERE thread_id = ?1 \
-     AND (checkpoint_ns, channel, version) NOT IN (SELECT n, c, v FROM needed)";
+     AND (checkpoint_ns, channel, version) NOT IN (SELECT n, c, v FROM needed) \
+     RETURNING blob";
+
+/// Deletes the long values `?1` (a JSON array of ids) names.
+const DELETE_BLOBS: &str =
+    "DELETE FROM channel_blobs WHERE id IN (SELECT value FROM json_each(?1))";
 
 /// The most deltas a chain may have when read, whatever the options said
 /// when it was written; more means the rows are damaged (a cycle).
@@ -1615,21 +1620,37 @@ fn decode(raw: &SqlValue) -> Result<Value, String> {
 
 /// Deletes the values of `thread_id` that no checkpoint needs any more.
 pub(crate) fn collect_garbage(tx: &Connection, thread_id: &str) -> Result<()> {
-    tx.prepare_cached(COLLECT_GARBAGE)
-        .and_then(|mut stmt| stmt.execute([thread_id]))
-        .map_err(sql_context(|| {
-            format!("drop unused channel values of thread {thread_id:?}")
-        }))?;
+    let context = || format!("drop unused channel values of thread {thread_id:?}");
+    let blobs: Vec<i64> = tx
+        .prepare_cached(COLLECT_GARBAGE)
+        .and_then(|mut stmt| {
+            stmt.query_map([thread_id], |r| r.get::<_, Option<i64>>(0))?
+                .filter_map(|id| id.transpose())
+                .collect()
+        })
+        .map_err(sql_context(context))?;
+    if !blobs.is_empty() {
+        let ids = encode_json(thread_id, || "long value ids".to_owned(), &blobs)?;
+        tx.prepare_cached(DELETE_BLOBS)
+            .and_then(|mut stmt| stmt.execute([ids]))
+            .map_err(sql_context(context))?;
+    }
     Ok(())
 }
 
-/// Deletes every value of `thread_id`.
+/// Deletes every value of `thread_id`, long values first.
 pub(crate) fn delete_thread(tx: &Connection, thread_id: &str) -> Result<()> {
-    tx.prepare_cached("DELETE FROM channel_values WHERE thread_id = ?1")
-        .and_then(|mut stmt| stmt.execute([thread_id]))
-        .map_err(sql_context(|| {
-            format!("delete channel values of thread {thread_id:?}")
-        }))?;
+    for statement in [
+        "DELETE FROM channel_blobs WHERE id IN \
+         (SELECT blob FROM channel_values WHERE thread_id = ?1 AND blob IS NOT NULL)",
+        "DELETE FROM channel_values WHERE thread_id = ?1",
+    ] {
+        tx.prepare_cached(statement)
+            .and_then(|mut stmt| stmt.execute([thread_id]))
+            .map_err(sql_context(|| {
+                format!("delete channel values of thread {thread_id:?}")
+            }))?;
+    }
     Ok(())
 }
 
