@@ -7,6 +7,7 @@ use tokio::task::JoinHandle;
 use super::error::GraphError;
 use crate::saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointMetadata, Config,
+    WriteBatch,
 };
 
 /// When a run saves its checkpoints.
@@ -14,7 +15,9 @@ use crate::saver::{
 pub enum Durability {
     /// Every checkpoint and every task's writes are saved before the run
     /// goes on (the default). The safest: a crash loses at most the tasks
-    /// that were running.
+    /// that were running (counting a step's last task until its step's
+    /// checkpoint is saved: its writes are saved with that checkpoint, in
+    /// one saver call and one transaction).
     #[default]
     Sync,
     /// Saves run in the background, in order, overlapping the next step;
@@ -26,6 +29,10 @@ pub enum Durability {
     /// crash loses the whole run.
     Exit,
 }
+
+/// One task's writes held for the next checkpoint: `(writes, task_id,
+/// task_path)`.
+pub(crate) type HeldWrites = (Vec<(String, Value)>, String, String);
 
 /// A saver call queued by `Durability::Async`.
 enum Op {
@@ -149,6 +156,47 @@ impl Persist {
             }
         }
         Ok(())
+    }
+
+    /// Whether [`put_with_writes`](Self::put_with_writes) saves the writes
+    /// and the checkpoint in one saver call (`Sync` with a saver); else the
+    /// run saves writes as tasks end.
+    pub(crate) fn fuses(&self) -> bool {
+        self.saver.is_some() && self.mode == Durability::Sync
+    }
+
+    /// `Sync`: saves tasks' writes `(writes, task_id, task_path)` against
+    /// `parent` and `checkpoint` as its child in one saver call
+    /// ([`put_with_writes`](crate::BaseCheckpointSaver::put_with_writes):
+    /// one transaction). Other modes: the writes and then the checkpoint,
+    /// as [`put_writes`](Self::put_writes) and [`put`](Self::put) save them.
+    pub(crate) async fn put_with_writes(
+        &mut self,
+        parent: &Config,
+        writes: &[HeldWrites],
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        versions: &ChannelVersions,
+    ) -> Result<(), GraphError> {
+        if !self.fuses() || writes.is_empty() {
+            for (w, task_id, task_path) in writes {
+                self.put_writes(parent, w.clone(), task_id, task_path)
+                    .await?;
+            }
+            return self.put(parent, checkpoint, metadata, versions).await;
+        }
+        let Some(saver) = &self.saver else {
+            return Ok(());
+        };
+        let batches: Vec<WriteBatch<'_>> = writes
+            .iter()
+            .map(|(w, task_id, task_path)| WriteBatch::new(w, task_id, task_path))
+            .collect();
+        saver
+            .put_with_writes(parent, &batches, checkpoint, metadata, versions)
+            .await
+            .map(drop)
+            .map_err(GraphError::saver("put_with_writes", &self.thread_id))
     }
 
     /// Saves a task's writes against the checkpoint `config` names.

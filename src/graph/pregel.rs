@@ -14,6 +14,17 @@
 //!   through the reducers, versions grow by one `get_next_version` over the
 //!   highest version, and a `loop` checkpoint is saved with
 //!   `new_versions` = the channels that changed.
+//! - With `Durability::Sync`, the writes of the task that ends last, when
+//!   no task of the step failed or was interrupted, are *held* (kept in
+//!   `pending`, not yet saved) and saved with the step's checkpoint in one
+//!   `put_with_writes` call: one transaction and one fsync per step instead
+//!   of two for a one-task step. So a finished task is never run again
+//!   after a failure: every other task's writes are saved as it ends, and
+//!   the held ones become durable exactly when the checkpoint does (a
+//!   crash before loses both, like a crash just before their own
+//!   `put_writes`). If the step then ends without a checkpoint (its writes
+//!   conflict), or the fused save fails, the held writes are saved alone,
+//!   as they would have been. Other durability modes save as before.
 //! - A failed task is saved as an `__error__` write (with `__resume__` if
 //!   it took an answer) and the run stops with
 //!   the error after the other tasks end; an interrupted one as
@@ -34,7 +45,7 @@ use super::compiled::{CompiledGraph, Input, RunOutcome};
 use super::error::GraphError;
 use super::interrupt::{Goto, Interrupt};
 use super::node::NodeContext;
-use super::persist::Persist;
+use super::persist::{HeldWrites, Persist};
 use super::state::State;
 use super::stream::{EventSink, StreamEvent};
 use super::task::{Task, TaskKind, pull_path, pull_task_id, push_path, push_task_id};
@@ -503,6 +514,9 @@ pub(crate) struct Run {
     /// Channels changed since `checkpoint` was saved outside a step (a
     /// command's update and goto); the next checkpoint announces them.
     carried: BTreeSet<String>,
+    /// Writes of the step's last task (`Durability::Sync`), recorded in
+    /// `pending` but saved with the step's checkpoint, in one saver call.
+    held: Vec<HeldWrites>,
     persist: Persist,
     sink: Option<EventSink>,
 }
@@ -556,9 +570,29 @@ impl Run {
             .collect();
         let parent = self.config_for(self.saved_id.as_deref());
         let metadata = CheckpointMetadata::new(source, step);
-        self.persist
-            .put(&parent, &next, &metadata, &versions)
-            .await?;
+        if self.held.is_empty() {
+            self.persist
+                .put(&parent, &next, &metadata, &versions)
+                .await?;
+        } else {
+            // The held writes go in with the checkpoint (one transaction).
+            let held = std::mem::take(&mut self.held);
+            let saved = self
+                .persist
+                .put_with_writes(&parent, &held, &next, &metadata, &versions)
+                .await;
+            if let Err(e) = saved {
+                // As if the writes had been saved before the failed put:
+                // try them alone, so their task is not run again.
+                for (writes, task_id, task_path) in held {
+                    let _ = self
+                        .persist
+                        .put_writes(&parent, writes, &task_id, &task_path)
+                        .await;
+                }
+                return Err(e);
+            }
+        }
         self.saved_id = Some(next.id.clone());
         self.checkpoint = next;
         self.step = step;
@@ -628,6 +662,35 @@ impl Run {
         task_path: &str,
     ) -> Result<(), GraphError> {
         let config = self.config_for(self.saved_id.as_deref());
+        self.record_writes(&writes, task_id, task_path);
+        self.persist
+            .put_writes(&config, writes, task_id, task_path)
+            .await
+    }
+
+    /// Keeps writes in `pending` and holds them to be saved with the next
+    /// checkpoint ([`checkpoint`](Self::checkpoint)), or alone by
+    /// [`save_held`](Self::save_held) if the step ends otherwise.
+    fn hold_writes(&mut self, writes: Vec<(String, Value)>, task_id: &str, task_path: &str) {
+        self.record_writes(&writes, task_id, task_path);
+        self.held
+            .push((writes, task_id.to_owned(), task_path.to_owned()));
+    }
+
+    /// Saves the held writes on their own (the step they were held for
+    /// ends without a checkpoint).
+    async fn save_held(&mut self) -> Result<(), GraphError> {
+        let config = self.config_for(self.saved_id.as_deref());
+        for (writes, task_id, task_path) in std::mem::take(&mut self.held) {
+            self.persist
+                .put_writes(&config, writes, &task_id, &task_path)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Adds writes to `pending` as the saver stores them.
+    fn record_writes(&mut self, writes: &[(String, Value)], task_id: &str, task_path: &str) {
         for (i, (ch, v)) in writes.iter().enumerate() {
             let idx = crate::saver::write_idx(ch, i);
             let existing = self
@@ -651,9 +714,6 @@ impl Run {
                 idx,
             });
         }
-        self.persist
-            .put_writes(&config, writes, task_id, task_path)
-            .await
     }
 
     /// The saved writes of task `id` if it finished, without control writes.
@@ -756,20 +816,31 @@ impl Run {
             };
             match output {
                 TaskOutput::Done(writes) => {
+                    // The last task of a step that ends normally: its
+                    // writes are saved with the step's checkpoint, in one
+                    // saver call (one transaction, one fsync). Until then a
+                    // crash loses them, as it would just before their own
+                    // save; no other task's writes wait.
+                    let hold = running.is_empty()
+                        && errors.is_empty()
+                        && interrupts.is_empty()
+                        && self.persist.fuses();
+                    let mut batches = Vec::with_capacity(2);
                     if let Some(answers) = new_answers {
-                        self.save_writes(
-                            vec![(RESUME.to_owned(), Value::Array(answers))],
-                            &task.id,
-                            &task.path,
-                        )
-                        .await?;
+                        batches.push(vec![(RESUME.to_owned(), Value::Array(answers))]);
                     }
-                    let saved = if writes.is_empty() {
+                    batches.push(if writes.is_empty() {
                         vec![(NO_WRITES.to_owned(), Value::Null)]
                     } else {
                         writes.clone()
-                    };
-                    self.save_writes(saved, &task.id, &task.path).await?;
+                    });
+                    for batch in batches {
+                        if hold {
+                            self.hold_writes(batch, &task.id, &task.path);
+                        } else {
+                            self.save_writes(batch, &task.id, &task.path).await?;
+                        }
+                    }
                     let update: Map<String, Value> = writes
                         .iter()
                         .filter(|(ch, _)| spec.state_channels.contains(ch))
@@ -861,12 +932,12 @@ impl Run {
             .unwrap_or_else(|e| e.into_inner())
             .is_none();
         if had_shared && taken {
-            self.save_writes(
-                vec![(RESUME.to_owned(), consumed_marker())],
-                NULL_TASK_ID,
-                "",
-            )
-            .await?;
+            let marker = vec![(RESUME.to_owned(), consumed_marker())];
+            if self.held.is_empty() {
+                self.save_writes(marker, NULL_TASK_ID, "").await?;
+            } else {
+                self.hold_writes(marker, NULL_TASK_ID, "");
+            }
         }
         if let Some((_, err)) = errors.into_iter().next() {
             return Err(err);
@@ -896,8 +967,16 @@ impl Run {
 
     /// Ends the run: waits for the saves, then returns `result`.
     async fn finish<T>(&mut self, result: Result<T, GraphError>) -> Result<T, GraphError> {
+        // Held writes are saved with their step's checkpoint or, if the
+        // step ended otherwise, alone; none should be left here.
+        let held = if self.held.is_empty() {
+            Ok(())
+        } else {
+            self.save_held().await
+        };
         let flushed = self.persist.flush().await;
         let value = result?;
+        held?;
         flushed?;
         Ok(value)
     }
@@ -943,6 +1022,7 @@ impl Run {
                 checkpoint: t.checkpoint,
                 pending: t.pending_writes,
                 carried: BTreeSet::new(),
+                held: Vec::new(),
                 persist,
                 sink,
             },
@@ -955,6 +1035,7 @@ impl Run {
                 saved_id: None,
                 pending: Vec::new(),
                 carried: BTreeSet::new(),
+                held: Vec::new(),
                 persist,
                 sink,
             },
@@ -1273,7 +1354,15 @@ impl Run {
                     return Ok(outcome);
                 }
             };
-            let updated = self.apply(ordered_writes(&finished), step)?;
+            let updated = match self.apply(ordered_writes(&finished), step) {
+                Ok(updated) => updated,
+                Err(e) => {
+                    // No checkpoint for this step: the held writes are
+                    // saved alone, as they would have been.
+                    self.save_held().await?;
+                    return Err(e);
+                }
+            };
             self.checkpoint(step, CheckpointSource::Loop, &updated)
                 .await?;
             steps_run += 1;

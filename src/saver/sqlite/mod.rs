@@ -4,6 +4,7 @@
 mod admin;
 mod commit;
 mod options;
+mod put;
 mod setup;
 mod sql;
 mod values;
@@ -21,24 +22,21 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use commit::{GroupCommit, Op, Runner};
 use serde_json::Value;
-use values::{DeltaCache, Mode, Stored};
+use values::{DeltaCache, Stored};
 
 pub use admin::{CheckpointSummary, ThreadSummary};
 pub use options::{SqliteOptions, Synchronous};
 
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
-use super::checks::{
-    check_copy, check_put, checkpoint_config, checkpoint_not_found, merged_metadata,
-    require_thread, writes_target,
-};
+use super::checks::{check_copy, check_put, checkpoint_config, require_thread};
 use super::config::Config;
 use super::error::{Error, Result};
 use super::iter::CheckpointIter;
 use super::list::ListOptions;
 use super::prune::PruneStrategy;
 use super::tuple::CheckpointTuple;
-use super::writes::{sort_pending_writes, special_idx, write_idx};
+use super::writes::{WriteBatch, sort_pending_writes};
 use sql::{CheckpointRow, RawCheckpoint};
 
 /// Maps a SQLite error to [`Error::Sqlite`], naming the operation.
@@ -792,71 +790,8 @@ impl BaseCheckpointSaver for SqliteSaver {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        check_put(config, checkpoint)?;
-        let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
-        let merged = merged_metadata(config, metadata);
-        // Serialise before queueing the write.
-        let checkpoint_json = sql::encode_checkpoint(thread_id, checkpoint)?;
-        let metadata_json = sql::encode_json(
-            thread_id,
-            || format!("metadata of checkpoint {}", checkpoint.id),
-            &merged,
-        )?;
-        let what = format!(
-            "put of checkpoint {} in thread {thread_id:?}",
-            checkpoint.id
-        );
-        let mut mode = Mode::Lean;
-        loop {
-            let mut encoded =
-                values::encode(&self.cache, thread_id, ns, checkpoint, new_versions, mode)?;
-            let rows = std::mem::take(&mut encoded.rows);
-            let (thread, namespace, id, parent) = (
-                thread_id.to_owned(),
-                ns.to_owned(),
-                checkpoint.id.clone(),
-                config.checkpoint_id.clone(),
-            );
-            let (checkpoint_json, metadata_json) = (checkpoint_json.clone(), metadata_json.clone());
-            let (step, source, run_id) =
-                (merged.step, merged.source.as_str(), merged.run_id.clone());
-            let context = what.clone();
-            let op: Op = Box::new(move |conn| {
-                if values::store(conn, &thread, &namespace, &id, &rows)? == Stored::Retry {
-                    return Ok(Stored::Retry);
-                }
-                conn.prepare_cached(sql::UPSERT_CHECKPOINT)
-                    .and_then(|mut stmt| {
-                        stmt.execute(rusqlite::params![
-                            thread,
-                            namespace,
-                            id,
-                            parent,
-                            checkpoint_json,
-                            metadata_json,
-                            step,
-                            source,
-                            run_id,
-                        ])
-                    })
-                    .map_err(sql_context(|| context))?;
-                Ok(Stored::Done)
-            });
-            match self.write(what.clone(), op)? {
-                Stored::Done => {
-                    self.cache.remember(thread_id, ns, encoded);
-                    break;
-                }
-                Stored::Retry if mode == Mode::Lean => mode = Mode::Complete,
-                Stored::Retry => {
-                    return Err(Error::GroupCommit {
-                        operation: what,
-                        reason: "a complete put asked to be retried".into(),
-                    });
-                }
-            }
-        }
-        Ok(checkpoint_config(thread_id, ns, &checkpoint.id))
+        let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
+        self.store_put(&put, Vec::new())
     }
 
     fn put_writes(
@@ -866,57 +801,19 @@ impl BaseCheckpointSaver for SqliteSaver {
         task_id: &str,
         task_path: &str,
     ) -> Result<()> {
-        let (thread_id, ns, id) = writes_target(config)?;
-        let encoded = writes
-            .iter()
-            .enumerate()
-            .map(|(position, (channel, value))| {
-                let json = sql::encode_json(
-                    thread_id,
-                    || format!("write to {channel:?} by task {task_id}"),
-                    value,
-                )?;
-                Ok((write_idx(channel, position), channel.clone(), json))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let what = format!("writes of task {task_id} to checkpoint {id} in thread {thread_id:?}");
-        let (thread_id, ns, id, task_id, task_path, context) = (
-            thread_id.to_owned(),
-            ns.to_owned(),
-            id.to_owned(),
-            task_id.to_owned(),
-            task_path.to_owned(),
-            what.clone(),
-        );
-        let op: Op = Box::new(move |tx| {
-            let what = || context.clone();
-            let exists = tx
-                .prepare_cached(sql::CHECKPOINT_EXISTS)
-                .and_then(|mut s| s.query_row([&thread_id, &ns, &id], |_| Ok(())).optional())
-                .map_err(sql_context(what))?;
-            if exists.is_none() {
-                return Err(checkpoint_not_found(&thread_id, &ns, &id));
-            }
-            let mut upsert = tx
-                .prepare_cached(sql::UPSERT_WRITE)
-                .map_err(sql_context(what))?;
-            let mut insert = tx
-                .prepare_cached(sql::INSERT_WRITE)
-                .map_err(sql_context(what))?;
-            for (idx, channel, json) in &encoded {
-                let stmt = if special_idx(channel).is_some() {
-                    &mut upsert
-                } else {
-                    &mut insert
-                };
-                stmt.execute(rusqlite::params![
-                    thread_id, ns, id, task_id, idx, channel, task_path, json
-                ])
-                .map_err(sql_context(what))?;
-            }
-            Ok(Stored::Done)
-        });
-        self.write(what, op).map(drop)
+        let batch = WriteBatch::new(writes, task_id, task_path);
+        self.store_writes(put::EncodedWrites::encode(config, &batch)?)
+    }
+
+    fn put_with_writes(
+        &self,
+        config: &Config,
+        batches: &[WriteBatch<'_>],
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        self.put_fused(config, batches, checkpoint, metadata, new_versions)
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {
