@@ -5,8 +5,8 @@
 //! `Recorder`, a real saver that also logs the write calls it gets.
 //!
 //! The order in which a step's tasks end is forced, not timed: a task that
-//! must end late waits on a semaphore that the recorder opens one permit
-//! per stored `put_writes` call.
+//! must end late waits until the recorder has counted enough stored
+//! `put_writes` calls.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +17,7 @@ use checkpointer::{
     CheckpointTuple, Config, ListOptions, PruneStrategy, Result, SqliteSaver,
 };
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use tokio::sync::watch;
 
 mod graph_support;
 use graph_support::*;
@@ -40,8 +40,8 @@ enum Call {
 struct Recorder {
     inner: Arc<dyn BaseCheckpointSaver>,
     calls: Mutex<Vec<Call>>,
-    /// One permit per stored `put_writes` call.
-    saved_writes: Arc<Semaphore>,
+    /// How many `put_writes` calls were stored.
+    saved_writes: watch::Sender<u32>,
 }
 
 impl Recorder {
@@ -49,7 +49,7 @@ impl Recorder {
         Arc::new(Recorder {
             inner,
             calls: Mutex::new(Vec::new()),
-            saved_writes: Arc::new(Semaphore::new(0)),
+            saved_writes: watch::Sender::new(0),
         })
     }
 
@@ -99,7 +99,7 @@ impl BaseCheckpointSaver for Recorder {
             task_id: task_id.to_owned(),
             channels: writes.iter().map(|(ch, _)| ch.clone()).collect(),
         });
-        self.saved_writes.add_permits(1);
+        self.saved_writes.send_modify(|n| *n += 1);
         Ok(())
     }
 
@@ -144,19 +144,15 @@ fn node(
     g: &mut StateGraph,
     c: &Counter,
     name: &'static str,
-    saved: &Arc<Semaphore>,
+    saved: &watch::Sender<u32>,
     after: u32,
     fail_first: bool,
 ) {
-    let (c, saved) = (c.clone(), Arc::clone(saved));
+    let (c, saved) = (c.clone(), saved.subscribe());
     g.add_node(name, move |_state, _ctx| {
-        let (c, saved) = (c.clone(), Arc::clone(&saved));
+        let (c, mut saved) = (c.clone(), saved.clone());
         async move {
-            if after > 0 {
-                // Put back: the permits count saves, not waiters.
-                let permits = saved.acquire_many(after).await?;
-                drop(permits);
-            }
+            saved.wait_for(|n| *n >= after).await?;
             if c.hit(name) == 1 && fail_first {
                 return Err(checkpointer::graph::NodeError::msg("flaky"));
             }
@@ -169,7 +165,7 @@ fn node(
 /// how many stored `put_writes` calls it waits for.
 fn fan_out(
     c: &Counter,
-    saved: &Arc<Semaphore>,
+    saved: &watch::Sender<u32>,
     order: [(&'static str, u32, bool); 3],
 ) -> StateGraph {
     let mut g = StateGraph::new();
@@ -350,8 +346,7 @@ async fn failure_in_a_parallel_step_does_not_rerun_finished_tasks(factory: Facto
         assert_eq!(step_calls, expected, "order {order:?}");
 
         recorder.clear();
-        // The resumed step runs c alone; nothing waits for saves now.
-        recorder.saved_writes.add_permits(10);
+        // The resumed step runs c alone (the saves it waits for are done).
         let out = app.invoke(Input::Continue, &thread).await.unwrap();
         assert_eq!(out.values["log"], json!(["a", "b", "c"]));
         assert_eq!(
@@ -379,13 +374,11 @@ async fn conflict_after_the_step_saves_the_last_writes_alone(factory: Factory) {
     let mut g = StateGraph::new();
     g.add_channel("x", Reducer::last_value());
     for (name, after) in [("a", 0u32), ("b", 1)] {
-        let (c, saved) = (c.clone(), Arc::clone(&recorder.saved_writes));
+        let (c, saved) = (c.clone(), recorder.saved_writes.subscribe());
         g.add_node(name, move |_state, _ctx| {
-            let (c, saved) = (c.clone(), Arc::clone(&saved));
+            let (c, mut saved) = (c.clone(), saved.clone());
             async move {
-                if after > 0 {
-                    drop(saved.acquire_many(after).await?);
-                }
+                saved.wait_for(|n| *n >= after).await?;
                 c.hit(name);
                 Ok(Update::new().set("x", name))
             }

@@ -1,5 +1,7 @@
 //! How a run saves checkpoints and writes: the three durability modes.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -165,38 +167,80 @@ impl Persist {
         self.saver.is_some() && self.mode == Durability::Sync
     }
 
-    /// `Sync`: saves tasks' writes `(writes, task_id, task_path)` against
-    /// `parent` and `checkpoint` as its child in one saver call
-    /// ([`put_with_writes`](crate::BaseCheckpointSaver::put_with_writes):
-    /// one transaction). Other modes: the writes and then the checkpoint,
-    /// as [`put_writes`](Self::put_writes) and [`put`](Self::put) save them.
-    pub(crate) async fn put_with_writes(
+    /// Saves `checkpoint` as the child of `parent`, after the held task
+    /// `writes` `(writes, task_id, task_path)` against `parent`, and gives
+    /// the checkpoint back (the run goes on from it).
+    ///
+    /// `Sync`: one saver call, [`put`](crate::BaseCheckpointSaver::put)
+    /// without writes, else
+    /// [`put_with_writes`](crate::BaseCheckpointSaver::put_with_writes) (one
+    /// transaction), on the blocking pool with the data moved there and
+    /// back, not copied. If that fails, the writes are then saved on their
+    /// own (as if their own save had come first) and the error is returned.
+    /// Other modes: the writes and the checkpoint as
+    /// [`put_writes`](Self::put_writes) and [`put`](Self::put) save them.
+    pub(crate) async fn save_step(
         &mut self,
         parent: &Config,
-        writes: &[HeldWrites],
-        checkpoint: &Checkpoint,
-        metadata: &CheckpointMetadata,
-        versions: &ChannelVersions,
-    ) -> Result<(), GraphError> {
-        if !self.fuses() || writes.is_empty() {
-            for (w, task_id, task_path) in writes {
-                self.put_writes(parent, w.clone(), task_id, task_path)
-                    .await?;
+        writes: Vec<HeldWrites>,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        versions: ChannelVersions,
+    ) -> (Checkpoint, Result<(), GraphError>) {
+        let saver = match &self.saver {
+            Some(saver) if self.mode == Durability::Sync => Arc::clone(saver.inner()),
+            _ => {
+                let mut result = Ok(());
+                for (w, task_id, task_path) in writes {
+                    result = self.put_writes(parent, w, &task_id, &task_path).await;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                if result.is_ok() {
+                    result = self.put(parent, &checkpoint, &metadata, &versions).await;
+                }
+                return (checkpoint, result);
             }
-            return self.put(parent, checkpoint, metadata, versions).await;
-        }
-        let Some(saver) = &self.saver else {
-            return Ok(());
         };
-        let batches: Vec<WriteBatch<'_>> = writes
-            .iter()
-            .map(|(w, task_id, task_path)| WriteBatch::new(w, task_id, task_path))
-            .collect();
-        saver
-            .put_with_writes(parent, &batches, checkpoint, metadata, versions)
-            .await
-            .map(drop)
-            .map_err(GraphError::saver("put_with_writes", &self.thread_id))
+        let operation = if writes.is_empty() {
+            "put"
+        } else {
+            "put_with_writes"
+        };
+        let (shared, held) = (Arc::new(checkpoint), Arc::new(writes));
+        let (cp, w, config) = (Arc::clone(&shared), Arc::clone(&held), parent.clone());
+        let joined = tokio::task::spawn_blocking(move || {
+            if w.is_empty() {
+                return saver.put(&config, &cp, &metadata, &versions).map(drop);
+            }
+            let batches: Vec<WriteBatch<'_>> = w
+                .iter()
+                .map(|(writes, task_id, task_path)| WriteBatch::new(writes, task_id, task_path))
+                .collect();
+            saver
+                .put_with_writes(&config, &batches, &cp, &metadata, &versions)
+                .map(drop)
+        })
+        .await;
+        let result = match joined {
+            Ok(saved) => saved.map_err(GraphError::saver(operation, &self.thread_id)),
+            Err(e) => Err(GraphError::Saver {
+                operation,
+                thread_id: self.thread_id.clone(),
+                source: Box::new(crate::saver::Error::Task(e)),
+            }),
+        };
+        // The blocking call has ended and dropped its handles.
+        let checkpoint = Arc::try_unwrap(shared).unwrap_or_else(|cp| Checkpoint::clone(&cp));
+        if result.is_err() {
+            let held = Arc::try_unwrap(held).unwrap_or_else(|w| w.to_vec());
+            for (w, task_id, task_path) in held {
+                // The first error is the one to report.
+                let _ = self.put_writes(parent, w, &task_id, &task_path).await;
+            }
+        }
+        (checkpoint, result)
     }
 
     /// Saves a task's writes against the checkpoint `config` names.

@@ -35,8 +35,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
+use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use serde_json::{Map, Value, json};
 
 use super::builder::{END, GraphSpec, START};
@@ -63,6 +64,19 @@ pub(crate) const INPUT_NODE: &str = "__input__";
 /// has taken it.
 fn consumed_marker() -> Value {
     json!({"__resume_consumed__": true})
+}
+
+/// An empty checkpoint that holds the place of one moved out for a moment.
+fn placeholder() -> Checkpoint {
+    Checkpoint {
+        v: 0,
+        id: String::new(),
+        ts: String::new(),
+        channel_values: BTreeMap::new(),
+        channel_versions: ChannelVersions::new(),
+        versions_seen: BTreeMap::new(),
+        updated_channels: None,
+    }
 }
 
 /// Whether `channel` is a control channel (never applied to the state).
@@ -434,7 +448,7 @@ async fn run_task(
     spec: Arc<GraphSpec>,
     task: Task,
     input: State,
-    global: State,
+    global: Arc<State>,
     ctx: NodeContext,
 ) -> TaskOutput {
     let update = match spec.nodes.get(&task.name).and_then(|n| n.runner.clone()) {
@@ -459,12 +473,16 @@ async fn run_task(
     }
 }
 
-/// The text of a caught panic.
-fn panic_message(e: tokio::task::JoinError) -> String {
+/// The text of a spawned task's panic (or cancellation).
+fn join_message(e: tokio::task::JoinError) -> String {
     if e.is_cancelled() {
         return "task was cancelled".to_owned();
     }
-    let payload = e.into_panic();
+    panic_message(&*e.into_panic())
+}
+
+/// The text of a caught panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -531,9 +549,11 @@ impl Run {
         c
     }
 
-    fn emit(&self, event: StreamEvent) {
+    /// Emits the event `event` makes, if the run is streamed (else the
+    /// event, which may copy the whole state, is not built).
+    fn emit(&self, event: impl FnOnce() -> StreamEvent) {
         if let Some(sink) = &self.sink {
-            sink.emit(event);
+            sink.emit(event());
         }
     }
 
@@ -562,7 +582,14 @@ impl Run {
     ) -> Result<(), GraphError> {
         let mut updated = updated.clone();
         updated.append(&mut self.carried);
-        let mut next = self.checkpoint.successor(step);
+        // The checkpoint moves to the saver call and comes back: no copy.
+        let current = std::mem::replace(&mut self.checkpoint, placeholder());
+        let kept = (
+            current.id.clone(),
+            current.ts.clone(),
+            current.updated_channels.clone(),
+        );
+        let mut next = current.into_successor(step);
         next.updated_channels = Some(updated.iter().cloned().collect());
         let versions: ChannelVersions = updated
             .iter()
@@ -570,28 +597,21 @@ impl Run {
             .collect();
         let parent = self.config_for(self.saved_id.as_deref());
         let metadata = CheckpointMetadata::new(source, step);
-        if self.held.is_empty() {
-            self.persist
-                .put(&parent, &next, &metadata, &versions)
-                .await?;
-        } else {
-            // The held writes go in with the checkpoint (one transaction).
-            let held = std::mem::take(&mut self.held);
-            let saved = self
-                .persist
-                .put_with_writes(&parent, &held, &next, &metadata, &versions)
-                .await;
-            if let Err(e) = saved {
-                // As if the writes had been saved before the failed put:
-                // try them alone, so their task is not run again.
-                for (writes, task_id, task_path) in held {
-                    let _ = self
-                        .persist
-                        .put_writes(&parent, writes, &task_id, &task_path)
-                        .await;
-                }
-                return Err(e);
-            }
+        // Held writes (of the step's last task) go in with the checkpoint.
+        let held = std::mem::take(&mut self.held);
+        let (next, saved) = self
+            .persist
+            .save_step(&parent, held, next, metadata, versions)
+            .await;
+        if let Err(e) = saved {
+            // Not saved: the run keeps its checkpoint as it was.
+            self.checkpoint = next;
+            (
+                self.checkpoint.id,
+                self.checkpoint.ts,
+                self.checkpoint.updated_channels,
+            ) = kept;
+            return Err(e);
         }
         self.saved_id = Some(next.id.clone());
         self.checkpoint = next;
@@ -743,16 +763,22 @@ impl Run {
     /// Runs the tasks of one step.
     async fn run_step(&mut self, tasks: &[Task], step: i64) -> Result<StepEnd, GraphError> {
         let spec = Arc::clone(self.graph.spec());
-        let global = State::from_map(state_values(&spec, &self.checkpoint));
+        let global = Arc::new(State::from_map(state_values(&spec, &self.checkpoint)));
         let shared_resume = Arc::new(Mutex::new(
             self.pending_value(NULL_TASK_ID, RESUME)
                 .filter(|v| *v != consumed_marker()),
         ));
         let mut done: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
-        let mut running = FuturesUnordered::new();
+        let mut running: FuturesUnordered<BoxFuture<'static, (usize, Result<TaskOutput, String>)>> =
+            FuturesUnordered::new();
         let mut contexts = BTreeMap::new();
         // If this run is dropped mid-step, its tasks stop too.
         let mut abort_guard = AbortOnDrop(Vec::new());
+        let lone = tasks
+            .iter()
+            .filter(|t| self.finished_writes(&t.id).is_none())
+            .count()
+            == 1;
         for (i, task) in tasks.iter().enumerate() {
             if let Some(writes) = self.finished_writes(&task.id) {
                 done.insert(i, writes);
@@ -778,25 +804,38 @@ impl Run {
                         .cloned()
                         .unwrap_or(Value::Null),
                 ),
-                TaskKind::Pull => global.clone(),
+                TaskKind::Pull => State::clone(&global),
                 TaskKind::Push(arg) => State::from_value(arg.clone()),
             };
-            self.emit(StreamEvent::TaskStart {
+            self.emit(|| StreamEvent::TaskStart {
                 step,
                 id: task.id.clone(),
                 name: task.name.clone(),
                 triggers: task.triggers.clone(),
             });
-            let handle = tokio::spawn(run_task(
+            let run = run_task(
                 Arc::clone(&spec),
                 task.clone(),
                 input,
-                global.clone(),
+                Arc::clone(&global),
                 ctx.clone(),
-            ));
+            );
             contexts.insert(i, ctx);
-            abort_guard.0.push(handle.abort_handle());
-            running.push(async move { (i, handle.await) });
+            if lone {
+                // The only task to run runs in this run's own future: no
+                // hand-off to another thread and back. A panic is caught
+                // as a spawned task's would be.
+                running.push(Box::pin(async move {
+                    let caught = std::panic::AssertUnwindSafe(run).catch_unwind().await;
+                    (i, caught.map_err(|payload| panic_message(&*payload)))
+                }));
+            } else {
+                let handle = tokio::spawn(run);
+                abort_guard.0.push(handle.abort_handle());
+                running.push(Box::pin(
+                    async move { (i, handle.await.map_err(join_message)) },
+                ));
+            }
         }
 
         let mut errors: BTreeMap<usize, GraphError> = BTreeMap::new();
@@ -806,9 +845,9 @@ impl Run {
             let new_answers = contexts.get(&i).and_then(NodeContext::new_answers);
             let (output, panicked) = match joined {
                 Ok(output) => (output, false),
-                Err(e) => (
+                Err(message) => (
                     TaskOutput::Failed {
-                        message: format!("panic: {}", panic_message(e)),
+                        message: format!("panic: {message}"),
                         invalid: false,
                     },
                     true,
@@ -841,17 +880,18 @@ impl Run {
                             self.save_writes(batch, &task.id, &task.path).await?;
                         }
                     }
-                    let update: Map<String, Value> = writes
-                        .iter()
-                        .filter(|(ch, _)| spec.state_channels.contains(ch))
-                        .cloned()
-                        .collect();
-                    self.emit(StreamEvent::Updates {
+                    self.emit(|| StreamEvent::Updates {
                         step,
                         node: task.name.clone(),
-                        update: Value::Object(update),
+                        update: Value::Object(
+                            writes
+                                .iter()
+                                .filter(|(ch, _)| spec.state_channels.contains(ch))
+                                .cloned()
+                                .collect(),
+                        ),
                     });
-                    self.emit(StreamEvent::TaskEnd {
+                    self.emit(|| StreamEvent::TaskEnd {
                         step,
                         id: task.id.clone(),
                         name: task.name.clone(),
@@ -867,7 +907,7 @@ impl Run {
                         w.push((RESUME.to_owned(), Value::Array(answers)));
                     }
                     self.save_writes(w, &task.id, &task.path).await?;
-                    self.emit(StreamEvent::TaskEnd {
+                    self.emit(|| StreamEvent::TaskEnd {
                         step,
                         id: task.id.clone(),
                         name: task.name.clone(),
@@ -885,7 +925,7 @@ impl Run {
                         w.push((RESUME.to_owned(), Value::Array(answers)));
                     }
                     self.save_writes(w, &task.id, &task.path).await?;
-                    self.emit(StreamEvent::TaskEnd {
+                    self.emit(|| StreamEvent::TaskEnd {
                         step,
                         id: task.id.clone(),
                         name: task.name.clone(),
@@ -1095,7 +1135,7 @@ impl Run {
             self.checkpoint
                 .versions_seen
                 .insert(INTERRUPT_SEEN.to_owned(), versions);
-            self.emit(StreamEvent::Values {
+            self.emit(|| StreamEvent::Values {
                 step: self.step,
                 values: self.values(),
             });
@@ -1162,7 +1202,7 @@ impl Run {
         let updated = self.apply(tasks, step)?;
         self.checkpoint(step, CheckpointSource::Input, &updated)
             .await?;
-        self.emit(StreamEvent::Values {
+        self.emit(|| StreamEvent::Values {
             step,
             values: self.values(),
         });
@@ -1327,7 +1367,7 @@ impl Run {
                 tasks.iter().map(|t| t.name.as_str()),
             ) {
                 let next: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
-                self.emit(StreamEvent::Interrupt {
+                self.emit(|| StreamEvent::Interrupt {
                     interrupts: Vec::new(),
                     next: next.clone(),
                 });
@@ -1340,7 +1380,7 @@ impl Run {
                     next,
                     done,
                 } => {
-                    self.emit(StreamEvent::Interrupt {
+                    self.emit(|| StreamEvent::Interrupt {
                         interrupts: interrupts.clone(),
                         next: next.clone(),
                     });
@@ -1366,7 +1406,7 @@ impl Run {
             self.checkpoint(step, CheckpointSource::Loop, &updated)
                 .await?;
             steps_run += 1;
-            self.emit(StreamEvent::Values {
+            self.emit(|| StreamEvent::Values {
                 step,
                 values: self.values(),
             });
@@ -1380,7 +1420,7 @@ impl Run {
                         .map(|t| t.name)
                         .collect();
                 if !next.is_empty() {
-                    self.emit(StreamEvent::Interrupt {
+                    self.emit(|| StreamEvent::Interrupt {
                         interrupts: Vec::new(),
                         next: next.clone(),
                     });

@@ -20,7 +20,7 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use commit::{GroupCommit, Op, Runner};
+use commit::{GroupCommit, Job, Op, Runner};
 use serde_json::Value;
 use values::{DeltaCache, Stored};
 
@@ -357,7 +357,7 @@ impl SqliteSaver {
     /// concurrent writes of this saver may share (group commit), and returns
     /// once it is committed. An error rolls back `op` alone.
     fn write(&self, what: String, op: Op) -> Result<Stored> {
-        self.group.submit(self, what, op)
+        self.group.submit(self, what, Job::Once(op))
     }
 
     /// Runs `f` in one read transaction, so that it sees one snapshot.
@@ -393,7 +393,7 @@ impl SqliteSaver {
 }
 
 impl Runner for SqliteSaver {
-    fn run(&self, ops: Vec<(String, Op)>) -> Vec<Result<Stored>> {
+    fn run(&self, ops: Vec<(String, Job)>) -> Vec<Result<Stored>> {
         // Nothing is guarded by the lock itself; a panic elsewhere cannot
         // leave it inconsistent.
         let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
@@ -424,6 +424,21 @@ impl Runner for SqliteSaver {
                 format!("{verb} {}", whats[0])
             }
         };
+        if shared && ops.iter().all(|(_, job)| job.reruns()) {
+            match run_optimistic(&mut conn, &ops) {
+                Ok(Some(results)) => {
+                    if let Some(wal) = &self.wal {
+                        wal.committed(results.len());
+                    }
+                    return results;
+                }
+                // A write failed and all was rolled back: again, with
+                // savepoints.
+                Ok(None) => {}
+                Err(Optimistic::Begin(e)) => return spread(sql_context(|| label("begin"))(e)),
+                Err(Optimistic::Commit(e)) => return spread(sql_context(|| label("commit"))(e)),
+            }
+        }
         let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return spread(sql_context(|| label("begin"))(e)),
@@ -431,14 +446,14 @@ impl Runner for SqliteSaver {
         let mut results = Vec::with_capacity(ops.len());
         for (what, op) in ops {
             if !shared {
-                results.push(op(&tx));
+                results.push(op.run(&tx));
                 continue;
             }
             let result = tx
                 .prepare_cached("SAVEPOINT group_write")
                 .and_then(|mut s| s.execute([]))
                 .map_err(sql_context(|| format!("begin {what}")))
-                .and_then(|_| op(&tx));
+                .and_then(|_| op.run(&tx));
             let end = if result.is_ok() {
                 tx.prepare_cached("RELEASE group_write")
                     .and_then(|mut s| s.execute([]))
@@ -463,13 +478,44 @@ impl Runner for SqliteSaver {
             return spread(sql_context(|| label("commit"))(e));
         }
         if let Some(wal) = &self.wal {
-            wal.committed();
+            wal.committed(results.len());
         }
         results
             .into_iter()
             .map(|r| r.map_err(|e| self.name_file(e)))
             .collect()
     }
+}
+
+/// Why an optimistic group did not commit.
+enum Optimistic {
+    Begin(rusqlite::Error),
+    Commit(rusqlite::Error),
+}
+
+/// Runs a group of writes that can all run again in one transaction
+/// without savepoints. `Ok(None)`: one failed, and the transaction was
+/// rolled back (the caller runs the group again, with savepoints).
+fn run_optimistic(
+    conn: &mut Connection,
+    ops: &[(String, Job)],
+) -> std::result::Result<Option<Vec<Result<Stored>>>, Optimistic> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(Optimistic::Begin)?;
+    let mut results = Vec::with_capacity(ops.len());
+    for (_, job) in ops {
+        let Job::Again(op) = job else {
+            return Ok(None);
+        };
+        match op(&tx) {
+            Ok(stored) => results.push(Ok(stored)),
+            // Dropping the transaction rolls it back.
+            Err(_) => return Ok(None),
+        }
+    }
+    tx.commit().map_err(Optimistic::Commit)?;
+    Ok(Some(results))
 }
 
 /// A read transaction; rolled back if dropped before [`ReadTx::commit`].

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::commit::Op;
+use super::commit::{Job, RerunOp};
 use super::values::{self, Mode, Stored};
 use super::{SqliteSaver, sql, sql_context};
 use crate::saver::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
@@ -221,11 +221,17 @@ impl PutRow {
 }
 
 impl SqliteSaver {
+    /// As [`write`](SqliteSaver::write), for an op that can run again (see
+    /// [`Job`]).
+    fn write_again(&self, what: String, op: RerunOp) -> Result<Stored> {
+        self.group.submit(self, what, Job::Again(op))
+    }
+
     /// Stores the writes of one `put_writes` call in one op.
     pub(super) fn store_writes(&self, encoded: EncodedWrites) -> Result<()> {
         let what = encoded.what().to_owned();
-        let op: Op = Box::new(move |tx| encoded.store(tx));
-        self.write(what, op).map(drop)
+        let op: RerunOp = Box::new(move |tx| encoded.store(tx));
+        self.write_again(what, op).map(drop)
     }
 
     /// Stores `writes` (each against the checkpoint `put`'s config names)
@@ -256,7 +262,7 @@ impl SqliteSaver {
             )?;
             let row = put.row(std::mem::take(&mut encoded.rows));
             let writes = Arc::clone(&writes);
-            let op: Op = Box::new(move |tx| {
+            let op: RerunOp = Box::new(move |tx| {
                 if row.store_values(tx)? == Stored::Retry {
                     return Ok(Stored::Retry);
                 }
@@ -266,7 +272,7 @@ impl SqliteSaver {
                 row.store_checkpoint(tx)?;
                 Ok(Stored::Done)
             });
-            match self.write(what.clone(), op)? {
+            match self.write_again(what.clone(), op)? {
                 Stored::Done => {
                     self.cache.remember(put.thread_id, put.ns, encoded);
                     break;
