@@ -494,3 +494,58 @@ async fn a_failed_step_save_keeps_the_task_writes() {
     assert_eq!(out.values["log"], json!(["a", "b"]));
     assert_eq!((c.get("a"), c.get("b")), (1, 1));
 }
+
+/// A run saves a step with one call however it is driven: from `block_on`
+/// of a multi-thread runtime (the thread makes the call itself), inside a
+/// task (the call goes to the blocking pool), on a current-thread runtime
+/// (where the thread may not block).
+#[test]
+fn the_step_save_works_wherever_the_run_is_driven() {
+    let multi = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let current = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    for (how, runtime, spawned) in [
+        ("block_on, multi-thread", multi(), false),
+        ("task, multi-thread", multi(), true),
+        ("block_on, current-thread", current(), false),
+        ("task, current-thread", current(), true),
+    ] {
+        for factory in [memory_saver as Factory, sqlite_saver] {
+            let (inner, _guard) = factory();
+            let recorder = Recorder::new(inner);
+            let saver: Arc<dyn BaseCheckpointSaver> = recorder.clone();
+            let c = Counter::default();
+            let mut g = StateGraph::new();
+            g.add_channel("log", Reducer::append())
+                .add_sync_node("a", logger(&c, "a"))
+                .add_edge(START, "a")
+                .add_edge("a", END);
+            let app = compile(&g, &saver);
+            let run = async move { app.invoke(json!({"log": []}), &Config::thread("t")).await };
+            let out = if spawned {
+                runtime.block_on(async { tokio::spawn(run).await.unwrap() })
+            } else {
+                runtime.block_on(run)
+            };
+            assert_eq!(out.unwrap().values["log"], json!(["a"]), "{how}");
+            let calls = recorder.calls();
+            assert_eq!(calls.len(), 3, "{how}: {calls:?}");
+            assert!(
+                calls[1..]
+                    .iter()
+                    .all(|c| matches!(c, Call::PutWithWrites { task_ids } if task_ids.len() == 1)),
+                "{how}: {calls:?}"
+            );
+        }
+    }
+}
