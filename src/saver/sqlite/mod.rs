@@ -859,7 +859,13 @@ impl BaseCheckpointSaver for SqliteSaver {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        self.put_fused(config, batches, checkpoint, metadata, new_versions)
+        // Every part is checked and serialised first; then one op.
+        let writes = batches
+            .iter()
+            .map(|batch| put::EncodedWrites::encode(config, batch))
+            .collect::<Result<Vec<_>>>()?;
+        let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
+        self.store_put(&put, writes)
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {

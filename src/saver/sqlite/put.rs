@@ -288,22 +288,4 @@ impl SqliteSaver {
         }
         Ok(checkpoint_config(put.thread_id, put.ns, &put.checkpoint.id))
     }
-
-    /// `put_with_writes`: every part checked and serialised, then stored
-    /// in one op.
-    pub(super) fn put_fused(
-        &self,
-        config: &Config,
-        batches: &[WriteBatch<'_>],
-        checkpoint: &Checkpoint,
-        metadata: &CheckpointMetadata,
-        new_versions: &ChannelVersions,
-    ) -> Result<Config> {
-        let writes = batches
-            .iter()
-            .map(|batch| EncodedWrites::encode(config, batch))
-            .collect::<Result<Vec<_>>>()?;
-        let put = PreparedPut::new(config, checkpoint, metadata, new_versions)?;
-        self.store_put(&put, writes)
-    }
 }
