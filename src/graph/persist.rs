@@ -210,7 +210,7 @@ impl Persist {
         };
         let (shared, held) = (Arc::new(checkpoint), Arc::new(writes));
         let (cp, w, config) = (Arc::clone(&shared), Arc::clone(&held), parent.clone());
-        let call = move || {
+        let joined = tokio::task::spawn_blocking(move || {
             if w.is_empty() {
                 return saver.put(&config, &cp, &metadata, &versions).map(drop);
             }
@@ -221,27 +221,16 @@ impl Persist {
             saver
                 .put_with_writes(&config, &batches, &cp, &metadata, &versions)
                 .map(drop)
+        })
+        .await;
+        let result = match joined {
+            Ok(saved) => saved.map_err(GraphError::saver(operation, &self.thread_id)),
+            Err(e) => Err(GraphError::Saver {
+                operation,
+                thread_id: self.thread_id.clone(),
+                source: Box::new(crate::saver::Error::Task(e)),
+            }),
         };
-        let saved = if blocking_allowed() {
-            // Driven by `block_on` on a multi-thread runtime: this thread
-            // runs nothing else, so it makes the call itself instead of
-            // handing it to the blocking pool and waiting.
-            tokio::task::block_in_place(|| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
-                    crate::saver::Error::GroupCommit {
-                        operation: format!("{operation} of checkpoint"),
-                        reason: format!("the saver panicked: {}", panic_text(&*panic)),
-                    }
-                })
-            })
-        } else {
-            tokio::task::spawn_blocking(call)
-                .await
-                .map_err(crate::saver::Error::Task)
-        };
-        let result = saved
-            .and_then(|r| r)
-            .map_err(GraphError::saver(operation, &self.thread_id));
         // The blocking call has ended and dropped its handles.
         let checkpoint = Arc::try_unwrap(shared).unwrap_or_else(|cp| Checkpoint::clone(&cp));
         if result.is_err() {
@@ -320,25 +309,6 @@ impl Persist {
         }
         Ok(())
     }
-}
-
-/// Whether this thread may block for a saver call: it is the thread of a
-/// multi-thread runtime's `block_on` (not a task, which shares its worker
-/// with other tasks; not a current-thread runtime, where
-/// [`block_in_place`](tokio::task::block_in_place) is refused).
-fn blocking_allowed() -> bool {
-    tokio::task::try_id().is_none()
-        && tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-}
-
-/// The text of a caught panic's payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string payload".to_owned())
 }
 
 async fn run_op(saver: &Saver, thread_id: &str, op: Op) -> Result<(), GraphError> {
