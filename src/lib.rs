@@ -57,7 +57,7 @@ pub use saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointIter,
     CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error, InMemorySaver,
     ListOptions, PendingWrite, PruneStrategy, Result, SqliteOptions, SqliteSaver, Synchronous,
-    new_checkpoint_id,
+    WriteBatch, new_checkpoint_id,
 };
 
 /// The README's code blocks, compiled and run as doctests.

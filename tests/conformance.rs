@@ -1,10 +1,12 @@
 //! The conformance suite for the in-memory saver, directly, through the
-//! async wrapper, and behind `Box<dyn BaseCheckpointSaver>`.
+//! async wrapper, behind `Box<dyn BaseCheckpointSaver>`, and with the
+//! trait's default `put_with_writes`.
 
 mod suite;
 
 use checkpointer::{BaseCheckpointSaver, InMemorySaver};
 use suite::blocking::BlockingAsync;
+use suite::plain::Plain;
 
 conformance_suite!(memory, (InMemorySaver::new(), ()));
 
@@ -17,3 +19,5 @@ conformance_suite!(
         ()
     )
 );
+
+conformance_suite!(default_put_with_writes, (Plain(InMemorySaver::new()), ()));

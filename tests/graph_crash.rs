@@ -43,7 +43,9 @@ fn long_graph(side_effects: &Path) -> StateGraph {
             let (name, path) = (name.clone(), path.clone());
             async move {
                 let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
-                writeln!(f, "{name}")?;
+                // One write call: parallel nodes append to the same file,
+                // and `writeln!` may split the name and the newline.
+                f.write_all(format!("{name}\n").as_bytes())?;
                 f.sync_all()?;
                 tokio::time::sleep(Duration::from_millis(15)).await;
                 Ok(Update::new().set("log", name).set("sum", i as i64))

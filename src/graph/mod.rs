@@ -11,8 +11,9 @@
 //!   node names or [`SendTo`] packets (dynamic fan-out).
 //! - **Running**: every superstep runs its triggered tasks concurrently on
 //!   tokio, saves each task's writes as it ends, applies all writes through
-//!   the reducers and saves a checkpoint, exactly as LangGraph's runtime
-//!   does, so a stored thread means the same thing: an `input` checkpoint
+//!   the reducers and saves a checkpoint, as LangGraph's runtime does (the
+//!   last task's writes go with the checkpoint, in one saver call; see
+//!   below), so a stored thread means the same thing: an `input` checkpoint
 //!   at step -1, then a `loop` checkpoint per step, `update` checkpoints
 //!   from [`CompiledGraph::update_state`], `fork` checkpoints when replaying
 //!   an older checkpoint.
@@ -42,7 +43,17 @@
 //!   names seen) and `__pregel_tasks` (pending [`SendTo`] packets as
 //!   `{"node", "arg"}`).
 //! - **Task writes**: saved with `put_writes` against the step's starting
-//!   checkpoint as each task ends: its writes (or `__no_writes__`), or
+//!   checkpoint as each task ends. With [`Durability::Sync`], the task
+//!   that ends last in a step that completes (no error, no interrupt) is
+//!   saved with the step's new checkpoint in one
+//!   [`put_with_writes`](crate::BaseCheckpointSaver::put_with_writes) call
+//!   (one transaction and one fsync on SQLite), so a durable step of one
+//!   task costs one save. The stored result is the same; those writes
+//!   become durable with the checkpoint, and a crash before that loses
+//!   both, as a crash just before their own save would. If the step ends
+//!   without a checkpoint (its writes conflict) or that save fails, the
+//!   writes are saved on their own. A task's writes are: its writes (or
+//!   `__no_writes__`), or
 //!   `__error__` with the error text, or `__interrupt__` with
 //!   `[{"value", "id"}]`; with `__resume__` holding its answers so far
 //!   when it took one (so a failed task retries with the human's answer

@@ -1,5 +1,7 @@
 //! How a run saves checkpoints and writes: the three durability modes.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -7,6 +9,7 @@ use tokio::task::JoinHandle;
 use super::error::GraphError;
 use crate::saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointMetadata, Config,
+    WriteBatch,
 };
 
 /// When a run saves its checkpoints.
@@ -14,7 +17,9 @@ use crate::saver::{
 pub enum Durability {
     /// Every checkpoint and every task's writes are saved before the run
     /// goes on (the default). The safest: a crash loses at most the tasks
-    /// that were running.
+    /// that were running (counting a step's last task until its step's
+    /// checkpoint is saved: its writes are saved with that checkpoint, in
+    /// one saver call and one transaction).
     #[default]
     Sync,
     /// Saves run in the background, in order, overlapping the next step;
@@ -26,6 +31,10 @@ pub enum Durability {
     /// crash loses the whole run.
     Exit,
 }
+
+/// One task's writes held for the next checkpoint: `(writes, task_id,
+/// task_path)`.
+pub(crate) type HeldWrites = (Vec<(String, Value)>, String, String);
 
 /// A saver call queued by `Durability::Async`.
 enum Op {
@@ -149,6 +158,89 @@ impl Persist {
             }
         }
         Ok(())
+    }
+
+    /// Whether [`put_with_writes`](Self::put_with_writes) saves the writes
+    /// and the checkpoint in one saver call (`Sync` with a saver); else the
+    /// run saves writes as tasks end.
+    pub(crate) fn fuses(&self) -> bool {
+        self.saver.is_some() && self.mode == Durability::Sync
+    }
+
+    /// Saves `checkpoint` as the child of `parent`, after the held task
+    /// `writes` `(writes, task_id, task_path)` against `parent`, and gives
+    /// the checkpoint back (the run goes on from it).
+    ///
+    /// `Sync`: one saver call, [`put`](crate::BaseCheckpointSaver::put)
+    /// without writes, else
+    /// [`put_with_writes`](crate::BaseCheckpointSaver::put_with_writes) (one
+    /// transaction), on the blocking pool with the data moved there and
+    /// back, not copied. If that fails, the writes are then saved on their
+    /// own (as if their own save had come first) and the error is returned.
+    /// Other modes: the writes and the checkpoint as
+    /// [`put_writes`](Self::put_writes) and [`put`](Self::put) save them.
+    pub(crate) async fn save_step(
+        &mut self,
+        parent: &Config,
+        writes: Vec<HeldWrites>,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        versions: ChannelVersions,
+    ) -> (Checkpoint, Result<(), GraphError>) {
+        let saver = match &self.saver {
+            Some(saver) if self.mode == Durability::Sync => Arc::clone(saver.inner()),
+            _ => {
+                let mut result = Ok(());
+                for (w, task_id, task_path) in writes {
+                    result = self.put_writes(parent, w, &task_id, &task_path).await;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                if result.is_ok() {
+                    result = self.put(parent, &checkpoint, &metadata, &versions).await;
+                }
+                return (checkpoint, result);
+            }
+        };
+        let operation = if writes.is_empty() {
+            "put"
+        } else {
+            "put_with_writes"
+        };
+        let (shared, held) = (Arc::new(checkpoint), Arc::new(writes));
+        let (cp, w, config) = (Arc::clone(&shared), Arc::clone(&held), parent.clone());
+        let joined = tokio::task::spawn_blocking(move || {
+            if w.is_empty() {
+                return saver.put(&config, &cp, &metadata, &versions).map(drop);
+            }
+            let batches: Vec<WriteBatch<'_>> = w
+                .iter()
+                .map(|(writes, task_id, task_path)| WriteBatch::new(writes, task_id, task_path))
+                .collect();
+            saver
+                .put_with_writes(&config, &batches, &cp, &metadata, &versions)
+                .map(drop)
+        })
+        .await;
+        let result = match joined {
+            Ok(saved) => saved.map_err(GraphError::saver(operation, &self.thread_id)),
+            Err(e) => Err(GraphError::Saver {
+                operation,
+                thread_id: self.thread_id.clone(),
+                source: Box::new(crate::saver::Error::Task(e)),
+            }),
+        };
+        // The blocking call has ended and dropped its handles.
+        let checkpoint = Arc::try_unwrap(shared).unwrap_or_else(|cp| Checkpoint::clone(&cp));
+        if result.is_err() {
+            let held = Arc::try_unwrap(held).unwrap_or_else(|w| w.to_vec());
+            for (w, task_id, task_path) in held {
+                // The first error is the one to report.
+                let _ = self.put_writes(parent, w, &task_id, &task_path).await;
+            }
+        }
+        (checkpoint, result)
     }
 
     /// Saves a task's writes against the checkpoint `config` names.

@@ -14,6 +14,17 @@
 //!   through the reducers, versions grow by one `get_next_version` over the
 //!   highest version, and a `loop` checkpoint is saved with
 //!   `new_versions` = the channels that changed.
+//! - With `Durability::Sync`, the writes of the task that ends last, when
+//!   no task of the step failed or was interrupted, are *held* (kept in
+//!   `pending`, not yet saved) and saved with the step's checkpoint in one
+//!   `put_with_writes` call: one transaction and one fsync per step instead
+//!   of two for a one-task step. So a finished task is never run again
+//!   after a failure: every other task's writes are saved as it ends, and
+//!   the held ones become durable exactly when the checkpoint does (a
+//!   crash before loses both, like a crash just before their own
+//!   `put_writes`). If the step then ends without a checkpoint (its writes
+//!   conflict), or the fused save fails, the held writes are saved alone,
+//!   as they would have been. Other durability modes save as before.
 //! - A failed task is saved as an `__error__` write (with `__resume__` if
 //!   it took an answer) and the run stops with
 //!   the error after the other tasks end; an interrupted one as
@@ -24,8 +35,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
+use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use serde_json::{Map, Value, json};
 
 use super::builder::{END, GraphSpec, START};
@@ -34,7 +46,7 @@ use super::compiled::{CompiledGraph, Input, RunOutcome};
 use super::error::GraphError;
 use super::interrupt::{Goto, Interrupt};
 use super::node::NodeContext;
-use super::persist::Persist;
+use super::persist::{HeldWrites, Persist};
 use super::state::State;
 use super::stream::{EventSink, StreamEvent};
 use super::task::{Task, TaskKind, pull_path, pull_task_id, push_path, push_task_id};
@@ -52,6 +64,19 @@ pub(crate) const INPUT_NODE: &str = "__input__";
 /// has taken it.
 fn consumed_marker() -> Value {
     json!({"__resume_consumed__": true})
+}
+
+/// An empty checkpoint that holds the place of one moved out for a moment.
+fn placeholder() -> Checkpoint {
+    Checkpoint {
+        v: 0,
+        id: String::new(),
+        ts: String::new(),
+        channel_values: BTreeMap::new(),
+        channel_versions: ChannelVersions::new(),
+        versions_seen: BTreeMap::new(),
+        updated_channels: None,
+    }
 }
 
 /// Whether `channel` is a control channel (never applied to the state).
@@ -423,7 +448,7 @@ async fn run_task(
     spec: Arc<GraphSpec>,
     task: Task,
     input: State,
-    global: State,
+    global: Arc<State>,
     ctx: NodeContext,
 ) -> TaskOutput {
     let update = match spec.nodes.get(&task.name).and_then(|n| n.runner.clone()) {
@@ -448,12 +473,16 @@ async fn run_task(
     }
 }
 
-/// The text of a caught panic.
-fn panic_message(e: tokio::task::JoinError) -> String {
+/// The text of a spawned task's panic (or cancellation).
+fn join_message(e: tokio::task::JoinError) -> String {
     if e.is_cancelled() {
         return "task was cancelled".to_owned();
     }
-    let payload = e.into_panic();
+    panic_message(&*e.into_panic())
+}
+
+/// The text of a caught panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -503,6 +532,9 @@ pub(crate) struct Run {
     /// Channels changed since `checkpoint` was saved outside a step (a
     /// command's update and goto); the next checkpoint announces them.
     carried: BTreeSet<String>,
+    /// Writes of the step's last task (`Durability::Sync`), recorded in
+    /// `pending` but saved with the step's checkpoint, in one saver call.
+    held: Vec<HeldWrites>,
     persist: Persist,
     sink: Option<EventSink>,
 }
@@ -517,9 +549,11 @@ impl Run {
         c
     }
 
-    fn emit(&self, event: StreamEvent) {
+    /// Emits the event `event` makes, if the run is streamed (else the
+    /// event, which may copy the whole state, is not built).
+    fn emit(&self, event: impl FnOnce() -> StreamEvent) {
         if let Some(sink) = &self.sink {
-            sink.emit(event);
+            sink.emit(event());
         }
     }
 
@@ -548,7 +582,14 @@ impl Run {
     ) -> Result<(), GraphError> {
         let mut updated = updated.clone();
         updated.append(&mut self.carried);
-        let mut next = self.checkpoint.successor(step);
+        // The checkpoint moves to the saver call and comes back: no copy.
+        let current = std::mem::replace(&mut self.checkpoint, placeholder());
+        let kept = (
+            current.id.clone(),
+            current.ts.clone(),
+            current.updated_channels.clone(),
+        );
+        let mut next = current.into_successor(step);
         next.updated_channels = Some(updated.iter().cloned().collect());
         let versions: ChannelVersions = updated
             .iter()
@@ -556,9 +597,22 @@ impl Run {
             .collect();
         let parent = self.config_for(self.saved_id.as_deref());
         let metadata = CheckpointMetadata::new(source, step);
-        self.persist
-            .put(&parent, &next, &metadata, &versions)
-            .await?;
+        // Held writes (of the step's last task) go in with the checkpoint.
+        let held = std::mem::take(&mut self.held);
+        let (next, saved) = self
+            .persist
+            .save_step(&parent, held, next, metadata, versions)
+            .await;
+        if let Err(e) = saved {
+            // Not saved: the run keeps its checkpoint as it was.
+            self.checkpoint = next;
+            (
+                self.checkpoint.id,
+                self.checkpoint.ts,
+                self.checkpoint.updated_channels,
+            ) = kept;
+            return Err(e);
+        }
         self.saved_id = Some(next.id.clone());
         self.checkpoint = next;
         self.step = step;
@@ -628,6 +682,35 @@ impl Run {
         task_path: &str,
     ) -> Result<(), GraphError> {
         let config = self.config_for(self.saved_id.as_deref());
+        self.record_writes(&writes, task_id, task_path);
+        self.persist
+            .put_writes(&config, writes, task_id, task_path)
+            .await
+    }
+
+    /// Keeps writes in `pending` and holds them to be saved with the next
+    /// checkpoint ([`checkpoint`](Self::checkpoint)), or alone by
+    /// [`save_held`](Self::save_held) if the step ends otherwise.
+    fn hold_writes(&mut self, writes: Vec<(String, Value)>, task_id: &str, task_path: &str) {
+        self.record_writes(&writes, task_id, task_path);
+        self.held
+            .push((writes, task_id.to_owned(), task_path.to_owned()));
+    }
+
+    /// Saves the held writes on their own (the step they were held for
+    /// ends without a checkpoint).
+    async fn save_held(&mut self) -> Result<(), GraphError> {
+        let config = self.config_for(self.saved_id.as_deref());
+        for (writes, task_id, task_path) in std::mem::take(&mut self.held) {
+            self.persist
+                .put_writes(&config, writes, &task_id, &task_path)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Adds writes to `pending` as the saver stores them.
+    fn record_writes(&mut self, writes: &[(String, Value)], task_id: &str, task_path: &str) {
         for (i, (ch, v)) in writes.iter().enumerate() {
             let idx = crate::saver::write_idx(ch, i);
             let existing = self
@@ -651,9 +734,6 @@ impl Run {
                 idx,
             });
         }
-        self.persist
-            .put_writes(&config, writes, task_id, task_path)
-            .await
     }
 
     /// The saved writes of task `id` if it finished, without control writes.
@@ -683,16 +763,22 @@ impl Run {
     /// Runs the tasks of one step.
     async fn run_step(&mut self, tasks: &[Task], step: i64) -> Result<StepEnd, GraphError> {
         let spec = Arc::clone(self.graph.spec());
-        let global = State::from_map(state_values(&spec, &self.checkpoint));
+        let global = Arc::new(State::from_map(state_values(&spec, &self.checkpoint)));
         let shared_resume = Arc::new(Mutex::new(
             self.pending_value(NULL_TASK_ID, RESUME)
                 .filter(|v| *v != consumed_marker()),
         ));
         let mut done: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
-        let mut running = FuturesUnordered::new();
+        let mut running: FuturesUnordered<BoxFuture<'static, (usize, Result<TaskOutput, String>)>> =
+            FuturesUnordered::new();
         let mut contexts = BTreeMap::new();
         // If this run is dropped mid-step, its tasks stop too.
         let mut abort_guard = AbortOnDrop(Vec::new());
+        let lone = tasks
+            .iter()
+            .filter(|t| self.finished_writes(&t.id).is_none())
+            .count()
+            == 1;
         for (i, task) in tasks.iter().enumerate() {
             if let Some(writes) = self.finished_writes(&task.id) {
                 done.insert(i, writes);
@@ -718,25 +804,38 @@ impl Run {
                         .cloned()
                         .unwrap_or(Value::Null),
                 ),
-                TaskKind::Pull => global.clone(),
+                TaskKind::Pull => State::clone(&global),
                 TaskKind::Push(arg) => State::from_value(arg.clone()),
             };
-            self.emit(StreamEvent::TaskStart {
+            self.emit(|| StreamEvent::TaskStart {
                 step,
                 id: task.id.clone(),
                 name: task.name.clone(),
                 triggers: task.triggers.clone(),
             });
-            let handle = tokio::spawn(run_task(
+            let run = run_task(
                 Arc::clone(&spec),
                 task.clone(),
                 input,
-                global.clone(),
+                Arc::clone(&global),
                 ctx.clone(),
-            ));
+            );
             contexts.insert(i, ctx);
-            abort_guard.0.push(handle.abort_handle());
-            running.push(async move { (i, handle.await) });
+            if lone {
+                // The only task to run runs in this run's own future: no
+                // hand-off to another thread and back. A panic is caught
+                // as a spawned task's would be.
+                running.push(Box::pin(async move {
+                    let caught = std::panic::AssertUnwindSafe(run).catch_unwind().await;
+                    (i, caught.map_err(|payload| panic_message(&*payload)))
+                }));
+            } else {
+                let handle = tokio::spawn(run);
+                abort_guard.0.push(handle.abort_handle());
+                running.push(Box::pin(
+                    async move { (i, handle.await.map_err(join_message)) },
+                ));
+            }
         }
 
         let mut errors: BTreeMap<usize, GraphError> = BTreeMap::new();
@@ -746,9 +845,9 @@ impl Run {
             let new_answers = contexts.get(&i).and_then(NodeContext::new_answers);
             let (output, panicked) = match joined {
                 Ok(output) => (output, false),
-                Err(e) => (
+                Err(message) => (
                     TaskOutput::Failed {
-                        message: format!("panic: {}", panic_message(e)),
+                        message: format!("panic: {message}"),
                         invalid: false,
                     },
                     true,
@@ -756,31 +855,43 @@ impl Run {
             };
             match output {
                 TaskOutput::Done(writes) => {
+                    // The last task of a step that ends normally: its
+                    // writes are saved with the step's checkpoint, in one
+                    // saver call (one transaction, one fsync). Until then a
+                    // crash loses them, as it would just before their own
+                    // save; no other task's writes wait.
+                    let hold = running.is_empty()
+                        && errors.is_empty()
+                        && interrupts.is_empty()
+                        && self.persist.fuses();
+                    let mut batches = Vec::with_capacity(2);
                     if let Some(answers) = new_answers {
-                        self.save_writes(
-                            vec![(RESUME.to_owned(), Value::Array(answers))],
-                            &task.id,
-                            &task.path,
-                        )
-                        .await?;
+                        batches.push(vec![(RESUME.to_owned(), Value::Array(answers))]);
                     }
-                    let saved = if writes.is_empty() {
+                    batches.push(if writes.is_empty() {
                         vec![(NO_WRITES.to_owned(), Value::Null)]
                     } else {
                         writes.clone()
-                    };
-                    self.save_writes(saved, &task.id, &task.path).await?;
-                    let update: Map<String, Value> = writes
-                        .iter()
-                        .filter(|(ch, _)| spec.state_channels.contains(ch))
-                        .cloned()
-                        .collect();
-                    self.emit(StreamEvent::Updates {
+                    });
+                    for batch in batches {
+                        if hold {
+                            self.hold_writes(batch, &task.id, &task.path);
+                        } else {
+                            self.save_writes(batch, &task.id, &task.path).await?;
+                        }
+                    }
+                    self.emit(|| StreamEvent::Updates {
                         step,
                         node: task.name.clone(),
-                        update: Value::Object(update),
+                        update: Value::Object(
+                            writes
+                                .iter()
+                                .filter(|(ch, _)| spec.state_channels.contains(ch))
+                                .cloned()
+                                .collect(),
+                        ),
                     });
-                    self.emit(StreamEvent::TaskEnd {
+                    self.emit(|| StreamEvent::TaskEnd {
                         step,
                         id: task.id.clone(),
                         name: task.name.clone(),
@@ -796,7 +907,7 @@ impl Run {
                         w.push((RESUME.to_owned(), Value::Array(answers)));
                     }
                     self.save_writes(w, &task.id, &task.path).await?;
-                    self.emit(StreamEvent::TaskEnd {
+                    self.emit(|| StreamEvent::TaskEnd {
                         step,
                         id: task.id.clone(),
                         name: task.name.clone(),
@@ -814,7 +925,7 @@ impl Run {
                         w.push((RESUME.to_owned(), Value::Array(answers)));
                     }
                     self.save_writes(w, &task.id, &task.path).await?;
-                    self.emit(StreamEvent::TaskEnd {
+                    self.emit(|| StreamEvent::TaskEnd {
                         step,
                         id: task.id.clone(),
                         name: task.name.clone(),
@@ -861,12 +972,12 @@ impl Run {
             .unwrap_or_else(|e| e.into_inner())
             .is_none();
         if had_shared && taken {
-            self.save_writes(
-                vec![(RESUME.to_owned(), consumed_marker())],
-                NULL_TASK_ID,
-                "",
-            )
-            .await?;
+            let marker = vec![(RESUME.to_owned(), consumed_marker())];
+            if self.held.is_empty() {
+                self.save_writes(marker, NULL_TASK_ID, "").await?;
+            } else {
+                self.hold_writes(marker, NULL_TASK_ID, "");
+            }
         }
         if let Some((_, err)) = errors.into_iter().next() {
             return Err(err);
@@ -896,8 +1007,16 @@ impl Run {
 
     /// Ends the run: waits for the saves, then returns `result`.
     async fn finish<T>(&mut self, result: Result<T, GraphError>) -> Result<T, GraphError> {
+        // Held writes are saved with their step's checkpoint or, if the
+        // step ended otherwise, alone; none should be left here.
+        let held = if self.held.is_empty() {
+            Ok(())
+        } else {
+            self.save_held().await
+        };
         let flushed = self.persist.flush().await;
         let value = result?;
+        held?;
         flushed?;
         Ok(value)
     }
@@ -943,6 +1062,7 @@ impl Run {
                 checkpoint: t.checkpoint,
                 pending: t.pending_writes,
                 carried: BTreeSet::new(),
+                held: Vec::new(),
                 persist,
                 sink,
             },
@@ -955,6 +1075,7 @@ impl Run {
                 saved_id: None,
                 pending: Vec::new(),
                 carried: BTreeSet::new(),
+                held: Vec::new(),
                 persist,
                 sink,
             },
@@ -1014,7 +1135,7 @@ impl Run {
             self.checkpoint
                 .versions_seen
                 .insert(INTERRUPT_SEEN.to_owned(), versions);
-            self.emit(StreamEvent::Values {
+            self.emit(|| StreamEvent::Values {
                 step: self.step,
                 values: self.values(),
             });
@@ -1081,7 +1202,7 @@ impl Run {
         let updated = self.apply(tasks, step)?;
         self.checkpoint(step, CheckpointSource::Input, &updated)
             .await?;
-        self.emit(StreamEvent::Values {
+        self.emit(|| StreamEvent::Values {
             step,
             values: self.values(),
         });
@@ -1246,7 +1367,7 @@ impl Run {
                 tasks.iter().map(|t| t.name.as_str()),
             ) {
                 let next: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
-                self.emit(StreamEvent::Interrupt {
+                self.emit(|| StreamEvent::Interrupt {
                     interrupts: Vec::new(),
                     next: next.clone(),
                 });
@@ -1259,7 +1380,7 @@ impl Run {
                     next,
                     done,
                 } => {
-                    self.emit(StreamEvent::Interrupt {
+                    self.emit(|| StreamEvent::Interrupt {
                         interrupts: interrupts.clone(),
                         next: next.clone(),
                     });
@@ -1273,11 +1394,19 @@ impl Run {
                     return Ok(outcome);
                 }
             };
-            let updated = self.apply(ordered_writes(&finished), step)?;
+            let updated = match self.apply(ordered_writes(&finished), step) {
+                Ok(updated) => updated,
+                Err(e) => {
+                    // No checkpoint for this step: the held writes are
+                    // saved alone, as they would have been.
+                    self.save_held().await?;
+                    return Err(e);
+                }
+            };
             self.checkpoint(step, CheckpointSource::Loop, &updated)
                 .await?;
             steps_run += 1;
-            self.emit(StreamEvent::Values {
+            self.emit(|| StreamEvent::Values {
                 step,
                 values: self.values(),
             });
@@ -1291,7 +1420,7 @@ impl Run {
                         .map(|t| t.name)
                         .collect();
                 if !next.is_empty() {
-                    self.emit(StreamEvent::Interrupt {
+                    self.emit(|| StreamEvent::Interrupt {
                         interrupts: Vec::new(),
                         next: next.clone(),
                     });

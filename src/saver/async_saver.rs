@@ -13,6 +13,10 @@ use super::list::ListOptions;
 use super::prune::PruneStrategy;
 use super::tuple::CheckpointTuple;
 use super::version::ChannelVersion;
+use super::writes::WriteBatch;
+
+/// A [`WriteBatch`] with its data owned: `(writes, task_id, task_path)`.
+type OwnedBatch = (Vec<(String, Value)>, String, String);
 
 /// Async versions of every [`BaseCheckpointSaver`] method, for any saver.
 ///
@@ -133,6 +137,37 @@ impl<S: BaseCheckpointSaver + ?Sized + 'static> AsyncSaver<S> {
         let (task_id, task_path) = (task_id.to_owned(), task_path.to_owned());
         self.run(move |s| s.put_writes(&config, &writes, &task_id, &task_path))
             .await
+    }
+
+    /// See [`BaseCheckpointSaver::put_with_writes`].
+    pub async fn put_with_writes(
+        &self,
+        config: &Config,
+        batches: &[WriteBatch<'_>],
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        let owned: Vec<OwnedBatch> = batches
+            .iter()
+            .map(|b| {
+                (
+                    b.writes.to_vec(),
+                    b.task_id.to_owned(),
+                    b.task_path.to_owned(),
+                )
+            })
+            .collect();
+        let (config, checkpoint) = (config.clone(), checkpoint.clone());
+        let (metadata, new_versions) = (metadata.clone(), new_versions.clone());
+        self.run(move |s| {
+            let batches: Vec<WriteBatch<'_>> = owned
+                .iter()
+                .map(|(writes, task_id, task_path)| WriteBatch::new(writes, task_id, task_path))
+                .collect();
+            s.put_with_writes(&config, &batches, &checkpoint, &metadata, &new_versions)
+        })
+        .await
     }
 
     /// See [`BaseCheckpointSaver::delete_thread`].

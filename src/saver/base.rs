@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
+use super::checks::{check_put, writes_target};
 use super::config::Config;
 use super::error::Result;
 use super::iter::CheckpointIter;
@@ -12,6 +13,7 @@ use super::list::ListOptions;
 use super::prune::PruneStrategy;
 use super::tuple::CheckpointTuple;
 use super::version::ChannelVersion;
+use super::writes::WriteBatch;
 
 /// Stores checkpoints, their metadata and the pending writes of their tasks,
 /// per thread and namespace.
@@ -71,6 +73,17 @@ use super::version::ChannelVersion;
 ///   have a fixed negative index and a new write replaces the old one; any
 ///   other write is kept first-come, so repeating a call is idempotent per
 ///   `(task_id, idx)`.
+/// - [`put_with_writes`](Self::put_with_writes) stores task writes against
+///   the checkpoint the config names and then a child of it: the same
+///   result as one `put_writes` per batch (in order) followed by `put`,
+///   and the same errors (a bad write batch is reported before a bad
+///   checkpoint). Bad input in any part (whatever `put_writes` or `put`
+///   would refuse, a missing parent included) is reported and changes
+///   nothing. Savers that can make the whole call atomic do (both savers
+///   of this crate: the SQLite saver stores it in one transaction with one
+///   fsync, the memory saver under one lock); the default implementation,
+///   for other savers, checks everything first and then makes the
+///   separate calls.
 ///
 /// **Deleting and copying.**
 /// - [`delete_thread`](Self::delete_thread) removes every checkpoint, value
@@ -90,8 +103,9 @@ use super::version::ChannelVersion;
 ///   [`PruneStrategy::Delete`] removes the threads; other threads are
 ///   untouched and unknown threads are a no-op.
 ///
-/// **Atomicity.** Each call is all-or-nothing: a call that returns an error
-/// has changed nothing, and a call that returned `Ok` is durable as far as
+/// **Atomicity.** Each call is all-or-nothing (`put_with_writes` only where
+/// the saver overrides it, as both savers of this crate do): a call that
+/// returns an error has changed nothing, and a call that returned `Ok` is durable as far as
 /// the saver promises (in memory: until the saver is dropped). Concurrent
 /// calls may share a transaction and its fsync (group commit); each stays
 /// atomic on its own and returns only once its own data is durable.
@@ -140,6 +154,47 @@ pub trait BaseCheckpointSaver: Send + Sync {
         task_id: &str,
         task_path: &str,
     ) -> Result<()>;
+
+    /// Stores each batch of task writes against the checkpoint `config`
+    /// names (as [`put_writes`](Self::put_writes) does), then `checkpoint`
+    /// as that checkpoint's child (as [`put`](Self::put) does), and returns
+    /// the config that names the stored child. With no batches it is
+    /// `put`.
+    ///
+    /// The result is that of the separate calls, in that order; but input
+    /// that any of them would refuse (an empty thread id, a config without
+    /// `checkpoint_id` while there are writes, a checkpoint `put` refuses,
+    /// a parent that does not exist) fails the whole call with that error
+    /// and stores nothing. A saver that can store everything atomically
+    /// overrides this method to do so; the SQLite saver writes it all in
+    /// one transaction, so a durable graph step costs one fsync instead of
+    /// two.
+    ///
+    /// The default implementation checks every part first, then calls
+    /// `put_writes` per batch and `put`: the first `put_writes` reports a
+    /// missing parent before anything is stored, but a failure of the
+    /// storage itself part way leaves the earlier calls' data stored.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`put_writes`](Self::put_writes) and [`put`](Self::put).
+    fn put_with_writes(
+        &self,
+        config: &Config,
+        batches: &[WriteBatch<'_>],
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        if !batches.is_empty() {
+            writes_target(config)?;
+        }
+        check_put(config, checkpoint)?;
+        for batch in batches {
+            self.put_writes(config, batch.writes, batch.task_id, batch.task_path)?;
+        }
+        self.put(config, checkpoint, metadata, new_versions)
+    }
 
     /// Removes everything stored for `thread_id`.
     fn delete_thread(&self, thread_id: &str) -> Result<()>;
@@ -202,6 +257,16 @@ macro_rules! forward_saver {
                 task_path: &str,
             ) -> Result<()> {
                 (**self).put_writes(config, writes, task_id, task_path)
+            }
+            fn put_with_writes(
+                &self,
+                config: &Config,
+                batches: &[WriteBatch<'_>],
+                checkpoint: &Checkpoint,
+                metadata: &CheckpointMetadata,
+                new_versions: &ChannelVersions,
+            ) -> Result<Config> {
+                (**self).put_with_writes(config, batches, checkpoint, metadata, new_versions)
             }
             fn delete_thread(&self, thread_id: &str) -> Result<()> {
                 (**self).delete_thread(thread_id)

@@ -79,10 +79,15 @@ impl Checkpoint {
     /// the runtime saves as the next checkpoint of a thread.
     #[must_use]
     pub fn successor(&self, step: i64) -> Self {
+        self.clone().into_successor(step)
+    }
+
+    /// [`successor`](Self::successor), without the copy.
+    pub(crate) fn into_successor(self, step: i64) -> Self {
         Checkpoint {
             id: new_checkpoint_id(step),
             ts: now_iso(),
-            ..self.clone()
+            ..self
         }
     }
 }

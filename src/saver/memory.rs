@@ -18,7 +18,7 @@ use super::list::ListOptions;
 use super::prune::PruneStrategy;
 use super::tuple::{CheckpointTuple, PendingWrite};
 use super::version::ChannelVersion;
-use super::writes::{sort_pending_writes, special_idx, write_idx};
+use super::writes::{WriteBatch, sort_pending_writes, special_idx, write_idx};
 
 /// A saver that keeps checkpoints in memory, for tests, examples and
 /// short-lived programs. Everything is lost when it is dropped.
@@ -208,38 +208,12 @@ impl BaseCheckpointSaver for InMemorySaver {
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
         check_put(config, checkpoint)?;
-        let ns_name = config.ns();
-        let mut threads = self.write();
-        let ns = threads
-            .entry(config.thread_id.clone())
-            .or_default()
-            .entry(ns_name.to_owned())
-            .or_default();
-        for (channel, version) in &checkpoint.channel_versions {
-            let key = (channel.clone(), *version);
-            let value = checkpoint.channel_values.get(channel).cloned();
-            if new_versions.contains_key(channel) {
-                ns.blobs.insert(key, value);
-            } else if value.is_some() {
-                // Not announced as new, but never stored under this version:
-                // keep it rather than lose it.
-                ns.blobs.entry(key).or_insert(value);
-            }
-        }
-        let mut stripped = checkpoint.clone();
-        stripped.channel_values.clear();
-        ns.checkpoints.insert(
-            checkpoint.id.clone(),
-            Stored {
-                checkpoint: stripped,
-                metadata: merged_metadata(config, metadata),
-                parent_id: config.checkpoint_id.clone(),
-            },
-        );
-        Ok(checkpoint_config(
-            &config.thread_id,
-            ns_name,
-            &checkpoint.id,
+        Ok(store_checkpoint(
+            &mut self.write(),
+            config,
+            checkpoint,
+            metadata,
+            new_versions,
         ))
     }
 
@@ -250,31 +224,42 @@ impl BaseCheckpointSaver for InMemorySaver {
         task_id: &str,
         task_path: &str,
     ) -> Result<()> {
-        let (thread_id, ns_name, id) = writes_target(config)?;
+        let target = writes_target(config)?;
         let mut threads = self.write();
-        let ns = threads
-            .get_mut(thread_id)
-            .and_then(|t| t.get_mut(ns_name))
-            .filter(|ns| ns.checkpoints.contains_key(id))
-            .ok_or_else(|| checkpoint_not_found(thread_id, ns_name, id))?;
-        let stored = ns.writes.entry(id.to_owned()).or_default();
-        for (position, (channel, value)) in writes.iter().enumerate() {
-            let idx = write_idx(channel, position);
-            let key = (task_id.to_owned(), idx);
-            let write = PendingWrite {
-                task_id: task_id.to_owned(),
-                channel: channel.clone(),
-                value: value.clone(),
-                task_path: task_path.to_owned(),
-                idx,
-            };
-            if special_idx(channel).is_some() {
-                stored.insert(key, write);
-            } else {
-                stored.entry(key).or_insert(write);
+        let stored = writes_of(&mut threads, target)?;
+        store_writes(stored, &WriteBatch::new(writes, task_id, task_path));
+        Ok(())
+    }
+
+    fn put_with_writes(
+        &self,
+        config: &Config,
+        batches: &[WriteBatch<'_>],
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        // Everything is checked before the map changes.
+        let target = if batches.is_empty() {
+            None
+        } else {
+            Some(writes_target(config)?)
+        };
+        check_put(config, checkpoint)?;
+        let mut threads = self.write();
+        if let Some(target) = target {
+            let stored = writes_of(&mut threads, target)?;
+            for batch in batches {
+                store_writes(stored, batch);
             }
         }
-        Ok(())
+        Ok(store_checkpoint(
+            &mut threads,
+            config,
+            checkpoint,
+            metadata,
+            new_versions,
+        ))
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {
@@ -353,5 +338,77 @@ impl BaseCheckpointSaver for InMemorySaver {
             }
         }
         Ok(())
+    }
+}
+
+/// Stores a checkpoint `put` has checked, and returns its config.
+fn store_checkpoint(
+    threads: &mut HashMap<String, Thread>,
+    config: &Config,
+    checkpoint: &Checkpoint,
+    metadata: &CheckpointMetadata,
+    new_versions: &ChannelVersions,
+) -> Config {
+    let ns_name = config.ns();
+    let ns = threads
+        .entry(config.thread_id.clone())
+        .or_default()
+        .entry(ns_name.to_owned())
+        .or_default();
+    for (channel, version) in &checkpoint.channel_versions {
+        let key = (channel.clone(), *version);
+        let value = checkpoint.channel_values.get(channel).cloned();
+        if new_versions.contains_key(channel) {
+            ns.blobs.insert(key, value);
+        } else if value.is_some() {
+            // Not announced as new, but never stored under this version:
+            // keep it rather than lose it.
+            ns.blobs.entry(key).or_insert(value);
+        }
+    }
+    let mut stripped = checkpoint.clone();
+    stripped.channel_values.clear();
+    ns.checkpoints.insert(
+        checkpoint.id.clone(),
+        Stored {
+            checkpoint: stripped,
+            metadata: merged_metadata(config, metadata),
+            parent_id: config.checkpoint_id.clone(),
+        },
+    );
+    checkpoint_config(&config.thread_id, ns_name, &checkpoint.id)
+}
+
+/// The writes of the checkpoint `(thread, namespace, id)`, which must exist.
+fn writes_of<'m>(
+    threads: &'m mut HashMap<String, Thread>,
+    (thread_id, ns_name, id): (&str, &str, &str),
+) -> Result<&'m mut BTreeMap<(String, i64), PendingWrite>> {
+    let ns = threads
+        .get_mut(thread_id)
+        .and_then(|t| t.get_mut(ns_name))
+        .filter(|ns| ns.checkpoints.contains_key(id))
+        .ok_or_else(|| checkpoint_not_found(thread_id, ns_name, id))?;
+    Ok(ns.writes.entry(id.to_owned()).or_default())
+}
+
+/// Adds one task's writes to a checkpoint's `stored` writes: a special
+/// channel's write replaces the old one, any other is kept first-come.
+fn store_writes(stored: &mut BTreeMap<(String, i64), PendingWrite>, batch: &WriteBatch<'_>) {
+    for (position, (channel, value)) in batch.writes.iter().enumerate() {
+        let idx = write_idx(channel, position);
+        let key = (batch.task_id.to_owned(), idx);
+        let write = PendingWrite {
+            task_id: batch.task_id.to_owned(),
+            channel: channel.clone(),
+            value: value.clone(),
+            task_path: batch.task_path.to_owned(),
+            idx,
+        };
+        if special_idx(channel).is_some() {
+            stored.insert(key, write);
+        } else {
+            stored.entry(key).or_insert(write);
+        }
     }
 }

@@ -38,6 +38,6 @@ pub use sqlite::{CheckpointSummary, SqliteOptions, SqliteSaver, Synchronous, Thr
 pub use tuple::{CheckpointTuple, PendingWrite};
 pub use version::{ChannelVersion, ParseVersionError};
 pub use writes::{
-    ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, RESUME, SCHEDULED, TASKS, sort_pending_writes,
-    special_idx, write_idx,
+    ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, RESUME, SCHEDULED, TASKS, WriteBatch,
+    sort_pending_writes, special_idx, write_idx,
 };

@@ -1,5 +1,7 @@
 //! Reserved channel names and how pending writes are indexed and ordered.
 
+use serde_json::Value;
+
 use super::tuple::PendingWrite;
 
 /// A task's error, stored as a write so a resumed run knows it failed.
@@ -42,4 +44,32 @@ pub fn special_idx(channel: &str) -> Option<i64> {
 pub fn sort_pending_writes(writes: &mut [PendingWrite]) {
     writes
         .sort_by(|a, b| (&a.task_path, &a.task_id, a.idx).cmp(&(&b.task_path, &b.task_id, b.idx)));
+}
+
+/// One task's writes, as one [`put_writes`] call takes them: the writes
+/// `(channel, value)`, the task's id and its path. A slice of these is what
+/// [`put_with_writes`] stores together with a checkpoint.
+///
+/// [`put_writes`]: crate::BaseCheckpointSaver::put_writes
+/// [`put_with_writes`]: crate::BaseCheckpointSaver::put_with_writes
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WriteBatch<'a> {
+    /// The writes, in the order `put_writes` would get them (a write's
+    /// index is its position, or its special channel's fixed index).
+    pub writes: &'a [(String, Value)],
+    /// The id of the task that made them.
+    pub task_id: &'a str,
+    /// The task's path (orders pending writes).
+    pub task_path: &'a str,
+}
+
+impl<'a> WriteBatch<'a> {
+    /// The batch of task `task_id` at `task_path`.
+    pub fn new(writes: &'a [(String, Value)], task_id: &'a str, task_path: &'a str) -> Self {
+        WriteBatch {
+            writes,
+            task_id,
+            task_path,
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use checkpointer::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointIter,
     CheckpointMetadata, CheckpointTuple, Config, ListOptions, PruneStrategy, Result,
+    saver::WriteBatch,
 };
 use serde_json::Value;
 use tokio::runtime::{Builder, Runtime};
@@ -73,6 +74,23 @@ impl<S: BaseCheckpointSaver + 'static> BaseCheckpointSaver for BlockingAsync<S> 
     ) -> Result<()> {
         self.runtime
             .block_on(self.saver.put_writes(config, writes, task_id, task_path))
+    }
+
+    fn put_with_writes(
+        &self,
+        config: &Config,
+        batches: &[WriteBatch<'_>],
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        self.runtime.block_on(self.saver.put_with_writes(
+            config,
+            batches,
+            checkpoint,
+            metadata,
+            new_versions,
+        ))
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {

@@ -5,7 +5,7 @@
 //! [`BaseCheckpointSaver`](checkpointer::BaseCheckpointSaver). The groups
 //! port LangGraph's conformance kit (`put`, `put_writes`, `get_tuple`,
 //! `list`, `delete_thread`, `delete_for_runs`, `copy_thread`, `prune`); `ours`
-//! checks the rest of our contract.
+//! checks the rest of our contract, `put_with_writes` our fused write.
 //!
 //! A test file runs the whole suite for one saver with
 //! [`conformance_suite!`](crate::conformance_suite):
@@ -36,8 +36,10 @@ pub mod fixtures;
 pub mod get_tuple;
 pub mod list;
 pub mod ours;
+pub mod plain;
 pub mod prune;
 pub mod put;
+pub mod put_with_writes;
 pub mod put_writes;
 
 use checkpointer::BaseCheckpointSaver;
@@ -110,6 +112,14 @@ macro_rules! conformance_suite {
                 put_writes_special_channels,
                 put_writes_across_namespaces,
                 put_writes_cleared_on_next_checkpoint,
+            ],
+            put_with_writes: [
+                put_with_writes_matches_separate_calls,
+                put_with_writes_chain,
+                put_with_writes_bad_checkpoint_changes_nothing,
+                put_with_writes_bad_writes_change_nothing,
+                put_with_writes_missing_parent,
+                put_with_writes_special_writes,
             ],
             get_tuple: [
                 get_tuple_nonexistent_returns_none,

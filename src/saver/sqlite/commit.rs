@@ -23,6 +23,39 @@ use crate::saver::error::{Error, Result};
 /// One write: runs against the shared transaction's connection.
 pub(crate) type Op = Box<dyn FnOnce(&Connection) -> Result<Stored> + Send>;
 
+/// A write that can run again (it only reads what it owns): a group of
+/// such writes first runs without savepoints, see [`Job`].
+pub(crate) type RerunOp = Box<dyn Fn(&Connection) -> Result<Stored> + Send>;
+
+/// A queued write, as the leader gets it.
+///
+/// A group whose writes can all run again is run *optimistically*: without
+/// a savepoint per write (savepoints make SQLite copy every page a write
+/// touches first). If one of them fails, the leader rolls the whole
+/// transaction back and runs the group again with savepoints, so that the
+/// failed write fails alone, as always.
+pub(crate) enum Job {
+    /// Runs once.
+    Once(Op),
+    /// Can run again.
+    Again(RerunOp),
+}
+
+impl Job {
+    /// Whether it can run twice.
+    pub(crate) fn reruns(&self) -> bool {
+        matches!(self, Job::Again(_))
+    }
+
+    /// Runs it, once and for all.
+    pub(crate) fn run(self, conn: &Connection) -> Result<Stored> {
+        match self {
+            Job::Once(op) => op(conn),
+            Job::Again(op) => op(conn),
+        }
+    }
+}
+
 /// What a queued caller hears.
 enum Reply {
     /// Its write ran (and committed, if `Ok`).
@@ -34,7 +67,7 @@ enum Reply {
 /// A queued write.
 struct Pending {
     what: String,
-    op: Op,
+    job: Job,
     reply: Sender<Reply>,
 }
 
@@ -60,8 +93,8 @@ impl std::fmt::Debug for GroupCommit {
 /// How a leader runs a group: begins, runs the writes, commits. Given the
 /// writes, it returns each one's result (in order).
 pub(crate) trait Runner {
-    /// Runs `ops` in one transaction; one result per op.
-    fn run(&self, ops: Vec<(String, Op)>) -> Vec<Result<Stored>>;
+    /// Runs `jobs` in one transaction; one result per job.
+    fn run(&self, jobs: Vec<(String, Job)>) -> Vec<Result<Stored>>;
 }
 
 impl GroupCommit {
@@ -70,9 +103,9 @@ impl GroupCommit {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `op` and returns once it ran in a committed (or failed)
+    /// Queues `job` and returns once it ran in a committed (or failed)
     /// transaction.
-    pub(crate) fn submit(&self, runner: &dyn Runner, what: String, op: Op) -> Result<Stored> {
+    pub(crate) fn submit(&self, runner: &dyn Runner, what: String, job: Job) -> Result<Stored> {
         let (reply, answer) = channel();
         let failed = || Error::GroupCommit {
             operation: what.clone(),
@@ -82,7 +115,7 @@ impl GroupCommit {
             let mut state = self.lock();
             state.queue.push(Pending {
                 what: what.clone(),
-                op,
+                job,
                 reply,
             });
             !std::mem::replace(&mut state.leading, true)
@@ -103,8 +136,10 @@ impl GroupCommit {
     fn lead(&self, runner: &dyn Runner) {
         let mut handoff = Handoff { group: self };
         let batch = std::mem::take(&mut handoff.group.lock().queue);
-        let (replies, ops): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|p| (p.reply, (p.what, p.op))).unzip();
+        let (replies, ops): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|p| (p.reply, (p.what, p.job)))
+            .unzip();
         let results = runner.run(ops);
         for (reply, result) in replies.into_iter().zip(results) {
             // A caller that is gone cannot be told; its write is done.

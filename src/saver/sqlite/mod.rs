@@ -4,6 +4,7 @@
 mod admin;
 mod commit;
 mod options;
+mod put;
 mod setup;
 mod sql;
 mod values;
@@ -19,26 +20,23 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use commit::{GroupCommit, Op, Runner};
+use commit::{GroupCommit, Job, Op, Runner};
 use serde_json::Value;
-use values::{DeltaCache, Mode, Stored};
+use values::{DeltaCache, Stored};
 
 pub use admin::{CheckpointSummary, ThreadSummary};
 pub use options::{SqliteOptions, Synchronous};
 
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
-use super::checks::{
-    check_copy, check_put, checkpoint_config, checkpoint_not_found, merged_metadata,
-    require_thread, writes_target,
-};
+use super::checks::{check_copy, check_put, checkpoint_config, require_thread};
 use super::config::Config;
 use super::error::{Error, Result};
 use super::iter::CheckpointIter;
 use super::list::ListOptions;
 use super::prune::PruneStrategy;
 use super::tuple::CheckpointTuple;
-use super::writes::{sort_pending_writes, special_idx, write_idx};
+use super::writes::{WriteBatch, sort_pending_writes};
 use sql::{CheckpointRow, RawCheckpoint};
 
 /// Maps a SQLite error to [`Error::Sqlite`], naming the operation.
@@ -360,7 +358,7 @@ impl SqliteSaver {
     /// concurrent writes of this saver may share (group commit), and returns
     /// once it is committed. An error rolls back `op` alone.
     fn write(&self, what: String, op: Op) -> Result<Stored> {
-        self.group.submit(self, what, op)
+        self.group.submit(self, what, Job::Once(op))
     }
 
     /// Runs `f` in one read transaction, so that it sees one snapshot.
@@ -396,7 +394,7 @@ impl SqliteSaver {
 }
 
 impl Runner for SqliteSaver {
-    fn run(&self, ops: Vec<(String, Op)>) -> Vec<Result<Stored>> {
+    fn run(&self, ops: Vec<(String, Job)>) -> Vec<Result<Stored>> {
         // Nothing is guarded by the lock itself; a panic elsewhere cannot
         // leave it inconsistent.
         let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
@@ -427,6 +425,21 @@ impl Runner for SqliteSaver {
                 format!("{verb} {}", whats[0])
             }
         };
+        if shared && ops.iter().all(|(_, job)| job.reruns()) {
+            match run_optimistic(&mut conn, &ops) {
+                Ok(Some(results)) => {
+                    if let Some(wal) = &self.wal {
+                        wal.committed(results.len());
+                    }
+                    return results;
+                }
+                // A write failed and all was rolled back: again, with
+                // savepoints.
+                Ok(None) => {}
+                Err(Optimistic::Begin(e)) => return spread(sql_context(|| label("begin"))(e)),
+                Err(Optimistic::Commit(e)) => return spread(sql_context(|| label("commit"))(e)),
+            }
+        }
         let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return spread(sql_context(|| label("begin"))(e)),
@@ -434,14 +447,14 @@ impl Runner for SqliteSaver {
         let mut results = Vec::with_capacity(ops.len());
         for (what, op) in ops {
             if !shared {
-                results.push(op(&tx));
+                results.push(op.run(&tx));
                 continue;
             }
             let result = tx
                 .prepare_cached("SAVEPOINT group_write")
                 .and_then(|mut s| s.execute([]))
                 .map_err(sql_context(|| format!("begin {what}")))
-                .and_then(|_| op(&tx));
+                .and_then(|_| op.run(&tx));
             let end = if result.is_ok() {
                 tx.prepare_cached("RELEASE group_write")
                     .and_then(|mut s| s.execute([]))
@@ -466,13 +479,44 @@ impl Runner for SqliteSaver {
             return spread(sql_context(|| label("commit"))(e));
         }
         if let Some(wal) = &self.wal {
-            wal.committed();
+            wal.committed(results.len());
         }
         results
             .into_iter()
             .map(|r| r.map_err(|e| self.name_file(e)))
             .collect()
     }
+}
+
+/// Why an optimistic group did not commit.
+enum Optimistic {
+    Begin(rusqlite::Error),
+    Commit(rusqlite::Error),
+}
+
+/// Runs a group of writes that can all run again in one transaction
+/// without savepoints. `Ok(None)`: one failed, and the transaction was
+/// rolled back (the caller runs the group again, with savepoints).
+fn run_optimistic(
+    conn: &mut Connection,
+    ops: &[(String, Job)],
+) -> std::result::Result<Option<Vec<Result<Stored>>>, Optimistic> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(Optimistic::Begin)?;
+    let mut results = Vec::with_capacity(ops.len());
+    for (_, job) in ops {
+        let Job::Again(op) = job else {
+            return Ok(None);
+        };
+        match op(&tx) {
+            Ok(stored) => results.push(Ok(stored)),
+            // Dropping the transaction rolls it back.
+            Err(_) => return Ok(None),
+        }
+    }
+    tx.commit().map_err(Optimistic::Commit)?;
+    Ok(Some(results))
 }
 
 /// A read transaction; rolled back if dropped before [`ReadTx::commit`].
@@ -788,71 +832,8 @@ impl BaseCheckpointSaver for SqliteSaver {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        check_put(config, checkpoint)?;
-        let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
-        let merged = merged_metadata(config, metadata);
-        // Serialise before queueing the write.
-        let checkpoint_json = sql::encode_checkpoint(thread_id, checkpoint)?;
-        let metadata_json = sql::encode_json(
-            thread_id,
-            || format!("metadata of checkpoint {}", checkpoint.id),
-            &merged,
-        )?;
-        let what = format!(
-            "put of checkpoint {} in thread {thread_id:?}",
-            checkpoint.id
-        );
-        let mut mode = Mode::Lean;
-        loop {
-            let mut encoded =
-                values::encode(&self.cache, thread_id, ns, checkpoint, new_versions, mode)?;
-            let rows = std::mem::take(&mut encoded.rows);
-            let (thread, namespace, id, parent) = (
-                thread_id.to_owned(),
-                ns.to_owned(),
-                checkpoint.id.clone(),
-                config.checkpoint_id.clone(),
-            );
-            let (checkpoint_json, metadata_json) = (checkpoint_json.clone(), metadata_json.clone());
-            let (step, source, run_id) =
-                (merged.step, merged.source.as_str(), merged.run_id.clone());
-            let context = what.clone();
-            let op: Op = Box::new(move |conn| {
-                if values::store(conn, &thread, &namespace, &id, &rows)? == Stored::Retry {
-                    return Ok(Stored::Retry);
-                }
-                conn.prepare_cached(sql::UPSERT_CHECKPOINT)
-                    .and_then(|mut stmt| {
-                        stmt.execute(rusqlite::params![
-                            thread,
-                            namespace,
-                            id,
-                            parent,
-                            checkpoint_json,
-                            metadata_json,
-                            step,
-                            source,
-                            run_id,
-                        ])
-                    })
-                    .map_err(sql_context(|| context))?;
-                Ok(Stored::Done)
-            });
-            match self.write(what.clone(), op)? {
-                Stored::Done => {
-                    self.cache.remember(thread_id, ns, encoded);
-                    break;
-                }
-                Stored::Retry if mode == Mode::Lean => mode = Mode::Complete,
-                Stored::Retry => {
-                    return Err(Error::GroupCommit {
-                        operation: what,
-                        reason: "a complete put asked to be retried".into(),
-                    });
-                }
-            }
-        }
-        Ok(checkpoint_config(thread_id, ns, &checkpoint.id))
+        let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
+        self.store_put(&put, Vec::new())
     }
 
     fn put_writes(
@@ -862,57 +843,25 @@ impl BaseCheckpointSaver for SqliteSaver {
         task_id: &str,
         task_path: &str,
     ) -> Result<()> {
-        let (thread_id, ns, id) = writes_target(config)?;
-        let encoded = writes
+        let batch = WriteBatch::new(writes, task_id, task_path);
+        self.store_writes(put::EncodedWrites::encode(config, &batch)?)
+    }
+
+    fn put_with_writes(
+        &self,
+        config: &Config,
+        batches: &[WriteBatch<'_>],
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        // Every part is checked and serialised first; then one op.
+        let writes = batches
             .iter()
-            .enumerate()
-            .map(|(position, (channel, value))| {
-                let json = sql::encode_json(
-                    thread_id,
-                    || format!("write to {channel:?} by task {task_id}"),
-                    value,
-                )?;
-                Ok((write_idx(channel, position), channel.clone(), json))
-            })
+            .map(|batch| put::EncodedWrites::encode(config, batch))
             .collect::<Result<Vec<_>>>()?;
-        let what = format!("writes of task {task_id} to checkpoint {id} in thread {thread_id:?}");
-        let (thread_id, ns, id, task_id, task_path, context) = (
-            thread_id.to_owned(),
-            ns.to_owned(),
-            id.to_owned(),
-            task_id.to_owned(),
-            task_path.to_owned(),
-            what.clone(),
-        );
-        let op: Op = Box::new(move |tx| {
-            let what = || context.clone();
-            let exists = tx
-                .prepare_cached(sql::CHECKPOINT_EXISTS)
-                .and_then(|mut s| s.query_row([&thread_id, &ns, &id], |_| Ok(())).optional())
-                .map_err(sql_context(what))?;
-            if exists.is_none() {
-                return Err(checkpoint_not_found(&thread_id, &ns, &id));
-            }
-            let mut upsert = tx
-                .prepare_cached(sql::UPSERT_WRITE)
-                .map_err(sql_context(what))?;
-            let mut insert = tx
-                .prepare_cached(sql::INSERT_WRITE)
-                .map_err(sql_context(what))?;
-            for (idx, channel, json) in &encoded {
-                let stmt = if special_idx(channel).is_some() {
-                    &mut upsert
-                } else {
-                    &mut insert
-                };
-                stmt.execute(rusqlite::params![
-                    thread_id, ns, id, task_id, idx, channel, task_path, json
-                ])
-                .map_err(sql_context(what))?;
-            }
-            Ok(Stored::Done)
-        });
-        self.write(what, op).map(drop)
+        let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
+        self.store_put(&put, writes)
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {

@@ -4,7 +4,9 @@
 //! The saver's connections checkpoint the WAL themselves only when it grows
 //! past a large bound (a safety net). A thread with its own connection runs
 //! a `PASSIVE` checkpoint (which never blocks writers or readers) after
-//! every [`EVERY`] commits of the saver, and when commits stop for a while.
+//! every [`EVERY`] writes of the saver (a group commit of several writes
+//! fills the WAL as fast as as many commits), and when commits stop for a
+//! while.
 //! It stops, finishing nothing half-done, when the saver drops.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-/// Commits between two background checkpoints.
+/// Writes (committed calls) between two background checkpoints.
 pub(crate) const EVERY: u32 = 16;
 
 /// WAL pages at which a committing connection checkpoints by itself
@@ -62,10 +64,13 @@ impl WalCheckpointer {
         })
     }
 
-    /// Counts a commit; wakes the thread every [`EVERY`] commits.
-    pub(crate) fn committed(&self) {
+    /// Counts a commit of `writes` calls; wakes the thread every [`EVERY`]
+    /// writes.
+    pub(crate) fn committed(&self, writes: usize) {
         let mut state = lock(&self.shared);
-        state.commits += 1;
+        state.commits = state
+            .commits
+            .saturating_add(u32::try_from(writes).unwrap_or(u32::MAX));
         if state.commits >= EVERY {
             self.shared.1.notify_one();
         }

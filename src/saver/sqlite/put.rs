@@ -1,0 +1,291 @@
+//! The write path of `put`, `put_writes` and `put_with_writes`: each call
+//! is serialised before it is queued, then stored by one [`Op`] in the
+//! group-commit transaction. `put_with_writes` runs the bodies of the other
+//! two in one op, so the writes and the checkpoint share one savepoint,
+//! one transaction and one fsync.
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::commit::{Job, RerunOp};
+use super::values::{self, Mode, Stored};
+use super::{SqliteSaver, sql, sql_context};
+use crate::saver::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
+use crate::saver::checks::{
+    check_put, checkpoint_config, checkpoint_not_found, merged_metadata, writes_target,
+};
+use crate::saver::config::Config;
+use crate::saver::error::{Error, Result};
+use crate::saver::writes::{WriteBatch, special_idx, write_idx};
+
+/// One task's writes, serialised and owned: what a `put_writes` op
+/// stores.
+#[derive(Debug)]
+pub(super) struct EncodedWrites {
+    thread_id: String,
+    ns: String,
+    checkpoint_id: String,
+    task_id: String,
+    task_path: String,
+    /// `(idx, channel, value JSON)` per write.
+    rows: Vec<(i64, String, String)>,
+    /// What the call is, for errors.
+    what: String,
+}
+
+impl EncodedWrites {
+    /// Checks and serialises the writes of one `put_writes` call.
+    pub(super) fn encode(config: &Config, batch: &WriteBatch<'_>) -> Result<Self> {
+        let (thread_id, ns, id) = writes_target(config)?;
+        let task_id = batch.task_id;
+        let rows = batch
+            .writes
+            .iter()
+            .enumerate()
+            .map(|(position, (channel, value))| {
+                let json = sql::encode_json(
+                    thread_id,
+                    || format!("write to {channel:?} by task {task_id}"),
+                    value,
+                )?;
+                Ok((write_idx(channel, position), channel.clone(), json))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(EncodedWrites {
+            what: format!("writes of task {task_id} to checkpoint {id} in thread {thread_id:?}"),
+            thread_id: thread_id.to_owned(),
+            ns: ns.to_owned(),
+            checkpoint_id: id.to_owned(),
+            task_id: task_id.to_owned(),
+            task_path: batch.task_path.to_owned(),
+            rows,
+        })
+    }
+
+    /// What the call is, for errors.
+    pub(super) fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// Stores the writes; the checkpoint they belong to must exist.
+    pub(super) fn store(&self, tx: &Connection) -> Result<Stored> {
+        let what = || self.what.clone();
+        let key = [&self.thread_id, &self.ns, &self.checkpoint_id];
+        let exists = tx
+            .prepare_cached(sql::CHECKPOINT_EXISTS)
+            .and_then(|mut s| s.query_row(key, |_| Ok(())).optional())
+            .map_err(sql_context(what))?;
+        if exists.is_none() {
+            return Err(checkpoint_not_found(
+                &self.thread_id,
+                &self.ns,
+                &self.checkpoint_id,
+            ));
+        }
+        let mut upsert = tx
+            .prepare_cached(sql::UPSERT_WRITE)
+            .map_err(sql_context(what))?;
+        let mut insert = tx
+            .prepare_cached(sql::INSERT_WRITE)
+            .map_err(sql_context(what))?;
+        for (idx, channel, json) in &self.rows {
+            let stmt = if special_idx(channel).is_some() {
+                &mut upsert
+            } else {
+                &mut insert
+            };
+            stmt.execute(rusqlite::params![
+                self.thread_id,
+                self.ns,
+                self.checkpoint_id,
+                self.task_id,
+                idx,
+                channel,
+                self.task_path,
+                json
+            ])
+            .map_err(sql_context(what))?;
+        }
+        Ok(Stored::Done)
+    }
+}
+
+/// A checked `put`, with its checkpoint and metadata serialised (once;
+/// the values are serialised per attempt, see [`PutRow`]).
+pub(super) struct PreparedPut<'a> {
+    thread_id: &'a str,
+    ns: &'a str,
+    parent: Option<String>,
+    checkpoint: &'a Checkpoint,
+    new_versions: &'a ChannelVersions,
+    merged: CheckpointMetadata,
+    checkpoint_json: String,
+    metadata_json: String,
+    what: String,
+}
+
+impl<'a> PreparedPut<'a> {
+    /// Checks and serialises a `put`.
+    pub(super) fn new(
+        config: &'a Config,
+        checkpoint: &'a Checkpoint,
+        metadata: &CheckpointMetadata,
+        new_versions: &'a ChannelVersions,
+    ) -> Result<Self> {
+        check_put(config, checkpoint)?;
+        let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
+        let merged = merged_metadata(config, metadata);
+        let checkpoint_json = sql::encode_checkpoint(thread_id, checkpoint)?;
+        let metadata_json = sql::encode_json(
+            thread_id,
+            || format!("metadata of checkpoint {}", checkpoint.id),
+            &merged,
+        )?;
+        Ok(PreparedPut {
+            thread_id,
+            ns,
+            parent: config.checkpoint_id.clone(),
+            checkpoint,
+            new_versions,
+            merged,
+            checkpoint_json,
+            metadata_json,
+            what: format!(
+                "put of checkpoint {} in thread {thread_id:?}",
+                checkpoint.id
+            ),
+        })
+    }
+
+    /// The owned data of one attempt's op: the checkpoint row and the
+    /// value rows serialised in `mode`.
+    fn row(&self, rows: Vec<values::Row>) -> PutRow {
+        PutRow {
+            thread_id: self.thread_id.to_owned(),
+            ns: self.ns.to_owned(),
+            id: self.checkpoint.id.clone(),
+            parent: self.parent.clone(),
+            checkpoint_json: self.checkpoint_json.clone(),
+            metadata_json: self.metadata_json.clone(),
+            step: self.merged.step,
+            source: self.merged.source.as_str(),
+            run_id: self.merged.run_id.clone(),
+            rows,
+            what: self.what.clone(),
+        }
+    }
+}
+
+/// What one attempt of a `put` op writes.
+struct PutRow {
+    thread_id: String,
+    ns: String,
+    id: String,
+    parent: Option<String>,
+    checkpoint_json: String,
+    metadata_json: String,
+    step: i64,
+    source: &'static str,
+    run_id: Option<String>,
+    rows: Vec<values::Row>,
+    what: String,
+}
+
+impl PutRow {
+    /// Stores the channel values; [`Stored::Retry`] (having written
+    /// nothing) if they must be serialised again in full.
+    fn store_values(&self, tx: &Connection) -> Result<Stored> {
+        values::store(tx, &self.thread_id, &self.ns, &self.id, &self.rows)
+    }
+
+    /// Stores the checkpoint row.
+    fn store_checkpoint(&self, tx: &Connection) -> Result<()> {
+        tx.prepare_cached(sql::UPSERT_CHECKPOINT)
+            .and_then(|mut stmt| {
+                stmt.execute(rusqlite::params![
+                    self.thread_id,
+                    self.ns,
+                    self.id,
+                    self.parent,
+                    self.checkpoint_json,
+                    self.metadata_json,
+                    self.step,
+                    self.source,
+                    self.run_id,
+                ])
+            })
+            .map_err(sql_context(|| self.what.clone()))?;
+        Ok(())
+    }
+}
+
+impl SqliteSaver {
+    /// As [`write`](SqliteSaver::write), for an op that can run again (see
+    /// [`Job`]).
+    fn write_again(&self, what: String, op: RerunOp) -> Result<Stored> {
+        self.group.submit(self, what, Job::Again(op))
+    }
+
+    /// Stores the writes of one `put_writes` call in one op.
+    pub(super) fn store_writes(&self, encoded: EncodedWrites) -> Result<()> {
+        let what = encoded.what().to_owned();
+        let op: RerunOp = Box::new(move |tx| encoded.store(tx));
+        self.write_again(what, op).map(drop)
+    }
+
+    /// Stores `writes` (each against the checkpoint `put`'s config names)
+    /// and then the checkpoint, in one op: values first (so that a retry
+    /// leaves nothing behind), then the writes, then the checkpoint row.
+    /// Values are serialised lean first (deltas); if the database says
+    /// they must be complete, again in full. Returns the stored
+    /// checkpoint's config.
+    pub(super) fn store_put(
+        &self,
+        put: &PreparedPut<'_>,
+        writes: Vec<EncodedWrites>,
+    ) -> Result<Config> {
+        let what = match writes.len() {
+            0 => put.what.clone(),
+            n => format!("{} with the writes of {n} tasks", put.what),
+        };
+        let writes = Arc::new(writes);
+        let mut mode = Mode::Lean;
+        loop {
+            let mut encoded = values::encode(
+                &self.cache,
+                put.thread_id,
+                put.ns,
+                put.checkpoint,
+                put.new_versions,
+                mode,
+            )?;
+            let row = put.row(std::mem::take(&mut encoded.rows));
+            let writes = Arc::clone(&writes);
+            let op: RerunOp = Box::new(move |tx| {
+                if row.store_values(tx)? == Stored::Retry {
+                    return Ok(Stored::Retry);
+                }
+                for task in writes.iter() {
+                    task.store(tx)?;
+                }
+                row.store_checkpoint(tx)?;
+                Ok(Stored::Done)
+            });
+            match self.write_again(what.clone(), op)? {
+                Stored::Done => {
+                    self.cache.remember(put.thread_id, put.ns, encoded);
+                    break;
+                }
+                Stored::Retry if mode == Mode::Lean => mode = Mode::Complete,
+                Stored::Retry => {
+                    return Err(Error::GroupCommit {
+                        operation: what,
+                        reason: "a complete put asked to be retried".into(),
+                    });
+                }
+            }
+        }
+        Ok(checkpoint_config(put.thread_id, put.ns, &put.checkpoint.id))
+    }
+}
