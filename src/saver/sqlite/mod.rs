@@ -57,9 +57,10 @@ pub(crate) fn sql_context<F: FnOnce() -> String>(
 ///   is in WAL mode, so readers never wait for writers.
 /// - **Group commit.** Concurrent writes of one saver share one
 ///   `BEGIN IMMEDIATE` transaction and one fsync: the first waiting caller
-///   runs every queued write, each in its own savepoint (a write that fails
-///   is rolled back alone and gets its own error), commits once and wakes
-///   the others. Each call still returns only after its own data is
+///   runs every queued write, commits once and wakes the others. A write
+///   that fails is rolled back alone and gets its own error: the group
+///   first runs without savepoints, and if one of its writes fails it is
+///   rolled back and run again with a savepoint per write. Each call still returns only after its own data is
 ///   committed; a lone writer pays no hand-off.
 /// - **Concurrent.** Reads run on a pool of connections (r2d2), in
 ///   parallel; other processes writing the same file wait up to the busy
