@@ -255,14 +255,7 @@ async fn resume_with_nothing_interrupted(factory: Factory) {
     let c = Counter::default();
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())
-        .add_sync_node("ask", {
-            let c = c.clone();
-            move |_, ctx| {
-                c.hit("ask");
-                let v = ctx.interrupt("?")?;
-                Ok(Update::new().set("log", v))
-            }
-        })
+        .add_sync_node("ask", asker(&c, "ask"))
         .add_edge(START, "ask");
     let app = compile(&g, &saver);
     let thread = Config::thread("t");
@@ -412,14 +405,7 @@ async fn new_input_while_interrupt_pending_discards_it(factory: Factory) {
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())
         .add_sync_node("a", logger(&c, "a"))
-        .add_sync_node("ask", {
-            let c = c.clone();
-            move |_, ctx| {
-                c.hit("ask");
-                let v = ctx.interrupt("?")?;
-                Ok(Update::new().set("log", v))
-            }
-        })
+        .add_sync_node("ask", asker(&c, "ask"))
         .add_edge(START, "a")
         .add_edge("a", "ask");
     let app = compile(&g, &saver);
@@ -930,14 +916,7 @@ async fn update_state_keeps_the_finished_work_of_an_interrupted_step(factory: Fa
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())
         .add_sync_node("worker", logger(&c, "worker"))
-        .add_sync_node("asker", {
-            let c = c.clone();
-            move |_, ctx| {
-                c.hit("asker");
-                let v = ctx.interrupt("?")?;
-                Ok(Update::new().set("log", v))
-            }
-        })
+        .add_sync_node("asker", asker(&c, "asker"))
         .add_sync_node("after", logger(&c, "after"))
         .add_edge(START, "worker")
         .add_edge(START, "asker")
@@ -1593,14 +1572,7 @@ async fn exit_mode_interrupt_mid_fan_out_keeps_finished_work(factory: Factory) {
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())
         .add_sync_node("worker", logger(&c, "worker"))
-        .add_sync_node("asker", {
-            let c = c.clone();
-            move |_, ctx| {
-                c.hit("asker");
-                let v = ctx.interrupt("?")?;
-                Ok(Update::new().set("log", v))
-            }
-        })
+        .add_sync_node("asker", asker(&c, "asker"))
         .add_sync_node("after", logger(&c, "after"))
         .add_edge(START, "worker")
         .add_edge(START, "asker")
@@ -1657,14 +1629,7 @@ async fn static_and_dynamic_interrupts_on_one_node(factory: Factory) {
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())
         .add_sync_node("a", logger(&c, "a"))
-        .add_sync_node("ask", {
-            let c = c.clone();
-            move |_, ctx| {
-                c.hit("ask");
-                let v = ctx.interrupt("?")?;
-                Ok(Update::new().set("log", v))
-            }
-        })
+        .add_sync_node("ask", asker(&c, "ask"))
         .add_edge(START, "a")
         .add_edge(START, "ask");
     let app = g
@@ -1696,14 +1661,7 @@ async fn new_input_after_a_command_update_keeps_the_update(factory: Factory) {
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())
         .add_channel("note", Reducer::last_value())
-        .add_sync_node("ask", {
-            let c = c.clone();
-            move |_, ctx| {
-                c.hit("ask");
-                let v = ctx.interrupt("?")?;
-                Ok(Update::new().set("log", v))
-            }
-        })
+        .add_sync_node("ask", asker(&c, "ask"))
         .add_edge(START, "ask");
     let app = compile(&g, &saver);
     let thread = Config::thread("t");

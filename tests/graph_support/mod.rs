@@ -58,6 +58,20 @@ pub fn logger(
     }
 }
 
+/// A sync node that counts its runs, waits for a human (`interrupt("?")`)
+/// and appends the answer to `log`.
+pub fn asker(
+    c: &Counter,
+    name: &'static str,
+) -> impl Fn(&State, &NodeContext) -> NodeResult + 'static {
+    let c = c.clone();
+    move |_s, ctx| {
+        c.hit(name);
+        let v = ctx.interrupt("?")?;
+        Ok(Update::new().set("log", v))
+    }
+}
+
 pub fn compile(g: &StateGraph, saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
     g.compile(CompileOptions::new().saver(Arc::clone(saver)))
         .unwrap()
