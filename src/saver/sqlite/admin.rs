@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::commit::Op;
+use super::put::PutRow;
 use super::sql::{self, RawCheckpoint, encode_json};
 use super::values::Stored;
 use super::{SqliteOptions, SqliteSaver, execute_all, sql_context, thread_exists, values};
@@ -201,17 +202,10 @@ impl SqliteSaver {
         super::require_thread("import_thread", thread_id)?;
         /// One checkpoint, serialised and owned, ready for the write.
         struct Prepared {
-            ns: String,
-            id: String,
-            parent: Option<String>,
-            checkpoint_json: String,
-            metadata_json: String,
-            step: i64,
-            source: &'static str,
-            run_id: Option<String>,
-            rows: Vec<values::Row>,
+            row: PutRow,
             writes: Vec<(String, i64, String, String, String)>,
         }
+        let what = format!("import of thread {thread_id:?}");
         // Serialise everything before queueing the write. Checkpoints of a
         // thread share most values: each (namespace, channel, version) is
         // serialised and stored once, with the first checkpoint naming it.
@@ -258,7 +252,8 @@ impl SqliteSaver {
                     ))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            prepared.push(Prepared {
+            let row = PutRow {
+                thread_id: thread_id.to_owned(),
                 ns: ns.to_owned(),
                 id: cp.id.clone(),
                 parent: t
@@ -275,8 +270,9 @@ impl SqliteSaver {
                 source: t.metadata.source.as_str(),
                 run_id: t.metadata.run_id.clone(),
                 rows: encoded.rows,
-                writes,
-            });
+                what: what.clone(),
+            };
+            prepared.push(Prepared { row, writes });
             progress(done + 1);
         }
         const INSERT_WRITE_EXACT: &str = "INSERT INTO writes (thread_id, checkpoint_ns, \
@@ -284,7 +280,6 @@ impl SqliteSaver {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
              ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET \
              channel = excluded.channel, task_path = excluded.task_path, value = excluded.value";
-        let what = format!("import of thread {thread_id:?}");
         let (thread, context) = (thread_id.to_owned(), what.clone());
         let op: Op = Box::new(move |tx| {
             let what = || context.clone();
@@ -295,7 +290,7 @@ impl SqliteSaver {
                 });
             }
             for p in &prepared {
-                if values::store(tx, &thread, &p.ns, &p.id, &p.rows)? == Stored::Retry {
+                if p.row.store_values(tx)? == Stored::Retry {
                     // Complete rows never ask for a retry; refuse rather than
                     // store a checkpoint without its values.
                     return Err(Error::GroupCommit {
@@ -303,28 +298,14 @@ impl SqliteSaver {
                         reason: "complete values asked to be retried".into(),
                     });
                 }
-                tx.prepare_cached(sql::UPSERT_CHECKPOINT)
-                    .and_then(|mut stmt| {
-                        stmt.execute(params![
-                            thread,
-                            p.ns,
-                            p.id,
-                            p.parent,
-                            p.checkpoint_json,
-                            p.metadata_json,
-                            p.step,
-                            p.source,
-                            p.run_id,
-                        ])
-                    })
-                    .map_err(sql_context(what))?;
+                p.row.store_checkpoint(tx)?;
                 let mut insert = tx
                     .prepare_cached(INSERT_WRITE_EXACT)
                     .map_err(sql_context(what))?;
                 for (task_id, idx, channel, task_path, json) in &p.writes {
                     insert
                         .execute(params![
-                            thread, p.ns, p.id, task_id, idx, channel, task_path, json
+                            thread, p.row.ns, p.row.id, task_id, idx, channel, task_path, json
                         ])
                         .map_err(sql_context(what))?;
                 }

@@ -177,30 +177,33 @@ impl<'a> PreparedPut<'a> {
     }
 }
 
-/// What one attempt of a `put` op writes.
-struct PutRow {
-    thread_id: String,
-    ns: String,
-    id: String,
-    parent: Option<String>,
-    checkpoint_json: String,
-    metadata_json: String,
-    step: i64,
-    source: &'static str,
-    run_id: Option<String>,
-    rows: Vec<values::Row>,
-    what: String,
+/// What one attempt of a `put` op writes: one checkpoint row and its
+/// value rows, serialised and owned (also what `import_thread` stores per
+/// checkpoint).
+pub(super) struct PutRow {
+    pub(super) thread_id: String,
+    pub(super) ns: String,
+    pub(super) id: String,
+    pub(super) parent: Option<String>,
+    pub(super) checkpoint_json: String,
+    pub(super) metadata_json: String,
+    pub(super) step: i64,
+    pub(super) source: &'static str,
+    pub(super) run_id: Option<String>,
+    pub(super) rows: Vec<values::Row>,
+    /// What the call is, for errors.
+    pub(super) what: String,
 }
 
 impl PutRow {
     /// Stores the channel values; [`Stored::Retry`] (having written
     /// nothing) if they must be serialised again in full.
-    fn store_values(&self, tx: &Connection) -> Result<Stored> {
+    pub(super) fn store_values(&self, tx: &Connection) -> Result<Stored> {
         values::store(tx, &self.thread_id, &self.ns, &self.id, &self.rows)
     }
 
     /// Stores the checkpoint row.
-    fn store_checkpoint(&self, tx: &Connection) -> Result<()> {
+    pub(super) fn store_checkpoint(&self, tx: &Connection) -> Result<()> {
         tx.prepare_cached(sql::UPSERT_CHECKPOINT)
             .and_then(|mut stmt| {
                 stmt.execute(rusqlite::params![
