@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::GraphError;
+use crate::saver::OwnedWriteBatch;
 use crate::saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointMetadata, Config,
     WriteBatch,
@@ -31,10 +32,6 @@ pub enum Durability {
     /// crash loses the whole run.
     Exit,
 }
-
-/// One task's writes held for the next checkpoint: `(writes, task_id,
-/// task_path)`.
-pub(crate) type HeldWrites = (Vec<(String, Value)>, String, String);
 
 /// A saver call queued by `Durability::Async`.
 enum Op {
@@ -168,7 +165,7 @@ impl Persist {
     }
 
     /// Saves `checkpoint` as the child of `parent`, after the held task
-    /// `writes` `(writes, task_id, task_path)` against `parent`, and gives
+    /// `writes` against `parent`, and gives
     /// the checkpoint back (the run goes on from it).
     ///
     /// `Sync`: one saver call, [`put`](crate::BaseCheckpointSaver::put)
@@ -182,7 +179,7 @@ impl Persist {
     pub(crate) async fn save_step(
         &mut self,
         parent: &Config,
-        writes: Vec<HeldWrites>,
+        writes: Vec<OwnedWriteBatch>,
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         versions: ChannelVersions,
@@ -191,8 +188,10 @@ impl Persist {
             Some(saver) if self.mode == Durability::Sync => Arc::clone(saver.inner()),
             _ => {
                 let mut result = Ok(());
-                for (w, task_id, task_path) in writes {
-                    result = self.put_writes(parent, w, &task_id, &task_path).await;
+                for w in writes {
+                    result = self
+                        .put_writes(parent, w.writes, &w.task_id, &w.task_path)
+                        .await;
                     if result.is_err() {
                         break;
                     }
@@ -214,10 +213,7 @@ impl Persist {
             if w.is_empty() {
                 return saver.put(&config, &cp, &metadata, &versions).map(drop);
             }
-            let batches: Vec<WriteBatch<'_>> = w
-                .iter()
-                .map(|(writes, task_id, task_path)| WriteBatch::new(writes, task_id, task_path))
-                .collect();
+            let batches: Vec<WriteBatch<'_>> = w.iter().map(OwnedWriteBatch::as_batch).collect();
             saver
                 .put_with_writes(&config, &batches, &cp, &metadata, &versions)
                 .map(drop)
@@ -235,9 +231,11 @@ impl Persist {
         let checkpoint = Arc::try_unwrap(shared).unwrap_or_else(|cp| Checkpoint::clone(&cp));
         if result.is_err() {
             let held = Arc::try_unwrap(held).unwrap_or_else(|w| w.to_vec());
-            for (w, task_id, task_path) in held {
+            for w in held {
                 // The first error is the one to report.
-                let _ = self.put_writes(parent, w, &task_id, &task_path).await;
+                let _ = self
+                    .put_writes(parent, w.writes, &w.task_id, &w.task_path)
+                    .await;
             }
         }
         (checkpoint, result)

@@ -46,10 +46,11 @@ use super::compiled::{CompiledGraph, Input, RunOutcome};
 use super::error::GraphError;
 use super::interrupt::{Goto, Interrupt};
 use super::node::NodeContext;
-use super::persist::{HeldWrites, Persist};
+use super::persist::Persist;
 use super::state::State;
 use super::stream::{EventSink, StreamEvent};
 use super::task::{Task, TaskKind, pull_path, pull_task_id, push_path, push_task_id};
+use crate::saver::OwnedWriteBatch;
 use crate::saver::{
     ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource, Config,
     ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, PendingWrite, RESUME, SCHEDULED, TASKS,
@@ -534,7 +535,7 @@ pub(crate) struct Run {
     carried: BTreeSet<String>,
     /// Writes of the step's last task (`Durability::Sync`), recorded in
     /// `pending` but saved with the step's checkpoint, in one saver call.
-    held: Vec<HeldWrites>,
+    held: Vec<OwnedWriteBatch>,
     persist: Persist,
     sink: Option<EventSink>,
 }
@@ -693,17 +694,20 @@ impl Run {
     /// [`save_held`](Self::save_held) if the step ends otherwise.
     fn hold_writes(&mut self, writes: Vec<(String, Value)>, task_id: &str, task_path: &str) {
         self.record_writes(&writes, task_id, task_path);
-        self.held
-            .push((writes, task_id.to_owned(), task_path.to_owned()));
+        self.held.push(OwnedWriteBatch {
+            writes,
+            task_id: task_id.to_owned(),
+            task_path: task_path.to_owned(),
+        });
     }
 
     /// Saves the held writes on their own (the step they were held for
     /// ends without a checkpoint).
     async fn save_held(&mut self) -> Result<(), GraphError> {
         let config = self.config_for(self.saved_id.as_deref());
-        for (writes, task_id, task_path) in std::mem::take(&mut self.held) {
+        for w in std::mem::take(&mut self.held) {
             self.persist
-                .put_writes(&config, writes, &task_id, &task_path)
+                .put_writes(&config, w.writes, &w.task_id, &w.task_path)
                 .await?;
         }
         Ok(())

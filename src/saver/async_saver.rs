@@ -13,10 +13,7 @@ use super::list::ListOptions;
 use super::prune::PruneStrategy;
 use super::tuple::CheckpointTuple;
 use super::version::ChannelVersion;
-use super::writes::WriteBatch;
-
-/// A [`WriteBatch`] with its data owned: `(writes, task_id, task_path)`.
-type OwnedBatch = (Vec<(String, Value)>, String, String);
+use super::writes::{OwnedWriteBatch, WriteBatch};
 
 /// Async versions of every [`BaseCheckpointSaver`] method, for any saver.
 ///
@@ -148,23 +145,12 @@ impl<S: BaseCheckpointSaver + ?Sized + 'static> AsyncSaver<S> {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        let owned: Vec<OwnedBatch> = batches
-            .iter()
-            .map(|b| {
-                (
-                    b.writes.to_vec(),
-                    b.task_id.to_owned(),
-                    b.task_path.to_owned(),
-                )
-            })
-            .collect();
+        let owned: Vec<OwnedWriteBatch> = batches.iter().map(OwnedWriteBatch::from).collect();
         let (config, checkpoint) = (config.clone(), checkpoint.clone());
         let (metadata, new_versions) = (metadata.clone(), new_versions.clone());
         self.run(move |s| {
-            let batches: Vec<WriteBatch<'_>> = owned
-                .iter()
-                .map(|(writes, task_id, task_path)| WriteBatch::new(writes, task_id, task_path))
-                .collect();
+            let batches: Vec<WriteBatch<'_>> =
+                owned.iter().map(OwnedWriteBatch::as_batch).collect();
             s.put_with_writes(&config, &batches, &checkpoint, &metadata, &new_versions)
         })
         .await

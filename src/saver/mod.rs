@@ -37,6 +37,7 @@ pub use prune::PruneStrategy;
 pub use sqlite::{CheckpointSummary, SqliteOptions, SqliteSaver, Synchronous, ThreadSummary};
 pub use tuple::{CheckpointTuple, PendingWrite};
 pub use version::{ChannelVersion, ParseVersionError};
+pub(crate) use writes::OwnedWriteBatch;
 pub use writes::{
     ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, RESUME, SCHEDULED, TASKS, WriteBatch,
     sort_pending_writes, special_idx, write_idx,

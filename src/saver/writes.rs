@@ -73,3 +73,29 @@ impl<'a> WriteBatch<'a> {
         }
     }
 }
+
+/// A [`WriteBatch`] that owns its data, for a batch that outlives the call
+/// that made it (queued for the blocking pool, held for a checkpoint).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct OwnedWriteBatch {
+    pub(crate) writes: Vec<(String, Value)>,
+    pub(crate) task_id: String,
+    pub(crate) task_path: String,
+}
+
+impl OwnedWriteBatch {
+    /// The batch, borrowed.
+    pub(crate) fn as_batch(&self) -> WriteBatch<'_> {
+        WriteBatch::new(&self.writes, &self.task_id, &self.task_path)
+    }
+}
+
+impl From<&WriteBatch<'_>> for OwnedWriteBatch {
+    fn from(batch: &WriteBatch<'_>) -> Self {
+        OwnedWriteBatch {
+            writes: batch.writes.to_vec(),
+            task_id: batch.task_id.to_owned(),
+            task_path: batch.task_path.to_owned(),
+        }
+    }
+}
