@@ -62,6 +62,22 @@ impl ChannelVersion {
     pub const fn salt(&self) -> u64 {
         self.salt
     }
+
+    /// The text form (what `Display` writes): `"<counter>"`, or
+    /// `"<counter>.<salt as 16 hex digits>"`. Built without the formatting
+    /// machinery: a read of the SQLite saver builds one per value it names.
+    pub(crate) fn text(&self) -> String {
+        let mut text = self.counter.to_string();
+        if self.salt != 0 {
+            text.reserve(17);
+            text.push('.');
+            for shift in (0..16).rev() {
+                let digit = ((self.salt >> (shift * 4)) & 0xf) as u32;
+                text.push(char::from_digit(digit, 16).unwrap_or('0'));
+            }
+        }
+        text
+    }
 }
 
 impl From<u64> for ChannelVersion {
@@ -72,11 +88,7 @@ impl From<u64> for ChannelVersion {
 
 impl fmt::Display for ChannelVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.salt == 0 {
-            write!(f, "{}", self.counter)
-        } else {
-            write!(f, "{}.{:016x}", self.counter, self.salt)
-        }
+        f.write_str(&self.text())
     }
 }
 
@@ -176,6 +188,31 @@ mod tests {
             assert_eq!(v.to_string().parse::<ChannelVersion>().unwrap(), v);
             let json = serde_json::to_string(&v).unwrap();
             assert_eq!(serde_json::from_str::<ChannelVersion>(&json).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn text_is_counter_and_sixteen_hex_digits_of_salt() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..10_000 {
+            let counter = match rng.u8(0..3) {
+                0 => rng.u64(0..10),
+                1 => rng.u64(..),
+                _ => rng.u64(0..1_000_000),
+            };
+            let salt = match rng.u8(0..3) {
+                0 => 0,
+                1 => rng.u64(..),
+                _ => rng.u64(0..256),
+            };
+            let expected = if salt == 0 {
+                format!("{counter}")
+            } else {
+                format!("{counter}.{salt:016x}")
+            };
+            let version = ChannelVersion::with_salt(counter, salt);
+            assert_eq!(version.to_string(), expected);
+            assert_eq!(version.text(), expected);
         }
     }
 

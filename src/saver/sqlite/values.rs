@@ -38,7 +38,6 @@ use super::sql::encode_json;
 use super::sql_context;
 use crate::saver::checkpoint::{ChannelVersions, Checkpoint};
 use crate::saver::error::{Error, Result};
-use crate::saver::version::ChannelVersion;
 
 /// Stores a value unless that version is already stored. `seq` is always
 /// `CAST(version AS INTEGER)`, computed by SQLite (migration 3 and every
@@ -786,22 +785,6 @@ fn materialise_dependents(
     Ok(())
 }
 
-/// `version.to_string()`, without the formatting machinery (reads build
-/// one per value they name).
-fn version_text(version: &ChannelVersion) -> String {
-    let mut text = version.counter().to_string();
-    let salt = version.salt();
-    if salt != 0 {
-        text.reserve(17);
-        text.push('.');
-        for shift in (0..16).rev() {
-            let digit = ((salt >> (shift * 4)) & 0xf) as u32;
-            text.push(char::from_digit(digit, 16).unwrap_or('0'));
-        }
-    }
-    text
-}
-
 /// The versions a read needs, per `(thread, namespace, channel)`.
 pub(crate) type Wanted<'a> = BTreeMap<(&'a str, &'a str, &'a str), Vec<String>>;
 
@@ -816,7 +799,7 @@ pub(crate) fn add_keys<'a>(
         wanted
             .entry((thread_id, ns, channel.as_str()))
             .or_default()
-            .push(version_text(version));
+            .push(version.text());
     }
 }
 
@@ -1266,7 +1249,7 @@ impl Resolver {
                 thread_id.to_owned(),
                 ns.to_owned(),
                 channel.clone(),
-                version_text(version),
+                version.text(),
             );
             let Some(value) = self.value_of(&key, thread_id, &checkpoint.id)? else {
                 continue;
@@ -1280,7 +1263,7 @@ impl Resolver {
                                 key.0.clone(),
                                 key.1.clone(),
                                 key.2.clone(),
-                                version_text(later),
+                                later.text(),
                             )))
                 });
             if keep {
@@ -1682,28 +1665,4 @@ pub(crate) fn copy_thread(tx: &Connection, source: &str, target: &str) -> Result
     .and_then(|mut stmt| stmt.execute(params![source, target, offset]))
     .map_err(sql_context(context))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_text_is_display() {
-        let mut rng = fastrand::Rng::with_seed(7);
-        for _ in 0..10_000 {
-            let counter = match rng.u8(0..3) {
-                0 => rng.u64(0..10),
-                1 => rng.u64(..),
-                _ => rng.u64(0..1_000_000),
-            };
-            let salt = match rng.u8(0..3) {
-                0 => 0,
-                1 => rng.u64(..),
-                _ => rng.u64(0..256),
-            };
-            let version = ChannelVersion::with_salt(counter, salt);
-            assert_eq!(version_text(&version), version.to_string());
-        }
-    }
 }
