@@ -119,13 +119,14 @@ pub(crate) type ValueKey = (String, String, String, String);
 /// The 64-bit FNV-1a hash of a sequence of element JSON texts, continued
 /// from `hash` (each text is followed by the byte 0xff, which UTF-8 never
 /// contains, so `["ab"]` and `["a","b"]` differ).
-fn hash_elements<'a>(mut hash: u64, elements: impl IntoIterator<Item = &'a str>) -> u64 {
+fn hash_elements<'a>(hash: u64, elements: impl IntoIterator<Item = &'a str>) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = Fnv(hash);
     for text in elements {
-        for b in text.bytes().chain(std::iter::once(0xff)) {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        hasher.write(text.as_bytes());
+        hasher.write(&[0xff]);
     }
-    hash
+    hasher.finish()
 }
 
 /// The hash of an empty array.
@@ -818,8 +819,9 @@ pub(crate) struct RawValue {
 /// checkpoint that names them is built.
 pub(crate) type RawValues = FastMap<ValueKey, RawValue>;
 
-/// FNV-1a as a `Hasher`: the maps of one read, keyed by short strings the
-/// saver builds, hash much faster than with SipHash.
+/// 64-bit FNV-1a as a `Hasher`: the element hashes stored with array
+/// values ([`hash_elements`]), and the maps of one read (keyed by short
+/// strings the saver builds, they hash much faster than with SipHash).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fnv(u64);
 
