@@ -77,17 +77,28 @@ pub(crate) const BASE_STATE: &str = "SELECT len, hash FROM channel_values \
 const DEPENDENTS: &str = "SELECT version FROM channel_values \
      WHERE thread_id = ?1 AND checkpoint_ns = ?2 AND channel = ?3 AND base = ?4";
 
+/// The JSON of the value row `v` (the `channel_values` row aliased `v`):
+/// its `value`, or that of the `channel_blobs` row it names.
+macro_rules! value_of_row {
+    () => {
+        "CASE WHEN v.blob IS NULL THEN v.value \
+         ELSE (SELECT b.value FROM channel_blobs AS b WHERE b.id = v.blob) END"
+    };
+}
+
 /// The rows of one channel of one thread and namespace (`?1`, `?2`, `?3`)
 /// at counters `?4` and below, newest first: the primary key keeps a
 /// thread's rows in `(seq, channel, version)` order, so a delta chain
 /// (whose bases have lower counters) is one reverse range scan, read until
 /// the snapshot (passing the other channels' rows of the same counters,
 /// which SQLite skips). `CAST(base AS INTEGER)` is the counter of the base.
-pub(crate) const SCAN_CHANNEL: &str = "SELECT v.seq, v.version, CASE WHEN v.blob IS NULL \
-     THEN v.value ELSE (SELECT b.value FROM channel_blobs AS b WHERE b.id = v.blob) END, \
-     v.base, CAST(v.base AS INTEGER), v.len, v.hash, v.blob FROM channel_values AS v \
+pub(crate) const SCAN_CHANNEL: &str = concat!(
+    "SELECT v.seq, v.version, ",
+    value_of_row!(),
+    ", v.base, CAST(v.base AS INTEGER), v.len, v.hash, v.blob FROM channel_values AS v \
      WHERE v.thread_id = ?1 AND v.checkpoint_ns = ?2 AND v.seq <= ?4 AND v.channel = ?3 \
-     ORDER BY v.seq DESC";
+     ORDER BY v.seq DESC"
+);
 
 /// Drops the values of thread `?1` that no remaining checkpoint needs:
 /// neither names them nor builds on them through a delta chain.
@@ -916,12 +927,13 @@ const SPAN: i64 = 64;
 
 /// The rows of one thread and namespace with counters from `?3` to `?4`,
 /// newest first (every channel's: one range scan).
-pub(crate) const SCAN_SPAN: &str = "SELECT v.seq, v.channel, v.version, \
-     CASE WHEN v.blob IS NULL THEN v.value \
-     ELSE (SELECT b.value FROM channel_blobs AS b WHERE b.id = v.blob) END, \
-     v.base, v.len, v.hash, v.blob FROM channel_values AS v \
+pub(crate) const SCAN_SPAN: &str = concat!(
+    "SELECT v.seq, v.channel, v.version, ",
+    value_of_row!(),
+    ", v.base, v.len, v.hash, v.blob FROM channel_values AS v \
      WHERE v.thread_id = ?1 AND v.checkpoint_ns = ?2 AND v.seq BETWEEN ?3 AND ?4 \
-     ORDER BY v.seq DESC";
+     ORDER BY v.seq DESC"
+);
 
 /// Reads the named versions of several channels of one thread and
 /// namespace in one range scan over their counters, when the span is
@@ -1152,12 +1164,12 @@ pub(crate) fn load_place(
     let channels: BTreeSet<&str> = wanted.keys().map(|k| k.2).collect();
     let context = || format!("load the channel values of thread {thread_id:?}");
     let mut stmt = tx
-        .prepare_cached(
-            "SELECT v.channel, v.version, CASE WHEN v.blob IS NULL THEN v.value \
-             ELSE (SELECT b.value FROM channel_blobs AS b WHERE b.id = v.blob) END, \
-             v.base, v.len, v.hash, v.blob FROM channel_values AS v \
+        .prepare_cached(concat!(
+            "SELECT v.channel, v.version, ",
+            value_of_row!(),
+            ", v.base, v.len, v.hash, v.blob FROM channel_values AS v \
              WHERE v.thread_id = ?1 AND v.checkpoint_ns = ?2",
-        )
+        ))
         .map_err(sql_context(context))?;
     let mut rows = stmt.query([thread_id, ns]).map_err(sql_context(context))?;
     let mut loaded = RawValues::default();
