@@ -157,7 +157,7 @@ impl Persist {
         Ok(())
     }
 
-    /// Whether [`put_with_writes`](Self::put_with_writes) saves the writes
+    /// Whether [`save_step`](Self::save_step) saves the writes
     /// and the checkpoint in one saver call (`Sync` with a saver); else the
     /// run saves writes as tasks end.
     pub(crate) fn fuses(&self) -> bool {

@@ -1,8 +1,8 @@
 //! The write path of `put`, `put_writes` and `put_with_writes`: each call
-//! is serialised before it is queued, then stored by one [`Op`] in the
+//! is serialised before it is queued, then stored by one [`Job`] in the
 //! group-commit transaction. `put_with_writes` runs the bodies of the other
-//! two in one op, so the writes and the checkpoint share one savepoint,
-//! one transaction and one fsync.
+//! two in one job, so the writes and the checkpoint are stored or rolled
+//! back together, in one transaction and one fsync.
 
 use std::sync::Arc;
 
