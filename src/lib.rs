@@ -54,10 +54,10 @@ pub use graph::{
     RunOutcome, SendTo, State, StateGraph, StateSnapshot, StreamMode, Update,
 };
 pub use saver::{
-    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointIter,
-    CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error, InMemorySaver,
-    ListOptions, PendingWrite, PruneStrategy, Result, SqliteOptions, SqliteSaver, Synchronous,
-    WriteBatch, new_checkpoint_id,
+    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointAdmin,
+    CheckpointIter, CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error,
+    InMemorySaver, ListOptions, PendingWrite, PruneStrategy, Result, SqliteOptions, SqliteSaver,
+    Synchronous, WriteBatch, new_checkpoint_id,
 };
 
 /// The README's code blocks, compiled and run as doctests.

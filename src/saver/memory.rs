@@ -20,6 +20,11 @@ use super::tuple::{CheckpointTuple, PendingWrite};
 use super::version::ChannelVersion;
 use super::writes::{WriteBatch, sort_pending_writes, special_idx, write_idx};
 
+// `CheckpointAdmin` for this saver, in its own file; a child module so it
+// reads the maps directly.
+#[path = "memory_admin.rs"]
+mod admin;
+
 /// A saver that keeps checkpoints in memory, for tests, examples and
 /// short-lived programs. Everything is lost when it is dropped.
 ///

@@ -6,12 +6,14 @@
 //!   way to persist threads.
 //! - [`AsyncSaver`]: async access to any saver.
 
+mod admin;
 mod async_saver;
 mod base;
 mod checkpoint;
 mod checks;
 mod config;
 mod error;
+pub mod export;
 mod id;
 mod iter;
 mod list;
@@ -22,6 +24,7 @@ mod tuple;
 mod version;
 mod writes;
 
+pub use admin::{CheckpointAdmin, CheckpointSummary, ThreadSummary, Vacuumed, written_before};
 pub use async_saver::AsyncSaver;
 pub use base::BaseCheckpointSaver;
 pub use checkpoint::{
@@ -34,7 +37,7 @@ pub use iter::CheckpointIter;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;
 pub use prune::PruneStrategy;
-pub use sqlite::{CheckpointSummary, SqliteOptions, SqliteSaver, Synchronous, ThreadSummary};
+pub use sqlite::{SqliteOptions, SqliteSaver, Synchronous};
 pub use tuple::{CheckpointTuple, PendingWrite};
 pub use version::{ChannelVersion, ParseVersionError};
 pub(crate) use writes::OwnedWriteBatch;

@@ -1,13 +1,15 @@
-//! Maintenance and inspection on a [`SqliteSaver`] file, beyond the
-//! [`BaseCheckpointSaver`](crate::BaseCheckpointSaver) contract: what the
-//! `checkpointer` command-line tool needs (open without creating, thread
-//! summaries in SQL, light history rows, exact import, age-based pruning,
-//! `VACUUM`).
+//! Maintenance and inspection on a [`SqliteSaver`] file: opening without
+//! creating, and [`CheckpointAdmin`] in SQL (thread summaries with
+//! `GROUP BY`, light history rows, exact import, age-based pruning,
+//! `VACUUM`). The inherent methods are the trait's, callable without
+//! importing it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -17,41 +19,9 @@ use super::put::PutRow;
 use super::sql::{self, RawCheckpoint, encode_json};
 use super::values::Stored;
 use super::{SqliteOptions, SqliteSaver, execute_all, sql_context, thread_exists, values};
-use crate::saver::checkpoint::{Checkpoint, CheckpointMetadata};
+use crate::saver::admin::{CheckpointAdmin, CheckpointSummary, ThreadSummary, Vacuumed};
 use crate::saver::error::{Error, Result};
 use crate::saver::tuple::CheckpointTuple;
-
-/// One thread of a database, as [`SqliteSaver::threads`] sums it up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ThreadSummary {
-    /// The thread.
-    pub thread_id: String,
-    /// How many checkpoints it has, over all namespaces.
-    pub checkpoints: u64,
-    /// How many namespaces it has (1 for a thread without subgraphs).
-    pub namespaces: u64,
-    /// The id of its newest checkpoint.
-    pub latest_checkpoint_id: String,
-    /// The metadata `step` of its newest checkpoint.
-    pub last_step: i64,
-    /// The `ts` of its newest checkpoint, as stored (ISO 8601); `None` if
-    /// the stored checkpoint has none.
-    pub last_ts: Option<String>,
-}
-
-/// A checkpoint without its channel values: what a history listing needs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CheckpointSummary {
-    /// Its namespace (`""` for the root graph).
-    pub checkpoint_ns: String,
-    /// The checkpoint, with `channel_values` left empty (versions,
-    /// `versions_seen`, `updated_channels`, `ts` and `id` are all there).
-    pub checkpoint: Checkpoint,
-    /// Its metadata.
-    pub metadata: CheckpointMetadata,
-    /// The id of the checkpoint it was made from (same namespace), if any.
-    pub parent_checkpoint_id: Option<String>,
-}
 
 /// The number of bytes a database takes on disk, with its WAL file.
 fn disk_bytes(path: &Path) -> u64 {
@@ -423,5 +393,97 @@ impl SqliteSaver {
         drop(conn);
         let after = self.path().map_or(0, disk_bytes);
         Ok((before, after))
+    }
+}
+
+/// `cutoff` as the `DateTime` [`SqliteSaver::prune_older_than`] takes,
+/// clamped to chrono's range (`DateTime::from(SystemTime)` would panic
+/// outside it; no stored `ts` is outside it).
+fn utc(cutoff: SystemTime) -> DateTime<Utc> {
+    let (secs, nanos) = match cutoff.duration_since(UNIX_EPOCH) {
+        Ok(after) => (i64::try_from(after.as_secs()).ok(), after.subsec_nanos()),
+        Err(before) => {
+            let before = before.duration();
+            // -1.25 s is -2 s + 0.75 s: whole seconds down, nanoseconds up.
+            let (secs, nanos) = match before.subsec_nanos() {
+                0 => (before.as_secs(), 0),
+                n => (before.as_secs().saturating_add(1), 1_000_000_000 - n),
+            };
+            (i64::try_from(secs).ok().map(|s| -s), nanos)
+        }
+    };
+    let clamp = if cutoff < UNIX_EPOCH {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    };
+    secs.and_then(|s| DateTime::from_timestamp(s, nanos))
+        .unwrap_or(clamp)
+}
+
+/// The SQL behind each method is the inherent method of the same name.
+impl CheckpointAdmin for SqliteSaver {
+    fn has_thread(&self, thread_id: &str) -> Result<bool> {
+        SqliteSaver::has_thread(self, thread_id)
+    }
+
+    fn threads(&self, limit: Option<usize>) -> Result<Vec<ThreadSummary>> {
+        SqliteSaver::threads(self, limit)
+    }
+
+    fn checkpoint_summaries(
+        &self,
+        thread_id: &str,
+        ns: Option<&str>,
+    ) -> Result<Vec<CheckpointSummary>> {
+        SqliteSaver::checkpoint_summaries(self, thread_id, ns)
+    }
+
+    fn import_thread(
+        &self,
+        thread_id: &str,
+        tuples: &[CheckpointTuple],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<()> {
+        SqliteSaver::import_thread(self, thread_id, tuples, progress)
+    }
+
+    fn prune_older_than(&self, thread_ids: &[String], cutoff: SystemTime) -> Result<u64> {
+        SqliteSaver::prune_older_than(self, thread_ids, utc(cutoff))
+    }
+
+    /// `None` for a memory database (nothing on disk).
+    fn vacuum(&self) -> Result<Option<Vacuumed>> {
+        let (bytes_before, bytes_after) = SqliteSaver::vacuum(self)?;
+        Ok(self.path().map(|_| Vacuumed {
+            bytes_before,
+            bytes_after,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn cutoffs_convert_exactly_and_clamp_out_of_range() {
+        let at = |secs: i64, nanos: u32| DateTime::from_timestamp(secs, nanos).unwrap();
+        assert_eq!(utc(UNIX_EPOCH), at(0, 0));
+        assert_eq!(utc(UNIX_EPOCH + Duration::new(5, 7)), at(5, 7));
+        assert_eq!(
+            utc(UNIX_EPOCH - Duration::from_millis(1250)),
+            at(-2, 750_000_000)
+        );
+        assert_eq!(utc(UNIX_EPOCH - Duration::from_secs(3)), at(-3, 0));
+        let far = Duration::from_secs(u64::MAX / 4);
+        if let Some(future) = UNIX_EPOCH.checked_add(far) {
+            assert_eq!(utc(future), DateTime::<Utc>::MAX_UTC);
+        }
+        if let Some(past) = UNIX_EPOCH.checked_sub(far) {
+            assert_eq!(utc(past), DateTime::<Utc>::MIN_UTC);
+        }
     }
 }

@@ -24,7 +24,6 @@ use commit::{GroupCommit, Job, Op, Runner};
 use serde_json::Value;
 use values::{DeltaCache, Stored};
 
-pub use admin::{CheckpointSummary, ThreadSummary};
 pub use options::{SqliteOptions, Synchronous};
 
 use super::base::BaseCheckpointSaver;
