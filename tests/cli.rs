@@ -1,6 +1,7 @@
 //! The `checkpointer` command-line tool, run as a process on databases made
 //! through the library: every command, `--json` outputs, and every error
 //! the tool promises (one line on stderr, exit code 1; usage errors 2).
+#![cfg(feature = "cli")]
 
 use std::path::{Path, PathBuf};
 

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use checkpointer::graph::{END, START};
 use checkpointer::{
-    BaseCheckpointSaver, Command, CompileOptions, CompiledGraph, Config, ListOptions, Reducer,
-    RunOutcome, SqliteSaver, StateGraph, Update,
+    BaseCheckpointSaver, CheckpointAdmin, Command, CompileOptions, CompiledGraph, Config,
+    ListOptions, Reducer, RunOutcome, StateGraph, Update,
 };
 use serde_json::{Value, json};
 
@@ -86,18 +86,18 @@ fn print_new_messages(values: &Value, from: usize) -> CliResult<usize> {
 
 /// `demo`: runs the graph on thread `demo` of the database at `path`.
 pub(crate) fn demo(path: &Path) -> CliResult<()> {
-    let saver = Arc::new(open_or_create(path)?);
+    let saver = open_or_create(path)?;
     saver.delete_thread(DEMO_THREAD)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(CliError::io("start the async runtime"))?;
-    runtime.block_on(run(saver.clone(), path))
+    runtime.block_on(run(saver, path))
 }
 
 /// The demo proper, on a tokio runtime.
-async fn run(saver: Arc<SqliteSaver>, path: &Path) -> CliResult<()> {
+async fn run(saver: Arc<dyn CheckpointAdmin>, path: &Path) -> CliResult<()> {
     let app = build(saver.clone())?;
     let thread = Config::thread(DEMO_THREAD);
     outln!("demo: thread {DEMO_THREAD:?} in {}", path.display());

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use checkpointer::SqliteSaver;
+use checkpointer::CheckpointAdmin;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -97,7 +97,7 @@ struct DiffOutput<'a> {
 }
 
 /// `diff THREAD A B`.
-pub(crate) fn diff(saver: &SqliteSaver, path: &Path, args: &DiffArgs) -> CliResult<()> {
+pub(crate) fn diff(saver: &dyn CheckpointAdmin, path: &Path, args: &DiffArgs) -> CliResult<()> {
     let a = find_tuple(saver, path, &args.thread, Some(&args.a), None)?;
     let b = find_tuple(saver, path, &args.thread, Some(&args.b), None)?;
     let (va, vb) = (&a.checkpoint.channel_values, &b.checkpoint.channel_values);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use checkpointer::saver::CheckpointSummary;
-use checkpointer::{ListOptions, SqliteSaver};
+use checkpointer::{CheckpointAdmin, ListOptions};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,7 +26,7 @@ struct ThreadRow<'a> {
 }
 
 /// `threads`: one line per thread, most recently updated first.
-pub(crate) fn threads(saver: &SqliteSaver, args: &ThreadsArgs) -> CliResult<()> {
+pub(crate) fn threads(saver: &dyn CheckpointAdmin, args: &ThreadsArgs) -> CliResult<()> {
     let threads = saver.threads(args.limit)?;
     if args.out.json {
         let rows: Vec<ThreadRow<'_>> = threads
@@ -134,7 +134,11 @@ fn changed_channels<'a>(
 }
 
 /// `history`: newest first, one line per checkpoint, forks marked.
-pub(crate) fn history(saver: &SqliteSaver, path: &Path, args: &HistoryArgs) -> CliResult<()> {
+pub(crate) fn history(
+    saver: &dyn CheckpointAdmin,
+    path: &Path,
+    args: &HistoryArgs,
+) -> CliResult<()> {
     let options = parse_filters(&args.filter)?;
     require_thread(saver, path, &args.thread)?;
     let all = saver.checkpoint_summaries(&args.thread, args.ns.as_deref())?;

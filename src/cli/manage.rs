@@ -2,11 +2,11 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use checkpointer::saver::ThreadSummary;
-use checkpointer::{BaseCheckpointSaver, PruneStrategy, SqliteSaver};
-use chrono::{DateTime, Utc};
+use checkpointer::saver::{ThreadSummary, Vacuumed, written_before};
+use checkpointer::{CheckpointAdmin, PruneStrategy};
+use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::{CopyArgs, DeleteArgs, PruneArgs};
@@ -30,7 +30,7 @@ pub(crate) fn progress(len: usize, message: &'static str) -> ProgressBar {
 }
 
 /// `delete THREAD --yes`.
-pub(crate) fn delete(saver: &SqliteSaver, path: &Path, args: &DeleteArgs) -> CliResult<()> {
+pub(crate) fn delete(saver: &dyn CheckpointAdmin, path: &Path, args: &DeleteArgs) -> CliResult<()> {
     require_thread(saver, path, &args.thread)?;
     if !args.yes {
         return Err(CliError::NotConfirmed {
@@ -44,7 +44,7 @@ pub(crate) fn delete(saver: &SqliteSaver, path: &Path, args: &DeleteArgs) -> Cli
 }
 
 /// The number of checkpoints of one thread.
-fn count_of(saver: &SqliteSaver, thread: &str) -> CliResult<u64> {
+fn count_of(saver: &dyn CheckpointAdmin, thread: &str) -> CliResult<u64> {
     Ok(saver
         .threads(None)?
         .iter()
@@ -53,7 +53,7 @@ fn count_of(saver: &SqliteSaver, thread: &str) -> CliResult<u64> {
 }
 
 /// `copy SOURCE TARGET`.
-pub(crate) fn copy(saver: &SqliteSaver, path: &Path, args: &CopyArgs) -> CliResult<()> {
+pub(crate) fn copy(saver: &dyn CheckpointAdmin, path: &Path, args: &CopyArgs) -> CliResult<()> {
     require_thread(saver, path, &args.source)?;
     saver.copy_thread(&args.source, &args.target)?;
     outln!(
@@ -103,8 +103,9 @@ pub(crate) fn parse_age(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
-/// The moment `--older-than` names: now minus the duration.
-fn cutoff(arg: &str) -> CliResult<DateTime<Utc>> {
+/// The moment `--older-than` names: now minus the duration. Computed with
+/// chrono, whose range decides what is "too large".
+fn cutoff(arg: &str) -> CliResult<SystemTime> {
     let bad = |reason: String| CliError::BadDuration {
         arg: arg.to_owned(),
         reason,
@@ -113,20 +114,20 @@ fn cutoff(arg: &str) -> CliResult<DateTime<Utc>> {
     let age = chrono::Duration::from_std(age).map_err(|_| bad("duration too large".into()))?;
     Utc::now()
         .checked_sub_signed(age)
+        .map(SystemTime::from)
         .ok_or_else(|| bad("duration too large".into()))
 }
 
 /// Whether the thread's latest checkpoint is older than `cutoff` (a time
 /// that does not parse counts as new).
-fn latest_older_than(t: &ThreadSummary, cutoff: DateTime<Utc>) -> bool {
+fn latest_older_than(t: &ThreadSummary, cutoff: SystemTime) -> bool {
     t.last_ts
         .as_deref()
-        .and_then(|ts| DateTime::parse_from_rfc3339(ts).ok())
-        .is_some_and(|ts| ts < cutoff)
+        .is_some_and(|ts| written_before(ts, cutoff))
 }
 
 /// `prune (THREAD ... | --all) [--keep-latest] [--older-than AGE]`.
-pub(crate) fn prune(saver: &SqliteSaver, path: &Path, args: &PruneArgs) -> CliResult<()> {
+pub(crate) fn prune(saver: &dyn CheckpointAdmin, path: &Path, args: &PruneArgs) -> CliResult<()> {
     let cutoff = args.older_than.as_deref().map(cutoff).transpose()?;
     let all = saver.threads(None)?;
     let selected: Vec<&ThreadSummary> = if args.all {
@@ -209,7 +210,7 @@ pub(crate) fn prune(saver: &SqliteSaver, path: &Path, args: &PruneArgs) -> CliRe
 const VACUUM_SPINNER_BYTES: u64 = 16 * 1024 * 1024;
 
 /// `vacuum`: prints the size before and after.
-pub(crate) fn vacuum(saver: &SqliteSaver, path: &Path) -> CliResult<()> {
+pub(crate) fn vacuum(saver: &dyn CheckpointAdmin, path: &Path) -> CliResult<()> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let spinner = if size > VACUUM_SPINNER_BYTES && std::io::stderr().is_terminal() {
         let s = ProgressBar::new_spinner().with_message("vacuuming");
@@ -218,8 +219,16 @@ pub(crate) fn vacuum(saver: &SqliteSaver, path: &Path) -> CliResult<()> {
     } else {
         ProgressBar::hidden()
     };
-    let (before, after) = saver.vacuum()?;
+    let vacuumed = saver.vacuum()?;
     spinner.finish_and_clear();
+    let Some(Vacuumed {
+        bytes_before: before,
+        bytes_after: after,
+    }) = vacuumed
+    else {
+        outln!("{}: nothing to vacuum (not stored on disk)", path.display());
+        return Ok(());
+    };
     outln!(
         "vacuumed {}: {before} bytes before, {after} bytes after ({} bytes freed)",
         path.display(),

@@ -42,15 +42,15 @@ pub(crate) fn run(cli: Cli) -> CliResult<()> {
     let existing = || open::open_existing(path);
     match &cli.command {
         Command::Demo => demo::demo(path),
-        Command::Import(args) => transfer::import(&open::open_or_create(path)?, path, args),
-        Command::Threads(args) => history::threads(&existing()?, args),
-        Command::History(args) => history::history(&existing()?, path, args),
-        Command::Show(args) => show::show(&existing()?, path, args),
-        Command::Diff(args) => diff::diff(&existing()?, path, args),
-        Command::Delete(args) => manage::delete(&existing()?, path, args),
-        Command::Copy(args) => manage::copy(&existing()?, path, args),
-        Command::Prune(args) => manage::prune(&existing()?, path, args),
-        Command::Vacuum => manage::vacuum(&existing()?, path),
-        Command::Export(args) => transfer::export(&existing()?, path, args),
+        Command::Import(args) => transfer::import(&*open::open_or_create(path)?, path, args),
+        Command::Threads(args) => history::threads(&*existing()?, args),
+        Command::History(args) => history::history(&*existing()?, path, args),
+        Command::Show(args) => show::show(&*existing()?, path, args),
+        Command::Diff(args) => diff::diff(&*existing()?, path, args),
+        Command::Delete(args) => manage::delete(&*existing()?, path, args),
+        Command::Copy(args) => manage::copy(&*existing()?, path, args),
+        Command::Prune(args) => manage::prune(&*existing()?, path, args),
+        Command::Vacuum => manage::vacuum(&*existing()?, path),
+        Command::Export(args) => transfer::export(&*existing()?, path, args),
     }
 }

@@ -1,9 +1,12 @@
 //! Where the database is, and opening it (never creating it for commands
-//! that only read).
+//! that only read): the one module of the tool that names a backend. Every
+//! command works on what it returns, through `BaseCheckpointSaver` and
+//! `CheckpointAdmin` only.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use checkpointer::{SqliteOptions, SqliteSaver};
+use checkpointer::{CheckpointAdmin, SqliteOptions, SqliteSaver};
 
 use super::error::{CliError, CliResult};
 
@@ -21,9 +24,9 @@ fn options() -> SqliteOptions {
 }
 
 /// Opens an existing database; a missing file is [`CliError::NoDatabase`].
-pub(crate) fn open_existing(path: &Path) -> CliResult<SqliteSaver> {
+pub(crate) fn open_existing(path: &Path) -> CliResult<Arc<dyn CheckpointAdmin>> {
     match SqliteSaver::open_existing(path, options()) {
-        Ok(saver) => Ok(saver),
+        Ok(saver) => Ok(Arc::new(saver)),
         Err(checkpointer::Error::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
@@ -36,12 +39,16 @@ pub(crate) fn open_existing(path: &Path) -> CliResult<SqliteSaver> {
 }
 
 /// Opens the database, creating it if missing (`demo`, `import`).
-pub(crate) fn open_or_create(path: &Path) -> CliResult<SqliteSaver> {
-    Ok(SqliteSaver::open_with(path, options())?)
+pub(crate) fn open_or_create(path: &Path) -> CliResult<Arc<dyn CheckpointAdmin>> {
+    Ok(Arc::new(SqliteSaver::open_with(path, options())?))
 }
 
 /// Fails with [`CliError::UnknownThread`] unless `thread` has checkpoints.
-pub(crate) fn require_thread(saver: &SqliteSaver, path: &Path, thread: &str) -> CliResult<()> {
+pub(crate) fn require_thread(
+    saver: &dyn CheckpointAdmin,
+    path: &Path,
+    thread: &str,
+) -> CliResult<()> {
     if thread.is_empty() || !saver.has_thread(thread)? {
         return Err(CliError::UnknownThread {
             thread: thread.to_owned(),

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use checkpointer::{BaseCheckpointSaver, CheckpointTuple, Config, ListOptions, SqliteSaver};
+use checkpointer::{CheckpointAdmin, CheckpointTuple, Config, ListOptions};
 
 use super::args::ShowArgs;
 use super::error::{CliError, CliResult};
@@ -13,7 +13,7 @@ use super::table::{Table, compact, local_time, ns_label, print_json};
 /// default, if `id` is `None`). Without `ns`, an id is looked up in every
 /// namespace of the thread.
 pub(crate) fn find_tuple(
-    saver: &SqliteSaver,
+    saver: &dyn CheckpointAdmin,
     path: &Path,
     thread: &str,
     id: Option<&str>,
@@ -47,7 +47,7 @@ pub(crate) fn find_tuple(
 }
 
 /// `show`: state, metadata, parent and pending writes of one checkpoint.
-pub(crate) fn show(saver: &SqliteSaver, path: &Path, args: &ShowArgs) -> CliResult<()> {
+pub(crate) fn show(saver: &dyn CheckpointAdmin, path: &Path, args: &ShowArgs) -> CliResult<()> {
     let t = find_tuple(
         saver,
         path,
