@@ -1,7 +1,12 @@
-//! `SqliteSaver`'s maintenance methods (`src/saver/sqlite/admin.rs`), used
-//! by the command-line tool: open without creating, thread summaries,
-//! history rows without values, exact import, age-based pruning, vacuum.
+//! `SqliteSaver`'s own maintenance methods (`src/saver/sqlite/admin.rs`,
+//! callable without the `CheckpointAdmin` trait, whose shared cases are in
+//! `tests/admin.rs`): open without creating, thread summaries, history rows
+//! without values, exact import, age-based pruning (by a chrono time),
+//! vacuum.
 
+mod admin_suite;
+
+use admin_suite::history::assert_same_tuples;
 use checkpointer::{
     BaseCheckpointSaver, Checkpoint, CheckpointMetadata, CheckpointSource, Config, ListOptions,
     SqliteOptions, SqliteSaver,
@@ -97,16 +102,8 @@ fn import_restores_tuples_exactly() {
         .list(Some(&Config::thread("copy")), &ListOptions::new())
         .unwrap();
     assert_eq!(back.len(), 2);
-    for (a, b) in tuples.iter().zip(&back) {
-        assert_eq!(a.checkpoint, b.checkpoint);
-        assert_eq!(a.metadata, b.metadata);
-        assert_eq!(a.pending_writes, b.pending_writes);
-        assert_eq!(
-            a.parent_config.as_ref().map(|p| &p.checkpoint_id),
-            b.parent_config.as_ref().map(|p| &p.checkpoint_id)
-        );
-        assert_eq!(b.config.thread_id, "copy");
-    }
+    assert_same_tuples(&tuples, &back);
+    assert!(back.iter().all(|b| b.config.thread_id == "copy"));
     let err = saver.import_thread("copy", &tuples, |_| {}).unwrap_err();
     assert!(
         matches!(err, checkpointer::Error::TargetNotEmpty { .. }),

@@ -2,13 +2,14 @@
 //! implementation is tested against. A child module of `memory`, so it
 //! reads the saver's maps directly.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::SystemTime;
 
-use super::{InMemorySaver, Namespace, Stored, Thread};
+use super::{InMemorySaver, Namespace, Thread, store_checkpoint};
 use crate::saver::admin::{
     CheckpointAdmin, CheckpointSummary, ThreadSummary, Vacuumed, written_before,
 };
+use crate::saver::checkpoint::ChannelVersions;
 use crate::saver::checks::{check_put, require_thread};
 use crate::saver::config::Config;
 use crate::saver::error::{Error, Result};
@@ -66,10 +67,12 @@ impl CheckpointAdmin for InMemorySaver {
         progress: &mut dyn FnMut(usize),
     ) -> Result<()> {
         require_thread("import_thread", thread_id)?;
-        let mut imported = Thread::new();
+        // Staged apart, then moved in under the lock: a refused import
+        // leaves nothing behind.
+        let mut staged = HashMap::new();
         for (done, t) in tuples.iter().enumerate() {
             check_put(&Config::thread(thread_id), &t.checkpoint)?;
-            import_tuple(&mut imported, t);
+            import_tuple(&mut staged, thread_id, t);
             progress(done + 1);
         }
         let mut threads = self.write();
@@ -79,9 +82,7 @@ impl CheckpointAdmin for InMemorySaver {
                 target_thread: thread_id.to_owned(),
             });
         }
-        if !imported.is_empty() {
-            threads.insert(thread_id.to_owned(), imported);
-        }
+        threads.extend(staged);
         Ok(())
     }
 
@@ -134,30 +135,30 @@ fn summarise(thread_id: &str, thread: &Thread) -> Option<ThreadSummary> {
     })
 }
 
-/// Adds one checkpoint of an import, exactly as given: each value under
-/// the first checkpoint that names its version, metadata verbatim, writes
-/// with their own `idx` (a repeated `(task_id, idx)` replaces the earlier).
-fn import_tuple(thread: &mut Thread, t: &CheckpointTuple) {
-    let ns = thread.entry(t.config.ns().to_owned()).or_default();
-    let cp = &t.checkpoint;
-    for (channel, version) in &cp.channel_versions {
-        let value = cp.channel_values.get(channel).cloned();
-        ns.blobs.entry((channel.clone(), *version)).or_insert(value);
-    }
-    let mut stripped = cp.clone();
-    stripped.channel_values.clear();
-    ns.checkpoints.insert(
-        cp.id.clone(),
-        Stored {
-            checkpoint: stripped,
-            metadata: t.metadata.clone(),
-            parent_id: t
-                .parent_config
-                .as_ref()
-                .and_then(|p| p.checkpoint_id.clone()),
-        },
+/// Adds one checkpoint of an import to `staged` as `put` stores it, from
+/// a config with no metadata to merge (so the metadata goes in verbatim)
+/// and the tuple's parent; then its writes with their own `idx` (a
+/// repeated `(task_id, idx)` replaces the earlier).
+fn import_tuple(staged: &mut HashMap<String, Thread>, thread_id: &str, t: &CheckpointTuple) {
+    let ns = t.config.ns();
+    let mut config = Config::thread(thread_id).with_ns(ns);
+    config.checkpoint_id = t
+        .parent_config
+        .as_ref()
+        .and_then(|p| p.checkpoint_id.clone());
+    // No channel is announced as new: each value is kept under the first
+    // checkpoint that names its version, as the SQLite import does.
+    store_checkpoint(
+        staged,
+        &config,
+        &t.checkpoint,
+        &t.metadata,
+        &ChannelVersions::new(),
     );
-    let writes = ns.writes.entry(cp.id.clone()).or_default();
+    let Some(namespace) = staged.get_mut(thread_id).and_then(|th| th.get_mut(ns)) else {
+        return;
+    };
+    let writes = namespace.writes.entry(t.checkpoint.id.clone()).or_default();
     for w in &t.pending_writes {
         writes.insert((w.task_id.clone(), w.idx), w.clone());
     }
