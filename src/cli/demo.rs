@@ -103,9 +103,21 @@ async fn run(saver: Arc<dyn CheckpointAdmin>, path: &Path) -> CliResult<()> {
     outln!("demo: thread {DEMO_THREAD:?} in {}", path.display());
     outln!();
 
+    let first_end = run_and_answer(&app, &thread).await?;
+    let (fork_point, second_end) = fork_and_finish(&app, &thread).await?;
+
+    let count = saver.checkpoint_summaries(DEMO_THREAD, None)?.len();
+    outln!("thread {DEMO_THREAD:?} now has {count} checkpoints on two branches.");
+    outln!();
+    print_next_steps(path, &fork_point, &first_end, &second_end)
+}
+
+/// Steps 1 and 2: runs the graph to the review's interrupt and answers it;
+/// returns the checkpoint of the end.
+async fn run_and_answer(app: &CompiledGraph, thread: &Config) -> CliResult<String> {
     outln!("1. run the graph (draft -> review -> publish) with a request:");
     let out = app
-        .invoke(json!({"messages": ["user: explain checkpoints"]}), &thread)
+        .invoke(json!({"messages": ["user: explain checkpoints"]}), thread)
         .await?;
     let seen = print_new_messages(&out.values, 0)?;
     let question = out
@@ -120,14 +132,21 @@ async fn run(saver: Arc<dyn CheckpointAdmin>, path: &Path) -> CliResult<()> {
     outln!();
 
     outln!("2. a human answers the interrupt: Command::resume(\"approved\")");
-    let out = app.invoke(Command::resume("approved"), &thread).await?;
+    let out = app.invoke(Command::resume("approved"), thread).await?;
     print_new_messages(&out.values, seen)?;
     let first_end = id_of(&out);
     outln!("   done at checkpoint {first_end}");
     outln!();
 
+    Ok(first_end)
+}
+
+/// Step 3: goes back to the checkpoint after the draft, edits the draft
+/// there (a fork) and runs the new branch to its end; returns the fork
+/// point and the new end.
+async fn fork_and_finish(app: &CompiledGraph, thread: &Config) -> CliResult<(String, String)> {
     outln!("3. time travel: back to the checkpoint after the draft, edit the draft there");
-    let history = app.get_state_history(&thread, &ListOptions::new()).await?;
+    let history = app.get_state_history(thread, &ListOptions::new()).await?;
     let at_draft = history
         .iter()
         .find(|s| s.next == ["review"])
@@ -156,7 +175,7 @@ async fn run(saver: Arc<dyn CheckpointAdmin>, path: &Path) -> CliResult<()> {
             .map_or(Value::Null, |i| i.value["draft"].clone())
     );
     let out = app
-        .invoke(Command::resume("approved, shorter is better"), &thread)
+        .invoke(Command::resume("approved, shorter is better"), thread)
         .await?;
     let second_end = id_of(&out);
     outln!("   answered; the new branch's messages:");
@@ -164,9 +183,16 @@ async fn run(saver: Arc<dyn CheckpointAdmin>, path: &Path) -> CliResult<()> {
     outln!("   done at checkpoint {second_end}");
     outln!();
 
-    let count = saver.checkpoint_summaries(DEMO_THREAD, None)?.len();
-    outln!("thread {DEMO_THREAD:?} now has {count} checkpoints on two branches.");
-    outln!();
+    Ok((fork_point, second_end))
+}
+
+/// The commands to try on what the demo made.
+fn print_next_steps(
+    path: &Path,
+    fork_point: &str,
+    first_end: &str,
+    second_end: &str,
+) -> CliResult<()> {
     let db = if path == Path::new(DEFAULT_DB) {
         String::new()
     } else {

@@ -150,20 +150,37 @@ pub(crate) fn history(
             id: before.clone(),
         });
     }
+    let rows = history_rows(&all, args, &options);
+    if args.out.json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        outln!("no checkpoints match in thread {:?}", args.thread);
+        return Ok(());
+    }
+    print_table(&rows, args.ns.is_none())
+}
+
+/// The rows `history` shows: `all` after `--before`, the filters and
+/// `--limit`, each with its changes, children and fork marks.
+fn history_rows<'a>(
+    all: &'a [CheckpointSummary],
+    args: &HistoryArgs,
+    options: &ListOptions,
+) -> Vec<HistoryRow<'a>> {
     let by_key: BTreeMap<(&str, &str), &CheckpointSummary> = all
         .iter()
         .map(|s| ((s.checkpoint_ns.as_str(), s.checkpoint.id.as_str()), s))
         .collect();
     let mut children: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for s in &all {
+    for s in all {
         if let Some(parent) = &s.parent_checkpoint_id {
             *children
                 .entry((s.checkpoint_ns.as_str(), parent.as_str()))
                 .or_default() += 1;
         }
     }
-    let rows: Vec<HistoryRow<'_>> = all
-        .iter()
+    all.iter()
         .filter(|s| args.before.as_ref().is_none_or(|b| &s.checkpoint.id < b))
         .filter(|s| options.matches(&s.metadata))
         .take(args.limit.unwrap_or(usize::MAX))
@@ -188,15 +205,13 @@ pub(crate) fn history(
                 metadata: &s.metadata,
             }
         })
-        .collect();
-    if args.out.json {
-        return print_json(&rows);
-    }
-    if rows.is_empty() {
-        outln!("no checkpoints match in thread {:?}", args.thread);
-        return Ok(());
-    }
-    let show_ns = args.ns.is_none() && rows.iter().any(|r| !r.checkpoint_ns.is_empty());
+        .collect()
+}
+
+/// The history as a table, with a namespace column when `all_namespaces`
+/// were listed and some row is in a subgraph, and the fork legend.
+fn print_table(rows: &[HistoryRow<'_>], all_namespaces: bool) -> CliResult<()> {
+    let show_ns = all_namespaces && rows.iter().any(|r| !r.checkpoint_ns.is_empty());
     let mut header = vec![
         "",
         "CHECKPOINT",
@@ -210,7 +225,7 @@ pub(crate) fn history(
         header.insert(2, "NAMESPACE");
     }
     let mut table = Table::new(header);
-    for r in &rows {
+    for r in rows {
         let marker = match (r.branch_start, r.children > 1) {
             (true, true) => "+*",
             (true, false) => "+",
