@@ -31,6 +31,54 @@ fn disk_bytes(path: &Path) -> u64 {
     size(path) + size(Path::new(&wal))
 }
 
+/// One checkpoint of an import, serialised and owned, ready for the write.
+struct Prepared {
+    row: PutRow,
+    writes: Vec<(String, i64, String, String, String)>,
+}
+
+/// The write of an import: refuses a thread that has checkpoints, then
+/// stores each prepared checkpoint with its values and its writes (each
+/// with its own `idx`).
+fn import_op(thread: String, context: String, prepared: Vec<Prepared>) -> Op {
+    const INSERT_WRITE_EXACT: &str = "INSERT INTO writes (thread_id, checkpoint_ns, \
+         checkpoint_id, task_id, idx, channel, task_path, value) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET \
+         channel = excluded.channel, task_path = excluded.task_path, value = excluded.value";
+    Box::new(move |tx| {
+        let what = || context.clone();
+        if thread_exists(tx, &thread)? {
+            return Err(Error::TargetNotEmpty {
+                source_thread: "(import)".to_owned(),
+                target_thread: thread.clone(),
+            });
+        }
+        for p in &prepared {
+            if p.row.store_values(tx)? == Stored::Retry {
+                // Complete rows never ask for a retry; refuse rather than
+                // store a checkpoint without its values.
+                return Err(Error::GroupCommit {
+                    operation: what(),
+                    reason: "complete values asked to be retried".into(),
+                });
+            }
+            p.row.store_checkpoint(tx)?;
+            let mut insert = tx
+                .prepare_cached(INSERT_WRITE_EXACT)
+                .map_err(sql_context(what))?;
+            for (task_id, idx, channel, task_path, json) in &p.writes {
+                insert
+                    .execute(params![
+                        thread, p.row.ns, p.row.id, task_id, idx, channel, task_path, json
+                    ])
+                    .map_err(sql_context(what))?;
+            }
+        }
+        Ok(Stored::Done)
+    })
+}
+
 impl SqliteSaver {
     /// Opens the database at `path` like [`open_with`](Self::open_with),
     /// but never creates it: a missing file is [`Error::Io`] with
@@ -170,11 +218,6 @@ impl SqliteSaver {
         mut progress: impl FnMut(usize),
     ) -> Result<()> {
         super::require_thread("import_thread", thread_id)?;
-        /// One checkpoint, serialised and owned, ready for the write.
-        struct Prepared {
-            row: PutRow,
-            writes: Vec<(String, i64, String, String, String)>,
-        }
         let what = format!("import of thread {thread_id:?}");
         // Serialise everything before queueing the write. Checkpoints of a
         // thread share most values: each (namespace, channel, version) is
@@ -182,109 +225,85 @@ impl SqliteSaver {
         let mut prepared = Vec::with_capacity(tuples.len());
         let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
         for (done, t) in tuples.iter().enumerate() {
-            let cp = &t.checkpoint;
-            super::check_put(&crate::Config::thread(thread_id), cp)?;
-            let ns = t.config.ns();
-            let new_versions: crate::ChannelVersions = cp
-                .channel_versions
-                .iter()
-                .filter(|(ch, v)| seen.insert((ns.to_owned(), (*ch).clone(), v.to_string())))
-                .map(|(ch, v)| (ch.clone(), *v))
-                .collect();
-            // Values stored with an earlier checkpoint are not serialised again.
-            let mut first_seen = cp.clone();
-            first_seen
-                .channel_values
-                .retain(|ch, _| new_versions.contains_key(ch));
-            let encoded = values::encode(
-                &self.cache,
-                thread_id,
-                ns,
-                &first_seen,
-                &new_versions,
-                values::Mode::Complete,
-            )?;
-            let writes = t
-                .pending_writes
-                .iter()
-                .map(|w| {
-                    let json = encode_json(
-                        thread_id,
-                        || format!("write to {:?} by task {}", w.channel, w.task_id),
-                        &w.value,
-                    )?;
-                    Ok((
-                        w.task_id.clone(),
-                        w.idx,
-                        w.channel.clone(),
-                        w.task_path.clone(),
-                        json,
-                    ))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let row = PutRow {
-                thread_id: thread_id.to_owned(),
-                ns: ns.to_owned(),
-                id: cp.id.clone(),
-                parent: t
-                    .parent_config
-                    .as_ref()
-                    .and_then(|p| p.checkpoint_id.clone()),
-                checkpoint_json: sql::encode_checkpoint(thread_id, cp)?,
-                metadata_json: encode_json(
-                    thread_id,
-                    || format!("metadata of checkpoint {}", cp.id),
-                    &t.metadata,
-                )?,
-                step: t.metadata.step,
-                source: t.metadata.source.as_str(),
-                run_id: t.metadata.run_id.clone(),
-                rows: encoded.rows,
-                what: what.clone(),
-            };
-            prepared.push(Prepared { row, writes });
+            prepared.push(self.prepare_import(thread_id, t, &mut seen, &what)?);
             progress(done + 1);
         }
-        const INSERT_WRITE_EXACT: &str = "INSERT INTO writes (thread_id, checkpoint_ns, \
-             checkpoint_id, task_id, idx, channel, task_path, value) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-             ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET \
-             channel = excluded.channel, task_path = excluded.task_path, value = excluded.value";
-        let (thread, context) = (thread_id.to_owned(), what.clone());
-        let op: Op = Box::new(move |tx| {
-            let what = || context.clone();
-            if thread_exists(tx, &thread)? {
-                return Err(Error::TargetNotEmpty {
-                    source_thread: "(import)".to_owned(),
-                    target_thread: thread.clone(),
-                });
-            }
-            for p in &prepared {
-                if p.row.store_values(tx)? == Stored::Retry {
-                    // Complete rows never ask for a retry; refuse rather than
-                    // store a checkpoint without its values.
-                    return Err(Error::GroupCommit {
-                        operation: what(),
-                        reason: "complete values asked to be retried".into(),
-                    });
-                }
-                p.row.store_checkpoint(tx)?;
-                let mut insert = tx
-                    .prepare_cached(INSERT_WRITE_EXACT)
-                    .map_err(sql_context(what))?;
-                for (task_id, idx, channel, task_path, json) in &p.writes {
-                    insert
-                        .execute(params![
-                            thread, p.row.ns, p.row.id, task_id, idx, channel, task_path, json
-                        ])
-                        .map_err(sql_context(what))?;
-                }
-            }
-            Ok(Stored::Done)
-        });
+        let op = import_op(thread_id.to_owned(), what.clone(), prepared);
         let result = self.write(what, op);
         self.cache.forget_thread(thread_id);
         result.map(drop)
+    }
+
+    /// One tuple of an import, serialised: its checkpoint row with the
+    /// values no earlier tuple stored (`seen` holds those), and its writes.
+    fn prepare_import(
+        &self,
+        thread_id: &str,
+        t: &CheckpointTuple,
+        seen: &mut BTreeSet<(String, String, String)>,
+        what: &str,
+    ) -> Result<Prepared> {
+        let cp = &t.checkpoint;
+        super::check_put(&crate::Config::thread(thread_id), cp)?;
+        let ns = t.config.ns();
+        let new_versions: crate::ChannelVersions = cp
+            .channel_versions
+            .iter()
+            .filter(|(ch, v)| seen.insert((ns.to_owned(), (*ch).clone(), v.to_string())))
+            .map(|(ch, v)| (ch.clone(), *v))
+            .collect();
+        // Values stored with an earlier checkpoint are not serialised again.
+        let mut first_seen = cp.clone();
+        first_seen
+            .channel_values
+            .retain(|ch, _| new_versions.contains_key(ch));
+        let encoded = values::encode(
+            &self.cache,
+            thread_id,
+            ns,
+            &first_seen,
+            &new_versions,
+            values::Mode::Complete,
+        )?;
+        let writes = t
+            .pending_writes
+            .iter()
+            .map(|w| {
+                let json = encode_json(
+                    thread_id,
+                    || format!("write to {:?} by task {}", w.channel, w.task_id),
+                    &w.value,
+                )?;
+                Ok((
+                    w.task_id.clone(),
+                    w.idx,
+                    w.channel.clone(),
+                    w.task_path.clone(),
+                    json,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let row = PutRow {
+            thread_id: thread_id.to_owned(),
+            ns: ns.to_owned(),
+            id: cp.id.clone(),
+            parent: t
+                .parent_config
+                .as_ref()
+                .and_then(|p| p.checkpoint_id.clone()),
+            checkpoint_json: sql::encode_checkpoint(thread_id, cp)?,
+            metadata_json: encode_json(
+                thread_id,
+                || format!("metadata of checkpoint {}", cp.id),
+                &t.metadata,
+            )?,
+            step: t.metadata.step,
+            source: t.metadata.source.as_str(),
+            run_id: t.metadata.run_id.clone(),
+            rows: encoded.rows,
+            what: what.to_owned(),
+        };
+        Ok(Prepared { row, writes })
     }
 
     /// Removes the checkpoints of `thread_ids` whose `ts` is before
