@@ -62,6 +62,27 @@ pub struct Vacuumed {
 /// `&dyn CheckpointAdmin` or `Arc<dyn CheckpointAdmin>` and upcast it to
 /// `Arc<dyn BaseCheckpointSaver>` where a graph needs a saver.
 ///
+/// ```
+/// use std::sync::Arc;
+/// use checkpointer::{BaseCheckpointSaver, Checkpoint, CheckpointAdmin, CheckpointMetadata,
+///     CheckpointSource, Config, InMemorySaver};
+///
+/// let admin: Arc<dyn CheckpointAdmin> = Arc::new(InMemorySaver::new());
+/// let cp = Checkpoint::new(0).with_value("messages", serde_json::json!(["hi"]), 1);
+/// admin.put(&Config::thread("t1"), &cp, &CheckpointMetadata::new(CheckpointSource::Loop, 0),
+///     &cp.channel_versions)?;
+///
+/// let threads = admin.threads(None)?;
+/// assert_eq!((threads[0].thread_id.as_str(), threads[0].checkpoints), ("t1", 1));
+/// let history = admin.checkpoint_summaries("t1", None)?;
+/// assert!(history[0].checkpoint.channel_values.is_empty(), "no values in a summary");
+///
+/// // The same object, as the plain saver a graph takes.
+/// let saver: Arc<dyn BaseCheckpointSaver> = admin;
+/// assert!(saver.get(&Config::thread("t1"))?.is_some());
+/// # Ok::<(), checkpointer::Error>(())
+/// ```
+///
 /// # Contract
 ///
 /// Every implementation keeps these rules (the shared admin suite in

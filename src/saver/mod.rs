@@ -5,6 +5,12 @@
 //! - [`SqliteSaver`]: a SQLite file (WAL, pooled connections): the default
 //!   way to persist threads.
 //! - [`AsyncSaver`]: async access to any saver.
+//!
+//! Beside the contract, for tools that manage a whole store:
+//! [`CheckpointAdmin`] (thread summaries, light history rows, exact
+//! import, pruning by age, vacuum; implemented by both savers) and
+//! [`export`], a thread as JSON Lines that any saver writes and any admin
+//! imports.
 
 mod admin;
 mod async_saver;
