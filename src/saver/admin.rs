@@ -6,8 +6,6 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chrono::DateTime;
-
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{Checkpoint, CheckpointMetadata};
 use super::config::Config;
@@ -166,11 +164,9 @@ pub trait CheckpointAdmin: BaseCheckpointSaver {
 /// is strictly before `cutoff`. A `ts` that does not parse counts as new,
 /// so pruning by age never removes a checkpoint it cannot date.
 pub fn written_before(ts: &str, cutoff: SystemTime) -> bool {
-    let Ok(written) = DateTime::parse_from_rfc3339(ts) else {
+    let Some(written) = super::timestamp::parse_rfc3339_nanos(ts) else {
         return false;
     };
-    let written = i128::from(written.timestamp()) * 1_000_000_000
-        + i128::from(written.timestamp_subsec_nanos());
     // Nanoseconds since the epoch on both sides: no conversion that can
     // overflow or panic, whatever the dates.
     let cutoff = match cutoff.duration_since(UNIX_EPOCH) {

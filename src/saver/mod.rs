@@ -26,6 +26,7 @@ mod list;
 mod memory;
 mod prune;
 mod sqlite;
+mod timestamp;
 mod tuple;
 mod version;
 mod writes;
