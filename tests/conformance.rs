@@ -1,12 +1,10 @@
 //! The conformance suite for the in-memory saver, directly, through the
 //! async wrapper, behind `Box<dyn BaseCheckpointSaver>`, and with the
-//! trait's default `put_with_writes`.
+//! trait's default `put_with_writes` (the hooked wrapper in trait-defaults
+//! form).
 
-mod suite;
-
-use checkpointer::{BaseCheckpointSaver, InMemorySaver};
-use suite::blocking::BlockingAsync;
-use suite::plain::Plain;
+use checkpointer::conformance::{BlockingAsync, HookedSaver};
+use checkpointer::{BaseCheckpointSaver, InMemorySaver, conformance_suite};
 
 conformance_suite!(memory, (InMemorySaver::new(), ()));
 
@@ -20,4 +18,12 @@ conformance_suite!(
     )
 );
 
-conformance_suite!(default_put_with_writes, (Plain(InMemorySaver::new()), ()));
+conformance_suite!(
+    default_put_with_writes,
+    (
+        HookedSaver::new(InMemorySaver::new()).with_trait_defaults(),
+        ()
+    )
+);
+
+conformance_suite!(hooked, (HookedSaver::new(InMemorySaver::new()), ()));

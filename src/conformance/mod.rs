@@ -1,18 +1,22 @@
-//! The conformance suite every saver of this crate runs.
+//! The conformance suite: what every [`BaseCheckpointSaver`] must do, as
+//! plain functions a backend in this crate or outside it runs (built with
+//! feature `conformance`).
 //!
-//! Each case is a plain function `fn(&dyn BaseCheckpointSaver)` that panics
-//! with a clear message when the saver breaks the contract of
-//! [`BaseCheckpointSaver`](checkpointer::BaseCheckpointSaver). The groups
-//! port LangGraph's conformance kit (`put`, `put_writes`, `get_tuple`,
-//! `list`, `delete_thread`, `delete_for_runs`, `copy_thread`, `prune`); `ours`
-//! checks the rest of our contract, `put_with_writes` our fused write.
+//! Each case is a function `fn(&dyn BaseCheckpointSaver)` that checks one
+//! point of the trait's contract. The cases are test helpers: they panic,
+//! with a message naming what the saver did wrong, when the saver breaks
+//! the contract (or returns an error where it must not), and otherwise
+//! return. The groups port LangGraph's conformance kit (`put`,
+//! `put_writes`, `get_tuple`, `list`, `delete_thread`, `delete_for_runs`,
+//! `copy_thread`, `prune`); `ours` checks the rest of our contract,
+//! `put_with_writes` our fused write. [`CASES`] lists them all.
 //!
 //! A test file runs the whole suite for one saver with
-//! [`conformance_suite!`](crate::conformance_suite):
+//! [`conformance_suite!`](crate::conformance_suite), one `#[test]` per
+//! case, named `<saver>::<case>`:
 //!
 //! ```ignore
-//! mod suite;
-//! use checkpointer::InMemorySaver;
+//! use checkpointer::{conformance_suite, InMemorySaver, SqliteSaver};
 //!
 //! conformance_suite!(memory, (InMemorySaver::new(), ()));
 //! conformance_suite!(sqlite_file, {
@@ -23,12 +27,19 @@
 //!
 //! Cases never depend on each other or on test order: each test builds a
 //! fresh saver, and every case uses fresh random thread ids.
+//!
+//! Beside the cases: [`HookedSaver`], a wrapper that forwards every call
+//! and can fail the Nth call of an operation, delay calls and record them
+//! (fault injection for recovery tests), and [`BlockingAsync`], which runs
+//! a saver through [`AsyncSaver`](crate::AsyncSaver) behind the
+//! synchronous trait.
 
-// Each test binary uses a different part of the suite (the adapter, the
-// fixtures, the cases), so unused items are expected.
-#![allow(dead_code)]
+mod args;
+mod blocking;
+mod call;
+mod forward;
+mod hooked;
 
-pub mod blocking;
 pub mod copy_thread;
 pub mod delete_for_runs;
 pub mod delete_thread;
@@ -36,19 +47,42 @@ pub mod fixtures;
 pub mod get_tuple;
 pub mod list;
 pub mod ours;
-pub mod plain;
 pub mod prune;
 pub mod put;
 pub mod put_with_writes;
 pub mod put_writes;
 
-use checkpointer::BaseCheckpointSaver;
+pub use args::{Args, Op};
+pub use blocking::BlockingAsync;
+pub use call::{Call, Outcome};
+pub use hooked::HookedSaver;
+
+use crate::BaseCheckpointSaver;
 
 /// One conformance case.
 pub type Case = fn(&dyn BaseCheckpointSaver);
 
+/// A case with its group and name, as [`CASES`] lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct NamedCase {
+    /// The module of the case, e.g. `put_writes`.
+    pub group: &'static str,
+    /// The case's function name, e.g. `put_writes_idempotent`.
+    pub name: &'static str,
+    /// The case.
+    pub run: Case,
+}
+
+/// Every case of the suite, in the order [`conformance_suite!`](crate::conformance_suite)
+/// emits them (the same list).
+pub const CASES: &[NamedCase] = crate::conformance_suite!(@list (table));
+
 /// Runs `case` on the saver of `made`, then drops the saver before its
 /// guard (a temp dir must outlive the database in it).
+///
+/// # Panics
+///
+/// When the case finds the saver breaking the contract.
 pub fn run_case<S: BaseCheckpointSaver, G>(made: (S, G), case: Case) {
     let (saver, guard) = made;
     case(&saver as &dyn BaseCheckpointSaver);
@@ -61,12 +95,14 @@ pub fn run_case<S: BaseCheckpointSaver, G>(made: (S, G), case: Case) {
 /// `$make` is evaluated once per test and must give `(saver, guard)`:
 /// `saver` implements `BaseCheckpointSaver`, `guard` (a temp dir, or `()`)
 /// is kept alive until the test ends. A failure names saver and case, e.g.
-/// `memory::put_incremental_channel_update`.
+/// `memory::put_incremental_channel_update`. Items of the calling module
+/// are in scope in `$make`.
 ///
-/// The list of cases lives here, once, for every saver.
+/// The list of cases lives here, once, for every saver (and for
+/// [`conformance::CASES`](crate::conformance::CASES)).
 #[macro_export]
 macro_rules! conformance_suite {
-    (@cases $name:ident, $make:expr, { $($group:ident: [$($case:ident),* $(,)?]),* $(,)? }) => {
+    (@cases (tests $name:ident, $make:expr) { $($group:ident: [$($case:ident),* $(,)?]),* $(,)? }) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -74,13 +110,25 @@ macro_rules! conformance_suite {
             $($(
                 #[test]
                 fn $case() {
-                    $crate::suite::run_case($make, $crate::suite::$group::$case);
+                    $crate::conformance::run_case($make, $crate::conformance::$group::$case);
                 }
             )*)*
         }
     };
+    (@cases (table) { $($group:ident: [$($case:ident),* $(,)?]),* $(,)? }) => {
+        &[$($(
+            $crate::conformance::NamedCase {
+                group: stringify!($group),
+                name: stringify!($case),
+                run: $crate::conformance::$group::$case,
+            },
+        )*)*]
+    };
     ($name:ident, $make:expr $(,)?) => {
-        $crate::conformance_suite!(@cases $name, $make, {
+        $crate::conformance_suite! { @list (tests $name, $make) }
+    };
+    (@list $mode:tt) => {
+        $crate::conformance_suite! { @cases $mode {
             put: [
                 put_returns_config,
                 put_roundtrip,
@@ -219,6 +267,6 @@ macro_rules! conformance_suite {
                 delete_for_runs_run_id_from_configurable,
                 config_metadata_merged,
             ],
-        });
+        } }
     };
 }

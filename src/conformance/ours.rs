@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use checkpointer::saver::{ERROR, INTERRUPT, RESUME, SCHEDULED};
-use checkpointer::{
+use crate::saver::{ERROR, INTERRUPT, RESUME, SCHEDULED};
+use crate::{
     BaseCheckpointSaver, CheckpointSource, Config, Error, ListOptions, PendingWrite, PruneStrategy,
 };
 use serde_json::{Value, json};
@@ -193,7 +193,7 @@ pub fn list_iter_matches_list(saver: &dyn BaseCheckpointSaver) {
             let lazy: Vec<_> = saver
                 .list_iter(cfg, opts)
                 .expect("list_iter")
-                .collect::<checkpointer::Result<_>>()
+                .collect::<crate::Result<_>>()
                 .expect("every item decodes");
             assert_eq!(lazy, eager, "list_iter({cfg:?}, {opts:?})");
         }
@@ -223,7 +223,7 @@ pub fn list_iter_matches_list(saver: &dyn BaseCheckpointSaver) {
         &metadata_step(5),
     );
     let rest: Vec<_> = iter
-        .collect::<checkpointer::Result<_>>()
+        .collect::<crate::Result<_>>()
         .expect("every item decodes");
     let mut seen = vec![first];
     seen.extend(rest);
