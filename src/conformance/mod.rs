@@ -8,8 +8,9 @@
 //! the contract (or returns an error where it must not), and otherwise
 //! return. The groups port LangGraph's conformance kit (`put`,
 //! `put_writes`, `get_tuple`, `list`, `delete_thread`, `delete_for_runs`,
-//! `copy_thread`, `prune`); `ours` checks the rest of our contract,
-//! `put_with_writes` our fused write. [`CASES`] lists them all.
+//! `copy_thread`, `prune`); `put_with_writes` checks our fused write, and
+//! `listing`, `refused_input`, `pending_writes`, `values` and
+//! `config_metadata` the rest of our contract. [`CASES`] lists them all.
 //!
 //! A test file runs the whole suite for one saver with
 //! [`conformance_suite!`](crate::conformance_suite), one `#[test]` per
@@ -40,17 +41,21 @@ mod call;
 mod forward;
 mod hooked;
 
+pub mod config_metadata;
 pub mod copy_thread;
 pub mod delete_for_runs;
 pub mod delete_thread;
 pub mod fixtures;
 pub mod get_tuple;
 pub mod list;
-pub mod ours;
+pub mod listing;
+pub mod pending_writes;
 pub mod prune;
 pub mod put;
 pub mod put_with_writes;
 pub mod put_writes;
+pub mod refused_input;
+pub mod values;
 
 pub use args::{Args, Op};
 pub use blocking::BlockingAsync;
@@ -235,11 +240,13 @@ macro_rules! conformance_suite {
                 prune_empty_list_noop,
                 prune_nonexistent_noop,
             ],
-            ours: [
+            listing: [
                 list_all_threads_with_filter,
                 list_before_filter_and_limit,
                 list_without_namespace_lists_all_namespaces,
                 list_iter_matches_list,
+            ],
+            refused_input: [
                 empty_thread_id_put,
                 empty_thread_id_get_tuple,
                 empty_thread_id_list,
@@ -254,9 +261,13 @@ macro_rules! conformance_suite {
                 copy_thread_unknown_source,
                 put_value_without_version,
                 read_unknown_changes_nothing,
+            ],
+            pending_writes: [
                 special_channel_write_replaces,
                 normal_channel_write_first_wins,
                 pending_writes_order,
+            ],
+            values: [
                 unchanged_version_value_readable,
                 unchanged_channel_shared_by_many,
                 versioned_channel_without_value_absent,
@@ -264,6 +275,8 @@ macro_rules! conformance_suite {
                 prune_keep_latest_clears_parent,
                 deleted_values_stay_deleted,
                 copy_survives_source_delete,
+            ],
+            config_metadata: [
                 delete_for_runs_run_id_from_configurable,
                 config_metadata_merged,
             ],
