@@ -16,14 +16,28 @@
 //! [`conformance_suite!`](crate::conformance_suite), one `#[test]` per
 //! case, named `<saver>::<case>`:
 //!
-//! ```ignore
-//! use checkpointer::{conformance_suite, InMemorySaver, SqliteSaver};
+//! ```
+//! // tests/conformance.rs of a crate with a saver (here: two of ours).
+//! use checkpointer::{InMemorySaver, SqliteSaver, conformance_suite};
 //!
 //! conformance_suite!(memory, (InMemorySaver::new(), ()));
 //! conformance_suite!(sqlite_file, {
-//!     let dir = tempfile::tempdir().unwrap();
-//!     (SqliteSaver::open(dir.path().join("cp.db")).unwrap(), dir)
+//!     let dir = tempfile::tempdir().expect("a temp dir");
+//!     let saver = SqliteSaver::open(dir.path().join("cp.db")).expect("open");
+//!     (saver, dir)
 //! });
+//! # fn main() {}
+//! ```
+//!
+//! A case can also be run by hand, e.g. from [`CASES`]:
+//!
+//! ```
+//! use checkpointer::InMemorySaver;
+//! use checkpointer::conformance::{CASES, run_case};
+//!
+//! for case in CASES.iter().filter(|c| c.group == "put_writes") {
+//!     run_case((InMemorySaver::new(), ()), case.run);
+//! }
 //! ```
 //!
 //! Cases never depend on each other or on test order: each test builds a
