@@ -54,6 +54,7 @@ impl Op {
     ];
 
     /// The method's name, e.g. `put_writes`.
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Op::GetTuple => "get_tuple",
@@ -72,6 +73,7 @@ impl Op {
 
     /// Whether the trait gives a default implementation of this method
     /// (built on the required ones).
+    #[must_use]
     pub fn is_provided(self) -> bool {
         matches!(self, Op::Get | Op::List | Op::PutWithWrites)
     }
@@ -144,6 +146,7 @@ pub enum Args<'a> {
 
 impl Args<'_> {
     /// The operation called.
+    #[must_use]
     pub fn op(&self) -> Op {
         match self {
             Args::GetTuple { .. } => Op::GetTuple,
@@ -161,6 +164,7 @@ impl Args<'_> {
     }
 
     /// The config the call addresses, if it takes one.
+    #[must_use]
     pub fn config(&self) -> Option<&Config> {
         match *self {
             Args::GetTuple { config }

@@ -90,6 +90,7 @@ impl Call {
     }
 
     /// Whether the wrapped saver stored or read what was asked.
+    #[must_use]
     pub fn succeeded(&self) -> bool {
         self.outcome == Outcome::Ok
     }

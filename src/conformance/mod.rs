@@ -6,7 +6,7 @@
 //! point of the trait's contract. The cases are test helpers: they panic,
 //! with a message naming what the saver did wrong, when the saver breaks
 //! the contract (or returns an error where it must not), and otherwise
-//! return. The groups port LangGraph's conformance kit (`put`,
+//! return. The groups port `LangGraph`'s conformance kit (`put`,
 //! `put_writes`, `get_tuple`, `list`, `delete_thread`, `delete_for_runs`,
 //! `copy_thread`, `prune`); `put_with_writes` checks our fused write, and
 //! `listing`, `refused_input`, `pending_writes`, `values` and
@@ -48,6 +48,10 @@
 //! (fault injection for recovery tests), and [`BlockingAsync`], which runs
 //! a saver through [`AsyncSaver`](crate::AsyncSaver) behind the
 //! synchronous trait.
+
+// Every case and fixture panics on a contract violation, as this module's
+// doc says once; a `# Panics` section on each would repeat it 130 times.
+#![allow(clippy::missing_panics_doc)]
 
 mod args;
 mod blocking;
