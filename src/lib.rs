@@ -46,6 +46,8 @@
 #![deny(clippy::dbg_macro)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod graph;
 pub mod saver;
 

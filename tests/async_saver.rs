@@ -5,10 +5,10 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use checkpointer::conformance::{HookedSaver, Op};
 use checkpointer::{
-    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointIter,
-    CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, InMemorySaver, ListOptions,
-    PendingWrite, PruneStrategy, Result,
+    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint,
+    CheckpointMetadata, CheckpointSource, Config, InMemorySaver, ListOptions, PendingWrite,
 };
 use futures::FutureExt;
 use serde_json::{Value, json};
@@ -156,17 +156,10 @@ async fn eight_tasks_share_one_saver() {
 
 // ------------------------------------------------------------ cancellation
 
-/// A saver that holds `put` and `put_writes` at a gate: it reports that the
-/// call started, waits to be released, runs the call, reports that it
-/// finished. So a test knows the call is in flight when it drops the future.
-struct Gated {
-    inner: InMemorySaver,
-    started: Sender<&'static str>,
-    release: Mutex<Receiver<()>>,
-    finished: Sender<&'static str>,
-}
-
-/// The test's ends of the gate.
+/// The test's ends of the gate that `gated()`'s saver holds `put` and
+/// `put_writes` at: the saver reports that the call started, waits to be
+/// released, runs the call, reports that it finished. So a test knows the
+/// call is in flight when it drops the future.
 struct Gate {
     started: Receiver<&'static str>,
     release: Sender<()>,
@@ -194,79 +187,42 @@ impl Gate {
     }
 }
 
-fn gated() -> (Arc<Gated>, Gate) {
+/// The operations the gate holds, by name.
+fn held(op: Op) -> Option<&'static str> {
+    matches!(op, Op::Put | Op::PutWrites).then(|| op.name())
+}
+
+/// An in-memory saver in the hooked wrapper (trait-defaults form, so a
+/// `put_with_writes` is held at each of its `put_writes` and its `put`),
+/// with the gate's hooks.
+fn gated() -> (Arc<HookedSaver<InMemorySaver>>, Gate) {
     let (started_tx, started_rx) = channel();
     let (release_tx, release_rx) = channel();
     let (finished_tx, finished_rx) = channel();
-    let saver = Arc::new(Gated {
-        inner: InMemorySaver::new(),
-        started: started_tx,
-        release: Mutex::new(release_rx),
-        finished: finished_tx,
-    });
+    let release = Mutex::new(release_rx);
+    let saver = HookedSaver::new(InMemorySaver::new())
+        .with_trait_defaults()
+        .on_start(move |args| {
+            if let Some(what) = held(args.op()) {
+                started_tx.send(what).expect("test gone");
+                release
+                    .lock()
+                    .expect("gate lock")
+                    .recv_timeout(WAIT)
+                    .expect("never released");
+            }
+        })
+        .on_finish(move |call| {
+            if let Some(what) = held(call.op) {
+                finished_tx.send(what).expect("test gone");
+            }
+        });
     let gate = Gate {
         started: started_rx,
         release: release_tx,
         finished: finished_rx,
     };
-    (saver, gate)
-}
-
-impl Gated {
-    fn hold<T>(&self, what: &'static str, call: impl FnOnce() -> T) -> T {
-        self.started.send(what).expect("test gone");
-        self.release
-            .lock()
-            .expect("gate lock")
-            .recv_timeout(WAIT)
-            .expect("never released");
-        let result = call();
-        self.finished.send(what).expect("test gone");
-        result
-    }
-}
-
-impl BaseCheckpointSaver for Gated {
-    fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
-        self.inner.get_tuple(config)
-    }
-    fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
-        self.inner.list_iter(config, options)
-    }
-    fn put(
-        &self,
-        config: &Config,
-        checkpoint: &Checkpoint,
-        metadata: &CheckpointMetadata,
-        new_versions: &ChannelVersions,
-    ) -> Result<Config> {
-        self.hold("put", || {
-            self.inner.put(config, checkpoint, metadata, new_versions)
-        })
-    }
-    fn put_writes(
-        &self,
-        config: &Config,
-        writes: &[(String, Value)],
-        task_id: &str,
-        task_path: &str,
-    ) -> Result<()> {
-        self.hold("put_writes", || {
-            self.inner.put_writes(config, writes, task_id, task_path)
-        })
-    }
-    fn delete_thread(&self, thread_id: &str) -> Result<()> {
-        self.inner.delete_thread(thread_id)
-    }
-    fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
-        self.inner.delete_for_runs(run_ids)
-    }
-    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
-        self.inner.copy_thread(source, target)
-    }
-    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
-        self.inner.prune(thread_ids, strategy)
-    }
+    (Arc::new(saver), gate)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -311,14 +267,14 @@ fn timed_out_put_completes_whole() {
     );
     gate.wait_started("put");
     assert!(
-        gated.inner.get_tuple(&cfg).expect("get_tuple").is_none(),
+        gated.inner().get_tuple(&cfg).expect("get_tuple").is_none(),
         "nothing is visible while the put is held"
     );
     gate.release_and_wait("put");
 
     // The blocking call ran to its end although its future was dropped.
     let tup = gated
-        .inner
+        .inner()
         .get_tuple(&cfg)
         .expect("get_tuple")
         .expect("the put completed after its future was dropped");
@@ -334,7 +290,7 @@ fn aborted_put_writes_completes_whole() {
     let tid = thread_id("abort");
     let cp = Checkpoint::new(0).with_value("a", json!(1), 1);
     let stored = gated
-        .inner
+        .inner()
         .put(
             &Config::thread(&tid),
             &cp,
@@ -359,7 +315,7 @@ fn aborted_put_writes_completes_whole() {
     );
     assert!(
         gated
-            .inner
+            .inner()
             .get_tuple(&stored)
             .expect("get")
             .expect("checkpoint")
@@ -370,7 +326,7 @@ fn aborted_put_writes_completes_whole() {
     gate.release_and_wait("put_writes");
 
     let tup = gated
-        .inner
+        .inner()
         .get_tuple(&stored)
         .expect("get")
         .expect("checkpoint");

@@ -2,10 +2,8 @@
 //! pool, with pools of 1 and 8 connections, in memory, and through the
 //! async wrapper.
 
-mod suite;
-
-use checkpointer::{SqliteOptions, SqliteSaver};
-use suite::blocking::BlockingAsync;
+use checkpointer::conformance::BlockingAsync;
+use checkpointer::{SqliteOptions, SqliteSaver, conformance_suite};
 use tempfile::TempDir;
 
 /// A saver on a fresh file in a temp dir (the guard), with `options`.

@@ -21,6 +21,8 @@ use checkpointer::graph::{
 use checkpointer::{BaseCheckpointSaver, Config, InMemorySaver, SqliteSaver};
 use serde_json::json;
 
+mod seed;
+
 const DB_ENV: &str = "CHECKPOINTER_GRAPH_CRASH_DB";
 const LOG_ENV: &str = "CHECKPOINTER_GRAPH_CRASH_LOG";
 const THREAD: &str = "crash";
@@ -101,7 +103,7 @@ async fn killed_run_resumes_without_rerunning_finished_nodes() {
     let log = dir.path().join("side_effects.log");
 
     // Kill after a random number of side effects, somewhere in the middle.
-    let kill_after = fastrand::usize(3..16);
+    let kill_after = seed::rng("killed_run_resumes_without_rerunning_finished_nodes").usize(3..16);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "crash_child", "--nocapture"])
         .env(DB_ENV, &db)

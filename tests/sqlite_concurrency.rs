@@ -16,16 +16,21 @@ use checkpointer::{
 };
 use serde_json::json;
 
+mod seed;
+use seed::SEED_ENV;
+
 const CHILD_DB: &str = "CHECKPOINTER_CHILD_DB";
 const CHILD_THREAD: &str = "CHECKPOINTER_CHILD_THREAD";
 const CHILD_COUNT: &str = "CHECKPOINTER_CHILD_COUNT";
 
 /// Writes `n` checkpoints to `thread`, continuing from its latest one, each
-/// with two writes; calls `after_put` with each stored id.
+/// with two writes (padded to a size drawn from `rng`); calls `after_put`
+/// with each stored id.
 fn write_chain(
     saver: &dyn BaseCheckpointSaver,
     thread: &str,
     n: usize,
+    rng: &mut fastrand::Rng,
     mut after_put: impl FnMut(&str),
 ) {
     let latest = saver.get_tuple(&Config::thread(thread)).unwrap();
@@ -43,7 +48,7 @@ fn write_chain(
             .with_value("count", json!(step), version)
             .with_value("thread", json!(thread), 1);
         // A value that makes the WAL grow (and checkpoint) now and then.
-        let padding = "x".repeat(fastrand::usize(0..4096));
+        let padding = "x".repeat(rng.usize(0..4096));
         let new_versions = [
             ("count".to_owned(), version),
             ("thread".to_owned(), cp.channel_versions["thread"]),
@@ -103,11 +108,13 @@ fn eight_threads_share_one_saver() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("threads.db");
     let saver = Arc::new(SqliteSaver::open(&path).unwrap());
+    let seed = seed::seed("eight_threads_share_one_saver");
     let handles: Vec<_> = (0..8)
         .map(|i| {
             let saver = Arc::clone(&saver);
             std::thread::spawn(move || {
-                write_chain(&*saver, &format!("thread-{i}"), 200, |_| {});
+                let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(i));
+                write_chain(&*saver, &format!("thread-{i}"), 200, &mut rng, |_| {});
                 // Reads run alongside the other threads' writes.
                 saver.list(None, &ListOptions::new().limit(10)).unwrap();
             })
@@ -131,13 +138,15 @@ fn eight_threads_with_a_saver_each() {
     let dir = tempfile::tempdir().unwrap();
     let path = Arc::new(dir.path().join("threads.db"));
     SqliteSaver::open(&*path).unwrap();
+    let seed = seed::seed("eight_threads_with_a_saver_each");
     let handles: Vec<_> = (0..8)
         .map(|i| {
             let path = Arc::clone(&path);
             std::thread::spawn(move || {
                 let saver =
                     SqliteSaver::open_with(&*path, SqliteOptions::new().with_pool_size(2)).unwrap();
-                write_chain(&saver, &format!("thread-{i}"), 200, |_| {});
+                let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(i));
+                write_chain(&saver, &format!("thread-{i}"), 200, &mut rng, |_| {});
             })
         })
         .collect();
@@ -152,14 +161,16 @@ fn eight_threads_with_a_saver_each() {
     integrity_check(&path);
 }
 
-/// Runs this test binary's test `name` as a child process writing to `db`.
-fn spawn_child(name: &str, db: &Path, thread: &str, count: usize) -> Child {
+/// Runs this test binary's test `name` as a child process writing to `db`,
+/// its random choices from `seed`.
+fn spawn_child(name: &str, db: &Path, thread: &str, count: usize, seed: u64) -> Child {
     let exe = std::env::current_exe().unwrap();
     Command::new(exe)
         .args([name, "--exact", "--nocapture", "--test-threads", "1"])
         .env(CHILD_DB, db)
         .env(CHILD_THREAD, thread)
         .env(CHILD_COUNT, count.to_string())
+        .env(SEED_ENV, seed.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -181,7 +192,8 @@ fn child_writer() {
         return;
     };
     let saver = SqliteSaver::open(&db).unwrap();
-    write_chain(&saver, &thread, count, |_| {});
+    let mut rng = seed::rng("child_writer");
+    write_chain(&saver, &thread, count, &mut rng, |_| {});
     println!("CHILD DONE {thread}");
 }
 
@@ -189,9 +201,10 @@ fn child_writer() {
 fn two_processes_write_one_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("processes.db");
+    let seed = seed::seed("two_processes_write_one_file");
     let children: Vec<_> = ["proc-a", "proc-b"]
         .into_iter()
-        .map(|t| (t, spawn_child("child_writer", &path, t, 300)))
+        .map(|t| (t, spawn_child("child_writer", &path, t, 300, seed)))
         .collect();
     // This process reads while they write.
     let mut reader = None;
@@ -219,8 +232,9 @@ fn child_crash_writer() {
         return;
     };
     let saver = SqliteSaver::open(&db).unwrap();
+    let mut rng = seed::rng("child_crash_writer");
     loop {
-        write_chain(&saver, &thread, 1_000, |id| println!("PUT {id}"));
+        write_chain(&saver, &thread, 1_000, &mut rng, |id| println!("PUT {id}"));
     }
 }
 
@@ -235,10 +249,11 @@ fn a_killed_writer_loses_nothing_it_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.db");
     let mut reported: Vec<String> = Vec::new();
+    let mut rng = seed::rng("a_killed_writer_loses_nothing_it_reported");
     for round in 0..3 {
-        let mut child = spawn_child("child_crash_writer", &path, "crash", 0);
+        let mut child = spawn_child("child_crash_writer", &path, "crash", 0, rng.u64(..));
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let kill_after = fastrand::usize(1..150);
+        let kill_after = rng.usize(1..150);
         let mut seen = 0;
         let mut line = Vec::new();
         // Read until the random moment, then kill (SIGKILL on Unix).
@@ -252,7 +267,7 @@ fn a_killed_writer_loses_nothing_it_reported() {
                 reported.push(id);
             }
         }
-        std::thread::sleep(std::time::Duration::from_micros(fastrand::u64(0..3000)));
+        std::thread::sleep(std::time::Duration::from_micros(rng.u64(0..3000)));
         child.kill().unwrap();
         child.wait().unwrap();
         // Whatever it printed before dying was reported too.

@@ -13,6 +13,8 @@ use checkpointer::{
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+mod seed;
+
 fn open(path: &Path, snapshot_every: u32) -> SqliteSaver {
     SqliteSaver::open_with(
         path,
@@ -139,7 +141,10 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(seed::proptest_config(
+        "random_histories_read_back_exactly",
+        ProptestConfig::with_cases(48),
+    ))]
 
     /// Random appends, replacements and truncations read back exactly, at
     /// every checkpoint, with any snapshot interval.

@@ -8,6 +8,8 @@ use checkpointer::{
 use proptest::prelude::*;
 use serde_json::json;
 
+mod seed;
+
 const THREADS: [&str; 3] = ["a", "b", "c"];
 const NAMESPACES: [&str; 2] = ["", "sub:1"];
 const CHANNELS: [&str; 3] = ["x", "y", "z"];
@@ -172,7 +174,10 @@ fn apply(op: &Op, savers: [&dyn BaseCheckpointSaver; 2], counter: &mut u64) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(seed::proptest_config(
+        "sqlite_behaves_like_memory",
+        ProptestConfig { cases: 48, ..ProptestConfig::default() },
+    ))]
 
     #[test]
     fn sqlite_behaves_like_memory(ops in prop::collection::vec(op(), 1..25)) {

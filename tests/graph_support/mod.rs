@@ -1,6 +1,7 @@
-//! What the graph test files share: saver factories, an execution counter,
-//! small node and history helpers, and the macro that runs every test once
-//! per saver.
+//! What the graph test files share: saver factories (the hooked test
+//! wrapper over each saver among them), an execution counter, small graphs,
+//! node and history helpers, a failing saver, and the macro that runs every
+//! test once per saver.
 
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
@@ -9,10 +10,12 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use checkpointer::conformance::{HookedSaver, Op, Outcome};
 use checkpointer::graph::{
-    CompileOptions, CompiledGraph, NodeContext, NodeResult, State, StateGraph, Update,
+    CompileOptions, CompiledGraph, END, NodeContext, NodeResult, Reducer, START, State, StateGraph,
+    Update,
 };
-use checkpointer::{BaseCheckpointSaver, CheckpointSource, InMemorySaver};
+use checkpointer::{BaseCheckpointSaver, CheckpointSource, Config, InMemorySaver};
 
 /// Makes a fresh saver; the second value keeps its resources (a temp dir)
 /// alive for the test.
@@ -26,6 +29,119 @@ pub fn sqlite_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
     let dir = tempfile::tempdir().unwrap();
     let saver = checkpointer::SqliteSaver::open(dir.path().join("graph.db")).unwrap();
     (Arc::new(saver), Box::new(dir))
+}
+
+/// The in-memory saver through the hooked test wrapper, in the form that
+/// runs the trait's default `get`, `list` and `put_with_writes`.
+pub fn hooked_memory_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
+    let (inner, guard) = memory_saver();
+    (
+        Arc::new(HookedSaver::new(inner).with_trait_defaults()),
+        guard,
+    )
+}
+
+/// The SQLite saver through the hooked test wrapper, in the form that runs
+/// the trait's default `get`, `list` and `put_with_writes`.
+pub fn hooked_sqlite_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
+    let (inner, guard) = sqlite_saver();
+    (
+        Arc::new(HookedSaver::new(inner).with_trait_defaults()),
+        guard,
+    )
+}
+
+/// A saver over `inner` that fails the `fail_put`-th `put` and the
+/// `fail_writes`-th `put_writes` (1-based; 0 = never). It runs the trait's
+/// default `put_with_writes`, so a fused step save counts as its
+/// `put_writes` and `put` calls.
+pub fn flaky(
+    inner: &Arc<dyn BaseCheckpointSaver>,
+    fail_put: usize,
+    fail_writes: usize,
+) -> HookedSaver<Arc<dyn BaseCheckpointSaver>> {
+    HookedSaver::new(Arc::clone(inner))
+        .with_trait_defaults()
+        .with_failure(Op::Put, fail_put)
+        .with_failure(Op::PutWrites, fail_writes)
+}
+
+/// The `put` calls `saver` passed on to its inner saver, in order.
+fn passed_puts(
+    saver: &HookedSaver<Arc<dyn BaseCheckpointSaver>>,
+) -> Vec<checkpointer::conformance::Call> {
+    saver
+        .calls_of(Op::Put)
+        .into_iter()
+        .filter(|c| c.outcome != Outcome::Injected)
+        .collect()
+}
+
+/// Of each `put` passed on: the channels named in `new_versions` and the
+/// checkpoint's `updated_channels`.
+pub fn put_versions(
+    saver: &HookedSaver<Arc<dyn BaseCheckpointSaver>>,
+) -> Vec<(Vec<String>, Vec<String>)> {
+    passed_puts(saver)
+        .into_iter()
+        .map(|c| (c.new_versions, c.updated_channels.unwrap_or_default()))
+        .collect()
+}
+
+/// The metadata step of each `put` passed on.
+pub fn put_steps(saver: &HookedSaver<Arc<dyn BaseCheckpointSaver>>) -> Vec<i64> {
+    passed_puts(saver).iter().filter_map(|c| c.step).collect()
+}
+
+pub const LOOP: CheckpointSource = CheckpointSource::Loop;
+pub const INPUT: CheckpointSource = CheckpointSource::Input;
+pub const FORK: CheckpointSource = CheckpointSource::Fork;
+
+/// The checkpoint id of a stored config.
+pub fn id(c: &Config) -> String {
+    c.checkpoint_id.clone().unwrap()
+}
+
+/// START -> a -> b -> END, with `x` (last value) and `log` (append).
+pub fn linear(c: &Counter) -> StateGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("x", Reducer::last_value())
+        .add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(c, "a"))
+        .add_sync_node("b", logger(c, "b"))
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", END);
+    g
+}
+
+/// START -> {p, q} (both ask a human) -> END.
+pub fn two_askers(c: &Counter) -> StateGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append());
+    for name in ["p", "q"] {
+        let c = c.clone();
+        g.add_sync_node(name, move |_, ctx| {
+            c.hit(name);
+            let v = ctx.interrupt(format!("{name}?"))?;
+            Ok(Update::new().set("log", format!("{name}:{}", v.as_str().unwrap_or("?"))))
+        });
+        g.add_edge(START, name);
+    }
+    g
+}
+
+/// START -> {a, b} -> z (a join), each node logging its name.
+pub fn fan_graph(c: &Counter) -> StateGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", logger(c, "a"))
+        .add_sync_node("b", logger(c, "b"))
+        .add_sync_node("z", logger(c, "z"))
+        .add_edge(START, "a")
+        .add_edge(START, "b")
+        .add_edge(["a", "b"], "z");
+    g
 }
 
 /// Counts node executions.

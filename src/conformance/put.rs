@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use checkpointer::{
-    BaseCheckpointSaver, ChannelVersion, ChannelVersions, CheckpointSource, Config,
-};
+use crate::{BaseCheckpointSaver, ChannelVersion, ChannelVersions, CheckpointSource, Config};
 use serde_json::{Value, json};
 
 use super::fixtures::*;

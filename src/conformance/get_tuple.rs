@@ -1,7 +1,7 @@
 //! `get_tuple`: latest or exact checkpoint, with its config, metadata,
 //! parent and writes.
 
-use checkpointer::{BaseCheckpointSaver, CheckpointSource, PendingWrite};
+use crate::{BaseCheckpointSaver, CheckpointSource, PendingWrite};
 use serde_json::json;
 
 use super::fixtures::*;

@@ -1,6 +1,6 @@
 //! `delete_for_runs`: the checkpoints of some runs go, with their writes.
 
-use checkpointer::{BaseCheckpointSaver, Config};
+use crate::{BaseCheckpointSaver, Config};
 use serde_json::json;
 
 use super::fixtures::*;

@@ -3,17 +3,16 @@
 //! - Threads are random uuid4 strings, so cases never collide even when a
 //!   saver were shared.
 //! - Checkpoints are format `v = 1` with a fresh id from
-//!   [`new_checkpoint_id`] (step -1, as the Python kit's `uuid6(clock_seq=-1)`).
+//!   [`new_checkpoint_id`](crate::new_checkpoint_id) (step -1, as the Python kit's `uuid6(clock_seq=-1)`).
 //! - Metadata is `{source: loop, step: 0, parents: {}}` unless a case says
 //!   otherwise.
 //! - A child's config carries its parent's `checkpoint_id`.
 
 use std::collections::BTreeMap;
 
-use checkpointer::{
+use crate::{
     BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata,
     CheckpointSource, CheckpointTuple, Config, Error, ListOptions, PendingWrite, Result,
-    new_checkpoint_id,
 };
 use serde_json::Value;
 
@@ -55,14 +54,10 @@ pub fn child_of(parent: &Config) -> Config {
 
 /// An empty `v = 1` checkpoint with a fresh id.
 pub fn checkpoint() -> Checkpoint {
+    // `Checkpoint::new(-1)` takes its id from `new_checkpoint_id(-1)`.
     Checkpoint {
         v: 1,
-        id: new_checkpoint_id(-1),
-        ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
-        channel_values: BTreeMap::new(),
-        channel_versions: ChannelVersions::new(),
-        versions_seen: BTreeMap::new(),
-        updated_channels: None,
+        ..Checkpoint::new(-1)
     }
 }
 

@@ -1,6 +1,6 @@
 //! `list`: namespaces, order, metadata filter, `before` and `limit`.
 
-use checkpointer::{BaseCheckpointSaver, CheckpointSource, ListOptions};
+use crate::{BaseCheckpointSaver, CheckpointSource, ListOptions};
 use serde_json::json;
 
 use super::fixtures::*;

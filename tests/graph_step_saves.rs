@@ -2,20 +2,18 @@
 //! tasks that end while others still run are saved as they end; the last
 //! task's writes go with the step's checkpoint in one `put_with_writes`
 //! call. Every test runs on the in-memory and the SQLite saver, through
-//! `Recorder`, a real saver that also logs the write calls it gets.
+//! `Recorder`: the hooked test wrapper, which logs the calls it gets.
 //!
 //! The order in which a step's tasks end is forced, not timed: a task that
 //! must end late waits until the recorder has counted enough stored
 //! `put_writes` calls.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use checkpointer::conformance::{HookedSaver, Op};
 use checkpointer::graph::{Durability, END, GraphError, Input, Reducer, START, StateGraph, Update};
-use checkpointer::saver::{ERROR, WriteBatch};
-use checkpointer::{
-    BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointIter, CheckpointMetadata,
-    CheckpointTuple, Config, ListOptions, PruneStrategy, Result, SqliteSaver,
-};
+use checkpointer::saver::ERROR;
+use checkpointer::{BaseCheckpointSaver, Config, ListOptions, SqliteSaver};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -36,104 +34,56 @@ enum Call {
     },
 }
 
-/// A saver that forwards every call to `inner` and logs its write calls.
+/// A real saver in the hooked test wrapper, which records every call, and a
+/// count of the stored `put_writes` calls that nodes can wait on.
 struct Recorder {
-    inner: Arc<dyn BaseCheckpointSaver>,
-    calls: Mutex<Vec<Call>>,
+    saver: Arc<HookedSaver<Arc<dyn BaseCheckpointSaver>>>,
     /// How many `put_writes` calls were stored.
-    saved_writes: watch::Sender<u32>,
+    saved_writes: Arc<watch::Sender<u32>>,
 }
 
 impl Recorder {
     fn new(inner: Arc<dyn BaseCheckpointSaver>) -> Arc<Self> {
+        let saved_writes = Arc::new(watch::Sender::new(0));
+        let count = Arc::clone(&saved_writes);
+        let saver = HookedSaver::new(inner).on_finish(move |call| {
+            if call.op == Op::PutWrites && call.succeeded() {
+                count.send_modify(|n| *n += 1);
+            }
+        });
         Arc::new(Recorder {
-            inner,
-            calls: Mutex::new(Vec::new()),
-            saved_writes: watch::Sender::new(0),
+            saver: Arc::new(saver),
+            saved_writes,
         })
     }
 
+    /// The recording saver, for the graph.
+    fn saver(&self) -> Arc<dyn BaseCheckpointSaver> {
+        self.saver.clone()
+    }
+
+    /// The write calls stored so far, in order.
     fn calls(&self) -> Vec<Call> {
-        self.calls.lock().unwrap().clone()
+        self.saver
+            .calls()
+            .into_iter()
+            .filter(checkpointer::conformance::Call::succeeded)
+            .filter_map(|call| match call.op {
+                Op::Put => Some(Call::Put),
+                Op::PutWrites => Some(Call::PutWrites {
+                    task_id: call.task_ids[0].clone(),
+                    channels: call.write_channels,
+                }),
+                Op::PutWithWrites => Some(Call::PutWithWrites {
+                    task_ids: call.task_ids,
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     fn clear(&self) {
-        self.calls.lock().unwrap().clear();
-    }
-
-    fn log(&self, call: Call) {
-        self.calls.lock().unwrap().push(call);
-    }
-}
-
-impl BaseCheckpointSaver for Recorder {
-    fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
-        self.inner.get_tuple(config)
-    }
-
-    fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
-        self.inner.list_iter(config, options)
-    }
-
-    fn put(
-        &self,
-        config: &Config,
-        checkpoint: &Checkpoint,
-        metadata: &CheckpointMetadata,
-        new_versions: &ChannelVersions,
-    ) -> Result<Config> {
-        let stored = self.inner.put(config, checkpoint, metadata, new_versions)?;
-        self.log(Call::Put);
-        Ok(stored)
-    }
-
-    fn put_writes(
-        &self,
-        config: &Config,
-        writes: &[(String, Value)],
-        task_id: &str,
-        task_path: &str,
-    ) -> Result<()> {
-        self.inner.put_writes(config, writes, task_id, task_path)?;
-        self.log(Call::PutWrites {
-            task_id: task_id.to_owned(),
-            channels: writes.iter().map(|(ch, _)| ch.clone()).collect(),
-        });
-        self.saved_writes.send_modify(|n| *n += 1);
-        Ok(())
-    }
-
-    fn put_with_writes(
-        &self,
-        config: &Config,
-        batches: &[WriteBatch<'_>],
-        checkpoint: &Checkpoint,
-        metadata: &CheckpointMetadata,
-        new_versions: &ChannelVersions,
-    ) -> Result<Config> {
-        let stored =
-            self.inner
-                .put_with_writes(config, batches, checkpoint, metadata, new_versions)?;
-        self.log(Call::PutWithWrites {
-            task_ids: batches.iter().map(|b| b.task_id.to_owned()).collect(),
-        });
-        Ok(stored)
-    }
-
-    fn delete_thread(&self, thread_id: &str) -> Result<()> {
-        self.inner.delete_thread(thread_id)
-    }
-
-    fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
-        self.inner.delete_for_runs(run_ids)
-    }
-
-    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
-        self.inner.copy_thread(source, target)
-    }
-
-    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
-        self.inner.prune(thread_ids, strategy)
+        self.saver.clear_calls();
     }
 }
 
@@ -212,7 +162,7 @@ fn writes_of(id: &str) -> Call {
 async fn last_task_writes_go_with_the_checkpoint(factory: Factory) {
     let (inner, _guard) = factory();
     let recorder = Recorder::new(inner);
-    let saver: Arc<dyn BaseCheckpointSaver> = recorder.clone();
+    let saver = recorder.saver();
     let c = Counter::default();
     // a ends first, then b, then c.
     let g = fan_out(
@@ -280,7 +230,7 @@ async fn other_durabilities_do_not_fuse(factory: Factory) {
     for durability in [Durability::Async, Durability::Exit] {
         let (inner, _guard) = factory();
         let recorder = Recorder::new(inner);
-        let saver: Arc<dyn BaseCheckpointSaver> = recorder.clone();
+        let saver = recorder.saver();
         let c = Counter::default();
         // Nobody waits: under Exit nothing is saved before the end.
         let g = fan_out(
@@ -318,7 +268,7 @@ async fn failure_in_a_parallel_step_does_not_rerun_finished_tasks(factory: Facto
     for order in orders {
         let (inner, _guard) = factory();
         let recorder = Recorder::new(inner);
-        let saver: Arc<dyn BaseCheckpointSaver> = recorder.clone();
+        let saver = recorder.saver();
         let c = Counter::default();
         let g = fan_out(&c, &recorder.saved_writes, order);
         let app = compile(&g, &saver);
@@ -369,7 +319,7 @@ async fn failure_in_a_parallel_step_does_not_rerun_finished_tasks(factory: Facto
 async fn conflict_after_the_step_saves_the_last_writes_alone(factory: Factory) {
     let (inner, _guard) = factory();
     let recorder = Recorder::new(inner);
-    let saver: Arc<dyn BaseCheckpointSaver> = recorder.clone();
+    let saver = recorder.saver();
     let c = Counter::default();
     let mut g = StateGraph::new();
     g.add_channel("x", Reducer::last_value());
@@ -450,7 +400,7 @@ async fn a_failed_step_save_keeps_the_task_writes() {
         .unwrap();
     let sqlite = Arc::new(sqlite);
     let recorder = Recorder::new(sqlite.clone());
-    let saver: Arc<dyn BaseCheckpointSaver> = recorder.clone();
+    let saver = recorder.saver();
     let c = Counter::default();
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())

@@ -1,6 +1,6 @@
 //! `prune`: keep the latest checkpoint of each namespace, or drop threads.
 
-use checkpointer::{BaseCheckpointSaver, ListOptions, PruneStrategy};
+use crate::{BaseCheckpointSaver, ListOptions, PruneStrategy};
 use serde_json::json;
 
 use super::fixtures::*;
@@ -86,8 +86,8 @@ pub fn prune_keep_latest_preserves_writes(saver: &dyn BaseCheckpointSaver) {
 /// prune removed) and reads it back.
 fn get_pruned_again(
     saver: &dyn BaseCheckpointSaver,
-    stored: &checkpointer::Config,
-) -> checkpointer::CheckpointTuple {
+    stored: &crate::Config,
+) -> crate::CheckpointTuple {
     assert!(
         try_get(saver, stored).is_none(),
         "the checkpoint was pruned"
@@ -133,7 +133,7 @@ pub fn prune_preserves_other_threads(saver: &dyn BaseCheckpointSaver) {
         .expect("prune");
 
     let after = list(saver, Some(&config(&tid2)), &ListOptions::new());
-    let ids = |l: &[checkpointer::CheckpointTuple]| -> Vec<String> {
+    let ids = |l: &[crate::CheckpointTuple]| -> Vec<String> {
         l.iter().map(|t| t.checkpoint.id.clone()).collect()
     };
     assert_eq!(ids(&after), ids(&before), "ids unchanged");

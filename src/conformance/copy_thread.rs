@@ -1,6 +1,6 @@
 //! `copy_thread`: a new thread with the same history.
 
-use checkpointer::{BaseCheckpointSaver, CheckpointTuple, Config, ListOptions};
+use crate::{BaseCheckpointSaver, CheckpointTuple, Config, ListOptions};
 use serde_json::json;
 
 use super::fixtures::*;

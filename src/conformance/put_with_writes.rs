@@ -2,8 +2,8 @@
 //! call. It must give what the separate `put_writes` calls and `put` give,
 //! and store nothing when any part is refused.
 
-use checkpointer::saver::{ERROR, INTERRUPT, RESUME, WriteBatch};
-use checkpointer::{
+use crate::saver::{ERROR, INTERRUPT, RESUME, WriteBatch};
+use crate::{
     BaseCheckpointSaver, Checkpoint, CheckpointMetadata, CheckpointSource, CheckpointTuple, Config,
     Error, ListOptions,
 };
@@ -39,7 +39,7 @@ fn fused(
     tasks: &[Task],
     cp: &Checkpoint,
     md: &CheckpointMetadata,
-    new_versions: &checkpointer::ChannelVersions,
+    new_versions: &crate::ChannelVersions,
 ) -> Config {
     saver
         .put_with_writes(config, &batches(tasks), cp, md, new_versions)

@@ -1,7 +1,7 @@
 //! `put_writes` and the pending writes `get_tuple` returns.
 
-use checkpointer::BaseCheckpointSaver;
-use checkpointer::saver::{ERROR, INTERRUPT};
+use crate::BaseCheckpointSaver;
+use crate::saver::{ERROR, INTERRUPT};
 use serde_json::json;
 
 use super::fixtures::*;

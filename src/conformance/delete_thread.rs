@@ -1,6 +1,6 @@
 //! `delete_thread`: everything of one thread goes, nothing else.
 
-use checkpointer::{BaseCheckpointSaver, ListOptions};
+use crate::{BaseCheckpointSaver, ListOptions};
 use serde_json::json;
 
 use super::fixtures::*;

@@ -1,54 +1,111 @@
-//! The conformance suite every saver of this crate runs.
+//! The conformance suite: what every [`BaseCheckpointSaver`] must do, as
+//! plain functions a backend in this crate or outside it runs (built with
+//! feature `conformance`).
 //!
-//! Each case is a plain function `fn(&dyn BaseCheckpointSaver)` that panics
-//! with a clear message when the saver breaks the contract of
-//! [`BaseCheckpointSaver`](checkpointer::BaseCheckpointSaver). The groups
-//! port LangGraph's conformance kit (`put`, `put_writes`, `get_tuple`,
-//! `list`, `delete_thread`, `delete_for_runs`, `copy_thread`, `prune`); `ours`
-//! checks the rest of our contract, `put_with_writes` our fused write.
+//! Each case is a function `fn(&dyn BaseCheckpointSaver)` that checks one
+//! point of the trait's contract. The cases are test helpers: they panic,
+//! with a message naming what the saver did wrong, when the saver breaks
+//! the contract (or returns an error where it must not), and otherwise
+//! return. The groups port `LangGraph`'s conformance kit (`put`,
+//! `put_writes`, `get_tuple`, `list`, `delete_thread`, `delete_for_runs`,
+//! `copy_thread`, `prune`); `put_with_writes` checks our fused write, and
+//! `listing`, `refused_input`, `pending_writes`, `values` and
+//! `config_metadata` the rest of our contract. [`CASES`] lists them all.
 //!
 //! A test file runs the whole suite for one saver with
-//! [`conformance_suite!`](crate::conformance_suite):
+//! [`conformance_suite!`](crate::conformance_suite), one `#[test]` per
+//! case, named `<saver>::<case>`:
 //!
-//! ```ignore
-//! mod suite;
-//! use checkpointer::InMemorySaver;
+//! ```
+//! // tests/conformance.rs of a crate with a saver (here: two of ours).
+//! use checkpointer::{InMemorySaver, SqliteSaver, conformance_suite};
 //!
 //! conformance_suite!(memory, (InMemorySaver::new(), ()));
 //! conformance_suite!(sqlite_file, {
-//!     let dir = tempfile::tempdir().unwrap();
-//!     (SqliteSaver::open(dir.path().join("cp.db")).unwrap(), dir)
+//!     let dir = tempfile::tempdir().expect("a temp dir");
+//!     let saver = SqliteSaver::open(dir.path().join("cp.db")).expect("open");
+//!     (saver, dir)
 //! });
+//! # fn main() {}
+//! ```
+//!
+//! A case can also be run by hand, e.g. from [`CASES`]:
+//!
+//! ```
+//! use checkpointer::InMemorySaver;
+//! use checkpointer::conformance::{CASES, run_case};
+//!
+//! for case in CASES.iter().filter(|c| c.group == "put_writes") {
+//!     run_case((InMemorySaver::new(), ()), case.run);
+//! }
 //! ```
 //!
 //! Cases never depend on each other or on test order: each test builds a
 //! fresh saver, and every case uses fresh random thread ids.
+//!
+//! Beside the cases: [`HookedSaver`], a wrapper that forwards every call
+//! and can fail the Nth call of an operation, delay calls and record them
+//! (fault injection for recovery tests), and [`BlockingAsync`], which runs
+//! a saver through [`AsyncSaver`](crate::AsyncSaver) behind the
+//! synchronous trait.
 
-// Each test binary uses a different part of the suite (the adapter, the
-// fixtures, the cases), so unused items are expected.
-#![allow(dead_code)]
+// Every case and fixture panics on a contract violation, as this module's
+// doc says once; a `# Panics` section on each would repeat it 130 times.
+#![allow(clippy::missing_panics_doc)]
 
-pub mod blocking;
+mod args;
+mod blocking;
+mod call;
+mod forward;
+mod hooked;
+
+pub mod config_metadata;
 pub mod copy_thread;
 pub mod delete_for_runs;
 pub mod delete_thread;
 pub mod fixtures;
 pub mod get_tuple;
 pub mod list;
-pub mod ours;
-pub mod plain;
+pub mod listing;
+pub mod pending_writes;
 pub mod prune;
 pub mod put;
 pub mod put_with_writes;
 pub mod put_writes;
+pub mod refused_input;
+pub mod values;
 
-use checkpointer::BaseCheckpointSaver;
+pub use args::{Args, Op};
+pub use blocking::BlockingAsync;
+pub use call::{Call, Outcome};
+pub use hooked::HookedSaver;
+
+use crate::BaseCheckpointSaver;
 
 /// One conformance case.
 pub type Case = fn(&dyn BaseCheckpointSaver);
 
+/// A case with its group and name, as [`CASES`] lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct NamedCase {
+    /// The module of the case, e.g. `put_writes`.
+    pub group: &'static str,
+    /// The case's function name, e.g. `put_writes_idempotent`.
+    pub name: &'static str,
+    /// The case.
+    pub run: Case,
+}
+
+/// Every case of the suite, in the order [`conformance_suite!`](crate::conformance_suite)
+/// emits them (the same list).
+pub const CASES: &[NamedCase] = crate::conformance_suite!(@list (table));
+
 /// Runs `case` on the saver of `made`, then drops the saver before its
 /// guard (a temp dir must outlive the database in it).
+///
+/// # Panics
+///
+/// When the case finds the saver breaking the contract.
 pub fn run_case<S: BaseCheckpointSaver, G>(made: (S, G), case: Case) {
     let (saver, guard) = made;
     case(&saver as &dyn BaseCheckpointSaver);
@@ -61,12 +118,14 @@ pub fn run_case<S: BaseCheckpointSaver, G>(made: (S, G), case: Case) {
 /// `$make` is evaluated once per test and must give `(saver, guard)`:
 /// `saver` implements `BaseCheckpointSaver`, `guard` (a temp dir, or `()`)
 /// is kept alive until the test ends. A failure names saver and case, e.g.
-/// `memory::put_incremental_channel_update`.
+/// `memory::put_incremental_channel_update`. Items of the calling module
+/// are in scope in `$make`.
 ///
-/// The list of cases lives here, once, for every saver.
+/// The list of cases lives here, once, for every saver (and for
+/// [`conformance::CASES`](crate::conformance::CASES)).
 #[macro_export]
 macro_rules! conformance_suite {
-    (@cases $name:ident, $make:expr, { $($group:ident: [$($case:ident),* $(,)?]),* $(,)? }) => {
+    (@cases (tests $name:ident, $make:expr) { $($group:ident: [$($case:ident),* $(,)?]),* $(,)? }) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -74,13 +133,25 @@ macro_rules! conformance_suite {
             $($(
                 #[test]
                 fn $case() {
-                    $crate::suite::run_case($make, $crate::suite::$group::$case);
+                    $crate::conformance::run_case($make, $crate::conformance::$group::$case);
                 }
             )*)*
         }
     };
+    (@cases (table) { $($group:ident: [$($case:ident),* $(,)?]),* $(,)? }) => {
+        &[$($(
+            $crate::conformance::NamedCase {
+                group: stringify!($group),
+                name: stringify!($case),
+                run: $crate::conformance::$group::$case,
+            },
+        )*)*]
+    };
     ($name:ident, $make:expr $(,)?) => {
-        $crate::conformance_suite!(@cases $name, $make, {
+        $crate::conformance_suite! { @list (tests $name, $make) }
+    };
+    (@list $mode:tt) => {
+        $crate::conformance_suite! { @cases $mode {
             put: [
                 put_returns_config,
                 put_roundtrip,
@@ -187,11 +258,13 @@ macro_rules! conformance_suite {
                 prune_empty_list_noop,
                 prune_nonexistent_noop,
             ],
-            ours: [
+            listing: [
                 list_all_threads_with_filter,
                 list_before_filter_and_limit,
                 list_without_namespace_lists_all_namespaces,
                 list_iter_matches_list,
+            ],
+            refused_input: [
                 empty_thread_id_put,
                 empty_thread_id_get_tuple,
                 empty_thread_id_list,
@@ -206,9 +279,13 @@ macro_rules! conformance_suite {
                 copy_thread_unknown_source,
                 put_value_without_version,
                 read_unknown_changes_nothing,
+            ],
+            pending_writes: [
                 special_channel_write_replaces,
                 normal_channel_write_first_wins,
                 pending_writes_order,
+            ],
+            values: [
                 unchanged_version_value_readable,
                 unchanged_channel_shared_by_many,
                 versioned_channel_without_value_absent,
@@ -216,9 +293,11 @@ macro_rules! conformance_suite {
                 prune_keep_latest_clears_parent,
                 deleted_values_stay_deleted,
                 copy_survives_source_delete,
+            ],
+            config_metadata: [
                 delete_for_runs_run_id_from_configurable,
                 config_metadata_merged,
             ],
-        });
+        } }
     };
 }
