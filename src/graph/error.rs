@@ -31,6 +31,8 @@ pub enum GraphError {
         task_id: String,
         /// The node's error, as text (also saved as the task's `__error__` write).
         message: String,
+        /// The node's error itself.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// A node panicked; the panic was caught and turned into this error.
@@ -167,6 +169,14 @@ pub enum GraphError {
     NoRuntime {
         /// The operation.
         operation: &'static str,
+    },
+
+    /// The background saver of a [`Durability::Async`](crate::graph::Durability::Async)
+    /// run stopped before the run's saves were queued.
+    #[error("the background saver of thread {thread_id:?} stopped")]
+    SaverStopped {
+        /// The thread.
+        thread_id: String,
     },
 
     /// A saver call failed.
