@@ -125,7 +125,9 @@ impl Run {
                     ended.done.insert(i, writes);
                 }
                 TaskOutput::Interrupted(interrupt) => {
-                    self.task_interrupted(task, step, &interrupt, answers)
+                    let write = (INTERRUPT.to_owned(), json!([interrupt]));
+                    let shown = vec![interrupt.clone()];
+                    self.save_unfinished(task, step, write, answers, None, shown)
                         .await?;
                     ended.interrupts.insert(i, interrupt);
                 }
@@ -260,15 +262,20 @@ impl Run {
         Ok(())
     }
 
-    /// A task stopped for a human: saves its interrupt and answers so far.
-    async fn task_interrupted(
+    /// A task that did not finish (it failed, or stopped for a human):
+    /// saves `write` (its `__error__` or `__interrupt__`) and the answers
+    /// it took, so that the retry gets them instead of asking the human
+    /// again, and streams its end.
+    async fn save_unfinished(
         &mut self,
         task: &Task,
         step: i64,
-        interrupt: &Interrupt,
+        write: (String, Value),
         answers: Option<Vec<Value>>,
+        error: Option<String>,
+        interrupts: Vec<Interrupt>,
     ) -> Result<(), GraphError> {
-        let mut w = vec![(INTERRUPT.to_owned(), json!([interrupt]))];
+        let mut w = vec![write];
         if let Some(answers) = answers {
             w.push((RESUME.to_owned(), Value::Array(answers)));
         }
@@ -278,15 +285,14 @@ impl Run {
             id: task.id.clone(),
             name: task.name.clone(),
             result: None,
-            error: None,
-            interrupts: vec![interrupt.clone()],
+            error,
+            interrupts,
         });
         Ok(())
     }
 
-    /// A task failed: saves its error (and the answers it took, so that the
-    /// retry gets them instead of asking the human again) and returns the
-    /// error the run stops with once the other tasks end.
+    /// A task failed: saves its error and returns the error the run stops
+    /// with once the other tasks end.
     async fn task_failed(
         &mut self,
         task: &Task,
@@ -295,19 +301,9 @@ impl Run {
         answers: Option<Vec<Value>>,
     ) -> Result<GraphError, GraphError> {
         let text = failure.text();
-        let mut w = vec![(ERROR.to_owned(), Value::from(text.clone()))];
-        if let Some(answers) = answers {
-            w.push((RESUME.to_owned(), Value::Array(answers)));
-        }
-        self.save_writes(w, &task.id, &task.path).await?;
-        self.emit(|| StreamEvent::TaskEnd {
-            step,
-            id: task.id.clone(),
-            name: task.name.clone(),
-            result: None,
-            error: Some(text.clone()),
-            interrupts: Vec::new(),
-        });
+        let write = (ERROR.to_owned(), Value::from(text.clone()));
+        self.save_unfinished(task, step, write, answers, Some(text.clone()), Vec::new())
+            .await?;
         let (node, thread_id) = (task.name.clone(), self.thread_id.clone());
         Ok(match failure {
             Failure::Panicked(_) => GraphError::NodePanicked {
