@@ -124,6 +124,8 @@ mod run;
 mod snapshot;
 mod spec;
 mod state;
+#[cfg(test)]
+mod step_spans;
 mod stream;
 mod task;
 
