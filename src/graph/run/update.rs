@@ -49,17 +49,14 @@ impl Run {
         .await
     }
 
+    /// Applies what is pending (at the latest checkpoint), then `values` as
+    /// `as_node`'s update, and saves the `update` checkpoint.
     async fn update(
         &mut self,
         at_latest: bool,
         values: Value,
         as_node: Option<&str>,
     ) -> Result<Config, GraphError> {
-        let invalid = |thread_id: &str, reason: String| GraphError::InvalidCommand {
-            operation: "update_state",
-            thread_id: thread_id.to_owned(),
-            reason,
-        };
         let spec = Arc::clone(&self.settings.spec);
         // As LangGraph's update_state: an empty thread's base step is -1,
         // so its first update is step 0.
@@ -77,29 +74,13 @@ impl Run {
             self.apply_null_writes()?;
             self.apply_finished(&base_tasks)?;
         }
-        let as_node = match as_node {
-            Some(n) if spec.nodes.contains_key(n) => n.to_owned(),
-            Some(n) => {
-                let reason = format!("as_node {n:?} is not a node of the graph");
-                return Err(invalid(&self.thread_id, reason));
-            }
-            None => last_node(&spec, &self.checkpoint).map_err(|r| invalid(&self.thread_id, r))?,
-        };
-        let update: Vec<(String, Value)> = match values {
-            Value::Object(map) => map.into_iter().collect(),
-            Value::Null => Vec::new(),
-            other => {
-                let reason = format!("values must be a JSON object, got {other}");
-                return Err(invalid(&self.thread_id, reason));
-            }
-        };
-        let global = State::from_map(state_values(&spec, &self.checkpoint));
-        // Routers are user code: a panic in one is an error, not a crash.
-        let writes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            node_writes(&spec, &as_node, update, &global)
-        }))
-        .unwrap_or_else(|_| Err(format!("a router of {as_node:?} panicked")))
-        .map_err(|r| invalid(&self.thread_id, r))?;
+        let (as_node, writes) =
+            self.update_writes(values, as_node)
+                .map_err(|reason| GraphError::InvalidCommand {
+                    operation: "update_state",
+                    thread_id: self.thread_id.clone(),
+                    reason,
+                })?;
         self.record_on_base(&base_tasks, &as_node, &writes).await?;
 
         // The update is a superstep in which only `as_node` ran: the tasks
@@ -120,6 +101,34 @@ impl Run {
         saved.ok_or(GraphError::NoSaver {
             operation: "update_state",
         })
+    }
+
+    /// The node the update comes from (`as_node`, else the one that ran
+    /// last) and the writes its update makes along its edges; an error
+    /// says why the update cannot be applied.
+    fn update_writes(
+        &self,
+        values: Value,
+        as_node: Option<&str>,
+    ) -> Result<(String, Vec<(String, Value)>), String> {
+        let spec = &self.settings.spec;
+        let as_node = match as_node {
+            Some(n) if spec.nodes.contains_key(n) => n.to_owned(),
+            Some(n) => return Err(format!("as_node {n:?} is not a node of the graph")),
+            None => last_node(spec, &self.checkpoint)?,
+        };
+        let update: Vec<(String, Value)> = match values {
+            Value::Object(map) => map.into_iter().collect(),
+            Value::Null => Vec::new(),
+            other => return Err(format!("values must be a JSON object, got {other}")),
+        };
+        let global = State::from_map(state_values(spec, &self.checkpoint));
+        // Routers are user code: a panic in one is an error, not a crash.
+        let writes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            node_writes(spec, &as_node, update, &global)
+        }))
+        .unwrap_or_else(|_| Err(format!("a router of {as_node:?} panicked")))?;
+        Ok((as_node, writes))
     }
 
     /// Records the update's writes on the base checkpoint too, as LangGraph
