@@ -60,7 +60,7 @@ impl Subscriber for Recorder {
 }
 
 #[test]
-fn every_superstep_has_a_debug_span_with_its_thread_step_and_outcome() {
+fn every_superstep_input_and_update_has_a_debug_span_with_its_thread_and_step() {
     let mut graph = StateGraph::new();
     graph
         .add_channel("x", super::Reducer::last_value())
@@ -99,10 +99,12 @@ fn every_superstep_has_a_debug_span_with_its_thread_step_and_outcome() {
         assert!(span.contains("checkpoint_id="), "{span}");
         assert!(span.contains("outcome=checkpointed"), "{span}");
     }
-    assert!(
-        spans
-            .iter()
-            .any(|s| s.starts_with("graph_update_state") && s.contains("thread_id=t-spans")),
-        "{spans:?}"
-    );
+    for name in ["graph_input", "graph_update_state"] {
+        assert!(
+            spans
+                .iter()
+                .any(|s| s.starts_with(name) && s.contains("thread_id=t-spans")),
+            "{name}: {spans:?}"
+        );
+    }
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::{INPUT_NODE, INTERRUPT_SEEN, Run};
 use crate::graph::algo::{TaskWrites, finished_writes, null_task_writes, prepare_tasks};
@@ -32,7 +33,16 @@ impl Run {
             });
         }
         match input {
-            Input::Values(value) => self.apply_input(value).await?,
+            Input::Values(value) => {
+                let span = tracing::debug_span!(
+                    "graph_input",
+                    thread_id = %self.thread_id,
+                    ns = %self.config.ns(),
+                    checkpoint_id = self.saved_id.as_deref().unwrap_or(""),
+                    step = self.step + 1,
+                );
+                self.apply_input(value).instrument(span).await?;
+            }
             Input::Continue => {
                 // Nothing to continue (LangGraph: EmptyInputError); most
                 // likely a wrong thread id, which must not look like a
