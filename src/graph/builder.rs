@@ -6,19 +6,19 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::channel::{ChannelKind, Reducer, START_CHANNEL, branch_channel, join_channel};
-use super::compiled::{CompileOptions, CompiledGraph};
+use super::compiled::CompiledGraph;
 use super::error::GraphError;
 use super::interrupt::Route;
 use super::node::{AsyncFnNode, Node, NodeContext, NodeResult, SyncFnNode};
+use super::options::CompileOptions;
+use super::spec::{END, GraphSpec, NodeSpec, RESERVED, RouterFn, START};
 use super::state::State;
-use crate::saver::{ERROR, INTERRUPT, NO_WRITES, RESUME, SCHEDULED, TASKS};
+use crate::saver::TASKS;
 
-/// The virtual first node: edges from `START` name the entry points.
-pub const START: &str = "__start__";
-/// The virtual last node: an edge to `END` finishes that path.
-pub const END: &str = "__end__";
-
-pub(crate) type RouterFn = dyn Fn(&State) -> Route + Send + Sync;
+/// Channels by name, as the builder collects them.
+type Channels = BTreeMap<String, ChannelKind>;
+/// Nodes by name, as the builder collects them.
+type Nodes = BTreeMap<String, NodeSpec>;
 
 /// The sources of an edge: one node, or several for a join.
 ///
@@ -202,12 +202,25 @@ impl StateGraph {
     }
 
     fn build_spec(&self, options: &CompileOptions) -> Result<GraphSpec, GraphError> {
-        let mut channels: BTreeMap<String, ChannelKind> = BTreeMap::new();
-        let reserved = [
-            START, END, ERROR, INTERRUPT, RESUME, SCHEDULED, TASKS, NO_WRITES,
-        ];
+        let mut channels = self.state_channels()?;
+        let state_channels: Vec<String> = channels.keys().cloned().collect();
+        let mut nodes = self.node_specs(&mut channels)?;
+        self.check_names(&nodes, options)?;
+        self.wire_edges(&mut nodes, &mut channels);
+        self.check_reachable(&nodes)?;
+        Ok(GraphSpec {
+            channels,
+            state_channels,
+            nodes,
+        })
+    }
+
+    /// The declared state channels, checked for reserved and duplicate
+    /// names.
+    fn state_channels(&self) -> Result<Channels, GraphError> {
+        let mut channels = Channels::new();
         for (name, reducer) in &self.channels {
-            if name.is_empty() || name.contains(':') || reserved.contains(&name.as_str()) {
+            if name.is_empty() || name.contains(':') || RESERVED.contains(&name.as_str()) {
                 return Err(GraphError::invalid_graph(format!(
                     "channel name {name:?} is reserved or invalid (no ':' and no __ names)"
                 )));
@@ -221,9 +234,14 @@ impl StateGraph {
                 )));
             }
         }
-        let state_channels: Vec<String> = channels.keys().cloned().collect();
+        Ok(channels)
+    }
 
-        let mut nodes: BTreeMap<String, NodeSpec> = BTreeMap::new();
+    /// The built-in `__start__` node and the declared nodes, each with its
+    /// trigger channel (added to `channels`, with `__start__` and
+    /// `__pregel_tasks`).
+    fn node_specs(&self, channels: &mut Channels) -> Result<Nodes, GraphError> {
+        let mut nodes = Nodes::new();
         nodes.insert(
             START.to_owned(),
             NodeSpec {
@@ -238,7 +256,7 @@ impl StateGraph {
             if name.is_empty()
                 || name.contains(':')
                 || name.starts_with("__")
-                || reserved.contains(&name.as_str())
+                || RESERVED.contains(&name.as_str())
             {
                 return Err(GraphError::invalid_graph(format!(
                     "node name {name:?} is reserved or invalid (no ':' and no leading '__')"
@@ -260,7 +278,12 @@ impl StateGraph {
                 },
             );
         }
+        Ok(nodes)
+    }
 
+    /// Checks that edges, conditional edges and interrupt lists name nodes
+    /// of the graph.
+    fn check_names(&self, nodes: &Nodes, options: &CompileOptions) -> Result<(), GraphError> {
         let known = |n: &str, what: &str| -> Result<(), GraphError> {
             let ok = match what {
                 "source" => nodes.contains_key(n),
@@ -303,8 +326,13 @@ impl StateGraph {
                 }
             }
         }
+        Ok(())
+    }
 
-        // Wire edges into the nodes' writers.
+    /// Wires edges into the nodes: static successors, join barriers (a
+    /// channel each, written by the sources, triggering the target) and
+    /// routers.
+    fn wire_edges(&self, nodes: &mut Nodes, channels: &mut Channels) {
         for (sources, target) in &self.edges {
             if sources.len() == 1 {
                 if target != END
@@ -337,14 +365,45 @@ impl StateGraph {
                 spec.routers.push(Arc::clone(router));
             }
         }
+    }
 
-        // Reachability from START.
+    /// Checks that `START` has an edge and that every node (and every
+    /// join's every source) can be reached from it, unless a reached
+    /// router may go anywhere.
+    fn check_reachable(&self, nodes: &Nodes) -> Result<(), GraphError> {
         let start = &nodes[START];
         if start.successors.is_empty() && start.routers.is_empty() {
             return Err(GraphError::invalid_graph(
                 "no edge from START: add `add_edge(START, <first node>)` or a conditional edge from START",
             ));
         }
+        let (reached, open_router_reached) = self.reached_from_start(nodes);
+        if open_router_reached {
+            return Ok(());
+        }
+        let unreachable: Vec<&String> = nodes.keys().filter(|n| !reached.contains(*n)).collect();
+        if !unreachable.is_empty() {
+            return Err(GraphError::invalid_graph(format!(
+                "nodes {unreachable:?} can never run: no path from START reaches them \
+                 (add an edge, or list them in a conditional edge's destinations)"
+            )));
+        }
+        // A join whose sources are not all reachable can never fire.
+        for (sources, target) in &self.edges {
+            if sources.len() > 1
+                && let Some(missing) = sources.iter().find(|s| !reached.contains(*s))
+            {
+                return Err(GraphError::invalid_graph(format!(
+                    "the join into {target:?} waits for {missing:?}, which can never run"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The nodes a path from `START` reaches, and whether it reaches a
+    /// router without a destination list (which may go anywhere).
+    fn reached_from_start(&self, nodes: &Nodes) -> (BTreeSet<String>, bool) {
         let mut reached: BTreeSet<String> = BTreeSet::new();
         let mut queue: VecDeque<String> = VecDeque::from([START.to_owned()]);
         let mut open_router_reached = false;
@@ -371,66 +430,6 @@ impl StateGraph {
             }
             queue.extend(next);
         }
-        if !open_router_reached {
-            let unreachable: Vec<&String> =
-                nodes.keys().filter(|n| !reached.contains(*n)).collect();
-            if !unreachable.is_empty() {
-                return Err(GraphError::invalid_graph(format!(
-                    "nodes {unreachable:?} can never run: no path from START reaches them \
-                     (add an edge, or list them in a conditional edge's destinations)"
-                )));
-            }
-        }
-        // A join whose sources are not all reachable can never fire.
-        for (sources, target) in &self.edges {
-            if sources.len() > 1
-                && !open_router_reached
-                && let Some(missing) = sources.iter().find(|s| !reached.contains(*s))
-            {
-                return Err(GraphError::invalid_graph(format!(
-                    "the join into {target:?} waits for {missing:?}, which can never run"
-                )));
-            }
-        }
-
-        Ok(GraphSpec {
-            channels,
-            state_channels,
-            nodes,
-        })
-    }
-}
-
-/// A node as the runner sees it.
-#[derive(Clone, Default)]
-pub(crate) struct NodeSpec {
-    /// The function; `None` for the built-in `__start__` node.
-    pub(crate) runner: Option<Arc<dyn Node>>,
-    /// Channels whose new versions run the node.
-    pub(crate) triggers: Vec<String>,
-    /// Static successors (their `branch:to:` channels are written).
-    pub(crate) successors: Vec<String>,
-    /// Join barriers this node writes its name to.
-    pub(crate) joins: Vec<String>,
-    /// Conditional edges from this node.
-    pub(crate) routers: Vec<Arc<RouterFn>>,
-}
-
-/// A compiled graph's shape.
-pub(crate) struct GraphSpec {
-    /// Every channel, state and internal.
-    pub(crate) channels: BTreeMap<String, ChannelKind>,
-    /// The user's state channels.
-    pub(crate) state_channels: Vec<String>,
-    /// Every node, with `__start__`.
-    pub(crate) nodes: BTreeMap<String, NodeSpec>,
-}
-
-impl fmt::Debug for GraphSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GraphSpec")
-            .field("state_channels", &self.state_channels)
-            .field("nodes", &self.nodes.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
+        (reached, open_router_reached)
     }
 }

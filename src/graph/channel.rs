@@ -177,24 +177,7 @@ impl ChannelKind {
                 *current = Some(Value::Array(list));
             }
             ChannelKind::State(Reducer(ReducerKind::Custom(f))) => {
-                let start = current.clone().unwrap_or(Value::Null);
-                // A user reducer that panics fails the step, not the process.
-                let folded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    writes
-                        .into_iter()
-                        .fold(start, |value, (_, update)| f(&value, update))
-                }));
-                match folded {
-                    Ok(value) => *current = Some(value),
-                    Err(payload) => {
-                        let message = payload
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_owned())
-                            .or_else(|| payload.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "non-string panic".to_owned());
-                        return Err(Conflict::ReducerPanicked(message));
-                    }
-                }
+                fold_custom(f.as_ref(), current, writes)?
             }
             ChannelKind::Ephemeral => {
                 *current = writes.into_iter().last().map(|(_, v)| v);
@@ -206,28 +189,7 @@ impl ChannelKind {
                 }
                 *current = Some(Value::Array(list));
             }
-            ChannelKind::Barrier(names) => {
-                let mut seen: Vec<String> = match current.take() {
-                    Some(Value::Array(seen)) => seen
-                        .into_iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let before = seen.len();
-                for (_, value) in writes {
-                    if let Some(name) = value.as_str()
-                        && names.iter().any(|n| n == name)
-                        && !seen.iter().any(|s| s == name)
-                    {
-                        seen.push(name.to_owned());
-                    }
-                }
-                seen.sort();
-                let changed = seen.len() != before;
-                *current = Some(Value::Array(seen.into_iter().map(Value::from).collect()));
-                return Ok(changed);
-            }
+            ChannelKind::Barrier(names) => return Ok(mark_barrier(names, current, writes)),
         }
         Ok(true)
     }
@@ -243,6 +205,64 @@ impl ChannelKind {
             _ => false,
         }
     }
+}
+
+/// Folds the writes through a custom reducer; a reducer that panics fails
+/// the step, not the process, and leaves the value as it was.
+fn fold_custom(
+    f: &ReduceFn,
+    current: &mut Option<Value>,
+    writes: Vec<(String, Value)>,
+) -> Result<(), Conflict> {
+    let start = current.clone().unwrap_or(Value::Null);
+    let folded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        writes
+            .into_iter()
+            .fold(start, |value, (_, update)| f(&value, update))
+    }));
+    match folded {
+        Ok(value) => {
+            *current = Some(value);
+            Ok(())
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic".to_owned());
+            Err(Conflict::ReducerPanicked(message))
+        }
+    }
+}
+
+/// Adds the writers among a barrier's `names` to the sorted names seen;
+/// returns whether one was new.
+fn mark_barrier(
+    names: &[String],
+    current: &mut Option<Value>,
+    writes: Vec<(String, Value)>,
+) -> bool {
+    let mut seen: Vec<String> = match current.take() {
+        Some(Value::Array(seen)) => seen
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let before = seen.len();
+    for (_, value) in writes {
+        if let Some(name) = value.as_str()
+            && names.iter().any(|n| n == name)
+            && !seen.iter().any(|s| s == name)
+        {
+            seen.push(name.to_owned());
+        }
+    }
+    seen.sort();
+    let changed = seen.len() != before;
+    *current = Some(Value::Array(seen.into_iter().map(Value::from).collect()));
+    changed
 }
 
 fn append(list: &mut Vec<Value>, value: Value) {

@@ -18,7 +18,29 @@ pub enum GraphError {
         reason: String,
     },
 
-    /// A node returned an error.
+    /// A node returned an error. The error itself is the
+    /// [`source`](std::error::Error::source), so a caller can downcast it:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, GraphError, StateGraph, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_node("read", |_state, _ctx| async move {
+    ///         Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))?
+    ///     })
+    ///     .add_edge(START, "read");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let err = app.invoke(serde_json::json!({}), &Config::thread("t")).await.unwrap_err();
+    /// assert!(matches!(&err, GraphError::NodeFailed { message, .. } if message == "no such file"));
+    /// let source = std::error::Error::source(&err).and_then(|e| e.downcast_ref::<std::io::Error>());
+    /// assert_eq!(source.map(std::io::Error::kind), Some(std::io::ErrorKind::NotFound));
+    /// # Ok::<(), GraphError>(())
+    /// # }).unwrap();
+    /// ```
     #[error("node {node:?} failed in step {step} of thread {thread_id:?}: {message}")]
     NodeFailed {
         /// The node.
@@ -31,6 +53,8 @@ pub enum GraphError {
         task_id: String,
         /// The node's error, as text (also saved as the task's `__error__` write).
         message: String,
+        /// The node's error itself.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// A node panicked; the panic was caught and turned into this error.
@@ -167,6 +191,14 @@ pub enum GraphError {
     NoRuntime {
         /// The operation.
         operation: &'static str,
+    },
+
+    /// The background saver of a [`Durability::Async`](crate::graph::Durability::Async)
+    /// run stopped before the run's saves were queued.
+    #[error("the background saver of thread {thread_id:?} stopped")]
+    SaverStopped {
+        /// The thread.
+        thread_id: String,
     },
 
     /// A saver call failed.

@@ -110,27 +110,36 @@
 //! # }).unwrap();
 //! ```
 
+mod algo;
 mod builder;
 mod channel;
 mod compiled;
 mod error;
 mod interrupt;
+mod io;
 mod node;
+mod options;
 mod persist;
-mod pregel;
+mod run;
 mod snapshot;
+mod spec;
 mod state;
+#[cfg(test)]
+mod step_spans;
 mod stream;
 mod task;
 
-pub use builder::{END, EdgeSources, START, StateGraph};
+pub use builder::{EdgeSources, StateGraph};
 pub use channel::Reducer;
-pub use compiled::{CompileOptions, CompiledGraph, DEFAULT_RECURSION_LIMIT, Input, RunOutcome};
+pub use compiled::CompiledGraph;
 pub use error::{GraphError, GraphResult};
 pub use interrupt::{Command, Goto, Interrupt, Interrupted, Route};
+pub use io::{Input, RunOutcome};
 pub use node::{Node, NodeContext, NodeError, NodeResult};
+pub use options::{CompileOptions, DEFAULT_RECURSION_LIMIT};
 pub use persist::Durability;
 pub use snapshot::{StateSnapshot, TaskSnapshot};
+pub use spec::{END, START};
 pub use state::{State, Update};
 pub use stream::{GraphStream, StreamEvent, StreamMode};
 pub use task::SendTo;

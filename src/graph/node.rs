@@ -78,10 +78,13 @@ impl NodeError {
         }
     }
 
-    pub(crate) fn into_outcome(self) -> Result<Interrupt, String> {
+    /// The interrupt, or the node's error.
+    pub(crate) fn into_outcome(
+        self,
+    ) -> Result<Interrupt, Box<dyn std::error::Error + Send + Sync>> {
         match self.0 {
             NodeErrorKind::Interrupted(i) => Ok(i),
-            NodeErrorKind::Failed(e) => Err(e.to_string()),
+            NodeErrorKind::Failed(e) => Err(e),
         }
     }
 }

@@ -1,17 +1,17 @@
 //! How a run saves checkpoints and writes: the three durability modes.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::GraphError;
-use crate::saver::OwnedWriteBatch;
 use crate::saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointMetadata, Config,
-    WriteBatch,
+    OwnedWriteBatch,
 };
+
+/// The saver as the graph calls it: async, through the blocking pool.
+pub(crate) type Saver = AsyncSaver<dyn BaseCheckpointSaver>;
 
 /// When a run saves its checkpoints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -48,8 +48,6 @@ enum Op {
         task_path: String,
     },
 }
-
-type Saver = AsyncSaver<dyn BaseCheckpointSaver>;
 
 /// The background queue of `Durability::Async` and its worker.
 type Queue = (
@@ -99,14 +97,8 @@ impl Persist {
             });
             (tx, worker)
         });
-        tx.send(op).map_err(|_| GraphError::Saver {
-            operation: "background save",
+        tx.send(op).map_err(|_| GraphError::SaverStopped {
             thread_id: self.thread_id.clone(),
-            source: Box::new(crate::saver::Error::InvalidCheckpoint {
-                thread_id: self.thread_id.clone(),
-                checkpoint_id: String::new(),
-                reason: "the background saver stopped".to_owned(),
-            }),
         })
     }
 
@@ -165,8 +157,9 @@ impl Persist {
     }
 
     /// Saves `checkpoint` as the child of `parent`, after the held task
-    /// `writes` against `parent`, and gives
-    /// the checkpoint back (the run goes on from it).
+    /// `writes` against `parent`, and gives the checkpoint back (the run
+    /// goes on from it), with the saved checkpoint's config when it was
+    /// saved at once (`Sync`).
     ///
     /// `Sync`: one saver call, [`put`](crate::BaseCheckpointSaver::put)
     /// without writes, else
@@ -183,23 +176,14 @@ impl Persist {
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         versions: ChannelVersions,
-    ) -> (Checkpoint, Result<(), GraphError>) {
+    ) -> (Checkpoint, Result<Option<Config>, GraphError>) {
         let saver = match &self.saver {
-            Some(saver) if self.mode == Durability::Sync => Arc::clone(saver.inner()),
+            Some(saver) if self.mode == Durability::Sync => saver.clone(),
             _ => {
-                let mut result = Ok(());
-                for w in writes {
-                    result = self
-                        .put_writes(parent, w.writes, &w.task_id, &w.task_path)
-                        .await;
-                    if result.is_err() {
-                        break;
-                    }
-                }
-                if result.is_ok() {
-                    result = self.put(parent, &checkpoint, &metadata, &versions).await;
-                }
-                return (checkpoint, result);
+                let result = self
+                    .save_apart(parent, writes, &checkpoint, &metadata, &versions)
+                    .await;
+                return (checkpoint, result.map(|()| None));
             }
         };
         let operation = if writes.is_empty() {
@@ -207,38 +191,38 @@ impl Persist {
         } else {
             "put_with_writes"
         };
-        let (shared, held) = (Arc::new(checkpoint), Arc::new(writes));
-        let (cp, w, config) = (Arc::clone(&shared), Arc::clone(&held), parent.clone());
-        let joined = tokio::task::spawn_blocking(move || {
-            if w.is_empty() {
-                return saver.put(&config, &cp, &metadata, &versions).map(drop);
-            }
-            let batches: Vec<WriteBatch<'_>> = w.iter().map(OwnedWriteBatch::as_batch).collect();
-            saver
-                .put_with_writes(&config, &batches, &cp, &metadata, &versions)
-                .map(drop)
-        })
-        .await;
-        let result = match joined {
-            Ok(saved) => saved.map_err(GraphError::saver(operation, &self.thread_id)),
-            Err(e) => Err(GraphError::Saver {
-                operation,
-                thread_id: self.thread_id.clone(),
-                source: Box::new(crate::saver::Error::Task(e)),
-            }),
-        };
-        // The blocking call has ended and dropped its handles.
-        let checkpoint = Arc::try_unwrap(shared).unwrap_or_else(|cp| Checkpoint::clone(&cp));
-        if result.is_err() {
-            let held = Arc::try_unwrap(held).unwrap_or_else(|w| w.to_vec());
-            for w in held {
-                // The first error is the one to report.
-                let _ = self
-                    .put_writes(parent, w.writes, &w.task_id, &w.task_path)
-                    .await;
+        let moved = saver
+            .put_with_writes_moved(parent, writes, checkpoint, metadata, versions)
+            .await;
+        match moved.result {
+            Ok(config) => (moved.checkpoint, Ok(Some(config))),
+            Err(e) => {
+                for w in moved.batches {
+                    // The first error is the one to report.
+                    let _ = self
+                        .put_writes(parent, w.writes, &w.task_id, &w.task_path)
+                        .await;
+                }
+                let error = GraphError::saver(operation, &self.thread_id)(e);
+                (moved.checkpoint, Err(error))
             }
         }
-        (checkpoint, result)
+    }
+
+    /// The writes, then the checkpoint, each saved as the mode says.
+    async fn save_apart(
+        &mut self,
+        parent: &Config,
+        writes: Vec<OwnedWriteBatch>,
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        versions: &ChannelVersions,
+    ) -> Result<(), GraphError> {
+        for w in writes {
+            self.put_writes(parent, w.writes, &w.task_id, &w.task_path)
+                .await?;
+        }
+        self.put(parent, checkpoint, metadata, versions).await
     }
 
     /// Saves a task's writes against the checkpoint `config` names.

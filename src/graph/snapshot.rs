@@ -1,9 +1,12 @@
 //! `StateSnapshot`: a checkpoint as the graph reads it.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::algo::{finished_writes, prepare_tasks, state_values};
 use super::interrupt::Interrupt;
-use crate::saver::{CheckpointMetadata, Config};
+use super::spec::GraphSpec;
+use super::task::Task;
+use crate::saver::{CheckpointMetadata, CheckpointTuple, Config, ERROR, INTERRUPT, PendingWrite};
 
 /// The state of a thread at one checkpoint: values, what runs next, and
 /// the tasks pending there with their errors and interrupts.
@@ -53,4 +56,69 @@ pub struct TaskSnapshot {
     pub interrupts: Vec<Interrupt>,
     /// Its saved writes `[[channel, value], ...]`, if it finished.
     pub result: Option<Value>,
+}
+
+impl StateSnapshot {
+    /// The snapshot of a thread with no checkpoint: no values, nothing
+    /// next, no metadata.
+    pub(crate) fn empty(config: &Config) -> Self {
+        StateSnapshot {
+            values: Value::Object(Default::default()),
+            next: Vec::new(),
+            config: config.clone(),
+            parent_config: None,
+            metadata: None,
+            created_at: None,
+            tasks: Vec::new(),
+            interrupts: Vec::new(),
+        }
+    }
+
+    /// The snapshot of a stored checkpoint: its state, and the tasks that
+    /// run next with what their pending writes say.
+    pub(crate) fn from_tuple(spec: &GraphSpec, t: CheckpointTuple) -> Self {
+        let tasks = prepare_tasks(spec, &t.checkpoint, t.config.ns(), t.metadata.step + 1);
+        let next = tasks.iter().map(|task| task.name.clone()).collect();
+        let tasks: Vec<TaskSnapshot> = tasks
+            .into_iter()
+            .map(|task| TaskSnapshot::of(task, &t.pending_writes))
+            .collect();
+        let interrupts = tasks.iter().flat_map(|s| s.interrupts.clone()).collect();
+        StateSnapshot {
+            values: Value::Object(state_values(spec, &t.checkpoint)),
+            next,
+            created_at: Some(t.checkpoint.ts.clone()),
+            config: t.config,
+            parent_config: t.parent_config,
+            metadata: Some(t.metadata),
+            tasks,
+            interrupts,
+        }
+    }
+}
+
+impl TaskSnapshot {
+    /// `task` as its writes pending at the checkpoint show it.
+    fn of(task: Task, pending: &[PendingWrite]) -> Self {
+        let mine = || pending.iter().filter(|w| w.task_id == task.id);
+        let error = mine().find(|w| w.channel == ERROR).map(|w| match &w.value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        let interrupts: Vec<Interrupt> = mine()
+            .filter(|w| w.channel == INTERRUPT)
+            .filter_map(|w| serde_json::from_value::<Vec<Interrupt>>(w.value.clone()).ok())
+            .flatten()
+            .collect();
+        let result = finished_writes(pending, &task.id)
+            .map(|writes| Value::Array(writes.into_iter().map(|(ch, v)| json!([ch, v])).collect()));
+        TaskSnapshot {
+            id: task.id,
+            name: task.name,
+            path: task.path,
+            error,
+            interrupts,
+            result,
+        }
+    }
 }

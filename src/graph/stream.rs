@@ -7,9 +7,9 @@ use futures::Stream;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use serde_json::Value;
 
-use super::builder::START;
 use super::error::GraphError;
 use super::interrupt::Interrupt;
+use super::spec::START;
 
 /// What [`CompiledGraph::stream`](crate::graph::CompiledGraph::stream) emits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

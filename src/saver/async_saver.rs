@@ -15,6 +15,15 @@ use super::tuple::CheckpointTuple;
 use super::version::ChannelVersion;
 use super::writes::{OwnedWriteBatch, WriteBatch};
 
+/// What [`AsyncSaver::put_with_writes_moved`] gives back: the checkpoint
+/// and the batches it moved, and the saver's answer.
+#[derive(Debug)]
+pub(crate) struct MovedPut {
+    pub(crate) checkpoint: Checkpoint,
+    pub(crate) batches: Vec<OwnedWriteBatch>,
+    pub(crate) result: Result<Config>,
+}
+
 /// Async versions of every [`BaseCheckpointSaver`] method, for any saver.
 ///
 /// Each call clones its arguments and runs the synchronous call on
@@ -154,6 +163,44 @@ impl<S: BaseCheckpointSaver + ?Sized + 'static> AsyncSaver<S> {
             s.put_with_writes(&config, &batches, &checkpoint, &metadata, &new_versions)
         })
         .await
+    }
+
+    /// [`put_with_writes`](Self::put_with_writes) with the checkpoint and
+    /// the batches moved to the blocking pool instead of copied, and given
+    /// back with the result: the caller goes on from the checkpoint, and
+    /// can save the batches on their own if the call failed. With no
+    /// batches this is [`put`](Self::put).
+    pub(crate) async fn put_with_writes_moved(
+        &self,
+        config: &Config,
+        batches: Vec<OwnedWriteBatch>,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> MovedPut {
+        // Shared with the blocking call, which drops its handles when it
+        // ends (or panics), so both come back without a copy.
+        let (checkpoint, batches) = (Arc::new(checkpoint), Arc::new(batches));
+        let (cp, owned, config) = (
+            Arc::clone(&checkpoint),
+            Arc::clone(&batches),
+            config.clone(),
+        );
+        let result = self
+            .run(move |s| {
+                if owned.is_empty() {
+                    return s.put(&config, &cp, &metadata, &new_versions);
+                }
+                let batches: Vec<WriteBatch<'_>> =
+                    owned.iter().map(OwnedWriteBatch::as_batch).collect();
+                s.put_with_writes(&config, &batches, &cp, &metadata, &new_versions)
+            })
+            .await;
+        MovedPut {
+            checkpoint: Arc::try_unwrap(checkpoint).unwrap_or_else(|cp| Checkpoint::clone(&cp)),
+            batches: Arc::try_unwrap(batches).unwrap_or_else(|b| b.to_vec()),
+            result,
+        }
     }
 
     /// See [`BaseCheckpointSaver::delete_thread`].

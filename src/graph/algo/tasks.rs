@@ -1,0 +1,140 @@
+//! Which tasks a checkpoint runs next (LangGraph's `prepare_next_tasks`).
+
+use serde_json::Value;
+
+use crate::graph::spec::{GraphSpec, START};
+use crate::graph::task::{PUSH, Task, TaskKind, pull_path, pull_task_id, push_path, push_task_id};
+use crate::saver::{Checkpoint, TASKS};
+
+/// The trigger channels of `node` that have a version it has not seen.
+pub(crate) fn fresh_triggers(spec: &GraphSpec, checkpoint: &Checkpoint, node: &str) -> Vec<String> {
+    let Some(n) = spec.nodes.get(node) else {
+        return Vec::new();
+    };
+    let seen = checkpoint.versions_seen.get(node);
+    let mut triggers: Vec<String> = n
+        .triggers
+        .iter()
+        .filter(|ch| {
+            let available = spec
+                .channels
+                .get(*ch)
+                .is_some_and(|k| k.is_available(checkpoint.channel_values.get(*ch)));
+            let version = checkpoint.channel_versions.get(*ch);
+            let seen = seen.and_then(|s| s.get(*ch));
+            available && version.is_some() && version > seen
+        })
+        .cloned()
+        .collect();
+    triggers.sort();
+    triggers
+}
+
+/// The tasks of step `step`, run from `checkpoint`: push tasks for pending
+/// Send packets, then pull tasks in node order.
+pub(crate) fn prepare_tasks(
+    spec: &GraphSpec,
+    checkpoint: &Checkpoint,
+    ns: &str,
+    step: i64,
+) -> Vec<Task> {
+    let mut tasks = push_tasks(spec, checkpoint, ns, step);
+    for name in spec.nodes.keys() {
+        let triggers = fresh_triggers(spec, checkpoint, name);
+        if triggers.is_empty() {
+            continue;
+        }
+        tasks.push(Task {
+            id: pull_task_id(&checkpoint.id, ns, step, name, &triggers),
+            name: name.clone(),
+            path: pull_path(name),
+            triggers,
+            kind: TaskKind::Pull,
+        });
+    }
+    tasks
+}
+
+/// One task per Send packet pending in `__pregel_tasks`, in packet order
+/// (packets naming no node of the graph are skipped).
+fn push_tasks(spec: &GraphSpec, checkpoint: &Checkpoint, ns: &str, step: i64) -> Vec<Task> {
+    let Some(Value::Array(packets)) = checkpoint.channel_values.get(TASKS) else {
+        return Vec::new();
+    };
+    let mut tasks = Vec::new();
+    for (idx, packet) in packets.iter().enumerate() {
+        let Some(node) = packet.get("node").and_then(Value::as_str) else {
+            continue;
+        };
+        if !spec.nodes.contains_key(node) || node == START {
+            continue;
+        }
+        tasks.push(Task {
+            id: push_task_id(&checkpoint.id, ns, step, node, idx),
+            name: node.to_owned(),
+            path: push_path(idx),
+            triggers: vec![PUSH.to_owned()],
+            kind: TaskKind::Push(packet.get("arg").cloned().unwrap_or(Value::Null)),
+        });
+    }
+    tasks
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::graph::algo::fixture;
+    use crate::saver::ChannelVersion;
+
+    fn v(n: u64) -> ChannelVersion {
+        ChannelVersion::from(n)
+    }
+
+    #[test]
+    fn a_new_trigger_version_makes_a_pull_task_and_a_seen_one_does_not() {
+        let spec = fixture::spec();
+        let cp = Checkpoint::new(0).with_value("branch:to:a", json!("__start__"), v(2));
+        let tasks = prepare_tasks(&spec, &cp, "", 1);
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].name, "a");
+        assert_eq!(tasks[0].triggers, vec!["branch:to:a"]);
+        assert_eq!(tasks[0].path, pull_path("a"));
+
+        let mut seen = cp.clone();
+        seen.versions_seen
+            .entry("a".to_owned())
+            .or_default()
+            .insert("branch:to:a".to_owned(), v(2));
+        assert!(prepare_tasks(&spec, &seen, "", 1).is_empty());
+    }
+
+    #[test]
+    fn a_join_triggers_only_when_every_source_has_written() {
+        let spec = fixture::spec();
+        let half = Checkpoint::new(0).with_value(fixture::join(), json!(["a"]), v(1));
+        assert!(fresh_triggers(&spec, &half, "c").is_empty());
+        let full = Checkpoint::new(0).with_value(fixture::join(), json!(["a", "b"]), v(1));
+        assert_eq!(fresh_triggers(&spec, &full, "c"), vec![fixture::join()]);
+    }
+
+    #[test]
+    fn send_packets_come_first_and_unknown_nodes_are_skipped() {
+        let spec = fixture::spec();
+        let packets = json!([
+            {"node": "b", "arg": {"x": 1}},
+            {"node": "ghost", "arg": null},
+            {"node": "b", "arg": {"x": 2}},
+        ]);
+        let cp = Checkpoint::new(0)
+            .with_value(TASKS, packets, v(1))
+            .with_value("branch:to:a", json!("__start__"), v(1));
+        let tasks = prepare_tasks(&spec, &cp, "", 3);
+        let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["b", "b", "a"]);
+        assert_eq!(tasks[1].path, push_path(2));
+        assert!(matches!(&tasks[1].kind, TaskKind::Push(arg) if *arg == json!({"x": 2})));
+        assert_ne!(tasks[0].id, tasks[1].id);
+    }
+}

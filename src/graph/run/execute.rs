@@ -1,0 +1,102 @@
+//! Running one task: the node, then its edges; and how it ended.
+
+use std::error::Error;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::graph::algo::node_writes;
+use crate::graph::interrupt::Interrupt;
+use crate::graph::node::NodeContext;
+use crate::graph::spec::GraphSpec;
+use crate::graph::state::State;
+use crate::graph::task::Task;
+
+/// How a task ended.
+pub(super) enum TaskOutput {
+    Done(Vec<(String, Value)>),
+    Interrupted(Interrupt),
+    Failed(Failure),
+}
+
+/// Why a task failed.
+pub(super) enum Failure {
+    /// The node returned this error.
+    Node(Box<dyn Error + Send + Sync>),
+    /// The node's update (or a router's answer) cannot be applied.
+    Invalid(String),
+    /// The node panicked with this message.
+    Panicked(String),
+}
+
+impl Failure {
+    /// The text saved as the task's `__error__` write.
+    pub(super) fn text(&self) -> String {
+        match self {
+            Failure::Node(e) => e.to_string(),
+            Failure::Invalid(reason) => reason.clone(),
+            Failure::Panicked(message) => format!("panic: {message}"),
+        }
+    }
+}
+
+/// Runs one task: the node, then its edges.
+pub(super) async fn run_task(
+    spec: Arc<GraphSpec>,
+    task: Task,
+    input: State,
+    global: Arc<State>,
+    ctx: NodeContext,
+) -> TaskOutput {
+    let update = match spec.nodes.get(&task.name).and_then(|n| n.runner.clone()) {
+        // The built-in __start__ node copies the input into the state.
+        None => match input.to_value() {
+            Value::Object(map) => map.into_iter().collect(),
+            _ => Vec::new(),
+        },
+        Some(node) => match node.call(input, ctx).await {
+            Ok(update) => match update.into_writes() {
+                Ok(writes) => writes,
+                Err(reason) => return TaskOutput::Failed(Failure::Invalid(reason)),
+            },
+            Err(e) => match e.into_outcome() {
+                Ok(interrupt) => return TaskOutput::Interrupted(interrupt),
+                Err(error) => return TaskOutput::Failed(Failure::Node(error)),
+            },
+        },
+    };
+    match node_writes(&spec, &task.name, update, &global) {
+        Ok(w) => TaskOutput::Done(w),
+        Err(reason) => TaskOutput::Failed(Failure::Invalid(reason)),
+    }
+}
+
+/// The text of a spawned task's panic (or cancellation).
+pub(super) fn join_message(e: tokio::task::JoinError) -> String {
+    if e.is_cancelled() {
+        return "task was cancelled".to_owned();
+    }
+    panic_message(&*e.into_panic())
+}
+
+/// The text of a caught panic's payload.
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// Aborts the step's tasks when dropped (a no-op for finished tasks).
+pub(super) struct AbortOnDrop(pub(super) Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
+        }
+    }
+}

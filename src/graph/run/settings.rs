@@ -1,0 +1,45 @@
+//! What a run needs to know about its graph: the settings struct the run
+//! state machine works over, instead of the whole `CompiledGraph`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::graph::options::{CompileOptions, DEFAULT_RECURSION_LIMIT};
+use crate::graph::persist::{Durability, Saver};
+use crate::graph::spec::GraphSpec;
+use crate::saver::{AsyncSaver, ChannelVersion};
+
+/// A compiled graph's settings: its specification, saver, durability,
+/// recursion limit and static interrupts. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct RunSettings {
+    pub(crate) spec: Arc<GraphSpec>,
+    pub(crate) saver: Option<Saver>,
+    pub(crate) durability: Durability,
+    pub(crate) recursion_limit: usize,
+    pub(crate) interrupt_before: Arc<BTreeSet<String>>,
+    pub(crate) interrupt_after: Arc<BTreeSet<String>>,
+}
+
+impl RunSettings {
+    /// The settings of a graph just compiled with `options`.
+    pub(crate) fn new(spec: Arc<GraphSpec>, options: CompileOptions) -> Self {
+        RunSettings {
+            spec,
+            saver: options.saver.map(AsyncSaver::from_arc),
+            durability: Durability::default(),
+            recursion_limit: DEFAULT_RECURSION_LIMIT,
+            interrupt_before: Arc::new(options.interrupt_before.into_iter().collect()),
+            interrupt_after: Arc::new(options.interrupt_after.into_iter().collect()),
+        }
+    }
+
+    /// The version after `current`: the saver's, or the default scheme
+    /// without a saver.
+    pub(crate) fn next_version(&self, current: Option<&ChannelVersion>) -> ChannelVersion {
+        match &self.saver {
+            Some(s) => s.get_next_version(current),
+            None => ChannelVersion::next_after(current),
+        }
+    }
+}

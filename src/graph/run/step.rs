@@ -1,0 +1,352 @@
+//! One superstep: start its tasks, save each task's writes as it ends,
+//! and say how the step ended.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use serde_json::{Value, json};
+
+use super::Run;
+use super::execute::{AbortOnDrop, Failure, TaskOutput, join_message, panic_message, run_task};
+use crate::graph::algo::{consumed_marker, finished_writes, pending_value, state_values};
+use crate::graph::channel::START_CHANNEL;
+use crate::graph::error::GraphError;
+use crate::graph::interrupt::Interrupt;
+use crate::graph::node::NodeContext;
+use crate::graph::spec::START;
+use crate::graph::state::State;
+use crate::graph::stream::StreamEvent;
+use crate::graph::task::{Task, TaskKind};
+use crate::saver::{ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, RESUME};
+
+/// The step's resume value that the first `interrupt` call without an
+/// answer takes (`None` once taken).
+type SharedResume = Arc<Mutex<Option<Value>>>;
+
+/// The tasks of a step that are running, each giving back its index and
+/// how it ended (`Err`: it panicked, with this message).
+type Running = FuturesUnordered<BoxFuture<'static, (usize, Result<TaskOutput, String>)>>;
+
+/// How a step ended.
+pub(super) enum StepEnd {
+    /// Every task finished: their writes, in task order.
+    Done(Vec<(Task, Vec<(String, Value)>)>),
+    /// The run stops here for these interrupts; `next` lists the tasks
+    /// that did not finish, `done` the writes of those that did.
+    Stop {
+        interrupts: Vec<Interrupt>,
+        next: Vec<String>,
+        done: Vec<(Task, Vec<(String, Value)>)>,
+    },
+}
+
+/// What the step's tasks came back with, by task index.
+#[derive(Default)]
+struct Ended {
+    done: BTreeMap<usize, Vec<(String, Value)>>,
+    errors: BTreeMap<usize, GraphError>,
+    interrupts: BTreeMap<usize, Interrupt>,
+}
+
+impl Ended {
+    /// The step's end: the first task's error, else a stop for the
+    /// interrupts, else every task's writes.
+    fn into_step_end(self, tasks: &[Task]) -> Result<StepEnd, GraphError> {
+        if let Some((_, err)) = self.errors.into_iter().next() {
+            return Err(err);
+        }
+        let next: Vec<String> = tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.done.contains_key(i))
+            .map(|(_, t)| t.name.clone())
+            .collect();
+        let done = self
+            .done
+            .into_iter()
+            .map(|(i, w)| (tasks[i].clone(), w))
+            .collect();
+        if self.interrupts.is_empty() {
+            return Ok(StepEnd::Done(done));
+        }
+        Ok(StepEnd::Stop {
+            interrupts: self.interrupts.into_values().collect(),
+            next,
+            done,
+        })
+    }
+}
+
+impl Run {
+    /// Runs the tasks of one step; a task that finished before (its writes
+    /// are pending at the checkpoint) is not run again.
+    pub(super) async fn run_step(
+        &mut self,
+        tasks: &[Task],
+        step: i64,
+    ) -> Result<StepEnd, GraphError> {
+        let shared_resume: SharedResume = Arc::new(Mutex::new(
+            pending_value(&self.pending, NULL_TASK_ID, RESUME).filter(|v| *v != consumed_marker()),
+        ));
+        let mut ended = Ended::default();
+        // If this run is dropped mid-step, its tasks stop too.
+        let mut abort_guard = AbortOnDrop(Vec::new());
+        let mut contexts = BTreeMap::new();
+        let mut running = Running::new();
+        for (i, task) in tasks.iter().enumerate() {
+            match finished_writes(&self.pending, &task.id) {
+                Some(writes) => {
+                    ended.done.insert(i, writes);
+                }
+                None => {
+                    contexts.insert(i, self.context(task, step, &shared_resume));
+                }
+            }
+        }
+        self.start_tasks(tasks, step, &contexts, &mut running, &mut abort_guard);
+        while let Some((i, joined)) = running.next().await {
+            let task = &tasks[i];
+            let answers = contexts.get(&i).and_then(NodeContext::new_answers);
+            match joined.unwrap_or_else(|message| TaskOutput::Failed(Failure::Panicked(message))) {
+                TaskOutput::Done(writes) => {
+                    // The last task of a step that ends normally: its
+                    // writes are saved with the step's checkpoint, in one
+                    // saver call (one transaction, one fsync). Until then a
+                    // crash loses them, as it would just before their own
+                    // save; no other task's writes wait.
+                    let hold = running.is_empty()
+                        && ended.errors.is_empty()
+                        && ended.interrupts.is_empty()
+                        && self.persist.fuses();
+                    self.task_done(task, step, &writes, answers, hold).await?;
+                    ended.done.insert(i, writes);
+                }
+                TaskOutput::Interrupted(interrupt) => {
+                    let write = (INTERRUPT.to_owned(), json!([interrupt]));
+                    let shown = vec![interrupt.clone()];
+                    self.save_unfinished(task, step, write, answers, None, shown)
+                        .await?;
+                    ended.interrupts.insert(i, interrupt);
+                }
+                TaskOutput::Failed(failure) => {
+                    let error = self.task_failed(task, step, failure, answers).await?;
+                    ended.errors.insert(i, error);
+                }
+            }
+        }
+        self.mark_resume_taken(&shared_resume).await?;
+        ended.into_step_end(tasks)
+    }
+
+    /// The context of `task`: its config, step, id and saved answers.
+    fn context(&self, task: &Task, step: i64, shared_resume: &SharedResume) -> NodeContext {
+        let answers = match pending_value(&self.pending, &task.id, RESUME) {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        };
+        NodeContext::new(
+            self.config.clone(),
+            step,
+            task.name.clone(),
+            task.id.clone(),
+            answers,
+            Arc::clone(shared_resume),
+        )
+    }
+
+    /// Starts the tasks that have a context (those not finished before).
+    /// A lone task runs in this run's own future (no hand-off to another
+    /// thread and back); several run as tokio tasks, in parallel.
+    fn start_tasks(
+        &self,
+        tasks: &[Task],
+        step: i64,
+        contexts: &BTreeMap<usize, NodeContext>,
+        running: &mut Running,
+        abort_guard: &mut AbortOnDrop,
+    ) {
+        let spec = &self.settings.spec;
+        let global = Arc::new(State::from_map(state_values(spec, &self.checkpoint)));
+        let lone = contexts.len() == 1;
+        for (&i, ctx) in contexts {
+            let task = &tasks[i];
+            let input = match &task.kind {
+                TaskKind::Pull if task.name == START => State::from_value(
+                    self.checkpoint
+                        .channel_values
+                        .get(START_CHANNEL)
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                ),
+                TaskKind::Pull => State::clone(&global),
+                TaskKind::Push(arg) => State::from_value(arg.clone()),
+            };
+            self.emit(|| StreamEvent::TaskStart {
+                step,
+                id: task.id.clone(),
+                name: task.name.clone(),
+                triggers: task.triggers.clone(),
+            });
+            let run = run_task(
+                Arc::clone(spec),
+                task.clone(),
+                input,
+                Arc::clone(&global),
+                ctx.clone(),
+            );
+            if lone {
+                // A panic is caught as a spawned task's would be.
+                running.push(Box::pin(async move {
+                    let caught = std::panic::AssertUnwindSafe(run).catch_unwind().await;
+                    (i, caught.map_err(|payload| panic_message(&*payload)))
+                }));
+            } else {
+                let handle = tokio::spawn(run);
+                abort_guard.0.push(handle.abort_handle());
+                running.push(Box::pin(
+                    async move { (i, handle.await.map_err(join_message)) },
+                ));
+            }
+        }
+    }
+
+    /// A task finished: saves (or holds) its answers and writes, and
+    /// streams its update.
+    async fn task_done(
+        &mut self,
+        task: &Task,
+        step: i64,
+        writes: &[(String, Value)],
+        answers: Option<Vec<Value>>,
+        hold: bool,
+    ) -> Result<(), GraphError> {
+        let mut batches = Vec::with_capacity(2);
+        if let Some(answers) = answers {
+            batches.push(vec![(RESUME.to_owned(), Value::Array(answers))]);
+        }
+        batches.push(if writes.is_empty() {
+            vec![(NO_WRITES.to_owned(), Value::Null)]
+        } else {
+            writes.to_vec()
+        });
+        for batch in batches {
+            if hold {
+                self.hold_writes(batch, &task.id, &task.path);
+            } else {
+                self.save_writes(batch, &task.id, &task.path).await?;
+            }
+        }
+        let state_channels = &self.settings.spec.state_channels;
+        self.emit(|| StreamEvent::Updates {
+            step,
+            node: task.name.clone(),
+            update: Value::Object(
+                writes
+                    .iter()
+                    .filter(|(ch, _)| state_channels.contains(ch))
+                    .cloned()
+                    .collect(),
+            ),
+        });
+        self.emit(|| StreamEvent::TaskEnd {
+            step,
+            id: task.id.clone(),
+            name: task.name.clone(),
+            result: Some(json!(writes)),
+            error: None,
+            interrupts: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// A task that did not finish (it failed, or stopped for a human):
+    /// saves `write` (its `__error__` or `__interrupt__`) and the answers
+    /// it took, so that the retry gets them instead of asking the human
+    /// again, and streams its end.
+    async fn save_unfinished(
+        &mut self,
+        task: &Task,
+        step: i64,
+        write: (String, Value),
+        answers: Option<Vec<Value>>,
+        error: Option<String>,
+        interrupts: Vec<Interrupt>,
+    ) -> Result<(), GraphError> {
+        let mut w = vec![write];
+        if let Some(answers) = answers {
+            w.push((RESUME.to_owned(), Value::Array(answers)));
+        }
+        self.save_writes(w, &task.id, &task.path).await?;
+        self.emit(|| StreamEvent::TaskEnd {
+            step,
+            id: task.id.clone(),
+            name: task.name.clone(),
+            result: None,
+            error,
+            interrupts,
+        });
+        Ok(())
+    }
+
+    /// A task failed: saves its error and returns the error the run stops
+    /// with once the other tasks end.
+    async fn task_failed(
+        &mut self,
+        task: &Task,
+        step: i64,
+        failure: Failure,
+        answers: Option<Vec<Value>>,
+    ) -> Result<GraphError, GraphError> {
+        let text = failure.text();
+        let write = (ERROR.to_owned(), Value::from(text.clone()));
+        self.save_unfinished(task, step, write, answers, Some(text.clone()), Vec::new())
+            .await?;
+        let (node, thread_id) = (task.name.clone(), self.thread_id.clone());
+        Ok(match failure {
+            Failure::Panicked(_) => GraphError::NodePanicked {
+                node,
+                step,
+                thread_id,
+                message: text.trim_start_matches("panic: ").to_owned(),
+            },
+            Failure::Invalid(reason) => GraphError::InvalidUpdate {
+                node,
+                step,
+                thread_id,
+                reason,
+            },
+            Failure::Node(source) => GraphError::NodeFailed {
+                node,
+                step,
+                thread_id,
+                task_id: task.id.clone(),
+                message: text,
+                source,
+            },
+        })
+    }
+
+    /// A resume value a task took is now in that task's own `__resume__`
+    /// write; marks the shared one used, so that a later plain `Continue`
+    /// does not hand it to the task's next `interrupt` call.
+    async fn mark_resume_taken(&mut self, shared_resume: &SharedResume) -> Result<(), GraphError> {
+        let had_shared = pending_value(&self.pending, NULL_TASK_ID, RESUME)
+            .is_some_and(|v| v != consumed_marker());
+        let taken = shared_resume
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none();
+        if had_shared && taken {
+            let marker = vec![(RESUME.to_owned(), consumed_marker())];
+            if self.held.is_empty() {
+                self.save_writes(marker, NULL_TASK_ID, "").await?;
+            } else {
+                self.hold_writes(marker, NULL_TASK_ID, "");
+            }
+        }
+        Ok(())
+    }
+}
