@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::id::new_checkpoint_id;
+use super::timestamp::now_iso;
 use super::version::ChannelVersion;
 
 /// Channel name to version, as in [`Checkpoint::channel_versions`] and the
@@ -90,11 +91,6 @@ impl Checkpoint {
             ..self
         }
     }
-}
-
-/// The current UTC time as LangGraph writes it: ISO 8601 with `+00:00`.
-pub(crate) fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
 }
 
 /// What made a checkpoint.
