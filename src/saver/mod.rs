@@ -9,9 +9,10 @@
 mod async_saver;
 mod base;
 mod checkpoint;
-mod checks;
+pub mod checks;
 mod config;
 mod error;
+pub mod group_commit;
 mod id;
 mod iter;
 mod list;
@@ -28,8 +29,8 @@ pub use checkpoint::{
     CHECKPOINT_FORMAT, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource,
 };
 pub use config::Config;
-pub use error::{Error, Result};
-pub use id::new_checkpoint_id;
+pub use error::{BoxError, Error, Result};
+pub use id::{new_checkpoint_id, new_checkpoint_id_after, new_checkpoint_id_at_time};
 pub use iter::CheckpointIter;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;

@@ -2,7 +2,6 @@
 //! connections.
 
 mod admin;
-mod commit;
 mod options;
 mod put;
 mod setup;
@@ -20,7 +19,7 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use commit::{GroupCommit, Job, Op, Runner};
+use super::group_commit::{self, Runner, fail_group};
 use serde_json::Value;
 use values::{DeltaCache, Stored};
 
@@ -39,14 +38,28 @@ use super::tuple::CheckpointTuple;
 use super::writes::{WriteBatch, sort_pending_writes};
 use sql::{CheckpointRow, RawCheckpoint};
 
-/// Maps a SQLite error to [`Error::Sqlite`], naming the operation.
+/// A write of this backend, as the group commit queue runs it.
+pub(crate) type Op = group_commit::Op<Connection, Stored>;
+/// A write that can run again (see [`group_commit::Job`]).
+pub(crate) type RerunOp = group_commit::RerunOp<Connection, Stored>;
+/// A queued write of this backend.
+pub(crate) type Job = group_commit::Job<Connection, Stored>;
+/// The group commit queue of this backend.
+type GroupCommit = group_commit::GroupCommit<Connection, Stored>;
+
+/// The name of this backend in [`Error::Backend`].
+const BACKEND: &str = "sqlite";
+
+/// Maps a SQLite error to [`Error::Backend`], naming the operation.
 pub(crate) fn sql_context<F: FnOnce() -> String>(
     operation: F,
 ) -> impl FnOnce(rusqlite::Error) -> Error {
-    move |source| Error::Sqlite {
-        operation: operation(),
-        source,
-    }
+    move |source| Error::backend(BACKEND, operation(), source)
+}
+
+/// Maps a pool error (no connection could be had) to [`Error::Backend`].
+pub(crate) fn pool_error(source: r2d2::Error) -> Error {
+    Error::backend(BACKEND, "get a pooled connection", source)
 }
 
 /// A saver that keeps checkpoints in a SQLite database: the default way to
@@ -170,7 +183,7 @@ impl SqliteSaver {
     /// [`Error::NotACheckpointDatabase`] for a file that is not SQLite or
     /// is another program's database, [`Error::SchemaTooNew`] for a file
     /// written by a newer version of this crate, [`Error::WalUnavailable`]
-    /// if WAL mode does not take, [`Error::Sqlite`] or [`Error::Io`] if the
+    /// if WAL mode does not take, [`Error::Backend`] or [`Error::Io`] if the
     /// file cannot be opened.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         SqliteSaver::open_with(path, SqliteOptions::default())
@@ -235,7 +248,7 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`] or [`Error::Pool`] if SQLite cannot open it.
+    /// [`Error::Backend`] if SQLite cannot open it.
     pub fn in_memory() -> Result<Self> {
         SqliteSaver::in_memory_with(SqliteOptions::default())
     }
@@ -288,10 +301,10 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::Pool`] if no connection can be had, else as
+    /// [`Error::Backend`] if no connection can be had, else as
     /// [`open`](Self::open).
     pub fn from_pool(pool: Pool<SqliteConnectionManager>) -> Result<Self> {
-        let mut conn = pool.get()?;
+        let mut conn = pool.get().map_err(pool_error)?;
         let file = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
         let label = file
             .clone()
@@ -381,7 +394,12 @@ impl SqliteSaver {
     /// Adds the database to the operation of a SQLite error.
     fn name_file(&self, error: Error) -> Error {
         match error {
-            Error::Sqlite { operation, source } => Error::Sqlite {
+            Error::Backend {
+                backend,
+                operation,
+                source,
+            } => Error::Backend {
+                backend,
                 operation: format!("{operation} (database {})", self.label.display()),
                 source,
             },
@@ -390,11 +408,11 @@ impl SqliteSaver {
     }
 
     fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
-        Ok(self.pool.get()?)
+        self.pool.get().map_err(pool_error)
     }
 }
 
-impl Runner for SqliteSaver {
+impl Runner<Connection, Stored> for SqliteSaver {
     fn run(&self, ops: Vec<(String, Job)>) -> Vec<Result<Stored>> {
         // Nothing is guarded by the lock itself; a panic elsewhere cannot
         // leave it inconsistent.
@@ -403,18 +421,7 @@ impl Runner for SqliteSaver {
         let whats: Vec<String> = ops.iter().map(|(what, _)| what.clone()).collect();
         // A failure of the whole group: the first write gets the error, the
         // others a description of it.
-        let spread = |error: Error| -> Vec<Result<Stored>> {
-            let error = self.name_file(error);
-            let reason = error.to_string();
-            let mut out = vec![Err(error)];
-            out.extend(whats.iter().skip(1).map(|what| {
-                Err(Error::GroupCommit {
-                    operation: what.clone(),
-                    reason: reason.clone(),
-                })
-            }));
-            out
-        };
+        let spread = |error: Error| fail_group(self.name_file(error), &whats[1..]);
         let mut conn = match self.conn() {
             Ok(conn) => conn,
             Err(e) => return spread(e),

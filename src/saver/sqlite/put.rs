@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::commit::{Job, RerunOp};
 use super::values::{self, Mode, Stored};
+use super::{Job, RerunOp};
 use super::{SqliteSaver, sql, sql_context};
 use crate::saver::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
 use crate::saver::checks::{
@@ -282,10 +282,10 @@ impl SqliteSaver {
                 }
                 Stored::Retry if mode == Mode::Lean => mode = Mode::Complete,
                 Stored::Retry => {
-                    return Err(Error::GroupCommit {
-                        operation: what,
-                        reason: "a complete put asked to be retried".into(),
-                    });
+                    return Err(Error::group_commit(
+                        what,
+                        "a complete put asked to be retried",
+                    ));
                 }
             }
         }

@@ -1,6 +1,12 @@
 //! Group commit: concurrent writes of one saver share one transaction and
 //! one fsync.
 //!
+//! Backend-neutral: the queue is generic over the backend's connection
+//! (or transaction) type `C` and over what a write returns `T`. A backend
+//! implements [`Runner`] (begin, run each job, commit, with whatever
+//! savepoints its engine has) and calls [`GroupCommit::submit`] for each
+//! write.
+//!
 //! A caller queues its write (already serialised, owning its data) and
 //! either becomes the *leader* or waits. The leader takes every queued
 //! write, runs them in one `BEGIN IMMEDIATE` transaction, each inside its
@@ -15,17 +21,16 @@
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::Connection;
+use std::sync::Arc;
 
-use super::values::Stored;
-use crate::saver::error::{Error, Result};
+use super::error::{BoxError, Error, Result};
 
-/// One write: runs against the shared transaction's connection.
-pub(crate) type Op = Box<dyn FnOnce(&Connection) -> Result<Stored> + Send>;
+/// One write: runs against the shared transaction's connection `C`.
+pub type Op<C, T> = Box<dyn FnOnce(&C) -> Result<T> + Send>;
 
 /// A write that can run again (it only reads what it owns): a group of
 /// such writes first runs without savepoints, see [`Job`].
-pub(crate) type RerunOp = Box<dyn Fn(&Connection) -> Result<Stored> + Send>;
+pub type RerunOp<C, T> = Box<dyn Fn(&C) -> Result<T> + Send>;
 
 /// A queued write, as the leader gets it.
 ///
@@ -34,21 +39,31 @@ pub(crate) type RerunOp = Box<dyn Fn(&Connection) -> Result<Stored> + Send>;
 /// touches first). If one of them fails, the leader rolls the whole
 /// transaction back and runs the group again with savepoints, so that the
 /// failed write fails alone, as always.
-pub(crate) enum Job {
+pub enum Job<C: ?Sized, T> {
     /// Runs once.
-    Once(Op),
+    Once(Op<C, T>),
     /// Can run again.
-    Again(RerunOp),
+    Again(RerunOp<C, T>),
 }
 
-impl Job {
+impl<C: ?Sized, T> std::fmt::Debug for Job<C, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.reruns() {
+            "Job::Again"
+        } else {
+            "Job::Once"
+        })
+    }
+}
+
+impl<C: ?Sized, T> Job<C, T> {
     /// Whether it can run twice.
-    pub(crate) fn reruns(&self) -> bool {
+    pub fn reruns(&self) -> bool {
         matches!(self, Job::Again(_))
     }
 
     /// Runs it, once and for all.
-    pub(crate) fn run(self, conn: &Connection) -> Result<Stored> {
+    pub fn run(self, conn: &C) -> Result<T> {
         match self {
             Job::Once(op) => op(conn),
             Job::Again(op) => op(conn),
@@ -57,34 +72,43 @@ impl Job {
 }
 
 /// What a queued caller hears.
-enum Reply {
+enum Reply<T> {
     /// Its write ran (and committed, if `Ok`).
-    Done(Result<Stored>),
+    Done(Result<T>),
     /// It leads the next group.
     Lead,
 }
 
 /// A queued write.
-struct Pending {
+struct Pending<C: ?Sized, T> {
     what: String,
-    job: Job,
-    reply: Sender<Reply>,
+    job: Job<C, T>,
+    reply: Sender<Reply<T>>,
 }
 
-/// The queue of one saver.
-#[derive(Default)]
-pub(crate) struct GroupCommit {
-    state: Mutex<State>,
+/// The queue of one saver: writes over connections `C` that return `T`.
+pub struct GroupCommit<C: ?Sized, T> {
+    state: Mutex<State<C, T>>,
 }
 
-#[derive(Default)]
-struct State {
-    queue: Vec<Pending>,
+impl<C: ?Sized, T> Default for GroupCommit<C, T> {
+    fn default() -> Self {
+        GroupCommit {
+            state: Mutex::new(State {
+                queue: Vec::new(),
+                leading: false,
+            }),
+        }
+    }
+}
+
+struct State<C: ?Sized, T> {
+    queue: Vec<Pending<C, T>>,
     /// A leader is running a group.
     leading: bool,
 }
 
-impl std::fmt::Debug for GroupCommit {
+impl<C: ?Sized, T> std::fmt::Debug for GroupCommit<C, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupCommit").finish_non_exhaustive()
     }
@@ -92,24 +116,39 @@ impl std::fmt::Debug for GroupCommit {
 
 /// How a leader runs a group: begins, runs the writes, commits. Given the
 /// writes, it returns each one's result (in order).
-pub(crate) trait Runner {
+///
+/// A failure of the whole group (begin or commit) answers every write:
+/// see [`fail_group`].
+pub trait Runner<C: ?Sized, T> {
     /// Runs `jobs` in one transaction; one result per job.
-    fn run(&self, jobs: Vec<(String, Job)>) -> Vec<Result<Stored>>;
+    fn run(&self, jobs: Vec<(String, Job<C, T>)>) -> Vec<Result<T>>;
 }
 
-impl GroupCommit {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<C: ?Sized, T> GroupCommit<C, T> {
+    fn lock(&self) -> MutexGuard<'_, State<C, T>> {
         // Every change to the state is a single push, take or flag flip.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues `job` and returns once it ran in a committed (or failed)
     /// transaction.
-    pub(crate) fn submit(&self, runner: &dyn Runner, what: String, job: Job) -> Result<Stored> {
+    ///
+    /// # Errors
+    ///
+    /// The write's own error, or [`Error::GroupCommit`] if the writer
+    /// running its group stopped (panicked) before answering.
+    pub fn submit<R: Runner<C, T> + ?Sized>(
+        &self,
+        runner: &R,
+        what: String,
+        job: Job<C, T>,
+    ) -> Result<T> {
         let (reply, answer) = channel();
-        let failed = || Error::GroupCommit {
-            operation: what.clone(),
-            reason: "the writer running this write's group stopped".into(),
+        let failed = || {
+            Error::group_commit(
+                what.clone(),
+                "the writer running this write's group stopped",
+            )
         };
         let lead = {
             let mut state = self.lock();
@@ -133,7 +172,7 @@ impl GroupCommit {
 
     /// Runs groups until one was run and the lead is handed on (or no one
     /// waits).
-    fn lead(&self, runner: &dyn Runner) {
+    fn lead<R: Runner<C, T> + ?Sized>(&self, runner: &R) {
         let mut handoff = Handoff { group: self };
         let batch = std::mem::take(&mut handoff.group.lock().queue);
         let (replies, ops): (Vec<_>, Vec<_>) = batch
@@ -150,11 +189,11 @@ impl GroupCommit {
 }
 
 /// Hands the lead on when a leader is done, also if it panicked.
-struct Handoff<'a> {
-    group: &'a GroupCommit,
+struct Handoff<'a, C: ?Sized, T> {
+    group: &'a GroupCommit<C, T>,
 }
 
-impl Handoff<'_> {
+impl<C: ?Sized, T> Handoff<'_, C, T> {
     fn pass(&mut self) {
         loop {
             let mut state = self.group.lock();
@@ -172,7 +211,7 @@ impl Handoff<'_> {
     }
 }
 
-impl Drop for Handoff<'_> {
+impl<C: ?Sized, T> Drop for Handoff<'_, C, T> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.pass();
@@ -181,12 +220,66 @@ impl Drop for Handoff<'_> {
 }
 
 /// The `Done` answer a leader sent itself.
-fn wait_done(answer: &Receiver<Reply>) -> Option<Result<Stored>> {
+fn wait_done<T>(answer: &Receiver<Reply<T>>) -> Option<Result<T>> {
     loop {
         match answer.recv() {
             Ok(Reply::Done(result)) => return Some(result),
             Ok(Reply::Lead) => continue,
             Err(_) => return None,
         }
+    }
+}
+
+/// The answers of a group whose shared transaction failed with `error`
+/// (it could not begin or commit): the first write gets `error`, each
+/// other write (named by `others`) an [`Error::GroupCommit`] whose source
+/// is that same error.
+pub fn fail_group<T>(error: Error, others: &[String]) -> Vec<Result<T>> {
+    if others.is_empty() {
+        return vec![Err(error)];
+    }
+    let (first, shared): (Error, Arc<dyn std::error::Error + Send + Sync>) = match error {
+        // The engine's error is shared by the first write's error and the
+        // copy the others carry as their source.
+        Error::Backend {
+            backend,
+            operation,
+            source,
+        } => {
+            let engine: Arc<dyn std::error::Error + Send + Sync> = Arc::from(source);
+            let copy = Error::backend(backend, operation.clone(), Shared(engine.clone()));
+            (
+                Error::backend(backend, operation, Shared(engine)),
+                Arc::new(copy),
+            )
+        }
+        other => {
+            let text: BoxError = other.to_string().into();
+            (other, Arc::from(text))
+        }
+    };
+    let mut out = Vec::with_capacity(others.len() + 1);
+    out.push(Err(first));
+    out.extend(
+        others
+            .iter()
+            .map(|what| Err(Error::group_commit(what.clone(), Shared(shared.clone())))),
+    );
+    out
+}
+
+/// An error several results hold at once.
+#[derive(Debug, Clone)]
+struct Shared(Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Shared {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }

@@ -1,0 +1,171 @@
+//! Checkpoint order across hosts: "latest" is the greatest checkpoint id,
+//! so a saver refuses a child whose id does not sort after its parent's
+//! (the config's `checkpoint_id`), and `new_checkpoint_id_after` makes ids
+//! that sort after the parent even on a host whose clock is behind.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use checkpointer::saver::{WriteBatch, new_checkpoint_id_after, new_checkpoint_id_at_time};
+use checkpointer::{BaseCheckpointSaver, Checkpoint, Error};
+use serde_json::json;
+
+use super::fixtures::*;
+
+/// The clock of a host 10 minutes behind this one.
+fn ten_minutes_behind() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        - Duration::from_secs(600)
+}
+
+/// An empty checkpoint with id `id`.
+fn checkpoint_id(id: String) -> Checkpoint {
+    let mut cp = checkpoint();
+    cp.id = id;
+    cp
+}
+
+/// Asserts that `err` is the out-of-order error naming thread and ids.
+fn assert_out_of_order(what: &str, err: &Error, thread: &str, child: &str, parent: &str) {
+    match err {
+        Error::CheckpointOutOfOrder {
+            thread_id,
+            checkpoint_id,
+            parent_id,
+        } => {
+            assert_eq!(thread_id, thread, "{what}: thread");
+            assert_eq!(checkpoint_id, child, "{what}: checkpoint id");
+            assert_eq!(parent_id, parent, "{what}: parent id");
+        }
+        other => panic!("{what}: expected Error::CheckpointOutOfOrder, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains(thread) && text.contains(child) && text.contains(parent),
+        "{what}: the message names thread and both ids: {text}"
+    );
+}
+
+/// A child made on a host whose clock is 10 minutes behind, with the
+/// parent-aware id, is stored and becomes the latest checkpoint.
+pub fn order_child_from_a_clock_behind_is_latest(saver: &dyn BaseCheckpointSaver) {
+    let tid = thread_id();
+    let parent = put(saver, &config(&tid), &checkpoint(), &metadata_step(0));
+    let id = new_checkpoint_id_at_time(1, Some(&id_of(&parent)), ten_minutes_behind());
+    let stored = put(
+        saver,
+        &child_of(&parent),
+        &checkpoint_id(id.clone()),
+        &metadata_step(1),
+    );
+    assert_eq!(id_of(&stored), id);
+    let latest = get(saver, &config(&tid));
+    assert_eq!(latest.checkpoint.id, id, "the child is the latest");
+    assert_eq!(latest.parent_config, Some(parent));
+}
+
+/// The id a host 10 minutes behind would make without looking at the
+/// parent sorts before it; `put` refuses it and stores nothing.
+pub fn order_put_before_parent_refused(saver: &dyn BaseCheckpointSaver) {
+    let tid = thread_id();
+    // The behind host's id is made first, so it is the smaller one.
+    let behind = new_checkpoint_id_at_time(1, None, ten_minutes_behind());
+    let parent = put(saver, &config(&tid), &checkpoint(), &metadata_step(0));
+    let before = snapshot(saver);
+    let cp = checkpoint_id(behind.clone());
+    let err = expect_err(
+        "put of a child that sorts before its parent",
+        saver.put(
+            &child_of(&parent),
+            &cp,
+            &metadata_step(1),
+            &cp.channel_versions,
+        ),
+    );
+    assert_out_of_order("put", &err, &tid, &behind, &id_of(&parent));
+    assert_eq!(snapshot(saver), before, "the refused put stored something");
+}
+
+/// A child with its parent's own id is refused too: ids must grow.
+pub fn order_put_same_id_as_parent_refused(saver: &dyn BaseCheckpointSaver) {
+    let tid = thread_id();
+    let parent = put(saver, &config(&tid), &checkpoint(), &metadata_step(0));
+    let before = snapshot(saver);
+    let cp = checkpoint_id(id_of(&parent));
+    let err = expect_err(
+        "put of a child with its parent's id",
+        saver.put(
+            &child_of(&parent),
+            &cp,
+            &metadata_step(1),
+            &cp.channel_versions,
+        ),
+    );
+    assert_out_of_order("same id", &err, &tid, &cp.id, &id_of(&parent));
+    assert_eq!(snapshot(saver), before, "the refused put stored something");
+}
+
+/// `put_with_writes` refuses an out-of-order child and stores neither the
+/// checkpoint nor the writes.
+pub fn order_put_with_writes_before_parent_refused(saver: &dyn BaseCheckpointSaver) {
+    let tid = thread_id();
+    let behind = new_checkpoint_id_at_time(1, None, ten_minutes_behind());
+    let parent = put(saver, &config(&tid), &checkpoint(), &metadata_step(0));
+    let before = snapshot(saver);
+    let writes = [("a".to_owned(), json!(1))];
+    let task = uuid4();
+    let batches = [WriteBatch::new(&writes, &task, "")];
+    let cp = checkpoint_id(behind.clone());
+    let err = expect_err(
+        "put_with_writes of a child that sorts before its parent",
+        saver.put_with_writes(
+            &child_of(&parent),
+            &batches,
+            &cp,
+            &metadata_step(1),
+            &cp.channel_versions,
+        ),
+    );
+    assert_out_of_order("put_with_writes", &err, &tid, &behind, &id_of(&parent));
+    assert_eq!(snapshot(saver), before, "the refused call stored something");
+}
+
+/// A chain made with `new_checkpoint_id_after` on clocks that jump back
+/// and forth lists newest first, in the order it was written.
+pub fn order_chain_on_alternating_clocks(saver: &dyn BaseCheckpointSaver) {
+    let tid = thread_id();
+    let mut parent = put(saver, &config(&tid), &checkpoint(), &metadata_step(0));
+    let mut written = vec![id_of(&parent)];
+    for step in 1..6 {
+        let parent_id = id_of(&parent);
+        let id = if step % 2 == 1 {
+            new_checkpoint_id_at_time(step, Some(&parent_id), ten_minutes_behind())
+        } else {
+            new_checkpoint_id_after(step, Some(&parent_id))
+        };
+        parent = put(
+            saver,
+            &child_of(&parent),
+            &checkpoint_id(id),
+            &metadata_step(step),
+        );
+        written.push(id_of(&parent));
+    }
+    written.reverse();
+    assert_eq!(thread_ids(saver, &tid), written, "newest first");
+    assert_eq!(get(saver, &config(&tid)).checkpoint.id, written[0]);
+}
+
+/// A `put` without a parent (a thread's first checkpoint) has no bound.
+pub fn order_first_checkpoint_has_no_bound(saver: &dyn BaseCheckpointSaver) {
+    let tid = thread_id();
+    let id = new_checkpoint_id_at_time(0, None, ten_minutes_behind());
+    let stored = put(
+        saver,
+        &config(&tid),
+        &checkpoint_id(id.clone()),
+        &metadata_step(0),
+    );
+    assert_eq!(id_of(&stored), id);
+}
