@@ -18,6 +18,7 @@ mod iter;
 mod list;
 mod memory;
 mod prune;
+pub mod rows;
 mod sqlite;
 mod tuple;
 mod version;

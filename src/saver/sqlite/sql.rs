@@ -1,17 +1,15 @@
 //! SQL text and row mapping: how checkpoints, metadata and writes are laid
 //! out in rows, and how rows become values again.
 
-use std::collections::BTreeMap;
-
 use rusqlite::Row;
 use rusqlite::types::Value as SqlValue;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::saver::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
 use crate::saver::config::Config;
 use crate::saver::error::{Error, Result};
 use crate::saver::list::ListOptions;
+use crate::saver::rows;
+pub(crate) use crate::saver::rows::{CheckpointKey, CheckpointRow, encode_checkpoint, encode_json};
 use crate::saver::tuple::PendingWrite;
 
 /// The checkpoint columns every read selects, in this order.
@@ -118,68 +116,6 @@ pub(crate) const DELETE_RUNS: [&str; 2] = [
     "DELETE FROM checkpoints WHERE run_id IN (SELECT value FROM json_each(?1))",
 ];
 
-/// A checkpoint as stored in its row: everything but the channel values,
-/// which live in `channel_values`, and the id, which is the row's
-/// `checkpoint_id` (rows written before schema 3 also have it here).
-#[derive(Serialize)]
-struct StoredCheckpoint<'a> {
-    v: u32,
-    ts: &'a str,
-    channel_versions: &'a ChannelVersions,
-    // Empty and absent fields are left out (they read back as defaults).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    versions_seen: &'a BTreeMap<String, ChannelVersions>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    updated_channels: &'a Option<Vec<String>>,
-}
-
-/// The JSON of a checkpoint's row (without channel values).
-pub(crate) fn encode_checkpoint(thread_id: &str, checkpoint: &Checkpoint) -> Result<String> {
-    let stored = StoredCheckpoint {
-        v: checkpoint.v,
-        ts: &checkpoint.ts,
-        channel_versions: &checkpoint.channel_versions,
-        versions_seen: &checkpoint.versions_seen,
-        updated_channels: &checkpoint.updated_channels,
-    };
-    serde_json::to_string(&stored).map_err(|source| Error::Serialize {
-        thread_id: thread_id.to_owned(),
-        what: format!("checkpoint {}", checkpoint.id),
-        source,
-    })
-}
-
-/// Any value as JSON text.
-pub(crate) fn encode_json<T: Serialize + ?Sized>(
-    thread_id: &str,
-    what: impl FnOnce() -> String,
-    value: &T,
-) -> Result<String> {
-    serde_json::to_string(value).map_err(|source| Error::Serialize {
-        thread_id: thread_id.to_owned(),
-        what: what(),
-        source,
-    })
-}
-
-/// A checkpoint's JSON as read from its row: [`Checkpoint`]'s fields, the
-/// id optional (only rows written before schema 3 have it).
-#[derive(Deserialize)]
-struct ReadCheckpoint {
-    v: u32,
-    #[serde(default)]
-    id: Option<String>,
-    ts: String,
-    #[serde(default)]
-    channel_values: BTreeMap<String, Value>,
-    #[serde(default)]
-    channel_versions: ChannelVersions,
-    #[serde(default)]
-    versions_seen: BTreeMap<String, ChannelVersions>,
-    #[serde(default)]
-    updated_channels: Option<Vec<String>>,
-}
-
 /// A checkpoint row as read, before decoding.
 #[derive(Debug)]
 pub(crate) struct RawCheckpoint {
@@ -204,16 +140,6 @@ impl RawCheckpoint {
             metadata: row.get(5)?,
         })
     }
-}
-
-/// A decoded checkpoint row.
-#[derive(Debug)]
-pub(crate) struct CheckpointRow {
-    pub(crate) thread_id: String,
-    pub(crate) ns: String,
-    pub(crate) parent: Option<String>,
-    pub(crate) checkpoint: Checkpoint,
-    pub(crate) metadata: CheckpointMetadata,
 }
 
 /// Text from a column, or why it is not text.
@@ -256,28 +182,10 @@ impl RawCheckpoint {
             optional_text(self.parent).map_err(|e| corrupt(format!("parent_checkpoint_id {e}")))?;
         let checkpoint_json =
             text(self.checkpoint).map_err(|e| corrupt(format!("checkpoint column {e}")))?;
-        let stored: ReadCheckpoint = serde_json::from_str(&checkpoint_json)
-            .map_err(|e| corrupt(format!("checkpoint JSON: {e}")))?;
-        if let Some(json_id) = &stored.id
-            && *json_id != id
-        {
-            return Err(corrupt(format!(
-                "checkpoint JSON has id {json_id:?}, the row {id:?}"
-            )));
-        }
-        let checkpoint = Checkpoint {
-            v: stored.v,
-            id,
-            ts: stored.ts,
-            channel_values: stored.channel_values,
-            channel_versions: stored.channel_versions,
-            versions_seen: stored.versions_seen,
-            updated_channels: stored.updated_channels,
-        };
+        let checkpoint = rows::decode_checkpoint(id, &checkpoint_json).map_err(corrupt)?;
         let metadata_json =
             text(self.metadata).map_err(|e| corrupt(format!("metadata column {e}")))?;
-        let metadata: CheckpointMetadata = serde_json::from_str(&metadata_json)
-            .map_err(|e| corrupt(format!("metadata JSON: {e}")))?;
+        let metadata = rows::decode_metadata(&metadata_json).map_err(corrupt)?;
         Ok(CheckpointRow {
             thread_id,
             ns,
@@ -287,9 +195,6 @@ impl RawCheckpoint {
         })
     }
 }
-
-/// The key of a checkpoint: thread, namespace, id.
-pub(crate) type CheckpointKey = (String, String, String);
 
 /// A write row as read, before decoding: `task_id, channel, value,
 /// task_path, idx`.
@@ -315,20 +220,12 @@ pub(crate) fn decode_write(
     let task_id = text(task_id).map_err(|e| format!("task_id {e}"))?;
     let channel = text(channel).map_err(|e| format!("channel {e}"))?;
     let value_json = text(value).map_err(|e| format!("value {e}"))?;
-    let value: Value = serde_json::from_str(&value_json)
-        .map_err(|e| format!("value of a write to {channel:?} by task {task_id}: {e}"))?;
     let task_path = text(task_path).map_err(|e| format!("task_path {e}"))?;
     let idx = match idx {
         SqlValue::Integer(i) => i,
         other => return Err(format!("write index is {other:?}, not an integer")),
     };
-    Ok(PendingWrite {
-        task_id,
-        channel,
-        value,
-        task_path,
-        idx,
-    })
+    rows::decode_write(task_id, channel, &value_json, task_path, idx)
 }
 
 /// The `SELECT` a `list` call runs, its parameters, and whether SQL alone
