@@ -11,6 +11,7 @@ mod base;
 mod checkpoint;
 pub mod checks;
 mod config;
+pub mod delta;
 mod error;
 pub mod group_commit;
 mod id;
