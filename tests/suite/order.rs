@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use checkpointer::saver::{WriteBatch, new_checkpoint_id_after, new_checkpoint_id_at_time};
-use checkpointer::{BaseCheckpointSaver, Checkpoint, Error};
+use checkpointer::{BaseCheckpointSaver, Checkpoint, Config, Error};
 use serde_json::json;
 
 use super::fixtures::*;
@@ -65,70 +65,61 @@ pub fn order_child_from_a_clock_behind_is_latest(saver: &dyn BaseCheckpointSaver
     assert_eq!(latest.parent_config, Some(parent));
 }
 
+/// Puts a child with id `child_id` on a fresh parent through `call`
+/// (`put` or `put_with_writes`), and checks that the saver refuses it
+/// with the out-of-order error and stores nothing.
+fn assert_refused(
+    saver: &dyn BaseCheckpointSaver,
+    what: &str,
+    child_id: Option<String>,
+    call: impl FnOnce(&Config, &Checkpoint) -> checkpointer::Result<Config>,
+) {
+    let tid = thread_id();
+    let parent = put(saver, &config(&tid), &checkpoint(), &metadata_step(0));
+    let child_id = child_id.unwrap_or_else(|| id_of(&parent));
+    let before = snapshot(saver);
+    let err = expect_err(
+        what,
+        call(&child_of(&parent), &checkpoint_id(child_id.clone())),
+    );
+    assert_out_of_order(what, &err, &tid, &child_id, &id_of(&parent));
+    assert_eq!(
+        snapshot(saver),
+        before,
+        "{what}: the refused call stored something"
+    );
+}
+
 /// The id a host 10 minutes behind would make without looking at the
 /// parent sorts before it; `put` refuses it and stores nothing.
 pub fn order_put_before_parent_refused(saver: &dyn BaseCheckpointSaver) {
-    let tid = thread_id();
     // The behind host's id is made first, so it is the smaller one.
     let behind = new_checkpoint_id_at_time(1, None, ten_minutes_behind());
-    let parent = put(saver, &config(&tid), &checkpoint(), &metadata_step(0));
-    let before = snapshot(saver);
-    let cp = checkpoint_id(behind.clone());
-    let err = expect_err(
-        "put of a child that sorts before its parent",
-        saver.put(
-            &child_of(&parent),
-            &cp,
-            &metadata_step(1),
-            &cp.channel_versions,
-        ),
-    );
-    assert_out_of_order("put", &err, &tid, &behind, &id_of(&parent));
-    assert_eq!(snapshot(saver), before, "the refused put stored something");
+    assert_refused(saver, "put before the parent", Some(behind), |cfg, cp| {
+        saver.put(cfg, cp, &metadata_step(1), &cp.channel_versions)
+    });
 }
 
 /// A child with its parent's own id is refused too: ids must grow.
 pub fn order_put_same_id_as_parent_refused(saver: &dyn BaseCheckpointSaver) {
-    let tid = thread_id();
-    let parent = put(saver, &config(&tid), &checkpoint(), &metadata_step(0));
-    let before = snapshot(saver);
-    let cp = checkpoint_id(id_of(&parent));
-    let err = expect_err(
-        "put of a child with its parent's id",
-        saver.put(
-            &child_of(&parent),
-            &cp,
-            &metadata_step(1),
-            &cp.channel_versions,
-        ),
-    );
-    assert_out_of_order("same id", &err, &tid, &cp.id, &id_of(&parent));
-    assert_eq!(snapshot(saver), before, "the refused put stored something");
+    assert_refused(saver, "put with the parent's id", None, |cfg, cp| {
+        saver.put(cfg, cp, &metadata_step(1), &cp.channel_versions)
+    });
 }
 
 /// `put_with_writes` refuses an out-of-order child and stores neither the
 /// checkpoint nor the writes.
 pub fn order_put_with_writes_before_parent_refused(saver: &dyn BaseCheckpointSaver) {
-    let tid = thread_id();
     let behind = new_checkpoint_id_at_time(1, None, ten_minutes_behind());
-    let parent = put(saver, &config(&tid), &checkpoint(), &metadata_step(0));
-    let before = snapshot(saver);
     let writes = [("a".to_owned(), json!(1))];
     let task = uuid4();
     let batches = [WriteBatch::new(&writes, &task, "")];
-    let cp = checkpoint_id(behind.clone());
-    let err = expect_err(
-        "put_with_writes of a child that sorts before its parent",
-        saver.put_with_writes(
-            &child_of(&parent),
-            &batches,
-            &cp,
-            &metadata_step(1),
-            &cp.channel_versions,
-        ),
+    assert_refused(
+        saver,
+        "put_with_writes before the parent",
+        Some(behind),
+        |cfg, cp| saver.put_with_writes(cfg, &batches, cp, &metadata_step(1), &cp.channel_versions),
     );
-    assert_out_of_order("put_with_writes", &err, &tid, &behind, &id_of(&parent));
-    assert_eq!(snapshot(saver), before, "the refused call stored something");
 }
 
 /// A chain made with `new_checkpoint_id_after` on clocks that jump back
