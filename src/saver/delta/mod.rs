@@ -13,10 +13,11 @@
 //! namespace), the checks a write needs ([`ValueRows::base_state`],
 //! [`ValueRows::value_exists`]), insert and replace of a row, and the
 //! deltas built on a version. Everything else (what to write, when to
-//! retry, how rows become values) lives here, once. A `put` then is:
-//! [`encode`] before the transaction, [`store`] in it (on
-//! [`Stored::Retry`], [`encode`] again with [`Mode::Complete`]), and
-//! [`DeltaCache::remember`] once committed.
+//! retry, how rows become values) lives here, once. A `put` then is
+//! [`store_put_values`] with a closure that runs the backend's transaction
+//! and calls [`store`] in it: [`encode`] before the transaction, [`store`]
+//! in it (on [`Stored::Retry`], [`encode`] again with [`Mode::Complete`]),
+//! and [`DeltaCache::remember`] once committed.
 //!//!
 //! # Delta encoding
 //!
@@ -58,7 +59,7 @@ pub use hash::{FastMap, Fnv, HASH_SEED, hash_elements};
 pub use load::{Loaded, RANGE_READ_ROWS, Wanted, add_keys, load, load_place, seq_of};
 pub use read_cache::ReadCache;
 pub use resolve::{RawValue, RawValues, Resolver, StoredJson, ValueKey};
-pub use store::{Columns, store};
+pub use store::{Columns, store, store_put_values};
 
 use crate::saver::error::Result;
 

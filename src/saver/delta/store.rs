@@ -4,12 +4,14 @@
 
 use serde_json::Value;
 
-use super::encode::{Form, Row, Stored, encode_elements};
+use super::cache::DeltaCache;
+use super::encode::{Form, Mode, Row, Stored, encode, encode_elements};
 use super::hash::{HASH_SEED, hash_elements};
 use super::load::{Wanted, load};
 use super::resolve::Resolver;
 use super::{Place, ValueRows};
-use crate::saver::error::Result;
+use crate::saver::error::{Error, Result};
+use crate::saver::rows::PreparedPut;
 
 /// The columns of a stored value row besides its place and version:
 /// `value` (JSON; `None`: versioned without a value), `base` (the version
@@ -149,4 +151,49 @@ fn materialise_dependents<R: ValueRows>(values: &R, place: Place<'_>, version: &
         values.replace_value(place, &dependent, full)?;
     }
     Ok(())
+}
+
+/// The values of a `put`, stored by `write` (which runs the backend's
+/// transaction with the checkpoint's value rows and returns what
+/// [`store`] said): lean first (deltas where `cache` allows), and if the
+/// database says they must be complete, once more in full. Once stored,
+/// `cache` learns the arrays written. `what` names the call in errors.
+///
+/// # Errors
+///
+/// Those of [`encode`] and `write`; [`Error::GroupCommit`] if a complete
+/// attempt asked to be retried.
+pub fn store_put_values<F>(
+    cache: &DeltaCache,
+    put: &PreparedPut<'_>,
+    what: &str,
+    mut write: F,
+) -> Result<()>
+where
+    F: FnMut(Vec<Row>) -> Result<Stored>,
+{
+    let mut mode = Mode::Lean;
+    loop {
+        let mut encoded = encode(
+            cache,
+            put.thread_id,
+            put.ns,
+            put.checkpoint,
+            put.new_versions,
+            mode,
+        )?;
+        match write(std::mem::take(&mut encoded.rows))? {
+            Stored::Done => {
+                cache.remember(put.thread_id, put.ns, encoded);
+                return Ok(());
+            }
+            Stored::Retry if mode == Mode::Lean => mode = Mode::Complete,
+            Stored::Retry => {
+                return Err(Error::group_commit(
+                    what,
+                    "a complete put asked to be retried",
+                ));
+            }
+        }
+    }
 }

@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::values::{self, Mode, Stored};
+use super::values::{self, Stored};
 use super::{Job, RerunOp};
 use super::{SqliteSaver, sql, sql_context};
 use crate::saver::checks::{checkpoint_config, checkpoint_not_found};
 use crate::saver::config::Config;
-use crate::saver::error::{Error, Result};
+use crate::saver::delta;
+use crate::saver::error::Result;
 pub(super) use crate::saver::rows::{EncodedWrites, PreparedPut};
 use crate::saver::writes::special_idx;
 
@@ -156,17 +157,8 @@ impl SqliteSaver {
             n => format!("{} with the writes of {n} tasks", put.what),
         };
         let writes = Arc::new(writes);
-        let mut mode = Mode::Lean;
-        loop {
-            let mut encoded = values::encode(
-                &self.cache,
-                put.thread_id,
-                put.ns,
-                put.checkpoint,
-                put.new_versions,
-                mode,
-            )?;
-            let row = put_row(put, std::mem::take(&mut encoded.rows));
+        delta::store_put_values(&self.cache, put, &what, |rows| {
+            let row = put_row(put, rows);
             let writes = Arc::clone(&writes);
             let op: RerunOp = Box::new(move |tx| {
                 if row.store_values(tx)? == Stored::Retry {
@@ -178,20 +170,8 @@ impl SqliteSaver {
                 row.store_checkpoint(tx)?;
                 Ok(Stored::Done)
             });
-            match self.write_again(what.clone(), op)? {
-                Stored::Done => {
-                    self.cache.remember(put.thread_id, put.ns, encoded);
-                    break;
-                }
-                Stored::Retry if mode == Mode::Lean => mode = Mode::Complete,
-                Stored::Retry => {
-                    return Err(Error::group_commit(
-                        what,
-                        "a complete put asked to be retried",
-                    ));
-                }
-            }
-        }
+            self.write_again(what.clone(), op)
+        })?;
         Ok(checkpoint_config(put.thread_id, put.ns, &put.checkpoint.id))
     }
 }
