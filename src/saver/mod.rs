@@ -18,6 +18,7 @@ mod id;
 mod iter;
 mod list;
 mod memory;
+pub mod page;
 mod prune;
 pub mod rows;
 mod sqlite;

@@ -28,14 +28,15 @@ pub use options::{SqliteOptions, Synchronous};
 
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
-use super::checks::{check_copy, check_put, checkpoint_config, require_thread};
+use super::checks::{check_copy, check_put, require_thread};
 use super::config::Config;
 use super::error::{Error, Result};
 use super::iter::CheckpointIter;
 use super::list::ListOptions;
+use super::page;
 use super::prune::PruneStrategy;
 use super::tuple::CheckpointTuple;
-use super::writes::{WriteBatch, sort_pending_writes};
+use super::writes::WriteBatch;
 use sql::{CheckpointRow, RawCheckpoint};
 
 /// A write of this backend, as the group commit queue runs it.
@@ -561,123 +562,44 @@ impl Drop for ReadTx<'_> {
     }
 }
 
-/// What a read fetched in its transaction: checkpoint rows (decoded, but
-/// without values), and the raw values and writes they need. Iterating
-/// builds one tuple at a time, with no connection held.
-struct Page {
-    rows: std::vec::IntoIter<Result<CheckpointRow>>,
-    values: values::Resolver,
-    writes: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>,
-}
+/// What a read fetched: its tuples, built as they are iterated.
+type Page = page::Page<sql::RawWrite>;
 
-impl Page {
-    /// Loads the values and pending writes of `rows`. Values come from
-    /// `cache` where it holds them for the rows stored now (see
-    /// [`values::load`]).
-    fn fetch(
-        tx: &Connection,
-        rows: Vec<Result<CheckpointRow>>,
-        cache: Option<&Arc<values::ReadCache>>,
-    ) -> Result<Page> {
-        let ok_rows = || rows.iter().filter_map(|r| r.as_ref().ok());
-        let mut wanted = values::Wanted::new();
-        for r in ok_rows() {
-            values::add_keys(&mut wanted, &r.thread_id, &r.ns, &r.checkpoint);
-        }
-        // A long page of one thread and namespace (a history walk) needs
-        // most of that thread's values: read them in one range scan rather
-        // than key by key.
-        let mut ok = ok_rows();
-        let one_place = ok.next().and_then(|first| {
-            ok.all(|r| r.thread_id == first.thread_id && r.ns == first.ns)
-                .then_some((first.thread_id.as_str(), first.ns.as_str()))
-        });
-        let cache = cache.filter(|c| c.enabled());
-        let loaded = match one_place {
-            Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
-                values::load_place(tx, thread_id, ns, &wanted)?.into()
-            }
-            _ => values::load(tx, cache.map(|c| &**c), &wanted)?,
-        };
-        let write_keys: Vec<[&str; 3]> = ok_rows()
-            .map(|r| {
-                [
-                    r.thread_id.as_str(),
-                    r.ns.as_str(),
-                    r.checkpoint.id.as_str(),
-                ]
-            })
-            .collect();
-        let writes = match one_place {
-            Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
-                // Writes of checkpoints not on the page are dropped unread.
-                load_place_writes(tx, thread_id, ns)?
-            }
-            _ => load_writes(tx, &write_keys)?,
-        };
-        Ok(Page {
-            rows: rows.into_iter(),
-            values: values::Resolver::new(loaded, cache.cloned()),
-            writes,
-        })
-    }
-
-    /// Builds the tuple of one row.
-    fn build(&mut self, mut row: CheckpointRow) -> Result<CheckpointTuple> {
-        // Values are kept (cloned) only for a next row of the same thread
-        // and namespace: the only one that can build on them.
-        let next = self
-            .rows
-            .as_slice()
-            .first()
-            .and_then(|next| next.as_ref().ok())
-            .filter(|next| next.thread_id == row.thread_id && next.ns == row.ns)
-            .map(|next| &next.checkpoint);
-        self.values
-            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint, next)?;
-        let key = (
-            row.thread_id.clone(),
-            row.ns.clone(),
-            row.checkpoint.id.clone(),
-        );
-        let mut pending_writes = self
-            .writes
-            .remove(&key)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|raw| {
-                sql::decode_write(raw).map_err(|what| Error::Corrupt {
-                    thread_id: row.thread_id.clone(),
-                    checkpoint_id: row.checkpoint.id.clone(),
-                    what: format!("pending write: {what}"),
+/// Loads the values and pending writes of `rows` in `tx`. Values come
+/// from `cache` where it holds them for the rows stored now (see
+/// [`delta::load`](crate::saver::delta::load)).
+fn fetch_page(
+    tx: &Connection,
+    rows: Vec<Result<CheckpointRow>>,
+    cache: Option<&Arc<values::ReadCache>>,
+) -> Result<Page> {
+    let cache = cache.filter(|c| c.enabled());
+    let loaded = page::load_values(&values::SqliteValues(tx), &rows, cache.map(|c| &**c))?;
+    let writes = match page::range_place(&rows) {
+        // Writes of checkpoints not on the page are dropped unread.
+        Some((thread_id, ns)) => load_place_writes(tx, thread_id, ns)?,
+        None => {
+            let keys: Vec<[&str; 3]> = rows
+                .iter()
+                .filter_map(|r| r.as_ref().ok())
+                .map(|r| {
+                    [
+                        r.thread_id.as_str(),
+                        r.ns.as_str(),
+                        r.checkpoint.id.as_str(),
+                    ]
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        sort_pending_writes(&mut pending_writes);
-        Ok(CheckpointTuple {
-            config: checkpoint_config(&row.thread_id, &row.ns, &row.checkpoint.id),
-            parent_config: row
-                .parent
-                .as_deref()
-                .map(|p| checkpoint_config(&row.thread_id, &row.ns, p)),
-            checkpoint: row.checkpoint,
-            metadata: row.metadata,
-            pending_writes,
-        })
-    }
-}
-
-impl Iterator for Page {
-    type Item = Result<CheckpointTuple>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let row = self.rows.next()?;
-        Some(row.and_then(|row| self.build(row)))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.rows.size_hint()
-    }
+                .collect();
+            load_writes(tx, &keys)?
+        }
+    };
+    Ok(Page::new(
+        rows,
+        loaded,
+        cache.cloned(),
+        writes,
+        sql::decode_write,
+    ))
 }
 
 /// The raw pending writes of the checkpoints `keys` names, in one query.
@@ -785,7 +707,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                 }),
             }
             .map_err(sql_context(context))?;
-            raw.map(|raw| Page::fetch(tx, vec![Ok(raw.decode()?)], Some(&self.reads)))
+            raw.map(|raw| fetch_page(tx, vec![Ok(raw.decode()?)], Some(&self.reads)))
                 .transpose()
         })?;
         page.and_then(|mut page| page.next()).transpose()
@@ -828,7 +750,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                     rows.push(row);
                 }
             }
-            Page::fetch(tx, rows, Some(&self.reads))
+            fetch_page(tx, rows, Some(&self.reads))
         })?;
         Ok(CheckpointIter::new(page))
     }

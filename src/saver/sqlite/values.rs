@@ -7,12 +7,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql_context;
-use crate::saver::delta::{
-    self, Columns, Loaded, Place, RawValue, RawValues, ScannedRow, StoredJson, ValueRows,
-};
-pub(crate) use crate::saver::delta::{
-    DeltaCache, Mode, RANGE_READ_ROWS, ReadCache, Resolver, Row, Stored, Wanted, add_keys, encode,
-};
+use crate::saver::delta::{self, Columns, Place, RawValue, ScannedRow, StoredJson, ValueRows};
+pub(crate) use crate::saver::delta::{DeltaCache, Mode, ReadCache, Row, Stored, encode};
 use crate::saver::error::Result;
 use crate::saver::rows::encode_json;
 
@@ -472,25 +468,6 @@ pub(crate) fn store(
     rows: &[Row],
 ) -> Result<Stored> {
     delta::store(&SqliteValues(tx), thread_id, ns, checkpoint_id, rows)
-}
-
-/// [`delta::load`] in transaction `tx`.
-pub(crate) fn load(
-    tx: &Connection,
-    cache: Option<&ReadCache>,
-    wanted: &Wanted<'_>,
-) -> Result<Loaded> {
-    delta::load(&SqliteValues(tx), cache, wanted)
-}
-
-/// [`delta::load_place`] in transaction `tx`.
-pub(crate) fn load_place(
-    tx: &Connection,
-    thread_id: &str,
-    ns: &str,
-    wanted: &Wanted<'_>,
-) -> Result<RawValues> {
-    delta::load_place(&SqliteValues(tx), thread_id, ns, wanted)
 }
 
 /// Deletes the values of `thread_id` that no checkpoint needs any more.
