@@ -283,3 +283,48 @@ impl std::error::Error for Shared {
         self.0.source()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_failed_group_gives_every_write_the_same_source() {
+        let engine = std::io::Error::other("disk full");
+        let error = Error::backend("test", "commit a group of 3 writes", engine);
+        let text = error.to_string();
+        let others = ["write b".to_owned(), "write c".to_owned()];
+        let results = fail_group::<()>(error, &others);
+        assert_eq!(results.len(), 3);
+        let first = results[0].as_ref().unwrap_err();
+        assert!(
+            matches!(
+                first,
+                Error::Backend {
+                    backend: "test",
+                    ..
+                }
+            ),
+            "{first:?}"
+        );
+        assert_eq!(first.to_string(), text);
+        for (result, what) in results[1..].iter().zip(&others) {
+            let err = result.as_ref().unwrap_err();
+            assert!(
+                matches!(err, Error::GroupCommit { operation, .. } if operation == what),
+                "{err:?}"
+            );
+            let source = err.source().expect("the group's error is the source");
+            assert_eq!(source.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn a_lone_write_gets_its_error_unchanged() {
+        let error = Error::group_commit("write a", "stopped");
+        let results = fail_group::<()>(error, &[]);
+        assert!(matches!(&results[..], [Err(Error::GroupCommit { .. })]));
+    }
+}

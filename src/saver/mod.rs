@@ -14,6 +14,7 @@ mod config;
 pub mod delta;
 mod error;
 pub mod group_commit;
+pub mod group_run;
 mod id;
 mod iter;
 mod list;

@@ -20,6 +20,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::group_commit::{self, Runner, fail_group};
+use super::group_run::{GroupConnection, GroupTx, run_group};
 use serde_json::Value;
 use values::{DeltaCache, Stored};
 
@@ -414,118 +415,62 @@ impl SqliteSaver {
 }
 
 impl Runner<Connection, Stored> for SqliteSaver {
-    fn run(&self, ops: Vec<(String, Job)>) -> Vec<Result<Stored>> {
+    fn run(&self, jobs: Vec<(String, Job)>) -> Vec<Result<Stored>> {
         // Nothing is guarded by the lock itself; a panic elsewhere cannot
         // leave it inconsistent.
         let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
-        let shared = ops.len() > 1;
-        let whats: Vec<String> = ops.iter().map(|(what, _)| what.clone()).collect();
-        // A failure of the whole group: the first write gets the error, the
-        // others a description of it.
-        let spread = |error: Error| fail_group(self.name_file(error), &whats[1..]);
         let mut conn = match self.conn() {
             Ok(conn) => conn,
-            Err(e) => return spread(e),
-        };
-        let label = |verb: &str| {
-            if shared {
-                format!("{verb} a group of {} writes", whats.len())
-            } else {
-                format!("{verb} {}", whats[0])
+            Err(e) => {
+                let others: Vec<String> = jobs.iter().skip(1).map(|(w, _)| w.clone()).collect();
+                return fail_group(self.name_file(e), &others);
             }
         };
-        if shared && ops.iter().all(|(_, job)| job.reruns()) {
-            match run_optimistic(&mut conn, &ops) {
-                Ok(Some(results)) => {
-                    if let Some(wal) = &self.wal {
-                        wal.committed(results.len());
-                    }
-                    return results;
-                }
-                // A write failed and all was rolled back: again, with
-                // savepoints.
-                Ok(None) => {}
-                Err(Optimistic::Begin(e)) => return spread(sql_context(|| label("begin"))(e)),
-                Err(Optimistic::Commit(e)) => return spread(sql_context(|| label("commit"))(e)),
-            }
+        let outcome = run_group(BACKEND, &mut *conn, jobs, |e| self.name_file(e));
+        if outcome.committed
+            && let Some(wal) = &self.wal
+        {
+            wal.committed(outcome.results.len());
         }
-        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
-            Err(e) => return spread(sql_context(|| label("begin"))(e)),
-        };
-        let mut results = Vec::with_capacity(ops.len());
-        for (what, op) in ops {
-            if !shared {
-                results.push(op.run(&tx));
-                continue;
-            }
-            let result = tx
-                .prepare_cached("SAVEPOINT group_write")
+        outcome.results
+    }
+}
+
+impl GroupConnection<Connection> for Connection {
+    type Tx<'a> = rusqlite::Transaction<'a>;
+    type Error = rusqlite::Error;
+
+    fn begin(&mut self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        self.transaction_with_behavior(TransactionBehavior::Immediate)
+    }
+}
+
+impl GroupTx<Connection> for rusqlite::Transaction<'_> {
+    type Error = rusqlite::Error;
+
+    fn conn(&self) -> &Connection {
+        self
+    }
+
+    fn savepoint(&self) -> rusqlite::Result<()> {
+        self.prepare_cached("SAVEPOINT group_write")
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+    }
+
+    fn end_savepoint(&self, keep: bool) -> rusqlite::Result<()> {
+        if keep {
+            self.prepare_cached("RELEASE group_write")
                 .and_then(|mut s| s.execute([]))
-                .map_err(sql_context(|| format!("begin {what}")))
-                .and_then(|_| op.run(&tx));
-            let end = if result.is_ok() {
-                tx.prepare_cached("RELEASE group_write")
-                    .and_then(|mut s| s.execute([]))
-                    .map(drop)
-            } else {
-                tx.execute_batch("ROLLBACK TO group_write; RELEASE group_write")
-            };
-            match end {
-                Ok(()) => results.push(result),
-                // The transaction is in an unknown state: give up on all.
-                Err(e) => return spread(sql_context(|| format!("end {what}"))(e)),
-            }
-        }
-        if !shared && results[0].is_err() {
-            // Dropping the transaction rolls it back.
-            return results
-                .into_iter()
-                .map(|r| r.map_err(|e| self.name_file(e)))
-                .collect();
-        }
-        if let Err(e) = tx.commit() {
-            return spread(sql_context(|| label("commit"))(e));
-        }
-        if let Some(wal) = &self.wal {
-            wal.committed(results.len());
-        }
-        results
-            .into_iter()
-            .map(|r| r.map_err(|e| self.name_file(e)))
-            .collect()
-    }
-}
-
-/// Why an optimistic group did not commit.
-enum Optimistic {
-    Begin(rusqlite::Error),
-    Commit(rusqlite::Error),
-}
-
-/// Runs a group of writes that can all run again in one transaction
-/// without savepoints. `Ok(None)`: one failed, and the transaction was
-/// rolled back (the caller runs the group again, with savepoints).
-fn run_optimistic(
-    conn: &mut Connection,
-    ops: &[(String, Job)],
-) -> std::result::Result<Option<Vec<Result<Stored>>>, Optimistic> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(Optimistic::Begin)?;
-    let mut results = Vec::with_capacity(ops.len());
-    for (_, job) in ops {
-        let Job::Again(op) = job else {
-            return Ok(None);
-        };
-        match op(&tx) {
-            Ok(stored) => results.push(Ok(stored)),
-            // Dropping the transaction rolls it back.
-            Err(_) => return Ok(None),
+                .map(drop)
+        } else {
+            self.execute_batch("ROLLBACK TO group_write; RELEASE group_write")
         }
     }
-    tx.commit().map_err(Optimistic::Commit)?;
-    Ok(Some(results))
+
+    fn commit(self) -> rusqlite::Result<()> {
+        rusqlite::Transaction::commit(self)
+    }
 }
 
 /// A read transaction; rolled back if dropped before [`ReadTx::commit`].
