@@ -23,6 +23,7 @@ pub mod page;
 mod prune;
 pub mod rows;
 mod sqlite;
+mod trace;
 mod tuple;
 mod version;
 mod writes;

@@ -36,6 +36,7 @@ use super::iter::CheckpointIter;
 use super::list::ListOptions;
 use super::page;
 use super::prune::PruneStrategy;
+use super::trace::{Call, traced};
 use super::tuple::CheckpointTuple;
 use super::writes::WriteBatch;
 use sql::{CheckpointRow, RawCheckpoint};
@@ -637,67 +638,71 @@ fn thread_exists(tx: &Connection, thread_id: &str) -> Result<bool> {
 
 impl BaseCheckpointSaver for SqliteSaver {
     fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
-        require_thread("get_tuple", &config.thread_id)?;
-        let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
-        let page = self.read(|tx| {
-            let context = || format!("read a checkpoint of thread {thread_id:?}");
-            let raw = match &config.checkpoint_id {
-                Some(id) => tx.prepare_cached(sql::SELECT_CHECKPOINT).and_then(|mut s| {
-                    s.query_row([thread_id, ns, id], RawCheckpoint::from_row)
-                        .optional()
-                }),
-                None => tx.prepare_cached(sql::SELECT_LATEST).and_then(|mut s| {
-                    s.query_row([thread_id, ns], RawCheckpoint::from_row)
-                        .optional()
-                }),
-            }
-            .map_err(sql_context(context))?;
-            raw.map(|raw| fetch_page(tx, vec![Ok(raw.decode()?)], Some(&self.reads)))
-                .transpose()
-        })?;
-        page.and_then(|mut page| page.next()).transpose()
+        traced(BACKEND, Call::config("get_tuple", Some(config)), || {
+            require_thread("get_tuple", &config.thread_id)?;
+            let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
+            let page = self.read(|tx| {
+                let context = || format!("read a checkpoint of thread {thread_id:?}");
+                let raw = match &config.checkpoint_id {
+                    Some(id) => tx.prepare_cached(sql::SELECT_CHECKPOINT).and_then(|mut s| {
+                        s.query_row([thread_id, ns, id], RawCheckpoint::from_row)
+                            .optional()
+                    }),
+                    None => tx.prepare_cached(sql::SELECT_LATEST).and_then(|mut s| {
+                        s.query_row([thread_id, ns], RawCheckpoint::from_row)
+                            .optional()
+                    }),
+                }
+                .map_err(sql_context(context))?;
+                raw.map(|raw| fetch_page(tx, vec![Ok(raw.decode()?)], Some(&self.reads)))
+                    .transpose()
+            })?;
+            page.and_then(|mut page| page.next()).transpose()
+        })
     }
 
     fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
-        options.validate()?;
-        if let Some(config) = config {
-            require_thread("list", &config.thread_id)?;
-        }
-        let query = sql::list_query(config, options);
-        let page = self.read(|tx| {
-            let context = || match config {
-                Some(c) => format!("list thread {:?}", c.thread_id),
-                None => "list all threads".to_owned(),
-            };
-            let mut stmt = tx
-                .prepare_cached(&query.sql)
-                .map_err(sql_context(context))?;
-            let raw = stmt
-                .query_map(
-                    rusqlite::params_from_iter(&query.params),
-                    RawCheckpoint::from_row,
-                )
-                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                .map_err(sql_context(context))?;
-            let limit = options.limit.unwrap_or(usize::MAX);
-            let mut rows = Vec::with_capacity(raw.len().min(limit));
-            for raw in raw {
-                if rows.len() >= limit {
-                    break;
-                }
-                let row = raw.decode();
-                // SQL has filtered already; this settles what it could only
-                // narrow down (floats, arrays, objects). A row that does not
-                // decode is kept: its item reports the damage.
-                let keep =
-                    query.exact || row.as_ref().map_or(true, |r| options.matches(&r.metadata));
-                if keep {
-                    rows.push(row);
-                }
+        traced(BACKEND, Call::config("list", config), || {
+            options.validate()?;
+            if let Some(config) = config {
+                require_thread("list", &config.thread_id)?;
             }
-            fetch_page(tx, rows, Some(&self.reads))
-        })?;
-        Ok(CheckpointIter::new(page))
+            let query = sql::list_query(config, options);
+            let page = self.read(|tx| {
+                let context = || match config {
+                    Some(c) => format!("list thread {:?}", c.thread_id),
+                    None => "list all threads".to_owned(),
+                };
+                let mut stmt = tx
+                    .prepare_cached(&query.sql)
+                    .map_err(sql_context(context))?;
+                let raw = stmt
+                    .query_map(
+                        rusqlite::params_from_iter(&query.params),
+                        RawCheckpoint::from_row,
+                    )
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(sql_context(context))?;
+                let limit = options.limit.unwrap_or(usize::MAX);
+                let mut rows = Vec::with_capacity(raw.len().min(limit));
+                for raw in raw {
+                    if rows.len() >= limit {
+                        break;
+                    }
+                    let row = raw.decode();
+                    // SQL has filtered already; this settles what it could only
+                    // narrow down (floats, arrays, objects). A row that does not
+                    // decode is kept: its item reports the damage.
+                    let keep =
+                        query.exact || row.as_ref().map_or(true, |r| options.matches(&r.metadata));
+                    if keep {
+                        rows.push(row);
+                    }
+                }
+                fetch_page(tx, rows, Some(&self.reads))
+            })?;
+            Ok(CheckpointIter::new(page))
+        })
     }
 
     fn put(
@@ -707,8 +712,10 @@ impl BaseCheckpointSaver for SqliteSaver {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
-        self.store_put(&put, Vec::new())
+        traced(BACKEND, Call::put("put", config, &checkpoint.id), || {
+            let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
+            self.store_put(&put, Vec::new())
+        })
     }
 
     fn put_writes(
@@ -718,8 +725,10 @@ impl BaseCheckpointSaver for SqliteSaver {
         task_id: &str,
         task_path: &str,
     ) -> Result<()> {
-        let batch = WriteBatch::new(writes, task_id, task_path);
-        self.store_writes(put::EncodedWrites::encode(config, &batch)?)
+        traced(BACKEND, Call::config("put_writes", Some(config)), || {
+            let batch = WriteBatch::new(writes, task_id, task_path);
+            self.store_writes(put::EncodedWrites::encode(config, &batch)?)
+        })
     }
 
     fn put_with_writes(
@@ -730,117 +739,131 @@ impl BaseCheckpointSaver for SqliteSaver {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        // Every part is checked and serialised first; then one op.
-        let writes = batches
-            .iter()
-            .map(|batch| put::EncodedWrites::encode(config, batch))
-            .collect::<Result<Vec<_>>>()?;
-        let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
-        self.store_put(&put, writes)
+        traced(
+            BACKEND,
+            Call::put("put_with_writes", config, &checkpoint.id),
+            || {
+                // Every part is checked and serialised first; then one op.
+                let writes = batches
+                    .iter()
+                    .map(|batch| put::EncodedWrites::encode(config, batch))
+                    .collect::<Result<Vec<_>>>()?;
+                let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
+                self.store_put(&put, writes)
+            },
+        )
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {
-        require_thread("delete_thread", thread_id)?;
-        let what = format!("delete of thread {thread_id:?}");
-        let (thread, context) = (thread_id.to_owned(), what.clone());
-        let op: Op = Box::new(move |tx| {
-            execute_all(tx, &sql::DELETE_THREAD, [&thread], || context.clone())?;
-            values::delete_thread(tx, &thread)?;
-            Ok(Stored::Done)
-        });
-        let result = self.write(what, op);
-        self.cache.forget_thread(thread_id);
-        self.reads.forget_thread(thread_id);
-        result.map(drop)
+        traced(BACKEND, Call::thread("delete_thread", thread_id), || {
+            require_thread("delete_thread", thread_id)?;
+            let what = format!("delete of thread {thread_id:?}");
+            let (thread, context) = (thread_id.to_owned(), what.clone());
+            let op: Op = Box::new(move |tx| {
+                execute_all(tx, &sql::DELETE_THREAD, [&thread], || context.clone())?;
+                values::delete_thread(tx, &thread)?;
+                Ok(Stored::Done)
+            });
+            let result = self.write(what, op);
+            self.cache.forget_thread(thread_id);
+            self.reads.forget_thread(thread_id);
+            result.map(drop)
+        })
     }
 
     fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
-        if run_ids.is_empty() {
-            return Ok(());
-        }
-        let what = format!("delete of runs {run_ids:?}");
-        let arg = sql::encode_json("", || "run ids".to_owned(), run_ids)?;
-        let context = what.clone();
-        let op: Op = Box::new(move |tx| {
-            let what = || context.clone();
-            let threads = tx
-                .prepare_cached(sql::THREADS_OF_RUNS)
-                .and_then(|mut stmt| {
-                    stmt.query_map([&arg], |r| r.get::<_, String>(0))?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                })
-                .map_err(sql_context(what))?;
-            if threads.is_empty() {
-                return Ok(Stored::Done);
+        traced(BACKEND, Call::new("delete_for_runs"), || {
+            if run_ids.is_empty() {
+                return Ok(());
             }
-            execute_all(tx, &sql::DELETE_RUNS, [&arg], what)?;
-            for thread_id in &threads {
-                values::collect_garbage(tx, thread_id)?;
-            }
-            Ok(Stored::Done)
-        });
-        let result = self.write(what, op);
-        self.cache.clear();
-        self.reads.clear();
-        result.map(drop)
+            let what = format!("delete of runs {run_ids:?}");
+            let arg = sql::encode_json("", || "run ids".to_owned(), run_ids)?;
+            let context = what.clone();
+            let op: Op = Box::new(move |tx| {
+                let what = || context.clone();
+                let threads = tx
+                    .prepare_cached(sql::THREADS_OF_RUNS)
+                    .and_then(|mut stmt| {
+                        stmt.query_map([&arg], |r| r.get::<_, String>(0))?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(sql_context(what))?;
+                if threads.is_empty() {
+                    return Ok(Stored::Done);
+                }
+                execute_all(tx, &sql::DELETE_RUNS, [&arg], what)?;
+                for thread_id in &threads {
+                    values::collect_garbage(tx, thread_id)?;
+                }
+                Ok(Stored::Done)
+            });
+            let result = self.write(what, op);
+            self.cache.clear();
+            self.reads.clear();
+            result.map(drop)
+        })
     }
 
     fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
-        check_copy(source, target)?;
-        let what = format!("copy of thread {source:?} to {target:?}");
-        let (src, dst, context) = (source.to_owned(), target.to_owned(), what.clone());
-        let op: Op = Box::new(move |tx| {
-            if thread_exists(tx, &dst)? {
-                return Err(Error::TargetNotEmpty {
-                    source_thread: src,
-                    target_thread: dst,
-                });
-            }
-            if !thread_exists(tx, &src)? {
-                return Err(Error::ThreadNotFound { thread_id: src });
-            }
-            execute_all(tx, &sql::COPY_THREAD, [&src, &dst], || context.clone())?;
-            values::copy_thread(tx, &src, &dst)?;
-            Ok(Stored::Done)
-        });
-        let result = self.write(what, op);
-        self.cache.forget_thread(target);
-        self.reads.forget_thread(target);
-        result.map(drop)
+        traced(BACKEND, Call::thread("copy_thread", source), || {
+            check_copy(source, target)?;
+            let what = format!("copy of thread {source:?} to {target:?}");
+            let (src, dst, context) = (source.to_owned(), target.to_owned(), what.clone());
+            let op: Op = Box::new(move |tx| {
+                if thread_exists(tx, &dst)? {
+                    return Err(Error::TargetNotEmpty {
+                        source_thread: src,
+                        target_thread: dst,
+                    });
+                }
+                if !thread_exists(tx, &src)? {
+                    return Err(Error::ThreadNotFound { thread_id: src });
+                }
+                execute_all(tx, &sql::COPY_THREAD, [&src, &dst], || context.clone())?;
+                values::copy_thread(tx, &src, &dst)?;
+                Ok(Stored::Done)
+            });
+            let result = self.write(what, op);
+            self.cache.forget_thread(target);
+            self.reads.forget_thread(target);
+            result.map(drop)
+        })
     }
 
     fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
-        for thread_id in thread_ids {
-            require_thread("prune", thread_id)?;
-        }
-        if thread_ids.is_empty() {
-            return Ok(());
-        }
-        let what = format!("prune ({strategy:?}) of threads {thread_ids:?}");
-        let (threads, context) = (thread_ids.to_vec(), what.clone());
-        let op: Op = Box::new(move |tx| {
-            let what = || context.clone();
-            for thread_id in &threads {
-                let thread_id = thread_id.as_str();
-                match strategy {
-                    PruneStrategy::Delete => {
-                        execute_all(tx, &sql::DELETE_THREAD, [thread_id], what)?;
-                        values::delete_thread(tx, thread_id)?;
-                    }
-                    PruneStrategy::KeepLatest => {
-                        execute_all(tx, &sql::PRUNE_KEEP_LATEST, [thread_id], what)?;
-                        values::collect_garbage(tx, thread_id)?;
+        traced(BACKEND, Call::new("prune"), || {
+            for thread_id in thread_ids {
+                require_thread("prune", thread_id)?;
+            }
+            if thread_ids.is_empty() {
+                return Ok(());
+            }
+            let what = format!("prune ({strategy:?}) of threads {thread_ids:?}");
+            let (threads, context) = (thread_ids.to_vec(), what.clone());
+            let op: Op = Box::new(move |tx| {
+                let what = || context.clone();
+                for thread_id in &threads {
+                    let thread_id = thread_id.as_str();
+                    match strategy {
+                        PruneStrategy::Delete => {
+                            execute_all(tx, &sql::DELETE_THREAD, [thread_id], what)?;
+                            values::delete_thread(tx, thread_id)?;
+                        }
+                        PruneStrategy::KeepLatest => {
+                            execute_all(tx, &sql::PRUNE_KEEP_LATEST, [thread_id], what)?;
+                            values::collect_garbage(tx, thread_id)?;
+                        }
                     }
                 }
+                Ok(Stored::Done)
+            });
+            let result = self.write(what, op);
+            for thread_id in thread_ids {
+                self.cache.forget_thread(thread_id);
+                self.reads.forget_thread(thread_id);
             }
-            Ok(Stored::Done)
-        });
-        let result = self.write(what, op);
-        for thread_id in thread_ids {
-            self.cache.forget_thread(thread_id);
-            self.reads.forget_thread(thread_id);
-        }
-        result.map(drop)
+            result.map(drop)
+        })
     }
 }
 
