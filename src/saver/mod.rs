@@ -5,6 +5,31 @@
 //! - [`SqliteSaver`]: a SQLite file (WAL, pooled connections): the default
 //!   way to persist threads.
 //! - [`AsyncSaver`]: async access to any saver.
+//!
+//! # Writing a backend
+//!
+//! A backend implements [`BaseCheckpointSaver`] and holds only what is its
+//! own: schema and migrations, statements, row mapping. What every backend
+//! needs is here, public, so that it is written once:
+//!
+//! - [`checks`]: the input checks and the metadata merge rule of the
+//!   contract (call them before writing anything; a refused call changes
+//!   nothing).
+//! - [`rows`]: the JSON of checkpoint, metadata and write rows
+//!   ([`rows::PreparedPut`], [`rows::EncodedWrites`], the `decode_*`
+//!   functions), so that every backend reads the rows of every other.
+//! - [`delta`]: the append-delta encoding of channel values; a backend
+//!   implements [`delta::ValueRows`] (a few statements over its value
+//!   rows) and gets the encoder, the caches, the checks of a write and
+//!   chain resolution.
+//! - [`page`]: read assembly, the tuples of a read built one at a time
+//!   from what the backend fetched ([`page::RawWrite`] decodes its write
+//!   rows).
+//! - [`group_commit`] and [`group_run`]: concurrent writes sharing one
+//!   transaction; a backend implements [`group_run::GroupConnection`]
+//!   and [`group_run::GroupTx`] over its transaction type.
+//! - [`Error::backend`]: a driver's error as [`Error::Backend`], so the
+//!   driver's version is not part of this crate's API.
 
 mod async_saver;
 mod base;

@@ -18,8 +18,15 @@ use super::rows::{CheckpointKey, CheckpointRow};
 use super::tuple::{CheckpointTuple, PendingWrite};
 use super::writes::sort_pending_writes;
 
-/// Decodes a backend's raw write row `W`, or says what is wrong with it.
-pub type DecodeWrite<W> = fn(W) -> Result<PendingWrite, String>;
+/// A backend's write row as read, not yet decoded.
+pub trait RawWrite {
+    /// The pending write, or what is wrong with the row.
+    ///
+    /// # Errors
+    ///
+    /// A description of the damage.
+    fn decode(self) -> Result<PendingWrite, String>;
+}
 
 /// What a read fetched in its transaction: checkpoint rows (decoded, but
 /// without values), and the raw values and writes they need. Iterating
@@ -28,7 +35,6 @@ pub struct Page<W> {
     rows: std::vec::IntoIter<Result<CheckpointRow>>,
     values: Resolver,
     writes: HashMap<CheckpointKey, Vec<W>>,
-    decode: DecodeWrite<W>,
 }
 
 impl<W> std::fmt::Debug for Page<W> {
@@ -51,9 +57,9 @@ pub fn range_place(rows: &[Result<CheckpointRow>]) -> Option<(&str, &str)> {
     one_place.filter(|_| rows.len() >= RANGE_READ_ROWS)
 }
 
-/// Loads the values `rows` name, with their chains: by one range scan
-/// when [`range_place`] says so, else key by key, taking from `cache`
-/// what it holds for the rows stored now (see [`delta::load`]).
+/// Loads the values `rows` name, with their chains: by one range scan of
+/// `place` (what [`range_place`] said), else key by key, taking from
+/// `cache` what it holds for the rows stored now (see [`delta::load`]).
 ///
 /// # Errors
 ///
@@ -61,34 +67,33 @@ pub fn range_place(rows: &[Result<CheckpointRow>]) -> Option<(&str, &str)> {
 pub fn load_values<R: ValueRows>(
     values: &R,
     rows: &[Result<CheckpointRow>],
+    place: Option<(&str, &str)>,
     cache: Option<&ReadCache>,
 ) -> Result<Loaded> {
     let mut wanted = Wanted::new();
     for r in rows.iter().filter_map(|r| r.as_ref().ok()) {
         delta::add_keys(&mut wanted, &r.thread_id, &r.ns, &r.checkpoint);
     }
-    Ok(match range_place(rows) {
+    Ok(match place {
         Some((thread_id, ns)) => delta::load_place(values, thread_id, ns, &wanted)?.into(),
         None => delta::load(values, cache, &wanted)?,
     })
 }
 
-impl<W> Page<W> {
+impl<W: RawWrite> Page<W> {
     /// A page over `rows`, their `loaded` values (arrays built from their
-    /// chains are added to `cache`) and their raw `writes`, decoded by
-    /// `decode` as the tuples are built.
+    /// chains are added to `cache`) and their raw `writes`, decoded as the
+    /// tuples are built.
     pub fn new(
         rows: Vec<Result<CheckpointRow>>,
         loaded: Loaded,
         cache: Option<Arc<ReadCache>>,
         writes: HashMap<CheckpointKey, Vec<W>>,
-        decode: DecodeWrite<W>,
     ) -> Self {
         Page {
             rows: rows.into_iter(),
             values: Resolver::new(loaded, cache),
             writes,
-            decode,
         }
     }
 
@@ -110,14 +115,13 @@ impl<W> Page<W> {
             row.ns.clone(),
             row.checkpoint.id.clone(),
         );
-        let decode = self.decode;
         let mut pending_writes = self
             .writes
             .remove(&key)
             .unwrap_or_default()
             .into_iter()
             .map(|raw| {
-                decode(raw).map_err(|what| Error::Corrupt {
+                raw.decode().map_err(|what| Error::Corrupt {
                     thread_id: row.thread_id.clone(),
                     checkpoint_id: row.checkpoint.id.clone(),
                     what: format!("pending write: {what}"),
@@ -138,7 +142,7 @@ impl<W> Page<W> {
     }
 }
 
-impl<W> Iterator for Page<W> {
+impl<W: RawWrite> Iterator for Page<W> {
     type Item = Result<CheckpointTuple>;
 
     fn next(&mut self) -> Option<Self::Item> {

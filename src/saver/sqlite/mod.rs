@@ -520,8 +520,10 @@ fn fetch_page(
     cache: Option<&Arc<values::ReadCache>>,
 ) -> Result<Page> {
     let cache = cache.filter(|c| c.enabled());
-    let loaded = page::load_values(&values::SqliteValues(tx), &rows, cache.map(|c| &**c))?;
-    let writes = match page::range_place(&rows) {
+    let place = page::range_place(&rows);
+    let values = values::SqliteValues(tx);
+    let loaded = page::load_values(&values, &rows, place, cache.map(|c| &**c))?;
+    let writes = match place {
         // Writes of checkpoints not on the page are dropped unread.
         Some((thread_id, ns)) => load_place_writes(tx, thread_id, ns)?,
         None => {
@@ -539,13 +541,7 @@ fn fetch_page(
             load_writes(tx, &keys)?
         }
     };
-    Ok(Page::new(
-        rows,
-        loaded,
-        cache.cloned(),
-        writes,
-        sql::decode_write,
-    ))
+    Ok(Page::new(rows, loaded, cache.cloned(), writes))
 }
 
 /// The raw pending writes of the checkpoints `keys` names, in one query.

@@ -213,19 +213,20 @@ pub(crate) fn write_from_row(row: &Row<'_>) -> rusqlite::Result<(CheckpointKey, 
     Ok((key, columns))
 }
 
-/// Decodes `task_id, channel, value, task_path, idx`.
-pub(crate) fn decode_write(
-    [task_id, channel, value, task_path, idx]: RawWrite,
-) -> Result<PendingWrite, String> {
-    let task_id = text(task_id).map_err(|e| format!("task_id {e}"))?;
-    let channel = text(channel).map_err(|e| format!("channel {e}"))?;
-    let value_json = text(value).map_err(|e| format!("value {e}"))?;
-    let task_path = text(task_path).map_err(|e| format!("task_path {e}"))?;
-    let idx = match idx {
-        SqlValue::Integer(i) => i,
-        other => return Err(format!("write index is {other:?}, not an integer")),
-    };
-    rows::decode_write(task_id, channel, &value_json, task_path, idx)
+impl crate::saver::page::RawWrite for RawWrite {
+    /// Decodes `task_id, channel, value, task_path, idx`.
+    fn decode(self) -> Result<PendingWrite, String> {
+        let [task_id, channel, value, task_path, idx] = self;
+        let task_id = text(task_id).map_err(|e| format!("task_id {e}"))?;
+        let channel = text(channel).map_err(|e| format!("channel {e}"))?;
+        let value_json = text(value).map_err(|e| format!("value {e}"))?;
+        let task_path = text(task_path).map_err(|e| format!("task_path {e}"))?;
+        let idx = match idx {
+            SqlValue::Integer(i) => i,
+            other => return Err(format!("write index is {other:?}, not an integer")),
+        };
+        rows::decode_write(task_id, channel, &value_json, task_path, idx)
+    }
 }
 
 /// The `SELECT` a `list` call runs, its parameters, and whether SQL alone
