@@ -209,8 +209,7 @@ fn load_channel<R: ValueRows>(
     };
     let named: BTreeSet<&str> = versions.iter().map(String::as_str).collect();
     // Versions still to find, with their counters (`None`: unknown).
-    let mut wanted: FastMap<String, Option<i64>> =
-        versions.iter().map(|v| (v.clone(), seq_of(v))).collect();
+    let mut wanted: Counters = versions.iter().map(|v| (v.clone(), seq_of(v))).collect();
     // Versions read, and the bases of those served from the cache whose
     // chains were not followed (yet).
     let mut found: BTreeSet<String> = BTreeSet::new();
@@ -218,19 +217,9 @@ fn load_channel<R: ValueRows>(
     // Versions some read row builds on.
     let mut bases: BTreeSet<String> = BTreeSet::new();
     while !wanted.is_empty() {
-        let unknown = wanted.values().any(Option::is_none);
-        let start = if unknown {
-            i64::MAX
-        } else {
-            wanted.values().flatten().copied().max().unwrap_or(i64::MAX)
-        };
-        let mut floor = if unknown {
-            i64::MIN
-        } else {
-            wanted.values().flatten().copied().min().unwrap_or(i64::MIN)
-        };
+        let (start, mut floor) = scan_bounds(&wanted);
         // Bases the scan has already passed: read by the next scan.
-        let mut later: FastMap<String, Option<i64>> = FastMap::default();
+        let mut later = Counters::default();
         rows.scan_channel((thread_id, ns, channel), start, |row| {
             let seq = row.seq()?;
             if seq < floor {
@@ -266,17 +255,8 @@ fn load_channel<R: ValueRows>(
                     follow = unfollowed.remove(&base);
                     continue;
                 }
-                if wanted.contains_key(&base) || later.contains_key(&base) {
-                    continue;
-                }
-                // Rows of one counter come in no promised order: a base
-                // with this row's counter is read by the next scan.
-                let passed = base_seq >= seq;
-                if passed {
-                    later.insert(base, Some(base_seq));
-                } else {
-                    floor = floor.min(base_seq);
-                    wanted.insert(base, Some(base_seq));
+                if !wanted.contains_key(&base) && !later.contains_key(&base) {
+                    want_base(base, base_seq, seq, (&mut wanted, &mut later), &mut floor);
                 }
             }
             Ok(!wanted.is_empty())
@@ -287,6 +267,42 @@ fn load_channel<R: ValueRows>(
         wanted = later;
     }
     Ok(())
+}
+
+/// Versions with their counters (`None`: unknown).
+type Counters = FastMap<String, Option<i64>>;
+
+/// Where a channel scan starts (the highest counter wanted) and where it
+/// may stop (the lowest); an unknown counter makes the scan unbounded.
+fn scan_bounds(wanted: &Counters) -> (i64, i64) {
+    if wanted.values().any(Option::is_none) {
+        return (i64::MAX, i64::MIN);
+    }
+    let seqs = || wanted.values().flatten().copied();
+    (
+        seqs().max().unwrap_or(i64::MAX),
+        seqs().min().unwrap_or(i64::MIN),
+    )
+}
+
+/// Asks for `base` (counter `base_seq`), the base of a row read at
+/// counter `seq`: from this scan if it is still ahead (lowering its
+/// `floor`), else from the next one (`later`). Rows of one counter come
+/// in no promised order, so a base with the row's own counter may have
+/// been passed.
+fn want_base(
+    base: String,
+    base_seq: i64,
+    seq: i64,
+    (wanted, later): (&mut Counters, &mut Counters),
+    floor: &mut i64,
+) {
+    if base_seq >= seq {
+        later.insert(base, Some(base_seq));
+    } else {
+        *floor = (*floor).min(base_seq);
+        wanted.insert(base, Some(base_seq));
+    }
 }
 
 /// From how many checkpoints of one thread and namespace a page reads all

@@ -136,102 +136,35 @@ impl Resolver {
         thread_id: &str,
         checkpoint_id: &str,
     ) -> Result<Option<Value>> {
-        let corrupt = |version: &str, why: String| Error::Corrupt {
-            thread_id: thread_id.to_owned(),
-            checkpoint_id: checkpoint_id.to_owned(),
-            what: format!("value of channel {:?} at version {version}: {why}", key.2),
-        };
-        if let Some((value, uses)) = self.known.get_mut(key)
-            && *uses > 1
-        {
-            *uses -= 1;
-            return Ok(Some(value.clone()));
-        }
-        if let Some((value, _)) = self.known.remove(key) {
+        if let Some(value) = self.take_ready(key) {
             return Ok(Some(value));
         }
-        if let Some(value) = self.recent.remove(key) {
-            return Ok(Some(value));
-        }
-        // A value of the previous checkpoint that is a delta on this one:
-        // this one is its prefix.
-        if let Some(len) = self.raw.get(key).and_then(|r| r.len) {
-            let child = self.recent.keys().find(|k| {
-                k.0 == key.0
-                    && k.1 == key.1
-                    && k.2 == key.2
-                    && self.raw.get(*k).and_then(|r| r.base.as_deref()) == Some(key.3.as_str())
-            });
-            if let Some(child) = child.cloned()
-                && let Some(Value::Array(mut items)) = self.recent.remove(&child)
-                && let Ok(len) = usize::try_from(len)
-                && len <= items.len()
-            {
-                items.truncate(len);
-                return Ok(Some(Value::Array(items)));
-            }
-        }
-        // Walk the chain down to a snapshot.
-        let mut bytes = 0usize;
-        // The (length, hash) of every row of the chain: the value read at
-        // each is a prefix of this one (for the read cache).
-        let mut points: Vec<(i64, i64)> = Vec::new();
-        let mut chain: Vec<&ValueKey> = Vec::new();
-        let mut at = key.clone();
-        let mut value = loop {
-            let Some(row) = self.raw.get_key_value(&at) else {
-                if chain.is_empty() {
-                    return Ok(None);
-                }
-                return Err(corrupt(&at.3, "the base of a delta is missing".into()));
-            };
-            if row.1.lost {
-                return Err(corrupt(
-                    &at.3,
-                    "its long value is missing from channel_blobs".into(),
-                ));
-            }
-            match &row.1.base {
-                None => match &row.1.value {
-                    StoredJson::Absent => {
-                        if chain.is_empty() {
-                            return Ok(None);
-                        }
-                        return Err(corrupt(&at.3, "the base of a delta has no value".into()));
-                    }
-                    raw => {
-                        bytes += raw_bytes(raw);
-                        let value = decode(raw).map_err(|why| corrupt(&at.3, why))?;
-                        if let (Value::Array(items), Some(len), Some(hash)) =
-                            (&value, row.1.len, row.1.hash)
-                            && usize::try_from(len).ok() == Some(items.len())
-                        {
-                            points.push((len, hash));
-                        }
-                        break value;
-                    }
-                },
-                Some(base) => {
-                    if chain.len() >= MAX_CHAIN {
-                        return Err(corrupt(&key.3, "delta chain too long (a cycle?)".into()));
-                    }
-                    chain.push(row.0);
-                    at = (at.0, at.1, at.2, base.clone());
-                }
-            }
+        let blame = Blame {
+            thread_id,
+            checkpoint_id,
+            channel: &key.2,
         };
+        let Some(walk) = self.walk_chain(key, &blame)? else {
+            return Ok(None);
+        };
+        let Walk {
+            mut value,
+            chain,
+            mut bytes,
+            mut points,
+        } = walk;
         for delta in chain.into_iter().rev() {
             let row = &self.raw[delta];
             bytes += raw_bytes(&row.value);
             let Value::Array(items) = &mut value else {
-                return Err(corrupt(&delta.3, "a delta's base is not an array".into()));
+                return Err(blame.corrupt(&delta.3, "a delta's base is not an array".into()));
             };
-            match decode(&row.value).map_err(|why| corrupt(&delta.3, why))? {
+            match decode(&row.value).map_err(|why| blame.corrupt(&delta.3, why))? {
                 Value::Array(more) => items.extend(more),
-                _ => return Err(corrupt(&delta.3, "a delta is not an array".into())),
+                _ => return Err(blame.corrupt(&delta.3, "a delta is not an array".into())),
             }
             if row.len.and_then(|l| usize::try_from(l).ok()) != Some(items.len()) {
-                return Err(corrupt(&delta.3, "a delta's length does not add up".into()));
+                return Err(blame.corrupt(&delta.3, "a delta's length does not add up".into()));
             }
             if let (Some(len), Some(hash)) = (row.len, row.hash) {
                 points.push((len, hash));
@@ -246,6 +179,130 @@ impl Resolver {
             cache.insert(key, points, &value, bytes);
         }
         Ok(Some(value))
+    }
+
+    /// The value at `key` if it needs no chain walked: found in the read
+    /// cache, kept from the previous checkpoint, or a prefix of a value
+    /// kept from it (the previous checkpoint's value is a delta on it).
+    fn take_ready(&mut self, key: &ValueKey) -> Option<Value> {
+        if let Some((value, uses)) = self.known.get_mut(key)
+            && *uses > 1
+        {
+            *uses -= 1;
+            return Some(value.clone());
+        }
+        if let Some((value, _)) = self.known.remove(key) {
+            return Some(value);
+        }
+        if let Some(value) = self.recent.remove(key) {
+            return Some(value);
+        }
+        let len = self.raw.get(key).and_then(|r| r.len)?;
+        let child = self.recent.keys().find(|k| {
+            k.0 == key.0
+                && k.1 == key.1
+                && k.2 == key.2
+                && self.raw.get(*k).and_then(|r| r.base.as_deref()) == Some(key.3.as_str())
+        });
+        if let Some(child) = child.cloned()
+            && let Some(Value::Array(mut items)) = self.recent.remove(&child)
+            && let Ok(len) = usize::try_from(len)
+            && len <= items.len()
+        {
+            items.truncate(len);
+            return Some(Value::Array(items));
+        }
+        None
+    }
+
+    /// Walks the chain of `key` down to its snapshot: the snapshot's value
+    /// and the deltas above it (newest first). `None` if nothing is stored
+    /// at `key`.
+    fn walk_chain<'s>(&'s self, key: &ValueKey, blame: &Blame<'_>) -> Result<Option<Walk<'s>>> {
+        let mut bytes = 0usize;
+        let mut points: Vec<(i64, i64)> = Vec::new();
+        let mut chain: Vec<&ValueKey> = Vec::new();
+        let mut at = key.clone();
+        let value = loop {
+            let Some(row) = self.raw.get_key_value(&at) else {
+                if chain.is_empty() {
+                    return Ok(None);
+                }
+                return Err(blame.corrupt(&at.3, "the base of a delta is missing".into()));
+            };
+            if row.1.lost {
+                return Err(
+                    blame.corrupt(&at.3, "its long value is missing from channel_blobs".into())
+                );
+            }
+            match &row.1.base {
+                None => match &row.1.value {
+                    StoredJson::Absent => {
+                        if chain.is_empty() {
+                            return Ok(None);
+                        }
+                        return Err(blame.corrupt(&at.3, "the base of a delta has no value".into()));
+                    }
+                    raw => {
+                        bytes += raw_bytes(raw);
+                        let value = decode(raw).map_err(|why| blame.corrupt(&at.3, why))?;
+                        if let (Value::Array(items), Some(len), Some(hash)) =
+                            (&value, row.1.len, row.1.hash)
+                            && usize::try_from(len).ok() == Some(items.len())
+                        {
+                            points.push((len, hash));
+                        }
+                        break value;
+                    }
+                },
+                Some(base) => {
+                    if chain.len() >= MAX_CHAIN {
+                        return Err(blame.corrupt(&key.3, "delta chain too long (a cycle?)".into()));
+                    }
+                    chain.push(row.0);
+                    at = (at.0, at.1, at.2, base.clone());
+                }
+            }
+        };
+        Ok(Some(Walk {
+            value,
+            chain,
+            bytes,
+            points,
+        }))
+    }
+}
+
+/// A chain walked down to its snapshot.
+struct Walk<'s> {
+    /// The snapshot's value.
+    value: Value,
+    /// The deltas above it, newest first.
+    chain: Vec<&'s ValueKey>,
+    /// JSON bytes read so far.
+    bytes: usize,
+    /// The (length, hash) of every row of the chain read so far: the value
+    /// at each is a prefix of the full one (for the read cache).
+    points: Vec<(i64, i64)>,
+}
+
+/// Whose value is damaged, for [`Error::Corrupt`].
+struct Blame<'a> {
+    thread_id: &'a str,
+    checkpoint_id: &'a str,
+    channel: &'a str,
+}
+
+impl Blame<'_> {
+    fn corrupt(&self, version: &str, why: String) -> Error {
+        Error::Corrupt {
+            thread_id: self.thread_id.to_owned(),
+            checkpoint_id: self.checkpoint_id.to_owned(),
+            what: format!(
+                "value of channel {:?} at version {version}: {why}",
+                self.channel
+            ),
+        }
     }
 }
 
