@@ -247,87 +247,25 @@ pub(crate) struct ListQuery {
 pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> ListQuery {
     let mut sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints");
     let mut terms: Vec<String> = Vec::new();
-    let mut params: Vec<SqlValue> = Vec::new();
-    let mut exact = true;
-    let bind = |params: &mut Vec<SqlValue>, v: SqlValue| {
-        params.push(v);
-        format!("?{}", params.len())
-    };
+    let mut params = Params::default();
     if let Some(config) = config {
-        let p = bind(&mut params, SqlValue::Text(config.thread_id.clone()));
+        let p = params.bind(SqlValue::Text(config.thread_id.clone()));
         terms.push(format!("thread_id = {p}"));
         if let Some(ns) = &config.checkpoint_ns {
-            let p = bind(&mut params, SqlValue::Text(ns.clone()));
+            let p = params.bind(SqlValue::Text(ns.clone()));
             terms.push(format!("checkpoint_ns = {p}"));
         }
         if let Some(id) = &config.checkpoint_id {
-            let p = bind(&mut params, SqlValue::Text(id.clone()));
+            let p = params.bind(SqlValue::Text(id.clone()));
             terms.push(format!("checkpoint_id = {p}"));
         }
     }
     if let Some(before) = &options.before {
-        let p = bind(&mut params, SqlValue::Text(before.clone()));
+        let p = params.bind(SqlValue::Text(before.clone()));
         terms.push(format!("checkpoint_id < {p}"));
     }
     for (key, wanted) in &options.filter {
-        let term = match (key.as_str(), wanted) {
-            ("step", Value::Number(n)) => {
-                let v = match n.as_i64() {
-                    Some(i) => SqlValue::Integer(i),
-                    None => {
-                        exact = false;
-                        SqlValue::Real(n.as_f64().unwrap_or(f64::NAN))
-                    }
-                };
-                format!("step = {}", bind(&mut params, v))
-            }
-            ("source", Value::String(s)) => {
-                format!("source = {}", bind(&mut params, SqlValue::Text(s.clone())))
-            }
-            ("run_id", Value::String(s)) => {
-                format!("run_id = {}", bind(&mut params, SqlValue::Text(s.clone())))
-            }
-            ("run_id", Value::Null) => "run_id IS NULL".to_owned(),
-            // `step` is always a number, `source` always a string and
-            // `run_id` a string or absent: nothing else can match.
-            ("step" | "source" | "run_id", _) => "0".to_owned(),
-            (_, wanted) => {
-                let path = bind(&mut params, SqlValue::Text(format!("$.\"{key}\"")));
-                match wanted {
-                    Value::Null => format!("json_extract(metadata, {path}) IS NULL"),
-                    Value::Bool(true) => format!("json_type(metadata, {path}) = 'true'"),
-                    Value::Bool(false) => format!("json_type(metadata, {path}) = 'false'"),
-                    Value::String(s) => {
-                        let p = bind(&mut params, SqlValue::Text(s.clone()));
-                        format!(
-                            "(json_type(metadata, {path}) = 'text' \
-                             AND json_extract(metadata, {path}) = {p})"
-                        )
-                    }
-                    Value::Number(n) => match n.as_i64() {
-                        Some(i) => {
-                            let p = bind(&mut params, SqlValue::Integer(i));
-                            format!(
-                                "(json_type(metadata, {path}) IN ('integer', 'real') \
-                                 AND json_extract(metadata, {path}) = {p})"
-                            )
-                        }
-                        None => {
-                            exact = false;
-                            format!("json_type(metadata, {path}) IN ('integer', 'real')")
-                        }
-                    },
-                    Value::Array(_) => {
-                        exact = false;
-                        format!("json_type(metadata, {path}) = 'array'")
-                    }
-                    Value::Object(_) => {
-                        exact = false;
-                        format!("json_type(metadata, {path}) = 'object'")
-                    }
-                }
-            }
-        };
+        let term = filter_term(&mut params, key, wanted);
         terms.push(term);
     }
     if !terms.is_empty() {
@@ -336,6 +274,7 @@ pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> List
     }
     // Newest first; ties (copied threads share ids) by thread, namespace.
     sql.push_str(" ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC");
+    let exact = params.exact;
     if exact && let Some(limit) = options.limit {
         // A literal, not a parameter: SQLite plans `ORDER BY ... LIMIT ?`
         // with the bound value, so such a statement is prepared again at
@@ -343,5 +282,102 @@ pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> List
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         sql.push_str(&format!(" LIMIT {limit}"));
     }
-    ListQuery { sql, params, exact }
+    ListQuery {
+        sql,
+        params: params.values,
+        exact,
+    }
+}
+
+/// The parameters of a query being built, and whether its conditions are
+/// all decided exactly by SQL.
+struct Params {
+    values: Vec<SqlValue>,
+    exact: bool,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            values: Vec::new(),
+            exact: true,
+        }
+    }
+}
+
+impl Params {
+    /// Binds `v`; its placeholder.
+    fn bind(&mut self, v: SqlValue) -> String {
+        self.values.push(v);
+        format!("?{}", self.values.len())
+    }
+}
+
+/// The condition of one metadata filter `key = wanted`. `step`, `source`
+/// and `run_id` use the indexed columns; other keys use `json_extract` on
+/// the metadata JSON with the key quoted and bound as a parameter. A
+/// condition SQL cannot decide exactly (floats, arrays, objects) only
+/// narrows by JSON type and marks the query inexact.
+fn filter_term(params: &mut Params, key: &str, wanted: &Value) -> String {
+    match (key, wanted) {
+        ("step", Value::Number(n)) => {
+            let v = match n.as_i64() {
+                Some(i) => SqlValue::Integer(i),
+                None => {
+                    params.exact = false;
+                    SqlValue::Real(n.as_f64().unwrap_or(f64::NAN))
+                }
+            };
+            format!("step = {}", params.bind(v))
+        }
+        ("source", Value::String(s)) => {
+            format!("source = {}", params.bind(SqlValue::Text(s.clone())))
+        }
+        ("run_id", Value::String(s)) => {
+            format!("run_id = {}", params.bind(SqlValue::Text(s.clone())))
+        }
+        ("run_id", Value::Null) => "run_id IS NULL".to_owned(),
+        // `step` is always a number, `source` always a string and
+        // `run_id` a string or absent: nothing else can match.
+        ("step" | "source" | "run_id", _) => "0".to_owned(),
+        (_, wanted) => json_term(params, key, wanted),
+    }
+}
+
+/// The condition on a user metadata key, through `json_extract`.
+fn json_term(params: &mut Params, key: &str, wanted: &Value) -> String {
+    let path = params.bind(SqlValue::Text(format!("$.\"{key}\"")));
+    match wanted {
+        Value::Null => format!("json_extract(metadata, {path}) IS NULL"),
+        Value::Bool(true) => format!("json_type(metadata, {path}) = 'true'"),
+        Value::Bool(false) => format!("json_type(metadata, {path}) = 'false'"),
+        Value::String(s) => {
+            let p = params.bind(SqlValue::Text(s.clone()));
+            format!(
+                "(json_type(metadata, {path}) = 'text' \
+                 AND json_extract(metadata, {path}) = {p})"
+            )
+        }
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => {
+                let p = params.bind(SqlValue::Integer(i));
+                format!(
+                    "(json_type(metadata, {path}) IN ('integer', 'real') \
+                     AND json_extract(metadata, {path}) = {p})"
+                )
+            }
+            None => {
+                params.exact = false;
+                format!("json_type(metadata, {path}) IN ('integer', 'real')")
+            }
+        },
+        Value::Array(_) => {
+            params.exact = false;
+            format!("json_type(metadata, {path}) = 'array'")
+        }
+        Value::Object(_) => {
+            params.exact = false;
+            format!("json_type(metadata, {path}) = 'object'")
+        }
+    }
 }
