@@ -64,7 +64,8 @@ pub fn new_checkpoint_id_after(step: i64, parent: Option<&str>) -> String {
 ///
 /// let parent = new_checkpoint_id_after(0, None);
 /// // A host whose clock is 10 minutes behind.
-/// let behind = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(600);
+/// let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+/// let behind = now.checked_sub(Duration::from_mins(10)).unwrap();
 /// let child = new_checkpoint_id_at_time(1, Some(&parent), behind);
 /// assert!(child > parent);
 /// ```
@@ -151,7 +152,8 @@ mod tests {
 
     /// The clock of a host 10 minutes behind.
     fn ten_minutes_behind() -> Duration {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(600)
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        now.checked_sub(Duration::from_mins(10)).unwrap()
     }
 
     #[test]

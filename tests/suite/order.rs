@@ -15,8 +15,9 @@ use super::fixtures::*;
 fn ten_minutes_behind() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|now| now.checked_sub(Duration::from_mins(10)))
         .expect("the clock is after 1970")
-        - Duration::from_secs(600)
 }
 
 /// An empty checkpoint with id `id`.
