@@ -180,15 +180,6 @@ pub enum Error {
         parent_id: String,
     },
 
-    /// A background saver (one that stores a thread's checkpoints off the
-    /// caller's task) stopped before it took this write; nothing of it was
-    /// stored.
-    #[error("the background saver of thread {thread_id:?} stopped before it took the write")]
-    SaverStopped {
-        /// The thread whose write was not taken.
-        thread_id: String,
-    },
-
     /// A file operation failed.
     #[error("i/o error on {path}: {source}")]
     Io {
