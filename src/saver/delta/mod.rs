@@ -31,8 +31,8 @@
 //! thread's history grows, instead of growing with it.
 //!
 //! A snapshot is written instead of a delta only when the chain would
-//! exceed [`SqliteOptions::snapshot_every`](crate::SqliteOptions::snapshot_every)
-//! deltas: a thread's chain of a channel is one snapshot and up to that
+//! exceed the `snapshot_every` a backend gives [`DeltaCache::new`] (for
+//! SQLite, `SqliteOptions::snapshot_every`) deltas: a thread's chain of a channel is one snapshot and up to that
 //! many deltas. Reading any value costs one snapshot plus at most that many
 //! small delta rows.
 //!
