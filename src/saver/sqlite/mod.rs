@@ -140,7 +140,7 @@ pub struct SqliteSaver {
     memory: bool,
     /// Keeps a memory database alive while the saver lives.
     _keepalive: Option<Mutex<Connection>>,
-    /// Concurrent writes share a transaction (see `commit.rs`).
+    /// Concurrent writes share a transaction (see `saver::group_commit`).
     group: GroupCommit,
     /// The last array written per channel, to store appends as deltas.
     cache: DeltaCache,

@@ -70,7 +70,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
             ON DELETE CASCADE
     );
     ",
-    // 2: delta-encoded channel values (see `values.rs`). Rows written before
+    // 2: delta-encoded channel values (see `saver::delta`). Rows written before
     // are full values (`base` NULL).
     "
     ALTER TABLE channel_values ADD COLUMN base TEXT;    -- delta on this version; NULL: full
