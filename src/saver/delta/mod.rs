@@ -52,6 +52,8 @@ mod load;
 mod read_cache;
 mod resolve;
 mod store;
+#[cfg(test)]
+mod tests;
 
 pub use cache::DeltaCache;
 pub use encode::{Encoded, Mode, Row, Stored, encode};
