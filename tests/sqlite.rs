@@ -201,7 +201,16 @@ fn missing_directory_is_a_sqlite_error_naming_the_file() {
     let (dir, _) = temp_db();
     let path = dir.path().join("no/such/dir/x.db");
     let err = SqliteSaver::open(&path).unwrap_err();
-    assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Backend {
+                backend: "sqlite",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("x.db"), "{err}");
 }
 
@@ -717,7 +726,16 @@ fn sqlite_errors_name_the_operation_and_the_file() {
         .put_writes(&cfg, &[("a".into(), json!(1))], "task-9", "")
         .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Backend {
+                backend: "sqlite",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(text.contains("task-9") && text.contains("\"t\""), "{text}");
     assert!(text.contains(&path.display().to_string()), "{text}");
 }

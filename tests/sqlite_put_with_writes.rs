@@ -105,7 +105,13 @@ fn a_refused_checkpoint_row_rolls_back_the_writes_of_the_call() {
         .put_with_writes(&parent, &batches, &child, &md(1), &child.channel_versions)
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Sqlite { .. }) && err.to_string().contains("refused by the test"),
+        matches!(
+            &err,
+            Error::Backend {
+                backend: "sqlite",
+                ..
+            }
+        ) && err.to_string().contains("refused by the test"),
         "{err}"
     );
     let after = (rows(&saver), saver.list(None, &ListOptions::new()).unwrap());

@@ -67,6 +67,7 @@ pub mod fixtures;
 pub mod get_tuple;
 pub mod list;
 pub mod listing;
+pub mod order;
 pub mod pending_writes;
 pub mod prune;
 pub mod put;
@@ -257,6 +258,14 @@ macro_rules! conformance_suite {
                 prune_preserves_other_threads,
                 prune_empty_list_noop,
                 prune_nonexistent_noop,
+            ],
+            order: [
+                order_child_from_a_clock_behind_is_latest,
+                order_put_before_parent_refused,
+                order_put_same_id_as_parent_refused,
+                order_put_with_writes_before_parent_refused,
+                order_chain_on_alternating_clocks,
+                order_first_checkpoint_has_no_bound,
             ],
             listing: [
                 list_all_threads_with_filter,

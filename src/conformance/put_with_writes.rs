@@ -336,9 +336,12 @@ pub fn put_with_writes_missing_parent(saver: &dyn BaseCheckpointSaver) {
     let tid = parent.thread_id.clone();
     let before = snapshot(saver);
     let tasks = vec![task(&[("a", json!(2))], &uuid4(), "")];
+    // Unknown, and made before the child: it sorts before it, as a parent
+    // must.
+    let unknown = crate::new_checkpoint_id(0);
     let cp = checkpoint_with(&[("a", json!(2))]);
     let cases = [
-        ("unknown id", config(&tid).with_checkpoint_id(uuid4())),
+        ("unknown id", config(&tid).with_checkpoint_id(unknown)),
         (
             "unknown thread",
             config(&thread_id()).with_checkpoint_id(id_of(&parent)),

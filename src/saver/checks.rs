@@ -1,5 +1,12 @@
 //! Input checks and config rules shared by every saver, so that each saver
 //! refuses the same bad input with the same error.
+//!
+//! They are part of the [`BaseCheckpointSaver`](crate::BaseCheckpointSaver)
+//! contract: a backend calls [`check_put`] before storing a checkpoint,
+//! [`writes_target`] before storing writes, [`check_copy`] and
+//! [`require_thread`] for the other calls, and stores the metadata that
+//! [`merged_metadata`] gives. Each check runs before anything is written,
+//! so a refused call changes nothing.
 
 use serde_json::Value;
 
@@ -8,7 +15,7 @@ use super::config::Config;
 use super::error::{Error, Result};
 
 /// Refuses an empty thread id.
-pub(crate) fn require_thread(operation: &'static str, thread_id: &str) -> Result<()> {
+pub fn require_thread(operation: &'static str, thread_id: &str) -> Result<()> {
     if thread_id.is_empty() {
         return Err(Error::EmptyThreadId { operation });
     }
@@ -16,7 +23,7 @@ pub(crate) fn require_thread(operation: &'static str, thread_id: &str) -> Result
 }
 
 /// The `(thread, namespace, checkpoint id)` a `put_writes` config names.
-pub(crate) fn writes_target(config: &Config) -> Result<(&str, &str, &str)> {
+pub fn writes_target(config: &Config) -> Result<(&str, &str, &str)> {
     require_thread("put_writes", &config.thread_id)?;
     let id = config
         .checkpoint_id
@@ -29,7 +36,7 @@ pub(crate) fn writes_target(config: &Config) -> Result<(&str, &str, &str)> {
 }
 
 /// The error for a `put_writes` against a checkpoint that does not exist.
-pub(crate) fn checkpoint_not_found(thread_id: &str, ns: &str, id: &str) -> Error {
+pub fn checkpoint_not_found(thread_id: &str, ns: &str, id: &str) -> Error {
     Error::CheckpointNotFound {
         thread_id: thread_id.to_owned(),
         checkpoint_ns: ns.to_owned(),
@@ -37,8 +44,10 @@ pub(crate) fn checkpoint_not_found(thread_id: &str, ns: &str, id: &str) -> Error
     }
 }
 
-/// Refuses a checkpoint `put` could not store faithfully.
-pub(crate) fn check_put(config: &Config, checkpoint: &Checkpoint) -> Result<()> {
+/// Refuses a checkpoint `put` could not store faithfully: an empty thread
+/// or checkpoint id, a channel value without a version, or an id that
+/// does not sort after its parent's (see [`check_order`]).
+pub fn check_put(config: &Config, checkpoint: &Checkpoint) -> Result<()> {
     require_thread("put", &config.thread_id)?;
     let invalid = |reason: String| Error::InvalidCheckpoint {
         thread_id: config.thread_id.clone(),
@@ -48,6 +57,7 @@ pub(crate) fn check_put(config: &Config, checkpoint: &Checkpoint) -> Result<()> 
     if checkpoint.id.is_empty() {
         return Err(invalid("the checkpoint id is empty".into()));
     }
+    check_order(config, checkpoint)?;
     if let Some(channel) = checkpoint
         .channel_values
         .keys()
@@ -60,8 +70,22 @@ pub(crate) fn check_put(config: &Config, checkpoint: &Checkpoint) -> Result<()> 
     Ok(())
 }
 
+/// Refuses a checkpoint whose id does not sort after its parent's (the
+/// config's `checkpoint_id`): "latest" is the greatest id, so a child that
+/// sorts first would hide behind its parent.
+pub fn check_order(config: &Config, checkpoint: &Checkpoint) -> Result<()> {
+    match config.checkpoint_id.as_deref() {
+        Some(parent) if checkpoint.id.as_str() <= parent => Err(Error::CheckpointOutOfOrder {
+            thread_id: config.thread_id.clone(),
+            checkpoint_id: checkpoint.id.clone(),
+            parent_id: parent.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses `copy_thread` arguments that cannot name two threads.
-pub(crate) fn check_copy(source: &str, target: &str) -> Result<()> {
+pub fn check_copy(source: &str, target: &str) -> Result<()> {
     require_thread("copy_thread", source)?;
     require_thread("copy_thread", target)?;
     Ok(())
@@ -89,10 +113,7 @@ const METADATA_FIELDS: [&str; 4] = ["source", "step", "parents", "run_id"];
 /// config's `metadata` and `configurable` maps that it lacks, as LangGraph's
 /// `put` does, and without user keys named like a field (`source`, `step`,
 /// `parents`, `run_id`): the field wins, as in [`CheckpointMetadata::get`].
-pub(crate) fn merged_metadata(
-    config: &Config,
-    metadata: &CheckpointMetadata,
-) -> CheckpointMetadata {
+pub fn merged_metadata(config: &Config, metadata: &CheckpointMetadata) -> CheckpointMetadata {
     let mut merged = metadata.clone();
     merged
         .extra
@@ -124,7 +145,7 @@ pub(crate) fn merged_metadata(
 }
 
 /// The config that names one stored checkpoint.
-pub(crate) fn checkpoint_config(thread_id: &str, ns: &str, id: &str) -> Config {
+pub fn checkpoint_config(thread_id: &str, ns: &str, id: &str) -> Config {
     Config::thread(thread_id).with_ns(ns).with_checkpoint_id(id)
 }
 

@@ -5,13 +5,17 @@ use std::path::PathBuf;
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The error of a backend's engine or of a shared transaction, as
+/// [`Error::Backend`] and [`Error::GroupCommit`] carry it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Everything a saver call can fail with.
 ///
 /// Each variant names what it was working on (thread, checkpoint, file).
 /// A call that fails with one of the input errors (`EmptyThreadId`,
 /// `MissingCheckpointId`, `CheckpointNotFound`, `ThreadNotFound`,
-/// `InvalidFilterKey`, `TargetNotEmpty`, `InvalidCheckpoint`) has changed
-/// nothing.
+/// `InvalidFilterKey`, `TargetNotEmpty`, `InvalidCheckpoint`,
+/// `CheckpointOutOfOrder`) has changed nothing.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -102,12 +106,12 @@ pub enum Error {
         source: serde_json::Error,
     },
 
-    /// The database file was written by a newer version of this crate.
+    /// The database was written by a newer version of this crate.
     #[error(
         "database {path} has schema version {found}, newer than {supported}, the newest this version of checkpointer knows"
     )]
     SchemaTooNew {
-        /// The file.
+        /// The database (a file path, or a backend's name for it).
         path: PathBuf,
         /// The schema version found in the file.
         found: i64,
@@ -115,7 +119,8 @@ pub enum Error {
         supported: i64,
     },
 
-    /// The file is not a checkpoint database (not SQLite, or someone else's).
+    /// The database is not a checkpoint database (not one the backend can
+    /// read, or someone else's).
     #[error("{path} is not a checkpoint database: {reason}")]
     NotACheckpointDatabase {
         /// The file.
@@ -124,39 +129,56 @@ pub enum Error {
         reason: String,
     },
 
-    /// SQLite could not put the file database into WAL mode (for example on
-    /// a file system without shared memory support).
+    /// The backend could not put the database into its write-ahead log
+    /// mode (SQLite's WAL, for example on a file system without shared
+    /// memory support).
     #[error("{path}: WAL mode did not take (journal_mode is {journal_mode:?})")]
     WalUnavailable {
         /// The file.
         path: PathBuf,
-        /// The journal mode SQLite reported instead of `wal`.
+        /// The journal mode the engine reported instead of `wal`.
         journal_mode: String,
     },
 
-    /// A SQLite call failed.
-    #[error("sqlite error during {operation}: {source}")]
-    Sqlite {
+    /// The storage engine of a backend failed (a SQL statement, a
+    /// connection, a pool). The engine's own error is the `source`, so a
+    /// backend's driver is not part of this crate's public API.
+    #[error("{backend} error during {operation}: {source}")]
+    Backend {
+        /// The backend that failed (`"sqlite"`, ...).
+        backend: &'static str,
         /// What the saver was doing.
         operation: String,
-        /// The SQLite error.
-        source: rusqlite::Error,
+        /// The engine's error.
+        source: BoxError,
     },
 
     /// A write shared its transaction with concurrent writes (group
     /// commit), and that transaction could not begin or commit; nothing of
     /// the write was applied.
-    #[error("{operation}: the shared transaction failed: {reason}")]
+    #[error("{operation}: the shared transaction failed: {source}")]
     GroupCommit {
         /// The write that was not applied.
         operation: String,
         /// Why the shared transaction failed.
-        reason: String,
+        source: BoxError,
     },
 
-    /// No pooled connection could be had.
-    #[error("connection pool error: {0}")]
-    Pool(#[from] r2d2::Error),
+    /// A checkpoint given to `put` does not sort after its parent (the
+    /// config's `checkpoint_id`): "latest" is the greatest id, so storing
+    /// it would make the parent look newer than its child. Nothing was
+    /// stored. Make ids with [`new_checkpoint_id_after`](crate::saver::new_checkpoint_id_after).
+    #[error(
+        "checkpoint {checkpoint_id:?} of thread {thread_id:?} does not sort after its parent {parent_id:?}"
+    )]
+    CheckpointOutOfOrder {
+        /// The thread written to.
+        thread_id: String,
+        /// The id of the refused checkpoint.
+        checkpoint_id: String,
+        /// The id of its parent, which is not smaller.
+        parent_id: String,
+    },
 
     /// A file operation failed.
     #[error("i/o error on {path}: {source}")]
@@ -171,4 +193,29 @@ pub enum Error {
     /// panicked or was cancelled.
     #[error("saver task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+}
+
+impl Error {
+    /// An [`Error::Backend`]: `backend`'s engine failed during `operation`.
+    /// Backends map their driver's errors through this.
+    pub fn backend(
+        backend: &'static str,
+        operation: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Backend {
+            backend,
+            operation: operation.into(),
+            source: source.into(),
+        }
+    }
+
+    /// An [`Error::GroupCommit`]: the shared transaction of `operation`
+    /// failed because of `source`.
+    pub fn group_commit(operation: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::GroupCommit {
+            operation: operation.into(),
+            source: source.into(),
+        }
+    }
 }

@@ -16,6 +16,7 @@ use super::error::{Error, Result};
 use super::iter::CheckpointIter;
 use super::list::ListOptions;
 use super::prune::PruneStrategy;
+use super::trace::{Call, traced};
 use super::tuple::{CheckpointTuple, PendingWrite};
 use super::version::ChannelVersion;
 use super::writes::{WriteBatch, sort_pending_writes, special_idx, write_idx};
@@ -145,64 +146,68 @@ impl Namespace {
 
 impl BaseCheckpointSaver for InMemorySaver {
     fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
-        require_thread("get_tuple", &config.thread_id)?;
-        let threads = self.read();
-        let Some(ns) = threads
-            .get(&config.thread_id)
-            .and_then(|t| t.get(config.ns()))
-        else {
-            return Ok(None);
-        };
-        let stored = match &config.checkpoint_id {
-            Some(id) => ns.checkpoints.get(id),
-            None => ns.checkpoints.values().next_back(),
-        };
-        Ok(stored.map(|s| ns.tuple(&config.thread_id, config.ns(), s)))
+        traced("memory", Call::config("get_tuple", Some(config)), || {
+            require_thread("get_tuple", &config.thread_id)?;
+            let threads = self.read();
+            let Some(ns) = threads
+                .get(&config.thread_id)
+                .and_then(|t| t.get(config.ns()))
+            else {
+                return Ok(None);
+            };
+            let stored = match &config.checkpoint_id {
+                Some(id) => ns.checkpoints.get(id),
+                None => ns.checkpoints.values().next_back(),
+            };
+            Ok(stored.map(|s| ns.tuple(&config.thread_id, config.ns(), s)))
+        })
     }
 
     fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
-        options.validate()?;
-        if let Some(config) = config {
-            require_thread("list", &config.thread_id)?;
-        }
-        let threads = self.read();
-        let mut found: Vec<(&String, &String, &Namespace, &Stored)> = Vec::new();
-        let selected: Vec<(&String, &Thread)> = match config {
-            Some(c) => threads.get_key_value(&c.thread_id).into_iter().collect(),
-            None => threads.iter().collect(),
-        };
-        for (thread_id, thread) in selected {
-            for (ns_name, ns) in thread {
-                if config
-                    .and_then(|c| c.checkpoint_ns.as_ref())
-                    .is_some_and(|wanted| wanted != ns_name)
-                {
-                    continue;
-                }
-                for (id, stored) in &ns.checkpoints {
-                    let id_ok = config
-                        .and_then(|c| c.checkpoint_id.as_ref())
-                        .is_none_or(|wanted| wanted == id);
-                    let before_ok = options.before.as_ref().is_none_or(|b| id < b);
-                    if id_ok && before_ok && options.matches(&stored.metadata) {
-                        found.push((thread_id, ns_name, ns, stored));
+        traced("memory", Call::config("list", config), || {
+            options.validate()?;
+            if let Some(config) = config {
+                require_thread("list", &config.thread_id)?;
+            }
+            let threads = self.read();
+            let mut found: Vec<(&String, &String, &Namespace, &Stored)> = Vec::new();
+            let selected: Vec<(&String, &Thread)> = match config {
+                Some(c) => threads.get_key_value(&c.thread_id).into_iter().collect(),
+                None => threads.iter().collect(),
+            };
+            for (thread_id, thread) in selected {
+                for (ns_name, ns) in thread {
+                    if config
+                        .and_then(|c| c.checkpoint_ns.as_ref())
+                        .is_some_and(|wanted| wanted != ns_name)
+                    {
+                        continue;
+                    }
+                    for (id, stored) in &ns.checkpoints {
+                        let id_ok = config
+                            .and_then(|c| c.checkpoint_id.as_ref())
+                            .is_none_or(|wanted| wanted == id);
+                        let before_ok = options.before.as_ref().is_none_or(|b| id < b);
+                        if id_ok && before_ok && options.matches(&stored.metadata) {
+                            found.push((thread_id, ns_name, ns, stored));
+                        }
                     }
                 }
             }
-        }
-        // Newest first; ties between threads broken by thread and namespace
-        // so the order is stable.
-        found.sort_by(|a, b| {
-            (b.3.checkpoint.id.as_str(), b.0, b.1).cmp(&(a.3.checkpoint.id.as_str(), a.0, a.1))
-        });
-        let limit = options.limit.unwrap_or(usize::MAX);
-        Ok(CheckpointIter::from_vec(
-            found
-                .into_iter()
-                .take(limit)
-                .map(|(t, n, ns, s)| ns.tuple(t, n, s))
-                .collect(),
-        ))
+            // Newest first; ties between threads broken by thread and namespace
+            // so the order is stable.
+            found.sort_by(|a, b| {
+                (b.3.checkpoint.id.as_str(), b.0, b.1).cmp(&(a.3.checkpoint.id.as_str(), a.0, a.1))
+            });
+            let limit = options.limit.unwrap_or(usize::MAX);
+            Ok(CheckpointIter::from_vec(
+                found
+                    .into_iter()
+                    .take(limit)
+                    .map(|(t, n, ns, s)| ns.tuple(t, n, s))
+                    .collect(),
+            ))
+        })
     }
 
     fn put(
@@ -212,14 +217,16 @@ impl BaseCheckpointSaver for InMemorySaver {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        check_put(config, checkpoint)?;
-        Ok(store_checkpoint(
-            &mut self.write(),
-            config,
-            checkpoint,
-            metadata,
-            new_versions,
-        ))
+        traced("memory", Call::put("put", config, &checkpoint.id), || {
+            check_put(config, checkpoint)?;
+            Ok(store_checkpoint(
+                &mut self.write(),
+                config,
+                checkpoint,
+                metadata,
+                new_versions,
+            ))
+        })
     }
 
     fn put_writes(
@@ -229,11 +236,13 @@ impl BaseCheckpointSaver for InMemorySaver {
         task_id: &str,
         task_path: &str,
     ) -> Result<()> {
-        let target = writes_target(config)?;
-        let mut threads = self.write();
-        let stored = writes_of(&mut threads, target)?;
-        store_writes(stored, &WriteBatch::new(writes, task_id, task_path));
-        Ok(())
+        traced("memory", Call::config("put_writes", Some(config)), || {
+            let target = writes_target(config)?;
+            let mut threads = self.write();
+            let stored = writes_of(&mut threads, target)?;
+            store_writes(stored, &WriteBatch::new(writes, task_id, task_path));
+            Ok(())
+        })
     }
 
     fn put_with_writes(
@@ -244,105 +253,119 @@ impl BaseCheckpointSaver for InMemorySaver {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        // Everything is checked before the map changes.
-        let target = if batches.is_empty() {
-            None
-        } else {
-            Some(writes_target(config)?)
-        };
-        check_put(config, checkpoint)?;
-        let mut threads = self.write();
-        if let Some(target) = target {
-            let stored = writes_of(&mut threads, target)?;
-            for batch in batches {
-                store_writes(stored, batch);
-            }
-        }
-        Ok(store_checkpoint(
-            &mut threads,
-            config,
-            checkpoint,
-            metadata,
-            new_versions,
-        ))
+        traced(
+            "memory",
+            Call::put("put_with_writes", config, &checkpoint.id),
+            || {
+                // Everything is checked before the map changes.
+                let target = if batches.is_empty() {
+                    None
+                } else {
+                    Some(writes_target(config)?)
+                };
+                check_put(config, checkpoint)?;
+                let mut threads = self.write();
+                if let Some(target) = target {
+                    let stored = writes_of(&mut threads, target)?;
+                    for batch in batches {
+                        store_writes(stored, batch);
+                    }
+                }
+                Ok(store_checkpoint(
+                    &mut threads,
+                    config,
+                    checkpoint,
+                    metadata,
+                    new_versions,
+                ))
+            },
+        )
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {
-        require_thread("delete_thread", thread_id)?;
-        self.write().remove(thread_id);
-        Ok(())
+        traced("memory", Call::thread("delete_thread", thread_id), || {
+            require_thread("delete_thread", thread_id)?;
+            self.write().remove(thread_id);
+            Ok(())
+        })
     }
 
     fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
-        if run_ids.is_empty() {
-            return Ok(());
-        }
-        let mut threads = self.write();
-        for thread in threads.values_mut() {
-            for ns in thread.values_mut() {
-                let before = ns.checkpoints.len();
-                ns.checkpoints.retain(|_, s| {
-                    s.metadata
-                        .run_id
-                        .as_ref()
-                        .is_none_or(|r| !run_ids.contains(r))
-                });
-                if ns.checkpoints.len() != before {
-                    ns.collect_garbage();
-                }
+        traced("memory", Call::new("delete_for_runs"), || {
+            if run_ids.is_empty() {
+                return Ok(());
             }
-            thread.retain(|_, ns| !ns.checkpoints.is_empty());
-        }
-        threads.retain(|_, t| !t.is_empty());
-        Ok(())
+            let mut threads = self.write();
+            for thread in threads.values_mut() {
+                for ns in thread.values_mut() {
+                    let before = ns.checkpoints.len();
+                    ns.checkpoints.retain(|_, s| {
+                        s.metadata
+                            .run_id
+                            .as_ref()
+                            .is_none_or(|r| !run_ids.contains(r))
+                    });
+                    if ns.checkpoints.len() != before {
+                        ns.collect_garbage();
+                    }
+                }
+                thread.retain(|_, ns| !ns.checkpoints.is_empty());
+            }
+            threads.retain(|_, t| !t.is_empty());
+            Ok(())
+        })
     }
 
     fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
-        check_copy(source, target)?;
-        let mut threads = self.write();
-        if threads.contains_key(target) {
-            return Err(Error::TargetNotEmpty {
-                source_thread: source.to_owned(),
-                target_thread: target.to_owned(),
-            });
-        }
-        let copy = threads
-            .get(source)
-            .cloned()
-            .ok_or_else(|| Error::ThreadNotFound {
-                thread_id: source.to_owned(),
-            })?;
-        threads.insert(target.to_owned(), copy);
-        Ok(())
+        traced("memory", Call::thread("copy_thread", source), || {
+            check_copy(source, target)?;
+            let mut threads = self.write();
+            if threads.contains_key(target) {
+                return Err(Error::TargetNotEmpty {
+                    source_thread: source.to_owned(),
+                    target_thread: target.to_owned(),
+                });
+            }
+            let copy = threads
+                .get(source)
+                .cloned()
+                .ok_or_else(|| Error::ThreadNotFound {
+                    thread_id: source.to_owned(),
+                })?;
+            threads.insert(target.to_owned(), copy);
+            Ok(())
+        })
     }
 
     fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
-        for thread_id in thread_ids {
-            require_thread("prune", thread_id)?;
-        }
-        let mut threads = self.write();
-        for thread_id in thread_ids {
-            match strategy {
-                PruneStrategy::Delete => {
-                    threads.remove(thread_id);
-                }
-                PruneStrategy::KeepLatest => {
-                    let Some(thread) = threads.get_mut(thread_id) else {
-                        continue;
-                    };
-                    for ns in thread.values_mut() {
-                        if let Some(latest) = ns.checkpoints.keys().next_back().cloned() {
-                            ns.checkpoints.retain(|id, _| *id == latest);
-                            if let Some(kept) = ns.checkpoints.get_mut(&latest) {
-                                kept.parent_id = None;
+        traced("memory", Call::new("prune"), || {
+            for thread_id in thread_ids {
+                require_thread("prune", thread_id)?;
+            }
+            let mut threads = self.write();
+            for thread_id in thread_ids {
+                match strategy {
+                    PruneStrategy::Delete => {
+                        threads.remove(thread_id);
+                    }
+                    PruneStrategy::KeepLatest => {
+                        let Some(thread) = threads.get_mut(thread_id) else {
+                            continue;
+                        };
+                        for ns in thread.values_mut() {
+                            if let Some(latest) = ns.checkpoints.keys().next_back().cloned() {
+                                ns.checkpoints.retain(|id, _| *id == latest);
+                                if let Some(kept) = ns.checkpoints.get_mut(&latest) {
+                                    kept.parent_id = None;
+                                }
+                                ns.collect_garbage();
                             }
-                            ns.collect_garbage();
                         }
                     }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 

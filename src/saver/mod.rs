@@ -11,22 +11,53 @@
 //! import, pruning by age, vacuum; implemented by both savers) and
 //! [`export`], a thread as JSON Lines that any saver writes and any admin
 //! imports.
+//!
+//! # Writing a backend
+//!
+//! A backend implements [`BaseCheckpointSaver`] and holds only what is its
+//! own: schema and migrations, statements, row mapping. What every backend
+//! needs is here, public, so that it is written once:
+//!
+//! - [`checks`]: the input checks and the metadata merge rule of the
+//!   contract (call them before writing anything; a refused call changes
+//!   nothing).
+//! - [`rows`]: the JSON of checkpoint, metadata and write rows
+//!   ([`rows::PreparedPut`], [`rows::EncodedWrites`], the `decode_*`
+//!   functions), so that every backend reads the rows of every other.
+//! - [`delta`]: the append-delta encoding of channel values; a backend
+//!   implements [`delta::ValueRows`] (a few statements over its value
+//!   rows) and gets the encoder, the caches, the checks of a write and
+//!   chain resolution.
+//! - [`page`]: read assembly, the tuples of a read built one at a time
+//!   from what the backend fetched ([`page::RawWrite`] decodes its write
+//!   rows).
+//! - [`group_commit`] and [`group_run`]: concurrent writes sharing one
+//!   transaction; a backend implements [`group_run::GroupConnection`]
+//!   and [`group_run::GroupTx`] over its transaction type.
+//! - [`Error::backend`]: a driver's error as [`Error::Backend`], so the
+//!   driver's version is not part of this crate's API.
 
 mod admin;
 mod async_saver;
 mod base;
 mod checkpoint;
-mod checks;
+pub mod checks;
 mod config;
+pub mod delta;
 mod error;
 pub mod export;
+pub mod group_commit;
+pub mod group_run;
 mod id;
 mod iter;
 mod list;
 mod memory;
+pub mod page;
 mod prune;
+pub mod rows;
 mod sqlite;
 mod timestamp;
+mod trace;
 mod tuple;
 mod version;
 mod writes;
@@ -38,8 +69,8 @@ pub use checkpoint::{
     CHECKPOINT_FORMAT, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource,
 };
 pub use config::Config;
-pub use error::{Error, Result};
-pub use id::new_checkpoint_id;
+pub use error::{BoxError, Error, Result};
+pub use id::{new_checkpoint_id, new_checkpoint_id_after, new_checkpoint_id_at_time};
 pub use iter::CheckpointIter;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;

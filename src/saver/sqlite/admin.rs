@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::commit::Op;
+use super::Op;
 use super::put::PutRow;
 use super::sql::{self, RawCheckpoint, encode_json};
 use super::values::Stored;
@@ -58,10 +58,10 @@ fn import_op(thread: String, context: String, prepared: Vec<Prepared>) -> Op {
             if p.row.store_values(tx)? == Stored::Retry {
                 // Complete rows never ask for a retry; refuse rather than
                 // store a checkpoint without its values.
-                return Err(Error::GroupCommit {
-                    operation: what(),
-                    reason: "complete values asked to be retried".into(),
-                });
+                return Err(Error::group_commit(
+                    what(),
+                    "complete values asked to be retried",
+                ));
             }
             p.row.store_checkpoint(tx)?;
             let mut insert = tx
@@ -106,7 +106,7 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`] if the database cannot be read.
+    /// [`Error::Backend`] if the database cannot be read.
     pub fn has_thread(&self, thread_id: &str) -> Result<bool> {
         self.read(|tx| thread_exists(tx, thread_id))
     }
@@ -118,7 +118,7 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`] if the database cannot be read.
+    /// [`Error::Backend`] if the database cannot be read.
     pub fn threads(&self, limit: Option<usize>) -> Result<Vec<ThreadSummary>> {
         // SQLite fills the bare columns (step, ts) from the row that holds
         // max(checkpoint_id).
@@ -153,7 +153,7 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`] if the database cannot be read, [`Error::Corrupt`]
+    /// [`Error::Backend`] if the database cannot be read, [`Error::Corrupt`]
     /// if a row does not decode.
     pub fn checkpoint_summaries(
         &self,
@@ -210,7 +210,7 @@ impl SqliteSaver {
     /// [`Error::TargetNotEmpty`] (with `source_thread` `"(import)"`) if
     /// `thread_id` already has checkpoints (nothing is changed), [`Error::EmptyThreadId`],
     /// [`Error::InvalidCheckpoint`] for a tuple with no checkpoint id or a
-    /// value without a version, [`Error::Sqlite`] if the write fails.
+    /// value without a version, [`Error::Backend`] if the write fails.
     pub fn import_thread(
         &self,
         thread_id: &str,
@@ -316,7 +316,7 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`] if the database cannot be read or written.
+    /// [`Error::Backend`] if the database cannot be read or written.
     pub fn prune_older_than(&self, thread_ids: &[String], cutoff: DateTime<Utc>) -> Result<u64> {
         const ROWS: &str = "SELECT checkpoint_ns, checkpoint_id, \
              json_extract(checkpoint, '$.ts') FROM checkpoints WHERE thread_id = ?1";
@@ -396,7 +396,7 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`] if SQLite refuses (for example while another
+    /// [`Error::Backend`] if SQLite refuses (for example while another
     /// connection holds a read transaction open for too long).
     pub fn vacuum(&self) -> Result<(u64, u64)> {
         let before = self.path().map_or(0, disk_bytes);

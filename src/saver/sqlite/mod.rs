@@ -2,7 +2,6 @@
 //! connections.
 
 mod admin;
-mod commit;
 mod options;
 mod put;
 mod setup;
@@ -20,7 +19,8 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use commit::{GroupCommit, Job, Op, Runner};
+use super::group_commit::{self, Runner, fail_group};
+use super::group_run::{GroupConnection, GroupTx, run_group};
 use serde_json::Value;
 use values::{DeltaCache, Stored};
 
@@ -28,24 +28,40 @@ pub use options::{SqliteOptions, Synchronous};
 
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
-use super::checks::{check_copy, check_put, checkpoint_config, require_thread};
+use super::checks::{check_copy, check_put, require_thread};
 use super::config::Config;
 use super::error::{Error, Result};
 use super::iter::CheckpointIter;
 use super::list::ListOptions;
+use super::page;
 use super::prune::PruneStrategy;
+use super::trace::{Call, traced};
 use super::tuple::CheckpointTuple;
-use super::writes::{WriteBatch, sort_pending_writes};
+use super::writes::WriteBatch;
 use sql::{CheckpointRow, RawCheckpoint};
 
-/// Maps a SQLite error to [`Error::Sqlite`], naming the operation.
+/// A write of this backend, as the group commit queue runs it.
+pub(crate) type Op = group_commit::Op<Connection, Stored>;
+/// A write that can run again (see [`group_commit::Job`]).
+pub(crate) type RerunOp = group_commit::RerunOp<Connection, Stored>;
+/// A queued write of this backend.
+pub(crate) type Job = group_commit::Job<Connection, Stored>;
+/// The group commit queue of this backend.
+type GroupCommit = group_commit::GroupCommit<Connection, Stored>;
+
+/// The name of this backend in [`Error::Backend`].
+const BACKEND: &str = "sqlite";
+
+/// Maps a SQLite error to [`Error::Backend`], naming the operation.
 pub(crate) fn sql_context<F: FnOnce() -> String>(
     operation: F,
 ) -> impl FnOnce(rusqlite::Error) -> Error {
-    move |source| Error::Sqlite {
-        operation: operation(),
-        source,
-    }
+    move |source| Error::backend(BACKEND, operation(), source)
+}
+
+/// Maps a pool error (no connection could be had) to [`Error::Backend`].
+pub(crate) fn pool_error(source: r2d2::Error) -> Error {
+    Error::backend(BACKEND, "get a pooled connection", source)
 }
 
 /// A saver that keeps checkpoints in a SQLite database: the default way to
@@ -123,7 +139,7 @@ pub struct SqliteSaver {
     memory: bool,
     /// Keeps a memory database alive while the saver lives.
     _keepalive: Option<Mutex<Connection>>,
-    /// Concurrent writes share a transaction (see `commit.rs`).
+    /// Concurrent writes share a transaction (see `saver::group_commit`).
     group: GroupCommit,
     /// The last array written per channel, to store appends as deltas.
     cache: DeltaCache,
@@ -169,7 +185,7 @@ impl SqliteSaver {
     /// [`Error::NotACheckpointDatabase`] for a file that is not SQLite or
     /// is another program's database, [`Error::SchemaTooNew`] for a file
     /// written by a newer version of this crate, [`Error::WalUnavailable`]
-    /// if WAL mode does not take, [`Error::Sqlite`] or [`Error::Io`] if the
+    /// if WAL mode does not take, [`Error::Backend`] or [`Error::Io`] if the
     /// file cannot be opened.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         SqliteSaver::open_with(path, SqliteOptions::default())
@@ -234,7 +250,7 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`] or [`Error::Pool`] if SQLite cannot open it.
+    /// [`Error::Backend`] if SQLite cannot open it.
     pub fn in_memory() -> Result<Self> {
         SqliteSaver::in_memory_with(SqliteOptions::default())
     }
@@ -287,10 +303,10 @@ impl SqliteSaver {
     ///
     /// # Errors
     ///
-    /// [`Error::Pool`] if no connection can be had, else as
+    /// [`Error::Backend`] if no connection can be had, else as
     /// [`open`](Self::open).
     pub fn from_pool(pool: Pool<SqliteConnectionManager>) -> Result<Self> {
-        let mut conn = pool.get()?;
+        let mut conn = pool.get().map_err(pool_error)?;
         let file = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
         let label = file
             .clone()
@@ -380,7 +396,12 @@ impl SqliteSaver {
     /// Adds the database to the operation of a SQLite error.
     fn name_file(&self, error: Error) -> Error {
         match error {
-            Error::Sqlite { operation, source } => Error::Sqlite {
+            Error::Backend {
+                backend,
+                operation,
+                source,
+            } => Error::Backend {
+                backend,
                 operation: format!("{operation} (database {})", self.label.display()),
                 source,
             },
@@ -389,134 +410,67 @@ impl SqliteSaver {
     }
 
     fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
-        Ok(self.pool.get()?)
+        self.pool.get().map_err(pool_error)
     }
 }
 
-impl Runner for SqliteSaver {
-    fn run(&self, ops: Vec<(String, Job)>) -> Vec<Result<Stored>> {
+impl Runner<Connection, Stored> for SqliteSaver {
+    fn run(&self, jobs: Vec<(String, Job)>) -> Vec<Result<Stored>> {
         // Nothing is guarded by the lock itself; a panic elsewhere cannot
         // leave it inconsistent.
         let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
-        let shared = ops.len() > 1;
-        let whats: Vec<String> = ops.iter().map(|(what, _)| what.clone()).collect();
-        // A failure of the whole group: the first write gets the error, the
-        // others a description of it.
-        let spread = |error: Error| -> Vec<Result<Stored>> {
-            let error = self.name_file(error);
-            let reason = error.to_string();
-            let mut out = vec![Err(error)];
-            out.extend(whats.iter().skip(1).map(|what| {
-                Err(Error::GroupCommit {
-                    operation: what.clone(),
-                    reason: reason.clone(),
-                })
-            }));
-            out
-        };
         let mut conn = match self.conn() {
             Ok(conn) => conn,
-            Err(e) => return spread(e),
-        };
-        let label = |verb: &str| {
-            if shared {
-                format!("{verb} a group of {} writes", whats.len())
-            } else {
-                format!("{verb} {}", whats[0])
+            Err(e) => {
+                let others: Vec<String> = jobs.iter().skip(1).map(|(w, _)| w.clone()).collect();
+                return fail_group(self.name_file(e), &others);
             }
         };
-        if shared && ops.iter().all(|(_, job)| job.reruns()) {
-            match run_optimistic(&mut conn, &ops) {
-                Ok(Some(results)) => {
-                    if let Some(wal) = &self.wal {
-                        wal.committed(results.len());
-                    }
-                    return results;
-                }
-                // A write failed and all was rolled back: again, with
-                // savepoints.
-                Ok(None) => {}
-                Err(Optimistic::Begin(e)) => return spread(sql_context(|| label("begin"))(e)),
-                Err(Optimistic::Commit(e)) => return spread(sql_context(|| label("commit"))(e)),
-            }
+        let outcome = run_group(BACKEND, &mut *conn, jobs, |e| self.name_file(e));
+        if outcome.committed
+            && let Some(wal) = &self.wal
+        {
+            wal.committed(outcome.results.len());
         }
-        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
-            Err(e) => return spread(sql_context(|| label("begin"))(e)),
-        };
-        let mut results = Vec::with_capacity(ops.len());
-        for (what, op) in ops {
-            if !shared {
-                results.push(op.run(&tx));
-                continue;
-            }
-            let result = tx
-                .prepare_cached("SAVEPOINT group_write")
+        outcome.results
+    }
+}
+
+impl GroupConnection<Connection> for Connection {
+    type Tx<'a> = rusqlite::Transaction<'a>;
+    type Error = rusqlite::Error;
+
+    fn begin(&mut self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        self.transaction_with_behavior(TransactionBehavior::Immediate)
+    }
+}
+
+impl GroupTx<Connection> for rusqlite::Transaction<'_> {
+    type Error = rusqlite::Error;
+
+    fn conn(&self) -> &Connection {
+        self
+    }
+
+    fn savepoint(&self) -> rusqlite::Result<()> {
+        self.prepare_cached("SAVEPOINT group_write")
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+    }
+
+    fn end_savepoint(&self, keep: bool) -> rusqlite::Result<()> {
+        if keep {
+            self.prepare_cached("RELEASE group_write")
                 .and_then(|mut s| s.execute([]))
-                .map_err(sql_context(|| format!("begin {what}")))
-                .and_then(|_| op.run(&tx));
-            let end = if result.is_ok() {
-                tx.prepare_cached("RELEASE group_write")
-                    .and_then(|mut s| s.execute([]))
-                    .map(drop)
-            } else {
-                tx.execute_batch("ROLLBACK TO group_write; RELEASE group_write")
-            };
-            match end {
-                Ok(()) => results.push(result),
-                // The transaction is in an unknown state: give up on all.
-                Err(e) => return spread(sql_context(|| format!("end {what}"))(e)),
-            }
-        }
-        if !shared && results[0].is_err() {
-            // Dropping the transaction rolls it back.
-            return results
-                .into_iter()
-                .map(|r| r.map_err(|e| self.name_file(e)))
-                .collect();
-        }
-        if let Err(e) = tx.commit() {
-            return spread(sql_context(|| label("commit"))(e));
-        }
-        if let Some(wal) = &self.wal {
-            wal.committed(results.len());
-        }
-        results
-            .into_iter()
-            .map(|r| r.map_err(|e| self.name_file(e)))
-            .collect()
-    }
-}
-
-/// Why an optimistic group did not commit.
-enum Optimistic {
-    Begin(rusqlite::Error),
-    Commit(rusqlite::Error),
-}
-
-/// Runs a group of writes that can all run again in one transaction
-/// without savepoints. `Ok(None)`: one failed, and the transaction was
-/// rolled back (the caller runs the group again, with savepoints).
-fn run_optimistic(
-    conn: &mut Connection,
-    ops: &[(String, Job)],
-) -> std::result::Result<Option<Vec<Result<Stored>>>, Optimistic> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(Optimistic::Begin)?;
-    let mut results = Vec::with_capacity(ops.len());
-    for (_, job) in ops {
-        let Job::Again(op) = job else {
-            return Ok(None);
-        };
-        match op(&tx) {
-            Ok(stored) => results.push(Ok(stored)),
-            // Dropping the transaction rolls it back.
-            Err(_) => return Ok(None),
+                .map(drop)
+        } else {
+            self.execute_batch("ROLLBACK TO group_write; RELEASE group_write")
         }
     }
-    tx.commit().map_err(Optimistic::Commit)?;
-    Ok(Some(results))
+
+    fn commit(self) -> rusqlite::Result<()> {
+        rusqlite::Transaction::commit(self)
+    }
 }
 
 /// A read transaction; rolled back if dropped before [`ReadTx::commit`].
@@ -553,123 +507,40 @@ impl Drop for ReadTx<'_> {
     }
 }
 
-/// What a read fetched in its transaction: checkpoint rows (decoded, but
-/// without values), and the raw values and writes they need. Iterating
-/// builds one tuple at a time, with no connection held.
-struct Page {
-    rows: std::vec::IntoIter<Result<CheckpointRow>>,
-    values: values::Resolver,
-    writes: HashMap<sql::CheckpointKey, Vec<sql::RawWrite>>,
-}
+/// What a read fetched: its tuples, built as they are iterated.
+type Page = page::Page<sql::RawWrite>;
 
-impl Page {
-    /// Loads the values and pending writes of `rows`. Values come from
-    /// `cache` where it holds them for the rows stored now (see
-    /// [`values::load`]).
-    fn fetch(
-        tx: &Connection,
-        rows: Vec<Result<CheckpointRow>>,
-        cache: Option<&Arc<values::ReadCache>>,
-    ) -> Result<Page> {
-        let ok_rows = || rows.iter().filter_map(|r| r.as_ref().ok());
-        let mut wanted = values::Wanted::new();
-        for r in ok_rows() {
-            values::add_keys(&mut wanted, &r.thread_id, &r.ns, &r.checkpoint);
-        }
-        // A long page of one thread and namespace (a history walk) needs
-        // most of that thread's values: read them in one range scan rather
-        // than key by key.
-        let mut ok = ok_rows();
-        let one_place = ok.next().and_then(|first| {
-            ok.all(|r| r.thread_id == first.thread_id && r.ns == first.ns)
-                .then_some((first.thread_id.as_str(), first.ns.as_str()))
-        });
-        let cache = cache.filter(|c| c.enabled());
-        let loaded = match one_place {
-            Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
-                values::load_place(tx, thread_id, ns, &wanted)?.into()
-            }
-            _ => values::load(tx, cache.map(|c| &**c), &wanted)?,
-        };
-        let write_keys: Vec<[&str; 3]> = ok_rows()
-            .map(|r| {
-                [
-                    r.thread_id.as_str(),
-                    r.ns.as_str(),
-                    r.checkpoint.id.as_str(),
-                ]
-            })
-            .collect();
-        let writes = match one_place {
-            Some((thread_id, ns)) if rows.len() >= values::RANGE_READ_ROWS => {
-                // Writes of checkpoints not on the page are dropped unread.
-                load_place_writes(tx, thread_id, ns)?
-            }
-            _ => load_writes(tx, &write_keys)?,
-        };
-        Ok(Page {
-            rows: rows.into_iter(),
-            values: values::Resolver::new(loaded, cache.cloned()),
-            writes,
-        })
-    }
-
-    /// Builds the tuple of one row.
-    fn build(&mut self, mut row: CheckpointRow) -> Result<CheckpointTuple> {
-        // Values are kept (cloned) only for a next row of the same thread
-        // and namespace: the only one that can build on them.
-        let next = self
-            .rows
-            .as_slice()
-            .first()
-            .and_then(|next| next.as_ref().ok())
-            .filter(|next| next.thread_id == row.thread_id && next.ns == row.ns)
-            .map(|next| &next.checkpoint);
-        self.values
-            .resolve(&row.thread_id, &row.ns, &mut row.checkpoint, next)?;
-        let key = (
-            row.thread_id.clone(),
-            row.ns.clone(),
-            row.checkpoint.id.clone(),
-        );
-        let mut pending_writes = self
-            .writes
-            .remove(&key)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|raw| {
-                sql::decode_write(raw).map_err(|what| Error::Corrupt {
-                    thread_id: row.thread_id.clone(),
-                    checkpoint_id: row.checkpoint.id.clone(),
-                    what: format!("pending write: {what}"),
+/// Loads the values and pending writes of `rows` in `tx`. Values come
+/// from `cache` where it holds them for the rows stored now (see
+/// [`delta::load`](crate::saver::delta::load)).
+fn fetch_page(
+    tx: &Connection,
+    rows: Vec<Result<CheckpointRow>>,
+    cache: Option<&Arc<values::ReadCache>>,
+) -> Result<Page> {
+    let cache = cache.filter(|c| c.enabled());
+    let place = page::range_place(&rows);
+    let values = values::SqliteValues(tx);
+    let loaded = page::load_values(&values, &rows, place, cache.map(|c| &**c))?;
+    let writes = match place {
+        // Writes of checkpoints not on the page are dropped unread.
+        Some((thread_id, ns)) => load_place_writes(tx, thread_id, ns)?,
+        None => {
+            let keys: Vec<[&str; 3]> = rows
+                .iter()
+                .filter_map(|r| r.as_ref().ok())
+                .map(|r| {
+                    [
+                        r.thread_id.as_str(),
+                        r.ns.as_str(),
+                        r.checkpoint.id.as_str(),
+                    ]
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        sort_pending_writes(&mut pending_writes);
-        Ok(CheckpointTuple {
-            config: checkpoint_config(&row.thread_id, &row.ns, &row.checkpoint.id),
-            parent_config: row
-                .parent
-                .as_deref()
-                .map(|p| checkpoint_config(&row.thread_id, &row.ns, p)),
-            checkpoint: row.checkpoint,
-            metadata: row.metadata,
-            pending_writes,
-        })
-    }
-}
-
-impl Iterator for Page {
-    type Item = Result<CheckpointTuple>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let row = self.rows.next()?;
-        Some(row.and_then(|row| self.build(row)))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.rows.size_hint()
-    }
+                .collect();
+            load_writes(tx, &keys)?
+        }
+    };
+    Ok(Page::new(rows, loaded, cache.cloned(), writes))
 }
 
 /// The raw pending writes of the checkpoints `keys` names, in one query.
@@ -762,67 +633,71 @@ fn thread_exists(tx: &Connection, thread_id: &str) -> Result<bool> {
 
 impl BaseCheckpointSaver for SqliteSaver {
     fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
-        require_thread("get_tuple", &config.thread_id)?;
-        let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
-        let page = self.read(|tx| {
-            let context = || format!("read a checkpoint of thread {thread_id:?}");
-            let raw = match &config.checkpoint_id {
-                Some(id) => tx.prepare_cached(sql::SELECT_CHECKPOINT).and_then(|mut s| {
-                    s.query_row([thread_id, ns, id], RawCheckpoint::from_row)
-                        .optional()
-                }),
-                None => tx.prepare_cached(sql::SELECT_LATEST).and_then(|mut s| {
-                    s.query_row([thread_id, ns], RawCheckpoint::from_row)
-                        .optional()
-                }),
-            }
-            .map_err(sql_context(context))?;
-            raw.map(|raw| Page::fetch(tx, vec![Ok(raw.decode()?)], Some(&self.reads)))
-                .transpose()
-        })?;
-        page.and_then(|mut page| page.next()).transpose()
+        traced(BACKEND, Call::config("get_tuple", Some(config)), || {
+            require_thread("get_tuple", &config.thread_id)?;
+            let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
+            let page = self.read(|tx| {
+                let context = || format!("read a checkpoint of thread {thread_id:?}");
+                let raw = match &config.checkpoint_id {
+                    Some(id) => tx.prepare_cached(sql::SELECT_CHECKPOINT).and_then(|mut s| {
+                        s.query_row([thread_id, ns, id], RawCheckpoint::from_row)
+                            .optional()
+                    }),
+                    None => tx.prepare_cached(sql::SELECT_LATEST).and_then(|mut s| {
+                        s.query_row([thread_id, ns], RawCheckpoint::from_row)
+                            .optional()
+                    }),
+                }
+                .map_err(sql_context(context))?;
+                raw.map(|raw| fetch_page(tx, vec![Ok(raw.decode()?)], Some(&self.reads)))
+                    .transpose()
+            })?;
+            page.and_then(|mut page| page.next()).transpose()
+        })
     }
 
     fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
-        options.validate()?;
-        if let Some(config) = config {
-            require_thread("list", &config.thread_id)?;
-        }
-        let query = sql::list_query(config, options);
-        let page = self.read(|tx| {
-            let context = || match config {
-                Some(c) => format!("list thread {:?}", c.thread_id),
-                None => "list all threads".to_owned(),
-            };
-            let mut stmt = tx
-                .prepare_cached(&query.sql)
-                .map_err(sql_context(context))?;
-            let raw = stmt
-                .query_map(
-                    rusqlite::params_from_iter(&query.params),
-                    RawCheckpoint::from_row,
-                )
-                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                .map_err(sql_context(context))?;
-            let limit = options.limit.unwrap_or(usize::MAX);
-            let mut rows = Vec::with_capacity(raw.len().min(limit));
-            for raw in raw {
-                if rows.len() >= limit {
-                    break;
-                }
-                let row = raw.decode();
-                // SQL has filtered already; this settles what it could only
-                // narrow down (floats, arrays, objects). A row that does not
-                // decode is kept: its item reports the damage.
-                let keep =
-                    query.exact || row.as_ref().map_or(true, |r| options.matches(&r.metadata));
-                if keep {
-                    rows.push(row);
-                }
+        traced(BACKEND, Call::config("list", config), || {
+            options.validate()?;
+            if let Some(config) = config {
+                require_thread("list", &config.thread_id)?;
             }
-            Page::fetch(tx, rows, Some(&self.reads))
-        })?;
-        Ok(CheckpointIter::new(page))
+            let query = sql::list_query(config, options);
+            let page = self.read(|tx| {
+                let context = || match config {
+                    Some(c) => format!("list thread {:?}", c.thread_id),
+                    None => "list all threads".to_owned(),
+                };
+                let mut stmt = tx
+                    .prepare_cached(&query.sql)
+                    .map_err(sql_context(context))?;
+                let raw = stmt
+                    .query_map(
+                        rusqlite::params_from_iter(&query.params),
+                        RawCheckpoint::from_row,
+                    )
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(sql_context(context))?;
+                let limit = options.limit.unwrap_or(usize::MAX);
+                let mut rows = Vec::with_capacity(raw.len().min(limit));
+                for raw in raw {
+                    if rows.len() >= limit {
+                        break;
+                    }
+                    let row = raw.decode();
+                    // SQL has filtered already; this settles what it could only
+                    // narrow down (floats, arrays, objects). A row that does not
+                    // decode is kept: its item reports the damage.
+                    let keep =
+                        query.exact || row.as_ref().map_or(true, |r| options.matches(&r.metadata));
+                    if keep {
+                        rows.push(row);
+                    }
+                }
+                fetch_page(tx, rows, Some(&self.reads))
+            })?;
+            Ok(CheckpointIter::new(page))
+        })
     }
 
     fn put(
@@ -832,8 +707,10 @@ impl BaseCheckpointSaver for SqliteSaver {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
-        self.store_put(&put, Vec::new())
+        traced(BACKEND, Call::put("put", config, &checkpoint.id), || {
+            let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
+            self.store_put(&put, Vec::new())
+        })
     }
 
     fn put_writes(
@@ -843,8 +720,10 @@ impl BaseCheckpointSaver for SqliteSaver {
         task_id: &str,
         task_path: &str,
     ) -> Result<()> {
-        let batch = WriteBatch::new(writes, task_id, task_path);
-        self.store_writes(put::EncodedWrites::encode(config, &batch)?)
+        traced(BACKEND, Call::config("put_writes", Some(config)), || {
+            let batch = WriteBatch::new(writes, task_id, task_path);
+            self.store_writes(put::EncodedWrites::encode(config, &batch)?)
+        })
     }
 
     fn put_with_writes(
@@ -855,117 +734,131 @@ impl BaseCheckpointSaver for SqliteSaver {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
-        // Every part is checked and serialised first; then one op.
-        let writes = batches
-            .iter()
-            .map(|batch| put::EncodedWrites::encode(config, batch))
-            .collect::<Result<Vec<_>>>()?;
-        let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
-        self.store_put(&put, writes)
+        traced(
+            BACKEND,
+            Call::put("put_with_writes", config, &checkpoint.id),
+            || {
+                // Every part is checked and serialised first; then one op.
+                let writes = batches
+                    .iter()
+                    .map(|batch| put::EncodedWrites::encode(config, batch))
+                    .collect::<Result<Vec<_>>>()?;
+                let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
+                self.store_put(&put, writes)
+            },
+        )
     }
 
     fn delete_thread(&self, thread_id: &str) -> Result<()> {
-        require_thread("delete_thread", thread_id)?;
-        let what = format!("delete of thread {thread_id:?}");
-        let (thread, context) = (thread_id.to_owned(), what.clone());
-        let op: Op = Box::new(move |tx| {
-            execute_all(tx, &sql::DELETE_THREAD, [&thread], || context.clone())?;
-            values::delete_thread(tx, &thread)?;
-            Ok(Stored::Done)
-        });
-        let result = self.write(what, op);
-        self.cache.forget_thread(thread_id);
-        self.reads.forget_thread(thread_id);
-        result.map(drop)
+        traced(BACKEND, Call::thread("delete_thread", thread_id), || {
+            require_thread("delete_thread", thread_id)?;
+            let what = format!("delete of thread {thread_id:?}");
+            let (thread, context) = (thread_id.to_owned(), what.clone());
+            let op: Op = Box::new(move |tx| {
+                execute_all(tx, &sql::DELETE_THREAD, [&thread], || context.clone())?;
+                values::delete_thread(tx, &thread)?;
+                Ok(Stored::Done)
+            });
+            let result = self.write(what, op);
+            self.cache.forget_thread(thread_id);
+            self.reads.forget_thread(thread_id);
+            result.map(drop)
+        })
     }
 
     fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
-        if run_ids.is_empty() {
-            return Ok(());
-        }
-        let what = format!("delete of runs {run_ids:?}");
-        let arg = sql::encode_json("", || "run ids".to_owned(), run_ids)?;
-        let context = what.clone();
-        let op: Op = Box::new(move |tx| {
-            let what = || context.clone();
-            let threads = tx
-                .prepare_cached(sql::THREADS_OF_RUNS)
-                .and_then(|mut stmt| {
-                    stmt.query_map([&arg], |r| r.get::<_, String>(0))?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                })
-                .map_err(sql_context(what))?;
-            if threads.is_empty() {
-                return Ok(Stored::Done);
+        traced(BACKEND, Call::new("delete_for_runs"), || {
+            if run_ids.is_empty() {
+                return Ok(());
             }
-            execute_all(tx, &sql::DELETE_RUNS, [&arg], what)?;
-            for thread_id in &threads {
-                values::collect_garbage(tx, thread_id)?;
-            }
-            Ok(Stored::Done)
-        });
-        let result = self.write(what, op);
-        self.cache.clear();
-        self.reads.clear();
-        result.map(drop)
+            let what = format!("delete of runs {run_ids:?}");
+            let arg = sql::encode_json("", || "run ids".to_owned(), run_ids)?;
+            let context = what.clone();
+            let op: Op = Box::new(move |tx| {
+                let what = || context.clone();
+                let threads = tx
+                    .prepare_cached(sql::THREADS_OF_RUNS)
+                    .and_then(|mut stmt| {
+                        stmt.query_map([&arg], |r| r.get::<_, String>(0))?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(sql_context(what))?;
+                if threads.is_empty() {
+                    return Ok(Stored::Done);
+                }
+                execute_all(tx, &sql::DELETE_RUNS, [&arg], what)?;
+                for thread_id in &threads {
+                    values::collect_garbage(tx, thread_id)?;
+                }
+                Ok(Stored::Done)
+            });
+            let result = self.write(what, op);
+            self.cache.clear();
+            self.reads.clear();
+            result.map(drop)
+        })
     }
 
     fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
-        check_copy(source, target)?;
-        let what = format!("copy of thread {source:?} to {target:?}");
-        let (src, dst, context) = (source.to_owned(), target.to_owned(), what.clone());
-        let op: Op = Box::new(move |tx| {
-            if thread_exists(tx, &dst)? {
-                return Err(Error::TargetNotEmpty {
-                    source_thread: src,
-                    target_thread: dst,
-                });
-            }
-            if !thread_exists(tx, &src)? {
-                return Err(Error::ThreadNotFound { thread_id: src });
-            }
-            execute_all(tx, &sql::COPY_THREAD, [&src, &dst], || context.clone())?;
-            values::copy_thread(tx, &src, &dst)?;
-            Ok(Stored::Done)
-        });
-        let result = self.write(what, op);
-        self.cache.forget_thread(target);
-        self.reads.forget_thread(target);
-        result.map(drop)
+        traced(BACKEND, Call::thread("copy_thread", source), || {
+            check_copy(source, target)?;
+            let what = format!("copy of thread {source:?} to {target:?}");
+            let (src, dst, context) = (source.to_owned(), target.to_owned(), what.clone());
+            let op: Op = Box::new(move |tx| {
+                if thread_exists(tx, &dst)? {
+                    return Err(Error::TargetNotEmpty {
+                        source_thread: src,
+                        target_thread: dst,
+                    });
+                }
+                if !thread_exists(tx, &src)? {
+                    return Err(Error::ThreadNotFound { thread_id: src });
+                }
+                execute_all(tx, &sql::COPY_THREAD, [&src, &dst], || context.clone())?;
+                values::copy_thread(tx, &src, &dst)?;
+                Ok(Stored::Done)
+            });
+            let result = self.write(what, op);
+            self.cache.forget_thread(target);
+            self.reads.forget_thread(target);
+            result.map(drop)
+        })
     }
 
     fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
-        for thread_id in thread_ids {
-            require_thread("prune", thread_id)?;
-        }
-        if thread_ids.is_empty() {
-            return Ok(());
-        }
-        let what = format!("prune ({strategy:?}) of threads {thread_ids:?}");
-        let (threads, context) = (thread_ids.to_vec(), what.clone());
-        let op: Op = Box::new(move |tx| {
-            let what = || context.clone();
-            for thread_id in &threads {
-                let thread_id = thread_id.as_str();
-                match strategy {
-                    PruneStrategy::Delete => {
-                        execute_all(tx, &sql::DELETE_THREAD, [thread_id], what)?;
-                        values::delete_thread(tx, thread_id)?;
-                    }
-                    PruneStrategy::KeepLatest => {
-                        execute_all(tx, &sql::PRUNE_KEEP_LATEST, [thread_id], what)?;
-                        values::collect_garbage(tx, thread_id)?;
+        traced(BACKEND, Call::new("prune"), || {
+            for thread_id in thread_ids {
+                require_thread("prune", thread_id)?;
+            }
+            if thread_ids.is_empty() {
+                return Ok(());
+            }
+            let what = format!("prune ({strategy:?}) of threads {thread_ids:?}");
+            let (threads, context) = (thread_ids.to_vec(), what.clone());
+            let op: Op = Box::new(move |tx| {
+                let what = || context.clone();
+                for thread_id in &threads {
+                    let thread_id = thread_id.as_str();
+                    match strategy {
+                        PruneStrategy::Delete => {
+                            execute_all(tx, &sql::DELETE_THREAD, [thread_id], what)?;
+                            values::delete_thread(tx, thread_id)?;
+                        }
+                        PruneStrategy::KeepLatest => {
+                            execute_all(tx, &sql::PRUNE_KEEP_LATEST, [thread_id], what)?;
+                            values::collect_garbage(tx, thread_id)?;
+                        }
                     }
                 }
+                Ok(Stored::Done)
+            });
+            let result = self.write(what, op);
+            for thread_id in thread_ids {
+                self.cache.forget_thread(thread_id);
+                self.reads.forget_thread(thread_id);
             }
-            Ok(Stored::Done)
-        });
-        let result = self.write(what, op);
-        for thread_id in thread_ids {
-            self.cache.forget_thread(thread_id);
-            self.reads.forget_thread(thread_id);
-        }
-        result.map(drop)
+            result.map(drop)
+        })
     }
 }
 

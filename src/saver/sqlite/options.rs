@@ -92,7 +92,7 @@ impl SqliteOptions {
     }
 
     /// How long a call waits for a free pooled connection before it fails
-    /// with [`Error::Pool`](crate::Error::Pool).
+    /// with [`Error::Backend`](crate::Error::Backend).
     #[must_use]
     pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout.max(Duration::from_millis(1));

@@ -8,66 +8,19 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::commit::{Job, RerunOp};
-use super::values::{self, Mode, Stored};
+use super::values::{self, Stored};
+use super::{Job, RerunOp};
 use super::{SqliteSaver, sql, sql_context};
-use crate::saver::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
-use crate::saver::checks::{
-    check_put, checkpoint_config, checkpoint_not_found, merged_metadata, writes_target,
-};
+use crate::saver::checks::{checkpoint_config, checkpoint_not_found};
 use crate::saver::config::Config;
-use crate::saver::error::{Error, Result};
-use crate::saver::writes::{WriteBatch, special_idx, write_idx};
+use crate::saver::delta;
+use crate::saver::error::Result;
+pub(super) use crate::saver::rows::{EncodedWrites, PreparedPut};
+use crate::saver::writes::special_idx;
 
-/// One task's writes, serialised and owned: what a `put_writes` op
-/// stores.
-#[derive(Debug)]
-pub(super) struct EncodedWrites {
-    thread_id: String,
-    ns: String,
-    checkpoint_id: String,
-    task_id: String,
-    task_path: String,
-    /// `(idx, channel, value JSON)` per write.
-    rows: Vec<(i64, String, String)>,
-    /// What the call is, for errors.
-    what: String,
-}
-
+// The SQL of the shared write rows; an inherent impl, as the type is this
+// crate's.
 impl EncodedWrites {
-    /// Checks and serialises the writes of one `put_writes` call.
-    pub(super) fn encode(config: &Config, batch: &WriteBatch<'_>) -> Result<Self> {
-        let (thread_id, ns, id) = writes_target(config)?;
-        let task_id = batch.task_id;
-        let rows = batch
-            .writes
-            .iter()
-            .enumerate()
-            .map(|(position, (channel, value))| {
-                let json = sql::encode_json(
-                    thread_id,
-                    || format!("write to {channel:?} by task {task_id}"),
-                    value,
-                )?;
-                Ok((write_idx(channel, position), channel.clone(), json))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(EncodedWrites {
-            what: format!("writes of task {task_id} to checkpoint {id} in thread {thread_id:?}"),
-            thread_id: thread_id.to_owned(),
-            ns: ns.to_owned(),
-            checkpoint_id: id.to_owned(),
-            task_id: task_id.to_owned(),
-            task_path: batch.task_path.to_owned(),
-            rows,
-        })
-    }
-
-    /// What the call is, for errors.
-    pub(super) fn what(&self) -> &str {
-        &self.what
-    }
-
     /// Stores the writes; the checkpoint they belong to must exist.
     pub(super) fn store(&self, tx: &Connection) -> Result<Stored> {
         let what = || self.what.clone();
@@ -111,72 +64,23 @@ impl EncodedWrites {
     }
 }
 
-/// A checked `put`, with its checkpoint and metadata serialised (once;
-/// the values are serialised per attempt, see [`PutRow`]).
-pub(super) struct PreparedPut<'a> {
-    thread_id: &'a str,
-    ns: &'a str,
-    parent: Option<String>,
-    checkpoint: &'a Checkpoint,
-    new_versions: &'a ChannelVersions,
-    merged: CheckpointMetadata,
-    checkpoint_json: String,
-    metadata_json: String,
-    what: String,
-}
-
-impl<'a> PreparedPut<'a> {
-    /// Checks and serialises a `put`.
-    pub(super) fn new(
-        config: &'a Config,
-        checkpoint: &'a Checkpoint,
-        metadata: &CheckpointMetadata,
-        new_versions: &'a ChannelVersions,
-    ) -> Result<Self> {
-        check_put(config, checkpoint)?;
-        let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
-        let merged = merged_metadata(config, metadata);
-        let checkpoint_json = sql::encode_checkpoint(thread_id, checkpoint)?;
-        let metadata_json = sql::encode_json(
-            thread_id,
-            || format!("metadata of checkpoint {}", checkpoint.id),
-            &merged,
-        )?;
-        Ok(PreparedPut {
-            thread_id,
-            ns,
-            parent: config.checkpoint_id.clone(),
-            checkpoint,
-            new_versions,
-            merged,
-            checkpoint_json,
-            metadata_json,
-            what: format!(
-                "put of checkpoint {} in thread {thread_id:?}",
-                checkpoint.id
-            ),
-        })
-    }
-
-    /// The owned data of one attempt's op: the checkpoint row and the
-    /// value rows serialised in `mode`.
-    fn row(&self, rows: Vec<values::Row>) -> PutRow {
-        PutRow {
-            thread_id: self.thread_id.to_owned(),
-            ns: self.ns.to_owned(),
-            id: self.checkpoint.id.clone(),
-            parent: self.parent.clone(),
-            checkpoint_json: self.checkpoint_json.clone(),
-            metadata_json: self.metadata_json.clone(),
-            step: self.merged.step,
-            source: self.merged.source.as_str(),
-            run_id: self.merged.run_id.clone(),
-            rows,
-            what: self.what.clone(),
-        }
+/// The owned data of one attempt's op: the checkpoint row and the value
+/// rows serialised in `mode`.
+fn put_row(put: &PreparedPut<'_>, rows: Vec<values::Row>) -> PutRow {
+    PutRow {
+        thread_id: put.thread_id.to_owned(),
+        ns: put.ns.to_owned(),
+        id: put.checkpoint.id.clone(),
+        parent: put.parent.clone(),
+        checkpoint_json: put.checkpoint_json.clone(),
+        metadata_json: put.metadata_json.clone(),
+        step: put.merged.step,
+        source: put.merged.source.as_str(),
+        run_id: put.merged.run_id.clone(),
+        rows,
+        what: put.what.clone(),
     }
 }
-
 /// What one attempt of a `put` op writes: one checkpoint row and its
 /// value rows, serialised and owned (also what `import_thread` stores per
 /// checkpoint).
@@ -232,7 +136,7 @@ impl SqliteSaver {
 
     /// Stores the writes of one `put_writes` call in one op.
     pub(super) fn store_writes(&self, encoded: EncodedWrites) -> Result<()> {
-        let what = encoded.what().to_owned();
+        let what = encoded.what.clone();
         let op: RerunOp = Box::new(move |tx| encoded.store(tx));
         self.write_again(what, op).map(drop)
     }
@@ -253,17 +157,8 @@ impl SqliteSaver {
             n => format!("{} with the writes of {n} tasks", put.what),
         };
         let writes = Arc::new(writes);
-        let mut mode = Mode::Lean;
-        loop {
-            let mut encoded = values::encode(
-                &self.cache,
-                put.thread_id,
-                put.ns,
-                put.checkpoint,
-                put.new_versions,
-                mode,
-            )?;
-            let row = put.row(std::mem::take(&mut encoded.rows));
+        delta::store_put_values(&self.cache, put, &what, |rows| {
+            let row = put_row(put, rows);
             let writes = Arc::clone(&writes);
             let op: RerunOp = Box::new(move |tx| {
                 if row.store_values(tx)? == Stored::Retry {
@@ -275,20 +170,8 @@ impl SqliteSaver {
                 row.store_checkpoint(tx)?;
                 Ok(Stored::Done)
             });
-            match self.write_again(what.clone(), op)? {
-                Stored::Done => {
-                    self.cache.remember(put.thread_id, put.ns, encoded);
-                    break;
-                }
-                Stored::Retry if mode == Mode::Lean => mode = Mode::Complete,
-                Stored::Retry => {
-                    return Err(Error::GroupCommit {
-                        operation: what,
-                        reason: "a complete put asked to be retried".into(),
-                    });
-                }
-            }
-        }
+            self.write_again(what.clone(), op)
+        })?;
         Ok(checkpoint_config(put.thread_id, put.ns, &put.checkpoint.id))
     }
 }

@@ -70,7 +70,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
             ON DELETE CASCADE
     );
     ",
-    // 2: delta-encoded channel values (see `values.rs`). Rows written before
+    // 2: delta-encoded channel values (see `saver::delta`). Rows written before
     // are full values (`base` NULL).
     "
     ALTER TABLE channel_values ADD COLUMN base TEXT;    -- delta on this version; NULL: full
@@ -250,7 +250,7 @@ fn identify(conn: &Connection, path: &Path, supported: i64) -> Result<Identity> 
 }
 
 /// Maps "file is not a database" to [`Error::NotACheckpointDatabase`],
-/// anything else to [`Error::Sqlite`].
+/// anything else to [`Error::Backend`].
 fn not_a_database(e: rusqlite::Error, path: &Path, what: &str) -> Error {
     if matches!(e.sqlite_error_code(), Some(ErrorCode::NotADatabase)) {
         return Error::NotACheckpointDatabase {
@@ -258,10 +258,7 @@ fn not_a_database(e: rusqlite::Error, path: &Path, what: &str) -> Error {
             reason: format!("SQLite cannot read it: {e}"),
         };
     }
-    Error::Sqlite {
-        operation: format!("{what} of {}", path.display()),
-        source: e,
-    }
+    sql_context(|| format!("{what} of {}", path.display()))(e)
 }
 
 /// How long [`switch_to_wal`] keeps trying while another connection holds
@@ -359,7 +356,7 @@ pub(crate) fn build_pool(
         // memory database lives as long as one connection to it.
         builder = builder.max_lifetime(None).idle_timeout(None);
     }
-    Ok(builder.build(manager)?)
+    builder.build(manager).map_err(super::pool_error)
 }
 
 #[cfg(test)]
@@ -395,7 +392,16 @@ mod tests {
         broken.push("CREATE TABLE extra (x INTEGER);");
         broken.push("CREATE TABLE extra (x INTEGER);");
         let err = prepare_with(&mut conn, &path, true, &broken).unwrap_err();
-        assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Backend {
+                    backend: "sqlite",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert_eq!(version(&conn), SCHEMA_VERSION);
         assert!(!has_table(&conn, "extra"));
 

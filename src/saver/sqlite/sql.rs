@@ -1,17 +1,15 @@
 //! SQL text and row mapping: how checkpoints, metadata and writes are laid
 //! out in rows, and how rows become values again.
 
-use std::collections::BTreeMap;
-
 use rusqlite::Row;
 use rusqlite::types::Value as SqlValue;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::saver::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
 use crate::saver::config::Config;
 use crate::saver::error::{Error, Result};
 use crate::saver::list::ListOptions;
+use crate::saver::rows;
+pub(crate) use crate::saver::rows::{CheckpointKey, CheckpointRow, encode_checkpoint, encode_json};
 use crate::saver::tuple::PendingWrite;
 
 /// The checkpoint columns every read selects, in this order.
@@ -118,68 +116,6 @@ pub(crate) const DELETE_RUNS: [&str; 2] = [
     "DELETE FROM checkpoints WHERE run_id IN (SELECT value FROM json_each(?1))",
 ];
 
-/// A checkpoint as stored in its row: everything but the channel values,
-/// which live in `channel_values`, and the id, which is the row's
-/// `checkpoint_id` (rows written before schema 3 also have it here).
-#[derive(Serialize)]
-struct StoredCheckpoint<'a> {
-    v: u32,
-    ts: &'a str,
-    channel_versions: &'a ChannelVersions,
-    // Empty and absent fields are left out (they read back as defaults).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    versions_seen: &'a BTreeMap<String, ChannelVersions>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    updated_channels: &'a Option<Vec<String>>,
-}
-
-/// The JSON of a checkpoint's row (without channel values).
-pub(crate) fn encode_checkpoint(thread_id: &str, checkpoint: &Checkpoint) -> Result<String> {
-    let stored = StoredCheckpoint {
-        v: checkpoint.v,
-        ts: &checkpoint.ts,
-        channel_versions: &checkpoint.channel_versions,
-        versions_seen: &checkpoint.versions_seen,
-        updated_channels: &checkpoint.updated_channels,
-    };
-    serde_json::to_string(&stored).map_err(|source| Error::Serialize {
-        thread_id: thread_id.to_owned(),
-        what: format!("checkpoint {}", checkpoint.id),
-        source,
-    })
-}
-
-/// Any value as JSON text.
-pub(crate) fn encode_json<T: Serialize + ?Sized>(
-    thread_id: &str,
-    what: impl FnOnce() -> String,
-    value: &T,
-) -> Result<String> {
-    serde_json::to_string(value).map_err(|source| Error::Serialize {
-        thread_id: thread_id.to_owned(),
-        what: what(),
-        source,
-    })
-}
-
-/// A checkpoint's JSON as read from its row: [`Checkpoint`]'s fields, the
-/// id optional (only rows written before schema 3 have it).
-#[derive(Deserialize)]
-struct ReadCheckpoint {
-    v: u32,
-    #[serde(default)]
-    id: Option<String>,
-    ts: String,
-    #[serde(default)]
-    channel_values: BTreeMap<String, Value>,
-    #[serde(default)]
-    channel_versions: ChannelVersions,
-    #[serde(default)]
-    versions_seen: BTreeMap<String, ChannelVersions>,
-    #[serde(default)]
-    updated_channels: Option<Vec<String>>,
-}
-
 /// A checkpoint row as read, before decoding.
 #[derive(Debug)]
 pub(crate) struct RawCheckpoint {
@@ -204,16 +140,6 @@ impl RawCheckpoint {
             metadata: row.get(5)?,
         })
     }
-}
-
-/// A decoded checkpoint row.
-#[derive(Debug)]
-pub(crate) struct CheckpointRow {
-    pub(crate) thread_id: String,
-    pub(crate) ns: String,
-    pub(crate) parent: Option<String>,
-    pub(crate) checkpoint: Checkpoint,
-    pub(crate) metadata: CheckpointMetadata,
 }
 
 /// Text from a column, or why it is not text.
@@ -256,28 +182,10 @@ impl RawCheckpoint {
             optional_text(self.parent).map_err(|e| corrupt(format!("parent_checkpoint_id {e}")))?;
         let checkpoint_json =
             text(self.checkpoint).map_err(|e| corrupt(format!("checkpoint column {e}")))?;
-        let stored: ReadCheckpoint = serde_json::from_str(&checkpoint_json)
-            .map_err(|e| corrupt(format!("checkpoint JSON: {e}")))?;
-        if let Some(json_id) = &stored.id
-            && *json_id != id
-        {
-            return Err(corrupt(format!(
-                "checkpoint JSON has id {json_id:?}, the row {id:?}"
-            )));
-        }
-        let checkpoint = Checkpoint {
-            v: stored.v,
-            id,
-            ts: stored.ts,
-            channel_values: stored.channel_values,
-            channel_versions: stored.channel_versions,
-            versions_seen: stored.versions_seen,
-            updated_channels: stored.updated_channels,
-        };
+        let checkpoint = rows::decode_checkpoint(id, &checkpoint_json).map_err(corrupt)?;
         let metadata_json =
             text(self.metadata).map_err(|e| corrupt(format!("metadata column {e}")))?;
-        let metadata: CheckpointMetadata = serde_json::from_str(&metadata_json)
-            .map_err(|e| corrupt(format!("metadata JSON: {e}")))?;
+        let metadata = rows::decode_metadata(&metadata_json).map_err(corrupt)?;
         Ok(CheckpointRow {
             thread_id,
             ns,
@@ -287,9 +195,6 @@ impl RawCheckpoint {
         })
     }
 }
-
-/// The key of a checkpoint: thread, namespace, id.
-pub(crate) type CheckpointKey = (String, String, String);
 
 /// A write row as read, before decoding: `task_id, channel, value,
 /// task_path, idx`.
@@ -308,27 +213,20 @@ pub(crate) fn write_from_row(row: &Row<'_>) -> rusqlite::Result<(CheckpointKey, 
     Ok((key, columns))
 }
 
-/// Decodes `task_id, channel, value, task_path, idx`.
-pub(crate) fn decode_write(
-    [task_id, channel, value, task_path, idx]: RawWrite,
-) -> Result<PendingWrite, String> {
-    let task_id = text(task_id).map_err(|e| format!("task_id {e}"))?;
-    let channel = text(channel).map_err(|e| format!("channel {e}"))?;
-    let value_json = text(value).map_err(|e| format!("value {e}"))?;
-    let value: Value = serde_json::from_str(&value_json)
-        .map_err(|e| format!("value of a write to {channel:?} by task {task_id}: {e}"))?;
-    let task_path = text(task_path).map_err(|e| format!("task_path {e}"))?;
-    let idx = match idx {
-        SqlValue::Integer(i) => i,
-        other => return Err(format!("write index is {other:?}, not an integer")),
-    };
-    Ok(PendingWrite {
-        task_id,
-        channel,
-        value,
-        task_path,
-        idx,
-    })
+impl crate::saver::page::RawWrite for RawWrite {
+    /// Decodes `task_id, channel, value, task_path, idx`.
+    fn decode(self) -> Result<PendingWrite, String> {
+        let [task_id, channel, value, task_path, idx] = self;
+        let task_id = text(task_id).map_err(|e| format!("task_id {e}"))?;
+        let channel = text(channel).map_err(|e| format!("channel {e}"))?;
+        let value_json = text(value).map_err(|e| format!("value {e}"))?;
+        let task_path = text(task_path).map_err(|e| format!("task_path {e}"))?;
+        let idx = match idx {
+            SqlValue::Integer(i) => i,
+            other => return Err(format!("write index is {other:?}, not an integer")),
+        };
+        rows::decode_write(task_id, channel, &value_json, task_path, idx)
+    }
 }
 
 /// The `SELECT` a `list` call runs, its parameters, and whether SQL alone
@@ -349,87 +247,25 @@ pub(crate) struct ListQuery {
 pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> ListQuery {
     let mut sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints");
     let mut terms: Vec<String> = Vec::new();
-    let mut params: Vec<SqlValue> = Vec::new();
-    let mut exact = true;
-    let bind = |params: &mut Vec<SqlValue>, v: SqlValue| {
-        params.push(v);
-        format!("?{}", params.len())
-    };
+    let mut params = Params::default();
     if let Some(config) = config {
-        let p = bind(&mut params, SqlValue::Text(config.thread_id.clone()));
+        let p = params.bind(SqlValue::Text(config.thread_id.clone()));
         terms.push(format!("thread_id = {p}"));
         if let Some(ns) = &config.checkpoint_ns {
-            let p = bind(&mut params, SqlValue::Text(ns.clone()));
+            let p = params.bind(SqlValue::Text(ns.clone()));
             terms.push(format!("checkpoint_ns = {p}"));
         }
         if let Some(id) = &config.checkpoint_id {
-            let p = bind(&mut params, SqlValue::Text(id.clone()));
+            let p = params.bind(SqlValue::Text(id.clone()));
             terms.push(format!("checkpoint_id = {p}"));
         }
     }
     if let Some(before) = &options.before {
-        let p = bind(&mut params, SqlValue::Text(before.clone()));
+        let p = params.bind(SqlValue::Text(before.clone()));
         terms.push(format!("checkpoint_id < {p}"));
     }
     for (key, wanted) in &options.filter {
-        let term = match (key.as_str(), wanted) {
-            ("step", Value::Number(n)) => {
-                let v = match n.as_i64() {
-                    Some(i) => SqlValue::Integer(i),
-                    None => {
-                        exact = false;
-                        SqlValue::Real(n.as_f64().unwrap_or(f64::NAN))
-                    }
-                };
-                format!("step = {}", bind(&mut params, v))
-            }
-            ("source", Value::String(s)) => {
-                format!("source = {}", bind(&mut params, SqlValue::Text(s.clone())))
-            }
-            ("run_id", Value::String(s)) => {
-                format!("run_id = {}", bind(&mut params, SqlValue::Text(s.clone())))
-            }
-            ("run_id", Value::Null) => "run_id IS NULL".to_owned(),
-            // `step` is always a number, `source` always a string and
-            // `run_id` a string or absent: nothing else can match.
-            ("step" | "source" | "run_id", _) => "0".to_owned(),
-            (_, wanted) => {
-                let path = bind(&mut params, SqlValue::Text(format!("$.\"{key}\"")));
-                match wanted {
-                    Value::Null => format!("json_extract(metadata, {path}) IS NULL"),
-                    Value::Bool(true) => format!("json_type(metadata, {path}) = 'true'"),
-                    Value::Bool(false) => format!("json_type(metadata, {path}) = 'false'"),
-                    Value::String(s) => {
-                        let p = bind(&mut params, SqlValue::Text(s.clone()));
-                        format!(
-                            "(json_type(metadata, {path}) = 'text' \
-                             AND json_extract(metadata, {path}) = {p})"
-                        )
-                    }
-                    Value::Number(n) => match n.as_i64() {
-                        Some(i) => {
-                            let p = bind(&mut params, SqlValue::Integer(i));
-                            format!(
-                                "(json_type(metadata, {path}) IN ('integer', 'real') \
-                                 AND json_extract(metadata, {path}) = {p})"
-                            )
-                        }
-                        None => {
-                            exact = false;
-                            format!("json_type(metadata, {path}) IN ('integer', 'real')")
-                        }
-                    },
-                    Value::Array(_) => {
-                        exact = false;
-                        format!("json_type(metadata, {path}) = 'array'")
-                    }
-                    Value::Object(_) => {
-                        exact = false;
-                        format!("json_type(metadata, {path}) = 'object'")
-                    }
-                }
-            }
-        };
+        let term = filter_term(&mut params, key, wanted);
         terms.push(term);
     }
     if !terms.is_empty() {
@@ -438,6 +274,7 @@ pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> List
     }
     // Newest first; ties (copied threads share ids) by thread, namespace.
     sql.push_str(" ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC");
+    let exact = params.exact;
     if exact && let Some(limit) = options.limit {
         // A literal, not a parameter: SQLite plans `ORDER BY ... LIMIT ?`
         // with the bound value, so such a statement is prepared again at
@@ -445,5 +282,102 @@ pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> List
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         sql.push_str(&format!(" LIMIT {limit}"));
     }
-    ListQuery { sql, params, exact }
+    ListQuery {
+        sql,
+        params: params.values,
+        exact,
+    }
+}
+
+/// The parameters of a query being built, and whether its conditions are
+/// all decided exactly by SQL.
+struct Params {
+    values: Vec<SqlValue>,
+    exact: bool,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            values: Vec::new(),
+            exact: true,
+        }
+    }
+}
+
+impl Params {
+    /// Binds `v`; its placeholder.
+    fn bind(&mut self, v: SqlValue) -> String {
+        self.values.push(v);
+        format!("?{}", self.values.len())
+    }
+}
+
+/// The condition of one metadata filter `key = wanted`. `step`, `source`
+/// and `run_id` use the indexed columns; other keys use `json_extract` on
+/// the metadata JSON with the key quoted and bound as a parameter. A
+/// condition SQL cannot decide exactly (floats, arrays, objects) only
+/// narrows by JSON type and marks the query inexact.
+fn filter_term(params: &mut Params, key: &str, wanted: &Value) -> String {
+    match (key, wanted) {
+        ("step", Value::Number(n)) => {
+            let v = match n.as_i64() {
+                Some(i) => SqlValue::Integer(i),
+                None => {
+                    params.exact = false;
+                    SqlValue::Real(n.as_f64().unwrap_or(f64::NAN))
+                }
+            };
+            format!("step = {}", params.bind(v))
+        }
+        ("source", Value::String(s)) => {
+            format!("source = {}", params.bind(SqlValue::Text(s.clone())))
+        }
+        ("run_id", Value::String(s)) => {
+            format!("run_id = {}", params.bind(SqlValue::Text(s.clone())))
+        }
+        ("run_id", Value::Null) => "run_id IS NULL".to_owned(),
+        // `step` is always a number, `source` always a string and
+        // `run_id` a string or absent: nothing else can match.
+        ("step" | "source" | "run_id", _) => "0".to_owned(),
+        (_, wanted) => json_term(params, key, wanted),
+    }
+}
+
+/// The condition on a user metadata key, through `json_extract`.
+fn json_term(params: &mut Params, key: &str, wanted: &Value) -> String {
+    let path = params.bind(SqlValue::Text(format!("$.\"{key}\"")));
+    match wanted {
+        Value::Null => format!("json_extract(metadata, {path}) IS NULL"),
+        Value::Bool(true) => format!("json_type(metadata, {path}) = 'true'"),
+        Value::Bool(false) => format!("json_type(metadata, {path}) = 'false'"),
+        Value::String(s) => {
+            let p = params.bind(SqlValue::Text(s.clone()));
+            format!(
+                "(json_type(metadata, {path}) = 'text' \
+                 AND json_extract(metadata, {path}) = {p})"
+            )
+        }
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => {
+                let p = params.bind(SqlValue::Integer(i));
+                format!(
+                    "(json_type(metadata, {path}) IN ('integer', 'real') \
+                     AND json_extract(metadata, {path}) = {p})"
+                )
+            }
+            None => {
+                params.exact = false;
+                format!("json_type(metadata, {path}) IN ('integer', 'real')")
+            }
+        },
+        Value::Array(_) => {
+            params.exact = false;
+            format!("json_type(metadata, {path}) = 'array'")
+        }
+        Value::Object(_) => {
+            params.exact = false;
+            format!("json_type(metadata, {path}) = 'object'")
+        }
+    }
 }
