@@ -103,20 +103,22 @@ impl Samples {
         self.durations.sort();
         let ops = self.durations.len();
         let total: Duration = self.wall.unwrap_or_else(|| self.durations.iter().sum());
-        let pct = |p: f64| {
+        // The nearest-rank percentile, in microseconds: the sample at rank
+        // ceil(ops * per_mille / 1000).
+        let pct = |per_mille: usize| {
             if ops == 0 {
                 0.0
             } else {
-                let i = ((ops as f64 * p).ceil() as usize).clamp(1, ops) - 1;
+                let i = (ops * per_mille).div_ceil(1000).clamp(1, ops) - 1;
                 self.durations[i].as_secs_f64() * 1e6
             }
         };
         let mut line = json!({
             "scenario": scenario,
             "ops": ops,
-            "ops_per_sec": round(ops as f64 / total.as_secs_f64().max(1e-9)),
-            "median_us": round(pct(0.5)),
-            "p99_us": round(pct(0.99)),
+            "ops_per_sec": round(count_f64(ops as u64) / total.as_secs_f64().max(1e-9)),
+            "median_us": round(pct(500)),
+            "p99_us": round(pct(990)),
             "db_bytes": db.map_or(0, db_bytes),
             "peak_rss_so_far_bytes": peak_rss(),
         });
@@ -131,6 +133,15 @@ fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+/// A count (of calls, checkpoints, bytes) as the `f64` the report's ratios
+/// divide.
+// Exact below 2^53, far above any count a run makes; beyond it the nearest
+// `f64` is what a ratio rounded to 0.1 wants anyway.
+#[allow(clippy::cast_precision_loss)]
+fn count_f64(n: u64) -> f64 {
+    n as f64
+}
+
 /// Main file plus WAL, in bytes.
 fn db_bytes(path: &Path) -> u64 {
     let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
@@ -138,7 +149,7 @@ fn db_bytes(path: &Path) -> u64 {
     size(path.to_path_buf()) + size(wal)
 }
 
-/// Peak resident set size of this process, in bytes (VmHWM).
+/// Peak resident set size of this process, in bytes (`VmHWM`).
 fn peak_rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -200,8 +211,9 @@ fn write_thread(
     let mut config = Config::thread(thread).with_ns("");
     let mut ids = Vec::with_capacity(steps);
     for s in 0..steps {
+        let step = i64::try_from(s).expect("a thread has far fewer than 2^63 steps");
         messages.push(Value::from(work.message(t, s)));
-        let mut checkpoint = Checkpoint::new(s as i64);
+        let mut checkpoint = Checkpoint::new(step);
         checkpoint.v = 1;
         let mut new_versions = ChannelVersions::new();
         for channel in ["messages", "counter", "scratch"] {
@@ -219,7 +231,7 @@ fn write_thread(
         checkpoint
             .channel_values
             .insert("scratch".into(), work.scratch(s));
-        let metadata = CheckpointMetadata::new(CheckpointSource::Loop, s as i64);
+        let metadata = CheckpointMetadata::new(CheckpointSource::Loop, step);
         let stored = samples
             .time(|| saver.put(&config, &checkpoint, &metadata, &new_versions))
             .unwrap_or_else(|e| fail(&format!("put {thread} step {s}"), e));
@@ -247,6 +259,182 @@ fn walk(
 fn fail(what: &str, e: impl std::fmt::Display) -> ! {
     eprintln!("benchmark failed: {what}: {e}");
     std::process::exit(1)
+}
+
+/// The threads `put_chain` wrote, which the other single-caller scenarios
+/// read, write to and delete, on the saver that holds them.
+struct Written<'a> {
+    saver: &'a dyn BaseCheckpointSaver,
+    db: Option<&'a Path>,
+    /// Each thread's id and its checkpoint ids, in order.
+    all_ids: Vec<(String, Vec<String>)>,
+}
+
+impl<'a> Written<'a> {
+    /// `put_chain`: writes every thread of the workload.
+    fn put_chain(
+        saver: &'a dyn BaseCheckpointSaver,
+        db: Option<&'a Path>,
+        args: &Args,
+        work: &mut Workload,
+    ) -> Self {
+        let mut samples = Samples::new();
+        let mut all_ids: Vec<(String, Vec<String>)> = Vec::with_capacity(args.threads);
+        for t in 0..args.threads {
+            let thread = thread_id("chain", t);
+            let ids = write_thread(saver, work, &thread, t, args.steps, &mut samples);
+            all_ids.push((thread, ids));
+        }
+        let checkpoints = count_f64((args.threads * args.steps).max(1) as u64);
+        let bytes = db.map_or(0, db_bytes);
+        samples.report(
+            "put_chain",
+            db,
+            json!({"bytes_per_checkpoint": round(count_f64(bytes) / checkpoints)}),
+        );
+        Written { saver, db, all_ids }
+    }
+
+    /// `put_writes`: a random 10% of checkpoints, 3 tasks each.
+    fn put_writes(&self, work: &mut Workload, rng: &mut fastrand::Rng) {
+        let mut samples = Samples::new();
+        for (thread, ids) in &self.all_ids {
+            for id in ids {
+                if rng.u32(0..10) != 0 {
+                    continue;
+                }
+                let config = Config::thread(thread.as_str())
+                    .with_ns("")
+                    .with_checkpoint_id(id.as_str());
+                for task in 0..3 {
+                    let writes = vec![
+                        ("messages".to_owned(), Value::from(work.message(task, 0))),
+                        ("counter".to_owned(), Value::from(task)),
+                    ];
+                    let task_id = format!("task-{task}");
+                    samples
+                        .time(|| self.saver.put_writes(&config, &writes, &task_id, ""))
+                        .unwrap_or_else(|e| fail("put_writes", e));
+                }
+            }
+        }
+        samples.report("put_writes", self.db, json!({}));
+    }
+
+    /// `get_latest`: every thread, 5 rounds.
+    fn get_latest(&self) {
+        let mut samples = Samples::new();
+        for _ in 0..5 {
+            for (thread, _) in &self.all_ids {
+                let config = Config::thread(thread.as_str()).with_ns("");
+                let found = samples
+                    .time(|| self.saver.get_tuple(&config))
+                    .unwrap_or_else(|e| fail("get_latest", e));
+                assert!(found.is_some(), "latest of {thread} missing");
+            }
+        }
+        samples.report("get_latest", self.db, json!({}));
+    }
+
+    /// `get_by_id`: 1000 random existing checkpoints.
+    fn get_by_id(&self, rng: &mut fastrand::Rng) {
+        let all_ids = &self.all_ids;
+        let mut samples = Samples::new();
+        for _ in 0..1000 {
+            let (thread, ids) = &all_ids[rng.usize(0..all_ids.len())];
+            let id = &ids[rng.usize(0..ids.len())];
+            let config = Config::thread(thread.as_str())
+                .with_ns("")
+                .with_checkpoint_id(id.as_str());
+            let found = samples
+                .time(|| self.saver.get_tuple(&config))
+                .unwrap_or_else(|e| fail("get_by_id", e));
+            assert!(found.is_some(), "checkpoint {id} missing");
+        }
+        samples.report("get_by_id", self.db, json!({}));
+    }
+
+    /// `list_full`: the whole history of each thread, walked item by item.
+    fn list_full(&self) {
+        let mut samples = Samples::new();
+        for (thread, ids) in &self.all_ids {
+            let config = Config::thread(thread.as_str()).with_ns("");
+            let n = samples.time(|| {
+                let mut n = 0usize;
+                for item in self
+                    .saver
+                    .list_iter(Some(&config), &ListOptions::new())
+                    .unwrap_or_else(|e| fail("list_full", e))
+                {
+                    let tuple = item.unwrap_or_else(|e| fail("list_full item", e));
+                    n += usize::from(!tuple.checkpoint.id.is_empty());
+                }
+                n
+            });
+            assert_eq!(n, ids.len(), "history of {thread}");
+        }
+        samples.report("list_full", self.db, json!({}));
+    }
+
+    /// `list_before_limit`: before the checkpoint at step S/2, limit 10.
+    fn list_before_limit(&self) {
+        let mut samples = Samples::new();
+        for _ in 0..5 {
+            for (thread, ids) in &self.all_ids {
+                let config = Config::thread(thread.as_str()).with_ns("");
+                let options = ListOptions::new()
+                    .before(ids[ids.len() / 2].as_str())
+                    .limit(10);
+                let page = samples
+                    .time(|| walk(self.saver, Some(&config), &options))
+                    .unwrap_or_else(|e| fail("list_before_limit", e));
+                assert_eq!(page, (ids.len() / 2).min(10));
+            }
+        }
+        samples.report("list_before_limit", self.db, json!({}));
+    }
+
+    /// `list_filter_thread`: step = k within a thread, for `k` below `steps`.
+    fn list_filter_thread(&self, steps: usize, rng: &mut fastrand::Rng) {
+        let mut samples = Samples::new();
+        for _ in 0..5 {
+            for (thread, _) in &self.all_ids {
+                let config = Config::thread(thread.as_str()).with_ns("");
+                let k = rng.usize(0..steps);
+                let options = ListOptions::new().filter("step", k);
+                let page = samples
+                    .time(|| walk(self.saver, Some(&config), &options))
+                    .unwrap_or_else(|e| fail("list_filter_thread", e));
+                assert_eq!(page, 1);
+            }
+        }
+        samples.report("list_filter_thread", self.db, json!({}));
+    }
+
+    /// `list_filter_global`: step = k over every thread.
+    fn list_filter_global(&self, args: &Args, rng: &mut fastrand::Rng) {
+        let mut samples = Samples::new();
+        for _ in 0..5 {
+            let k = rng.usize(0..args.steps);
+            let options = ListOptions::new().filter("step", k);
+            let page = samples
+                .time(|| walk(self.saver, None, &options))
+                .unwrap_or_else(|e| fail("list_filter_global", e));
+            assert_eq!(page, args.threads);
+        }
+        samples.report("list_filter_global", self.db, json!({}));
+    }
+
+    /// `delete_thread`: every thread.
+    fn delete_thread(&self) {
+        let mut samples = Samples::new();
+        for (thread, _) in &self.all_ids {
+            samples
+                .time(|| self.saver.delete_thread(thread))
+                .unwrap_or_else(|e| fail("delete_thread", e));
+        }
+        samples.report("delete_thread", self.db, json!({}));
+    }
 }
 
 struct SaverRun<'a> {
@@ -299,155 +487,23 @@ impl SaverRun<'_> {
     fn sequential(&self) {
         let args = self.args;
         let (saver, db) = self.open("saver.db");
-        let saver: &dyn BaseCheckpointSaver = &*saver;
-        let db = db.as_deref();
         let mut work = Workload {
             rng: fastrand::Rng::with_seed(args.seed),
             state_kb: args.state_kb,
         };
         let mut rng = fastrand::Rng::with_seed(args.seed ^ 0x5eed);
-
-        // put_chain
-        let mut samples = Samples::new();
-        let mut all_ids: Vec<(String, Vec<String>)> = Vec::with_capacity(args.threads);
-        for t in 0..args.threads {
-            let thread = thread_id("chain", t);
-            let ids = write_thread(saver, &mut work, &thread, t, args.steps, &mut samples);
-            all_ids.push((thread, ids));
-        }
-        let checkpoints = (args.threads * args.steps).max(1) as f64;
-        let bytes = db.map_or(0, db_bytes);
-        samples.report(
-            "put_chain",
-            db,
-            json!({"bytes_per_checkpoint": round(bytes as f64 / checkpoints)}),
-        );
+        let written = Written::put_chain(&*saver, db.as_deref(), args, &mut work);
         if args.stop_after.as_deref() == Some("put_chain") {
             return;
         }
-
-        // put_writes: a random 10% of checkpoints, 3 tasks each.
-        let mut samples = Samples::new();
-        for (thread, ids) in &all_ids {
-            for id in ids {
-                if rng.u32(0..10) != 0 {
-                    continue;
-                }
-                let config = Config::thread(thread.as_str())
-                    .with_ns("")
-                    .with_checkpoint_id(id.as_str());
-                for task in 0..3 {
-                    let writes = vec![
-                        ("messages".to_owned(), Value::from(work.message(task, 0))),
-                        ("counter".to_owned(), Value::from(task)),
-                    ];
-                    let task_id = format!("task-{task}");
-                    samples
-                        .time(|| saver.put_writes(&config, &writes, &task_id, ""))
-                        .unwrap_or_else(|e| fail("put_writes", e));
-                }
-            }
-        }
-        samples.report("put_writes", db, json!({}));
-
-        // get_latest: every thread, 5 rounds.
-        let mut samples = Samples::new();
-        for _ in 0..5 {
-            for (thread, _) in &all_ids {
-                let config = Config::thread(thread.as_str()).with_ns("");
-                let found = samples
-                    .time(|| saver.get_tuple(&config))
-                    .unwrap_or_else(|e| fail("get_latest", e));
-                assert!(found.is_some(), "latest of {thread} missing");
-            }
-        }
-        samples.report("get_latest", db, json!({}));
-
-        // get_by_id: 1000 random existing checkpoints.
-        let mut samples = Samples::new();
-        for _ in 0..1000 {
-            let (thread, ids) = &all_ids[rng.usize(0..all_ids.len())];
-            let id = &ids[rng.usize(0..ids.len())];
-            let config = Config::thread(thread.as_str())
-                .with_ns("")
-                .with_checkpoint_id(id.as_str());
-            let found = samples
-                .time(|| saver.get_tuple(&config))
-                .unwrap_or_else(|e| fail("get_by_id", e));
-            assert!(found.is_some(), "checkpoint {id} missing");
-        }
-        samples.report("get_by_id", db, json!({}));
-
-        // list_full: the whole history of each thread, walked item by item.
-        let mut samples = Samples::new();
-        for (thread, ids) in &all_ids {
-            let config = Config::thread(thread.as_str()).with_ns("");
-            let n = samples.time(|| {
-                let mut n = 0usize;
-                for item in saver
-                    .list_iter(Some(&config), &ListOptions::new())
-                    .unwrap_or_else(|e| fail("list_full", e))
-                {
-                    let tuple = item.unwrap_or_else(|e| fail("list_full item", e));
-                    n += usize::from(!tuple.checkpoint.id.is_empty());
-                }
-                n
-            });
-            assert_eq!(n, ids.len(), "history of {thread}");
-        }
-        samples.report("list_full", db, json!({}));
-
-        // list_before_limit: before the checkpoint at step S/2, limit 10.
-        let mut samples = Samples::new();
-        for _ in 0..5 {
-            for (thread, ids) in &all_ids {
-                let config = Config::thread(thread.as_str()).with_ns("");
-                let options = ListOptions::new()
-                    .before(ids[ids.len() / 2].as_str())
-                    .limit(10);
-                let page = samples
-                    .time(|| walk(saver, Some(&config), &options))
-                    .unwrap_or_else(|e| fail("list_before_limit", e));
-                assert_eq!(page, (ids.len() / 2).min(10));
-            }
-        }
-        samples.report("list_before_limit", db, json!({}));
-
-        // list_filter_thread: step = k within a thread.
-        let mut samples = Samples::new();
-        for _ in 0..5 {
-            for (thread, _) in &all_ids {
-                let config = Config::thread(thread.as_str()).with_ns("");
-                let k = rng.usize(0..args.steps);
-                let options = ListOptions::new().filter("step", k);
-                let page = samples
-                    .time(|| walk(saver, Some(&config), &options))
-                    .unwrap_or_else(|e| fail("list_filter_thread", e));
-                assert_eq!(page, 1);
-            }
-        }
-        samples.report("list_filter_thread", db, json!({}));
-
-        // list_filter_global: step = k over every thread.
-        let mut samples = Samples::new();
-        for _ in 0..5 {
-            let k = rng.usize(0..args.steps);
-            let options = ListOptions::new().filter("step", k);
-            let page = samples
-                .time(|| walk(saver, None, &options))
-                .unwrap_or_else(|e| fail("list_filter_global", e));
-            assert_eq!(page, args.threads);
-        }
-        samples.report("list_filter_global", db, json!({}));
-
-        // delete_thread: every thread.
-        let mut samples = Samples::new();
-        for (thread, _) in &all_ids {
-            samples
-                .time(|| saver.delete_thread(thread))
-                .unwrap_or_else(|e| fail("delete_thread", e));
-        }
-        samples.report("delete_thread", db, json!({}));
+        written.put_writes(&mut work, &mut rng);
+        written.get_latest();
+        written.get_by_id(&mut rng);
+        written.list_full();
+        written.list_before_limit();
+        written.list_filter_thread(args.steps, &mut rng);
+        written.list_filter_global(args, &mut rng);
+        written.delete_thread();
     }
 
     /// The disk's ceiling for `put_chain`: single-row insert commits on a
@@ -482,7 +538,7 @@ impl SaverRun<'_> {
         samples.report("raw_commit", Some(&path), json!({}));
     }
 
-    /// The put_chain workload split over `--writers` OS threads at once.
+    /// The `put_chain` workload split over `--writers` OS threads at once.
     fn put_concurrent(&self) {
         let args = self.args;
         let (saver, db) = self.open("concurrent.db");
@@ -559,7 +615,7 @@ impl SaverRun<'_> {
             .compile(CompileOptions::new().saver(saver))
             .unwrap_or_else(|e| fail("compile the graph", e))
             .with_durability(Durability::Sync)
-            .with_recursion_limit(10 * GRAPH_STEPS as usize)
+            .with_recursion_limit(usize::try_from(10 * GRAPH_STEPS).expect("GRAPH_STEPS is 100"))
     }
 
     fn graph(&self) {
@@ -584,7 +640,7 @@ impl SaverRun<'_> {
             check(outcome);
         }
         let total: Duration = samples.durations.iter().sum();
-        let supersteps = (GRAPH_THREADS as i64 * GRAPH_STEPS) as f64;
+        let supersteps = count_f64(GRAPH_THREADS as u64 * GRAPH_STEPS.unsigned_abs());
         let rate = round(supersteps / total.as_secs_f64().max(1e-9));
         samples.report(
             "graph_loop",
@@ -659,7 +715,7 @@ fn main() {
                 "checkpointer": env!("CARGO_PKG_VERSION"),
                 "sqlite": rusqlite::version(),
             },
-            "nproc": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "nproc": std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
             "peak_rss_bytes": peak_rss(),
         })
     );

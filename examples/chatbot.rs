@@ -14,7 +14,7 @@ use serde_json::json;
 
 /// A stand-in for an LLM call.
 fn reply(history: &[String]) -> String {
-    let last = history.last().map(String::as_str).unwrap_or("");
+    let last = history.last().map_or("", String::as_str);
     let turns = history.iter().filter(|m| m.starts_with("user:")).count();
     match last.trim_start_matches("user: ") {
         m if m.contains("name is") => {

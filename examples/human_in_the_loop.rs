@@ -9,7 +9,7 @@ use std::sync::Arc;
 use checkpointer::graph::{
     Command, CompileOptions, END, GraphError, Input, Reducer, START, StateGraph, Update,
 };
-use checkpointer::{Config, InMemorySaver};
+use checkpointer::{Config, InMemorySaver, ListOptions};
 use serde_json::json;
 
 #[tokio::main]
@@ -88,7 +88,7 @@ async fn main() -> Result<(), GraphError> {
         println!("   log: {line}");
     }
 
-    let history = app.get_state_history(&thread, &Default::default()).await?;
+    let history = app.get_state_history(&thread, &ListOptions::new()).await?;
     println!("6. history ({} checkpoints, newest first):", history.len());
     for s in &history {
         let m = s

@@ -16,7 +16,7 @@ use std::time::Duration;
 use checkpointer::graph::{
     CompileOptions, CompiledGraph, END, Input, Reducer, START, StateGraph, Update,
 };
-use checkpointer::{Config, SqliteSaver};
+use checkpointer::{Config, ListOptions, SqliteSaver};
 use serde_json::json;
 
 const WORKER_ENV: &str = "RESUME_AFTER_CRASH_DB";
@@ -87,7 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("4. continue the thread in this process:");
     let out = app.invoke(Input::Continue, &thread).await?;
     println!("5. finished: done {}", out.values["done"]);
-    let history = app.get_state_history(&thread, &Default::default()).await?;
+    let history = app.get_state_history(&thread, &ListOptions::new()).await?;
     println!("   {} checkpoints in one unbroken history", history.len());
     Ok(())
 }

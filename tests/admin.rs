@@ -88,7 +88,7 @@ fn memory_agrees_with_sqlite_on_summaries() {
 fn memory_agrees_with_sqlite_after_pruning_by_age() {
     let (memory, sqlite) = both_with_history();
     let threads: Vec<String> = ["w", "old", "undated"].map(String::from).into();
-    let cutoff = SystemTime::now() - Duration::from_secs(3600);
+    let cutoff = SystemTime::now() - Duration::from_hours(1);
     let removed = memory.prune_older_than(&threads, cutoff).unwrap();
     assert_eq!(removed, 2, "the two old root checkpoints of `old`");
     assert_eq!(

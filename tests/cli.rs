@@ -101,7 +101,7 @@ fn put(
     }
     cp.updated_channels = None;
     if let Some(ts) = ts {
-        cp.ts = ts.to_owned();
+        ts.clone_into(&mut cp.ts);
     }
     let md = CheckpointMetadata::new(source, step).with_extra("user", "alice");
     saver.put(parent, &cp, &md, &new_versions).unwrap()
@@ -319,7 +319,7 @@ fn threads_lists_counts_last_step_and_time() {
     assert_eq!(cols[4].len(), 8);
     // Columns are aligned: every header starts where its cells start.
     let at = lines[0].find("CHECKPOINTS").unwrap();
-    assert_eq!(&lines[2][at..at + 1], "6");
+    assert_eq!(&lines[2][at..=at], "6");
 
     let v = fx.json(&["threads"]);
     let t = v.as_array().unwrap().iter().find(|r| r["thread_id"] == "t");

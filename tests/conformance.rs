@@ -39,7 +39,7 @@ mod hooked_wrapper {
     use checkpointer::saver::WriteBatch;
     use checkpointer::{
         BaseCheckpointSaver, Checkpoint, CheckpointMetadata, CheckpointSource, Config,
-        InMemorySaver,
+        InMemorySaver, ListOptions,
     };
     use serde_json::{Value, json};
 
@@ -81,7 +81,7 @@ mod hooked_wrapper {
         );
         let ids: Vec<String> = saver
             .inner()
-            .list(Some(&thread), &Default::default())
+            .list(Some(&thread), &ListOptions::new())
             .expect("list")
             .into_iter()
             .map(|t| t.checkpoint.id)

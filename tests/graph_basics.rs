@@ -315,12 +315,10 @@ async fn conditional_edges_route_on_state(factory: Factory) {
             "inc",
             |s: &State| {
                 let n: i64 = s.get("n").unwrap_or(0);
-                if n < 3 {
-                    "inc"
-                } else if n == 3 {
-                    "big"
-                } else {
-                    END
+                match n.cmp(&3) {
+                    std::cmp::Ordering::Less => "inc",
+                    std::cmp::Ordering::Equal => "big",
+                    std::cmp::Ordering::Greater => END,
                 }
             },
             &["inc", "big", END],
@@ -512,7 +510,7 @@ async fn tasks_of_a_step_run_concurrently(factory: Factory) {
     let app = compile(&g, &saver);
     let thread = Config::thread("t");
     let run = app.invoke(json!({}), &thread);
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+    let out = tokio::time::timeout(std::time::Duration::from_mins(1), run)
         .await
         .expect("tasks of one step must run concurrently")
         .unwrap();
@@ -520,9 +518,9 @@ async fn tasks_of_a_step_run_concurrently(factory: Factory) {
 }
 
 async fn node_context_matches_the_stored_task(factory: Factory) {
-    let (saver, _guard) = factory();
     /// (node, step, task id, thread id) as the node saw them.
     type Seen = Vec<(String, i64, String, String)>;
+    let (saver, _guard) = factory();
     let seen: Arc<Mutex<Seen>> = Arc::default();
     let mut g = StateGraph::new();
     g.add_channel("log", Reducer::append())

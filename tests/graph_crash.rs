@@ -50,7 +50,9 @@ fn long_graph(side_effects: &Path) -> StateGraph {
                 f.write_all(format!("{name}\n").as_bytes())?;
                 f.sync_all()?;
                 tokio::time::sleep(Duration::from_millis(15)).await;
-                Ok(Update::new().set("log", name).set("sum", i as i64))
+                Ok(Update::new()
+                    .set("log", name)
+                    .set("sum", i64::try_from(i).expect("23 nodes: the index fits")))
             }
         });
     }

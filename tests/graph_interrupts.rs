@@ -364,13 +364,11 @@ async fn an_answer_survives_a_failure_after_it_was_taken(factory: Factory) {
                 let n = c.hit("approve");
                 let v = ctx.interrupt("ship it?")?;
                 // The step after the approval fails once (an API error).
-                if n == 2 {
-                    return Err(NodeError::msg("upstream timeout"));
+                match n {
+                    2 => Err(NodeError::msg("upstream timeout")),
+                    3 => panic!("upstream panic"),
+                    _ => Ok(Update::new().set("log", v)),
                 }
-                if n == 3 {
-                    panic!("upstream panic");
-                }
-                Ok(Update::new().set("log", v))
             }
         })
         .add_edge(START, "approve");

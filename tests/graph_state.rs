@@ -204,6 +204,7 @@ async fn update_state_keeps_the_finished_work_of_an_interrupted_step(factory: Fa
 // History, replay and forks
 
 async fn metadata_per_checkpoint(factory: Factory) {
+    use CheckpointSource::{Input, Loop, Update};
     let (saver, _guard) = factory();
     let c = Counter::default();
     let app = compile(&fan_graph(&c), &saver);
@@ -223,7 +224,6 @@ async fn metadata_per_checkpoint(factory: Factory) {
             )
         })
         .collect();
-    use CheckpointSource::*;
     assert_eq!(
         meta,
         vec![

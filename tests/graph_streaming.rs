@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use checkpointer::Config;
 use checkpointer::graph::{
-    CompileOptions, GraphError, Input, NodeError, Reducer, START, StateGraph, StreamEvent,
-    StreamMode,
+    CompileOptions, CompiledGraph, GraphError, Input, NodeError, Reducer, START, StateGraph,
+    StreamEvent, StreamMode,
 };
+use checkpointer::{BaseCheckpointSaver, Config};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -22,6 +22,15 @@ async fn stream_modes(factory: Factory) {
     let (saver, _guard) = factory();
     let c = Counter::default();
     let app = compile(&linear(&c), &saver);
+    values_mode_streams_every_state(&app).await;
+    updates_mode_streams_each_node_update(&app).await;
+    tasks_mode_streams_task_start_and_end(&app).await;
+    interrupted_stream_ends_with_the_interrupt(&c, &saver).await;
+    failed_stream_ends_with_the_error(&saver).await;
+}
+
+/// `StreamMode::Values`: the state after every step, from the input on.
+async fn values_mode_streams_every_state(app: &CompiledGraph) {
     let values: Vec<StreamEvent> = app
         .stream(json!({"x": 1}), &Config::thread("v"), StreamMode::Values)
         .map(Result::unwrap)
@@ -43,7 +52,10 @@ async fn stream_modes(factory: Factory) {
             (2, json!({"x": 1, "log": ["a", "b"]})),
         ]
     );
+}
 
+/// `StreamMode::Updates`: what each node wrote.
+async fn updates_mode_streams_each_node_update(app: &CompiledGraph) {
     let updates: Vec<(String, Value)> = app
         .stream(json!({"x": 1}), &Config::thread("u"), StreamMode::Updates)
         .map(|e| match e.unwrap() {
@@ -59,7 +71,10 @@ async fn stream_modes(factory: Factory) {
             ("b".to_owned(), json!({"log": "b"})),
         ]
     );
+}
 
+/// `StreamMode::Tasks`: a start and an end event per task.
+async fn tasks_mode_streams_task_start_and_end(app: &CompiledGraph) {
     let tasks: Vec<StreamEvent> = app
         .stream(json!({"x": 1}), &Config::thread("k"), StreamMode::Tasks)
         .map(Result::unwrap)
@@ -93,12 +108,17 @@ async fn stream_modes(factory: Factory) {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
 
-    // A run stopped by an interrupt ends with an Interrupt event.
-    let paused = linear(&c)
+/// A run stopped by an interrupt ends with an Interrupt event.
+async fn interrupted_stream_ends_with_the_interrupt(
+    c: &Counter,
+    saver: &Arc<dyn BaseCheckpointSaver>,
+) {
+    let paused = linear(c)
         .compile(
             CompileOptions::new()
-                .saver(Arc::clone(&saver))
+                .saver(Arc::clone(saver))
                 .interrupt_before(["b"]),
         )
         .unwrap();
@@ -124,12 +144,14 @@ async fn stream_modes(factory: Factory) {
     assert!(
         matches!(&resumed[0], StreamEvent::Values { step: 1, values } if values["log"] == json!(["a"]))
     );
+}
 
-    // An error ends the stream with Err.
+/// An error ends the stream with Err.
+async fn failed_stream_ends_with_the_error(saver: &Arc<dyn BaseCheckpointSaver>) {
     let mut g = StateGraph::new();
     g.add_sync_node("bad", |_, _| Err(checkpointer::graph::NodeError::msg("no")))
         .add_edge(START, "bad");
-    let bad = compile(&g, &saver);
+    let bad = compile(&g, saver);
     let events: Vec<_> = bad
         .stream(json!({}), &Config::thread("e"), StreamMode::Values)
         .collect()

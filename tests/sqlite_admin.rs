@@ -14,9 +14,13 @@ use checkpointer::{
 use serde_json::json;
 
 fn put(saver: &SqliteSaver, parent: &Config, step: i64, msgs: &[&str], ts: Option<&str>) -> Config {
-    let mut cp = Checkpoint::new(step).with_value("messages", json!(msgs), step as u64 + 1);
+    let mut cp = Checkpoint::new(step).with_value(
+        "messages",
+        json!(msgs),
+        u64::try_from(step).expect("the steps these tests store are not negative") + 1,
+    );
     if let Some(ts) = ts {
-        cp.ts = ts.to_owned();
+        ts.clone_into(&mut cp.ts);
     }
     let md = CheckpointMetadata::new(CheckpointSource::Loop, step);
     saver.put(parent, &cp, &md, &cp.channel_versions).unwrap()

@@ -1,4 +1,4 @@
-//! SqliteSaver under concurrency and crashes: many threads on one file,
+//! `SqliteSaver` under concurrency and crashes: many threads on one file,
 //! two processes on one file, and a process killed while it writes.
 //!
 //! The multi-process tests re-run this test binary: with
@@ -41,7 +41,7 @@ fn write_chain(
         }
         None => (Config::thread(thread), Checkpoint::new(-1), 0),
     };
-    for step in start..start + n as i64 {
+    for step in start..start + i64::try_from(n).expect("a test writes few checkpoints") {
         let version = saver.get_next_version(cp.channel_versions.get("count"));
         cp = cp
             .successor(step)
@@ -78,7 +78,7 @@ fn check_chain(saver: &SqliteSaver, thread: &str, n: usize) {
         .unwrap();
     assert_eq!(history.len(), n, "thread {thread}");
     for (i, tuple) in history.iter().enumerate() {
-        let step = (n - 1 - i) as i64;
+        let step = i64::try_from(n - 1 - i).expect("a test writes few checkpoints");
         assert_eq!(tuple.metadata.step, step, "thread {thread}");
         assert_eq!(tuple.checkpoint.channel_values["count"], json!(step));
         assert_eq!(tuple.checkpoint.channel_values["thread"], json!(thread));
@@ -259,9 +259,8 @@ fn a_killed_writer_loses_nothing_it_reported() {
         // Read until the random moment, then kill (SIGKILL on Unix).
         while seen < kill_after {
             line.clear();
-            if stdout.read_until(b'\n', &mut line).unwrap() == 0 {
-                panic!("round {round}: the child exited early");
-            }
+            let read = stdout.read_until(b'\n', &mut line).unwrap();
+            assert!(read != 0, "round {round}: the child exited early");
             if let Some(id) = reported_id(&line) {
                 seen += 1;
                 reported.push(id);

@@ -24,6 +24,7 @@ fn concurrent_writes_share_transactions_and_fail_alone() {
     );
     let writers = 12;
     let steps = 40;
+    let steps_stored = usize::try_from(steps).expect("40 steps fit a usize");
     let barrier = Arc::new(Barrier::new(writers));
     let handles: Vec<_> = (0..writers)
         .map(|w| {
@@ -67,9 +68,9 @@ fn concurrent_writes_share_transactions_and_fail_alone() {
         let history = saver
             .list(Some(&Config::thread(format!("w{w}"))), &ListOptions::new())
             .unwrap();
-        assert_eq!(history.len(), steps as usize);
+        assert_eq!(history.len(), steps_stored);
         for (i, tuple) in history.iter().enumerate() {
-            let step = steps as usize - 1 - i;
+            let step = steps_stored - 1 - i;
             let messages = tuple.checkpoint.channel_values["messages"]
                 .as_array()
                 .unwrap();
@@ -85,7 +86,10 @@ fn concurrent_writes_share_transactions_and_fail_alone() {
         .unwrap()
         .query_row("SELECT count(*) FROM writes", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(writes, writers as i64 * steps);
+    assert_eq!(
+        writes,
+        i64::try_from(writers).expect("12 writers fit an i64") * steps
+    );
 }
 
 #[test]
@@ -97,7 +101,11 @@ fn the_memory_database_groups_writes_too() {
             std::thread::spawn(move || {
                 let mut config = Config::thread(format!("m{w}"));
                 for step in 0..25 {
-                    let cp = Checkpoint::new(step).with_value("n", json!(step), step as u64 + 1);
+                    let cp = Checkpoint::new(step).with_value(
+                        "n",
+                        json!(step),
+                        u64::try_from(step).expect("steps count up from 0") + 1,
+                    );
                     let md = CheckpointMetadata::new(CheckpointSource::Loop, step);
                     config = saver.put(&config, &cp, &md, &cp.channel_versions).unwrap();
                     saver.get_tuple(&config).unwrap().unwrap();

@@ -177,23 +177,22 @@ pub(crate) fn prune(saver: &dyn CheckpointAdmin, path: &Path, args: &PruneArgs) 
     let bar = progress(ids.len(), "pruning threads");
     let mut removed = 0u64;
     for part in ids.chunks(chunk) {
-        match cutoff {
-            Some(c) => removed += saver.prune_older_than(part, c)?,
-            None => {
-                let before_part: u64 = selected
-                    .iter()
-                    .filter(|t| part.contains(&t.thread_id))
-                    .map(|t| t.checkpoints)
-                    .sum();
-                saver.prune(part, PruneStrategy::KeepLatest)?;
-                let after_part: u64 = saver
-                    .threads(None)?
-                    .iter()
-                    .filter(|t| part.contains(&t.thread_id))
-                    .map(|t| t.checkpoints)
-                    .sum();
-                removed += before_part.saturating_sub(after_part);
-            }
+        if let Some(c) = cutoff {
+            removed += saver.prune_older_than(part, c)?;
+        } else {
+            let before_part: u64 = selected
+                .iter()
+                .filter(|t| part.contains(&t.thread_id))
+                .map(|t| t.checkpoints)
+                .sum();
+            saver.prune(part, PruneStrategy::KeepLatest)?;
+            let after_part: u64 = saver
+                .threads(None)?
+                .iter()
+                .filter(|t| part.contains(&t.thread_id))
+                .map(|t| t.checkpoints)
+                .sum();
+            removed += before_part.saturating_sub(after_part);
         }
         bar.inc(part.len() as u64);
     }
@@ -211,7 +210,7 @@ const VACUUM_SPINNER_BYTES: u64 = 16 * 1024 * 1024;
 
 /// `vacuum`: prints the size before and after.
 pub(crate) fn vacuum(saver: &dyn CheckpointAdmin, path: &Path) -> CliResult<()> {
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let spinner = if size > VACUUM_SPINNER_BYTES && std::io::stderr().is_terminal() {
         let s = ProgressBar::new_spinner().with_message("vacuuming");
         s.enable_steady_tick(Duration::from_millis(100));
@@ -243,11 +242,11 @@ mod tests {
 
     #[test]
     fn ages_parse() {
-        assert_eq!(parse_age("30m"), Ok(Duration::from_secs(1800)));
-        assert_eq!(parse_age("12h"), Ok(Duration::from_secs(43_200)));
-        assert_eq!(parse_age("7d"), Ok(Duration::from_secs(604_800)));
-        assert_eq!(parse_age("2w"), Ok(Duration::from_secs(1_209_600)));
-        assert_eq!(parse_age("1d12h"), Ok(Duration::from_secs(129_600)));
+        assert_eq!(parse_age("30m"), Ok(Duration::from_mins(30)));
+        assert_eq!(parse_age("12h"), Ok(Duration::from_hours(12)));
+        assert_eq!(parse_age("7d"), Ok(Duration::from_hours(7 * 24)));
+        assert_eq!(parse_age("2w"), Ok(Duration::from_hours(14 * 24)));
+        assert_eq!(parse_age("1d12h"), Ok(Duration::from_hours(36)));
         for bad in ["", "7", "d", "7y", "-1d", "99999999999999999999d", "3 d"] {
             assert!(parse_age(bad).is_err(), "{bad}");
         }

@@ -36,7 +36,7 @@ use error::CliResult;
 
 /// Runs one parsed command line. Only `demo` and `import` may create the
 /// database; every other command opens an existing one.
-pub(crate) fn run(cli: Cli) -> CliResult<()> {
+pub(crate) fn run(cli: &Cli) -> CliResult<()> {
     let path = open::db_path(cli.db.as_deref());
     let path = path.as_path();
     let existing = || open::open_existing(path);

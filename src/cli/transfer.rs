@@ -37,22 +37,19 @@ fn write_to(
 /// `export THREAD [--out FILE]`.
 pub(crate) fn export(saver: &dyn CheckpointAdmin, path: &Path, args: &ExportArgs) -> CliResult<()> {
     require_thread(saver, path, &args.thread)?;
-    match &args.out {
-        Some(file) => {
-            let what = format!("write {}", file.display());
-            let f = File::create(file).map_err(CliError::io(what.clone()))?;
-            let n = write_to(saver, &args.thread, BufWriter::new(f), &what)?;
-            eprintln!(
-                "exported thread {:?} ({n} checkpoints) to {}",
-                args.thread,
-                file.display()
-            );
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let out = BufWriter::new(stdout.lock());
-            write_to(saver, &args.thread, out, "write standard output")?;
-        }
+    if let Some(file) = &args.out {
+        let what = format!("write {}", file.display());
+        let f = File::create(file).map_err(CliError::io(what.clone()))?;
+        let n = write_to(saver, &args.thread, BufWriter::new(f), &what)?;
+        eprintln!(
+            "exported thread {:?} ({n} checkpoints) to {}",
+            args.thread,
+            file.display()
+        );
+    } else {
+        let stdout = std::io::stdout();
+        let out = BufWriter::new(stdout.lock());
+        write_to(saver, &args.thread, out, "write standard output")?;
     }
     Ok(())
 }

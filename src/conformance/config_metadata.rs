@@ -4,7 +4,10 @@
 use crate::{BaseCheckpointSaver, CheckpointSource, ListOptions};
 use serde_json::{Value, json};
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, child_of, config, get, id_of, list_ids, metadata, metadata_step, put, thread_id,
+    try_get, uuid4,
+};
 
 /// `delete_for_runs` finds a run id that came from the config's
 /// `configurable` map, merged into metadata by `put`.

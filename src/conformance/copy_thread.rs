@@ -3,7 +3,10 @@
 use crate::{BaseCheckpointSaver, CheckpointTuple, Config, ListOptions};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, checkpoint_with, child_of, config, config_ns, get, list, list_ids, metadata_step,
+    put, put_chain, put_writes, put_writes_path, snapshot, thread_id, thread_ids, triples, uuid4,
+};
 
 /// `n` chained checkpoints in each namespace of `thread_id`, each with
 /// channel `step` = i at version 1. Returns the stored configs.

@@ -3,7 +3,10 @@
 use crate::{BaseCheckpointSaver, Config};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, child_of, config, config_ns, get, metadata, put, put_writes, run_ids, snapshot,
+    thread_id, try_get, uuid4,
+};
 
 /// Stores an empty checkpoint whose metadata has `run_id`.
 fn put_with_run_id(

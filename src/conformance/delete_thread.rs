@@ -3,7 +3,10 @@
 use crate::{BaseCheckpointSaver, ListOptions};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, checkpoint_with, config, config_ns, get, list, metadata, put, put_chain,
+    put_writes, snapshot, thread_id, thread_ids, try_get, uuid4,
+};
 
 /// No checkpoint of the thread is left.
 pub fn delete_thread_removes_checkpoints(saver: &dyn BaseCheckpointSaver) {

@@ -4,7 +4,10 @@
 use crate::{BaseCheckpointSaver, CheckpointSource, PendingWrite};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, checkpoint_with, child_of, config, config_ns, get, id_of, metadata, metadata_at,
+    metadata_step, put, put_chain, put_writes, thread_id, triples, try_get, uuid4, versions_of,
+};
 
 /// An unknown thread reads as `None`.
 pub fn get_tuple_nonexistent_returns_none(saver: &dyn BaseCheckpointSaver) {

@@ -3,7 +3,10 @@
 use crate::{BaseCheckpointSaver, CheckpointSource, ListOptions};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, child_of, config, config_ns, list, list_ids, metadata, metadata_at, put,
+    put_writes, thread_id, triples, uuid4,
+};
 
 /// The list fixture: one thread, a chain of 4 checkpoints with sources
 /// input, loop, input, loop and steps 0 to 3. Returns the thread and the

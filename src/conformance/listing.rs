@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use crate::{BaseCheckpointSaver, CheckpointSource, Config, Error, ListOptions};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, child_of, config, config_ns, expect_err, get, id_of, list, list_ids, metadata,
+    metadata_at, metadata_step, put, put_chain, put_writes, thread_id, uuid4,
+};
 
 /// `list(None, filter)` finds the matching checkpoints of every thread,
 /// newest first.

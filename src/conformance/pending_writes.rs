@@ -6,7 +6,10 @@ use crate::saver::{ERROR, INTERRUPT, RESUME, SCHEDULED};
 use crate::{BaseCheckpointSaver, ListOptions, PendingWrite};
 use serde_json::{Value, json};
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, config, get, list, metadata, put, put_writes, put_writes_path, thread_id, triples,
+    uuid4, writes_to,
+};
 
 /// A second write to a special channel by the same task replaces the first.
 pub fn special_channel_write_replaces(saver: &dyn BaseCheckpointSaver) {

@@ -3,7 +3,10 @@
 use crate::{BaseCheckpointSaver, ListOptions, PruneStrategy};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, config, config_ns, get, id_of, list, metadata, put, put_chain, put_writes,
+    snapshot, thread_id, thread_ids, triples, try_get, uuid4,
+};
 
 /// Only the latest checkpoint is left.
 pub fn prune_keep_latest_single_thread(saver: &dyn BaseCheckpointSaver) {

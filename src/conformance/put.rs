@@ -5,7 +5,11 @@ use std::collections::BTreeMap;
 use crate::{BaseCheckpointSaver, ChannelVersion, ChannelVersions, CheckpointSource, Config};
 use serde_json::{Value, json};
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, checkpoint_versioned, checkpoint_with, child_of, config, config_ns, get, id_of,
+    metadata, metadata_at, metadata_step, no_versions, put, put_chain, put_new, thread_id, uuid4,
+    values, versions_of,
+};
 
 /// `put` returns the config of the stored checkpoint: its thread, namespace
 /// and id.

@@ -9,7 +9,11 @@ use crate::{
 };
 use serde_json::{Value, json};
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint_versioned, checkpoint_with, child_of, config, config_ns, expect_err, get, id_of,
+    list, metadata, metadata_at, metadata_step, put, put_new, put_writes, snapshot, thread_id,
+    triples, uuid4, versions_of, writes_to,
+};
 
 /// Owned writes of one task: `(writes, task_id, task_path)`.
 type Task = (Vec<(String, Value)>, String, String);
@@ -49,9 +53,9 @@ fn fused(
 /// A tuple with its thread id replaced, to compare two threads that were
 /// written the same way.
 fn renamed(mut tuple: CheckpointTuple, thread_id: &str) -> CheckpointTuple {
-    tuple.config.thread_id = thread_id.to_owned();
+    thread_id.clone_into(&mut tuple.config.thread_id);
     if let Some(parent) = &mut tuple.parent_config {
-        parent.thread_id = thread_id.to_owned();
+        thread_id.clone_into(&mut parent.thread_id);
     }
     tuple
 }

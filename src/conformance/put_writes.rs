@@ -4,7 +4,10 @@ use crate::BaseCheckpointSaver;
 use crate::saver::{ERROR, INTERRUPT};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, child_of, config, config_ns, get, metadata, metadata_step, put, put_writes,
+    put_writes_path, thread_id, uuid4, writes_to,
+};
 
 /// A write is visible in `get_tuple` as `(task_id, channel, value)`.
 pub fn put_writes_basic(saver: &dyn BaseCheckpointSaver) {

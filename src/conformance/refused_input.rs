@@ -6,7 +6,10 @@
 use crate::{BaseCheckpointSaver, Config, Error, ListOptions, PruneStrategy};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, checkpoint_with, child_of, config, config_ns, expect_err, id_of, list, metadata,
+    metadata_step, put, put_writes, snapshot, thread_id, thread_ids, try_get, uuid4,
+};
 
 fn assert_empty_thread(what: &str, err: &Error) {
     assert!(

@@ -7,7 +7,11 @@ use std::collections::BTreeMap;
 use crate::{BaseCheckpointSaver, Config, ListOptions, PruneStrategy};
 use serde_json::{Value, json};
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, checkpoint_versioned, checkpoint_with, child_of, config, config_ns, get, list,
+    metadata, metadata_step, no_versions, put, put_chain, put_new, put_writes, thread_id,
+    thread_ids, try_get, uuid4, values, versions_of,
+};
 
 /// A value put again under an unchanged version (not announced in
 /// `new_versions`) still reads back, and so does a value whose version was

@@ -177,7 +177,7 @@ impl ChannelKind {
                 *current = Some(Value::Array(list));
             }
             ChannelKind::State(Reducer(ReducerKind::Custom(f))) => {
-                fold_custom(f.as_ref(), current, writes)?
+                fold_custom(f.as_ref(), current, writes)?;
             }
             ChannelKind::Ephemeral => {
                 *current = writes.into_iter().last().map(|(_, v)| v);

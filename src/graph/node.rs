@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -198,7 +198,11 @@ impl NodeContext {
     /// A node may call `interrupt` several times; answers are matched to
     /// calls by their order.
     pub fn interrupt(&self, value: impl Into<Value>) -> Result<Value, Interrupted> {
-        let mut state = self.inner.resume.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self
+            .inner
+            .resume
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let idx = state.next;
         state.next += 1;
         if let Some(answer) = state.answers.get(idx) {
@@ -207,7 +211,7 @@ impl NodeContext {
         let shared = state
             .shared
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(answer) = shared {
             state.answers.push(answer.clone());
@@ -222,7 +226,11 @@ impl NodeContext {
 
     /// The answers the task holds after running, if it took a new one.
     pub(crate) fn new_answers(&self) -> Option<Vec<Value>> {
-        let state = self.inner.resume.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self
+            .inner
+            .resume
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         state.took_shared.then(|| state.answers.clone())
     }
 }

@@ -137,7 +137,7 @@ impl Persist {
                 }
                 // Every channel that changed since the last save must be
                 // stored, at its latest version.
-                for (ch, v) in all_versions.iter_mut() {
+                for (ch, v) in &mut all_versions {
                     if let Some(latest) = checkpoint.channel_versions.get(ch) {
                         *v = *latest;
                     }

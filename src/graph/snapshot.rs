@@ -63,7 +63,7 @@ impl StateSnapshot {
     /// next, no metadata.
     pub(crate) fn empty(config: &Config) -> Self {
         StateSnapshot {
-            values: Value::Object(Default::default()),
+            values: Value::Object(serde_json::Map::default()),
             next: Vec::new(),
             config: config.clone(),
             parent_config: None,

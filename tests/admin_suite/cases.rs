@@ -11,7 +11,7 @@ use super::history::{OLD, assert_same_tuples, ids, list, put, thread_with_writes
 
 /// A day ago: after [`OLD`], before anything stored now.
 fn a_day_ago() -> SystemTime {
-    SystemTime::now() - Duration::from_secs(86_400)
+    SystemTime::now() - Duration::from_hours(24)
 }
 
 pub fn has_thread_in_any_namespace(store: &Store) {

@@ -19,9 +19,13 @@ pub fn put(
     messages: &[&str],
     ts: Option<&str>,
 ) -> Config {
-    let mut cp = Checkpoint::new(step).with_value("messages", json!(messages), step as u64 + 1);
+    let mut cp = Checkpoint::new(step).with_value(
+        "messages",
+        json!(messages),
+        u64::try_from(step).expect("the steps these tests store are not negative") + 1,
+    );
     if let Some(ts) = ts {
-        cp.ts = ts.to_owned();
+        ts.clone_into(&mut cp.ts);
     }
     let md = CheckpointMetadata::new(CheckpointSource::Loop, step);
     saver.put(parent, &cp, &md, &cp.channel_versions).unwrap()

@@ -250,7 +250,7 @@ mod tests {
     use crate::graph::algo::fixture;
 
     fn next(v: Option<&ChannelVersion>) -> ChannelVersion {
-        ChannelVersion::from(v.map_or(0, |v| v.counter()) + 1)
+        ChannelVersion::from(v.map_or(0, ChannelVersion::counter) + 1)
     }
 
     fn task<'a>(name: &'a str, triggers: &'a [String], writes: Value) -> TaskWrites<'a> {

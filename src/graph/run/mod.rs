@@ -50,7 +50,7 @@ mod supersteps;
 mod update;
 mod writes;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -79,9 +79,9 @@ fn placeholder() -> Checkpoint {
         v: 0,
         id: String::new(),
         ts: String::new(),
-        channel_values: Default::default(),
+        channel_values: BTreeMap::default(),
         channel_versions: ChannelVersions::new(),
-        versions_seen: Default::default(),
+        versions_seen: BTreeMap::default(),
         updated_channels: None,
     }
 }
@@ -174,7 +174,7 @@ impl Run {
         })
     }
 
-    /// The config a put or put_writes uses to address checkpoint `id`:
+    /// The config a `put` or `put_writes` uses to address checkpoint `id`:
     /// the caller's config (for its metadata keys) naming `id`.
     fn config_for(&self, id: Option<&str>) -> Config {
         let mut c = self.config.clone();

@@ -2,7 +2,7 @@
 //! and say how the step ended.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -337,7 +337,7 @@ impl Run {
             .is_some_and(|v| v != consumed_marker());
         let taken = shared_resume
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .is_none();
         if had_shared && taken {
             let marker = vec![(RESUME.to_owned(), consumed_marker())];
