@@ -7,13 +7,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use checkpointer::conformance::Op;
 use checkpointer::graph::{
     Command, CompileOptions, Durability, END, GraphError, Input, NodeContext, NodeError, Reducer,
     START, SendTo, State, StateGraph, Update,
 };
-use checkpointer::{BaseCheckpointSaver, Config, ListOptions};
+use checkpointer::{BaseCheckpointSaver, ChannelVersions, Config, ListOptions, new_checkpoint_id};
 use serde_json::json;
 
 mod graph_support;
@@ -501,6 +502,58 @@ async fn a_dropped_invoke_leaves_a_resumable_thread(factory: Factory) {
     assert_eq!(c.get("slow started"), 2);
 }
 
+/// `id` (a UUIDv6 made here) as a host whose clock is `ahead` would have
+/// made it: the timestamp raised by hand, so this process's own id clock
+/// never sees it (a clock that saw it would move past it by itself).
+fn made_by_a_clock_ahead(id: &str, ahead: Duration) -> String {
+    // The first 12 hex digits are the top 48 bits of the 60-bit timestamp
+    // in 100 ns ticks.
+    let top: String = id.chars().filter(|c| *c != '-').take(12).collect();
+    let top = u64::from_str_radix(&top, 16).unwrap();
+    let ticks = u64::try_from(ahead.as_nanos() / 100).unwrap();
+    let raised = format!("{:012x}", top + (ticks >> 12));
+    format!("{}-{}{}", &raised[..8], &raised[8..], &id[13..])
+}
+
+/// A thread whose latest checkpoint was made on a host whose clock is ten
+/// minutes ahead of this one: the run goes on, and every checkpoint it
+/// saves sorts after its parent (a saver refuses one that does not).
+async fn a_thread_from_a_host_whose_clock_is_ahead_goes_on(factory: Factory) {
+    let (saver, _guard) = factory();
+    let c = Counter::default();
+    let app = compile(&linear(&c), &saver);
+    let thread = Config::thread("clock-ahead");
+    app.invoke(json!({"x": 1}), &thread).await.unwrap();
+    // The other host's checkpoint: the latest state again, under an id made
+    // with its clock.
+    let latest = saver.get_tuple(&thread).unwrap().unwrap();
+    let mut theirs = latest.checkpoint.clone();
+    theirs.id = made_by_a_clock_ahead(&new_checkpoint_id(3), Duration::from_mins(10));
+    let mut metadata = latest.metadata.clone();
+    metadata.step = 3;
+    let theirs_cfg = saver
+        .put(&latest.config, &theirs, &metadata, &ChannelVersions::new())
+        .unwrap();
+
+    let out = app.invoke(json!({"x": 2}), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["a", "b", "a", "b"]));
+    let history = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .unwrap();
+    let ids: Vec<String> = history.iter().map(|s| id(&s.config)).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(ids, sorted, "history is newest first by id");
+    let after: Vec<&String> = ids.iter().take_while(|i| **i != id(&theirs_cfg)).collect();
+    assert_eq!(
+        after.len(),
+        4,
+        "the input checkpoint and three steps follow the other host's checkpoint"
+    );
+    assert!(after.iter().all(|i| **i > id(&theirs_cfg)));
+}
+
 /// Every test above, once per saver.
 macro_rules! durability_tests {
     ($module:ident, $factory:path) => {
@@ -515,6 +568,7 @@ macro_rules! durability_tests {
             failing_saver_is_an_error_and_the_thread_resumes,
             a_failed_interrupt_save_is_an_error_not_an_interrupt,
             a_dropped_invoke_leaves_a_resumable_thread,
+            a_thread_from_a_host_whose_clock_is_ahead_goes_on,
         );
     };
 }

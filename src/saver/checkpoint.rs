@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::id::new_checkpoint_id;
+use super::id::{new_checkpoint_id, new_checkpoint_id_after};
 use super::timestamp::now_iso;
 use super::version::ChannelVersion;
 
@@ -77,7 +77,10 @@ impl Checkpoint {
     }
 
     /// A copy of this checkpoint with a fresh id and time for `step`: what
-    /// the runtime saves as the next checkpoint of a thread.
+    /// the runtime saves as the next checkpoint of a thread. The new id is
+    /// greater than this checkpoint's even when this host's clock is behind
+    /// the one that made it ([`new_checkpoint_id_after`](crate::saver::new_checkpoint_id_after)),
+    /// so the child sorts after its parent as every saver requires.
     #[must_use]
     pub fn successor(&self, step: i64) -> Self {
         self.clone().into_successor(step)
@@ -86,7 +89,7 @@ impl Checkpoint {
     /// [`successor`](Self::successor), without the copy.
     pub(crate) fn into_successor(self, step: i64) -> Self {
         Checkpoint {
-            id: new_checkpoint_id(step),
+            id: new_checkpoint_id_after(step, Some(&self.id)),
             ts: now_iso(),
             ..self
         }
