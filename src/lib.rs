@@ -36,9 +36,11 @@
 //! assert_eq!(old.channel_values["messages"], json!(["hi"]));
 //! # Ok::<(), checkpointer::Error>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 pub mod graph;
 pub mod saver;
@@ -50,11 +52,14 @@ pub use graph::{
 pub use saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointAdmin,
     CheckpointIter, CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error,
-    InMemorySaver, ListOptions, PendingWrite, PruneStrategy, Result, SqliteOptions, SqliteSaver,
-    Synchronous, WriteBatch, new_checkpoint_id,
+    InMemorySaver, ListOptions, PendingWrite, PruneStrategy, Result, WriteBatch, new_checkpoint_id,
 };
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use saver::{SqliteOptions, SqliteSaver, Synchronous};
 
-/// The README's code blocks, compiled and run as doctests.
+/// The README's code blocks, compiled and run as doctests (they use the
+/// default features).
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "sqlite"))]
 pub struct ReadmeDoctests;

@@ -4,7 +4,7 @@
 //! they never name a backend.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{Checkpoint, CheckpointMetadata};
@@ -169,11 +169,7 @@ pub fn written_before(ts: &str, cutoff: SystemTime) -> bool {
     };
     // Nanoseconds since the epoch on both sides: no conversion that can
     // overflow or panic, whatever the dates.
-    let cutoff = match cutoff.duration_since(UNIX_EPOCH) {
-        Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
-        Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
-    };
-    written < cutoff
+    written < super::timestamp::unix_nanos(cutoff)
 }
 
 /// Implements the trait for a pointer type by forwarding every call.
@@ -215,7 +211,7 @@ forward_admin!(&S, Box<S>, Arc<S>);
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
 

@@ -55,6 +55,7 @@ mod memory;
 pub mod page;
 mod prune;
 pub mod rows;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod timestamp;
 mod trace;
@@ -75,6 +76,8 @@ pub use iter::CheckpointIter;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;
 pub use prune::PruneStrategy;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteOptions, SqliteSaver, Synchronous};
 pub use tuple::{CheckpointTuple, PendingWrite};
 pub use version::{ChannelVersion, ParseVersionError};

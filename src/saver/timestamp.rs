@@ -12,11 +12,21 @@ const SECS_PER_DAY: i64 = 86_400;
 
 /// The current time as LangGraph's checkpoint `ts`: microseconds, `+00:00`.
 pub(crate) fn now_iso() -> String {
-    let nanos = match SystemTime::now().duration_since(UNIX_EPOCH) {
+    system_time_iso(SystemTime::now())
+}
+
+/// `time` as a checkpoint `ts` would show it (microseconds, `+00:00`).
+pub(crate) fn system_time_iso(time: SystemTime) -> String {
+    format_micros(unix_nanos(time))
+}
+
+/// Nanoseconds since the Unix epoch, negative before it (saturating far
+/// outside any clock's range, where no conversion may panic).
+pub(crate) fn unix_nanos(time: SystemTime) -> i128 {
+    match time.duration_since(UNIX_EPOCH) {
         Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
         Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
-    };
-    format_micros(nanos)
+    }
 }
 
 /// `nanos` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`

@@ -9,9 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::Op;
@@ -19,8 +18,11 @@ use super::put::PutRow;
 use super::sql::{self, RawCheckpoint, encode_json};
 use super::values::Stored;
 use super::{SqliteOptions, SqliteSaver, execute_all, sql_context, thread_exists, values};
-use crate::saver::admin::{CheckpointAdmin, CheckpointSummary, ThreadSummary, Vacuumed};
+use crate::saver::admin::{
+    CheckpointAdmin, CheckpointSummary, ThreadSummary, Vacuumed, written_before,
+};
 use crate::saver::error::{Error, Result};
+use crate::saver::timestamp::system_time_iso;
 use crate::saver::tuple::CheckpointTuple;
 
 /// The number of bytes a database takes on disk, with its WAL file.
@@ -317,7 +319,7 @@ impl SqliteSaver {
     /// # Errors
     ///
     /// [`Error::Backend`] if the database cannot be read or written.
-    pub fn prune_older_than(&self, thread_ids: &[String], cutoff: DateTime<Utc>) -> Result<u64> {
+    pub fn prune_older_than(&self, thread_ids: &[String], cutoff: SystemTime) -> Result<u64> {
         const ROWS: &str = "SELECT checkpoint_ns, checkpoint_id, \
              json_extract(checkpoint, '$.ts') FROM checkpoints WHERE thread_id = ?1";
         const DELETE: [&str; 2] = [
@@ -330,7 +332,10 @@ impl SqliteSaver {
              (SELECT 1 FROM checkpoints AS p WHERE p.thread_id = checkpoints.thread_id \
               AND p.checkpoint_ns = checkpoints.checkpoint_ns \
               AND p.checkpoint_id = checkpoints.parent_checkpoint_id)";
-        let what = format!("prune of checkpoints older than {cutoff} in {thread_ids:?}");
+        let what = format!(
+            "prune of checkpoints older than {} in {thread_ids:?}",
+            system_time_iso(cutoff)
+        );
         let removed = Arc::new(AtomicU64::new(0));
         let (threads, context, counter) = (thread_ids.to_vec(), what.clone(), Arc::clone(&removed));
         let op: Op = Box::new(move |tx| {
@@ -361,10 +366,7 @@ impl SqliteSaver {
                     .iter()
                     .filter(|(ns, id, ts)| {
                         latest.get(ns.as_str()) != Some(&id.as_str())
-                            && ts
-                                .as_deref()
-                                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                                .is_some_and(|t| t < cutoff)
+                            && ts.as_deref().is_some_and(|t| written_before(t, cutoff))
                     })
                     .map(|(ns, id, _)| (ns.as_str(), id.as_str()))
                     .collect();
@@ -415,31 +417,6 @@ impl SqliteSaver {
     }
 }
 
-/// `cutoff` as the `DateTime` [`SqliteSaver::prune_older_than`] takes,
-/// clamped to chrono's range (`DateTime::from(SystemTime)` would panic
-/// outside it; no stored `ts` is outside it).
-fn utc(cutoff: SystemTime) -> DateTime<Utc> {
-    let (secs, nanos) = match cutoff.duration_since(UNIX_EPOCH) {
-        Ok(after) => (i64::try_from(after.as_secs()).ok(), after.subsec_nanos()),
-        Err(before) => {
-            let before = before.duration();
-            // -1.25 s is -2 s + 0.75 s: whole seconds down, nanoseconds up.
-            let (secs, nanos) = match before.subsec_nanos() {
-                0 => (before.as_secs(), 0),
-                n => (before.as_secs().saturating_add(1), 1_000_000_000 - n),
-            };
-            (i64::try_from(secs).ok().map(|s| -s), nanos)
-        }
-    };
-    let clamp = if cutoff < UNIX_EPOCH {
-        DateTime::<Utc>::MIN_UTC
-    } else {
-        DateTime::<Utc>::MAX_UTC
-    };
-    secs.and_then(|s| DateTime::from_timestamp(s, nanos))
-        .unwrap_or(clamp)
-}
-
 /// The SQL behind each method is the inherent method of the same name.
 impl CheckpointAdmin for SqliteSaver {
     fn has_thread(&self, thread_id: &str) -> Result<bool> {
@@ -468,7 +445,7 @@ impl CheckpointAdmin for SqliteSaver {
     }
 
     fn prune_older_than(&self, thread_ids: &[String], cutoff: SystemTime) -> Result<u64> {
-        SqliteSaver::prune_older_than(self, thread_ids, utc(cutoff))
+        SqliteSaver::prune_older_than(self, thread_ids, cutoff)
     }
 
     /// `None` for a memory database (nothing on disk).
@@ -478,31 +455,5 @@ impl CheckpointAdmin for SqliteSaver {
             bytes_before,
             bytes_after,
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn cutoffs_convert_exactly_and_clamp_out_of_range() {
-        let at = |secs: i64, nanos: u32| DateTime::from_timestamp(secs, nanos).unwrap();
-        assert_eq!(utc(UNIX_EPOCH), at(0, 0));
-        assert_eq!(utc(UNIX_EPOCH + Duration::new(5, 7)), at(5, 7));
-        assert_eq!(
-            utc(UNIX_EPOCH - Duration::from_millis(1250)),
-            at(-2, 750_000_000)
-        );
-        assert_eq!(utc(UNIX_EPOCH - Duration::from_secs(3)), at(-3, 0));
-        let far = Duration::from_secs(u64::MAX / 4);
-        if let Some(future) = UNIX_EPOCH.checked_add(far) {
-            assert_eq!(utc(future), DateTime::<Utc>::MAX_UTC);
-        }
-        if let Some(past) = UNIX_EPOCH.checked_sub(far) {
-            assert_eq!(utc(past), DateTime::<Utc>::MIN_UTC);
-        }
     }
 }
