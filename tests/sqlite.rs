@@ -1,4 +1,4 @@
-//! SqliteSaver beyond the conformance suite: schema and file checks,
+//! `SqliteSaver` beyond the conformance suite: schema and file checks,
 //! storage layout (values stored once), indexes, corrupt rows, reopening.
 
 use std::path::{Path, PathBuf};
@@ -43,9 +43,11 @@ fn chain(saver: &dyn BaseCheckpointSaver, thread: &str, n: i64) -> Vec<Config> {
     let mut cp = Checkpoint::new(-1).with_value("messages", json!([]), 1);
     let mut out = Vec::new();
     for step in 0..n {
-        cp = cp
-            .successor(step)
-            .with_value("messages", json!([step]), (step + 2) as u64);
+        cp = cp.successor(step).with_value(
+            "messages",
+            json!([step]),
+            u64::try_from(step + 2).expect("steps count up from 0"),
+        );
         let versions: ChannelVersions = cp.channel_versions.clone();
         cfg = saver.put(&cfg, &cp, &md(step), &versions).unwrap();
         saver
@@ -234,7 +236,7 @@ fn unchanged_channels_are_stored_once() {
     let mut configs = vec![cfg.clone()];
     // 99 more steps; step i changes only channel i % 5.
     for step in 1..100i64 {
-        let ch = channels[(step % 5) as usize];
+        let ch = channels[usize::try_from(step % 5).expect("steps count up from 1")];
         let version = cp.channel_versions[ch].counter() + 1;
         cp = cp
             .successor(step)
@@ -547,7 +549,8 @@ fn list_filters_match_the_memory_saver() {
     for saver in [&sqlite as &dyn BaseCheckpointSaver, &memory] {
         let mut cfg = Config::thread("t");
         for (i, m) in metadata.iter().enumerate() {
-            let cp = Checkpoint::new(i as i64).with_value("c", json!(i), i as u64 + 1);
+            let step = i64::try_from(i).expect("a handful of metadata");
+            let cp = Checkpoint::new(step).with_value("c", json!(i), i as u64 + 1);
             cfg = saver
                 .put(&cfg, &cp, m, &cp.channel_versions.clone())
                 .unwrap();

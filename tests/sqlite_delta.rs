@@ -66,7 +66,12 @@ impl Writer {
         let mut new_versions = ChannelVersions::new();
         for (channel, _) in values {
             let next = if self.plain {
-                ChannelVersion::new(self.versions.get(*channel).map_or(0, |v| v.counter()) + 1)
+                ChannelVersion::new(
+                    self.versions
+                        .get(*channel)
+                        .map_or(0, ChannelVersion::counter)
+                        + 1,
+                )
             } else {
                 saver.get_next_version(self.versions.get(*channel))
             };
@@ -446,7 +451,9 @@ fn bytes_per_checkpoint(steps: usize) -> f64 {
     for s in 0..steps {
         let mut message = format!("step {s} ");
         while message.len() < 200 {
-            message.push(char::from(b'a' + (message.len() % 26) as u8));
+            message.push(char::from(
+                b'a' + u8::try_from(message.len() % 26).expect("below 26"),
+            ));
         }
         list.push(Value::from(message));
         writer.put(
@@ -458,7 +465,8 @@ fn bytes_per_checkpoint(steps: usize) -> f64 {
             None,
         );
     }
-    (used_bytes(&saver) - empty) as f64 / steps as f64
+    let used = u32::try_from(used_bytes(&saver) - empty).expect("a test database is under 4 GiB");
+    f64::from(used) / f64::from(u32::try_from(steps).expect("a few thousand steps"))
 }
 
 /// The storage property: a checkpoint costs about the same whatever the

@@ -150,9 +150,9 @@ fn a_refused_checkpoint_row_rolls_back_the_writes_of_the_call() {
 
 #[test]
 fn in_a_group_a_refused_call_fails_alone() {
+    const N: usize = 8;
     let dir = tempfile::tempdir().unwrap();
     let saver = Arc::new(SqliteSaver::open(dir.path().join("cp.db")).unwrap());
-    const N: usize = 8;
     let parents: Vec<Config> = (0..N).map(|i| parent(&saver, &format!("t{i}"))).collect();
     let children: Vec<Checkpoint> = (0..N)
         .map(|i| checkpoint(&[("log", json!(["start", i]), 2)]))

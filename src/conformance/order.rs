@@ -9,7 +9,10 @@ use crate::saver::{WriteBatch, new_checkpoint_id_after, new_checkpoint_id_at_tim
 use crate::{BaseCheckpointSaver, Checkpoint, Config, Error};
 use serde_json::json;
 
-use super::fixtures::*;
+use super::fixtures::{
+    checkpoint, child_of, config, expect_err, get, id_of, metadata_step, put, snapshot, thread_id,
+    thread_ids, uuid4,
+};
 
 /// The clock of a host 10 minutes behind this one.
 fn ten_minutes_behind() -> Duration {

@@ -127,7 +127,9 @@ pub trait Runner<C: ?Sized, T> {
 impl<C: ?Sized, T> GroupCommit<C, T> {
     fn lock(&self) -> MutexGuard<'_, State<C, T>> {
         // Every change to the state is a single push, take or flag flip.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Queues `job` and returns once it ran in a committed (or failed)
@@ -144,12 +146,6 @@ impl<C: ?Sized, T> GroupCommit<C, T> {
         job: Job<C, T>,
     ) -> Result<T> {
         let (reply, answer) = channel();
-        let failed = || {
-            Error::group_commit(
-                what.clone(),
-                "the writer running this write's group stopped",
-            )
-        };
         let lead = {
             let mut state = self.lock();
             state.queue.push(Pending {
@@ -159,6 +155,9 @@ impl<C: ?Sized, T> GroupCommit<C, T> {
             });
             !std::mem::replace(&mut state.leading, true)
         };
+        // Called at most once, on the way out: it takes `what`.
+        let failed =
+            move || Error::group_commit(what, "the writer running this write's group stopped");
         if !lead {
             match answer.recv() {
                 Ok(Reply::Done(result)) => return result,
@@ -224,7 +223,7 @@ fn wait_done<T>(answer: &Receiver<Reply<T>>) -> Option<Result<T>> {
     loop {
         match answer.recv() {
             Ok(Reply::Done(result)) => return Some(result),
-            Ok(Reply::Lead) => continue,
+            Ok(Reply::Lead) => {}
             Err(_) => return None,
         }
     }

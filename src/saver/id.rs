@@ -88,7 +88,8 @@ fn encode(step: i64, ticks: u64) -> String {
     let low = 0x6000 | (ticks & 0x0FFF) as u16;
     bytes[6..8].copy_from_slice(&low.to_be_bytes());
     // RFC 4122 variant and the 14-bit clock sequence: the step.
-    let clock_seq = 0x8000 | (step as u64 & 0x3FFF) as u16;
+    // The low 14 bits of the step's two's complement, as before.
+    let clock_seq = 0x8000 | (step.cast_unsigned() & 0x3FFF) as u16;
     bytes[8..10].copy_from_slice(&clock_seq.to_be_bytes());
     bytes[10..16].copy_from_slice(&fastrand::u64(..).to_be_bytes()[2..8]);
     Uuid::from_bytes(bytes).hyphenated().to_string()
@@ -104,8 +105,13 @@ fn now_ticks() -> u64 {
 }
 
 /// A time since the Unix epoch in 100 ns Gregorian ticks.
+///
+/// Ticks fit in a `u64` until about the year 60000; a later time saturates
+/// (the id keeps only 60 bits of it anyway).
 fn unix_to_ticks(since_epoch: Duration) -> u64 {
-    (since_epoch.as_nanos() / 100) as u64 + GREGORIAN_TO_UNIX_TICKS
+    u64::try_from(since_epoch.as_nanos() / 100)
+        .unwrap_or(u64::MAX)
+        .saturating_add(GREGORIAN_TO_UNIX_TICKS)
 }
 
 /// The 60-bit timestamp of a UUIDv6 id, `None` for any other string.

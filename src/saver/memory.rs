@@ -86,11 +86,15 @@ impl InMemorySaver {
     fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Thread>> {
         // A panic while holding the lock cannot leave a half-applied change:
         // every write builds its new state before it touches the map.
-        self.threads.read().unwrap_or_else(|e| e.into_inner())
+        self.threads
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Thread>> {
-        self.threads.write().unwrap_or_else(|e| e.into_inner())
+        self.threads
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

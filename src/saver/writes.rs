@@ -23,7 +23,8 @@ pub const NULL_TASK_ID: &str = "00000000-0000-0000-0000-000000000000";
 /// channel (`__error__` -1, `__scheduled__` -2, `__interrupt__` -3,
 /// `__resume__` -4), otherwise its position in the batch.
 pub fn write_idx(channel: &str, position: usize) -> i64 {
-    special_idx(channel).unwrap_or(position as i64)
+    // A position in a batch (a slice) is at most `isize::MAX`: it fits.
+    special_idx(channel).unwrap_or_else(|| i64::try_from(position).unwrap_or(i64::MAX))
 }
 
 /// The fixed index of a special channel, `None` for any other channel.

@@ -82,7 +82,9 @@ impl DeltaCache {
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
         // The map is only a hint; a panic elsewhere cannot make it wrong
         // in a way the database check does not catch.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Forgets every entry of `thread_id` (after a delete, prune or copy).

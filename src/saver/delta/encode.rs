@@ -184,6 +184,12 @@ pub fn encode<'a>(
     Ok(out)
 }
 
+/// An array's element count as stored (SQL integers are `i64`). A slice
+/// holds at most `isize::MAX` elements, so the fallback is never taken.
+pub(super) fn stored_len(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// A value in full: its JSON, and for an array its length and hash.
 fn encode_full(
     thread_id: &str,
@@ -194,7 +200,7 @@ fn encode_full(
         Value::Array(items) => {
             let (texts, json) = encode_elements(thread_id, channel, items)?;
             let hash = hash_elements(HASH_SEED, texts.iter().map(String::as_str));
-            (json, Some(items.len() as i64), hash)
+            (json, Some(stored_len(items.len())), hash)
         }
         other => (
             encode_json(thread_id, || format!("channel {channel:?}"), other)?,
@@ -246,10 +252,10 @@ fn encode_array<'a>(
             version,
             form: Form::Delta {
                 base,
-                base_len: n as i64,
+                base_len: stored_len(n),
                 base_hash,
                 json,
-                len: items.len() as i64,
+                len: stored_len(items.len()),
                 depth: depth + 1,
             },
             hash,
@@ -287,7 +293,7 @@ fn push_full_array<'a>(
         version,
         form: Form::Full {
             json: Some(json),
-            len: Some(items.len() as i64),
+            len: Some(stored_len(items.len())),
         },
         hash,
     });

@@ -21,7 +21,7 @@ pub const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// 64-bit FNV-1a as a `Hasher`: the element hashes stored with array
 /// values ([`hash_elements`]), and the maps of one read (keyed by short
-/// strings the saver builds, they hash much faster than with SipHash).
+/// strings the saver builds, they hash much faster than with `SipHash`).
 #[derive(Clone, Copy, Debug)]
 pub struct Fnv(u64);
 

@@ -164,16 +164,12 @@ fn load_span<'w, R: ValueRows>(
                 (Some(cache), Some(len), Some(hash)) => cache.get(&place, len, hash),
                 _ => None,
             };
-            match hit {
-                Some(value) => {
-                    let uses = uses(versions_of(&channels, c), v);
-                    loaded.known.insert(key.clone(), (value, uses));
-                }
-                None => {
-                    chained.insert(c);
-                    return Ok(true);
-                }
-            }
+            let Some(value) = hit else {
+                chained.insert(c);
+                return Ok(true);
+            };
+            let uses = uses(versions_of(&channels, c), v);
+            loaded.known.insert(key.clone(), (value, uses));
         }
         loaded.raw.insert(key, raw);
         named[at].2 = false;

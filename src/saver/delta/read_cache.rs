@@ -67,7 +67,9 @@ impl ReadCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ReadInner> {
         // Every entry is checked against the database before use.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether anything is cached for a `(thread, namespace, channel)`.

@@ -2,6 +2,7 @@
 //! values again, one checkpoint at a time.
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -92,7 +93,7 @@ impl Resolver {
         let mut values = BTreeMap::new();
         let mut recent = FastMap::with_capacity_and_hasher(
             checkpoint.channel_versions.len(),
-            Default::default(),
+            BuildHasherDefault::default(),
         );
         for (channel, version) in &checkpoint.channel_versions {
             let key = (
@@ -157,14 +158,14 @@ impl Resolver {
             let row = &self.raw[delta];
             bytes += raw_bytes(&row.value);
             let Value::Array(items) = &mut value else {
-                return Err(blame.corrupt(&delta.3, "a delta's base is not an array".into()));
+                return Err(blame.corrupt(&delta.3, "a delta's base is not an array"));
             };
-            match decode(&row.value).map_err(|why| blame.corrupt(&delta.3, why))? {
+            match decode(&row.value).map_err(|why| blame.corrupt(&delta.3, &why))? {
                 Value::Array(more) => items.extend(more),
-                _ => return Err(blame.corrupt(&delta.3, "a delta is not an array".into())),
+                _ => return Err(blame.corrupt(&delta.3, "a delta is not an array")),
             }
             if row.len.and_then(|l| usize::try_from(l).ok()) != Some(items.len()) {
-                return Err(blame.corrupt(&delta.3, "a delta's length does not add up".into()));
+                return Err(blame.corrupt(&delta.3, "a delta's length does not add up"));
             }
             if let (Some(len), Some(hash)) = (row.len, row.hash) {
                 points.push((len, hash));
@@ -228,12 +229,10 @@ impl Resolver {
                 if chain.is_empty() {
                     return Ok(None);
                 }
-                return Err(blame.corrupt(&at.3, "the base of a delta is missing".into()));
+                return Err(blame.corrupt(&at.3, "the base of a delta is missing"));
             };
             if row.1.lost {
-                return Err(
-                    blame.corrupt(&at.3, "its long value is missing from channel_blobs".into())
-                );
+                return Err(blame.corrupt(&at.3, "its long value is missing from channel_blobs"));
             }
             match &row.1.base {
                 None => match &row.1.value {
@@ -241,11 +240,11 @@ impl Resolver {
                         if chain.is_empty() {
                             return Ok(None);
                         }
-                        return Err(blame.corrupt(&at.3, "the base of a delta has no value".into()));
+                        return Err(blame.corrupt(&at.3, "the base of a delta has no value"));
                     }
                     raw => {
                         bytes += raw_bytes(raw);
-                        let value = decode(raw).map_err(|why| blame.corrupt(&at.3, why))?;
+                        let value = decode(raw).map_err(|why| blame.corrupt(&at.3, &why))?;
                         if let (Value::Array(items), Some(len), Some(hash)) =
                             (&value, row.1.len, row.1.hash)
                             && usize::try_from(len).ok() == Some(items.len())
@@ -257,7 +256,7 @@ impl Resolver {
                 },
                 Some(base) => {
                     if chain.len() >= MAX_CHAIN {
-                        return Err(blame.corrupt(&key.3, "delta chain too long (a cycle?)".into()));
+                        return Err(blame.corrupt(&key.3, "delta chain too long (a cycle?)"));
                     }
                     chain.push(row.0);
                     at = (at.0, at.1, at.2, base.clone());
@@ -294,7 +293,7 @@ struct Blame<'a> {
 }
 
 impl Blame<'_> {
-    fn corrupt(&self, version: &str, why: String) -> Error {
+    fn corrupt(&self, version: &str, why: &str) -> Error {
         Error::Corrupt {
             thread_id: self.thread_id.to_owned(),
             checkpoint_id: self.checkpoint_id.to_owned(),

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::cache::DeltaCache;
-use super::encode::{Form, Mode, Row, Stored, encode, encode_elements};
+use super::encode::{Form, Mode, Row, Stored, encode, encode_elements, stored_len};
 use super::hash::{HASH_SEED, hash_elements};
 use super::load::{Wanted, load};
 use super::resolve::Resolver;
@@ -28,7 +28,8 @@ pub struct Columns<'r> {
     pub depth: i64,
     /// Element count of the full value.
     pub len: Option<i64>,
-    /// Hash of the full value's elements.
+    /// Hash of the full value's elements: the `u64` of [`hash_elements`]
+    /// with its bits kept (`cast_signed`), as SQL integers are signed.
     pub hash: Option<i64>,
 }
 
@@ -58,7 +59,7 @@ pub fn store<R: ValueRows>(
                 ..
             } => {
                 let state = values.base_state(place, base, checkpoint_id)?;
-                if state != Some((Some(*base_len), Some(*base_hash as i64))) {
+                if state != Some((Some(*base_len), Some(base_hash.cast_signed()))) {
                     return Ok(Stored::Retry);
                 }
             }
@@ -82,7 +83,7 @@ pub fn store<R: ValueRows>(
                 base: None,
                 depth: 0,
                 len: *len,
-                hash: len.map(|_| row.hash as i64),
+                hash: len.map(|_| row.hash.cast_signed()),
             },
             Form::Delta {
                 base,
@@ -95,7 +96,7 @@ pub fn store<R: ValueRows>(
                 base: Some(base.as_str()),
                 depth: i64::from(*depth),
                 len: Some(*len),
-                hash: Some(row.hash as i64),
+                hash: Some(row.hash.cast_signed()),
             },
         };
         write_row(values, (thread_id, ns, &row.channel), &row.version, columns)?;
@@ -145,8 +146,8 @@ fn materialise_dependents<R: ValueRows>(values: &R, place: Place<'_>, version: &
             value: Some(&json),
             base: None,
             depth: 0,
-            len: Some(items.len() as i64),
-            hash: Some(hash as i64),
+            len: Some(stored_len(items.len())),
+            hash: Some(hash.cast_signed()),
         };
         values.replace_value(place, &dependent, full)?;
     }

@@ -209,14 +209,16 @@ impl SqliteSaver {
                 conn.pragma_update(None, "wal_autocheckpoint", walcheck::SAFETY_NET_PAGES)
             })
             .map_err(sql_context(|| format!("set up {}", path.display())))?;
-        let init_options = options.clone();
+        let builder = setup::pool_builder(&options, false);
+        let reads = Arc::new(values::ReadCache::new(options.read_cache_bytes()));
+        let cache = DeltaCache::new(options.snapshot_every());
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(file_flags())
             .with_init(move |c| {
-                setup::init_connection(c, &init_options, true)?;
+                setup::init_connection(c, &options, true)?;
                 c.pragma_update(None, "wal_autocheckpoint", walcheck::SAFETY_NET_PAGES)
             });
-        let pool = setup::build_pool(manager, &options, false)?;
+        let pool = builder.build(manager).map_err(pool_error)?;
         // The setup connection becomes the background checkpointer's.
         let wal = walcheck::WalCheckpointer::start(conn).map_err(|source| Error::Io {
             path: path.clone(),
@@ -230,8 +232,8 @@ impl SqliteSaver {
             memory: false,
             _keepalive: None,
             group: GroupCommit::default(),
-            reads: Arc::new(values::ReadCache::new(options.read_cache_bytes())),
-            cache: DeltaCache::new(options.snapshot_every()),
+            reads,
+            cache,
             wal: Some(wal),
         })
     }
@@ -275,11 +277,13 @@ impl SqliteSaver {
             Connection::open_with_flags(&name, flags).map_err(sql_context(context))?;
         setup::init_connection(&keepalive, &options, false).map_err(sql_context(context))?;
         setup::prepare(&mut keepalive, &label, false)?;
-        let init_options = options.clone();
+        let builder = setup::pool_builder(&options, true);
+        let reads = Arc::new(values::ReadCache::new(options.read_cache_bytes()));
+        let cache = DeltaCache::new(options.snapshot_every());
         let manager = SqliteConnectionManager::file(&name)
             .with_flags(flags)
-            .with_init(move |c| setup::init_connection(c, &init_options, false));
-        let pool = setup::build_pool(manager, &options, true)?;
+            .with_init(move |c| setup::init_connection(c, &options, false));
+        let pool = builder.build(manager).map_err(pool_error)?;
         Ok(SqliteSaver {
             pool,
             path: None,
@@ -288,8 +292,8 @@ impl SqliteSaver {
             memory: true,
             _keepalive: Some(Mutex::new(keepalive)),
             group: GroupCommit::default(),
-            reads: Arc::new(values::ReadCache::new(options.read_cache_bytes())),
-            cache: DeltaCache::new(options.snapshot_every()),
+            reads,
+            cache,
             wal: None,
         })
     }
@@ -380,9 +384,11 @@ impl SqliteSaver {
     /// Runs `f` in one read transaction, so that it sees one snapshot.
     /// `BEGIN` and `COMMIT` are prepared once per connection.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let _turn = self
-            .memory
-            .then(|| self.gate.read().unwrap_or_else(|e| e.into_inner()));
+        let _turn = self.memory.then(|| {
+            self.gate
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        });
         let conn = self.conn()?;
         let run = || {
             let tx = ReadTx::begin(&conn)?;
@@ -418,7 +424,10 @@ impl Runner<Connection, Stored> for SqliteSaver {
     fn run(&self, jobs: Vec<(String, Job)>) -> Vec<Result<Stored>> {
         // Nothing is guarded by the lock itself; a panic elsewhere cannot
         // leave it inconsistent.
-        let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let _turn = self
+            .gate
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut conn = match self.conn() {
             Ok(conn) => conn,
             Err(e) => {
@@ -522,23 +531,22 @@ fn fetch_page(
     let place = page::range_place(&rows);
     let values = values::SqliteValues(tx);
     let loaded = page::load_values(&values, &rows, place, cache.map(|c| &**c))?;
-    let writes = match place {
-        // Writes of checkpoints not on the page are dropped unread.
-        Some((thread_id, ns)) => load_place_writes(tx, thread_id, ns)?,
-        None => {
-            let keys: Vec<[&str; 3]> = rows
-                .iter()
-                .filter_map(|r| r.as_ref().ok())
-                .map(|r| {
-                    [
-                        r.thread_id.as_str(),
-                        r.ns.as_str(),
-                        r.checkpoint.id.as_str(),
-                    ]
-                })
-                .collect();
-            load_writes(tx, &keys)?
-        }
+    // Writes of checkpoints not on the page are dropped unread.
+    let writes = if let Some((thread_id, ns)) = place {
+        load_place_writes(tx, thread_id, ns)?
+    } else {
+        let keys: Vec<[&str; 3]> = rows
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|r| {
+                [
+                    r.thread_id.as_str(),
+                    r.ns.as_str(),
+                    r.checkpoint.id.as_str(),
+                ]
+            })
+            .collect();
+        load_writes(tx, &keys)?
     };
     Ok(Page::new(rows, loaded, cache.cloned(), writes))
 }
@@ -676,7 +684,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                         rusqlite::params_from_iter(&query.params),
                         RawCheckpoint::from_row,
                     )
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
                     .map_err(sql_context(context))?;
                 let limit = options.limit.unwrap_or(usize::MAX);
                 let mut rows = Vec::with_capacity(raw.len().min(limit));

@@ -131,6 +131,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this code writes: the number of migrations.
+// `i64::try_from` is not usable in a const; the count (a handful) fits.
+#[allow(clippy::cast_possible_wrap)]
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The pragmas every connection gets when the pool opens it.
@@ -191,8 +193,8 @@ pub(crate) fn check_header(path: &Path) -> Result<()> {
 enum Identity {
     /// No tables, no application id: a new database.
     Fresh,
-    /// Ours, at this schema version.
-    Ours(i64),
+    /// Ours, at this schema version (the number of migrations applied).
+    Ours(usize),
 }
 
 /// Reads `application_id`, `user_version` and the table list, and refuses
@@ -206,12 +208,6 @@ fn identify(conn: &Connection, path: &Path, supported: i64) -> Result<Identity> 
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(read)?;
     if app_id == APPLICATION_ID {
-        if version < 0 {
-            return Err(Error::NotACheckpointDatabase {
-                path: path.to_owned(),
-                reason: format!("its schema version {version} is invalid"),
-            });
-        }
         if version > supported {
             return Err(Error::SchemaTooNew {
                 path: path.to_owned(),
@@ -219,7 +215,14 @@ fn identify(conn: &Connection, path: &Path, supported: i64) -> Result<Identity> 
                 supported,
             });
         }
-        return Ok(Identity::Ours(version));
+        // At most `supported` now: only a negative version does not fit.
+        let Ok(applied) = usize::try_from(version) else {
+            return Err(Error::NotACheckpointDatabase {
+                path: path.to_owned(),
+                reason: format!("its schema version {version} is invalid"),
+            });
+        };
+        return Ok(Identity::Ours(applied));
     }
     if app_id != 0 {
         return Err(Error::NotACheckpointDatabase {
@@ -296,7 +299,8 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path, file: bool) -> Result<
 
 /// [`prepare`] with a given list of migrations (tests use longer ones).
 fn prepare_with(conn: &mut Connection, path: &Path, file: bool, migrations: &[&str]) -> Result<()> {
-    let supported = migrations.len() as i64;
+    // A handful of migrations: the count fits.
+    let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     // Refuse someone else's database before changing anything in it. One
     // read transaction, so that the ids and the table list come from one
     // snapshot even while another process is setting the same file up.
@@ -324,9 +328,9 @@ fn prepare_with(conn: &mut Connection, path: &Path, file: bool, migrations: &[&s
         Identity::Fresh => 0,
         Identity::Ours(version) => version,
     };
-    if from < supported {
+    if from < migrations.len() {
         let context = || format!("migrate {} to schema {supported}", path.display());
-        for migration in migrations.iter().skip(from as usize) {
+        for migration in migrations.iter().skip(from) {
             tx.execute_batch(migration).map_err(sql_context(context))?;
         }
         tx.pragma_update(None, "application_id", APPLICATION_ID)
@@ -339,14 +343,14 @@ fn prepare_with(conn: &mut Connection, path: &Path, file: bool, migrations: &[&s
     }))
 }
 
-/// Builds the pool; r2d2 opens the connections (running `init_connection`)
-/// before this returns.
-pub(crate) fn build_pool(
-    manager: SqliteConnectionManager,
+/// The pool's builder for `options`. Its `build` opens the connections
+/// (running `init_connection`) before it returns; the builder is made
+/// first so the manager can own the options its init needs.
+pub(crate) fn pool_builder(
     options: &SqliteOptions,
     memory: bool,
-) -> Result<Pool<SqliteConnectionManager>> {
-    let mut builder = Pool::builder()
+) -> r2d2::Builder<SqliteConnectionManager> {
+    let builder = Pool::builder()
         .max_size(options.pool_size())
         // A SQLite connection does not go stale; skip the check query.
         .test_on_check_out(false)
@@ -354,9 +358,10 @@ pub(crate) fn build_pool(
     if memory {
         // Keep every connection for the life of the saver: a shared-cache
         // memory database lives as long as one connection to it.
-        builder = builder.max_lifetime(None).idle_timeout(None);
+        builder.max_lifetime(None).idle_timeout(None)
+    } else {
+        builder
     }
-    builder.build(manager).map_err(super::pool_error)
 }
 
 #[cfg(test)]
@@ -450,6 +455,11 @@ mod tests {
         saver.put(parent, &cp, &metadata, &new_versions).unwrap()
     }
 
+    /// `step` (of `0..14`) as a count.
+    fn steps_past(step: i64) -> usize {
+        usize::try_from(step).expect("steps run from 0")
+    }
+
     /// A history with deltas (snapshots every 4), a scratch object, a
     /// channel versioned without a value, plain-integer versions, a second
     /// namespace, a fork whose delta builds on a higher counter, and
@@ -467,7 +477,7 @@ mod tests {
                 messages.push(json!({"role": "user", "content": content}));
                 let next = |ch: &str, versions: &ChannelVersions| {
                     if plain {
-                        ChannelVersion::new(versions.get(ch).map_or(0, |v| v.counter()) + 1)
+                        ChannelVersion::new(versions.get(ch).map_or(0, ChannelVersion::counter) + 1)
                     } else {
                         ChannelVersion::next_after(versions.get(ch))
                     }
@@ -480,7 +490,7 @@ mod tests {
                     ),
                     (
                         "scratch",
-                        json!({"step": step, "x": "x".repeat(700 + step as usize)}),
+                        json!({"step": step, "x": "x".repeat(700 + steps_past(step))}),
                         next("scratch", &versions),
                     ),
                 ];
@@ -548,6 +558,124 @@ mod tests {
         out
     }
 
+    /// A file at schema 2 (migrations 1 and 2 only) at `old`, filled with
+    /// the rows of `source` through the columns of that layout.
+    fn write_version_2_copy(old: &Path, source: &Path) {
+        let mut conn = Connection::open(old).unwrap();
+        prepare_with(&mut conn, old, true, &MIGRATIONS[..2]).unwrap();
+        assert_eq!(version(&conn), 2);
+        conn.execute("ATTACH ?1 AS source", [source.to_str().unwrap()])
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, \
+             parent_checkpoint_id, checkpoint, metadata, step, source, run_id) \
+             SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, \
+             json_set(checkpoint, '$.id', checkpoint_id), metadata, step, source, run_id \
+             FROM source.checkpoints; \
+             INSERT INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, \
+             channel, task_path, value) SELECT thread_id, checkpoint_ns, checkpoint_id, \
+             task_id, idx, channel, task_path, value FROM source.writes; \
+             INSERT INTO channel_values (thread_id, checkpoint_ns, channel, version, \
+             value, base, depth, len, hash) SELECT thread_id, checkpoint_ns, channel, \
+             version, coalesce(value, (SELECT b.value FROM source.channel_blobs AS b \
+             WHERE b.id = blob)), base, depth, len, hash FROM source.channel_values; \
+             DETACH source;",
+        )
+        .unwrap();
+        let deltas: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM channel_values WHERE base IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(deltas > 20, "{deltas} deltas");
+        let long: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM channel_values WHERE length(value) > 640",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(long > 40, "{long} long values");
+    }
+
+    /// The migrated file holds the rows of `source`, long values moved to
+    /// `channel_blobs`.
+    fn check_migrated_rows(saver: &SqliteSaver, source: &Path) {
+        let conn = saver.pool().get().unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        let source_conn = Connection::open(source).unwrap();
+        assert_eq!(dump(&conn), dump(&source_conn));
+        // The forks' deltas build on higher counters (read by a
+        // second range scan).
+        let forward: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM channel_values WHERE CAST(base AS INTEGER) > seq",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(forward, 2);
+        // Long values moved to channel_blobs, one row each.
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(
+            count("SELECT count(*) FROM channel_values WHERE length(value) > 640"),
+            0
+        );
+        let blobs = count("SELECT count(*) FROM channel_blobs");
+        assert!(blobs > 40, "{blobs} blobs");
+        assert_eq!(
+            count("SELECT count(DISTINCT blob) FROM channel_values"),
+            blobs
+        );
+    }
+
+    /// Writing on the migrated chains works too.
+    fn check_write_after_migration(saver: &SqliteSaver) {
+        let latest = saver.get_tuple(&Config::thread("a")).unwrap().unwrap();
+        let mut versions = latest.checkpoint.channel_versions.clone();
+        let Some(Value::Array(mut messages)) =
+            latest.checkpoint.channel_values.get("messages").cloned()
+        else {
+            panic!("messages")
+        };
+        messages.push(json!("after"));
+        let next = ChannelVersion::next_after(versions.get("messages"));
+        let config = put(
+            saver,
+            &latest.config,
+            20,
+            &mut versions,
+            &[("messages", Value::from(messages.clone()), next)],
+        );
+        let got = saver.get_tuple(&config).unwrap().unwrap();
+        assert_eq!(
+            got.checkpoint.channel_values["messages"],
+            Value::from(messages)
+        );
+    }
+
+    /// An old row whose JSON names another id is damage.
+    fn check_renamed_row_is_damage(saver: &SqliteSaver, config: &Config) {
+        let id = config.checkpoint_id.clone().unwrap();
+        saver
+            .pool()
+            .get()
+            .unwrap()
+            .execute(
+                "UPDATE checkpoints SET checkpoint = json_set(checkpoint, '$.id', 'x') \
+                 WHERE checkpoint_id = ?1",
+                [&id],
+            )
+            .unwrap();
+        let err = saver.get_tuple(config).unwrap_err();
+        assert!(
+            matches!(&err, Error::Corrupt { what, .. } if what.contains("has id")),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn a_version_2_file_upgrades_and_reads_back_identically() {
         let dir = tempfile::tempdir().unwrap();
@@ -560,118 +688,14 @@ mod tests {
             read_all(&saver)
         };
         assert_eq!(expected.len(), 3 * 14 + 2);
-        // A file at schema 2 (migrations 1 and 2 only), filled through the
-        // columns of that layout.
         let old = dir.path().join("v2.db");
-        {
-            let mut conn = Connection::open(&old).unwrap();
-            prepare_with(&mut conn, &old, true, &MIGRATIONS[..2]).unwrap();
-            assert_eq!(version(&conn), 2);
-            conn.execute("ATTACH ?1 AS source", [source.to_str().unwrap()])
-                .unwrap();
-            conn.execute_batch(
-                "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, \
-                 parent_checkpoint_id, checkpoint, metadata, step, source, run_id) \
-                 SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, \
-                 json_set(checkpoint, '$.id', checkpoint_id), metadata, step, source, run_id \
-                 FROM source.checkpoints; \
-                 INSERT INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, \
-                 channel, task_path, value) SELECT thread_id, checkpoint_ns, checkpoint_id, \
-                 task_id, idx, channel, task_path, value FROM source.writes; \
-                 INSERT INTO channel_values (thread_id, checkpoint_ns, channel, version, \
-                 value, base, depth, len, hash) SELECT thread_id, checkpoint_ns, channel, \
-                 version, coalesce(value, (SELECT b.value FROM source.channel_blobs AS b \
-                 WHERE b.id = blob)), base, depth, len, hash FROM source.channel_values; \
-                 DETACH source;",
-            )
-            .unwrap();
-            let deltas: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM channel_values WHERE base IS NOT NULL",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            assert!(deltas > 20, "{deltas} deltas");
-            let long: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM channel_values WHERE length(value) > 640",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            assert!(long > 40, "{long} long values");
-        }
+        write_version_2_copy(&old, &source);
         // Opened by this code: migrated, every checkpoint identical.
         let saver = SqliteSaver::open_with(&old, options).unwrap();
-        {
-            let conn = saver.pool().get().unwrap();
-            assert_eq!(version(&conn), SCHEMA_VERSION);
-            let source_conn = Connection::open(&source).unwrap();
-            assert_eq!(dump(&conn), dump(&source_conn));
-            // The forks' deltas build on higher counters (read by a
-            // second range scan).
-            let forward: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM channel_values WHERE CAST(base AS INTEGER) > seq",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            assert_eq!(forward, 2);
-            // Long values moved to channel_blobs, one row each.
-            let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
-            assert_eq!(
-                count("SELECT count(*) FROM channel_values WHERE length(value) > 640"),
-                0
-            );
-            let blobs = count("SELECT count(*) FROM channel_blobs");
-            assert!(blobs > 40, "{blobs} blobs");
-            assert_eq!(
-                count("SELECT count(DISTINCT blob) FROM channel_values"),
-                blobs
-            );
-        }
+        check_migrated_rows(&saver, &source);
         assert_eq!(read_all(&saver), expected);
-        // Writing on the migrated chains works too.
-        let latest = saver.get_tuple(&Config::thread("a")).unwrap().unwrap();
-        let mut versions = latest.checkpoint.channel_versions.clone();
-        let Some(Value::Array(mut messages)) =
-            latest.checkpoint.channel_values.get("messages").cloned()
-        else {
-            panic!("messages")
-        };
-        messages.push(json!("after"));
-        let next = ChannelVersion::next_after(versions.get("messages"));
-        let config = put(
-            &saver,
-            &latest.config,
-            20,
-            &mut versions,
-            &[("messages", Value::from(messages.clone()), next)],
-        );
-        let got = saver.get_tuple(&config).unwrap().unwrap();
-        assert_eq!(
-            got.checkpoint.channel_values["messages"],
-            Value::from(messages)
-        );
-        // An old row whose JSON names another id is damage.
-        let id = expected[0].config.checkpoint_id.clone().unwrap();
-        saver
-            .pool()
-            .get()
-            .unwrap()
-            .execute(
-                "UPDATE checkpoints SET checkpoint = json_set(checkpoint, '$.id', 'x') \
-                 WHERE checkpoint_id = ?1",
-                [&id],
-            )
-            .unwrap();
-        let err = saver.get_tuple(&expected[0].config).unwrap_err();
-        assert!(
-            matches!(&err, Error::Corrupt { what, .. } if what.contains("has id")),
-            "{err:?}"
-        );
+        check_write_after_migration(&saver);
+        check_renamed_row_is_damage(&saver, &expected[0].config);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! SQL text and row mapping: how checkpoints, metadata and writes are laid
 //! out in rows, and how rows become values again.
 
+use std::fmt::Write as _;
+
 use rusqlite::Row;
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
@@ -280,7 +282,8 @@ pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> List
         // with the bound value, so such a statement is prepared again at
         // every run (one cached statement per limit used instead).
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        sql.push_str(&format!(" LIMIT {limit}"));
+        // Writing to a `String` cannot fail.
+        let _ = write!(sql, " LIMIT {limit}");
     }
     ListQuery {
         sql,
@@ -321,12 +324,11 @@ impl Params {
 fn filter_term(params: &mut Params, key: &str, wanted: &Value) -> String {
     match (key, wanted) {
         ("step", Value::Number(n)) => {
-            let v = match n.as_i64() {
-                Some(i) => SqlValue::Integer(i),
-                None => {
-                    params.exact = false;
-                    SqlValue::Real(n.as_f64().unwrap_or(f64::NAN))
-                }
+            let v = if let Some(i) = n.as_i64() {
+                SqlValue::Integer(i)
+            } else {
+                params.exact = false;
+                SqlValue::Real(n.as_f64().unwrap_or(f64::NAN))
             };
             format!("step = {}", params.bind(v))
         }
@@ -358,19 +360,18 @@ fn json_term(params: &mut Params, key: &str, wanted: &Value) -> String {
                  AND json_extract(metadata, {path}) = {p})"
             )
         }
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => {
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
                 let p = params.bind(SqlValue::Integer(i));
                 format!(
                     "(json_type(metadata, {path}) IN ('integer', 'real') \
                      AND json_extract(metadata, {path}) = {p})"
                 )
-            }
-            None => {
+            } else {
                 params.exact = false;
                 format!("json_type(metadata, {path}) IN ('integer', 'real')")
             }
-        },
+        }
         Value::Array(_) => {
             params.exact = false;
             format!("json_type(metadata, {path}) = 'array'")

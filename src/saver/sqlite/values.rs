@@ -380,7 +380,7 @@ impl SqliteValues<'_> {
     /// Runs [`INSERT_VALUE`] or [`REPLACE_VALUE`] for one row, its JSON
     /// placed inline or in `channel_blobs`; the rows changed.
     fn execute_value(
-        &self,
+        self,
         sql: &str,
         (thread_id, ns, channel): Place<'_>,
         version: &str,
@@ -477,7 +477,7 @@ pub(crate) fn collect_garbage(tx: &Connection, thread_id: &str) -> Result<()> {
         .prepare_cached(COLLECT_GARBAGE)
         .and_then(|mut stmt| {
             stmt.query_map([thread_id], |r| r.get::<_, Option<i64>>(0))?
-                .filter_map(|id| id.transpose())
+                .filter_map(Result::transpose)
                 .collect()
         })
         .map_err(sql_context(context))?;

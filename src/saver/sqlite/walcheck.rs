@@ -47,7 +47,10 @@ impl std::fmt::Debug for WalCheckpointer {
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     // A counter and a flag: nothing a panic could leave half-changed.
-    shared.0.lock().unwrap_or_else(|e| e.into_inner())
+    shared
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl WalCheckpointer {
@@ -95,7 +98,7 @@ fn run(conn: &Connection, shared: &Shared) {
         let (next, waited) = shared
             .1
             .wait_timeout(state, IDLE)
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         state = next;
         if waited.timed_out() && state.commits > 0 {
             // Quiet: checkpoint what there is.
