@@ -27,7 +27,7 @@ use crate::saver::tuple::CheckpointTuple;
 
 /// The number of bytes a database takes on disk, with its WAL file.
 fn disk_bytes(path: &Path) -> u64 {
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     size(path) + size(Path::new(&wal))
@@ -402,7 +402,10 @@ impl SqliteSaver {
     /// connection holds a read transaction open for too long).
     pub fn vacuum(&self) -> Result<(u64, u64)> {
         let before = self.path().map_or(0, disk_bytes);
-        let _turn = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let _turn = self
+            .gate
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let conn = self.conn()?;
         let context = || format!("vacuum {}", self.label.display());
         conn.execute_batch("VACUUM").map_err(sql_context(context))?;
