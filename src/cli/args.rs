@@ -45,6 +45,38 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// Read a thread written by `export`.
     Import(ImportArgs),
+    /// Print a shell completion script (`source <(checkpointer
+    /// completions bash)`).
+    Completions(CompletionsArgs),
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// `--yes` and `--dry-run`, shared by the commands that delete.
+#[derive(Debug, Args, Clone, Copy)]
+pub(crate) struct Destructive {
+    /// Do it without asking (needed when not on a terminal).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+    /// Print exactly what would be removed (threads, checkpoints, bytes)
+    /// and remove nothing.
+    #[arg(long, conflicts_with = "yes")]
+    pub(crate) dry_run: bool,
+}
+
+/// A `--limit`: a positive number (`--limit 0` would show nothing).
+fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 would show nothing; leave --limit out to show everything".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `--json`, shared by read commands.
@@ -59,7 +91,7 @@ pub(crate) struct JsonFlag {
 #[derive(Debug, Args)]
 pub(crate) struct ThreadsArgs {
     /// Show at most this many threads (most recently updated first).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = positive)]
     pub(crate) limit: Option<usize>,
     #[command(flatten)]
     pub(crate) out: JsonFlag,
@@ -73,16 +105,20 @@ pub(crate) struct HistoryArgs {
     /// Only this namespace ("" is the root graph); default: all.
     #[arg(long, value_name = "NS")]
     pub(crate) ns: Option<String>,
-    /// Only checkpoints older than this checkpoint id.
+    /// Only checkpoints older than this checkpoint (an id or a prefix).
     #[arg(long, value_name = "ID")]
     pub(crate) before: Option<String>,
     /// At most this many checkpoints.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = positive)]
     pub(crate) limit: Option<usize>,
     /// Only checkpoints whose metadata has key = value (repeatable; values
     /// are JSON if they parse, else strings: `source=loop`, `step=2`).
     #[arg(long, value_name = "KEY=VALUE")]
     pub(crate) filter: Vec<String>,
+    /// Draw the branches as a tree, like `git log --graph`, the latest
+    /// checkpoint of each branch marked.
+    #[arg(long)]
+    pub(crate) graph: bool,
     #[command(flatten)]
     pub(crate) out: JsonFlag,
 }
@@ -92,12 +128,17 @@ pub(crate) struct HistoryArgs {
 pub(crate) struct ShowArgs {
     /// The thread.
     pub(crate) thread: String,
-    /// The checkpoint; default: the latest.
+    /// The checkpoint (any unambiguous prefix of its id); default: the
+    /// latest.
     pub(crate) checkpoint_id: Option<String>,
     /// The namespace; default: the root ("") for the latest, else wherever
     /// the id is.
     #[arg(long, value_name = "NS")]
     pub(crate) ns: Option<String>,
+    /// Also the graph's internal channels (`branch:to:*`, `__start__`,
+    /// `__pregel_tasks`) and every pending write.
+    #[arg(long)]
+    pub(crate) all: bool,
     #[command(flatten)]
     pub(crate) out: JsonFlag,
 }
@@ -107,10 +148,10 @@ pub(crate) struct ShowArgs {
 pub(crate) struct DiffArgs {
     /// The thread.
     pub(crate) thread: String,
-    /// The first (usually older) checkpoint.
+    /// The first (usually older) checkpoint (an id or a prefix).
     pub(crate) a: String,
-    /// The second checkpoint.
-    pub(crate) b: String,
+    /// The second checkpoint; default: the latest of the thread.
+    pub(crate) b: Option<String>,
     #[command(flatten)]
     pub(crate) out: JsonFlag,
 }
@@ -120,9 +161,8 @@ pub(crate) struct DiffArgs {
 pub(crate) struct DeleteArgs {
     /// The thread.
     pub(crate) thread: String,
-    /// Really delete (required).
-    #[arg(long)]
-    pub(crate) yes: bool,
+    #[command(flatten)]
+    pub(crate) confirm: Destructive,
 }
 
 /// `copy`.
@@ -152,6 +192,8 @@ pub(crate) struct PruneArgs {
     /// latest checkpoint is older than that.
     #[arg(long, value_name = "AGE")]
     pub(crate) older_than: Option<String>,
+    #[command(flatten)]
+    pub(crate) confirm: Destructive,
 }
 
 /// `export`.

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::args::DiffArgs;
 use super::error::CliResult;
+use super::fmt::escape;
 use super::show::find_tuple;
 use super::table::{compact, print_json};
 
@@ -96,10 +97,13 @@ struct DiffOutput<'a> {
     channels: Vec<ChannelDiff<'a>>,
 }
 
-/// `diff THREAD A B`.
+/// `diff THREAD A [B]` (B: the latest checkpoint by default).
 pub(crate) fn diff(saver: &dyn CheckpointAdmin, path: &Path, args: &DiffArgs) -> CliResult<()> {
     let a = find_tuple(saver, path, &args.thread, Some(&args.a), None)?;
-    let b = find_tuple(saver, path, &args.thread, Some(&args.b), None)?;
+    let b = match &args.b {
+        Some(b) => find_tuple(saver, path, &args.thread, Some(b), None)?,
+        None => find_tuple(saver, path, &args.thread, None, Some(a.config.ns()))?,
+    };
     let (va, vb) = (&a.checkpoint.channel_values, &b.checkpoint.channel_values);
     let channels: BTreeSet<&String> = va.keys().chain(vb.keys()).collect();
     let diffs: Vec<ChannelDiff<'_>> = channels
@@ -109,23 +113,30 @@ pub(crate) fn diff(saver: &dyn CheckpointAdmin, path: &Path, args: &DiffArgs) ->
     if args.out.json {
         return print_json(&DiffOutput {
             thread_id: &args.thread,
-            a: &args.a,
-            b: &args.b,
+            a: &a.checkpoint.id,
+            b: &b.checkpoint.id,
             channels: diffs,
         });
     }
-    outln!("a: {} (step {})", args.a, a.metadata.step);
-    outln!("b: {} (step {})", args.b, b.metadata.step);
+    let latest = if args.b.is_none() { ", the latest" } else { "" };
+    outln!("a: {} (step {})", escape(&a.checkpoint.id), a.metadata.step);
+    outln!(
+        "b: {} (step {}{latest})",
+        escape(&b.checkpoint.id),
+        b.metadata.step
+    );
     if diffs.is_empty() {
         outln!("\nno channel differs");
         return Ok(());
     }
     for d in &diffs {
         outln!();
-        let show = |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), compact);
+        let show =
+            |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), |v| escape(&compact(v)));
+        let channel = escape(d.channel);
         match d.change {
-            Change::Added => outln!("{}: added\n  new: {}", d.channel, show(d.new)),
-            Change::Removed => outln!("{}: removed\n  old: {}", d.channel, show(d.old)),
+            Change::Added => outln!("{channel}: added\n  new: {}", show(d.new)),
+            Change::Removed => outln!("{channel}: removed\n  old: {}", show(d.old)),
             Change::Appended | Change::Truncated | Change::Diverged => {
                 let label = match d.change {
                     Change::Appended => "appended",
@@ -133,17 +144,16 @@ pub(crate) fn diff(saver: &dyn CheckpointAdmin, path: &Path, args: &DiffArgs) ->
                     _ => "lists diverge",
                 };
                 let common = d.common_items.unwrap_or(0);
-                outln!("{}: {label} (first {common} items in common)", d.channel);
+                outln!("{channel}: {label} (first {common} items in common)");
                 for item in d.removed_items.unwrap_or_default() {
-                    outln!("  - {}", compact(item));
+                    outln!("  - {}", escape(&compact(item)));
                 }
                 for item in d.added_items.unwrap_or_default() {
-                    outln!("  + {}", compact(item));
+                    outln!("  + {}", escape(&compact(item)));
                 }
             }
             Change::Changed => outln!(
-                "{}: changed\n  old: {}\n  new: {}",
-                d.channel,
+                "{channel}: changed\n  old: {}\n  new: {}",
                 show(d.old),
                 show(d.new)
             ),

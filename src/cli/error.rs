@@ -17,15 +17,31 @@ pub(crate) enum CliError {
         path: PathBuf,
     },
     /// The thread has no checkpoints.
-    #[error("thread {thread:?} not found in {path}")]
+    #[error("thread {} not found in {}{}", quoted(thread), path.display(), did_you_mean(suggestions))]
     UnknownThread {
         /// The thread asked for.
         thread: String,
         /// The database.
         path: PathBuf,
+        /// The closest existing thread ids.
+        suggestions: Vec<String>,
+    },
+    /// A checkpoint id prefix names several checkpoints.
+    #[error(
+        "checkpoint id prefix {prefix:?} is ambiguous in thread {}: it names {candidates} \
+         (give more characters)",
+        quoted(thread)
+    )]
+    AmbiguousCheckpoint {
+        /// The thread searched.
+        thread: String,
+        /// The prefix given.
+        prefix: String,
+        /// The ids it names.
+        candidates: String,
     },
     /// The checkpoint id is not in the thread.
-    #[error("checkpoint {id:?} not found in thread {thread:?}")]
+    #[error("checkpoint {id:?} not found in thread {}", quoted(thread))]
     UnknownCheckpoint {
         /// The thread searched.
         thread: String,
@@ -56,12 +72,25 @@ pub(crate) enum CliError {
         /// What is wrong.
         reason: String,
     },
-    /// `delete` without `--yes`.
-    #[error("refusing to delete thread {thread:?} without --yes")]
+    /// A deleting command without `--yes`, not on a terminal.
+    #[error(
+        "refusing to {what} without --yes (not on a terminal, so no question asked; \
+         --dry-run lists what would go)"
+    )]
     NotConfirmed {
-        /// The thread.
-        thread: String,
+        /// What it would do ("delete 1 thread (6 checkpoints, 2.1 KiB)").
+        what: String,
     },
+    /// The question on the terminal was not answered yes.
+    #[error("aborted: nothing was removed")]
+    Aborted,
+    /// `prune --all` with neither `--keep-latest` nor `--older-than`.
+    #[error(
+        "refusing `prune --all` without --keep-latest or --older-than: it would delete every \
+         thread; add --keep-latest (keep each thread's latest checkpoint), --older-than AGE \
+         (only threads idle that long), or name the threads"
+    )]
+    PruneEverything,
     /// `import` into a thread that already has checkpoints.
     #[error(
         "thread {thread:?} already exists in {path}; delete it first or import under \
@@ -110,6 +139,23 @@ impl CliError {
     pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
         let what = what.into();
         move |source| CliError::Io { what, source }
+    }
+}
+
+/// A thread id for an error message: escaped, in quotes.
+fn quoted(thread: &str) -> String {
+    format!("{thread:?}")
+}
+
+/// `"; did you mean \"a\" or \"b\"?"`, or nothing.
+fn did_you_mean(suggestions: &[String]) -> String {
+    match suggestions {
+        [] => String::new(),
+        [one] => format!("; did you mean {one:?}?"),
+        [first @ .., last] => {
+            let first: Vec<String> = first.iter().map(|s| format!("{s:?}")).collect();
+            format!("; did you mean {} or {last:?}?", first.join(", "))
+        }
     }
 }
 

@@ -10,8 +10,10 @@ use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::{CopyArgs, DeleteArgs, PruneArgs};
+use super::confirm::{Plan, confirm, latest_ids, loss_of};
 use super::error::{CliError, CliResult};
-use super::open::require_thread;
+use super::fmt::{bytes, count, escape, quoted};
+use super::ids::require_thread;
 
 /// Work of more items than this gets a progress bar (on a terminal).
 pub(crate) const PROGRESS_THRESHOLD: usize = 100;
@@ -29,17 +31,22 @@ pub(crate) fn progress(len: usize, message: &'static str) -> ProgressBar {
     bar
 }
 
-/// `delete THREAD --yes`.
+/// `delete THREAD` (asks first; `--yes`, `--dry-run`).
 pub(crate) fn delete(saver: &dyn CheckpointAdmin, path: &Path, args: &DeleteArgs) -> CliResult<()> {
     require_thread(saver, path, &args.thread)?;
-    if !args.yes {
-        return Err(CliError::NotConfirmed {
-            thread: args.thread.clone(),
-        });
+    let plan = Plan {
+        losses: vec![loss_of(saver, &args.thread, true, |_| true)?],
+    };
+    if !confirm(args.confirm, "delete", &plan)? {
+        return Ok(());
     }
-    let count = count_of(saver, &args.thread)?;
     saver.delete_thread(&args.thread)?;
-    outln!("deleted thread {:?} ({count} checkpoints)", args.thread);
+    let (checkpoints, size) = (plan.checkpoints(), bytes(plan.bytes()));
+    outln!(
+        "deleted thread {} ({}); {size} of checkpoint data",
+        quoted(&args.thread),
+        count(checkpoints, "checkpoint", "checkpoints")
+    );
     Ok(())
 }
 
@@ -57,10 +64,10 @@ pub(crate) fn copy(saver: &dyn CheckpointAdmin, path: &Path, args: &CopyArgs) ->
     require_thread(saver, path, &args.source)?;
     saver.copy_thread(&args.source, &args.target)?;
     outln!(
-        "copied thread {:?} to {:?} ({} checkpoints)",
-        args.source,
-        args.target,
-        count_of(saver, &args.target)?
+        "copied thread {} to {} ({})",
+        escape(&args.source),
+        escape(&args.target),
+        count(count_of(saver, &args.target)?, "checkpoint", "checkpoints")
     );
     Ok(())
 }
@@ -126,82 +133,104 @@ fn latest_older_than(t: &ThreadSummary, cutoff: SystemTime) -> bool {
         .is_some_and(|ts| written_before(ts, cutoff))
 }
 
-/// `prune (THREAD ... | --all) [--keep-latest] [--older-than AGE]`.
+/// The threads `prune` was asked about: every thread, or those named
+/// (each must exist).
+fn prune_selection<'a>(
+    saver: &dyn CheckpointAdmin,
+    all: &'a [ThreadSummary],
+    path: &Path,
+    args: &PruneArgs,
+) -> CliResult<Vec<&'a ThreadSummary>> {
+    if args.all {
+        return Ok(all.iter().collect());
+    }
+    let mut out = Vec::new();
+    for name in &args.threads {
+        match all.iter().find(|t| &t.thread_id == name) {
+            Some(t) => out.push(t),
+            None => require_thread(saver, path, name)?,
+        }
+    }
+    Ok(out)
+}
+
+/// What `prune` would remove from `selected`: whole threads (idle past
+/// `cutoff` if given), or with `keep_latest` every checkpoint but the
+/// latest of each namespace (only those older than `cutoff` if given).
+fn prune_plan(
+    saver: &dyn CheckpointAdmin,
+    selected: &[&ThreadSummary],
+    keep_latest: bool,
+    cutoff: Option<SystemTime>,
+) -> CliResult<Plan> {
+    let mut plan = Plan::default();
+    for t in selected {
+        let loss = if keep_latest {
+            let summaries = saver.checkpoint_summaries(&t.thread_id, None)?;
+            let latest = latest_ids(&summaries);
+            loss_of(saver, &t.thread_id, false, |tuple| {
+                let key = (tuple.config.ns(), tuple.checkpoint.id.as_str());
+                !latest.contains(&key)
+                    && cutoff.is_none_or(|c| written_before(&tuple.checkpoint.ts, c))
+            })?
+        } else if cutoff.is_none_or(|c| latest_older_than(t, c)) {
+            loss_of(saver, &t.thread_id, true, |_| true)?
+        } else {
+            continue;
+        };
+        if loss.checkpoints > 0 {
+            plan.losses.push(loss);
+        }
+    }
+    Ok(plan)
+}
+
+/// `prune (THREAD ... | --all) [--keep-latest] [--older-than AGE]` (asks
+/// first; `--yes`, `--dry-run`). `--all` alone is refused.
 pub(crate) fn prune(saver: &dyn CheckpointAdmin, path: &Path, args: &PruneArgs) -> CliResult<()> {
+    if args.all && !args.keep_latest && args.older_than.is_none() {
+        return Err(CliError::PruneEverything);
+    }
     let cutoff = args.older_than.as_deref().map(cutoff).transpose()?;
     let all = saver.threads(None)?;
-    let selected: Vec<&ThreadSummary> = if args.all {
-        all.iter().collect()
-    } else {
-        let mut out = Vec::new();
-        for name in &args.threads {
-            match all.iter().find(|t| &t.thread_id == name) {
-                Some(t) => out.push(t),
-                None => {
-                    return Err(CliError::UnknownThread {
-                        thread: name.clone(),
-                        path: path.to_path_buf(),
-                    });
-                }
-            }
-        }
-        out
-    };
-    let before: u64 = selected.iter().map(|t| t.checkpoints).sum();
-    let chunk = 50;
-    if !args.keep_latest {
-        let doomed: Vec<String> = selected
-            .iter()
-            .filter(|t| cutoff.is_none_or(|c| latest_older_than(t, c)))
-            .map(|t| t.thread_id.clone())
-            .collect();
-        let removed: u64 = selected
-            .iter()
-            .filter(|t| doomed.contains(&t.thread_id))
-            .map(|t| t.checkpoints)
-            .sum();
-        let bar = progress(doomed.len(), "deleting threads");
-        for part in doomed.chunks(chunk) {
-            saver.prune(part, PruneStrategy::Delete)?;
-            bar.inc(part.len() as u64);
-        }
-        bar.finish_and_clear();
-        outln!(
-            "deleted {} of {} threads ({removed} checkpoints)",
-            doomed.len(),
-            selected.len()
-        );
+    let selected = prune_selection(saver, &all, path, args)?;
+    let plan = prune_plan(saver, &selected, args.keep_latest, cutoff)?;
+    let verb = if args.keep_latest { "prune" } else { "delete" };
+    if !confirm(args.confirm, verb, &plan)? {
         return Ok(());
     }
-    let ids: Vec<String> = selected.iter().map(|t| t.thread_id.clone()).collect();
+    let before: u64 = selected.iter().map(|t| t.checkpoints).sum();
+    let ids: Vec<String> = plan.losses.iter().map(|l| l.thread.clone()).collect();
     let bar = progress(ids.len(), "pruning threads");
-    let mut removed = 0u64;
+    let chunk = 50;
     for part in ids.chunks(chunk) {
-        if let Some(c) = cutoff {
-            removed += saver.prune_older_than(part, c)?;
-        } else {
-            let before_part: u64 = selected
-                .iter()
-                .filter(|t| part.contains(&t.thread_id))
-                .map(|t| t.checkpoints)
-                .sum();
-            saver.prune(part, PruneStrategy::KeepLatest)?;
-            let after_part: u64 = saver
-                .threads(None)?
-                .iter()
-                .filter(|t| part.contains(&t.thread_id))
-                .map(|t| t.checkpoints)
-                .sum();
-            removed += before_part.saturating_sub(after_part);
+        match (args.keep_latest, cutoff) {
+            (true, Some(c)) => {
+                saver.prune_older_than(part, c)?;
+            }
+            (true, None) => saver.prune(part, PruneStrategy::KeepLatest)?,
+            (false, _) => saver.prune(part, PruneStrategy::Delete)?,
         }
         bar.inc(part.len() as u64);
     }
     bar.finish_and_clear();
-    outln!(
-        "pruned {} threads: removed {removed} checkpoints, kept {}",
-        ids.len(),
-        before.saturating_sub(removed)
-    );
+    let removed = plan.checkpoints();
+    let threads = count(selected.len() as u64, "thread", "threads");
+    if args.keep_latest {
+        outln!(
+            "pruned {threads}: removed {}, kept {} ({} freed)",
+            count(removed, "checkpoint", "checkpoints"),
+            before.saturating_sub(removed),
+            bytes(plan.bytes())
+        );
+    } else {
+        outln!(
+            "deleted {} of {threads} ({}, {})",
+            plan.losses.len(),
+            count(removed, "checkpoint", "checkpoints"),
+            bytes(plan.bytes())
+        );
+    }
     Ok(())
 }
 
@@ -228,10 +257,14 @@ pub(crate) fn vacuum(saver: &dyn CheckpointAdmin, path: &Path) -> CliResult<()> 
         outln!("{}: nothing to vacuum (not stored on disk)", path.display());
         return Ok(());
     };
+    let freed = before.saturating_sub(after);
     outln!(
-        "vacuumed {}: {before} bytes before, {after} bytes after ({} bytes freed)",
+        "vacuumed {}: {} before, {} after, {} freed; exactly {before} bytes before, \
+         {after} bytes after ({freed} bytes freed)",
         path.display(),
-        before.saturating_sub(after)
+        bytes(before),
+        bytes(after),
+        bytes(freed)
     );
     Ok(())
 }

@@ -21,13 +21,17 @@ macro_rules! out {
 }
 
 pub(crate) mod args;
+mod confirm;
 mod demo;
 mod diff;
 pub(crate) mod error;
+mod fmt;
 mod history;
+mod ids;
 mod manage;
 mod open;
 mod show;
+mod status;
 mod table;
 mod transfer;
 
@@ -37,6 +41,9 @@ use error::CliResult;
 /// Runs one parsed command line. Only `demo` and `import` may create the
 /// database; every other command opens an existing one.
 pub(crate) fn run(cli: &Cli) -> CliResult<()> {
+    if let Command::Completions(args) = &cli.command {
+        return completions(args.shell);
+    }
     let path = open::db_path(cli.db.as_deref());
     let path = path.as_path();
     let existing = || open::open_existing(path);
@@ -52,5 +59,16 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Prune(args) => manage::prune(&*existing()?, path, args),
         Command::Vacuum => manage::vacuum(&*existing()?, path),
         Command::Export(args) => transfer::export(&*existing()?, path, args),
+        Command::Completions(_) => Ok(()),
     }
+}
+
+/// `completions SHELL`: the completion script on standard output.
+fn completions(shell: clap_complete::Shell) -> CliResult<()> {
+    use clap::CommandFactory as _;
+    let mut command = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "checkpointer", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
+    Ok(())
 }

@@ -42,18 +42,3 @@ pub(crate) fn open_existing(path: &Path) -> CliResult<Arc<dyn CheckpointAdmin>> 
 pub(crate) fn open_or_create(path: &Path) -> CliResult<Arc<dyn CheckpointAdmin>> {
     Ok(Arc::new(SqliteSaver::open_with(path, options())?))
 }
-
-/// Fails with [`CliError::UnknownThread`] unless `thread` has checkpoints.
-pub(crate) fn require_thread(
-    saver: &dyn CheckpointAdmin,
-    path: &Path,
-    thread: &str,
-) -> CliResult<()> {
-    if thread.is_empty() || !saver.has_thread(thread)? {
-        return Err(CliError::UnknownThread {
-            thread: thread.to_owned(),
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(())
-}

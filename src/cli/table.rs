@@ -32,16 +32,37 @@ impl Table {
     /// The table as text, one line per row, columns separated by two
     /// spaces, no trailing spaces.
     pub(crate) fn render(&self) -> String {
-        let width = |s: &str| s.chars().count();
-        let columns = self.header.len();
-        let mut widths: Vec<usize> = self.header.iter().map(|h| width(h)).collect();
+        self.render_from(true)
+    }
+
+    /// The rows alone, without the header line.
+    pub(crate) fn render_rows(&self) -> String {
+        self.render_from(false)
+    }
+
+    /// The table, with or without its header line. Colour escapes take no
+    /// room: widths count what is seen.
+    fn render_from(&self, header: bool) -> String {
+        let width = |s: &str| visible_width(s);
+        let columns = self
+            .rows
+            .iter()
+            .map(Vec::len)
+            .chain([self.header.len()])
+            .max()
+            .unwrap_or(0);
+        let mut widths: Vec<usize> = vec![0; columns];
+        for (i, h) in self.header.iter().enumerate() {
+            widths[i] = width(h);
+        }
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate().take(columns) {
                 widths[i] = widths[i].max(width(cell));
             }
         }
         let mut out = String::new();
-        for row in std::iter::once(&self.header).chain(&self.rows) {
+        let head = header.then_some(&self.header);
+        for row in head.into_iter().chain(&self.rows) {
             let mut line = String::new();
             for (i, w) in widths.iter().enumerate() {
                 let cell = row.get(i).map_or("", String::as_str);
@@ -56,6 +77,25 @@ impl Table {
         }
         out
     }
+}
+
+/// The characters of `s` a terminal shows: SGR colour sequences
+/// (`ESC [ ... m`, which the tool itself writes) take no room.
+fn visible_width(s: &str) -> usize {
+    let mut n = 0;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            n += 1;
+        }
+    }
+    n
 }
 
 /// A stored ISO 8601 time in local time, `%Y-%m-%d %H:%M:%S`; the text as

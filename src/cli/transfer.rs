@@ -11,8 +11,8 @@ use checkpointer::saver::export::{ExportError, ExportedThread, export_thread, re
 
 use super::args::{ExportArgs, ImportArgs};
 use super::error::{CliError, CliResult};
+use super::ids::require_thread;
 use super::manage::progress;
-use super::open::require_thread;
 
 /// Writes thread `thread` of `saver` to `out`; every failure is an
 /// [`CliError::Io`] saying `what` (a saver error too, as it always was).

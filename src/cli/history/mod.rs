@@ -1,6 +1,8 @@
 //! `threads` and `history`: what is in the database, thread by thread and
 //! checkpoint by checkpoint.
 
+mod graph;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -11,7 +13,9 @@ use serde_json::Value;
 
 use super::args::{HistoryArgs, ThreadsArgs};
 use super::error::{CliError, CliResult};
-use super::open::require_thread;
+use super::fmt::{escape, quoted};
+use super::ids::{Shortener, require_thread, resolve};
+use super::show::is_internal;
 use super::table::{Table, local_time, ns_label, print_json};
 
 /// One row of `threads --json`.
@@ -49,7 +53,7 @@ pub(crate) fn threads(saver: &dyn CheckpointAdmin, args: &ThreadsArgs) -> CliRes
     let mut table = Table::new(["THREAD", "CHECKPOINTS", "LAST STEP", "LAST UPDATE"]);
     for t in &threads {
         table.row(vec![
-            t.thread_id.clone(),
+            escape(&t.thread_id),
             t.checkpoints.to_string(),
             t.last_step.to_string(),
             t.last_ts.as_deref().map(local_time).unwrap_or_default(),
@@ -88,7 +92,7 @@ pub(crate) fn parse_filters(args: &[String]) -> CliResult<ListOptions> {
 
 /// One checkpoint of a history, as drawn and as printed by `--json`.
 #[derive(Debug, Serialize)]
-struct HistoryRow<'a> {
+pub(crate) struct HistoryRow<'a> {
     checkpoint_id: &'a str,
     checkpoint_ns: &'a str,
     step: i64,
@@ -98,6 +102,9 @@ struct HistoryRow<'a> {
     /// Channels whose version changed from the parent (the table leaves
     /// out the graph's internal `branch:*` channels).
     changed: Vec<&'a str>,
+    /// The nodes that ran to make it: those whose `versions_seen` moved
+    /// from the parent's.
+    nodes: Vec<&'a str>,
     /// How many checkpoints name this one as parent.
     children: usize,
     /// Whether this checkpoint's parent has more than one child: the first
@@ -133,6 +140,24 @@ fn changed_channels<'a>(
     changed.into_iter().collect()
 }
 
+/// The nodes whose `versions_seen` differ from the parent's: the nodes
+/// that ran in the step that made `summary`.
+fn nodes_ran<'a>(
+    summary: &'a CheckpointSummary,
+    parent: Option<&'a CheckpointSummary>,
+) -> Vec<&'a str> {
+    summary
+        .checkpoint
+        .versions_seen
+        .iter()
+        .filter(|(node, _)| node.as_str() != checkpointer::saver::INTERRUPT)
+        .filter(|(node, seen)| {
+            parent.and_then(|p| p.checkpoint.versions_seen.get(*node)) != Some(*seen)
+        })
+        .map(|(node, _)| node.as_str())
+        .collect()
+}
+
 /// `history`: newest first, one line per checkpoint, forks marked.
 pub(crate) fn history(
     saver: &dyn CheckpointAdmin,
@@ -142,29 +167,32 @@ pub(crate) fn history(
     let options = parse_filters(&args.filter)?;
     require_thread(saver, path, &args.thread)?;
     let all = saver.checkpoint_summaries(&args.thread, args.ns.as_deref())?;
-    if let Some(before) = &args.before
-        && !all.iter().any(|s| &s.checkpoint.id == before)
-    {
-        return Err(CliError::UnknownCheckpoint {
-            thread: args.thread.clone(),
-            id: before.clone(),
-        });
+    let before = args
+        .before
+        .as_deref()
+        .map(|b| resolve(&all, &args.thread, b, args.ns.as_deref()))
+        .transpose()?
+        .map(|s| s.checkpoint.id.as_str());
+    let rows = history_rows(&all, before, args, &options);
+    let short = Shortener::new(&all);
+    if args.graph {
+        return graph::print(&rows, &short, args.out.json);
     }
-    let rows = history_rows(&all, args, &options);
     if args.out.json {
         return print_json(&rows);
     }
     if rows.is_empty() {
-        outln!("no checkpoints match in thread {:?}", args.thread);
+        outln!("no checkpoints match in thread {}", quoted(&args.thread));
         return Ok(());
     }
-    print_table(&rows, args.ns.is_none())
+    print_table(&rows, &short, args.ns.is_none())
 }
 
 /// The rows `history` shows: `all` after `--before`, the filters and
 /// `--limit`, each with its changes, children and fork marks.
 fn history_rows<'a>(
     all: &'a [CheckpointSummary],
+    before: Option<&str>,
     args: &HistoryArgs,
     options: &ListOptions,
 ) -> Vec<HistoryRow<'a>> {
@@ -181,7 +209,7 @@ fn history_rows<'a>(
         }
     }
     all.iter()
-        .filter(|s| args.before.as_ref().is_none_or(|b| &s.checkpoint.id < b))
+        .filter(|s| before.is_none_or(|b| s.checkpoint.id.as_str() < b))
         .filter(|s| options.matches(&s.metadata))
         .take(args.limit.unwrap_or(usize::MAX))
         .map(|s| {
@@ -196,6 +224,7 @@ fn history_rows<'a>(
                 parent_checkpoint_id: parent_id,
                 ts: &s.checkpoint.ts,
                 changed: changed_channels(s, parent),
+                nodes: nodes_ran(s, parent),
                 children: children
                     .get(&(ns, s.checkpoint.id.as_str()))
                     .copied()
@@ -208,15 +237,41 @@ fn history_rows<'a>(
         .collect()
 }
 
-/// The history as a table, with a namespace column when `all_namespaces`
-/// were listed and some row is in a subgraph, and the fork legend.
-fn print_table(rows: &[HistoryRow<'_>], all_namespaces: bool) -> CliResult<()> {
+/// The user channels of `changed`, joined (the graph's own `branch:*`,
+/// `__start__` ... left out).
+pub(crate) fn user_channels(changed: &[&str]) -> String {
+    let shown: Vec<String> = changed
+        .iter()
+        .filter(|c| !is_internal(c))
+        .map(|c| escape(c))
+        .collect();
+    shown.join(", ")
+}
+
+/// The nodes, joined, or `-`.
+pub(crate) fn node_list(nodes: &[&str]) -> String {
+    if nodes.is_empty() {
+        "-".to_owned()
+    } else {
+        nodes
+            .iter()
+            .map(|n| escape(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The history as a table (short ids, the nodes that ran), with a
+/// namespace column when `all_namespaces` were listed and some row is in
+/// a subgraph, and the fork legend.
+fn print_table(rows: &[HistoryRow<'_>], short: &Shortener, all_namespaces: bool) -> CliResult<()> {
     let show_ns = all_namespaces && rows.iter().any(|r| !r.checkpoint_ns.is_empty());
     let mut header = vec![
         "",
         "CHECKPOINT",
         "STEP",
         "SOURCE",
+        "NODE",
         "PARENT",
         "TIME",
         "CHANGED",
@@ -234,20 +289,17 @@ fn print_table(rows: &[HistoryRow<'_>], all_namespaces: bool) -> CliResult<()> {
         };
         let mut cells = vec![
             marker.to_owned(),
-            r.checkpoint_id.to_owned(),
+            escape(short.short(r.checkpoint_id)),
             r.step.to_string(),
             r.source.to_owned(),
-            r.parent_checkpoint_id.unwrap_or("-").to_owned(),
+            node_list(&r.nodes),
+            r.parent_checkpoint_id
+                .map_or_else(|| "-".to_owned(), |p| escape(short.short(p))),
             local_time(r.ts),
-            r.changed
-                .iter()
-                .filter(|c| !c.starts_with("branch:"))
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", "),
+            user_channels(&r.changed),
         ];
         if show_ns {
-            cells.insert(2, ns_label(r.checkpoint_ns).to_owned());
+            cells.insert(2, escape(ns_label(r.checkpoint_ns)));
         }
         table.row(cells);
     }
