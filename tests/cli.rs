@@ -682,9 +682,14 @@ fn export_delete_import_export_gives_the_same_bytes() {
         .collect();
     assert_eq!(
         lines[0],
-        json!({"format": "checkpointer-thread", "version": 1, "thread_id": "t"})
+        json!({"format": "checkpointer-thread", "version": 2, "thread_id": "t"})
     );
-    assert!(first.starts_with(r#"{"format":"checkpointer-thread","version":1,"thread_id":"t"}"#));
+    assert!(first.starts_with(r#"{"format":"checkpointer-thread","version":2,"thread_id":"t"}"#));
+    // Version 2 ends with the counts.
+    assert_eq!(
+        lines.last().unwrap(),
+        &json!({"type": "trailer", "checkpoints": 6, "writes": 3})
+    );
     let kinds: Vec<&str> = lines[1..]
         .iter()
         .map(|l| l["type"].as_str().unwrap())

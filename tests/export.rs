@@ -50,7 +50,7 @@ fn export_lines(saver: &dyn BaseCheckpointSaver, thread: &str) -> Vec<Value> {
 
 #[test]
 fn the_header_names_format_version_and_thread() {
-    assert_eq!((EXPORT_FORMAT, EXPORT_VERSION), ("checkpointer-thread", 1));
+    assert_eq!((EXPORT_FORMAT, EXPORT_VERSION), ("checkpointer-thread", 2));
     let mut out = Vec::new();
     assert_eq!(
         export_thread(&saver_with_thread(), "t", &mut out).unwrap(),
@@ -64,7 +64,7 @@ fn the_header_names_format_version_and_thread() {
         .to_owned();
     assert_eq!(
         first,
-        r#"{"format":"checkpointer-thread","version":1,"thread_id":"t"}"#
+        r#"{"format":"checkpointer-thread","version":2,"thread_id":"t"}"#
     );
 }
 
@@ -78,7 +78,14 @@ fn checkpoints_come_oldest_first_each_followed_by_its_writes() {
         .collect();
     assert_eq!(
         kinds,
-        ["checkpoint", "write", "write", "checkpoint", "checkpoint"]
+        [
+            "checkpoint",
+            "write",
+            "write",
+            "checkpoint",
+            "checkpoint",
+            "trailer"
+        ]
     );
     let ids: Vec<&str> = lines[1..]
         .iter()
@@ -128,7 +135,8 @@ fn an_unknown_thread_exports_the_header_alone() {
         export_thread(&InMemorySaver::new(), "none", &mut out).unwrap(),
         0
     );
-    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
+    // The header and the trailer (version 2).
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
 }
 
 #[test]
@@ -178,9 +186,9 @@ fn reading_refuses_what_the_format_does_not_allow() {
             "format is \"other\"",
         ),
         (
-            r#"{"format":"checkpointer-thread","version":2,"thread_id":"t"}"#.into(),
+            r#"{"format":"checkpointer-thread","version":3,"thread_id":"t"}"#.into(),
             1,
-            "export format version 2 is not supported",
+            "export format version 3 is not supported",
         ),
         (
             r#"{"format":"checkpointer-thread","version":1,"thread_id":""}"#.into(),
@@ -224,8 +232,60 @@ fn a_checkpoint_seen_twice_is_refused_and_blank_lines_are_skipped() {
     assert_eq!((read.thread_id.as_str(), read.tuples.len()), ("t", 3));
     assert_eq!(read.tuples[0].pending_writes.len(), 2);
 
+    // Before the trailer (version 2), so that the duplicate is what is
+    // refused, not a line after the trailer.
     let second = text.lines().nth(1).unwrap();
-    let (line, reason) = refusal(&format!("{text}{second}\n"));
+    let (body, trailer) = text.trim_end().rsplit_once('\n').unwrap();
+    let (line, reason) = refusal(&format!("{body}\n{second}\n{trailer}\n"));
     assert_eq!(line, 7);
     assert!(reason.contains("appears twice"), "{reason}");
+}
+
+#[test]
+fn an_export_cut_short_or_miscounted_is_refused() {
+    let mut lines = Vec::new();
+    export_thread(&saver_with_thread(), "t", &mut lines).unwrap();
+    let text = String::from_utf8(lines).unwrap();
+    let all: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        all.last().copied(),
+        Some(r#"{"type":"trailer","checkpoints":3,"writes":2}"#)
+    );
+    // Cut after the third checkpoint line: no trailer.
+    let cut = all[..all.len() - 1].join("\n");
+    let (line, reason) = refusal(&cut);
+    assert_eq!(line, all.len());
+    assert!(
+        reason.contains("ends without its trailer line after 3 checkpoints and 2 writes"),
+        "{reason}"
+    );
+    // A write line lost: the trailer disagrees.
+    let lost: Vec<&str> = all.iter().copied().filter(|l| *l != all[2]).collect();
+    let (line, reason) = refusal(&lost.join("\n"));
+    assert_eq!(line, lost.len());
+    assert!(
+        reason.contains("counts 3 checkpoints and 2 writes but the export holds 3 and 1"),
+        "{reason}"
+    );
+    // Anything after the trailer.
+    let (line, reason) = refusal(&format!("{text}{}\n", all[1]));
+    assert_eq!(line, all.len() + 1);
+    assert!(reason.contains("after the trailer"), "{reason}");
+}
+
+#[test]
+fn version_1_exports_without_a_trailer_still_read() {
+    let mut lines = Vec::new();
+    export_thread(&saver_with_thread(), "t", &mut lines).unwrap();
+    let text = String::from_utf8(lines).unwrap();
+    let v1: Vec<String> = text
+        .lines()
+        .filter(|l| !l.contains(r#""type":"trailer""#))
+        .map(|l| l.replacen(r#""version":2"#, r#""version":1"#, 1))
+        .collect();
+    let read = read_export(v1.join("\n").as_bytes()).unwrap();
+    assert_eq!((read.version, read.tuples.len()), (1, 3));
+    let current = read_export(text.as_bytes()).unwrap();
+    assert_eq!(current.version, EXPORT_VERSION);
+    assert_eq!(current.tuples, read.tuples);
 }

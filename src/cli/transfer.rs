@@ -7,10 +7,13 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use checkpointer::CheckpointAdmin;
-use checkpointer::saver::export::{ExportError, ExportedThread, export_thread, read_export};
+use checkpointer::saver::export::{
+    EXPORT_VERSION, ExportError, ExportedThread, export_thread, read_export,
+};
 
 use super::args::{ExportArgs, ImportArgs};
 use super::error::{CliError, CliResult};
+use super::fmt::{count, escape, quoted};
 use super::ids::require_thread;
 use super::manage::progress;
 
@@ -42,8 +45,9 @@ pub(crate) fn export(saver: &dyn CheckpointAdmin, path: &Path, args: &ExportArgs
         let f = File::create(file).map_err(CliError::io(what.clone()))?;
         let n = write_to(saver, &args.thread, BufWriter::new(f), &what)?;
         eprintln!(
-            "exported thread {:?} ({n} checkpoints) to {}",
-            args.thread,
+            "exported thread {} ({}) to {}",
+            quoted(&args.thread),
+            count(n as u64, "checkpoint", "checkpoints"),
             file.display()
         );
     } else {
@@ -84,10 +88,17 @@ pub(crate) fn import(saver: &dyn CheckpointAdmin, path: &Path, args: &ImportArgs
         }
         None => read_from(std::io::stdin().lock(), "<stdin>")?,
     };
+    if export.version < EXPORT_VERSION {
+        eprintln!(
+            "warning: this export is format version {} (no trailer): whether it is complete \
+             cannot be checked",
+            export.version
+        );
+    }
     let thread = args.thread.clone().unwrap_or(export.thread_id);
     if saver.has_thread(&thread)? {
         return Err(CliError::ThreadExists {
-            thread,
+            thread: escape(&thread),
             path: path.to_path_buf(),
         });
     }
@@ -96,8 +107,9 @@ pub(crate) fn import(saver: &dyn CheckpointAdmin, path: &Path, args: &ImportArgs
     saver.import_thread(&thread, &tuples, &mut |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     outln!(
-        "imported thread {thread:?} ({} checkpoints) into {}",
-        tuples.len(),
+        "imported thread {} ({}) into {}",
+        quoted(&thread),
+        count(tuples.len() as u64, "checkpoint", "checkpoints"),
         path.display()
     );
     Ok(())

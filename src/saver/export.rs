@@ -3,17 +3,26 @@
 //! [`import_thread`] stores it into any [`CheckpointAdmin`], so a program
 //! can move a thread from one backend to another.
 //!
-//! # Format, version 1 ([`EXPORT_VERSION`])
+//! # Format, version 2 ([`EXPORT_VERSION`])
 //!
 //! One JSON object per line, keys in this order:
 //!
-//! 1. a header: `{"format":"checkpointer-thread","version":1,"thread_id":...}`;
+//! 1. a header: `{"format":"checkpointer-thread","version":2,"thread_id":...}`;
 //! 2. per checkpoint, oldest first across namespaces (ordered by id, then
 //!    namespace): `{"type":"checkpoint","checkpoint_ns","checkpoint":{...
 //!    with channel_values},"metadata":{...},"parent_checkpoint_id"}`;
 //! 3. right after it, its pending writes in stored order:
 //!    `{"type":"write","checkpoint_ns","checkpoint_id","task_id",
-//!    "task_path","idx","channel","value"}`.
+//!    "task_path","idx","channel","value"}`;
+//! 4. last, a trailer with the counts:
+//!    `{"type":"trailer","checkpoints":N,"writes":M}`.
+//!
+//! The trailer makes an export that was cut short (a full disk, a killed
+//! process, a truncated copy) fail to read instead of importing part of a
+//! thread: [`read_export`] refuses a version-2 export without a trailer,
+//! with counts that disagree with the lines read, or with lines after it.
+//! Version 1 (no trailer) is still read; [`ExportedThread::version`] tells
+//! a caller to warn that its completeness cannot be checked.
 //!
 //! Export is deterministic, and import restores exactly what was exported
 //! (writes keep their `idx`), so export, delete, import, export gives the
@@ -63,8 +72,12 @@ use super::tuple::{CheckpointTuple, PendingWrite};
 
 /// The `format` of the header line.
 pub const EXPORT_FORMAT: &str = "checkpointer-thread";
-/// The format version this crate writes and reads.
-pub const EXPORT_VERSION: u64 = 1;
+/// The format version this crate writes (it reads this one and 1).
+pub const EXPORT_VERSION: u64 = 2;
+
+/// The oldest format version this crate reads: version 1, which has no
+/// trailer.
+pub const OLDEST_EXPORT_VERSION: u64 = 1;
 
 /// What can go wrong writing or reading an export.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +106,9 @@ pub struct ExportedThread {
     pub thread_id: String,
     /// Its checkpoints in file order (oldest first), each with its writes.
     pub tuples: Vec<CheckpointTuple>,
+    /// The format version of the file: [`EXPORT_VERSION`], or 1 for a file
+    /// without a trailer, whose completeness could not be checked.
+    pub version: u64,
 }
 
 /// What [`import_thread`] stored.
@@ -137,6 +153,15 @@ struct WriteLine {
     value: Value,
 }
 
+/// The last line: how many checkpoint and write lines came before it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Trailer {
+    #[serde(rename = "type")]
+    kind: String,
+    checkpoints: u64,
+    writes: u64,
+}
+
 /// Writes one value as a line.
 fn line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
@@ -145,7 +170,7 @@ fn line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
 
 /// Writes thread `thread_id` of `saver` as JSON Lines to `out` (then
 /// flushes it) and returns how many checkpoints it wrote. A thread with no
-/// checkpoints gives the header alone.
+/// checkpoints gives the header and a trailer of zeros.
 ///
 /// # Errors
 ///
@@ -168,6 +193,12 @@ pub fn export_thread(
     for t in &tuples {
         write_tuple(&mut out, t)?;
     }
+    let trailer = Trailer {
+        kind: "trailer".into(),
+        checkpoints: tuples.len() as u64,
+        writes: tuples.iter().map(|t| t.pending_writes.len() as u64).sum(),
+    };
+    line(&mut out, &trailer)?;
     out.flush()?;
     Ok(tuples.len())
 }
@@ -211,26 +242,54 @@ fn write_tuple(out: &mut impl Write, t: &CheckpointTuple) -> std::io::Result<()>
 /// the first line that is not valid JSON, not a header of this format and
 /// version, not a checkpoint or write line, a checkpoint seen twice or a
 /// write before its checkpoint; an input without a header is a bad line 1.
+/// A version-2 export must end with a trailer whose counts match what was
+/// read (a missing trailer is a bad line one past the end); nothing may
+/// follow the trailer.
 pub fn read_export(reader: impl BufRead) -> Result<ExportedThread, ExportError> {
-    let mut thread_id: Option<String> = None;
+    let mut header: Option<(String, u64)> = None;
     let mut tuples = Tuples::default();
+    let mut trailer_at: Option<usize> = None;
+    let mut lines = 0;
     for (n, text) in reader.lines().enumerate() {
         let n = n + 1;
+        lines = n;
         let text = text?;
         if text.trim().is_empty() {
             continue;
         }
         let value: Value =
             serde_json::from_str(&text).map_err(|e| bad(n, format!("invalid JSON: {e}")))?;
-        match &thread_id {
-            None => thread_id = Some(read_header(value).map_err(|reason| bad(n, reason))?),
-            Some(thread) => tuples.add(thread, value).map_err(|reason| bad(n, reason))?,
+        if let Some(at) = trailer_at {
+            return Err(bad(n, format!("a line after the trailer (line {at})")));
+        }
+        match &header {
+            None => header = Some(read_header(value).map_err(|reason| bad(n, reason))?),
+            Some(_) if value.get("type").and_then(Value::as_str) == Some("trailer") => {
+                tuples
+                    .check_trailer(value)
+                    .map_err(|reason| bad(n, reason))?;
+                trailer_at = Some(n);
+            }
+            Some((thread, _)) => tuples.add(thread, value).map_err(|reason| bad(n, reason))?,
         }
     }
-    let thread_id = thread_id.ok_or_else(|| bad(1, "empty input: no export header".into()))?;
+    let (thread_id, version) =
+        header.ok_or_else(|| bad(1, "empty input: no export header".into()))?;
+    if version >= 2 && trailer_at.is_none() {
+        return Err(bad(
+            lines + 1,
+            format!(
+                "the export ends without its trailer line after {} checkpoints and {} \
+                 writes: it was cut short (export it again)",
+                tuples.read.len(),
+                tuples.writes
+            ),
+        ));
+    }
     Ok(ExportedThread {
         thread_id,
-        tuples: tuples.tuples,
+        tuples: tuples.read,
+        version,
     })
 }
 
@@ -239,8 +298,9 @@ fn bad(line: usize, reason: String) -> ExportError {
     ExportError::BadLine { line, reason }
 }
 
-/// The thread id of a header line that names this format and version.
-fn read_header(value: Value) -> Result<String, String> {
+/// The thread id and version of a header line that names this format and
+/// a version this crate reads.
+fn read_header(value: Value) -> Result<(String, u64), String> {
     let header: Header = serde_json::from_value(value)
         .map_err(|e| format!("not a {EXPORT_FORMAT} export header: {e}"))?;
     if header.format != EXPORT_FORMAT {
@@ -249,26 +309,43 @@ fn read_header(value: Value) -> Result<String, String> {
             header.format
         ));
     }
-    if header.version != EXPORT_VERSION {
+    if !(OLDEST_EXPORT_VERSION..=EXPORT_VERSION).contains(&header.version) {
         return Err(format!(
-            "export format version {} is not supported (this checkpointer reads version {EXPORT_VERSION})",
+            "export format version {} is not supported (this checkpointer reads versions \
+             {OLDEST_EXPORT_VERSION} to {EXPORT_VERSION})",
             header.version
         ));
     }
     if header.thread_id.is_empty() {
         return Err("the header's thread_id is empty".into());
     }
-    Ok(header.thread_id)
+    Ok((header.thread_id, header.version))
 }
 
 /// The tuples read so far, with where each checkpoint is.
 #[derive(Default)]
 struct Tuples {
-    tuples: Vec<CheckpointTuple>,
+    read: Vec<CheckpointTuple>,
     index: HashMap<(String, String), usize>,
+    writes: u64,
 }
 
 impl Tuples {
+    /// Checks a trailer line against what was read.
+    fn check_trailer(&self, value: Value) -> Result<(), String> {
+        let t: Trailer =
+            serde_json::from_value(value).map_err(|e| format!("invalid trailer line: {e}"))?;
+        let read = (self.read.len() as u64, self.writes);
+        if (t.checkpoints, t.writes) != read {
+            return Err(format!(
+                "the trailer counts {} checkpoints and {} writes but the export holds {} and \
+                 {}: lines were lost or added",
+                t.checkpoints, t.writes, read.0, read.1
+            ));
+        }
+        Ok(())
+    }
+
     /// Adds a checkpoint or write line of thread `thread`.
     fn add(&mut self, thread: &str, value: Value) -> Result<(), String> {
         match value.get("type").and_then(Value::as_str) {
@@ -283,7 +360,7 @@ impl Tuples {
                 self.add_write(w)
             }
             other => Err(format!(
-                "unknown line type {other:?} (expected \"checkpoint\" or \"write\")"
+                "unknown line type {other:?} (expected \"checkpoint\", \"write\" or \"trailer\")"
             )),
         }
     }
@@ -293,9 +370,9 @@ impl Tuples {
         if self.index.contains_key(&key) {
             return Err(format!("checkpoint {} appears twice", key.1));
         }
-        self.index.insert(key, self.tuples.len());
+        self.index.insert(key, self.read.len());
         let config = Config::thread(thread).with_ns(c.checkpoint_ns);
-        self.tuples.push(CheckpointTuple {
+        self.read.push(CheckpointTuple {
             config: config.clone().with_checkpoint_id(c.checkpoint.id.clone()),
             parent_config: c
                 .parent_checkpoint_id
@@ -315,7 +392,8 @@ impl Tuples {
                 key.1
             )
         })?;
-        self.tuples[at].pending_writes.push(PendingWrite {
+        self.writes += 1;
+        self.read[at].pending_writes.push(PendingWrite {
             task_id: w.task_id,
             channel: w.channel,
             value: w.value,
