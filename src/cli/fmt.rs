@@ -114,6 +114,16 @@ pub(crate) fn width() -> usize {
         .unwrap_or(100)
 }
 
+/// `text` cut to at most `max` characters, the last one `…` if cut.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// `text` cut into lines of at most `width` characters (at spaces when
 /// there are some), the lines after the first indented by `indent`
 /// spaces; `width` counts the indent.

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::args::ShowArgs;
 use super::error::{CliError, CliResult};
-use super::fmt::{Colour, count, escape, fold, paint, width};
+use super::fmt::{Colour, clip, count, escape, fold, paint, width};
 use super::ids::{require_thread, resolve};
 use super::status::{Status, continue_hint, next_nodes, status};
 use super::table::{Table, compact, local_time, ns_label, print_json};
@@ -274,22 +274,41 @@ fn item_text(item: &Value) -> String {
     }
 }
 
-/// The pending writes, as a table.
+/// The pending writes, as a table; values cut to the terminal's width
+/// (`--json` has them whole).
 fn print_writes(t: &CheckpointTuple) -> CliResult<()> {
     if t.pending_writes.is_empty() {
         outln!("pending writes: none");
         return Ok(());
     }
     outln!("pending writes ({})", t.pending_writes.len());
+    let cells: Vec<[String; 4]> = t
+        .pending_writes
+        .iter()
+        .map(|w| {
+            [
+                clip(&escape(&w.task_id), 13),
+                escape(&w.task_path),
+                w.idx.to_string(),
+                escape(&w.channel),
+            ]
+        })
+        .collect();
+    let widest = |i: usize, title: &str| {
+        cells
+            .iter()
+            .map(|c| c[i].chars().count())
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let used = 2 + widest(0, "TASK") + widest(1, "PATH") + widest(2, "IDX") + widest(3, "CHANNEL");
+    let room = width().saturating_sub(used + 8).max(20);
     let mut table = Table::new(["TASK", "PATH", "IDX", "CHANNEL", "VALUE"]);
-    for w in &t.pending_writes {
-        table.row(vec![
-            escape(&w.task_id),
-            escape(&w.task_path),
-            w.idx.to_string(),
-            escape(&w.channel),
-            escape(&compact(&w.value)),
-        ]);
+    for (w, c) in t.pending_writes.iter().zip(cells) {
+        let [task, path, idx, channel] = c;
+        let value = clip(&escape(&compact(&w.value)), room);
+        table.row(vec![task, path, idx, channel, value]);
     }
     for line in table.render().lines() {
         outln!("  {line}");
