@@ -201,20 +201,24 @@ fn print_next_steps(
     let tries = [
         ("threads".to_owned(), "every thread of the file"),
         (
+            format!("history {DEMO_THREAD} --graph"),
+            "the two branches as a tree, the latest of each marked",
+        ),
+        (
             format!("history {DEMO_THREAD}"),
             "newest first; * fork point, + branch starts",
         ),
         (
             format!("show {DEMO_THREAD}"),
-            "the latest state, metadata, writes",
+            "finished? waiting? the latest state, metadata, writes",
         ),
         (
             format!("show {DEMO_THREAD} {fork_point}"),
             "the fork point and its pending writes",
         ),
         (
-            format!("diff {DEMO_THREAD} {fork_point} {second_end}"),
-            "what the new branch appended",
+            format!("diff {DEMO_THREAD} {fork_point}"),
+            "what the new branch appended (against the latest)",
         ),
         (
             format!("diff {DEMO_THREAD} {first_end} {second_end}"),
