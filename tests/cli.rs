@@ -3,70 +3,18 @@
 //! the tool promises (one line on stderr, exit code 1; usage errors 2).
 #![cfg(feature = "cli")]
 
-use std::path::{Path, PathBuf};
+mod cli_support;
+
+use std::path::Path;
 
 use assert_cmd::Command;
 use checkpointer::{
     BaseCheckpointSaver, ChannelVersion, Checkpoint, CheckpointMetadata, CheckpointSource, Config,
     SqliteSaver,
 };
+use cli_support::Fixture;
 use predicates::prelude::*;
 use serde_json::{Value, json};
-use tempfile::TempDir;
-
-/// A temp dir with a database path in it (not created).
-struct Fixture {
-    dir: TempDir,
-    db: PathBuf,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("test.db");
-        Fixture { dir, db }
-    }
-
-    fn saver(&self) -> SqliteSaver {
-        SqliteSaver::open(&self.db).unwrap()
-    }
-
-    /// The tool with `--db` set, in the temp dir, in UTC, with no
-    /// `CHECKPOINTER_DB` from the environment.
-    fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("checkpointer").unwrap();
-        cmd.current_dir(self.dir.path())
-            .env_remove("CHECKPOINTER_DB")
-            .env("TZ", "UTC")
-            .arg("--db")
-            .arg(&self.db);
-        cmd
-    }
-
-    /// Runs the tool with `args`, expects success, returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd().args(args).assert().success();
-        String::from_utf8(out.get_output().stdout.clone()).unwrap()
-    }
-
-    /// Runs the tool with `args` and `--json`, parses stdout.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        serde_json::from_str(&self.ok(&all)).unwrap()
-    }
-
-    /// Runs the tool with `args`, expects exit code 1 and a one-line error
-    /// containing `needle`; returns the line.
-    fn fails(&self, args: &[&str], needle: &str) -> String {
-        let out = self.cmd().args(args).assert().code(1);
-        let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
-        assert!(stderr.starts_with("error: "), "{stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
-        stderr
-    }
-}
 
 /// Stores a checkpoint as the child of `parent` with `messages` and
 /// `status` at the given values (versions bumped), optionally with a

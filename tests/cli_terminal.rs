@@ -103,6 +103,19 @@ impl Drop for Tmux {
     }
 }
 
+/// The golden thread in a fresh database, a tmux pane and the command
+/// line that runs the tool on it; `None` (skip) without tmux off CI.
+fn setup(name: &str) -> Option<(Fixture, Tmux, String)> {
+    if !cli_support::require("tmux") {
+        return None;
+    }
+    let fx = Fixture::new();
+    golden_thread(&fx.saver());
+    let tmux = Tmux::start(&fx, name);
+    let tool = tool(&fx);
+    Some((fx, tmux, tool))
+}
+
 fn tool(fx: &Fixture) -> String {
     format!(
         "{} --db {}",
@@ -120,13 +133,9 @@ fn has_thread(fx: &Fixture, thread: &str) -> bool {
 
 #[test]
 fn delete_asks_on_a_terminal_and_does_what_the_answer_says() {
-    if !cli_support::require("tmux") {
+    let Some((fx, tmux, tool)) = setup("ask") else {
         return;
-    }
-    let fx = Fixture::new();
-    golden_thread(&fx.saver());
-    let tmux = Tmux::start(&fx, "ask");
-    let tool = tool(&fx);
+    };
 
     tmux.type_line(&format!("{tool} delete golden; echo exit=$?"));
     let screen = tmux.wait_for("[y/N]");
@@ -170,13 +179,10 @@ fn delete_asks_on_a_terminal_and_does_what_the_answer_says() {
 
 #[test]
 fn colours_on_a_terminal_and_none_with_no_color() {
-    if !cli_support::require("tmux") {
+    // `_fx` keeps the temp dir until the end.
+    let Some((_fx, tmux, tool)) = setup("colours") else {
         return;
-    }
-    let fx = Fixture::new();
-    golden_thread(&fx.saver());
-    let tmux = Tmux::start(&fx, "colours");
-    let tool = tool(&fx);
+    };
 
     tmux.type_line(&format!("{tool} show golden; echo done-$((1+0))"));
     let screen = tmux.wait_for("done-1\n");

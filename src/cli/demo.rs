@@ -217,12 +217,16 @@ fn print_next_steps(
             "the fork point and its pending writes",
         ),
         (
-            format!("diff {DEMO_THREAD} {fork_point}"),
-            "what the new branch appended (against the latest)",
+            format!("diff {DEMO_THREAD} {fork_point} {second_end}"),
+            "what the new branch appended",
         ),
         (
             format!("diff {DEMO_THREAD} {first_end} {second_end}"),
             "the ends of the two branches",
+        ),
+        (
+            format!("diff {DEMO_THREAD} {first_end}"),
+            "one id: against the latest checkpoint",
         ),
         (
             format!("history {DEMO_THREAD} --filter source=update --json"),
