@@ -467,7 +467,7 @@ fn completions_for_bash_zsh_and_fish() {
 }
 
 #[test]
-fn vacuum_and_dry_runs_use_human_units() {
+fn vacuum_and_dry_runs_use_human_units_and_exact_bytes_in_json() {
     let (fx, _) = fixture();
     let out = fx.ok(&["vacuum"]);
     assert!(
@@ -475,6 +475,42 @@ fn vacuum_and_dry_runs_use_human_units() {
         "{out}"
     );
     assert!(out.contains(" bytes before, "), "exact bytes too: {out}");
+    let v = fx.json(&["vacuum"]);
+    let size = std::fs::metadata(&fx.db).unwrap().len();
+    assert_eq!(v["bytes_after"], size);
+    assert!(v["bytes_before"].as_u64().unwrap() >= size, "{v}");
+    assert_eq!(
+        v["bytes_freed"].as_u64().unwrap(),
+        v["bytes_before"].as_u64().unwrap() - size
+    );
+
+    let v = fx.json(&["delete", "golden", "--dry-run"]);
+    let all = fx
+        .saver()
+        .list(
+            Some(&Config::thread("golden")),
+            &checkpointer::ListOptions::new(),
+        )
+        .unwrap();
+    let exact: usize = all
+        .iter()
+        .map(|t| serde_json::to_vec(t).unwrap().len())
+        .sum();
+    assert_eq!(v["bytes"], exact);
+    assert_eq!(v["threads"][0]["thread_id"], "golden");
+    assert_eq!(v["threads"][0]["checkpoints"], 7);
+    assert_eq!(v["threads"][0]["pending_writes"], 1);
+    assert_eq!(count(&fx, "golden"), 7);
+    // --json only with --dry-run.
+    fx.cmd()
+        .args(["delete", "golden", "--yes", "--json"])
+        .assert()
+        .code(2);
+    fx.fails(
+        &["delete", "golden", "--json"],
+        "--json goes with --dry-run",
+    );
+    assert_eq!(count(&fx, "golden"), 7);
 }
 
 // ------------------------------------------------------------ exports

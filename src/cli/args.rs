@@ -40,7 +40,7 @@ pub(crate) enum Command {
     /// Drop old history: whole threads, or all but the latest checkpoints.
     Prune(PruneArgs),
     /// Give unused disk space back (SQLite VACUUM).
-    Vacuum,
+    Vacuum(VacuumArgs),
     /// Write a thread as JSON Lines (checkpoints, metadata, writes).
     Export(ExportArgs),
     /// Read a thread written by `export`.
@@ -48,6 +48,13 @@ pub(crate) enum Command {
     /// Print a shell completion script (`source <(checkpointer
     /// completions bash)`).
     Completions(CompletionsArgs),
+}
+
+/// `vacuum`.
+#[derive(Debug, Args)]
+pub(crate) struct VacuumArgs {
+    #[command(flatten)]
+    pub(crate) out: JsonFlag,
 }
 
 /// `completions`.
@@ -68,6 +75,9 @@ pub(crate) struct Destructive {
     /// and remove nothing.
     #[arg(long, conflicts_with = "yes")]
     pub(crate) dry_run: bool,
+    /// With --dry-run: the plan as JSON, with exact byte counts.
+    #[arg(long, conflicts_with = "yes")]
+    pub(crate) json: bool,
 }
 
 /// A `--limit`: a positive number (`--limit 0` would show nothing).

@@ -9,6 +9,7 @@ use checkpointer::{BaseCheckpointSaver, Config, ListOptions};
 use super::args::Destructive;
 use super::error::{CliError, CliResult};
 use super::fmt::{bytes, count, escape};
+use super::table::print_json;
 
 /// What one thread would lose.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,30 @@ impl Plan {
         } else {
             format!("{checkpoints} of {threads} ({})", bytes(self.bytes()))
         }
+    }
+
+    /// The plan for `--dry-run --json`: exact counts and bytes.
+    fn to_json(&self, verb: &str) -> serde_json::Value {
+        let threads: Vec<serde_json::Value> = self
+            .losses
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "thread_id": l.thread,
+                    "whole_thread": l.whole,
+                    "checkpoints": l.checkpoints,
+                    "pending_writes": l.writes,
+                    "bytes": l.bytes,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "dry_run": true,
+            "action": verb,
+            "checkpoints": self.checkpoints(),
+            "bytes": self.bytes(),
+            "threads": threads,
+        })
     }
 
     /// One line per thread, for `--dry-run`.
@@ -119,6 +144,13 @@ pub(crate) fn latest_ids(summaries: &[CheckpointSummary]) -> Vec<(&str, &str)> {
 /// prints the plan and says no under `--dry-run`; yes with `--yes`; asks
 /// on a terminal; otherwise [`CliError::NotConfirmed`].
 pub(crate) fn confirm(flags: Destructive, verb: &str, plan: &Plan) -> CliResult<bool> {
+    if flags.json && !flags.dry_run {
+        return Err(CliError::JsonNeedsDryRun);
+    }
+    if flags.dry_run && flags.json {
+        print_json(&plan.to_json(verb))?;
+        return Ok(false);
+    }
     if flags.dry_run {
         if plan.losses.is_empty() {
             outln!("dry run: nothing to {verb}");

@@ -81,6 +81,9 @@ pub(crate) enum CliError {
         /// What it would do ("delete 1 thread (6 checkpoints, 2.1 KiB)").
         what: String,
     },
+    /// `--json` on a deleting command without `--dry-run`.
+    #[error("--json goes with --dry-run (what would be removed, as JSON); nothing was removed")]
+    JsonNeedsDryRun,
     /// The question on the terminal was not answered yes.
     #[error("aborted: nothing was removed")]
     Aborted,

@@ -14,6 +14,7 @@ use super::confirm::{Plan, confirm, latest_ids, loss_of};
 use super::error::{CliError, CliResult};
 use super::fmt::{bytes, count, escape, quoted};
 use super::ids::require_thread;
+use super::table::print_json;
 
 /// Work of more items than this gets a progress bar (on a terminal).
 pub(crate) const PROGRESS_THRESHOLD: usize = 100;
@@ -237,8 +238,9 @@ pub(crate) fn prune(saver: &dyn CheckpointAdmin, path: &Path, args: &PruneArgs) 
 /// Sizes over this get a spinner while `VACUUM` runs (on a terminal).
 const VACUUM_SPINNER_BYTES: u64 = 16 * 1024 * 1024;
 
-/// `vacuum`: prints the size before and after.
-pub(crate) fn vacuum(saver: &dyn CheckpointAdmin, path: &Path) -> CliResult<()> {
+/// `vacuum [--json]`: prints the size before and after (in `--json`, in
+/// exact bytes).
+pub(crate) fn vacuum(saver: &dyn CheckpointAdmin, path: &Path, json: bool) -> CliResult<()> {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let spinner = if size > VACUUM_SPINNER_BYTES && std::io::stderr().is_terminal() {
         let s = ProgressBar::new_spinner().with_message("vacuuming");
@@ -258,6 +260,14 @@ pub(crate) fn vacuum(saver: &dyn CheckpointAdmin, path: &Path) -> CliResult<()> 
         return Ok(());
     };
     let freed = before.saturating_sub(after);
+    if json {
+        return print_json(&serde_json::json!({
+            "path": path.display().to_string(),
+            "bytes_before": before,
+            "bytes_after": after,
+            "bytes_freed": freed,
+        }));
+    }
     outln!(
         "vacuumed {}: {} before, {} after, {} freed; exactly {before} bytes before, \
          {after} bytes after ({freed} bytes freed)",

@@ -57,7 +57,7 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Delete(args) => manage::delete(&*existing()?, path, args),
         Command::Copy(args) => manage::copy(&*existing()?, path, args),
         Command::Prune(args) => manage::prune(&*existing()?, path, args),
-        Command::Vacuum => manage::vacuum(&*existing()?, path),
+        Command::Vacuum(args) => manage::vacuum(&*existing()?, path, args.out.json),
         Command::Export(args) => transfer::export(&*existing()?, path, args),
         Command::Completions(_) => Ok(()),
     }
