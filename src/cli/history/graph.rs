@@ -176,3 +176,76 @@ fn print_lines(lines: &[Drawn<'_, '_>], short: &Shortener) -> CliResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use checkpointer::{CheckpointMetadata, CheckpointSource};
+
+    use super::*;
+
+    /// Rows for `(id, parent)` pairs, newest first as `history` gives them.
+    fn rows<'a>(
+        links: &'a [(&'a str, Option<&'a str>)],
+        md: &'a CheckpointMetadata,
+    ) -> Vec<HistoryRow<'a>> {
+        let mut rows: Vec<HistoryRow<'a>> = links
+            .iter()
+            .map(|(id, parent)| HistoryRow {
+                checkpoint_id: id,
+                checkpoint_ns: "",
+                step: 0,
+                source: "loop",
+                parent_checkpoint_id: *parent,
+                ts: "",
+                changed: Vec::new(),
+                nodes: Vec::new(),
+                children: 0,
+                branch_start: false,
+                metadata: md,
+            })
+            .collect();
+        rows.reverse();
+        rows
+    }
+
+    /// The graph column of each line, joins included.
+    fn picture(rows: &[HistoryRow<'_>]) -> Vec<String> {
+        let refs: Vec<&HistoryRow<'_>> = rows.iter().collect();
+        let mut out = Vec::new();
+        for d in draw(&topo_order(&refs)) {
+            out.extend(d.joins.iter().cloned());
+            out.push(format!("{} {}", d.graph, d.row.checkpoint_id));
+        }
+        out
+    }
+
+    #[test]
+    fn branches_from_two_fork_points_never_cross() {
+        // c0 - c1 - c2 - c3, f2 from c1, g3 from c2; made in that order,
+        // so by time the branches interleave.
+        let md = CheckpointMetadata::new(CheckpointSource::Loop, 0);
+        let links = [
+            ("c0", None),
+            ("c1", Some("c0")),
+            ("c2", Some("c1")),
+            ("c3", Some("c2")),
+            ("f2", Some("c1")),
+            ("g3", Some("c2")),
+        ];
+        let rows = rows(&links, &md);
+        assert_eq!(
+            picture(&rows),
+            [
+                "* g3", "| * c3", "|/", "* c2", "| * f2", "|/", "* c1", "* c0"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_whose_parent_is_not_listed_starts_a_tree_of_its_own() {
+        let md = CheckpointMetadata::new(CheckpointSource::Loop, 0);
+        let links = [("b1", Some("gone")), ("b2", Some("b1")), ("a9", None)];
+        let rows = rows(&links, &md);
+        assert_eq!(picture(&rows), ["* b2", "* b1", "* a9"]);
+    }
+}

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::args::{HistoryArgs, ThreadsArgs};
 use super::error::{CliError, CliResult};
-use super::fmt::{escape, quoted};
+use super::fmt::{Colour, escape, paint, quoted};
 use super::ids::{Shortener, require_thread, resolve};
 use super::show::is_internal;
 use super::table::{Table, local_time, ns_label, print_json};
@@ -288,8 +288,8 @@ fn print_table(rows: &[HistoryRow<'_>], short: &Shortener, all_namespaces: bool)
             (false, false) => "",
         };
         let mut cells = vec![
-            marker.to_owned(),
-            escape(short.short(r.checkpoint_id)),
+            paint(marker, Colour::Bold),
+            paint(&escape(short.short(r.checkpoint_id)), Colour::Yellow),
             r.step.to_string(),
             r.source.to_owned(),
             node_list(&r.nodes),
