@@ -101,8 +101,8 @@ impl Plan {
     }
 }
 
-/// The loss of the checkpoints of `thread` that `keep` does not keep (all
-/// of them: `whole`).
+/// What `thread` loses: every checkpoint if `whole`, else those that
+/// `doomed` picks.
 pub(crate) fn loss_of(
     saver: &dyn BaseCheckpointSaver,
     thread: &str,

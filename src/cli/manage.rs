@@ -204,18 +204,29 @@ pub(crate) fn prune(saver: &dyn CheckpointAdmin, path: &Path, args: &PruneArgs) 
     let ids: Vec<String> = plan.losses.iter().map(|l| l.thread.clone()).collect();
     let bar = progress(ids.len(), "pruning threads");
     let chunk = 50;
+    // What the saver reports where it reports it, else what was planned.
+    let mut removed = 0;
     for part in ids.chunks(chunk) {
-        match (args.keep_latest, cutoff) {
-            (true, Some(c)) => {
-                saver.prune_older_than(part, c)?;
+        let planned: u64 = plan
+            .losses
+            .iter()
+            .filter(|l| part.contains(&l.thread))
+            .map(|l| l.checkpoints)
+            .sum();
+        removed += match (args.keep_latest, cutoff) {
+            (true, Some(c)) => saver.prune_older_than(part, c)?,
+            (true, None) => {
+                saver.prune(part, PruneStrategy::KeepLatest)?;
+                planned
             }
-            (true, None) => saver.prune(part, PruneStrategy::KeepLatest)?,
-            (false, _) => saver.prune(part, PruneStrategy::Delete)?,
-        }
+            (false, _) => {
+                saver.prune(part, PruneStrategy::Delete)?;
+                planned
+            }
+        };
         bar.inc(part.len() as u64);
     }
     bar.finish_and_clear();
-    let removed = plan.checkpoints();
     let threads = count(selected.len() as u64, "thread", "threads");
     if args.keep_latest {
         outln!(
