@@ -410,14 +410,31 @@ impl SqliteSaver {
         let context = || format!("vacuum {}", self.label.display());
         conn.execute_batch("VACUUM").map_err(sql_context(context))?;
         if self.path().is_some() {
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                .optional()
-                .map_err(sql_context(context))?;
+            truncate_wal(&conn).map_err(sql_context(context))?;
         }
         drop(conn);
         let after = self.path().map_or(0, disk_bytes);
         Ok((before, after))
     }
+}
+
+/// Copies the WAL into the database and truncates it, so the space VACUUM
+/// freed leaves the WAL too. The saver's background WAL checkpointer (or
+/// another process) may hold the checkpoint lock for a moment, and then
+/// TRUNCATE reports busy without doing anything: try again, briefly.
+fn truncate_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    const ATTEMPTS: u32 = 200;
+    for _ in 1..ATTEMPTS {
+        let busy: Option<i64> = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .optional()?;
+        if busy != Some(1) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Still busy after ~2 s: the space comes back at the next checkpoint.
+    Ok(())
 }
 
 /// The SQL behind each method is the inherent method of the same name.
