@@ -209,7 +209,7 @@ impl SqliteSaver {
                 conn.pragma_update(None, "wal_autocheckpoint", walcheck::SAFETY_NET_PAGES)
             })
             .map_err(sql_context(|| format!("set up {}", path.display())))?;
-        let builder = setup::pool_builder(&options, false);
+        let builder = setup::pool_builder(&options);
         let reads = Arc::new(values::ReadCache::new(options.read_cache_bytes()));
         let cache = DeltaCache::new(options.snapshot_every());
         let manager = SqliteConnectionManager::file(&path)
@@ -277,7 +277,7 @@ impl SqliteSaver {
             Connection::open_with_flags(&name, flags).map_err(sql_context(context))?;
         setup::init_connection(&keepalive, &options, false).map_err(sql_context(context))?;
         setup::prepare(&mut keepalive, &label, false)?;
-        let builder = setup::pool_builder(&options, true);
+        let builder = setup::pool_builder(&options);
         let reads = Arc::new(values::ReadCache::new(options.read_cache_bytes()));
         let cache = DeltaCache::new(options.snapshot_every());
         let manager = SqliteConnectionManager::file(&name)
