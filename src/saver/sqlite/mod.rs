@@ -149,6 +149,9 @@ pub struct SqliteSaver {
     /// Checkpoints the WAL off the commit path (file databases opened by
     /// path).
     wal: Option<walcheck::WalCheckpointer>,
+    /// A delete truncates the WAL after it (`secure_delete`, file opened
+    /// by path).
+    scrub_wal: bool,
 }
 
 impl fmt::Debug for SqliteSaver {
@@ -212,6 +215,7 @@ impl SqliteSaver {
         let builder = setup::pool_builder(&options);
         let reads = Arc::new(values::ReadCache::new(options.read_cache_bytes()));
         let cache = DeltaCache::new(options.snapshot_every());
+        let scrub_wal = options.secure_delete();
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(file_flags())
             .with_init(move |c| {
@@ -235,6 +239,7 @@ impl SqliteSaver {
             reads,
             cache,
             wal: Some(wal),
+            scrub_wal,
         })
     }
 
@@ -295,6 +300,7 @@ impl SqliteSaver {
             reads,
             cache,
             wal: None,
+            scrub_wal: false,
         })
     }
 
@@ -330,6 +336,7 @@ impl SqliteSaver {
             )),
             cache: DeltaCache::new(SqliteOptions::default().snapshot_every()),
             wal: None,
+            scrub_wal: false,
         })
     }
 
@@ -379,6 +386,20 @@ impl SqliteSaver {
     /// once it is committed. An error rolls back `op` alone.
     fn write(&self, what: String, op: Op) -> Result<Stored> {
         self.group.submit(self, what, Job::Once(op))
+    }
+
+    /// After a delete, with `secure_delete`: checkpoints the WAL into the
+    /// file and truncates it, so the deleted rows' old bytes are gone from
+    /// both. Best effort: the delete is committed whatever happens here; a
+    /// reader that keeps the checkpoint from finishing leaves the bytes to
+    /// the next one (see [`SqliteOptions::with_secure_delete`]).
+    fn scrub_wal(&self) {
+        if !self.scrub_wal {
+            return;
+        }
+        if let Ok(conn) = self.conn() {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
     }
 
     /// Runs `f` in one read transaction, so that it sees one snapshot.
@@ -770,7 +791,7 @@ impl BaseCheckpointSaver for SqliteSaver {
             let result = self.write(what, op);
             self.cache.forget_thread(thread_id);
             self.reads.forget_thread(thread_id);
-            result.map(drop)
+            result.map(|_| self.scrub_wal())
         })
     }
 
@@ -803,7 +824,7 @@ impl BaseCheckpointSaver for SqliteSaver {
             let result = self.write(what, op);
             self.cache.clear();
             self.reads.clear();
-            result.map(drop)
+            result.map(|_| self.scrub_wal())
         })
     }
 
@@ -865,7 +886,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                 self.cache.forget_thread(thread_id);
                 self.reads.forget_thread(thread_id);
             }
-            result.map(drop)
+            result.map(|_| self.scrub_wal())
         })
     }
 }

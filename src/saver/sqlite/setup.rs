@@ -150,6 +150,7 @@ pub(crate) fn init_connection(
     }
     conn.pragma_update(None, "synchronous", options.synchronous().as_pragma())?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "secure_delete", options.secure_delete())?;
     if file {
         // Checkpoint the WAL every 1 MiB rather than 4 MiB: the WAL file
         // stays small (it counts as database size), and each checkpoint
