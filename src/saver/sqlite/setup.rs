@@ -200,6 +200,39 @@ enum Identity {
     Ours(usize),
 }
 
+/// Refuses, without writing anything, a file that holds no checkpointer
+/// database: a 0-byte file, or an SQLite file with no schema yet. For
+/// [`SqliteSaver::open_existing`](crate::SqliteSaver::open_existing):
+/// opening such a file would write the schema into it. A file that cannot
+/// be read this way is left to the normal open and its errors.
+pub(crate) fn require_schema(path: &Path) -> Result<()> {
+    let empty = |reason: &str| Error::NotACheckpointDatabase {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() == 0 => return Err(empty("the file is empty (0 bytes)")),
+        Ok(_) => {}
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    }
+    check_header(path)?;
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let Ok(conn) = Connection::open_with_flags(path, flags) else {
+        return Ok(());
+    };
+    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    match identify(&conn, path, supported)? {
+        Identity::Fresh => Err(empty("it is an SQLite file with no checkpoint schema")),
+        Identity::Ours(_) => Ok(()),
+    }
+}
+
 /// Reads `application_id`, `user_version` and the table list, and refuses
 /// a database that is not ours or is newer than this code.
 fn identify(conn: &Connection, path: &Path, supported: i64) -> Result<Identity> {
