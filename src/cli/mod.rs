@@ -21,6 +21,7 @@ macro_rules! out {
 }
 
 pub(crate) mod args;
+mod check;
 mod demo;
 mod diff;
 pub(crate) mod error;
@@ -51,6 +52,7 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Copy(args) => manage::copy(&*existing()?, path, args),
         Command::Prune(args) => manage::prune(&*existing()?, path, args),
         Command::Vacuum => manage::vacuum(&*existing()?, path),
+        Command::Check => check::check(&*existing()?, path),
         Command::Export(args) => transfer::export(&*existing()?, path, args),
     }
 }

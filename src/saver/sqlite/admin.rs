@@ -433,6 +433,10 @@ impl CheckpointAdmin for SqliteSaver {
         SqliteSaver::has_thread(self, thread_id)
     }
 
+    fn check(&self) -> Result<crate::saver::CheckReport> {
+        self.check_store()
+    }
+
     fn threads(&self, limit: Option<usize>) -> Result<Vec<ThreadSummary>> {
         SqliteSaver::threads(self, limit)
     }

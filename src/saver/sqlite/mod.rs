@@ -2,6 +2,7 @@
 //! connections.
 
 mod admin;
+mod check;
 mod options;
 mod put;
 mod setup;
@@ -206,6 +207,15 @@ impl SqliteSaver {
             .map_err(sql_context(|| format!("open {}", path.display())))?;
         conn.busy_timeout(options.busy_timeout())
             .map_err(sql_context(|| format!("set up {}", path.display())))?;
+        if options.quick_check() {
+            let problems = SqliteSaver::quick_check_problems(&conn);
+            if !problems.is_empty() {
+                return Err(Error::CheckFailed {
+                    database: path,
+                    problems,
+                });
+            }
+        }
         setup::prepare(&mut conn, &path, true)?;
         setup::init_connection(&conn, &options, true)
             .and_then(|()| {

@@ -46,6 +46,7 @@ pub struct SqliteOptions {
     snapshot_every: u32,
     read_cache_bytes: usize,
     secure_delete: bool,
+    quick_check: bool,
 }
 
 impl Default for SqliteOptions {
@@ -58,6 +59,7 @@ impl Default for SqliteOptions {
             snapshot_every: 128,
             read_cache_bytes: 4 << 20,
             secure_delete: true,
+            quick_check: false,
         }
     }
 }
@@ -154,6 +156,22 @@ impl SqliteOptions {
     /// [`with_secure_delete`](Self::with_secure_delete)).
     pub fn secure_delete(&self) -> bool {
         self.secure_delete
+    }
+
+    /// Runs `PRAGMA quick_check` when the file is opened, before anything
+    /// is written to it, and refuses a file it flags with
+    /// [`Error::CheckFailed`](crate::Error::CheckFailed) (off by default:
+    /// it reads the whole file). `checkpointer check` checks more (see
+    /// [`CheckpointAdmin::check`](crate::CheckpointAdmin::check)).
+    #[must_use]
+    pub fn with_quick_check(mut self, on: bool) -> Self {
+        self.quick_check = on;
+        self
+    }
+
+    /// Whether the file is quick-checked at open.
+    pub fn quick_check(&self) -> bool {
+        self.quick_check
     }
 
     /// The read cache budget in bytes of JSON (0: no read cache).
