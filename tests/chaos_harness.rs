@@ -18,7 +18,8 @@ fn worker_command() -> Command {
     cmd
 }
 
-fn options(test: &str, kills: usize, broken_saver: bool) -> (chaos::Options, tempfile::TempDir) {
+/// A harness run of `kills` kills in a temp dir: its summary and report.
+fn run_harness(test: &str, kills: usize, broken_saver: bool) -> (chaos::Summary, String) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let options = chaos::Options {
         kills,
@@ -27,7 +28,9 @@ fn options(test: &str, kills: usize, broken_saver: bool) -> (chaos::Options, tem
         broken_saver,
         dir: dir.path().to_path_buf(),
     };
-    (options, dir)
+    let summary = chaos::run(&options, &worker_command);
+    let text = summary.render(&options);
+    (summary, text)
 }
 
 #[test]
@@ -43,13 +46,11 @@ fn chaos_worker() {
 
 #[test]
 fn sqlite_keeps_everything_acknowledged_across_kills() {
-    let (options, _dir) = options(
+    let (summary, text) = run_harness(
         "sqlite_keeps_everything_acknowledged_across_kills",
         12,
         false,
     );
-    let summary = chaos::run(&options, &worker_command);
-    let text = summary.render(&options);
     assert!(summary.violations.is_empty(), "{text}");
     assert!(summary.kills >= 12, "{text}");
     assert!(summary.runs >= 1, "{text}");
@@ -58,13 +59,11 @@ fn sqlite_keeps_everything_acknowledged_across_kills() {
 
 #[test]
 fn a_saver_that_hides_a_saved_write_fails_the_harness() {
-    let (options, _dir) = options(
+    let (summary, text) = run_harness(
         "a_saver_that_hides_a_saved_write_fails_the_harness",
         30,
         true,
     );
-    let summary = chaos::run(&options, &worker_command);
-    let text = summary.render(&options);
     assert!(
         summary
             .violations

@@ -8,11 +8,13 @@
 use serde_json::{Value, json};
 
 use crate::saver::checks::MAX_VALUE_DEPTH;
-use crate::{BaseCheckpointSaver, ChannelVersion, Error, ListOptions};
+use crate::{
+    BaseCheckpointSaver, ChannelVersion, Checkpoint, CheckpointMetadata, Error, ListOptions,
+};
 
 use super::fixtures::{
-    checkpoint_with, config, expect_err, get, id_of, metadata, no_versions, put, put_writes,
-    snapshot, thread_id, uuid4,
+    checkpoint_with, config, expect_err, get, id_of, metadata, put, put_writes, snapshot,
+    thread_id, uuid4,
 };
 
 /// `depth` arrays around a number; built without recursion.
@@ -51,6 +53,22 @@ fn assert_too_deep(what: &str, err: &Error, names: &str) {
     );
 }
 
+/// Puts `cp` with `md` in a fresh thread and expects the refusal of a
+/// value too deep, naming `names`.
+fn refused_put(
+    saver: &dyn BaseCheckpointSaver,
+    what: &str,
+    cp: &Checkpoint,
+    md: &CheckpointMetadata,
+    names: &str,
+) {
+    let err = expect_err(
+        what,
+        saver.put(&config(&thread_id()), cp, md, &cp.channel_versions),
+    );
+    assert_too_deep(what, &err, names);
+}
+
 /// A channel value at the limit reads back; one level deeper is refused
 /// (naming the channel and the limit) and changes nothing; listing every
 /// thread still works.
@@ -70,16 +88,13 @@ pub fn value_depth_limit(saver: &dyn BaseCheckpointSaver) {
     );
     let before = snapshot(saver);
     let cp = checkpoint_with(&[("deep", nested(MAX_VALUE_DEPTH + 1))]);
-    let err = expect_err(
+    refused_put(
+        saver,
         "put of a value nested one level too deep",
-        saver.put(
-            &config(&thread_id()),
-            &cp,
-            &metadata(),
-            &cp.channel_versions,
-        ),
+        &cp,
+        &metadata(),
+        "\"deep\"",
     );
-    assert_too_deep("put", &err, "\"deep\"");
     assert_eq!(snapshot(saver), before, "a refused put changed the saver");
 }
 
@@ -90,16 +105,13 @@ pub fn metadata_depth_limit(saver: &dyn BaseCheckpointSaver) {
     let md = metadata().with_extra("tag", "kept");
     put(saver, &config(&tid), &checkpoint_with(&[]), &md);
     let deep = metadata().with_extra("tree", nested(1_001));
-    let err = expect_err(
+    refused_put(
+        saver,
         "put of metadata nested 1,001 deep",
-        saver.put(
-            &config(&thread_id()),
-            &checkpoint_with(&[]),
-            &deep,
-            &no_versions(),
-        ),
+        &checkpoint_with(&[]),
+        &deep,
+        "\"tree\"",
     );
-    assert_too_deep("put", &err, "\"tree\"");
     let filter = ListOptions::new().filter("tag", "kept");
     let found = saver
         .list(None, &filter)
@@ -148,27 +160,21 @@ pub fn very_deep_values_refused(saver: &dyn BaseCheckpointSaver) {
     cp.channel_values.insert("deep".into(), nested(100_000));
     cp.channel_versions
         .insert("deep".into(), ChannelVersion::new(1));
-    let err = expect_err(
+    refused_put(
+        saver,
         "put of a channel nested 100,000 deep",
-        saver.put(
-            &config(&thread_id()),
-            &cp,
-            &metadata(),
-            &cp.channel_versions,
-        ),
+        &cp,
+        &metadata(),
+        "\"deep\"",
     );
-    assert_too_deep("put", &err, "\"deep\"");
     let md = metadata().with_extra("tree", nested(100_000));
-    let err = expect_err(
+    refused_put(
+        saver,
         "put of metadata nested 100,000 deep",
-        saver.put(
-            &config(&thread_id()),
-            &checkpoint_with(&[]),
-            &md,
-            &no_versions(),
-        ),
+        &checkpoint_with(&[]),
+        &md,
+        "\"tree\"",
     );
-    assert_too_deep("put", &err, "\"tree\"");
     let writes = vec![("deep".to_owned(), nested(100_000))];
     let err = expect_err(
         "put_writes nested 100,000 deep",
