@@ -49,12 +49,14 @@ use serde_json::{Value, json};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Environment of a worker: the database, the side-effect log, the report
-/// file, the thread, and `1` for the broken saver.
+/// file, the thread, the seed of its node delays, and `1` for the broken
+/// saver.
 pub const DB_ENV: &str = "CHECKPOINTER_CHAOS_DB";
 const LOG_ENV: &str = "CHECKPOINTER_CHAOS_LOG";
 const REPORT_ENV: &str = "CHECKPOINTER_CHAOS_REPORT";
 const THREAD_ENV: &str = "CHECKPOINTER_CHAOS_THREAD";
 const BROKEN_ENV: &str = "CHECKPOINTER_CHAOS_BROKEN";
+const SEED_ENV: &str = "CHECKPOINTER_CHAOS_SEED";
 
 /// The stages of the graph: a chain of fan-outs, each stage's nodes joined
 /// into every node of the next one (widths 1, 3, 2, 4, 1, ...).
@@ -264,7 +266,7 @@ pub fn worker() -> Result<(), BoxError> {
     let report = env_path(REPORT_ENV)?;
     let log = env_path(LOG_ENV)?;
     let thread = Config::thread(std::env::var(THREAD_ENV)?);
-    let seed: u64 = number(&std::env::var(THREAD_ENV)?.replace("run-", ""))?;
+    let seed: u64 = number(&std::env::var(SEED_ENV)?)?;
     let broken = std::env::var(BROKEN_ENV).is_ok_and(|v| v == "1");
     let saver = ChaosSaver::open(&db, Some(report), broken)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -501,6 +503,7 @@ impl RunState {
             .env(LOG_ENV, &self.log)
             .env(REPORT_ENV, &self.report)
             .env(THREAD_ENV, &self.thread)
+            .env(SEED_ENV, self.seed.to_string())
             .env(BROKEN_ENV, if options.broken_saver { "1" } else { "0" })
             .stdin(Stdio::null())
             .stdout(Stdio::null());

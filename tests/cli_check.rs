@@ -4,6 +4,8 @@
 //! reported (exit 1, with the thread and checkpoint or the table), and the
 //! check changes nothing. `SqliteOptions::with_quick_check` refuses a file
 //! with damaged pages at open.
+// They run the `checkpointer` binary, which needs the `cli` feature.
+#![cfg(feature = "cli")]
 
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! with seeded random bytes flipped, is an error when it is opened or
 //! read, never a panic; the tool's read commands fail or answer (exit 0 or
 //! 1, never a crash), and `check` reports it (exit 1).
+// They run the `checkpointer` binary, which needs the `cli` feature.
+#![cfg(feature = "cli")]
 
 use std::path::Path;
 

@@ -2,6 +2,8 @@
 //! writes into a file that holds no checkpoint database: a 0-byte file or
 //! an SQLite file without the schema is refused and left byte for byte as
 //! it was, and `threads` and `history` on it fail without changing it.
+// They run the `checkpointer` binary, which needs the `cli` feature.
+#![cfg(feature = "cli")]
 
 use std::path::Path;
 

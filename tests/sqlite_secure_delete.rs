@@ -102,3 +102,24 @@ fn without_secure_delete_the_bytes_stay_until_vacuum() {
         "without secure_delete the freed pages keep the bytes"
     );
 }
+
+#[test]
+fn pruned_checkpoints_are_gone_from_file_and_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pruned.db");
+    let saver = SqliteSaver::open(&db).unwrap();
+    let old = Checkpoint::new(0).with_value("doc", json!(MARKER.repeat(400)), 1);
+    let md = CheckpointMetadata::new(CheckpointSource::Loop, 0).with_extra("tag", MARKER);
+    let first = saver
+        .put(&Config::thread("t"), &old, &md, &old.channel_versions)
+        .unwrap();
+    let new = Checkpoint::new(1).with_value("doc", json!("clean"), 2);
+    let md = CheckpointMetadata::new(CheckpointSource::Loop, 1);
+    saver.put(&first, &new, &md, &new.channel_versions).unwrap();
+    assert!(on_disk(&db), "the marker was never written");
+    let removed = saver
+        .prune_older_than(&["t".into()], std::time::SystemTime::now())
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert!(!on_disk(&db), "the pruned checkpoint is still on disk");
+}

@@ -395,7 +395,10 @@ impl SqliteSaver {
         for thread_id in thread_ids {
             self.cache.forget_thread(thread_id);
         }
-        result.map(|_| removed.load(Ordering::Relaxed))
+        result.map(|_| {
+            self.scrub_wal();
+            removed.load(Ordering::Relaxed)
+        })
     }
 
     /// Gives unused space back to the file system: checkpoints the WAL

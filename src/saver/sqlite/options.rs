@@ -131,7 +131,8 @@ impl SqliteOptions {
     /// Whether deleted data is overwritten on disk (on by default).
     ///
     /// On: every connection runs with `PRAGMA secure_delete = ON`, so the
-    /// transaction of `delete_thread`, `delete_for_runs` or `prune`
+    /// transaction of `delete_thread`, `delete_for_runs`, `prune` or
+    /// `prune_older_than`
     /// overwrites the deleted rows (ids, metadata, pending writes, values,
     /// long values) with zeros in the pages it writes; and when that call
     /// returns, the WAL has been checkpointed into the database file and
