@@ -23,8 +23,8 @@
 //! Options: `--kills N` (kills in all, default 20; runs start until that
 //! many kills happened), `--seed S` (default: random, printed),
 //! `--max-delay-ms D` (a worker is killed after a uniform random delay in
-//! `0..=D` ms, default 150), `--dir PATH` (keep the files there instead of
-//! a temp dir), `--broken-saver` (the saver under test hides the first
+//! `0..=D` ms, default 150), `--dir PATH` (work there instead of in a temp
+//! dir, and keep the files of a failing run), `--broken-saver` (the saver under test hides the first
 //! pending write of every checkpoint it reads: the harness must catch it).
 
 use std::collections::BTreeSet;
@@ -84,9 +84,10 @@ pub struct Summary {
     pub runs: usize,
     /// Workers killed.
     pub kills: usize,
-    /// Reported checkpoints found again after kills.
+    /// Checks that a reported checkpoint is there (each check after a
+    /// kill looks at every report of the run so far).
     pub checkpoints_checked: usize,
-    /// Reported task writes found again after kills.
+    /// Checks that a reported task write is there.
     pub writes_checked: usize,
     /// Tasks that ran twice because they were killed before their writes
     /// were saved (allowed).
@@ -99,8 +100,8 @@ impl Summary {
     /// The summary as the harness prints it.
     pub fn render(&self, options: &Options) -> String {
         let mut out = format!(
-            "chaos: seed {} | {} runs, {} kills | {} reported checkpoints and {} reported \
-             writes found after kills | {} in-flight tasks re-ran (allowed) | {} violations",
+            "chaos: seed {} | {} runs, {} kills | {} looks for a reported checkpoint and {} for \
+             a reported write | {} in-flight tasks re-ran (allowed) | {} violations",
             options.seed,
             self.runs,
             self.kills,
@@ -436,6 +437,10 @@ pub fn run(options: &Options, worker: &dyn Fn() -> Command) -> Summary {
         if let Err(e) = one.run_to_end(options, &mut rng, worker, &mut summary) {
             summary.violations.push(format!("{}: {e}", one.thread));
         }
+        if summary.violations.is_empty() {
+            // A sound run's files are of no more use; a failing run's stay.
+            one.remove_files();
+        }
         summary.runs += 1;
     }
     summary
@@ -457,10 +462,7 @@ struct RunState {
 impl RunState {
     fn new(options: &Options, seed: u64, number: usize) -> Self {
         let file = |ext: &str| options.dir.join(format!("run-{number}.{ext}"));
-        for ext in ["db", "db-wal", "db-shm", "log", "report"] {
-            let _ = std::fs::remove_file(file(ext));
-        }
-        RunState {
+        let run = RunState {
             thread: format!("run-{seed}"),
             seed,
             db: file("db"),
@@ -468,6 +470,25 @@ impl RunState {
             report: file("report"),
             saved_tasks: BTreeSet::new(),
             log_seen: 0,
+        };
+        run.remove_files();
+        run
+    }
+
+    fn files(&self) -> [PathBuf; 5] {
+        let side = |ext: &str| self.db.with_extension(ext);
+        [
+            self.db.clone(),
+            side("db-wal"),
+            side("db-shm"),
+            self.log.clone(),
+            self.report.clone(),
+        ]
+    }
+
+    fn remove_files(&self) {
+        for file in self.files() {
+            let _ = std::fs::remove_file(file);
         }
     }
 
