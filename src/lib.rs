@@ -50,9 +50,10 @@ pub use graph::{
     RunOutcome, SendTo, State, StateGraph, StateSnapshot, StreamMode, Update,
 };
 pub use saver::{
-    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointAdmin,
-    CheckpointIter, CheckpointMetadata, CheckpointSource, CheckpointTuple, Config, Error,
-    InMemorySaver, ListOptions, PendingWrite, PruneStrategy, Result, WriteBatch, new_checkpoint_id,
+    AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, CheckReport, Checkpoint,
+    CheckpointAdmin, CheckpointIter, CheckpointMetadata, CheckpointSource, CheckpointTuple, Config,
+    Error, InMemorySaver, ListOptions, PendingWrite, PruneStrategy, Result, WriteBatch,
+    new_checkpoint_id,
 };
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

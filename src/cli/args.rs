@@ -41,6 +41,9 @@ pub(crate) enum Command {
     Prune(PruneArgs),
     /// Give unused disk space back (SQLite VACUUM).
     Vacuum(VacuumArgs),
+    /// Check the database: integrity, foreign keys, every stored value and
+    /// delta chain; exit 1 with a report when anything is wrong.
+    Check,
     /// Write a thread as JSON Lines (checkpoints, metadata, writes).
     Export(ExportArgs),
     /// Read a thread written by `export`.

@@ -21,6 +21,7 @@ macro_rules! out {
 }
 
 pub(crate) mod args;
+mod check;
 mod confirm;
 mod demo;
 mod diff;
@@ -58,6 +59,7 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Copy(args) => manage::copy(&*existing()?, path, args),
         Command::Prune(args) => manage::prune(&*existing()?, path, args),
         Command::Vacuum(args) => manage::vacuum(&*existing()?, path, args.out.json),
+        Command::Check => check::check(&*existing()?, path),
         Command::Export(args) => transfer::export(&*existing()?, path, args),
         Command::Completions(_) => Ok(()),
     }

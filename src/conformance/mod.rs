@@ -9,8 +9,8 @@
 //! return. The groups port `LangGraph`'s conformance kit (`put`,
 //! `put_writes`, `get_tuple`, `list`, `delete_thread`, `delete_for_runs`,
 //! `copy_thread`, `prune`); `put_with_writes` checks our fused write, and
-//! `listing`, `refused_input`, `pending_writes`, `values` and
-//! `config_metadata` the rest of our contract. [`CASES`] lists them all.
+//! `listing`, `refused_input`, `pending_writes`, `values`,
+//! `config_metadata` and `limits` the rest of our contract. [`CASES`] lists them all.
 //!
 //! A test file runs the whole suite for one saver with
 //! [`conformance_suite!`](crate::conformance_suite), one `#[test]` per
@@ -65,6 +65,7 @@ pub mod delete_for_runs;
 pub mod delete_thread;
 pub mod fixtures;
 pub mod get_tuple;
+pub mod limits;
 pub mod list;
 pub mod listing;
 pub mod order;
@@ -306,6 +307,13 @@ macro_rules! conformance_suite {
             config_metadata: [
                 delete_for_runs_run_id_from_configurable,
                 config_metadata_merged,
+            ],
+            limits: [
+                value_depth_limit,
+                metadata_depth_limit,
+                write_depth_limit,
+                very_deep_values_refused,
+                exhausted_version_refused,
             ],
         } }
     };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::base::BaseCheckpointSaver;
+use super::check::CheckReport;
 use super::checkpoint::{Checkpoint, CheckpointMetadata};
 use super::config::Config;
 use super::error::Result;
@@ -158,6 +159,17 @@ pub trait CheckpointAdmin: BaseCheckpointSaver {
 
     /// Gives unused space back; `None` where nothing is on disk.
     fn vacuum(&self) -> Result<Option<Vacuumed>>;
+
+    /// Checks the whole store and reports every problem found; changes
+    /// nothing. The default reads every checkpoint back
+    /// ([`CheckReport::read_everything`]); a backend adds its own checks
+    /// (SQLite: `integrity_check` and `foreign_key_check` first). An
+    /// `Err` only when the check itself could not run.
+    fn check(&self) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        report.read_everything(&self);
+        Ok(report)
+    }
 }
 
 /// Whether a checkpoint `ts` (RFC 3339, as [`Checkpoint::new`] writes it)
@@ -202,6 +214,9 @@ macro_rules! forward_admin {
             }
             fn vacuum(&self) -> Result<Option<Vacuumed>> {
                 (**self).vacuum()
+            }
+            fn check(&self) -> Result<CheckReport> {
+                (**self).check()
             }
         }
     )*};

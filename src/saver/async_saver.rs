@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
+use super::checks::{check_metadata, check_values, check_writes};
 use super::config::Config;
 use super::error::Result;
 use super::list::ListOptions;
@@ -125,6 +126,9 @@ impl<S: BaseCheckpointSaver + ?Sized + 'static> AsyncSaver<S> {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
+        // Refused before the copy: copying a value nested too deep could
+        // exhaust the stack.
+        check_depths(config, &[], checkpoint, metadata)?;
         let (config, checkpoint) = (config.clone(), checkpoint.clone());
         let (metadata, new_versions) = (metadata.clone(), new_versions.clone());
         self.run(move |s| s.put(&config, &checkpoint, &metadata, &new_versions))
@@ -139,6 +143,7 @@ impl<S: BaseCheckpointSaver + ?Sized + 'static> AsyncSaver<S> {
         task_id: &str,
         task_path: &str,
     ) -> Result<()> {
+        check_writes(config, writes, task_id)?;
         let (config, writes) = (config.clone(), writes.to_vec());
         let (task_id, task_path) = (task_id.to_owned(), task_path.to_owned());
         self.run(move |s| s.put_writes(&config, &writes, &task_id, &task_path))
@@ -154,6 +159,7 @@ impl<S: BaseCheckpointSaver + ?Sized + 'static> AsyncSaver<S> {
         metadata: &CheckpointMetadata,
         new_versions: &ChannelVersions,
     ) -> Result<Config> {
+        check_depths(config, batches, checkpoint, metadata)?;
         let owned: Vec<OwnedWriteBatch> = batches.iter().map(OwnedWriteBatch::from).collect();
         let (config, checkpoint) = (config.clone(), checkpoint.clone());
         let (metadata, new_versions) = (metadata.clone(), new_versions.clone());
@@ -232,4 +238,19 @@ impl<S: BaseCheckpointSaver + ?Sized + 'static> AsyncSaver<S> {
     pub fn get_next_version(&self, current: Option<&ChannelVersion>) -> ChannelVersion {
         self.inner.get_next_version(current)
     }
+}
+
+/// The checks of a write that the copy for the blocking pool must not
+/// come before: values nested too deep are refused while still borrowed.
+fn check_depths(
+    config: &Config,
+    batches: &[WriteBatch<'_>],
+    checkpoint: &Checkpoint,
+    metadata: &CheckpointMetadata,
+) -> Result<()> {
+    for batch in batches {
+        check_writes(config, batch.writes, batch.task_id)?;
+    }
+    check_values(config, checkpoint)?;
+    check_metadata(config, checkpoint, metadata)
 }

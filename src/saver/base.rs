@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
-use super::checks::{check_put, writes_target};
+use super::checks::{check_metadata, check_put, check_writes, writes_target};
 use super::config::Config;
 use super::error::Result;
 use super::iter::CheckpointIter;
@@ -65,6 +65,13 @@ use super::writes::WriteBatch;
 ///   keys, not the addressing keys); `configurable.run_id` becomes the
 ///   metadata's `run_id`.
 /// - A new checkpoint starts with no pending writes.
+/// - What a saver accepts it reads back. A channel value, metadata value
+///   or task write nested deeper than
+///   [`MAX_VALUE_DEPTH`](crate::saver::checks::MAX_VALUE_DEPTH) levels of
+///   arrays and objects, and a channel version whose counter is exhausted
+///   (`u64::MAX`), are refused at write time with
+///   [`Error::InvalidCheckpoint`](crate::Error::InvalidCheckpoint) naming
+///   the channel, key or task (see [`checks`](crate::saver::checks)).
 /// - [`put_writes`](Self::put_writes) stores writes against the checkpoint
 ///   the config names; that checkpoint must exist
 ///   ([`Error::MissingCheckpointId`], [`Error::CheckpointNotFound`]).
@@ -189,7 +196,11 @@ pub trait BaseCheckpointSaver: Send + Sync {
         if !batches.is_empty() {
             writes_target(config)?;
         }
+        for batch in batches {
+            check_writes(config, batch.writes, batch.task_id)?;
+        }
         check_put(config, checkpoint)?;
+        check_metadata(config, checkpoint, metadata)?;
         for batch in batches {
             self.put_writes(config, batch.writes, batch.task_id, batch.task_path)?;
         }

@@ -45,8 +45,10 @@ pub fn checkpoint_not_found(thread_id: &str, ns: &str, id: &str) -> Error {
 }
 
 /// Refuses a checkpoint `put` could not store faithfully: an empty thread
-/// or checkpoint id, a channel value without a version, or an id that
-/// does not sort after its parent's (see [`check_order`]).
+/// or checkpoint id, a channel value without a version, a channel whose
+/// version counter is exhausted (`u64::MAX`, see
+/// [`ChannelVersion::next_after`](crate::ChannelVersion::next_after)), or an
+/// id that does not sort after its parent's (see [`check_order`]).
 pub fn check_put(config: &Config, checkpoint: &Checkpoint) -> Result<()> {
     require_thread("put", &config.thread_id)?;
     let invalid = |reason: String| Error::InvalidCheckpoint {
@@ -58,6 +60,16 @@ pub fn check_put(config: &Config, checkpoint: &Checkpoint) -> Result<()> {
         return Err(invalid("the checkpoint id is empty".into()));
     }
     check_order(config, checkpoint)?;
+    if let Some((channel, _)) = checkpoint
+        .channel_versions
+        .iter()
+        .find(|(_, v)| v.is_exhausted())
+    {
+        return Err(invalid(format!(
+            "channel {channel:?}: its version counter is exhausted (u64::MAX): \
+             it cannot be written again"
+        )));
+    }
     if let Some(channel) = checkpoint
         .channel_values
         .keys()
@@ -67,7 +79,79 @@ pub fn check_put(config: &Config, checkpoint: &Checkpoint) -> Result<()> {
             "channel {channel:?} has a value but no version in channel_versions"
         )));
     }
-    Ok(())
+    check_values(config, checkpoint)
+}
+
+/// Refuses channel values `put` could not read back: a value nested
+/// deeper than [`MAX_VALUE_DEPTH`] (part of [`check_put`]).
+pub fn check_values(config: &Config, checkpoint: &Checkpoint) -> Result<()> {
+    match checkpoint.channel_values.iter().find(|(_, v)| too_deep(v)) {
+        Some((channel, _)) => Err(Error::InvalidCheckpoint {
+            thread_id: config.thread_id.clone(),
+            checkpoint_id: checkpoint.id.clone(),
+            reason: format!("the value of channel {channel:?} {TOO_DEEP}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The deepest nesting of arrays and objects a stored value may have (a
+/// scalar is depth 0, `[1]` depth 1). Every saver refuses deeper values at
+/// write time, so that whatever it stored it can read back: the stored
+/// rows wrap a value in a few more levels, and JSON parsers stop at 128
+/// (`serde_json`) or 1,000 (`SQLite`).
+pub const MAX_VALUE_DEPTH: usize = 100;
+
+/// The end of the error for a value deeper than [`MAX_VALUE_DEPTH`].
+const TOO_DEEP: &str = "is nested deeper than 100 levels of arrays and objects (the limit, \
+                        MAX_VALUE_DEPTH): it cannot be stored";
+
+/// Whether `value` nests deeper than [`MAX_VALUE_DEPTH`]. Iterative: a
+/// value nested 100,000 deep is measured without exhausting the stack.
+pub fn too_deep(value: &Value) -> bool {
+    let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth + 1 > MAX_VALUE_DEPTH {
+            return true;
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    false
+}
+
+/// Refuses metadata `put` could not read back: a key whose value nests
+/// deeper than [`MAX_VALUE_DEPTH`].
+pub fn check_metadata(
+    config: &Config,
+    checkpoint: &Checkpoint,
+    metadata: &CheckpointMetadata,
+) -> Result<()> {
+    match metadata.extra.iter().find(|(_, v)| too_deep(v)) {
+        Some((key, _)) => Err(Error::InvalidCheckpoint {
+            thread_id: config.thread_id.clone(),
+            checkpoint_id: checkpoint.id.clone(),
+            reason: format!("metadata key {key:?} {TOO_DEEP}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses task writes `put_writes` could not read back: a value nested
+/// deeper than [`MAX_VALUE_DEPTH`] (the error names the task and channel).
+pub fn check_writes(config: &Config, writes: &[(String, Value)], task_id: &str) -> Result<()> {
+    match writes.iter().find(|(_, v)| too_deep(v)) {
+        Some((channel, _)) => Err(Error::InvalidCheckpoint {
+            thread_id: config.thread_id.clone(),
+            checkpoint_id: config.checkpoint_id.clone().unwrap_or_default(),
+            reason: format!("the write of task {task_id} to channel {channel:?} {TOO_DEEP}"),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Refuses a checkpoint whose id does not sort after its parent's (the

@@ -84,6 +84,23 @@ pub enum Error {
         reason: String,
     },
 
+    /// A check of the database found problems: the quick check at open
+    /// that [`SqliteOptions::with_quick_check`](crate::SqliteOptions::with_quick_check)
+    /// asks for, or a failed [`CheckpointAdmin::check`](crate::CheckpointAdmin::check)
+    /// reported as an error (the `checkpointer check` command).
+    #[error(
+        "{}: the check found {} problem(s), the first: {}",
+        .database.display(),
+        .problems.len(),
+        .problems.first().map_or("", String::as_str)
+    )]
+    CheckFailed {
+        /// The database file.
+        database: PathBuf,
+        /// Every problem, one line each.
+        problems: Vec<String>,
+    },
+
     /// Stored data could not be decoded.
     #[error("corrupt data in thread {thread_id:?}, checkpoint {checkpoint_id:?}: {what}")]
     Corrupt {

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
 use super::checks::{
-    check_copy, check_put, checkpoint_config, checkpoint_not_found, merged_metadata,
-    require_thread, writes_target,
+    check_copy, check_metadata, check_put, check_writes, checkpoint_config, checkpoint_not_found,
+    merged_metadata, require_thread, writes_target,
 };
 use super::config::Config;
 use super::error::{Error, Result};
@@ -223,6 +223,7 @@ impl BaseCheckpointSaver for InMemorySaver {
     ) -> Result<Config> {
         traced("memory", Call::put("put", config, &checkpoint.id), || {
             check_put(config, checkpoint)?;
+            check_metadata(config, checkpoint, metadata)?;
             Ok(store_checkpoint(
                 &mut self.write(),
                 config,
@@ -242,6 +243,7 @@ impl BaseCheckpointSaver for InMemorySaver {
     ) -> Result<()> {
         traced("memory", Call::config("put_writes", Some(config)), || {
             let target = writes_target(config)?;
+            check_writes(config, writes, task_id)?;
             let mut threads = self.write();
             let stored = writes_of(&mut threads, target)?;
             store_writes(stored, &WriteBatch::new(writes, task_id, task_path));
@@ -267,7 +269,11 @@ impl BaseCheckpointSaver for InMemorySaver {
                 } else {
                     Some(writes_target(config)?)
                 };
+                for batch in batches {
+                    check_writes(config, batch.writes, batch.task_id)?;
+                }
                 check_put(config, checkpoint)?;
+                check_metadata(config, checkpoint, metadata)?;
                 let mut threads = self.write();
                 if let Some(target) = target {
                     let stored = writes_of(&mut threads, target)?;

@@ -40,6 +40,7 @@
 mod admin;
 mod async_saver;
 mod base;
+mod check;
 mod checkpoint;
 pub mod checks;
 mod config;
@@ -66,6 +67,7 @@ mod writes;
 pub use admin::{CheckpointAdmin, CheckpointSummary, ThreadSummary, Vacuumed, written_before};
 pub use async_saver::AsyncSaver;
 pub use base::BaseCheckpointSaver;
+pub use check::CheckReport;
 pub use checkpoint::{
     CHECKPOINT_FORMAT, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource,
 };

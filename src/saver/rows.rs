@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
-use super::checks::{check_put, merged_metadata, writes_target};
+use super::checks::{check_metadata, check_put, check_writes, merged_metadata, writes_target};
 use super::config::Config;
 use super::error::{Error, Result};
 use super::tuple::PendingWrite;
@@ -199,6 +199,7 @@ impl EncodedWrites {
     pub fn encode(config: &Config, batch: &WriteBatch<'_>) -> Result<Self> {
         let (thread_id, ns, id) = writes_target(config)?;
         let task_id = batch.task_id;
+        check_writes(config, batch.writes, task_id)?;
         let rows = batch
             .writes
             .iter()
@@ -262,6 +263,7 @@ impl<'a> PreparedPut<'a> {
         new_versions: &'a ChannelVersions,
     ) -> Result<Self> {
         check_put(config, checkpoint)?;
+        check_metadata(config, checkpoint, metadata)?;
         let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
         let merged = merged_metadata(config, metadata);
         let checkpoint_json = encode_checkpoint(thread_id, checkpoint)?;

@@ -46,11 +46,37 @@ impl ChannelVersion {
 
     /// The next version after `current` (`None`: the channel is new), with
     /// a fresh random salt.
+    ///
+    /// The counter never wraps: after `u64::MAX - 1` it stays at
+    /// [`u64::MAX`], the exhausted counter, which no saver stores (`put`
+    /// refuses a checkpoint naming it with
+    /// [`Error::InvalidCheckpoint`](crate::Error::InvalidCheckpoint), naming
+    /// the channel). [`checked_next_after`](Self::checked_next_after) says
+    /// so up front.
     pub fn next_after(current: Option<&ChannelVersion>) -> Self {
-        let counter = current.map_or(0, |v| v.counter) + 1;
+        let counter = current.map_or(0, |v| v.counter).saturating_add(1);
         // A zero salt is what `new` makes; keep generated ones distinct from it.
         let salt = fastrand::u64(1..);
         ChannelVersion { counter, salt }
+    }
+
+    /// As [`next_after`](Self::next_after), or `None` when the counter is
+    /// exhausted: the next counter would be [`u64::MAX`] or more.
+    ///
+    /// ```
+    /// use checkpointer::ChannelVersion;
+    /// assert!(ChannelVersion::checked_next_after(Some(&ChannelVersion::new(u64::MAX - 1))).is_none());
+    /// assert_eq!(ChannelVersion::checked_next_after(None).map(|v| v.counter()), Some(1));
+    /// ```
+    pub fn checked_next_after(current: Option<&ChannelVersion>) -> Option<Self> {
+        let next = Self::next_after(current);
+        (!next.is_exhausted()).then_some(next)
+    }
+
+    /// Whether the counter is [`u64::MAX`]: no version may follow it, and no
+    /// saver stores it.
+    pub const fn is_exhausted(&self) -> bool {
+        self.counter == u64::MAX
     }
 
     /// The integer part: how many times the channel has been written.

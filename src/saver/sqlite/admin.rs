@@ -84,13 +84,17 @@ fn import_op(thread: String, context: String, prepared: Vec<Prepared>) -> Op {
 impl SqliteSaver {
     /// Opens the database at `path` like [`open_with`](Self::open_with),
     /// but never creates it: a missing file is [`Error::Io`] with
-    /// [`std::io::ErrorKind::NotFound`]. An existing database of an older
-    /// schema is still migrated.
+    /// [`std::io::ErrorKind::NotFound`], and a file with no checkpoint
+    /// database in it (0 bytes, or an SQLite file without the schema) is
+    /// [`Error::NotACheckpointDatabase`], left as it was (no schema is
+    /// written into it). An existing database of an older schema is still
+    /// migrated.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] if the file does not exist or cannot be inspected,
-    /// else as [`open`](Self::open).
+    /// [`Error::NotACheckpointDatabase`] for an empty one, else as
+    /// [`open`](Self::open).
     pub fn open_existing(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref();
         let io = |source| Error::Io {
@@ -98,7 +102,10 @@ impl SqliteSaver {
             source,
         };
         match std::fs::metadata(path) {
-            Ok(m) if m.is_file() => SqliteSaver::open_with(path, options),
+            Ok(m) if m.is_file() => {
+                super::setup::require_schema(path)?;
+                SqliteSaver::open_with(path, options)
+            }
             Ok(_) => Err(io(std::io::Error::other("not a regular file"))),
             Err(e) => Err(io(e)),
         }
@@ -388,7 +395,10 @@ impl SqliteSaver {
         for thread_id in thread_ids {
             self.cache.forget_thread(thread_id);
         }
-        result.map(|_| removed.load(Ordering::Relaxed))
+        result.map(|_| {
+            self.scrub_wal();
+            removed.load(Ordering::Relaxed)
+        })
     }
 
     /// Gives unused space back to the file system: checkpoints the WAL
@@ -441,6 +451,10 @@ fn truncate_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
 impl CheckpointAdmin for SqliteSaver {
     fn has_thread(&self, thread_id: &str) -> Result<bool> {
         SqliteSaver::has_thread(self, thread_id)
+    }
+
+    fn check(&self) -> Result<crate::saver::CheckReport> {
+        self.check_store()
     }
 
     fn threads(&self, limit: Option<usize>) -> Result<Vec<ThreadSummary>> {

@@ -2,6 +2,7 @@
 //! connections.
 
 mod admin;
+mod check;
 mod options;
 mod put;
 mod setup;
@@ -149,6 +150,9 @@ pub struct SqliteSaver {
     /// Checkpoints the WAL off the commit path (file databases opened by
     /// path).
     wal: Option<walcheck::WalCheckpointer>,
+    /// A delete truncates the WAL after it (`secure_delete`, file opened
+    /// by path).
+    scrub_wal: bool,
 }
 
 impl fmt::Debug for SqliteSaver {
@@ -203,15 +207,25 @@ impl SqliteSaver {
             .map_err(sql_context(|| format!("open {}", path.display())))?;
         conn.busy_timeout(options.busy_timeout())
             .map_err(sql_context(|| format!("set up {}", path.display())))?;
+        if options.quick_check() {
+            let problems = SqliteSaver::quick_check_problems(&conn);
+            if !problems.is_empty() {
+                return Err(Error::CheckFailed {
+                    database: path,
+                    problems,
+                });
+            }
+        }
         setup::prepare(&mut conn, &path, true)?;
         setup::init_connection(&conn, &options, true)
             .and_then(|()| {
                 conn.pragma_update(None, "wal_autocheckpoint", walcheck::SAFETY_NET_PAGES)
             })
             .map_err(sql_context(|| format!("set up {}", path.display())))?;
-        let builder = setup::pool_builder(&options, false);
+        let builder = setup::pool_builder(&options);
         let reads = Arc::new(values::ReadCache::new(options.read_cache_bytes()));
         let cache = DeltaCache::new(options.snapshot_every());
+        let scrub_wal = options.secure_delete();
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(file_flags())
             .with_init(move |c| {
@@ -235,6 +249,7 @@ impl SqliteSaver {
             reads,
             cache,
             wal: Some(wal),
+            scrub_wal,
         })
     }
 
@@ -277,7 +292,7 @@ impl SqliteSaver {
             Connection::open_with_flags(&name, flags).map_err(sql_context(context))?;
         setup::init_connection(&keepalive, &options, false).map_err(sql_context(context))?;
         setup::prepare(&mut keepalive, &label, false)?;
-        let builder = setup::pool_builder(&options, true);
+        let builder = setup::pool_builder(&options);
         let reads = Arc::new(values::ReadCache::new(options.read_cache_bytes()));
         let cache = DeltaCache::new(options.snapshot_every());
         let manager = SqliteConnectionManager::file(&name)
@@ -295,6 +310,7 @@ impl SqliteSaver {
             reads,
             cache,
             wal: None,
+            scrub_wal: false,
         })
     }
 
@@ -330,6 +346,7 @@ impl SqliteSaver {
             )),
             cache: DeltaCache::new(SqliteOptions::default().snapshot_every()),
             wal: None,
+            scrub_wal: false,
         })
     }
 
@@ -379,6 +396,20 @@ impl SqliteSaver {
     /// once it is committed. An error rolls back `op` alone.
     fn write(&self, what: String, op: Op) -> Result<Stored> {
         self.group.submit(self, what, Job::Once(op))
+    }
+
+    /// After a delete, with `secure_delete`: checkpoints the WAL into the
+    /// file and truncates it, so the deleted rows' old bytes are gone from
+    /// both. Best effort: the delete is committed whatever happens here; a
+    /// reader that keeps the checkpoint from finishing leaves the bytes to
+    /// the next one (see [`SqliteOptions::with_secure_delete`]).
+    fn scrub_wal(&self) {
+        if !self.scrub_wal {
+            return;
+        }
+        if let Ok(conn) = self.conn() {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
     }
 
     /// Runs `f` in one read transaction, so that it sees one snapshot.
@@ -770,7 +801,7 @@ impl BaseCheckpointSaver for SqliteSaver {
             let result = self.write(what, op);
             self.cache.forget_thread(thread_id);
             self.reads.forget_thread(thread_id);
-            result.map(drop)
+            result.map(|_| self.scrub_wal())
         })
     }
 
@@ -803,7 +834,7 @@ impl BaseCheckpointSaver for SqliteSaver {
             let result = self.write(what, op);
             self.cache.clear();
             self.reads.clear();
-            result.map(drop)
+            result.map(|_| self.scrub_wal())
         })
     }
 
@@ -865,7 +896,7 @@ impl BaseCheckpointSaver for SqliteSaver {
                 self.cache.forget_thread(thread_id);
                 self.reads.forget_thread(thread_id);
             }
-            result.map(drop)
+            result.map(|_| self.scrub_wal())
         })
     }
 }

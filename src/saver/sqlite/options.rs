@@ -45,6 +45,8 @@ pub struct SqliteOptions {
     connection_timeout: Duration,
     snapshot_every: u32,
     read_cache_bytes: usize,
+    secure_delete: bool,
+    quick_check: bool,
 }
 
 impl Default for SqliteOptions {
@@ -56,6 +58,8 @@ impl Default for SqliteOptions {
             connection_timeout: Duration::from_secs(30),
             snapshot_every: 128,
             read_cache_bytes: 4 << 20,
+            secure_delete: true,
+            quick_check: false,
         }
     }
 }
@@ -122,6 +126,53 @@ impl SqliteOptions {
     pub fn with_read_cache_bytes(mut self, bytes: usize) -> Self {
         self.read_cache_bytes = bytes;
         self
+    }
+
+    /// Whether deleted data is overwritten on disk (on by default).
+    ///
+    /// On: every connection runs with `PRAGMA secure_delete = ON`, so the
+    /// transaction of `delete_thread`, `delete_for_runs`, `prune` or
+    /// `prune_older_than`
+    /// overwrites the deleted rows (ids, metadata, pending writes, values,
+    /// long values) with zeros in the pages it writes; and when that call
+    /// returns, the WAL has been checkpointed into the database file and
+    /// truncated to zero bytes (`PRAGMA wal_checkpoint(TRUNCATE)`), so the
+    /// old bytes are gone from the file and the WAL. One case defers it: if
+    /// another connection (another process, or a read of this saver) is
+    /// reading at that moment, the checkpoint cannot finish; the old bytes
+    /// then stay in the WAL until its next full checkpoint, at the latest
+    /// when the last connection to the file closes (SQLite checkpoints and
+    /// removes the WAL then). Copies SQLite does not control (backups,
+    /// the file system's own free blocks) are out of its reach.
+    ///
+    /// Off: deleted rows stay readable in free pages until they are reused
+    /// or `VACUUM` runs; deletes write less.
+    #[must_use]
+    pub fn with_secure_delete(mut self, on: bool) -> Self {
+        self.secure_delete = on;
+        self
+    }
+
+    /// Whether deleted data is overwritten (see
+    /// [`with_secure_delete`](Self::with_secure_delete)).
+    pub fn secure_delete(&self) -> bool {
+        self.secure_delete
+    }
+
+    /// Runs `PRAGMA quick_check` when the file is opened, before anything
+    /// is written to it, and refuses a file it flags with
+    /// [`Error::CheckFailed`](crate::Error::CheckFailed) (off by default:
+    /// it reads the whole file). `checkpointer check` checks more (see
+    /// [`CheckpointAdmin::check`](crate::CheckpointAdmin::check)).
+    #[must_use]
+    pub fn with_quick_check(mut self, on: bool) -> Self {
+        self.quick_check = on;
+        self
+    }
+
+    /// Whether the file is quick-checked at open.
+    pub fn quick_check(&self) -> bool {
+        self.quick_check
     }
 
     /// The read cache budget in bytes of JSON (0: no read cache).

@@ -4,11 +4,13 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use scheduled_thread_pool::ScheduledThreadPool;
 
 use super::options::SqliteOptions;
 use super::sql_context;
@@ -148,6 +150,7 @@ pub(crate) fn init_connection(
     }
     conn.pragma_update(None, "synchronous", options.synchronous().as_pragma())?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "secure_delete", options.secure_delete())?;
     if file {
         // Checkpoint the WAL every 1 MiB rather than 4 MiB: the WAL file
         // stays small (it counts as database size), and each checkpoint
@@ -195,6 +198,39 @@ enum Identity {
     Fresh,
     /// Ours, at this schema version (the number of migrations applied).
     Ours(usize),
+}
+
+/// Refuses, without writing anything, a file that holds no checkpointer
+/// database: a 0-byte file, or an SQLite file with no schema yet. For
+/// [`SqliteSaver::open_existing`](crate::SqliteSaver::open_existing):
+/// opening such a file would write the schema into it. A file that cannot
+/// be read this way is left to the normal open and its errors.
+pub(crate) fn require_schema(path: &Path) -> Result<()> {
+    let empty = |reason: &str| Error::NotACheckpointDatabase {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() == 0 => return Err(empty("the file is empty (0 bytes)")),
+        Ok(_) => {}
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    }
+    check_header(path)?;
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let Ok(conn) = Connection::open_with_flags(path, flags) else {
+        return Ok(());
+    };
+    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    match identify(&conn, path, supported)? {
+        Identity::Fresh => Err(empty("it is an SQLite file with no checkpoint schema")),
+        Identity::Ours(_) => Ok(()),
+    }
 }
 
 /// Reads `application_id`, `user_version` and the table list, and refuses
@@ -346,23 +382,40 @@ fn prepare_with(conn: &mut Connection, path: &Path, file: bool, migrations: &[&s
 /// The pool's builder for `options`. Its `build` opens the connections
 /// (running `init_connection`) before it returns; the builder is made
 /// first so the manager can own the options its init needs.
-pub(crate) fn pool_builder(
-    options: &SqliteOptions,
-    memory: bool,
-) -> r2d2::Builder<SqliteConnectionManager> {
-    let builder = Pool::builder()
+///
+/// Every pool keeps its connections for the life of the saver (a SQLite
+/// connection does not go stale, and a shared-cache memory database lives
+/// as long as one connection to it), so r2d2 schedules no reaper; and all
+/// pools share one helper thread pool (it opens connections), so a
+/// dropped saver leaves no thread behind and opening many savers keeps
+/// the thread count flat.
+pub(crate) fn pool_builder(options: &SqliteOptions) -> r2d2::Builder<SqliteConnectionManager> {
+    Pool::builder()
         .max_size(options.pool_size())
         // A SQLite connection does not go stale; skip the check query.
         .test_on_check_out(false)
-        .connection_timeout(options.connection_timeout());
-    if memory {
-        // Keep every connection for the life of the saver: a shared-cache
-        // memory database lives as long as one connection to it.
-        builder.max_lifetime(None).idle_timeout(None)
-    } else {
-        builder
-    }
+        .connection_timeout(options.connection_timeout())
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .thread_pool(Arc::clone(helper_threads()))
 }
+
+/// The helper threads every pool of the process shares (r2d2 opens
+/// connections on them): made at the first open, never dropped.
+fn helper_threads() -> &'static Arc<ScheduledThreadPool> {
+    static HELPERS: OnceLock<Arc<ScheduledThreadPool>> = OnceLock::new();
+    HELPERS.get_or_init(|| {
+        Arc::new(
+            ScheduledThreadPool::builder()
+                .num_threads(POOL_HELPER_THREADS)
+                .thread_name_pattern("checkpointer-sqlite-pool-{}")
+                .build(),
+        )
+    })
+}
+
+/// How many helper threads the pools share (r2d2's own default per pool).
+const POOL_HELPER_THREADS: usize = 3;
 
 #[cfg(test)]
 mod tests {
