@@ -515,7 +515,7 @@ async fn interrupt_keeps_the_finished_work_of_its_step(factory: Factory) {
     assert_eq!(out.values["log"], json!(["worker"]));
     assert_eq!(out.next, vec!["asker"]);
     let s = app.get_state(&thread).await.unwrap();
-    assert_eq!(s.values, json!({}));
+    assert_eq!(s.values, json!({"log": []}));
     assert_eq!(s.next, vec!["asker", "worker"]);
     assert!(s.tasks[1].result.is_some());
     let out = app.invoke(Command::resume("yes"), &thread).await.unwrap();

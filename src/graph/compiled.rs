@@ -66,7 +66,38 @@ impl CompiledGraph {
     }
 
     /// The same graph, failing with [`GraphError::RecursionLimit`] when a run
-    /// would take more than `limit` supersteps (default 25).
+    /// goes past its step limit (`limit` default 25), LangGraph's rule:
+    /// with a limit of N, a run on new input runs and checkpoints steps 0
+    /// to N (N counted from the loaded checkpoint's step + 2 in general)
+    /// and then, if there is still work, fails naming the next step. The
+    /// thread stays resumable from the last checkpoint.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, GraphError, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver, ListOptions};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("n", Reducer::last_value())
+    ///     .add_sync_node("spin", |s, _| Ok(Update::new().set("n", s.get_or_default::<i64>("n")? + 1)))
+    ///     .add_edge(START, "spin")
+    ///     .add_edge("spin", "spin");
+    /// let app = graph
+    ///     .compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?
+    ///     .with_recursion_limit(2);
+    /// let thread = Config::thread("t");
+    /// let err = app.invoke(json!({}), &thread).await.unwrap_err();
+    /// assert!(matches!(err, GraphError::RecursionLimit { limit: 2, step: 3, .. }));
+    /// // Steps 0 (`__start__`), 1 and 2 ran and were checkpointed.
+    /// let last = app.get_state(&thread).await?;
+    /// assert_eq!(last.metadata.unwrap().step, 2);
+    /// assert_eq!(last.values["n"], json!(2));
+    /// # Ok::<(), GraphError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn with_recursion_limit(mut self, limit: usize) -> Self {
         self.settings.recursion_limit = limit;

@@ -12,7 +12,9 @@ use crate::saver::{CheckpointMetadata, CheckpointTuple, Config, ERROR, INTERRUPT
 /// the tasks pending there with their errors and interrupts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StateSnapshot {
-    /// Every state channel with a value, as one object.
+    /// Every state channel with a value, as one object; a reducer channel
+    /// never written shows its reducer's default (`[]` for
+    /// [`Reducer::append`](crate::graph::Reducer::append)), as in LangGraph.
     pub values: Value,
     /// The nodes of the tasks of the next step, as LangGraph reports them:
     /// every task, also those that already finished there (their writes

@@ -190,9 +190,10 @@ impl Run {
         Ok(())
     }
 
-    /// Replaying an older checkpoint: saves a `fork` copy of it (same step,
-    /// parent = it), so the new run branches off and the original history
-    /// stays as it was. At the latest checkpoint this is a plain resume.
+    /// Replaying an older checkpoint: saves a `fork` copy of it (step + 1,
+    /// parent = it, as LangGraph numbers it), so the new run branches off
+    /// and the original history stays as it was. At the latest checkpoint
+    /// this is a plain resume.
     async fn fork_if_old(&mut self) -> Result<(), GraphError> {
         let Some(saver) = self.settings.saver.clone() else {
             return Ok(());
@@ -204,7 +205,7 @@ impl Run {
         if latest.map(|t| t.checkpoint.id) == self.saved_id {
             return Ok(());
         }
-        let step = self.step;
+        let step = self.step + 1;
         // Keep the copied checkpoint's `updated_channels` meaningful: none.
         self.checkpoint(step, CheckpointSource::Fork, &BTreeSet::new())
             .await?;

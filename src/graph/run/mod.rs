@@ -94,6 +94,12 @@ pub(crate) struct Run {
     checkpoint: Checkpoint,
     /// Metadata step of `checkpoint`.
     step: i64,
+    /// The last step this run may take, LangGraph's rule: the step of the
+    /// checkpoint it loaded (-2 on a new thread) + recursion limit + 2.
+    /// So with a limit of N a new input runs steps 0 to N, a resume N + 2
+    /// steps past its checkpoint, and the step after `stop` with tasks is
+    /// [`GraphError::RecursionLimit`].
+    stop: i64,
     /// Id of `checkpoint` if it is (or will be) saved; `None` before the
     /// first put of a new thread.
     saved_id: Option<String>,
@@ -159,7 +165,10 @@ impl Run {
             }
             None => (Checkpoint::new(-1), -2, None, Vec::new()),
         };
+        let limit = i64::try_from(settings.recursion_limit).unwrap_or(i64::MAX);
+        let stop = step.saturating_add(limit).saturating_add(2);
         Ok(Run {
+            stop,
             settings,
             config: user_config,
             thread_id,
