@@ -219,6 +219,226 @@ async fn recursion_limit_on_a_resume_counts_from_its_checkpoint(factory: Factory
     assert_eq!(h.len(), 8);
 }
 
+// ---------------------------------------------------------------------------
+// 3. `get_state` of the latest checkpoint after a stopped step shows the
+//    finished tasks' writes and leaves them out of `next`
+//    (tests/langgraph_reference/stopped_steps.py).
+
+/// `START -> each of nodes`, channels `log` (append) and `x` (last value).
+fn parallel(
+    saver: &Arc<dyn BaseCheckpointSaver>,
+    nodes: Vec<(&'static str, NodeFn)>,
+) -> CompiledGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_channel("x", Reducer::last_value());
+    for (name, f) in nodes {
+        g.add_sync_node(name, f).add_edge(START, name);
+    }
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+type NodeFn = fn(&State, &NodeContext) -> NodeResult;
+
+const WORKER: NodeFn = |_, _| Ok(Update::new().set("log", vec!["worker"]));
+
+fn asker(_: &State, ctx: &NodeContext) -> NodeResult {
+    let answer = ctx.interrupt("go?")?;
+    Ok(Update::new().set(
+        "log",
+        vec![format!("asker:{}", answer.as_str().unwrap_or(""))],
+    ))
+}
+
+fn failer(_: &State, _: &NodeContext) -> NodeResult {
+    Err(checkpointer::graph::NodeError::msg("boom"))
+}
+
+/// A task as the script prints it: name, failed, interrupted, finished.
+type TaskRow = (String, bool, bool, bool);
+/// A snapshot as the script prints it.
+type Shown = (Value, Vec<String>, Vec<Value>, Vec<TaskRow>);
+
+/// What the Python script prints of a snapshot: values, next, interrupt
+/// values, and per task (name, failed, interrupted, finished).
+fn show(s: &StateSnapshot) -> Shown {
+    (
+        s.values.clone(),
+        s.next.clone(),
+        s.interrupts.iter().map(|i| i.value.clone()).collect(),
+        s.tasks
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    t.error.is_some(),
+                    !t.interrupts.is_empty(),
+                    t.result.is_some(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn tasks(list: &[(&str, bool, bool, bool)]) -> Vec<TaskRow> {
+    list.iter()
+        .map(|(n, e, i, r)| ((*n).to_owned(), *e, *i, *r))
+        .collect()
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|n| (*n).to_owned()).collect()
+}
+
+async fn get_state_after_an_interrupt_applies_the_finished_writes(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = parallel(&saver, vec![("worker", WORKER), ("asker", asker)]);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let task_list = tasks(&[
+        ("asker", false, true, false),
+        ("worker", false, false, true),
+    ]);
+    assert_eq!(
+        show(&app.get_state(&thread).await.unwrap()),
+        (
+            json!({"log": ["worker"]}),
+            names(&["asker"]),
+            vec![json!("go?")],
+            task_list.clone()
+        )
+    );
+    // The same checkpoint named by its id, and in the history: a record
+    // of the step, every task in `next`, values as the step started.
+    let h = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .unwrap();
+    let record = (
+        json!({"log": []}),
+        names(&["asker", "worker"]),
+        vec![json!("go?")],
+        task_list,
+    );
+    assert_eq!(show(&h[0]), record);
+    assert_eq!(show(&app.get_state(&h[0].config).await.unwrap()), record);
+}
+
+async fn get_state_after_an_error_applies_the_finished_writes(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = parallel(&saver, vec![("worker", WORKER), ("failer", failer)]);
+    let thread = Config::thread("t");
+    let err = app.invoke(json!({}), &thread).await.unwrap_err();
+    assert!(err.to_string().contains("boom"), "{err}");
+    assert_eq!(
+        show(&app.get_state(&thread).await.unwrap()),
+        (
+            json!({"log": ["worker"]}),
+            names(&["failer"]),
+            vec![],
+            tasks(&[
+                ("failer", true, false, false),
+                ("worker", false, false, true)
+            ])
+        )
+    );
+}
+
+const W1: NodeFn = |_, _| Ok(Update::new().set("x", 1));
+const W2: NodeFn = |_, _| Ok(Update::new().set("x", 2));
+
+async fn get_state_of_conflicting_finished_writes_is_an_error(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = parallel(&saver, vec![("w1", W1), ("w2", W2), ("failer", failer)]);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap_err();
+    // LangGraph: InvalidUpdateError "At key 'x': Can receive only one value
+    // per step".
+    let err = app.get_state(&thread).await.unwrap_err();
+    match err {
+        GraphError::ConflictingUpdate {
+            channel,
+            first_node,
+            second_node,
+            step,
+            thread_id,
+        } => assert_eq!(
+            (
+                channel.as_str(),
+                first_node.as_str(),
+                second_node.as_str(),
+                step,
+                thread_id.as_str()
+            ),
+            ("x", "w1", "w2", 1, "t")
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+    // The history, a record of the step, still reads.
+    let h = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(h[0].next, names(&["failer", "w1", "w2"]));
+}
+
+// ---------------------------------------------------------------------------
+// 4. A `Command`'s update saved against a checkpoint shows in its snapshot.
+
+async fn a_snapshot_applies_the_pending_command_update(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = parallel(&saver, vec![("asker", asker)]);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let stopped = app.get_state(&thread).await.unwrap().config;
+    let out = app
+        .invoke(
+            checkpointer::graph::Command::resume("yes").with_update(json!({"x": 5})),
+            &thread,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.values, json!({"log": ["asker:yes"], "x": 5}));
+    let asked = tasks(&[("asker", false, true, true)]);
+    assert_eq!(
+        show(&app.get_state(&stopped).await.unwrap()),
+        (
+            json!({"log": [], "x": 5}),
+            names(&["asker"]),
+            vec![json!("go?")],
+            asked.clone()
+        )
+    );
+    let h = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        h.iter().map(show).collect::<Vec<_>>(),
+        vec![
+            (
+                json!({"log": ["asker:yes"], "x": 5}),
+                vec![],
+                vec![],
+                vec![]
+            ),
+            (
+                json!({"log": [], "x": 5}),
+                names(&["asker"]),
+                vec![json!("go?")],
+                asked
+            ),
+            (
+                json!({"log": []}),
+                names(&["__start__"]),
+                vec![],
+                tasks(&[("__start__", false, false, true)])
+            ),
+        ]
+    );
+}
+
 macro_rules! parity_tests {
     ($module:ident, $factory:path) => {
         per_saver_tests!($module, $factory;
@@ -226,6 +446,10 @@ macro_rules! parity_tests {
             a_fork_is_the_replayed_step_plus_one,
             recursion_limit_runs_and_checkpoints_step_n,
             recursion_limit_on_a_resume_counts_from_its_checkpoint,
+            get_state_after_an_interrupt_applies_the_finished_writes,
+            get_state_after_an_error_applies_the_finished_writes,
+            get_state_of_conflicting_finished_writes_is_an_error,
+            a_snapshot_applies_the_pending_command_update,
         );
     };
 }

@@ -179,6 +179,50 @@ impl CompiledGraph {
     /// The state of the thread at the checkpoint `config` names (the latest
     /// if it names none). A thread with no checkpoint gives an empty
     /// snapshot (`values` `{}`, no metadata).
+    ///
+    /// As in LangGraph, the values include what is pending at the
+    /// checkpoint: a [`Command`](crate::graph::Command)'s update and goto
+    /// saved against it, and, for the latest checkpoint (a config without
+    /// `checkpoint_id`), the writes of the tasks that finished in a step an
+    /// interrupt or an error stopped; those tasks are left out of
+    /// [`next`](StateSnapshot::next). If those finished writes conflict
+    /// (two writes to a last-value channel) this is
+    /// [`GraphError::ConflictingUpdate`], as LangGraph raises there; the
+    /// history still reads. A reducer channel never written shows its
+    /// default (`[]` for an append channel).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver, ListOptions};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("worker", |_, _| Ok(Update::new().set("log", "worked")))
+    ///     .add_sync_node("asker", |_, ctx| {
+    ///         let answer = ctx.interrupt("go?")?;
+    ///         Ok(Update::new().set("log", answer))
+    ///     })
+    ///     .add_edge(START, "worker")
+    ///     .add_edge(START, "asker");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let thread = Config::thread("t");
+    /// app.invoke(json!({}), &thread).await?;
+    ///
+    /// // The latest state: worker's write applied, only asker still to run.
+    /// let now = app.get_state(&thread).await?;
+    /// assert_eq!(now.values, json!({"log": ["worked"]}));
+    /// assert_eq!(now.next, vec!["asker"]);
+    /// // The same checkpoint by id (or in the history): the step's record.
+    /// let record = app.get_state(&now.config).await?;
+    /// assert_eq!(record.values, json!({"log": []}));
+    /// assert_eq!(record.next, vec!["asker", "worker"]);
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn get_state(&self, config: &Config) -> Result<StateSnapshot, GraphError> {
         let saver = self.require_saver("get_state", config)?;
         let tuple = saver
@@ -186,7 +230,10 @@ impl CompiledGraph {
             .await
             .map_err(GraphError::saver("get_tuple", &config.thread_id))?;
         match tuple {
-            Some(t) => Ok(StateSnapshot::from_tuple(&self.settings.spec, t)),
+            Some(t) => {
+                let live = config.checkpoint_id.is_none();
+                StateSnapshot::from_tuple(&self.settings.spec, t, live)
+            }
             None => match &config.checkpoint_id {
                 Some(id) => Err(GraphError::CheckpointNotFound {
                     thread_id: config.thread_id.clone(),
@@ -200,7 +247,11 @@ impl CompiledGraph {
     /// The thread's checkpoints as snapshots, newest first, narrowed by
     /// `options` (metadata `filter`, `before` a checkpoint id, `limit`).
     /// Forks show up as further checkpoints; follow `parent_config` to walk
-    /// one branch.
+    /// one branch. Each snapshot is a record of its step, as in LangGraph:
+    /// a pending [`Command`](crate::graph::Command)'s update is applied,
+    /// the finished tasks' writes are not (they are in
+    /// [`TaskSnapshot::result`](crate::graph::TaskSnapshot::result)) and
+    /// `next` lists every task.
     pub async fn get_state_history(
         &self,
         config: &Config,
@@ -216,10 +267,10 @@ impl CompiledGraph {
             .await
             .map_err(GraphError::saver("list", &config.thread_id))?;
         let spec = &self.settings.spec;
-        Ok(tuples
+        tuples
             .into_iter()
-            .map(|t| StateSnapshot::from_tuple(spec, t))
-            .collect())
+            .map(|t| StateSnapshot::from_tuple(spec, t, false))
+            .collect()
     }
 
     /// Writes a new checkpoint (source `update`, step + 1, parent = the

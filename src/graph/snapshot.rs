@@ -2,11 +2,17 @@
 
 use serde_json::{Value, json};
 
-use super::algo::{finished_writes, prepare_tasks, state_values};
+use super::algo::{
+    INPUT_NODE, TaskWrites, apply_writes, finished_writes, null_task_writes, prepare_tasks,
+    state_values,
+};
+use super::error::GraphError;
 use super::interrupt::Interrupt;
 use super::spec::GraphSpec;
 use super::task::Task;
-use crate::saver::{CheckpointMetadata, CheckpointTuple, Config, ERROR, INTERRUPT, PendingWrite};
+use crate::saver::{
+    ChannelVersion, CheckpointMetadata, CheckpointTuple, Config, ERROR, INTERRUPT, PendingWrite,
+};
 
 /// The state of a thread at one checkpoint: values, what runs next, and
 /// the tasks pending there with their errors and interrupts.
@@ -16,9 +22,14 @@ pub struct StateSnapshot {
     /// never written shows its reducer's default (`[]` for
     /// [`Reducer::append`](crate::graph::Reducer::append)), as in LangGraph.
     pub values: Value,
-    /// The nodes of the tasks of the next step, as LangGraph reports them:
-    /// every task, also those that already finished there (their writes
-    /// are in [`TaskSnapshot::result`]); empty when the run is done.
+    /// The nodes of the tasks of the next step that still have to run;
+    /// empty when the run is done. As in LangGraph, a snapshot of the
+    /// latest checkpoint (`get_state` with a config naming no checkpoint)
+    /// leaves out the tasks that finished in a step an interrupt or an
+    /// error stopped (their writes are in [`values`](Self::values) and in
+    /// [`TaskSnapshot::result`]); a snapshot of a named checkpoint, and
+    /// each one of the history, lists every task of the step, as a record
+    /// of it.
     pub next: Vec<String>,
     /// The config naming this checkpoint (no `checkpoint_id` if the
     /// thread has none).
@@ -78,24 +89,76 @@ impl StateSnapshot {
 
     /// The snapshot of a stored checkpoint: its state, and the tasks that
     /// run next with what their pending writes say.
-    pub(crate) fn from_tuple(spec: &GraphSpec, t: CheckpointTuple) -> Self {
-        let tasks = prepare_tasks(spec, &t.checkpoint, t.config.ns(), t.metadata.step + 1);
-        let next = tasks.iter().map(|task| task.name.clone()).collect();
+    ///
+    /// As LangGraph's `_prepare_state_snapshot`: the NULL task's writes (a
+    /// [`Command`](crate::graph::Command)'s update and goto saved against
+    /// the checkpoint) are applied to the values; when `live` (the latest
+    /// checkpoint, asked for without a checkpoint id) so are the writes of
+    /// the tasks that finished there, and those tasks leave `next`.
+    /// Finished writes that conflict are an error naming the channel, the
+    /// nodes and the step, as LangGraph raises there.
+    pub(crate) fn from_tuple(
+        spec: &GraphSpec,
+        t: CheckpointTuple,
+        live: bool,
+    ) -> Result<Self, GraphError> {
+        let step = t.metadata.step + 1;
+        let tasks = prepare_tasks(spec, &t.checkpoint, t.config.ns(), step);
+        let mut checkpoint = t.checkpoint;
+        let next_version = |v: Option<&ChannelVersion>| ChannelVersion::next_after(v);
+        let null_writes = null_task_writes(spec, &t.pending_writes);
+        let apply = |checkpoint: &mut _, writes| {
+            apply_writes(spec, checkpoint, writes, &next_version)
+                .map(drop)
+                .map_err(|e| e.into_graph_error(step, &t.config.thread_id))
+        };
+        if !null_writes.is_empty() {
+            let null = TaskWrites {
+                name: INPUT_NODE,
+                triggers: &[],
+                writes: null_writes,
+            };
+            apply(&mut checkpoint, vec![null])?;
+        }
+        let finished: Vec<Option<Vec<(String, Value)>>> = tasks
+            .iter()
+            .map(|task| finished_writes(&t.pending_writes, &task.id).filter(|_| live))
+            .collect();
+        let done: Vec<TaskWrites<'_>> = tasks
+            .iter()
+            .zip(&finished)
+            .filter_map(|(task, writes)| {
+                Some(TaskWrites {
+                    name: &task.name,
+                    triggers: &task.triggers,
+                    writes: writes.clone()?,
+                })
+            })
+            .collect();
+        if !done.is_empty() {
+            apply(&mut checkpoint, done)?;
+        }
+        let next = tasks
+            .iter()
+            .zip(&finished)
+            .filter(|(_, writes)| writes.is_none())
+            .map(|(task, _)| task.name.clone())
+            .collect();
         let tasks: Vec<TaskSnapshot> = tasks
             .into_iter()
             .map(|task| TaskSnapshot::of(task, &t.pending_writes))
             .collect();
         let interrupts = tasks.iter().flat_map(|s| s.interrupts.clone()).collect();
-        StateSnapshot {
-            values: Value::Object(state_values(spec, &t.checkpoint)),
+        Ok(StateSnapshot {
+            values: Value::Object(state_values(spec, &checkpoint)),
             next,
-            created_at: Some(t.checkpoint.ts.clone()),
+            created_at: Some(checkpoint.ts.clone()),
             config: t.config,
             parent_config: t.parent_config,
             metadata: Some(t.metadata),
             tasks,
             interrupts,
-        }
+        })
     }
 }
 

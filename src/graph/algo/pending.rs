@@ -7,6 +7,10 @@ use serde_json::{Value, json};
 use crate::graph::spec::GraphSpec;
 use crate::saver::{ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, PendingWrite, RESUME, SCHEDULED};
 
+/// The node name of writes that come from the caller, not a task (a
+/// [`Command`](crate::graph::Command)'s update and goto, a new input).
+pub(crate) const INPUT_NODE: &str = "__input__";
+
 /// Whether `channel` is a control channel (never applied to the state).
 pub(crate) fn is_control(channel: &str) -> bool {
     matches!(channel, ERROR | INTERRUPT | RESUME | SCHEDULED | NO_WRITES)

@@ -56,7 +56,7 @@ use serde_json::Value;
 
 pub(crate) use settings::RunSettings;
 
-use super::algo::{TaskWrites, apply_writes, ordered_writes, state_values};
+use super::algo::{INPUT_NODE, TaskWrites, apply_writes, ordered_writes, state_values};
 use super::error::GraphError;
 use super::interrupt::Interrupt;
 use super::io::{Input, RunOutcome};
@@ -70,8 +70,6 @@ use crate::saver::{
 
 /// The `versions_seen` key that records the versions at the last interrupt.
 const INTERRUPT_SEEN: &str = INTERRUPT;
-/// The node name of writes that come from the caller, not a task.
-const INPUT_NODE: &str = "__input__";
 
 /// An empty checkpoint that holds the place of one moved out for a moment.
 fn placeholder() -> Checkpoint {
