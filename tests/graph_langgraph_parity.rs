@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use checkpointer::graph::{
     CompileOptions, CompiledGraph, END, GraphError, Input, NodeContext, NodeResult, Reducer, START,
-    State, StateGraph, Update,
+    SendTo, State, StateGraph, Update,
 };
 use checkpointer::{BaseCheckpointSaver, CheckpointSource, Config, ListOptions, StateSnapshot};
 use serde_json::{Value, json};
@@ -439,6 +439,94 @@ async fn a_snapshot_applies_the_pending_command_update(factory: Factory) {
     );
 }
 
+// ---------------------------------------------------------------------------
+// 6. A node routes with its update (`Update::goto`, LangGraph's returned
+//    `Command(update=..., goto=...)`), beside its static edges
+//    (tests/langgraph_reference/node_command.py).
+
+async fn a_node_routes_with_goto_and_send_beside_its_edges(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", |_, _| {
+            Ok(Update::new()
+                .set("log", vec!["a"])
+                .goto("c")
+                .goto(SendTo::new("d", json!({"log": ["to-d"]}))))
+        })
+        .add_destinations("a", &["c", "d"]);
+    for n in ["b", "c", "d"] {
+        g.add_sync_node(n, move |s: &State, _: &NodeContext| {
+            let seen = s.get::<Vec<Value>>("log")?.len();
+            Ok(Update::new().set("log", vec![format!("{n} saw {seen}")]))
+        });
+    }
+    g.add_edge(START, "a").add_edge("a", "b");
+    let app = g
+        .compile(CompileOptions::new().saver(Arc::clone(&saver)))
+        .unwrap();
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({"log": []}), &thread).await.unwrap();
+    let done = json!({"log": ["a", "b saw 1", "c saw 1", "d saw 1"]});
+    assert_eq!(out.values, done);
+    let h = history(&app, &thread).await;
+    // `next` as LangGraph lists it: the Send task first.
+    assert_eq!(
+        h,
+        vec![
+            r(2, LOOP, &[], done.clone()),
+            r(1, LOOP, &["d", "b", "c"], json!({"log": ["a"]})),
+            r(0, LOOP, &["a"], json!({"log": []})),
+            r(-1, INPUT, &["__start__"], json!({"log": []})),
+        ]
+    );
+    // a's saved writes: the update, its gotos, then its static edge, as
+    // LangGraph orders them.
+    let step0 = saver
+        .list(Some(&thread), &ListOptions::new())
+        .unwrap()
+        .into_iter()
+        .find(|t| t.metadata.step == 0)
+        .unwrap();
+    let channels: Vec<&str> = step0
+        .pending_writes
+        .iter()
+        .map(|w| w.channel.as_str())
+        .collect();
+    assert_eq!(
+        channels,
+        ["log", "branch:to:c", "__pregel_tasks", "branch:to:b"]
+    );
+    assert_eq!(
+        step0.pending_writes[2].value,
+        json!({"node": "d", "arg": {"log": ["to-d"]}})
+    );
+}
+
+async fn a_goto_to_an_unknown_node_fails_the_task(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", |_, _| Ok(Update::new().goto("ghost")))
+        .add_edge(START, "a");
+    let app = g
+        .compile(CompileOptions::new().saver(Arc::clone(&saver)))
+        .unwrap();
+    let err = app
+        .invoke(json!({}), &Config::thread("t"))
+        .await
+        .unwrap_err();
+    match &err {
+        GraphError::InvalidUpdate {
+            node, step, reason, ..
+        } => {
+            assert_eq!((node.as_str(), *step), ("a", 1));
+            assert!(reason.contains("\"ghost\""), "{reason}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 macro_rules! parity_tests {
     ($module:ident, $factory:path) => {
         per_saver_tests!($module, $factory;
@@ -450,6 +538,8 @@ macro_rules! parity_tests {
             get_state_after_an_error_applies_the_finished_writes,
             get_state_of_conflicting_finished_writes_is_an_error,
             a_snapshot_applies_the_pending_command_update,
+            a_node_routes_with_goto_and_send_beside_its_edges,
+            a_goto_to_an_unknown_node_fails_the_task,
         );
     };
 }

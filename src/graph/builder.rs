@@ -103,6 +103,8 @@ pub struct StateGraph {
     nodes: Vec<(String, Arc<dyn Node>)>,
     edges: Vec<(Vec<String>, String)>,
     branches: Vec<(String, Arc<RouterFn>, Vec<String>)>,
+    /// Where a node's own gotos may lead (LangGraph's `destinations=`).
+    destinations: Vec<(String, Vec<String>)>,
 }
 
 impl fmt::Debug for StateGraph {
@@ -118,6 +120,7 @@ impl fmt::Debug for StateGraph {
             )
             .field("edges", &self.edges)
             .field("branches", &self.branches.len())
+            .field("destinations", &self.destinations)
             .finish()
     }
 }
@@ -186,6 +189,36 @@ impl StateGraph {
         self.branches.push((
             source.into(),
             router,
+            destinations.iter().map(|d| (*d).to_owned()).collect(),
+        ));
+        self
+    }
+
+    /// Declares where `node` may go with [`Update::goto`](crate::graph::Update::goto),
+    /// as LangGraph's `add_node(..., destinations=...)`: for `compile`'s
+    /// check that every node can be reached (a node reached only by gotos
+    /// needs it). It does not limit the gotos at run time.
+    ///
+    /// ```
+    /// use checkpointer::graph::{CompileOptions, StateGraph, Update, START};
+    ///
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_sync_node("router", |_, _| Ok(Update::new().goto("worker")))
+    ///     .add_sync_node("worker", |_, _| Ok(Update::new()))
+    ///     .add_edge(START, "router");
+    /// // Without the declaration, `worker` is unreachable for `compile`.
+    /// assert!(graph.compile(CompileOptions::new()).is_err());
+    /// graph.add_destinations("router", &["worker"]);
+    /// assert!(graph.compile(CompileOptions::new()).is_ok());
+    /// ```
+    pub fn add_destinations(
+        &mut self,
+        node: impl Into<String>,
+        destinations: &[&str],
+    ) -> &mut Self {
+        self.destinations.push((
+            node.into(),
             destinations.iter().map(|d| (*d).to_owned()).collect(),
         ));
         self
@@ -314,6 +347,12 @@ impl StateGraph {
                 known(d, "target")?;
             }
         }
+        for (source, dests) in &self.destinations {
+            known(source, "source")?;
+            for d in dests {
+                known(d, "target")?;
+            }
+        }
         for (list, what) in [
             (&options.interrupt_before, "interrupt_before"),
             (&options.interrupt_after, "interrupt_after"),
@@ -426,6 +465,11 @@ impl StateGraph {
             for (sources, target) in &self.edges {
                 if sources.len() > 1 && sources.contains(&n) && target != END {
                     next.push(target.clone());
+                }
+            }
+            for (source, dests) in &self.destinations {
+                if *source == n {
+                    next.extend(dests.iter().filter(|d| *d != END).cloned());
                 }
             }
             queue.extend(next);

@@ -48,15 +48,15 @@ pub(super) async fn run_task(
     global: Arc<State>,
     ctx: NodeContext,
 ) -> TaskOutput {
-    let update = match spec.nodes.get(&task.name).and_then(|n| n.runner.clone()) {
+    let (update, gotos) = match spec.nodes.get(&task.name).and_then(|n| n.runner.clone()) {
         // The built-in __start__ node copies the input into the state.
         None => match input.to_value() {
-            Value::Object(map) => map.into_iter().collect(),
-            _ => Vec::new(),
+            Value::Object(map) => (map.into_iter().collect(), Vec::new()),
+            _ => (Vec::new(), Vec::new()),
         },
         Some(node) => match node.call(input, ctx).await {
-            Ok(update) => match update.into_writes() {
-                Ok(writes) => writes,
+            Ok(update) => match update.into_parts() {
+                Ok(parts) => parts,
                 Err(reason) => return TaskOutput::Failed(Failure::Invalid(reason)),
             },
             Err(e) => match e.into_outcome() {
@@ -65,7 +65,7 @@ pub(super) async fn run_task(
             },
         },
     };
-    match node_writes(&spec, &task.name, update, &global) {
+    match node_writes(&spec, &task.name, update, gotos, &global) {
         Ok(w) => TaskOutput::Done(w),
         Err(reason) => TaskOutput::Failed(Failure::Invalid(reason)),
     }
