@@ -134,6 +134,12 @@ impl CompiledGraph {
     /// [`Command`](crate::graph::Command). A config naming an older `checkpoint_id` runs from that
     /// checkpoint and forks the thread there.
     ///
+    /// Three likely mistakes pass as LangGraph lets them pass, and the
+    /// outcome's [`notices`](RunOutcome::notices) names them (see
+    /// [`RunNotice`](crate::graph::RunNotice)): a resume of a thread that
+    /// is not waiting, new input on a thread waiting on an interrupt (the
+    /// interrupt is dropped), an interrupt in a graph without a saver.
+    ///
     /// Tasks run on tokio: called outside a tokio runtime, this (and the
     /// thread APIs below) returns [`GraphError::NoRuntime`].
     pub async fn invoke(

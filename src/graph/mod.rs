@@ -134,7 +134,7 @@ pub use channel::Reducer;
 pub use compiled::CompiledGraph;
 pub use error::{GraphError, GraphResult};
 pub use interrupt::{Command, Goto, Interrupt, Interrupted, Route};
-pub use io::{Input, RunOutcome};
+pub use io::{Input, RunNotice, RunOutcome};
 pub use node::{Node, NodeContext, NodeError, NodeResult};
 pub use options::{CompileOptions, DEFAULT_RECURSION_LIMIT};
 pub use persist::Durability;

@@ -4,14 +4,14 @@ use serde_json::{Value, json};
 
 use super::algo::{
     INPUT_NODE, TaskWrites, apply_writes, finished_writes, null_task_writes, prepare_tasks,
-    state_values,
+    state_values, task_interrupts,
 };
 use super::error::GraphError;
 use super::interrupt::Interrupt;
 use super::spec::GraphSpec;
 use super::task::Task;
 use crate::saver::{
-    ChannelVersion, CheckpointMetadata, CheckpointTuple, Config, ERROR, INTERRUPT, PendingWrite,
+    ChannelVersion, CheckpointMetadata, CheckpointTuple, Config, ERROR, PendingWrite,
 };
 
 /// The state of a thread at one checkpoint: values, what runs next, and
@@ -170,11 +170,7 @@ impl TaskSnapshot {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-        let interrupts: Vec<Interrupt> = mine()
-            .filter(|w| w.channel == INTERRUPT)
-            .filter_map(|w| serde_json::from_value::<Vec<Interrupt>>(w.value.clone()).ok())
-            .flatten()
-            .collect();
+        let interrupts = task_interrupts(pending, &task.id);
         let result = finished_writes(pending, &task.id)
             .map(|writes| Value::Array(writes.into_iter().map(|(ch, v)| json!([ch, v])).collect()));
         TaskSnapshot {

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::graph::interrupt::Interrupt;
 use crate::graph::spec::GraphSpec;
 use crate::saver::{ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, PendingWrite, RESUME, SCHEDULED};
 
@@ -43,6 +44,16 @@ pub(crate) fn finished_writes(
             .map(|w| (w.channel.clone(), w.value.clone()))
             .collect(),
     )
+}
+
+/// The interrupts task `task_id` saved (stopped on), in order.
+pub(crate) fn task_interrupts(pending: &[PendingWrite], task_id: &str) -> Vec<Interrupt> {
+    pending
+        .iter()
+        .filter(|w| w.task_id == task_id && w.channel == INTERRUPT)
+        .filter_map(|w| serde_json::from_value::<Vec<Interrupt>>(w.value.clone()).ok())
+        .flatten()
+        .collect()
 }
 
 /// The value task `task_id` saved on `channel`, if any.

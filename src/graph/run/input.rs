@@ -10,10 +10,13 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::{INPUT_NODE, INTERRUPT_SEEN, Run};
-use crate::graph::algo::{TaskWrites, finished_writes, null_task_writes, prepare_tasks};
+use crate::graph::algo::{
+    TaskWrites, finished_writes, null_task_writes, prepare_tasks, task_interrupts,
+};
 use crate::graph::channel::START_CHANNEL;
 use crate::graph::error::GraphError;
-use crate::graph::io::{Input, RunOutcome};
+use crate::graph::interrupt::Interrupt;
+use crate::graph::io::{Input, RunNotice, RunOutcome};
 use crate::graph::spec::START;
 use crate::graph::stream::StreamEvent;
 use crate::graph::task::Task;
@@ -167,6 +170,14 @@ impl Run {
         } else {
             Vec::new()
         };
+        let dropped: Vec<Interrupt> = pending
+            .iter()
+            .filter(|t| finished_writes(&self.pending, &t.id).is_none())
+            .flat_map(|t| task_interrupts(&self.pending, &t.id))
+            .collect();
+        if !dropped.is_empty() {
+            self.notices.push(RunNotice::InterruptsDropped(dropped));
+        }
         let mut tasks: Vec<TaskWrites<'_>> = pending
             .iter()
             .map(|t| TaskWrites {

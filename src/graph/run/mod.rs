@@ -59,7 +59,7 @@ pub(crate) use settings::RunSettings;
 use super::algo::{INPUT_NODE, TaskWrites, apply_writes, ordered_writes, state_values};
 use super::error::GraphError;
 use super::interrupt::Interrupt;
-use super::io::{Input, RunOutcome};
+use super::io::{Input, RunNotice, RunOutcome};
 use super::persist::Persist;
 use super::stream::{EventSink, StreamEvent};
 use super::task::Task;
@@ -110,6 +110,8 @@ pub(crate) struct Run {
     held: Vec<OwnedWriteBatch>,
     persist: Persist,
     sink: Option<EventSink>,
+    /// Likely mistakes found on the way, for the outcome.
+    notices: Vec<RunNotice>,
 }
 
 impl Run {
@@ -178,6 +180,7 @@ impl Run {
             held: Vec::new(),
             persist,
             sink,
+            notices: Vec::new(),
         })
     }
 
@@ -281,7 +284,12 @@ impl Run {
     }
 
     fn outcome(&self, next: Vec<String>, interrupts: Vec<Interrupt>) -> RunOutcome {
+        let mut notices = self.notices.clone();
+        if self.settings.saver.is_none() && !next.is_empty() {
+            notices.push(RunNotice::NotResumable);
+        }
         RunOutcome {
+            notices,
             values: self.values(),
             next,
             interrupts,
