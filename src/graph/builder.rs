@@ -9,6 +9,7 @@ use super::channel::{ChannelKind, Reducer, START_CHANNEL, branch_channel, join_c
 use super::compiled::CompiledGraph;
 use super::error::GraphError;
 use super::interrupt::Route;
+use super::mermaid;
 use super::node::{AsyncFnNode, Node, NodeContext, NodeResult, SyncFnNode};
 use super::options::CompileOptions;
 use super::spec::{END, GraphSpec, NodeSpec, RESERVED, RouterFn, START};
@@ -241,11 +242,40 @@ impl StateGraph {
         self.check_names(&nodes, options)?;
         self.wire_edges(&mut nodes, &mut channels);
         self.check_reachable(&nodes)?;
+        let names: Vec<String> = self.nodes.iter().map(|(n, _)| n.clone()).collect();
         Ok(GraphSpec {
             channels,
             state_channels,
             nodes,
+            mermaid: mermaid::render(&names, &self.drawn_edges()),
         })
+    }
+
+    /// Every edge as `to_mermaid` draws it: static edges (a join as one
+    /// edge from each source) and, dotted, the declared destinations of
+    /// conditional edges and of nodes' gotos.
+    fn drawn_edges(&self) -> BTreeSet<mermaid::DrawnEdge> {
+        let mut edges = BTreeSet::new();
+        for (sources, target) in &self.edges {
+            for s in sources {
+                edges.insert((s.clone(), target.clone(), false));
+            }
+        }
+        let dotted = self
+            .branches
+            .iter()
+            .map(|(source, _, dests)| (source, dests))
+            .chain(
+                self.destinations
+                    .iter()
+                    .map(|(source, dests)| (source, dests)),
+            );
+        for (source, dests) in dotted {
+            for d in dests {
+                edges.insert((source.clone(), d.clone(), true));
+            }
+        }
+        edges
     }
 
     /// The declared state channels, checked for reserved and duplicate

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::error::GraphError;
 use super::io::{Input, RunOutcome};
-use super::options::CompileOptions;
+use super::options::{CompileOptions, RunOptions};
 use super::persist::{Durability, Saver};
 use super::run::{Run, RunSettings};
 use super::snapshot::StateSnapshot;
@@ -151,6 +151,48 @@ impl CompiledGraph {
         Run::start(self.settings.clone(), input.into(), config, None).await
     }
 
+    /// Like [`invoke`](Self::invoke), with per-run options over the
+    /// graph's settings (durability, recursion limit, static interrupts),
+    /// as LangGraph takes them per `invoke`. An interrupt list naming a
+    /// node the graph does not have is [`GraphError::InvalidGraph`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Input, Reducer, RunOptions, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("draft", |_, _| Ok(Update::new().set("log", "drafted")))
+    ///     .add_sync_node("send", |_, _| Ok(Update::new().set("log", "sent")))
+    ///     .add_edge(START, "draft")
+    ///     .add_edge("draft", "send");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let thread = Config::thread("t");
+    /// // This run only stops before `send`; the graph itself has no interrupt.
+    /// let out = app
+    ///     .invoke_with(json!({}), &thread, &RunOptions::new().interrupt_before(["send"]))
+    ///     .await?;
+    /// assert_eq!(out.next, vec!["send"]);
+    /// let out = app.invoke(Input::Continue, &thread).await?;
+    /// assert_eq!(out.values["log"], json!(["drafted", "sent"]));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn invoke_with(
+        &self,
+        input: impl Into<Input>,
+        config: &Config,
+        options: &RunOptions,
+    ) -> Result<RunOutcome, GraphError> {
+        require_runtime("invoke")?;
+        let settings = self.settings.with_run_options(options)?;
+        Run::start(settings, input.into(), config, None).await
+    }
+
     /// Like [`invoke`](Self::invoke), but returns the run's events as a
     /// stream. The run proceeds in a tokio task; an error ends the stream
     /// with one `Err` (also [`GraphError::NoRuntime`] when called outside a
@@ -160,6 +202,19 @@ impl CompiledGraph {
         input: impl Into<Input>,
         config: &Config,
         mode: StreamMode,
+    ) -> GraphStream {
+        self.stream_with(input, config, mode, &RunOptions::new())
+    }
+
+    /// Like [`stream`](Self::stream), with per-run options as
+    /// [`invoke_with`](Self::invoke_with) takes them (an invalid one ends
+    /// the stream with its error).
+    pub fn stream_with(
+        &self,
+        input: impl Into<Input>,
+        config: &Config,
+        mode: StreamMode,
+        options: &RunOptions,
     ) -> GraphStream {
         let (tx, rx) = futures::channel::mpsc::unbounded();
         let sink = EventSink {
@@ -172,7 +227,13 @@ impl CompiledGraph {
             }));
             return GraphStream { rx };
         };
-        let settings = self.settings.clone();
+        let settings = match self.settings.with_run_options(options) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.unbounded_send(Err(e));
+                return GraphStream { rx };
+            }
+        };
         let (input, config) = (input.into(), config.clone());
         runtime.spawn(async move {
             if let Err(e) = Run::start(settings, input, &config, Some(sink)).await {
@@ -303,5 +364,80 @@ impl CompiledGraph {
     ) -> Result<Config, GraphError> {
         self.require_saver("update_state", config)?;
         Run::update_state(self.settings.clone(), config, values, as_node).await
+    }
+
+    /// Removes everything the graph's saver holds for thread `thread_id`
+    /// (checkpoints and writes, every namespace); an unknown thread is not
+    /// an error. [`GraphError::NoSaver`] without a saver.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("n", Reducer::last_value())
+    ///     .add_sync_node("one", |_, _| Ok(Update::new().set("n", 1)))
+    ///     .add_edge(START, "one");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// app.invoke(json!({}), &Config::thread("a")).await?;
+    ///
+    /// app.copy_thread("a", "b").await?;
+    /// assert_eq!(app.get_state(&Config::thread("b")).await?.values, json!({"n": 1}));
+    /// app.delete_thread("a").await?;
+    /// assert!(app.get_state(&Config::thread("a")).await?.metadata.is_none());
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn delete_thread(&self, thread_id: &str) -> Result<(), GraphError> {
+        let saver = self.require_saver("delete_thread", &Config::thread(thread_id))?;
+        saver
+            .delete_thread(thread_id)
+            .await
+            .map_err(GraphError::saver("delete_thread", thread_id))
+    }
+
+    /// Copies thread `source` (checkpoints and writes) to the new thread
+    /// `target`, through the graph's saver; see
+    /// [`delete_thread`](Self::delete_thread) for an example.
+    /// [`GraphError::NoSaver`] without a saver.
+    pub async fn copy_thread(&self, source: &str, target: &str) -> Result<(), GraphError> {
+        let saver = self.require_saver("copy_thread", &Config::thread(source))?;
+        if target.is_empty() {
+            return Err(GraphError::MissingThreadId {
+                operation: "copy_thread",
+            });
+        }
+        saver
+            .copy_thread(source, target)
+            .await
+            .map_err(GraphError::saver("copy_thread", source))
+    }
+
+    /// The graph's shape as Mermaid text, laid out as LangGraph's
+    /// `get_graph().draw_mermaid()`: `START` first, the nodes in the order
+    /// they were added, `END` when an edge reaches it, then the edges
+    /// sorted by source and target; static edges (a join as one edge from
+    /// each source) solid, the declared destinations of conditional edges
+    /// and of [`StateGraph::add_destinations`](crate::graph::StateGraph::add_destinations)
+    /// dotted. Node names are written as they are (not escaped).
+    ///
+    /// ```
+    /// use checkpointer::graph::{CompileOptions, StateGraph, Update, START, END};
+    ///
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_sync_node("a", |_, _| Ok(Update::new()))
+    ///     .add_edge(START, "a")
+    ///     .add_edge("a", END);
+    /// let text = graph.compile(CompileOptions::new())?.to_mermaid();
+    /// assert!(text.contains("\t__start__ --> a;\n\ta --> __end__;\n"));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// ```
+    pub fn to_mermaid(&self) -> String {
+        self.settings.spec.mermaid.clone()
     }
 }

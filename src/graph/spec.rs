@@ -49,6 +49,8 @@ pub(crate) struct GraphSpec {
     pub(crate) state_channels: Vec<String>,
     /// Every node, with `__start__`.
     pub(crate) nodes: BTreeMap<String, NodeSpec>,
+    /// The shape as Mermaid text (`CompiledGraph::to_mermaid`).
+    pub(crate) mermaid: String,
 }
 
 impl GraphSpec {
