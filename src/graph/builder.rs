@@ -12,6 +12,7 @@ use super::interrupt::Route;
 use super::mermaid;
 use super::node::{AsyncFnNode, Node, NodeContext, NodeResult, SyncFnNode};
 use super::options::CompileOptions;
+use super::retry::RetryPolicy;
 use super::spec::{END, GraphSpec, NodeSpec, RESERVED, RouterFn, START};
 use super::state::State;
 use crate::saver::TASKS;
@@ -106,6 +107,8 @@ pub struct StateGraph {
     branches: Vec<(String, Arc<RouterFn>, Vec<String>)>,
     /// Where a node's own gotos may lead (LangGraph's `destinations=`).
     destinations: Vec<(String, Vec<String>)>,
+    /// Retry policies by node.
+    retries: BTreeMap<String, RetryPolicy>,
 }
 
 impl fmt::Debug for StateGraph {
@@ -122,6 +125,7 @@ impl fmt::Debug for StateGraph {
             .field("edges", &self.edges)
             .field("branches", &self.branches.len())
             .field("destinations", &self.destinations)
+            .field("retries", &self.retries)
             .finish()
     }
 }
@@ -222,6 +226,43 @@ impl StateGraph {
             node.into(),
             destinations.iter().map(|d| (*d).to_owned()).collect(),
         ));
+        self
+    }
+
+    /// Retries `node` when it returns an error, as `policy` says (as
+    /// LangGraph's `add_node(..., retry_policy=...)`); a later call for the
+    /// same node replaces the policy. See [`RetryPolicy`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use checkpointer::graph::{CompileOptions, NodeError, Reducer, RetryPolicy, StateGraph, Update, START};
+    /// use checkpointer::Config;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let calls = Arc::new(AtomicU32::new(0));
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("reply", Reducer::last_value())
+    ///     .add_sync_node("call_api", {
+    ///         let calls = Arc::clone(&calls);
+    ///         move |_, _| match calls.fetch_add(1, Ordering::SeqCst) {
+    ///             0 => Err(NodeError::msg("503 from the service")),
+    ///             _ => Ok(Update::new().set("reply", "ok")),
+    ///         }
+    ///     })
+    ///     .add_retry_policy("call_api", RetryPolicy::new().initial_interval(Duration::ZERO).jitter(false))
+    ///     .add_edge(START, "call_api");
+    /// let app = graph.compile(CompileOptions::new())?;
+    /// let out = app.invoke(json!({}), &Config::default()).await?;
+    /// assert_eq!((out.values["reply"].clone(), calls.load(Ordering::SeqCst)), (json!("ok"), 2));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn add_retry_policy(&mut self, node: impl Into<String>, policy: RetryPolicy) -> &mut Self {
+        self.retries.insert(node.into(), policy);
         self
     }
 
@@ -337,6 +378,7 @@ impl StateGraph {
                 NodeSpec {
                     runner: Some(Arc::clone(node)),
                     triggers: vec![trigger],
+                    retry: self.retries.get(name).cloned(),
                     ..NodeSpec::default()
                 },
             );
@@ -375,6 +417,13 @@ impl StateGraph {
             known(source, "source")?;
             for d in dests {
                 known(d, "target")?;
+            }
+        }
+        for node in self.retries.keys() {
+            if !nodes.contains_key(node) || node == START {
+                return Err(GraphError::invalid_graph(format!(
+                    "a retry policy names {node:?}, which is not a node of the graph"
+                )));
             }
         }
         for (source, dests) in &self.destinations {

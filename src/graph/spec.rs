@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::channel::ChannelKind;
 use super::interrupt::Route;
 use super::node::Node;
+use super::retry::RetryPolicy;
 use super::state::State;
 use crate::saver::{ERROR, INTERRUPT, NO_WRITES, RESUME, SCHEDULED, TASKS};
 
@@ -39,6 +40,8 @@ pub(crate) struct NodeSpec {
     pub(crate) joins: Vec<String>,
     /// Conditional edges from this node.
     pub(crate) routers: Vec<Arc<RouterFn>>,
+    /// How a failing run of the node is retried (none: it is not).
+    pub(crate) retry: Option<RetryPolicy>,
 }
 
 /// A compiled graph's shape.
