@@ -115,6 +115,7 @@ mod builder;
 mod channel;
 mod compiled;
 mod error;
+mod finite;
 mod interrupt;
 mod io;
 mod mermaid;

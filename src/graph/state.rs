@@ -139,9 +139,44 @@ impl Update {
     }
 
     /// The same update, also writing `value` to `channel`.
+    ///
+    /// JSON has no NaN or infinity, and `serde_json` would store one as
+    /// `null` without a word: a value holding one (anywhere inside it) is
+    /// refused instead, and the task fails with
+    /// [`GraphError::InvalidUpdate`] naming the channel and where in the
+    /// value it is. (Store such a number as a string, or as `null` on
+    /// purpose.)
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, GraphError, Reducer, StateGraph, Update, START};
+    /// use checkpointer::Config;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("scores", Reducer::last_value())
+    ///     .add_sync_node("score", |_, _| Ok(Update::new().set("scores", vec![0.5, f64::NAN])))
+    ///     .add_edge(START, "score");
+    /// let app = graph.compile(CompileOptions::new())?;
+    /// let err = app.invoke(json!({}), &Config::default()).await.unwrap_err();
+    /// assert!(matches!(&err, GraphError::InvalidUpdate { node, reason, .. }
+    ///     if node == "score" && reason.contains("\"scores\"") && reason.contains("NaN at $[1]")));
+    /// # Ok::<(), GraphError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn set(mut self, channel: impl Into<String>, value: impl Serialize) -> Self {
         let channel = channel.into();
+        if let Err(found) = super::finite::check(&value) {
+            self.error.get_or_insert_with(|| {
+                format!(
+                    "the value for {channel:?} holds {found}, which JSON cannot store                      (serde_json would silently make it null)"
+                )
+            });
+            return self;
+        }
         match serde_json::to_value(value) {
             Ok(v) => self.writes.push((channel, v)),
             Err(e) => {
