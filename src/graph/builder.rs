@@ -15,6 +15,7 @@ use super::options::CompileOptions;
 use super::retry::RetryPolicy;
 use super::spec::{END, GraphSpec, NodeSpec, RESERVED, RouterFn, START};
 use super::state::State;
+use super::subgraph::SubgraphNode;
 use crate::saver::TASKS;
 
 /// Channels by name, as the builder collects them.
@@ -109,6 +110,8 @@ pub struct StateGraph {
     destinations: Vec<(String, Vec<String>)>,
     /// Retry policies by node.
     retries: BTreeMap<String, RetryPolicy>,
+    /// Nodes that run a compiled graph.
+    subgraphs: BTreeMap<String, CompiledGraph>,
 }
 
 impl fmt::Debug for StateGraph {
@@ -126,6 +129,7 @@ impl fmt::Debug for StateGraph {
             .field("branches", &self.branches.len())
             .field("destinations", &self.destinations)
             .field("retries", &self.retries)
+            .field("subgraphs", &self.subgraphs.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -165,6 +169,62 @@ impl StateGraph {
     pub fn add_node_impl(&mut self, name: impl Into<String>, node: impl Node) -> &mut Self {
         self.nodes.push((name.into(), Arc::new(node)));
         self
+    }
+
+    /// Adds a node that runs the compiled graph `graph` (a subgraph), as a
+    /// compiled LangGraph graph added as a node: on the parent's thread,
+    /// under the namespace `<name>:<task id>` (joined to the parent's with
+    /// `|`), with the parent's values of the channels it declares as its
+    /// input; its final values of the channels the parent declares are the
+    /// node's update (through the parent's reducers). An interrupt inside
+    /// stops the parent with the same question, and
+    /// [`Command::resume`](crate::graph::Command::resume) on the parent
+    /// answers it inside. Give both graphs the same saver, so the
+    /// subgraph's checkpoints are kept beside the parent's (without one,
+    /// the subgraph runs afresh each time and cannot be resumed).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{Command, CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{BaseCheckpointSaver, Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(InMemorySaver::new());
+    /// let mut review = StateGraph::new();
+    /// review
+    ///     .add_channel("draft", Reducer::last_value())
+    ///     .add_sync_node("approve", |s, ctx| {
+    ///         let ok = ctx.interrupt(json!({"approve": s.get::<String>("draft")?}))?;
+    ///         Ok(Update::new().set("draft", format!("{} ({ok})", s.get::<String>("draft")?)))
+    ///     })
+    ///     .add_edge(START, "approve");
+    /// let review = review.compile(CompileOptions::new().saver(Arc::clone(&saver)))?;
+    ///
+    /// let mut parent = StateGraph::new();
+    /// parent
+    ///     .add_channel("draft", Reducer::last_value())
+    ///     .add_sync_node("write", |_, _| Ok(Update::new().set("draft", "hello")))
+    ///     .add_subgraph("review", review)
+    ///     .add_edge(START, "write")
+    ///     .add_edge("write", "review");
+    /// let app = parent.compile(CompileOptions::new().saver(saver))?;
+    /// let thread = Config::thread("t");
+    /// let out = app.invoke(json!({}), &thread).await?;
+    /// assert_eq!(out.interrupts[0].value, json!({"approve": "hello"}));
+    /// let out = app.invoke(Command::resume("yes"), &thread).await?;
+    /// assert_eq!(out.values["draft"], json!("hello (\"yes\")"));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn add_subgraph(&mut self, name: impl Into<String>, graph: CompiledGraph) -> &mut Self {
+        let name = name.into();
+        let placeholder = SubgraphNode {
+            graph: graph.clone(),
+            parent_channels: Arc::new(Vec::new()),
+        };
+        self.subgraphs.insert(name.clone(), graph);
+        self.add_node_impl(name, placeholder)
     }
 
     /// Adds an edge: after `from` runs, `to` runs in the next step. With
@@ -341,6 +401,23 @@ impl StateGraph {
         Ok(channels)
     }
 
+    /// The node's runner: a subgraph's knows the parent's state channels.
+    fn runner_of(&self, name: &str, node: &Arc<dyn Node>, channels: &Channels) -> Arc<dyn Node> {
+        match self.subgraphs.get(name) {
+            Some(graph) => Arc::new(SubgraphNode {
+                graph: graph.clone(),
+                parent_channels: Arc::new(
+                    channels
+                        .iter()
+                        .filter(|(_, kind)| matches!(kind, ChannelKind::State(_)))
+                        .map(|(name, _)| name.clone())
+                        .collect(),
+                ),
+            }),
+            None => Arc::clone(node),
+        }
+    }
+
     /// The built-in `__start__` node and the declared nodes, each with its
     /// trigger channel (added to `channels`, with `__start__` and
     /// `__pregel_tasks`).
@@ -376,7 +453,7 @@ impl StateGraph {
             nodes.insert(
                 name.clone(),
                 NodeSpec {
-                    runner: Some(Arc::clone(node)),
+                    runner: Some(self.runner_of(name, node, channels)),
                     triggers: vec![trigger],
                     retry: self.retries.get(name).cloned(),
                     ..NodeSpec::default()

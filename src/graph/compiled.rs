@@ -104,6 +104,11 @@ impl CompiledGraph {
         self
     }
 
+    /// The graph's state channels.
+    pub(crate) fn state_channels(&self) -> &[String] {
+        &self.settings.spec.state_channels
+    }
+
     /// The saver, if the graph has one.
     pub fn saver(&self) -> Option<&Arc<dyn BaseCheckpointSaver>> {
         self.settings.saver.as_ref().map(Saver::inner)

@@ -130,6 +130,7 @@ mod state;
 #[cfg(test)]
 mod step_spans;
 mod stream;
+mod subgraph;
 mod task;
 
 pub use builder::{EdgeSources, StateGraph};
