@@ -9,6 +9,15 @@ use crate::saver::BaseCheckpointSaver;
 /// The default [`CompiledGraph::with_recursion_limit`](crate::graph::CompiledGraph::with_recursion_limit).
 pub const DEFAULT_RECURSION_LIMIT: usize = 25;
 
+/// Node names, as the interrupt lists take them.
+fn names<I, S>(nodes: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    nodes.into_iter().map(Into::into).collect()
+}
+
 /// Options of [`StateGraph::compile`](crate::graph::StateGraph::compile).
 #[derive(Clone, Default)]
 pub struct CompileOptions {
@@ -38,7 +47,7 @@ impl CompileOptions {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.interrupt_before = nodes.into_iter().map(Into::into).collect();
+        self.interrupt_before = names(nodes);
         self
     }
 
@@ -50,7 +59,7 @@ impl CompileOptions {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.interrupt_after = nodes.into_iter().map(Into::into).collect();
+        self.interrupt_after = names(nodes);
         self
     }
 }
@@ -121,7 +130,7 @@ impl RunOptions {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.interrupt_before = Some(nodes.into_iter().map(Into::into).collect());
+        self.interrupt_before = Some(names(nodes));
         self
     }
 
@@ -132,7 +141,7 @@ impl RunOptions {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.interrupt_after = Some(nodes.into_iter().map(Into::into).collect());
+        self.interrupt_after = Some(names(nodes));
         self
     }
 }
