@@ -19,6 +19,24 @@ use graph_support::*;
 /// Parent `write -> review`, where `review` is the subgraph
 /// `approve (asks) -> polish`; channels `draft` (last value), `log` (append).
 fn parent(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    let review = review_graph(saver);
+    let mut g = StateGraph::new();
+    g.add_channel("draft", Reducer::last_value())
+        .add_channel("log", Reducer::append())
+        .add_sync_node("write", |_, _| {
+            Ok(Update::new()
+                .set("draft", "hello")
+                .set("log", vec!["written"]))
+        })
+        .add_subgraph("review", review)
+        .add_edge(START, "write")
+        .add_edge("write", "review");
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+/// The subgraph `approve (asks) -> polish`.
+fn review_graph(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
     let mut sub = StateGraph::new();
     sub.add_channel("draft", Reducer::last_value())
         .add_channel("log", Reducer::append())
@@ -37,21 +55,7 @@ fn parent(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
         })
         .add_edge(START, "approve")
         .add_edge("approve", "polish");
-    let review = sub
-        .compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap();
-    let mut g = StateGraph::new();
-    g.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_sync_node("write", |_, _| {
-            Ok(Update::new()
-                .set("draft", "hello")
-                .set("log", vec!["written"]))
-        })
-        .add_subgraph("review", review)
-        .add_edge(START, "write")
-        .add_edge("write", "review");
-    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+    sub.compile(CompileOptions::new().saver(Arc::clone(saver)))
         .unwrap()
 }
 
@@ -106,6 +110,22 @@ async fn an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside(factory: Fac
     assert_eq!(ns.len(), 2);
     assert_eq!(ns[0], "");
     assert_eq!(ns[1], format!("review:{}", s.tasks[0].id));
+    // The parent's snapshot points at the subgraph's checkpoints, as
+    // LangGraph's does (`task.state`), and the subgraph reads them.
+    let sub_config = s.tasks[0].state.clone().expect("a subgraph task");
+    assert_eq!(sub_config.ns(), ns[1]);
+    let sub = review_graph(&saver);
+    let inside = sub.get_state(&sub_config).await.unwrap();
+    assert_eq!(inside.next, vec!["approve"]);
+    assert_eq!(inside.interrupts[0].value, json!({"approve": "hello"}));
+    assert_eq!(
+        sources(
+            &sub.get_state_history(&sub_config, &ListOptions::new())
+                .await
+                .unwrap()
+        ),
+        vec![(LOOP, 0), (INPUT, -1)]
+    );
     assert_eq!(
         history(&saver, &ns[1]),
         vec![(0, LOOP, json!("hello")), (-1, INPUT, Value::Null)]
@@ -142,9 +162,41 @@ async fn an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside(factory: Fac
     );
 }
 
+async fn nested_subgraphs_join_their_namespaces_with_a_bar(factory: Factory) {
+    let (saver, _guard) = factory();
+    // outer -> (the whole parent graph above) -> review.
+    let middle = parent(&saver);
+    let mut g = StateGraph::new();
+    g.add_channel("draft", Reducer::last_value())
+        .add_channel("log", Reducer::append())
+        .add_subgraph("inner", middle)
+        .add_edge(START, "inner");
+    let outer = g
+        .compile(CompileOptions::new().saver(Arc::clone(&saver)))
+        .unwrap();
+    let thread = Config::thread("t");
+    let out = outer.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.interrupts[0].value, json!({"approve": "hello"}));
+    let ns = namespaces(&saver);
+    assert_eq!(ns.len(), 3, "{ns:?}");
+    assert!(
+        ns[1].starts_with("inner:") && !ns[1].contains('|'),
+        "{ns:?}"
+    );
+    let (first, second) = ns[2].split_once('|').expect("a nested namespace");
+    assert_eq!(first, ns[1]);
+    assert!(second.starts_with("review:"), "{ns:?}");
+    // The answer reaches the innermost graph.
+    let out = outer.invoke(Command::resume("yes"), &thread).await.unwrap();
+    assert_eq!(out.values["draft"], json!("hello (yes)!"));
+    assert!(!out.is_interrupted());
+}
+
 per_saver_tests!(memory, super::memory_saver;
     an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside,
+    nested_subgraphs_join_their_namespaces_with_a_bar,
 );
 per_saver_tests!(sqlite, super::sqlite_saver;
     an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside,
+    nested_subgraphs_join_their_namespaces_with_a_bar,
 );

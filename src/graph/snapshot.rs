@@ -9,6 +9,7 @@ use super::algo::{
 use super::error::GraphError;
 use super::interrupt::Interrupt;
 use super::spec::GraphSpec;
+use super::subgraph::task_namespace;
 use super::task::Task;
 use crate::saver::{
     ChannelVersion, CheckpointMetadata, CheckpointTuple, Config, ERROR, PendingWrite,
@@ -69,6 +70,13 @@ pub struct TaskSnapshot {
     pub interrupts: Vec<Interrupt>,
     /// Its saved writes `[[channel, value], ...]`, if it finished.
     pub result: Option<Value>,
+    /// For a task of a subgraph node
+    /// ([`add_subgraph`](crate::graph::StateGraph::add_subgraph)): the
+    /// config of the subgraph's checkpoints (thread and namespace
+    /// `<node>:<task id>`), as LangGraph's snapshot gives it; pass it to
+    /// the subgraph's [`get_state`](crate::graph::CompiledGraph::get_state)
+    /// or [`get_state_history`](crate::graph::CompiledGraph::get_state_history).
+    pub state: Option<Config>,
 }
 
 impl StateSnapshot {
@@ -146,7 +154,14 @@ impl StateSnapshot {
             .collect();
         let tasks: Vec<TaskSnapshot> = tasks
             .into_iter()
-            .map(|task| TaskSnapshot::of(task, &t.pending_writes))
+            .map(|task| {
+                let sub = spec.nodes.get(&task.name).is_some_and(|n| n.subgraph);
+                let state = sub.then(|| {
+                    let ns = task_namespace(t.config.ns(), &task.name, &task.id);
+                    Config::thread(t.config.thread_id.clone()).with_ns(ns)
+                });
+                TaskSnapshot::of(task, &t.pending_writes, state)
+            })
             .collect();
         let interrupts = tasks.iter().flat_map(|s| s.interrupts.clone()).collect();
         Ok(StateSnapshot {
@@ -164,7 +179,7 @@ impl StateSnapshot {
 
 impl TaskSnapshot {
     /// `task` as its writes pending at the checkpoint show it.
-    fn of(task: Task, pending: &[PendingWrite]) -> Self {
+    fn of(task: Task, pending: &[PendingWrite], state: Option<Config>) -> Self {
         let mine = || pending.iter().filter(|w| w.task_id == task.id);
         let error = mine().find(|w| w.channel == ERROR).map(|w| match &w.value {
             Value::String(s) => s.clone(),
@@ -180,6 +195,7 @@ impl TaskSnapshot {
             error,
             interrupts,
             result,
+            state,
         }
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct NodeSpec {
     pub(crate) routers: Vec<Arc<RouterFn>>,
     /// How a failing run of the node is retried (none: it is not).
     pub(crate) retry: Option<RetryPolicy>,
+    /// Whether the node runs a subgraph.
+    pub(crate) subgraph: bool,
 }
 
 /// A compiled graph's shape.
