@@ -46,9 +46,10 @@ async fn linear_run_checkpoints_every_step(factory: Factory) {
         assert!(s.metadata.as_ref().unwrap().parents.is_empty());
     }
     // Values per step, and what was to run next.
-    assert_eq!(h[3].values, json!({}));
+    // An append channel never written reads as `[]`, as in LangGraph.
+    assert_eq!(h[3].values, json!({"log": []}));
     assert_eq!(h[3].next, vec!["__start__"]);
-    assert_eq!(h[2].values, json!({"x": 1}));
+    assert_eq!(h[2].values, json!({"x": 1, "log": []}));
     assert_eq!(h[2].next, vec!["a"]);
     assert_eq!(h[1].values, json!({"x": 1, "log": ["a"]}));
     assert_eq!(h[1].next, vec!["b"]);
@@ -805,12 +806,12 @@ async fn recursion_limit_names_the_step(factory: Factory) {
             step,
             thread_id,
         } => {
-            assert_eq!((limit, step, thread_id.as_str()), (5, 5, "t"));
+            assert_eq!((limit, step, thread_id.as_str()), (5, 6, "t"));
         }
         other => panic!("unexpected {other:?}"),
     }
-    // __start__ plus four spins fit in five steps.
-    assert_eq!(c.get("spin"), 4);
+    // As in LangGraph, steps 0 to 5 run: __start__ plus five spins.
+    assert_eq!(c.get("spin"), 5);
     let default = compile(&g, &saver);
     let err = default
         .invoke(json!({}), &Config::thread("t2"))
@@ -818,7 +819,7 @@ async fn recursion_limit_names_the_step(factory: Factory) {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("recursion limit of 25 steps reached at step 25")
+            .contains("recursion limit of 25 steps reached at step 26")
     );
 }
 
@@ -865,14 +866,15 @@ async fn loop_ends_by_router_and_limit_leaves_thread_resumable(factory: Factory)
             err,
             GraphError::RecursionLimit {
                 limit: 4,
-                step: 4,
+                step: 5,
                 ..
             }
         ),
         "{err}"
     );
+    // Steps 0 to 4 ran: __start__, inc, check, inc, check.
     let done_before = (c.get("inc"), c.get("check"));
-    assert_eq!(done_before, (2, 1));
+    assert_eq!(done_before, (2, 2));
     let out = app
         .clone()
         .with_recursion_limit(100)

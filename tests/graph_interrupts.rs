@@ -514,9 +514,11 @@ async fn interrupt_keeps_the_finished_work_of_its_step(factory: Factory) {
     // The outcome shows worker's write; the checkpoint holds it as pending.
     assert_eq!(out.values["log"], json!(["worker"]));
     assert_eq!(out.next, vec!["asker"]);
+    // As in LangGraph, `get_state` of the latest checkpoint applies the
+    // finished task's writes and leaves it out of `next`.
     let s = app.get_state(&thread).await.unwrap();
-    assert_eq!(s.values, json!({}));
-    assert_eq!(s.next, vec!["asker", "worker"]);
+    assert_eq!(s.values, json!({"log": ["worker"]}));
+    assert_eq!(s.next, vec!["asker"]);
     assert!(s.tasks[1].result.is_some());
     let out = app.invoke(Command::resume("yes"), &thread).await.unwrap();
     assert_eq!(out.values["log"], json!(["asker:yes", "worker"]));
@@ -540,7 +542,8 @@ async fn exit_mode_interrupt_mid_fan_out_keeps_finished_work(factory: Factory) {
         let thread = Config::thread(format!("{mode:?}"));
         app.invoke(json!({}), &thread).await.unwrap();
         let s = app.get_state(&thread).await.unwrap();
-        assert_eq!(s.next, vec!["asker", "worker"], "{mode:?}");
+        // The finished worker is left out of `next`, as in LangGraph.
+        assert_eq!(s.next, vec!["asker"], "{mode:?}");
         assert!(s.tasks[1].result.is_some(), "{mode:?}");
         let out = app.invoke(Command::resume("go"), &thread).await.unwrap();
         assert_eq!(
@@ -818,9 +821,10 @@ async fn new_input_after_a_command_update_keeps_the_update(factory: Factory) {
         .unwrap();
     assert_eq!(out.values["note"], json!("kept"));
     assert!(out.is_interrupted());
+    // The snapshot applies the pending update, as LangGraph's does.
     assert_eq!(
         app.get_state(&thread).await.unwrap().values.get("note"),
-        None
+        Some(&json!("kept"))
     );
     // A new input: as in LangGraph, the pending NULL writes still apply.
     let out = app.invoke(json!({"log": ["new"]}), &thread).await.unwrap();

@@ -261,9 +261,10 @@ async fn replay_from_older_checkpoint_forks(factory: Factory) {
         .unwrap();
     assert_eq!(
         sources(&h),
+        // As in LangGraph: the fork is the replayed step + 1.
         vec![
-            (LOOP, 2),
-            (FORK, 1),
+            (LOOP, 3),
+            (FORK, 2),
             (LOOP, 2),
             (LOOP, 1),
             (LOOP, 0),
@@ -351,9 +352,9 @@ async fn time_travel_keeps_the_original_branch(factory: Factory) {
     assert_eq!(
         sources(&h[..3]),
         vec![
+            (CheckpointSource::Loop, 4),
             (CheckpointSource::Loop, 3),
-            (CheckpointSource::Loop, 2),
-            (CheckpointSource::Fork, 1)
+            (CheckpointSource::Fork, 2)
         ]
     );
     assert_eq!(

@@ -363,7 +363,19 @@ async fn conflict_after_the_step_saves_the_last_writes_alone(factory: Factory) {
     };
     let calls = recorder.calls();
     assert_eq!(calls[2..], [x(&ids["a"]), x(&ids["b"])], "{calls:?}");
-    let state = app.get_state(&thread).await.unwrap();
+    // The latest state applies the finished writes, which conflict: an
+    // error, as LangGraph's `get_state` raises; the history's record of
+    // the step still shows both tasks finished.
+    let err = app.get_state(&thread).await.unwrap_err();
+    assert!(
+        matches!(err, GraphError::ConflictingUpdate { step: 1, .. }),
+        "{err:?}"
+    );
+    let history = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .unwrap();
+    let state = &history[0];
     assert!(state.tasks.iter().all(|t| t.result.is_some()), "{state:?}");
 }
 

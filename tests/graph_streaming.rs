@@ -46,8 +46,8 @@ async fn values_mode_streams_every_state(app: &CompiledGraph) {
     assert_eq!(
         vals,
         vec![
-            (-1, json!({})),
-            (0, json!({"x": 1})),
+            (-1, json!({"log": []})),
+            (0, json!({"x": 1, "log": []})),
             (1, json!({"x": 1, "log": ["a"]})),
             (2, json!({"x": 1, "log": ["a", "b"]})),
         ]

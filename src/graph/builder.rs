@@ -9,10 +9,13 @@ use super::channel::{ChannelKind, Reducer, START_CHANNEL, branch_channel, join_c
 use super::compiled::CompiledGraph;
 use super::error::GraphError;
 use super::interrupt::Route;
+use super::mermaid;
 use super::node::{AsyncFnNode, Node, NodeContext, NodeResult, SyncFnNode};
 use super::options::CompileOptions;
+use super::retry::RetryPolicy;
 use super::spec::{END, GraphSpec, NodeSpec, RESERVED, RouterFn, START};
 use super::state::State;
+use super::subgraph::SubgraphNode;
 use crate::saver::TASKS;
 
 /// Channels by name, as the builder collects them.
@@ -103,6 +106,12 @@ pub struct StateGraph {
     nodes: Vec<(String, Arc<dyn Node>)>,
     edges: Vec<(Vec<String>, String)>,
     branches: Vec<(String, Arc<RouterFn>, Vec<String>)>,
+    /// Where a node's own gotos may lead (LangGraph's `destinations=`).
+    destinations: Vec<(String, Vec<String>)>,
+    /// Retry policies by node.
+    retries: BTreeMap<String, RetryPolicy>,
+    /// Nodes that run a compiled graph.
+    subgraphs: BTreeMap<String, CompiledGraph>,
 }
 
 impl fmt::Debug for StateGraph {
@@ -118,6 +127,9 @@ impl fmt::Debug for StateGraph {
             )
             .field("edges", &self.edges)
             .field("branches", &self.branches.len())
+            .field("destinations", &self.destinations)
+            .field("retries", &self.retries)
+            .field("subgraphs", &self.subgraphs.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -159,6 +171,62 @@ impl StateGraph {
         self
     }
 
+    /// Adds a node that runs the compiled graph `graph` (a subgraph), as a
+    /// compiled LangGraph graph added as a node: on the parent's thread,
+    /// under the namespace `<name>:<task id>` (joined to the parent's with
+    /// `|`), with the parent's values of the channels it declares as its
+    /// input; its final values of the channels the parent declares are the
+    /// node's update (through the parent's reducers). An interrupt inside
+    /// stops the parent with the same question, and
+    /// [`Command::resume`](crate::graph::Command::resume) on the parent
+    /// answers it inside. Give both graphs the same saver, so the
+    /// subgraph's checkpoints are kept beside the parent's (without one,
+    /// the subgraph runs afresh each time and cannot be resumed).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{Command, CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{BaseCheckpointSaver, Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(InMemorySaver::new());
+    /// let mut review = StateGraph::new();
+    /// review
+    ///     .add_channel("draft", Reducer::last_value())
+    ///     .add_sync_node("approve", |s, ctx| {
+    ///         let ok = ctx.interrupt(json!({"approve": s.get::<String>("draft")?}))?;
+    ///         Ok(Update::new().set("draft", format!("{} ({ok})", s.get::<String>("draft")?)))
+    ///     })
+    ///     .add_edge(START, "approve");
+    /// let review = review.compile(CompileOptions::new().saver(Arc::clone(&saver)))?;
+    ///
+    /// let mut parent = StateGraph::new();
+    /// parent
+    ///     .add_channel("draft", Reducer::last_value())
+    ///     .add_sync_node("write", |_, _| Ok(Update::new().set("draft", "hello")))
+    ///     .add_subgraph("review", review)
+    ///     .add_edge(START, "write")
+    ///     .add_edge("write", "review");
+    /// let app = parent.compile(CompileOptions::new().saver(saver))?;
+    /// let thread = Config::thread("t");
+    /// let out = app.invoke(json!({}), &thread).await?;
+    /// assert_eq!(out.interrupts[0].value, json!({"approve": "hello"}));
+    /// let out = app.invoke(Command::resume("yes"), &thread).await?;
+    /// assert_eq!(out.values["draft"], json!("hello (\"yes\")"));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn add_subgraph(&mut self, name: impl Into<String>, graph: CompiledGraph) -> &mut Self {
+        let name = name.into();
+        let placeholder = SubgraphNode {
+            graph: graph.clone(),
+            parent_channels: Arc::new(Vec::new()),
+        };
+        self.subgraphs.insert(name.clone(), graph);
+        self.add_node_impl(name, placeholder)
+    }
+
     /// Adds an edge: after `from` runs, `to` runs in the next step. With
     /// several sources (`add_edge(["a", "b"], "c")`), `to` runs once after
     /// all of them have run.
@@ -191,6 +259,73 @@ impl StateGraph {
         self
     }
 
+    /// Declares where `node` may go with [`Update::goto`](crate::graph::Update::goto),
+    /// as LangGraph's `add_node(..., destinations=...)`: for `compile`'s
+    /// check that every node can be reached (a node reached only by gotos
+    /// needs it). It does not limit the gotos at run time.
+    ///
+    /// ```
+    /// use checkpointer::graph::{CompileOptions, StateGraph, Update, START};
+    ///
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_sync_node("router", |_, _| Ok(Update::new().goto("worker")))
+    ///     .add_sync_node("worker", |_, _| Ok(Update::new()))
+    ///     .add_edge(START, "router");
+    /// // Without the declaration, `worker` is unreachable for `compile`.
+    /// assert!(graph.compile(CompileOptions::new()).is_err());
+    /// graph.add_destinations("router", &["worker"]);
+    /// assert!(graph.compile(CompileOptions::new()).is_ok());
+    /// ```
+    pub fn add_destinations(
+        &mut self,
+        node: impl Into<String>,
+        destinations: &[&str],
+    ) -> &mut Self {
+        self.destinations.push((
+            node.into(),
+            destinations.iter().map(|d| (*d).to_owned()).collect(),
+        ));
+        self
+    }
+
+    /// Retries `node` when it returns an error, as `policy` says (as
+    /// LangGraph's `add_node(..., retry_policy=...)`); a later call for the
+    /// same node replaces the policy. See [`RetryPolicy`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use checkpointer::graph::{CompileOptions, NodeError, Reducer, RetryPolicy, StateGraph, Update, START};
+    /// use checkpointer::Config;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let calls = Arc::new(AtomicU32::new(0));
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("reply", Reducer::last_value())
+    ///     .add_sync_node("call_api", {
+    ///         let calls = Arc::clone(&calls);
+    ///         move |_, _| match calls.fetch_add(1, Ordering::SeqCst) {
+    ///             0 => Err(NodeError::msg("503 from the service")),
+    ///             _ => Ok(Update::new().set("reply", "ok")),
+    ///         }
+    ///     })
+    ///     .add_retry_policy("call_api", RetryPolicy::new().initial_interval(Duration::ZERO).jitter(false))
+    ///     .add_edge(START, "call_api");
+    /// let app = graph.compile(CompileOptions::new())?;
+    /// let out = app.invoke(json!({}), &Config::default()).await?;
+    /// assert_eq!((out.values["reply"].clone(), calls.load(Ordering::SeqCst)), (json!("ok"), 2));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn add_retry_policy(&mut self, node: impl Into<String>, policy: RetryPolicy) -> &mut Self {
+        self.retries.insert(node.into(), policy);
+        self
+    }
+
     /// Checks the graph and makes it runnable.
     ///
     /// Errors ([`GraphError::InvalidGraph`]): duplicate or reserved node or
@@ -208,11 +343,40 @@ impl StateGraph {
         self.check_names(&nodes, options)?;
         self.wire_edges(&mut nodes, &mut channels);
         self.check_reachable(&nodes)?;
+        let names: Vec<String> = self.nodes.iter().map(|(n, _)| n.clone()).collect();
         Ok(GraphSpec {
             channels,
             state_channels,
             nodes,
+            mermaid: mermaid::render(&names, &self.drawn_edges()),
         })
+    }
+
+    /// Every edge as `to_mermaid` draws it: static edges (a join as one
+    /// edge from each source) and, dotted, the declared destinations of
+    /// conditional edges and of nodes' gotos.
+    fn drawn_edges(&self) -> BTreeSet<mermaid::DrawnEdge> {
+        let mut edges = BTreeSet::new();
+        for (sources, target) in &self.edges {
+            for s in sources {
+                edges.insert((s.clone(), target.clone(), false));
+            }
+        }
+        let dotted = self
+            .branches
+            .iter()
+            .map(|(source, _, dests)| (source, dests))
+            .chain(
+                self.destinations
+                    .iter()
+                    .map(|(source, dests)| (source, dests)),
+            );
+        for (source, dests) in dotted {
+            for d in dests {
+                edges.insert((source.clone(), d.clone(), true));
+            }
+        }
+        edges
     }
 
     /// The declared state channels, checked for reserved and duplicate
@@ -235,6 +399,23 @@ impl StateGraph {
             }
         }
         Ok(channels)
+    }
+
+    /// The node's runner: a subgraph's knows the parent's state channels.
+    fn runner_of(&self, name: &str, node: &Arc<dyn Node>, channels: &Channels) -> Arc<dyn Node> {
+        match self.subgraphs.get(name) {
+            Some(graph) => Arc::new(SubgraphNode {
+                graph: graph.clone(),
+                parent_channels: Arc::new(
+                    channels
+                        .iter()
+                        .filter(|(_, kind)| matches!(kind, ChannelKind::State(_)))
+                        .map(|(name, _)| name.clone())
+                        .collect(),
+                ),
+            }),
+            None => Arc::clone(node),
+        }
     }
 
     /// The built-in `__start__` node and the declared nodes, each with its
@@ -272,8 +453,10 @@ impl StateGraph {
             nodes.insert(
                 name.clone(),
                 NodeSpec {
-                    runner: Some(Arc::clone(node)),
+                    runner: Some(self.runner_of(name, node, channels)),
                     triggers: vec![trigger],
+                    retry: self.retries.get(name).cloned(),
+                    subgraph: self.subgraphs.contains_key(name),
                     ..NodeSpec::default()
                 },
             );
@@ -309,6 +492,19 @@ impl StateGraph {
             known(target, "target")?;
         }
         for (source, _, dests) in &self.branches {
+            known(source, "source")?;
+            for d in dests {
+                known(d, "target")?;
+            }
+        }
+        for node in self.retries.keys() {
+            if !nodes.contains_key(node) || node == START {
+                return Err(GraphError::invalid_graph(format!(
+                    "a retry policy names {node:?}, which is not a node of the graph"
+                )));
+            }
+        }
+        for (source, dests) in &self.destinations {
             known(source, "source")?;
             for d in dests {
                 known(d, "target")?;
@@ -426,6 +622,11 @@ impl StateGraph {
             for (sources, target) in &self.edges {
                 if sources.len() > 1 && sources.contains(&n) && target != END {
                     next.push(target.clone());
+                }
+            }
+            for (source, dests) in &self.destinations {
+                if *source == n {
+                    next.extend(dests.iter().filter(|d| *d != END).cloned());
                 }
             }
             queue.extend(next);

@@ -46,10 +46,22 @@ type ReduceFn = dyn Fn(&Value, Value) -> Value + Send + Sync;
 /// // A running sum: the current value (null when unset) and the update.
 /// let _sum = Reducer::custom(|cur: &Value, upd: Value| {
 ///     json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0))
-/// });
+/// })
+/// .with_default(json!(0));
 /// ```
+///
+/// # Defaults
+///
+/// As in LangGraph (where `Annotated[list, operator.add]` starts at `[]`),
+/// a reducer channel that was never written reads as its reducer's default:
+/// [`append`](Reducer::append) as `[]`, a [`custom`](Reducer::custom) one
+/// as the value given to [`with_default`](Reducer::with_default) (none
+/// unless given). Nodes, routers, run outcomes and state snapshots see the
+/// default; stored `channel_values` do not hold it (LangGraph does not
+/// store it either). A [`last_value`](Reducer::last_value) channel has no
+/// default: unset, it is absent.
 #[derive(Clone)]
-pub struct Reducer(ReducerKind);
+pub struct Reducer(ReducerKind, Option<Value>);
 
 #[derive(Clone)]
 enum ReducerKind {
@@ -62,22 +74,54 @@ impl Reducer {
     /// The channel keeps the last value written. Two writes in one step are
     /// an error naming both nodes.
     pub fn last_value() -> Self {
-        Reducer(ReducerKind::LastValue)
+        Reducer(ReducerKind::LastValue, None)
     }
 
     /// The channel is a list: a list update is concatenated to it, any other
-    /// value is appended as one element.
+    /// value is appended as one element. Its default is `[]`.
     pub fn append() -> Self {
-        Reducer(ReducerKind::Append)
+        Reducer(ReducerKind::Append, Some(Value::Array(Vec::new())))
     }
 
     /// The channel's new value is `f(current, update)`, applied once per
-    /// write in task order; `current` is `null` while the channel is unset.
+    /// write in task order; `current` is the default (see
+    /// [`with_default`](Reducer::with_default)) while the channel is unset,
+    /// `null` without one.
     pub fn custom<F>(f: F) -> Self
     where
         F: Fn(&Value, Value) -> Value + Send + Sync + 'static,
     {
-        Reducer(ReducerKind::Custom(Arc::new(f)))
+        Reducer(ReducerKind::Custom(Arc::new(f)), None)
+    }
+
+    /// The same reducer, with `default` as the value of the channel before
+    /// its first write (what nodes and snapshots read, and what a custom
+    /// reducer's first write folds into). Ignored by
+    /// [`last_value`](Reducer::last_value), which has no default.
+    ///
+    /// ```
+    /// use checkpointer::graph::Reducer;
+    /// use serde_json::{json, Value};
+    ///
+    /// let counts = Reducer::custom(|cur: &Value, upd: Value| {
+    ///     json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0))
+    /// })
+    /// .with_default(json!(0));
+    /// assert_eq!(counts.default_value(), Some(&json!(0)));
+    /// assert_eq!(Reducer::append().default_value(), Some(&json!([])));
+    /// assert_eq!(Reducer::last_value().with_default(json!(1)).default_value(), None);
+    /// ```
+    #[must_use]
+    pub fn with_default(mut self, default: Value) -> Self {
+        if !matches!(self.0, ReducerKind::LastValue) {
+            self.1 = Some(default);
+        }
+        self
+    }
+
+    /// The value the channel reads as before its first write, if any.
+    pub fn default_value(&self) -> Option<&Value> {
+        self.1.as_ref()
     }
 }
 
@@ -92,7 +136,10 @@ impl fmt::Debug for Reducer {
         match &self.0 {
             ReducerKind::LastValue => f.write_str("Reducer::LastValue"),
             ReducerKind::Append => f.write_str("Reducer::Append"),
-            ReducerKind::Custom(_) => f.write_str("Reducer::Custom(..)"),
+            ReducerKind::Custom(_) => match &self.1 {
+                Some(d) => write!(f, "Reducer::Custom(.., default: {d})"),
+                None => f.write_str("Reducer::Custom(..)"),
+            },
         }
     }
 }
@@ -136,7 +183,15 @@ impl ChannelKind {
 
     /// Whether this is a user channel with [`Reducer::last_value`].
     pub(crate) fn is_last_value(&self) -> bool {
-        matches!(self, ChannelKind::State(Reducer(ReducerKind::LastValue)))
+        matches!(self, ChannelKind::State(Reducer(ReducerKind::LastValue, _)))
+    }
+
+    /// The value a never-written channel reads as: its reducer's default.
+    pub(crate) fn default_value(&self) -> Option<&Value> {
+        match self {
+            ChannelKind::State(r) => r.default_value(),
+            _ => None,
+        }
     }
 
     /// Whether the channel is cleared at the end of a step that did not
@@ -156,7 +211,7 @@ impl ChannelKind {
             return Ok(false);
         }
         match self {
-            ChannelKind::State(Reducer(ReducerKind::LastValue)) => {
+            ChannelKind::State(Reducer(ReducerKind::LastValue, _)) => {
                 if writes.len() > 1 {
                     return Err(Conflict::TwoWrites {
                         first: writes[0].0.clone(),
@@ -165,7 +220,7 @@ impl ChannelKind {
                 }
                 *current = writes.into_iter().next().map(|(_, v)| v);
             }
-            ChannelKind::State(Reducer(ReducerKind::Append)) => {
+            ChannelKind::State(Reducer(ReducerKind::Append, _)) => {
                 let mut list = match current.take() {
                     Some(Value::Array(list)) => list,
                     Some(Value::Null) | None => Vec::new(),
@@ -176,7 +231,10 @@ impl ChannelKind {
                 }
                 *current = Some(Value::Array(list));
             }
-            ChannelKind::State(Reducer(ReducerKind::Custom(f))) => {
+            ChannelKind::State(Reducer(ReducerKind::Custom(f), default)) => {
+                if current.is_none() {
+                    current.clone_from(default);
+                }
                 fold_custom(f.as_ref(), current, writes)?;
             }
             ChannelKind::Ephemeral => {

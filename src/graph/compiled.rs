@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::error::GraphError;
 use super::io::{Input, RunOutcome};
-use super::options::CompileOptions;
+use super::options::{CompileOptions, RunOptions};
 use super::persist::{Durability, Saver};
 use super::run::{Run, RunSettings};
 use super::snapshot::StateSnapshot;
@@ -66,11 +66,47 @@ impl CompiledGraph {
     }
 
     /// The same graph, failing with [`GraphError::RecursionLimit`] when a run
-    /// would take more than `limit` supersteps (default 25).
+    /// goes past its step limit (`limit` default 25), LangGraph's rule:
+    /// with a limit of N, a run on new input runs and checkpoints steps 0
+    /// to N (N counted from the loaded checkpoint's step + 2 in general)
+    /// and then, if there is still work, fails naming the next step. The
+    /// thread stays resumable from the last checkpoint.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, GraphError, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver, ListOptions};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("n", Reducer::last_value())
+    ///     .add_sync_node("spin", |s, _| Ok(Update::new().set("n", s.get_or_default::<i64>("n")? + 1)))
+    ///     .add_edge(START, "spin")
+    ///     .add_edge("spin", "spin");
+    /// let app = graph
+    ///     .compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?
+    ///     .with_recursion_limit(2);
+    /// let thread = Config::thread("t");
+    /// let err = app.invoke(json!({}), &thread).await.unwrap_err();
+    /// assert!(matches!(err, GraphError::RecursionLimit { limit: 2, step: 3, .. }));
+    /// // Steps 0 (`__start__`), 1 and 2 ran and were checkpointed.
+    /// let last = app.get_state(&thread).await?;
+    /// assert_eq!(last.metadata.unwrap().step, 2);
+    /// assert_eq!(last.values["n"], json!(2));
+    /// # Ok::<(), GraphError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn with_recursion_limit(mut self, limit: usize) -> Self {
         self.settings.recursion_limit = limit;
         self
+    }
+
+    /// The graph's state channels.
+    pub(crate) fn state_channels(&self) -> &[String] {
+        &self.settings.spec.state_channels
     }
 
     /// The saver, if the graph has one.
@@ -103,6 +139,12 @@ impl CompiledGraph {
     /// [`Command`](crate::graph::Command). A config naming an older `checkpoint_id` runs from that
     /// checkpoint and forks the thread there.
     ///
+    /// Three likely mistakes pass as LangGraph lets them pass, and the
+    /// outcome's [`notices`](RunOutcome::notices) names them (see
+    /// [`RunNotice`](crate::graph::RunNotice)): a resume of a thread that
+    /// is not waiting, new input on a thread waiting on an interrupt (the
+    /// interrupt is dropped), an interrupt in a graph without a saver.
+    ///
     /// Tasks run on tokio: called outside a tokio runtime, this (and the
     /// thread APIs below) returns [`GraphError::NoRuntime`].
     pub async fn invoke(
@@ -112,6 +154,48 @@ impl CompiledGraph {
     ) -> Result<RunOutcome, GraphError> {
         require_runtime("invoke")?;
         Run::start(self.settings.clone(), input.into(), config, None).await
+    }
+
+    /// Like [`invoke`](Self::invoke), with per-run options over the
+    /// graph's settings (durability, recursion limit, static interrupts),
+    /// as LangGraph takes them per `invoke`. An interrupt list naming a
+    /// node the graph does not have is [`GraphError::InvalidGraph`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Input, Reducer, RunOptions, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("draft", |_, _| Ok(Update::new().set("log", "drafted")))
+    ///     .add_sync_node("send", |_, _| Ok(Update::new().set("log", "sent")))
+    ///     .add_edge(START, "draft")
+    ///     .add_edge("draft", "send");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let thread = Config::thread("t");
+    /// // This run only stops before `send`; the graph itself has no interrupt.
+    /// let out = app
+    ///     .invoke_with(json!({}), &thread, &RunOptions::new().interrupt_before(["send"]))
+    ///     .await?;
+    /// assert_eq!(out.next, vec!["send"]);
+    /// let out = app.invoke(Input::Continue, &thread).await?;
+    /// assert_eq!(out.values["log"], json!(["drafted", "sent"]));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn invoke_with(
+        &self,
+        input: impl Into<Input>,
+        config: &Config,
+        options: &RunOptions,
+    ) -> Result<RunOutcome, GraphError> {
+        require_runtime("invoke")?;
+        let settings = self.settings.with_run_options(options)?;
+        Run::start(settings, input.into(), config, None).await
     }
 
     /// Like [`invoke`](Self::invoke), but returns the run's events as a
@@ -124,6 +208,19 @@ impl CompiledGraph {
         config: &Config,
         mode: StreamMode,
     ) -> GraphStream {
+        self.stream_with(input, config, mode, &RunOptions::new())
+    }
+
+    /// Like [`stream`](Self::stream), with per-run options as
+    /// [`invoke_with`](Self::invoke_with) takes them (an invalid one ends
+    /// the stream with its error).
+    pub fn stream_with(
+        &self,
+        input: impl Into<Input>,
+        config: &Config,
+        mode: StreamMode,
+        options: &RunOptions,
+    ) -> GraphStream {
         let (tx, rx) = futures::channel::mpsc::unbounded();
         let sink = EventSink {
             mode,
@@ -135,7 +232,13 @@ impl CompiledGraph {
             }));
             return GraphStream { rx };
         };
-        let settings = self.settings.clone();
+        let settings = match self.settings.with_run_options(options) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.unbounded_send(Err(e));
+                return GraphStream { rx };
+            }
+        };
         let (input, config) = (input.into(), config.clone());
         runtime.spawn(async move {
             if let Err(e) = Run::start(settings, input, &config, Some(sink)).await {
@@ -148,6 +251,50 @@ impl CompiledGraph {
     /// The state of the thread at the checkpoint `config` names (the latest
     /// if it names none). A thread with no checkpoint gives an empty
     /// snapshot (`values` `{}`, no metadata).
+    ///
+    /// As in LangGraph, the values include what is pending at the
+    /// checkpoint: a [`Command`](crate::graph::Command)'s update and goto
+    /// saved against it, and, for the latest checkpoint (a config without
+    /// `checkpoint_id`), the writes of the tasks that finished in a step an
+    /// interrupt or an error stopped; those tasks are left out of
+    /// [`next`](StateSnapshot::next). If those finished writes conflict
+    /// (two writes to a last-value channel) this is
+    /// [`GraphError::ConflictingUpdate`], as LangGraph raises there; the
+    /// history still reads. A reducer channel never written shows its
+    /// default (`[]` for an append channel).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver, ListOptions};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("worker", |_, _| Ok(Update::new().set("log", "worked")))
+    ///     .add_sync_node("asker", |_, ctx| {
+    ///         let answer = ctx.interrupt("go?")?;
+    ///         Ok(Update::new().set("log", answer))
+    ///     })
+    ///     .add_edge(START, "worker")
+    ///     .add_edge(START, "asker");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let thread = Config::thread("t");
+    /// app.invoke(json!({}), &thread).await?;
+    ///
+    /// // The latest state: worker's write applied, only asker still to run.
+    /// let now = app.get_state(&thread).await?;
+    /// assert_eq!(now.values, json!({"log": ["worked"]}));
+    /// assert_eq!(now.next, vec!["asker"]);
+    /// // The same checkpoint by id (or in the history): the step's record.
+    /// let record = app.get_state(&now.config).await?;
+    /// assert_eq!(record.values, json!({"log": []}));
+    /// assert_eq!(record.next, vec!["asker", "worker"]);
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn get_state(&self, config: &Config) -> Result<StateSnapshot, GraphError> {
         let saver = self.require_saver("get_state", config)?;
         let tuple = saver
@@ -155,7 +302,10 @@ impl CompiledGraph {
             .await
             .map_err(GraphError::saver("get_tuple", &config.thread_id))?;
         match tuple {
-            Some(t) => Ok(StateSnapshot::from_tuple(&self.settings.spec, t)),
+            Some(t) => {
+                let live = config.checkpoint_id.is_none();
+                StateSnapshot::from_tuple(&self.settings.spec, t, live)
+            }
             None => match &config.checkpoint_id {
                 Some(id) => Err(GraphError::CheckpointNotFound {
                     thread_id: config.thread_id.clone(),
@@ -169,7 +319,11 @@ impl CompiledGraph {
     /// The thread's checkpoints as snapshots, newest first, narrowed by
     /// `options` (metadata `filter`, `before` a checkpoint id, `limit`).
     /// Forks show up as further checkpoints; follow `parent_config` to walk
-    /// one branch.
+    /// one branch. Each snapshot is a record of its step, as in LangGraph:
+    /// a pending [`Command`](crate::graph::Command)'s update is applied,
+    /// the finished tasks' writes are not (they are in
+    /// [`TaskSnapshot::result`](crate::graph::TaskSnapshot::result)) and
+    /// `next` lists every task.
     pub async fn get_state_history(
         &self,
         config: &Config,
@@ -185,10 +339,10 @@ impl CompiledGraph {
             .await
             .map_err(GraphError::saver("list", &config.thread_id))?;
         let spec = &self.settings.spec;
-        Ok(tuples
+        tuples
             .into_iter()
-            .map(|t| StateSnapshot::from_tuple(spec, t))
-            .collect())
+            .map(|t| StateSnapshot::from_tuple(spec, t, false))
+            .collect()
     }
 
     /// Writes a new checkpoint (source `update`, step + 1, parent = the
@@ -215,5 +369,80 @@ impl CompiledGraph {
     ) -> Result<Config, GraphError> {
         self.require_saver("update_state", config)?;
         Run::update_state(self.settings.clone(), config, values, as_node).await
+    }
+
+    /// Removes everything the graph's saver holds for thread `thread_id`
+    /// (checkpoints and writes, every namespace); an unknown thread is not
+    /// an error. [`GraphError::NoSaver`] without a saver.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("n", Reducer::last_value())
+    ///     .add_sync_node("one", |_, _| Ok(Update::new().set("n", 1)))
+    ///     .add_edge(START, "one");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// app.invoke(json!({}), &Config::thread("a")).await?;
+    ///
+    /// app.copy_thread("a", "b").await?;
+    /// assert_eq!(app.get_state(&Config::thread("b")).await?.values, json!({"n": 1}));
+    /// app.delete_thread("a").await?;
+    /// assert!(app.get_state(&Config::thread("a")).await?.metadata.is_none());
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn delete_thread(&self, thread_id: &str) -> Result<(), GraphError> {
+        let saver = self.require_saver("delete_thread", &Config::thread(thread_id))?;
+        saver
+            .delete_thread(thread_id)
+            .await
+            .map_err(GraphError::saver("delete_thread", thread_id))
+    }
+
+    /// Copies thread `source` (checkpoints and writes) to the new thread
+    /// `target`, through the graph's saver; see
+    /// [`delete_thread`](Self::delete_thread) for an example.
+    /// [`GraphError::NoSaver`] without a saver.
+    pub async fn copy_thread(&self, source: &str, target: &str) -> Result<(), GraphError> {
+        let saver = self.require_saver("copy_thread", &Config::thread(source))?;
+        if target.is_empty() {
+            return Err(GraphError::MissingThreadId {
+                operation: "copy_thread",
+            });
+        }
+        saver
+            .copy_thread(source, target)
+            .await
+            .map_err(GraphError::saver("copy_thread", source))
+    }
+
+    /// The graph's shape as Mermaid text, laid out as LangGraph's
+    /// `get_graph().draw_mermaid()`: `START` first, the nodes in the order
+    /// they were added, `END` when an edge reaches it, then the edges
+    /// sorted by source and target; static edges (a join as one edge from
+    /// each source) solid, the declared destinations of conditional edges
+    /// and of [`StateGraph::add_destinations`](crate::graph::StateGraph::add_destinations)
+    /// dotted. Node names are written as they are (not escaped).
+    ///
+    /// ```
+    /// use checkpointer::graph::{CompileOptions, StateGraph, Update, START, END};
+    ///
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_sync_node("a", |_, _| Ok(Update::new()))
+    ///     .add_edge(START, "a")
+    ///     .add_edge("a", END);
+    /// let text = graph.compile(CompileOptions::new())?.to_mermaid();
+    /// assert!(text.contains("\t__start__ --> a;\n\ta --> __end__;\n"));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// ```
+    pub fn to_mermaid(&self) -> String {
+        self.settings.spec.mermaid.clone()
     }
 }

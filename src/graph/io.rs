@@ -47,6 +47,58 @@ pub struct RunOutcome {
     pub interrupts: Vec<Interrupt>,
     /// The config of the last checkpoint (with a saver).
     pub config: Option<Config>,
+    /// What the run did that was most likely not meant (LangGraph lets all
+    /// of these pass without a word; so does this crate, but says so
+    /// here). Empty for a run that went as asked.
+    pub notices: Vec<RunNotice>,
+}
+
+/// A likely mistake in how a run was asked for, that LangGraph lets pass
+/// silently: the run goes on as LangGraph's would, and
+/// [`RunOutcome::notices`] names it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use checkpointer::graph::{Command, CompileOptions, RunNotice, Reducer, StateGraph, Update, START};
+/// use checkpointer::{Config, InMemorySaver};
+/// use serde_json::json;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut graph = StateGraph::new();
+/// graph
+///     .add_channel("log", Reducer::append())
+///     .add_sync_node("ask", |_, ctx| Ok(Update::new().set("log", ctx.interrupt("go?")?)))
+///     .add_edge(START, "ask");
+/// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+/// let thread = Config::thread("t");
+/// app.invoke(json!({}), &thread).await?;
+/// // New input while the thread waits for an answer: the question is dropped
+/// // (and asked again by the new run), as in LangGraph; the outcome says so.
+/// let out = app.invoke(json!({}), &thread).await?;
+/// assert!(matches!(&out.notices[..], [RunNotice::InterruptsDropped(dropped)] if dropped[0].value == json!("go?")));
+/// // Answer it: the thread finishes. A second answer finds nothing waiting.
+/// app.invoke(Command::resume("yes"), &thread).await?;
+/// let out = app.invoke(Command::resume("again"), &thread).await?;
+/// assert_eq!(out.notices, vec![RunNotice::ResumeNotWaiting]);
+/// # Ok::<(), checkpointer::graph::GraphError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum RunNotice {
+    /// A [`Command`] with a resume value on a thread that was not waiting:
+    /// no interrupt pending and nothing left to run. Nothing ran; the
+    /// value was saved as LangGraph saves it, and no interrupt will read
+    /// it.
+    ResumeNotWaiting,
+    /// New input on a thread that was waiting on these interrupts: they
+    /// were dropped unanswered, with the tasks that asked them, as in
+    /// LangGraph (a task that asks again in the new run asks anew).
+    InterruptsDropped(Vec<Interrupt>),
+    /// The run stopped on an interrupt, but the graph has no saver: the
+    /// thread cannot be resumed (compile it with
+    /// [`CompileOptions::saver`](crate::graph::CompileOptions::saver)).
+    NotResumable,
 }
 
 impl RunOutcome {

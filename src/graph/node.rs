@@ -224,6 +224,22 @@ impl NodeContext {
         }))
     }
 
+    /// Like [`interrupt`](Self::interrupt), but past the answers the task
+    /// already holds: the answer of the resume the run continues with, or
+    /// an interrupt. A subgraph node asks this way, as each of its
+    /// questions comes after the ones already answered inside it.
+    pub(crate) fn interrupt_anew(&self, value: impl Into<Value>) -> Result<Value, Interrupted> {
+        {
+            let mut state = self
+                .inner
+                .resume
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            state.next = state.next.max(state.answers.len());
+        }
+        self.interrupt(value)
+    }
+
     /// The answers the task holds after running, if it took a new one.
     pub(crate) fn new_answers(&self) -> Option<Vec<Value>> {
         let state = self

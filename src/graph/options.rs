@@ -3,10 +3,20 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::persist::Durability;
 use crate::saver::BaseCheckpointSaver;
 
 /// The default [`CompiledGraph::with_recursion_limit`](crate::graph::CompiledGraph::with_recursion_limit).
 pub const DEFAULT_RECURSION_LIMIT: usize = 25;
+
+/// Node names, as the interrupt lists take them.
+fn names<I, S>(nodes: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    nodes.into_iter().map(Into::into).collect()
+}
 
 /// Options of [`StateGraph::compile`](crate::graph::StateGraph::compile).
 #[derive(Clone, Default)]
@@ -37,7 +47,7 @@ impl CompileOptions {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.interrupt_before = nodes.into_iter().map(Into::into).collect();
+        self.interrupt_before = names(nodes);
         self
     }
 
@@ -49,7 +59,7 @@ impl CompileOptions {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.interrupt_after = nodes.into_iter().map(Into::into).collect();
+        self.interrupt_after = names(nodes);
         self
     }
 }
@@ -61,5 +71,77 @@ impl fmt::Debug for CompileOptions {
             .field("interrupt_before", &self.interrupt_before)
             .field("interrupt_after", &self.interrupt_after)
             .finish()
+    }
+}
+
+/// Options of one run ([`CompiledGraph::invoke_with`] and
+/// [`CompiledGraph::stream_with`]), as LangGraph takes them per `invoke`:
+/// each one given replaces the compiled graph's setting for this run only.
+///
+/// ```
+/// use checkpointer::graph::{Durability, RunOptions};
+///
+/// let options = RunOptions::new()
+///     .durability(Durability::Exit)
+///     .recursion_limit(50)
+///     .interrupt_before(["review"]);
+/// assert_eq!(options.recursion_limit, Some(50));
+/// ```
+///
+/// [`CompiledGraph::invoke_with`]: crate::graph::CompiledGraph::invoke_with
+/// [`CompiledGraph::stream_with`]: crate::graph::CompiledGraph::stream_with
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// When the run saves (else the graph's, [`Durability::Sync`] by default).
+    pub durability: Option<Durability>,
+    /// The recursion limit (else the graph's, 25 by default).
+    pub recursion_limit: Option<usize>,
+    /// Stop before these nodes (else the graph's compiled list).
+    pub interrupt_before: Option<Vec<String>>,
+    /// Stop after these nodes (else the graph's compiled list).
+    pub interrupt_after: Option<Vec<String>>,
+}
+
+impl RunOptions {
+    /// No option: the run uses the graph's settings.
+    pub fn new() -> Self {
+        RunOptions::default()
+    }
+
+    /// Saves as `durability` says in this run.
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = Some(durability);
+        self
+    }
+
+    /// Uses `limit` as this run's recursion limit.
+    #[must_use]
+    pub fn recursion_limit(mut self, limit: usize) -> Self {
+        self.recursion_limit = Some(limit);
+        self
+    }
+
+    /// Stops this run before any of these nodes (an empty list: never).
+    #[must_use]
+    pub fn interrupt_before<I, S>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.interrupt_before = Some(names(nodes));
+        self
+    }
+
+    /// Stops this run after any of these nodes (an empty list: never).
+    #[must_use]
+    pub fn interrupt_after<I, S>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.interrupt_after = Some(names(nodes));
+        self
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::channel::ChannelKind;
 use super::interrupt::Route;
 use super::node::Node;
+use super::retry::RetryPolicy;
 use super::state::State;
 use crate::saver::{ERROR, INTERRUPT, NO_WRITES, RESUME, SCHEDULED, TASKS};
 
@@ -39,6 +40,10 @@ pub(crate) struct NodeSpec {
     pub(crate) joins: Vec<String>,
     /// Conditional edges from this node.
     pub(crate) routers: Vec<Arc<RouterFn>>,
+    /// How a failing run of the node is retried (none: it is not).
+    pub(crate) retry: Option<RetryPolicy>,
+    /// Whether the node runs a subgraph.
+    pub(crate) subgraph: bool,
 }
 
 /// A compiled graph's shape.
@@ -49,6 +54,8 @@ pub(crate) struct GraphSpec {
     pub(crate) state_channels: Vec<String>,
     /// Every node, with `__start__`.
     pub(crate) nodes: BTreeMap<String, NodeSpec>,
+    /// The shape as Mermaid text (`CompiledGraph::to_mermaid`).
+    pub(crate) mermaid: String,
 }
 
 impl GraphSpec {

@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::GraphError;
+use super::interrupt::Goto;
 
 /// A read-only view of the graph's state channels, as a node sees them.
 ///
@@ -101,13 +102,20 @@ impl State {
     }
 }
 
-/// What a node returns: values to write to state channels.
+/// An update's writes `(channel, value)` and its gotos.
+pub(crate) type UpdateParts = (Vec<(String, Value)>, Vec<Goto>);
+
+/// What a node returns: values to write to state channels, and where to
+/// go next.
 ///
 /// Each value goes through its channel's reducer at the end of the step.
 /// Build one with [`set`](Update::set) (any `T: Serialize`) or convert a
 /// JSON object (`json!({...}).into()`). A value that cannot be serialised,
 /// or a JSON value that is not an object, makes the task fail with
 /// [`GraphError::InvalidUpdate`] when the update is applied.
+///
+/// [`goto`](Update::goto) routes without a conditional edge, as a node
+/// returning LangGraph's `Command(update=..., goto=...)` does.
 ///
 /// ```
 /// use checkpointer::graph::Update;
@@ -120,6 +128,7 @@ impl State {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Update {
     writes: Vec<(String, Value)>,
+    gotos: Vec<Goto>,
     error: Option<String>,
 }
 
@@ -130,9 +139,44 @@ impl Update {
     }
 
     /// The same update, also writing `value` to `channel`.
+    ///
+    /// JSON has no NaN or infinity, and `serde_json` would store one as
+    /// `null` without a word: a value holding one (anywhere inside it) is
+    /// refused instead, and the task fails with
+    /// [`GraphError::InvalidUpdate`] naming the channel and where in the
+    /// value it is. (Store such a number as a string, or as `null` on
+    /// purpose.)
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, GraphError, Reducer, StateGraph, Update, START};
+    /// use checkpointer::Config;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("scores", Reducer::last_value())
+    ///     .add_sync_node("score", |_, _| Ok(Update::new().set("scores", vec![0.5, f64::NAN])))
+    ///     .add_edge(START, "score");
+    /// let app = graph.compile(CompileOptions::new())?;
+    /// let err = app.invoke(json!({}), &Config::default()).await.unwrap_err();
+    /// assert!(matches!(&err, GraphError::InvalidUpdate { node, reason, .. }
+    ///     if node == "score" && reason.contains("\"scores\"") && reason.contains("NaN at $[1]")));
+    /// # Ok::<(), GraphError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn set(mut self, channel: impl Into<String>, value: impl Serialize) -> Self {
         let channel = channel.into();
+        if let Err(found) = super::finite::check(&value) {
+            self.error.get_or_insert_with(|| {
+                format!(
+                    "the value for {channel:?} holds {found}, which JSON cannot store                      (serde_json would silently make it null)"
+                )
+            });
+            return self;
+        }
         match serde_json::to_value(value) {
             Ok(v) => self.writes.push((channel, v)),
             Err(e) => {
@@ -144,20 +188,69 @@ impl Update {
         self
     }
 
+    /// The same update, also running `goto` in the next step: a node by
+    /// name, or a [`SendTo`](crate::graph::SendTo) packet (that node with
+    /// the packet's argument as its state); [`END`](crate::graph::END)
+    /// goes nowhere. As LangGraph's `Command(goto=...)` returned by a
+    /// node: the node's static edges and conditional edges still apply
+    /// too, and a name that is not a node of the graph fails the task with
+    /// [`GraphError::InvalidUpdate`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, SendTo, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("triage", |_, _| {
+    ///         Ok(Update::new()
+    ///             .set("log", "triaged")
+    ///             .goto("billing")
+    ///             .goto(SendTo::new("notify", json!({"log": ["to notify"]}))))
+    ///     })
+    ///     .add_sync_node("billing", |_, _| Ok(Update::new().set("log", "billed")))
+    ///     .add_sync_node("notify", |s, _| {
+    ///         // A Send task sees its packet, not the graph's state.
+    ///         Ok(Update::new().set("log", format!("notified {}", s.get::<Vec<String>>("log")?[0])))
+    ///     })
+    ///     .add_destinations("triage", &["billing", "notify"])
+    ///     .add_edge(START, "triage");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let out = app.invoke(json!({}), &Config::thread("t")).await?;
+    /// assert_eq!(out.values["log"], json!(["triaged", "billed", "notified to notify"]));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn goto(mut self, goto: impl Into<Goto>) -> Self {
+        self.gotos.push(goto.into());
+        self
+    }
+
     /// The writes, in order.
     pub fn writes(&self) -> &[(String, Value)] {
         &self.writes
     }
 
-    /// Whether the update writes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+    /// Where the node goes next besides its edges, in order.
+    pub fn gotos(&self) -> &[Goto] {
+        &self.gotos
     }
 
-    pub(crate) fn into_writes(self) -> Result<Vec<(String, Value)>, String> {
+    /// Whether the update writes nothing and goes nowhere.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.gotos.is_empty()
+    }
+
+    /// The writes and the gotos, or why the update is invalid.
+    pub(crate) fn into_parts(self) -> Result<UpdateParts, String> {
         match self.error {
             Some(e) => Err(e),
-            None => Ok(self.writes),
+            None => Ok((self.writes, self.gotos)),
         }
     }
 }
@@ -169,6 +262,7 @@ impl From<Value> for Update {
             Value::Null => Update::new(),
             other => Update {
                 writes: Vec::new(),
+                gotos: Vec::new(),
                 error: Some(format!("an update must be a JSON object, got {other}")),
             },
         }
@@ -179,6 +273,7 @@ impl From<Map<String, Value>> for Update {
     fn from(map: Map<String, Value>) -> Self {
         Update {
             writes: map.into_iter().collect(),
+            gotos: Vec::new(),
             error: None,
         }
     }

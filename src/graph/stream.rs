@@ -73,6 +73,23 @@ pub enum StreamEvent {
         /// Its interrupts, when it stopped for a human.
         interrupts: Vec<Interrupt>,
     },
+    /// [`StreamMode::Tasks`]: an attempt of a task with a
+    /// [`RetryPolicy`](crate::graph::RetryPolicy) failed and the task is
+    /// tried again after `wait`.
+    TaskRetry {
+        /// The superstep.
+        step: i64,
+        /// The task id.
+        id: String,
+        /// The node.
+        name: String,
+        /// The attempt that failed (1 for the first).
+        attempt: u32,
+        /// Its error.
+        error: String,
+        /// The wait before the next attempt (jitter included).
+        wait: std::time::Duration,
+    },
     /// The run stopped for an interrupt (dynamic, or `interrupt_before` /
     /// `interrupt_after`).
     Interrupt {
@@ -106,9 +123,9 @@ impl EventSink {
         let wanted = match &event {
             StreamEvent::Values { .. } => self.mode == StreamMode::Values,
             StreamEvent::Updates { .. } => self.mode == StreamMode::Updates,
-            StreamEvent::TaskStart { .. } | StreamEvent::TaskEnd { .. } => {
-                self.mode == StreamMode::Tasks
-            }
+            StreamEvent::TaskStart { .. }
+            | StreamEvent::TaskEnd { .. }
+            | StreamEvent::TaskRetry { .. } => self.mode == StreamMode::Tasks,
             StreamEvent::Interrupt { .. } => true,
         };
         if wanted {

@@ -10,13 +10,15 @@ use crate::graph::state::State;
 use crate::saver::TASKS;
 
 /// The writes a node's update makes, with its edges: state writes, then
-/// `branch:to:` triggers for static successors and router answers, join
-/// barrier marks, and Send packets. `global` is the state before the step;
-/// routers see it with the update applied.
+/// the update's own gotos (as LangGraph writes a returned `Command`'s), then
+/// `branch:to:` triggers for static successors, join barrier marks, and
+/// router answers (nodes or Send packets). `global` is the state before the
+/// step; routers see it with the update applied.
 pub(crate) fn node_writes(
     spec: &GraphSpec,
     node: &str,
     update: Vec<(String, Value)>,
+    gotos: Vec<Goto>,
     global: &State,
 ) -> Result<Vec<(String, Value)>, String> {
     let Some(n) = spec.nodes.get(node) else {
@@ -40,6 +42,9 @@ pub(crate) fn node_writes(
         }
     }
     let mut writes = update;
+    for goto in gotos {
+        goto_writes(spec, node, goto, &mut writes)?;
+    }
     for succ in &n.successors {
         writes.push((branch_channel(succ), Value::from(node)));
     }
@@ -94,7 +99,13 @@ mod tests {
             Value::Object(map) => map.into_iter().collect(),
             _ => Vec::new(),
         };
-        node_writes(&fixture::spec(), node, update, &State::from_value(state))
+        node_writes(
+            &fixture::spec(),
+            node,
+            update,
+            Vec::new(),
+            &State::from_value(state),
+        )
     }
 
     #[test]

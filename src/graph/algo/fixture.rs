@@ -61,5 +61,6 @@ pub(super) fn spec() -> GraphSpec {
         channels,
         state_channels: vec!["log".to_owned(), "x".to_owned()],
         nodes,
+        mermaid: String::new(),
     }
 }

@@ -18,6 +18,8 @@ mod fixture;
 
 pub(crate) use apply::{TaskWrites, apply_writes, ordered_writes};
 pub(crate) use edges::{goto_writes, node_writes};
-pub(crate) use pending::{consumed_marker, finished_writes, null_task_writes, pending_value};
+pub(crate) use pending::{
+    INPUT_NODE, consumed_marker, finished_writes, null_task_writes, pending_value, task_interrupts,
+};
 pub(crate) use read::{last_node, state_values};
 pub(crate) use tasks::{fresh_triggers, prepare_tasks};

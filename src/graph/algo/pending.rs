@@ -4,8 +4,13 @@
 
 use serde_json::{Value, json};
 
+use crate::graph::interrupt::Interrupt;
 use crate::graph::spec::GraphSpec;
 use crate::saver::{ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, PendingWrite, RESUME, SCHEDULED};
+
+/// The node name of writes that come from the caller, not a task (a
+/// [`Command`](crate::graph::Command)'s update and goto, a new input).
+pub(crate) const INPUT_NODE: &str = "__input__";
 
 /// Whether `channel` is a control channel (never applied to the state).
 pub(crate) fn is_control(channel: &str) -> bool {
@@ -39,6 +44,16 @@ pub(crate) fn finished_writes(
             .map(|w| (w.channel.clone(), w.value.clone()))
             .collect(),
     )
+}
+
+/// The interrupts task `task_id` saved (stopped on), in order.
+pub(crate) fn task_interrupts(pending: &[PendingWrite], task_id: &str) -> Vec<Interrupt> {
+    pending
+        .iter()
+        .filter(|w| w.task_id == task_id && w.channel == INTERRUPT)
+        .filter_map(|w| serde_json::from_value::<Vec<Interrupt>>(w.value.clone()).ok())
+        .flatten()
+        .collect()
 }
 
 /// The value task `task_id` saved on `channel`, if any.

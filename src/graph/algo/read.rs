@@ -5,11 +5,18 @@ use serde_json::{Map, Value};
 use crate::graph::spec::{GraphSpec, START};
 use crate::saver::{ChannelVersion, Checkpoint};
 
-/// Every state channel with a value, as one object.
+/// Every state channel with a value, as one object; a reducer channel never
+/// written reads as its reducer's default, as in LangGraph.
 pub(crate) fn state_values(spec: &GraphSpec, checkpoint: &Checkpoint) -> Map<String, Value> {
     spec.state_channels
         .iter()
-        .filter_map(|ch| Some((ch.clone(), checkpoint.channel_values.get(ch)?.clone())))
+        .filter_map(|ch| {
+            let value = checkpoint
+                .channel_values
+                .get(ch)
+                .or_else(|| spec.channels.get(ch)?.default_value())?;
+            Some((ch.clone(), value.clone()))
+        })
         .collect()
 }
 
@@ -54,13 +61,14 @@ mod tests {
     }
 
     #[test]
-    fn the_state_is_the_state_channels_only() {
+    fn the_state_is_the_state_channels_only_with_reducer_defaults() {
         let cp = Checkpoint::new(0)
             .with_value("x", json!(1), 1u64)
             .with_value("branch:to:a", json!("__start__"), 1u64);
+        // `log` (append) was never written: it reads as `[]`, as in LangGraph.
         assert_eq!(
             Value::Object(state_values(&fixture::spec(), &cp)),
-            json!({"x": 1})
+            json!({"x": 1, "log": []})
         );
     }
 

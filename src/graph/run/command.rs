@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{INPUT_NODE, Run};
-use crate::graph::algo::{finished_writes, goto_writes, pending_value};
+use crate::graph::algo::{finished_writes, goto_writes, pending_value, prepare_tasks};
 use crate::graph::error::GraphError;
 use crate::graph::interrupt::Command;
+use crate::graph::io::RunNotice;
 use crate::graph::spec::GraphSpec;
 use crate::saver::{INTERRUPT, NULL_TASK_ID, RESUME};
 
@@ -62,6 +63,9 @@ impl Run {
         let by_task = self.answers_by_task(cmd.resume_map).map_err(invalid)?;
         if cmd.resume.is_some() {
             self.check_bare_resume(&by_task).map_err(invalid)?;
+            if cmd.goto.is_empty() && !self.is_waiting() {
+                self.notices.push(RunNotice::ResumeNotWaiting);
+            }
         }
         if !null_writes.is_empty() {
             // NULL-task writes accumulate (as in LangGraph): the batch repeats
@@ -119,6 +123,23 @@ impl Run {
             answers.push(answer);
         }
         Ok(by_task)
+    }
+
+    /// Whether the thread waits at its checkpoint: an interrupt pending, or
+    /// a task left to run (whose first `interrupt` call a bare resume
+    /// value answers, e.g. after `interrupt_before`).
+    fn is_waiting(&self) -> bool {
+        let asked = self.pending.iter().any(|w| {
+            w.channel == INTERRUPT && finished_writes(&self.pending, &w.task_id).is_none()
+        });
+        asked
+            || !prepare_tasks(
+                &self.settings.spec,
+                &self.checkpoint,
+                self.config.ns(),
+                self.step + 1,
+            )
+            .is_empty()
     }
 
     /// A bare answer goes to the first `interrupt` call that asks; with

@@ -10,6 +10,7 @@ use crate::graph::interrupt::Interrupt;
 use crate::graph::node::NodeContext;
 use crate::graph::spec::GraphSpec;
 use crate::graph::state::State;
+use crate::graph::stream::{EventSink, StreamEvent};
 use crate::graph::task::Task;
 
 /// How a task ended.
@@ -40,32 +41,57 @@ impl Failure {
     }
 }
 
-/// Runs one task: the node, then its edges.
+/// Runs one task: the node (again, as its retry policy says, while it
+/// fails), then its edges. Retries are reported to `sink`.
 pub(super) async fn run_task(
     spec: Arc<GraphSpec>,
     task: Task,
     input: State,
     global: Arc<State>,
     ctx: NodeContext,
+    sink: Option<EventSink>,
 ) -> TaskOutput {
-    let update = match spec.nodes.get(&task.name).and_then(|n| n.runner.clone()) {
+    let node_spec = spec.nodes.get(&task.name);
+    let (update, gotos) = match node_spec.and_then(|n| n.runner.clone()) {
         // The built-in __start__ node copies the input into the state.
         None => match input.to_value() {
-            Value::Object(map) => map.into_iter().collect(),
-            _ => Vec::new(),
+            Value::Object(map) => (map.into_iter().collect(), Vec::new()),
+            _ => (Vec::new(), Vec::new()),
         },
-        Some(node) => match node.call(input, ctx).await {
-            Ok(update) => match update.into_writes() {
-                Ok(writes) => writes,
-                Err(reason) => return TaskOutput::Failed(Failure::Invalid(reason)),
-            },
-            Err(e) => match e.into_outcome() {
-                Ok(interrupt) => return TaskOutput::Interrupted(interrupt),
-                Err(error) => return TaskOutput::Failed(Failure::Node(error)),
-            },
-        },
+        Some(node) => {
+            let retry = node_spec.and_then(|n| n.retry.as_ref());
+            let mut attempt = 1u32;
+            loop {
+                let error = match node.call(input.clone(), ctx.clone()).await {
+                    Ok(update) => match update.into_parts() {
+                        Ok(parts) => break parts,
+                        Err(reason) => return TaskOutput::Failed(Failure::Invalid(reason)),
+                    },
+                    Err(e) => match e.into_outcome() {
+                        Ok(interrupt) => return TaskOutput::Interrupted(interrupt),
+                        Err(error) => error,
+                    },
+                };
+                let Some(wait) = retry.and_then(|p| p.next_wait(attempt, error.as_ref())) else {
+                    return TaskOutput::Failed(Failure::Node(error));
+                };
+                if let Some(sink) = &sink {
+                    sink.emit(StreamEvent::TaskRetry {
+                        step: ctx.step(),
+                        id: task.id.clone(),
+                        name: task.name.clone(),
+                        attempt,
+                        error: error.to_string(),
+                        wait,
+                    });
+                }
+                tracing::debug!(node = %task.name, attempt, error = %error, "retrying a failed task");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        }
     };
-    match node_writes(&spec, &task.name, update, &global) {
+    match node_writes(&spec, &task.name, update, gotos, &global) {
         Ok(w) => TaskOutput::Done(w),
         Err(reason) => TaskOutput::Failed(Failure::Invalid(reason)),
     }

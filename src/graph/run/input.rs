@@ -10,10 +10,13 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::{INPUT_NODE, INTERRUPT_SEEN, Run};
-use crate::graph::algo::{TaskWrites, finished_writes, null_task_writes, prepare_tasks};
+use crate::graph::algo::{
+    TaskWrites, finished_writes, null_task_writes, prepare_tasks, task_interrupts,
+};
 use crate::graph::channel::START_CHANNEL;
 use crate::graph::error::GraphError;
-use crate::graph::io::{Input, RunOutcome};
+use crate::graph::interrupt::Interrupt;
+use crate::graph::io::{Input, RunNotice, RunOutcome};
 use crate::graph::spec::START;
 use crate::graph::stream::StreamEvent;
 use crate::graph::task::Task;
@@ -167,6 +170,14 @@ impl Run {
         } else {
             Vec::new()
         };
+        let dropped: Vec<Interrupt> = pending
+            .iter()
+            .filter(|t| finished_writes(&self.pending, &t.id).is_none())
+            .flat_map(|t| task_interrupts(&self.pending, &t.id))
+            .collect();
+        if !dropped.is_empty() {
+            self.notices.push(RunNotice::InterruptsDropped(dropped));
+        }
         let mut tasks: Vec<TaskWrites<'_>> = pending
             .iter()
             .map(|t| TaskWrites {
@@ -190,9 +201,10 @@ impl Run {
         Ok(())
     }
 
-    /// Replaying an older checkpoint: saves a `fork` copy of it (same step,
-    /// parent = it), so the new run branches off and the original history
-    /// stays as it was. At the latest checkpoint this is a plain resume.
+    /// Replaying an older checkpoint: saves a `fork` copy of it (step + 1,
+    /// parent = it, as LangGraph numbers it), so the new run branches off
+    /// and the original history stays as it was. At the latest checkpoint
+    /// this is a plain resume.
     async fn fork_if_old(&mut self) -> Result<(), GraphError> {
         let Some(saver) = self.settings.saver.clone() else {
             return Ok(());
@@ -204,7 +216,7 @@ impl Run {
         if latest.map(|t| t.checkpoint.id) == self.saved_id {
             return Ok(());
         }
-        let step = self.step;
+        let step = self.step + 1;
         // Keep the copied checkpoint's `updated_channels` meaningful: none.
         self.checkpoint(step, CheckpointSource::Fork, &BTreeSet::new())
             .await?;

@@ -56,10 +56,10 @@ use serde_json::Value;
 
 pub(crate) use settings::RunSettings;
 
-use super::algo::{TaskWrites, apply_writes, ordered_writes, state_values};
+use super::algo::{INPUT_NODE, TaskWrites, apply_writes, ordered_writes, state_values};
 use super::error::GraphError;
 use super::interrupt::Interrupt;
-use super::io::{Input, RunOutcome};
+use super::io::{Input, RunNotice, RunOutcome};
 use super::persist::Persist;
 use super::stream::{EventSink, StreamEvent};
 use super::task::Task;
@@ -70,8 +70,6 @@ use crate::saver::{
 
 /// The `versions_seen` key that records the versions at the last interrupt.
 const INTERRUPT_SEEN: &str = INTERRUPT;
-/// The node name of writes that come from the caller, not a task.
-const INPUT_NODE: &str = "__input__";
 
 /// An empty checkpoint that holds the place of one moved out for a moment.
 fn placeholder() -> Checkpoint {
@@ -94,6 +92,12 @@ pub(crate) struct Run {
     checkpoint: Checkpoint,
     /// Metadata step of `checkpoint`.
     step: i64,
+    /// The last step this run may take, LangGraph's rule: the step of the
+    /// checkpoint it loaded (-2 on a new thread) + recursion limit + 2.
+    /// So with a limit of N a new input runs steps 0 to N, a resume N + 2
+    /// steps past its checkpoint, and the step after `stop` with tasks is
+    /// [`GraphError::RecursionLimit`].
+    stop: i64,
     /// Id of `checkpoint` if it is (or will be) saved; `None` before the
     /// first put of a new thread.
     saved_id: Option<String>,
@@ -106,6 +110,8 @@ pub(crate) struct Run {
     held: Vec<OwnedWriteBatch>,
     persist: Persist,
     sink: Option<EventSink>,
+    /// Likely mistakes found on the way, for the outcome.
+    notices: Vec<RunNotice>,
 }
 
 impl Run {
@@ -159,7 +165,10 @@ impl Run {
             }
             None => (Checkpoint::new(-1), -2, None, Vec::new()),
         };
+        let limit = i64::try_from(settings.recursion_limit).unwrap_or(i64::MAX);
+        let stop = step.saturating_add(limit).saturating_add(2);
         Ok(Run {
+            stop,
             settings,
             config: user_config,
             thread_id,
@@ -171,6 +180,7 @@ impl Run {
             held: Vec::new(),
             persist,
             sink,
+            notices: Vec::new(),
         })
     }
 
@@ -274,7 +284,12 @@ impl Run {
     }
 
     fn outcome(&self, next: Vec<String>, interrupts: Vec<Interrupt>) -> RunOutcome {
+        let mut notices = self.notices.clone();
+        if self.settings.saver.is_none() && !next.is_empty() {
+            notices.push(RunNotice::NotResumable);
+        }
         RunOutcome {
+            notices,
             values: self.values(),
             next,
             interrupts,

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::graph::options::{CompileOptions, DEFAULT_RECURSION_LIMIT};
+use crate::graph::error::GraphError;
+use crate::graph::options::{CompileOptions, DEFAULT_RECURSION_LIMIT, RunOptions};
 use crate::graph::persist::{Durability, Saver};
 use crate::graph::spec::GraphSpec;
 use crate::saver::{AsyncSaver, ChannelVersion};
@@ -32,6 +33,40 @@ impl RunSettings {
             interrupt_before: Arc::new(options.interrupt_before.into_iter().collect()),
             interrupt_after: Arc::new(options.interrupt_after.into_iter().collect()),
         }
+    }
+
+    /// These settings with `options` over them, for one run; an interrupt
+    /// list naming a node the graph does not have is an error naming it.
+    pub(crate) fn with_run_options(&self, options: &RunOptions) -> Result<Self, GraphError> {
+        let mut s = self.clone();
+        if let Some(d) = options.durability {
+            s.durability = d;
+        }
+        if let Some(limit) = options.recursion_limit {
+            s.recursion_limit = limit;
+        }
+        let lists = [
+            (
+                &options.interrupt_before,
+                &mut s.interrupt_before,
+                "interrupt_before",
+            ),
+            (
+                &options.interrupt_after,
+                &mut s.interrupt_after,
+                "interrupt_after",
+            ),
+        ];
+        for (given, slot, what) in lists {
+            let Some(nodes) = given else { continue };
+            if let Some(n) = nodes.iter().find(|n| !self.spec.is_user_node(n)) {
+                return Err(GraphError::invalid_graph(format!(
+                    "RunOptions::{what} names {n:?}, which is not a node of the graph"
+                )));
+            }
+            *slot = Arc::new(nodes.iter().cloned().collect());
+        }
+        Ok(s)
     }
 
     /// The version after `current`: the saver's, or the default scheme

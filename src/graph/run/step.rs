@@ -196,6 +196,7 @@ impl Run {
                 input,
                 Arc::clone(&global),
                 ctx.clone(),
+                self.sink.clone(),
             );
             if lone {
                 // A panic is caught as a spawned task's would be.

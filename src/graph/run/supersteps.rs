@@ -15,10 +15,10 @@ use crate::saver::CheckpointSource;
 
 impl Run {
     /// Runs supersteps until no task is left, an interrupt, an error or
-    /// the recursion limit.
+    /// the recursion limit: the steps up to [`Run::stop`] run, as in
+    /// LangGraph.
     pub(super) async fn run_loop(&mut self) -> Result<RunOutcome, GraphError> {
         let limit = self.settings.recursion_limit;
-        let mut steps_run = 0usize;
         loop {
             let step = self.step + 1;
             let tasks = prepare_tasks(
@@ -30,7 +30,9 @@ impl Run {
             if tasks.is_empty() {
                 return Ok(self.outcome(Vec::new(), Vec::new()));
             }
-            if steps_run >= limit {
+            // As LangGraph: the step numbered `stop` still runs and is
+            // checkpointed; the next one with tasks is the error.
+            if step > self.stop {
                 return Err(GraphError::RecursionLimit {
                     limit,
                     step,
@@ -61,7 +63,6 @@ impl Run {
                     Err(_) => "failed",
                 },
             );
-            steps_run += 1;
             if let Some(outcome) = ended? {
                 return Ok(outcome);
             }

@@ -125,7 +125,7 @@ impl Run {
         let global = State::from_map(state_values(spec, &self.checkpoint));
         // Routers are user code: a panic in one is an error, not a crash.
         let writes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            node_writes(spec, &as_node, update, &global)
+            node_writes(spec, &as_node, update, Vec::new(), &global)
         }))
         .unwrap_or_else(|_| Err(format!("a router of {as_node:?} panicked")))?;
         Ok((as_node, writes))

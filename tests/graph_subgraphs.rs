@@ -1,0 +1,202 @@
+//! Subgraphs (`StateGraph::add_subgraph`): a compiled graph as a node, its
+//! checkpoints under LangGraph's namespace `<node>:<task id>`, an
+//! interrupt inside that surfaces in the parent and a resume that answers
+//! it inside. The expectations are what LangGraph 1.2.22 does on the same
+//! graphs (`tests/langgraph_reference/subgraph.py`). Every test runs once
+//! per saver.
+
+use std::sync::Arc;
+
+use checkpointer::graph::{
+    Command, CompileOptions, CompiledGraph, Reducer, START, StateGraph, Update,
+};
+use checkpointer::{BaseCheckpointSaver, CheckpointSource, Config, ListOptions};
+use serde_json::{Value, json};
+
+mod graph_support;
+use graph_support::*;
+
+/// Parent `write -> review`, where `review` is the subgraph
+/// `approve (asks) -> polish`; channels `draft` (last value), `log` (append).
+fn parent(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    let review = review_graph(saver);
+    let mut g = StateGraph::new();
+    g.add_channel("draft", Reducer::last_value())
+        .add_channel("log", Reducer::append())
+        .add_sync_node("write", |_, _| {
+            Ok(Update::new()
+                .set("draft", "hello")
+                .set("log", vec!["written"]))
+        })
+        .add_subgraph("review", review)
+        .add_edge(START, "write")
+        .add_edge("write", "review");
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+/// The subgraph `approve (asks) -> polish`.
+fn review_graph(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    let mut sub = StateGraph::new();
+    sub.add_channel("draft", Reducer::last_value())
+        .add_channel("log", Reducer::append())
+        .add_sync_node("approve", |s, ctx| {
+            let draft: String = s.get("draft")?;
+            let ok = ctx.interrupt(json!({"approve": draft}))?;
+            let ok = ok.as_str().unwrap_or_default().to_owned();
+            Ok(Update::new()
+                .set("draft", format!("{draft} ({ok})"))
+                .set("log", vec!["approved"]))
+        })
+        .add_sync_node("polish", |s, _| {
+            Ok(Update::new()
+                .set("draft", format!("{}!", s.get::<String>("draft")?))
+                .set("log", vec!["polished"]))
+        })
+        .add_edge(START, "approve")
+        .add_edge("approve", "polish");
+    sub.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+/// The namespaces of thread `t`, sorted.
+fn namespaces(saver: &Arc<dyn BaseCheckpointSaver>) -> Vec<String> {
+    let mut all: Vec<String> = saver
+        .list(Some(&Config::thread("t")), &ListOptions::new())
+        .unwrap()
+        .into_iter()
+        .map(|t| t.config.ns().to_owned())
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// (step, source, stored draft) of namespace `ns`, newest first.
+fn history(saver: &Arc<dyn BaseCheckpointSaver>, ns: &str) -> Vec<(i64, CheckpointSource, Value)> {
+    saver
+        .list(Some(&Config::thread("t").with_ns(ns)), &ListOptions::new())
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            let draft = t.checkpoint.channel_values.get("draft").cloned();
+            (
+                t.metadata.step,
+                t.metadata.source,
+                draft.unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+async fn an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = parent(&saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(
+        out.interrupts
+            .iter()
+            .map(|i| i.value.clone())
+            .collect::<Vec<_>>(),
+        vec![json!({"approve": "hello"})]
+    );
+    assert_eq!(out.values, json!({"draft": "hello", "log": ["written"]}));
+    let s = app.get_state(&thread).await.unwrap();
+    assert_eq!(s.next, vec!["review"]);
+    // The subgraph's checkpoints: namespace `review:<task id>` (the parent
+    // task's id), as LangGraph names it.
+    let ns = namespaces(&saver);
+    assert_eq!(ns.len(), 2);
+    assert_eq!(ns[0], "");
+    assert_eq!(ns[1], format!("review:{}", s.tasks[0].id));
+    // The parent's snapshot points at the subgraph's checkpoints, as
+    // LangGraph's does (`task.state`), and the subgraph reads them.
+    let sub_config = s.tasks[0].state.clone().expect("a subgraph task");
+    assert_eq!(sub_config.ns(), ns[1]);
+    let sub = review_graph(&saver);
+    let inside = sub.get_state(&sub_config).await.unwrap();
+    assert_eq!(inside.next, vec!["approve"]);
+    assert_eq!(inside.interrupts[0].value, json!({"approve": "hello"}));
+    assert_eq!(
+        sources(
+            &sub.get_state_history(&sub_config, &ListOptions::new())
+                .await
+                .unwrap()
+        ),
+        vec![(LOOP, 0), (INPUT, -1)]
+    );
+    assert_eq!(
+        history(&saver, &ns[1]),
+        vec![(0, LOOP, json!("hello")), (-1, INPUT, Value::Null)]
+    );
+
+    let out = app.invoke(Command::resume("yes"), &thread).await.unwrap();
+    // As in LangGraph, the subgraph's whole `log` goes through the parent's
+    // append reducer ("written" twice).
+    assert_eq!(
+        out.values,
+        json!({"draft": "hello (yes)!", "log": ["written", "written", "approved", "polished"]})
+    );
+    assert_eq!(
+        sources(
+            &app.get_state_history(&thread, &ListOptions::new())
+                .await
+                .unwrap()
+        ),
+        vec![(LOOP, 2), (LOOP, 1), (LOOP, 0), (INPUT, -1)]
+    );
+    assert_eq!(
+        history(&saver, &ns[1]),
+        vec![
+            (2, LOOP, json!("hello (yes)!")),
+            (1, LOOP, json!("hello (yes)")),
+            (0, LOOP, json!("hello")),
+            (-1, INPUT, Value::Null)
+        ]
+    );
+    assert_eq!(
+        namespaces(&saver).len(),
+        2,
+        "the resume ran in the same namespace"
+    );
+}
+
+async fn nested_subgraphs_join_their_namespaces_with_a_bar(factory: Factory) {
+    let (saver, _guard) = factory();
+    // outer -> (the whole parent graph above) -> review.
+    let middle = parent(&saver);
+    let mut g = StateGraph::new();
+    g.add_channel("draft", Reducer::last_value())
+        .add_channel("log", Reducer::append())
+        .add_subgraph("inner", middle)
+        .add_edge(START, "inner");
+    let outer = g
+        .compile(CompileOptions::new().saver(Arc::clone(&saver)))
+        .unwrap();
+    let thread = Config::thread("t");
+    let out = outer.invoke(json!({}), &thread).await.unwrap();
+    assert_eq!(out.interrupts[0].value, json!({"approve": "hello"}));
+    let ns = namespaces(&saver);
+    assert_eq!(ns.len(), 3, "{ns:?}");
+    assert!(
+        ns[1].starts_with("inner:") && !ns[1].contains('|'),
+        "{ns:?}"
+    );
+    let (first, second) = ns[2].split_once('|').expect("a nested namespace");
+    assert_eq!(first, ns[1]);
+    assert!(second.starts_with("review:"), "{ns:?}");
+    // The answer reaches the innermost graph.
+    let out = outer.invoke(Command::resume("yes"), &thread).await.unwrap();
+    assert_eq!(out.values["draft"], json!("hello (yes)!"));
+    assert!(!out.is_interrupted());
+}
+
+per_saver_tests!(memory, super::memory_saver;
+    an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside,
+    nested_subgraphs_join_their_namespaces_with_a_bar,
+);
+per_saver_tests!(sqlite, super::sqlite_saver;
+    an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside,
+    nested_subgraphs_join_their_namespaces_with_a_bar,
+);
