@@ -53,6 +53,8 @@ mod iter;
 mod list;
 mod memory;
 pub mod page;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod prune;
 pub mod rows;
 #[cfg(feature = "sqlite")]
@@ -75,6 +77,9 @@ pub use id::{new_checkpoint_id, new_checkpoint_id_after, new_checkpoint_id_at_ti
 pub use iter::CheckpointIter;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::{PostgresOptions, PostgresPool, PostgresSaver};
 pub use prune::PruneStrategy;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
