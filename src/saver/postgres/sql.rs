@@ -137,28 +137,21 @@ struct StoredCheckpoint<'a> {
 
 /// The `target` CTE checks that `$1, $2, $3` names a checkpoint (for
 /// `put_writes`) or, for `put`, that it does unless `$10` is false; the
-/// write CTEs store `$4..$9` against it. Special writes (negative idx)
-/// replace, others are kept first-come.
+/// `writes` CTE stores `$4..$9` against it. Special writes (negative idx)
+/// replace, others are kept first-come (an update only where the WHERE
+/// holds; [`WriteRows`] has no key twice, as one statement requires).
 const WRITES_CTES: &str = "
-regular AS (
+writes AS (
     INSERT INTO checkpoint_writes
         (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
     SELECT $1, $2, $3, w.task_id, w.task_path, w.idx, w.channel, w.type, w.blob
     FROM unnest($4::text[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::bytea[])
         AS w(task_id, task_path, idx, channel, type, blob), target
-    WHERE target.ok AND w.idx >= 0
-    ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING
-),
-special AS (
-    INSERT INTO checkpoint_writes
-        (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
-    SELECT $1, $2, $3, w.task_id, w.task_path, w.idx, w.channel, w.type, w.blob
-    FROM unnest($4::text[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::bytea[])
-        AS w(task_id, task_path, idx, channel, type, blob), target
-    WHERE target.ok AND w.idx < 0
+    WHERE target.ok
     ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
         task_path = EXCLUDED.task_path, channel = EXCLUDED.channel,
         type = EXCLUDED.type, blob = EXCLUDED.blob
+    WHERE EXCLUDED.idx < 0
 )";
 
 /// The parameter types `$1..$9` of [`WRITES_CTES`].
