@@ -4,6 +4,8 @@
 //! - [`InMemorySaver`]: everything in memory, for tests and examples.
 //! - [`SqliteSaver`]: a SQLite file (WAL, pooled connections): the default
 //!   way to persist threads.
+//! - `PostgresSaver` (feature `postgres`): a PostgreSQL database in
+//!   LangGraph's own schema, shared with Python workers.
 //! - [`AsyncSaver`]: async access to any saver.
 //!
 //! Beside the contract, for tools that manage a whole store:

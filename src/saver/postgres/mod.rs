@@ -5,6 +5,7 @@
 //! Layout: [`setup`] (pool, migrations under an advisory lock), [`sql`]
 //! (statements and row mapping), [`values`] (Python's value encoding).
 
+mod admin;
 mod options;
 mod setup;
 mod sql;
@@ -208,33 +209,16 @@ impl PostgresSaver {
             "{operation} of checkpoint {} in thread {thread_id:?}",
             checkpoint.id
         );
-        let stored = self.with_client(&what, |client| {
-            let params: [&(dyn ToSql + Sync); 17] = [
-                &thread_id,
-                &ns,
-                &parent,
-                &writes.task_ids,
-                &writes.task_paths,
-                &writes.idxs,
-                &writes.channels,
-                &writes.types,
-                &writes.blobs,
-                &must_exist,
-                &checkpoint.id,
-                &rows.checkpoint,
-                &rows.metadata,
-                &rows.channels,
-                &rows.versions,
-                &rows.types,
-                &rows.blobs,
-            ];
-            let typed: Vec<(&(dyn ToSql + Sync), Type)> =
-                params.into_iter().zip(sql::put_types()).collect();
-            let row = client
-                .query_typed(&sql::put_sql(), &typed)
-                .map_err(pg_error(|| what.clone()))?;
-            Ok(row.first().is_some_and(|r| r.get::<_, bool>(0)))
-        })?;
+        let params = sql::PutParams {
+            thread_id,
+            ns,
+            parent,
+            writes,
+            parent_must_exist: must_exist,
+            checkpoint_id: &checkpoint.id,
+            rows: &rows,
+        };
+        let stored = self.with_client(&what, |client| sql::exec_put(client, &params, &what))?;
         if !stored {
             return Err(checkpoint_not_found(
                 thread_id,
@@ -391,23 +375,7 @@ impl BaseCheckpointSaver for PostgresSaver {
                 "put_writes of task {task_id:?} on checkpoint {id} of thread {thread_id:?}"
             );
             let exists = self.with_client(&what, |client| {
-                let params: [&(dyn ToSql + Sync); 9] = [
-                    &thread_id,
-                    &ns,
-                    &id,
-                    &rows.task_ids,
-                    &rows.task_paths,
-                    &rows.idxs,
-                    &rows.channels,
-                    &rows.types,
-                    &rows.blobs,
-                ];
-                let typed: Vec<(&(dyn ToSql + Sync), Type)> =
-                    params.into_iter().zip(sql::WRITES_TYPES).collect();
-                let row = client
-                    .query_typed(&sql::put_writes_sql(), &typed)
-                    .map_err(pg_error(|| what.clone()))?;
-                Ok(row.first().is_some_and(|r| r.get::<_, bool>(0)))
+                sql::exec_put_writes(client, (thread_id, ns, id), &rows, &what)
             })?;
             if exists {
                 Ok(())

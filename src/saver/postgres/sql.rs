@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use postgres::Row;
-use postgres::types::Type;
+use postgres::types::{ToSql, Type};
+use postgres::{GenericClient, Row};
 use serde_json::Value;
 
 use super::values::{self, is_inline};
@@ -58,6 +58,99 @@ impl WriteRows {
         }
         rows
     }
+
+    /// The writes of an imported tuple, with their own `idx` and
+    /// `task_path` (a repeated `(task_id, idx)` replaces the earlier).
+    pub(crate) fn from_pending(writes: &[PendingWrite]) -> Self {
+        let mut last: BTreeMap<(&str, i64), &PendingWrite> = BTreeMap::new();
+        for w in writes {
+            last.insert((w.task_id.as_str(), w.idx), w);
+        }
+        let mut rows = WriteRows::default();
+        for w in last.values() {
+            let (kind, blob) = values::dump_typed(&w.value);
+            rows.task_ids.push(w.task_id.clone());
+            rows.task_paths.push(w.task_path.clone());
+            rows.idxs.push(i32::try_from(w.idx).unwrap_or(i32::MIN));
+            rows.channels.push(w.channel.clone());
+            rows.types.push(kind);
+            rows.blobs.push(blob);
+        }
+        rows
+    }
+}
+
+/// What one `put` statement stores.
+pub(crate) struct PutParams<'a> {
+    pub(crate) thread_id: &'a str,
+    pub(crate) ns: &'a str,
+    /// The parent (the config's checkpoint), which the writes belong to.
+    pub(crate) parent: Option<&'a str>,
+    pub(crate) writes: &'a WriteRows,
+    /// Whether the parent must exist (there are writes for it).
+    pub(crate) parent_must_exist: bool,
+    pub(crate) checkpoint_id: &'a str,
+    pub(crate) rows: &'a CheckpointRows,
+}
+
+/// Runs [`put_sql`]: `Ok(false)` when the parent had to exist and does
+/// not (then nothing was stored).
+pub(crate) fn exec_put(
+    client: &mut impl GenericClient,
+    p: &PutParams<'_>,
+    what: &str,
+) -> Result<bool> {
+    let (writes, rows) = (p.writes, p.rows);
+    let params: [&(dyn ToSql + Sync); 17] = [
+        &p.thread_id,
+        &p.ns,
+        &p.parent,
+        &writes.task_ids,
+        &writes.task_paths,
+        &writes.idxs,
+        &writes.channels,
+        &writes.types,
+        &writes.blobs,
+        &p.parent_must_exist,
+        &p.checkpoint_id,
+        &rows.checkpoint,
+        &rows.metadata,
+        &rows.channels,
+        &rows.versions,
+        &rows.types,
+        &rows.blobs,
+    ];
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params.into_iter().zip(put_types()).collect();
+    let found = client
+        .query_typed(&put_sql(), &typed)
+        .map_err(|e| Error::backend(super::BACKEND, what.to_owned(), e))?;
+    Ok(found.first().is_some_and(|r| r.get::<_, bool>(0)))
+}
+
+/// Runs [`put_writes_sql`] against checkpoint `id`: `Ok(false)` when it
+/// does not exist (then nothing was stored).
+pub(crate) fn exec_put_writes(
+    client: &mut impl GenericClient,
+    (thread_id, ns, id): (&str, &str, &str),
+    writes: &WriteRows,
+    what: &str,
+) -> Result<bool> {
+    let params: [&(dyn ToSql + Sync); 9] = [
+        &thread_id,
+        &ns,
+        &id,
+        &writes.task_ids,
+        &writes.task_paths,
+        &writes.idxs,
+        &writes.channels,
+        &writes.types,
+        &writes.blobs,
+    ];
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params.into_iter().zip(WRITES_TYPES).collect();
+    let found = client
+        .query_typed(&put_writes_sql(), &typed)
+        .map_err(|e| Error::backend(super::BACKEND, what.to_owned(), e))?;
+    Ok(found.first().is_some_and(|r| r.get::<_, bool>(0)))
 }
 
 /// The blob rows and the JSONB of a checkpoint, as Python stores it:
@@ -334,7 +427,7 @@ fn writes_from_row(row: &Row, thread_id: &str, id: &str) -> Result<Vec<PendingWr
 }
 
 /// Column `i` of `row`, a decoding failure as [`Error::Corrupt`].
-fn column<'a, T: postgres::types::FromSql<'a>>(
+pub(crate) fn column<'a, T: postgres::types::FromSql<'a>>(
     row: &'a Row,
     i: usize,
     thread_id: &str,
