@@ -577,3 +577,64 @@ durability_tests!(memory, super::memory_saver);
 durability_tests!(sqlite, super::sqlite_saver);
 durability_tests!(hooked_memory, super::hooked_memory_saver);
 durability_tests!(hooked_sqlite, super::hooked_sqlite_saver);
+
+#[cfg(feature = "postgres")]
+mod pg_support;
+
+/// A `PostgresSaver` on a fresh schema (the test checked the server is
+/// there).
+#[cfg(feature = "postgres")]
+fn postgres_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn std::any::Any + Send>) {
+    let (saver, schema) = pg_support::fresh("graph_durability").expect("a PostgreSQL server");
+    (Arc::new(saver), Box::new(schema))
+}
+
+#[cfg(feature = "postgres")]
+fn hooked_postgres_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn std::any::Any + Send>) {
+    let (inner, guard) = postgres_saver();
+    (
+        Arc::new(checkpointer::conformance::HookedSaver::new(inner).with_trait_defaults()),
+        guard,
+    )
+}
+
+/// One test per name on PostgreSQL: each first checks for the server
+/// (skipped with a printed line without one, failing under `CI=true`).
+#[cfg(feature = "postgres")]
+macro_rules! on_postgres {
+    ($factory:path; $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            if super::pg_support::server_url(stringify!($name)).is_some() {
+                super::$name($factory).await;
+            }
+        }
+    )*};
+}
+
+/// Every durability test on PostgreSQL.
+#[cfg(feature = "postgres")]
+macro_rules! postgres_durability_tests {
+    ($module:ident, $factory:path) => {
+        mod $module {
+            on_postgres!($factory;
+                durability_modes_save_as_documented,
+                task_writes_are_saved_as_soon_as_the_task_ends,
+                async_saves_land_in_order_before_invoke_returns,
+                failed_task_resumes_without_rerunning_finished_ones,
+                failing_parallel_task_reruns_alone_until_it_succeeds,
+                a_failed_send_task_reruns_alone,
+                error_then_new_input_drops_the_failed_task,
+                failing_saver_is_an_error_and_the_thread_resumes,
+                a_failed_interrupt_save_is_an_error_not_an_interrupt,
+                a_dropped_invoke_leaves_a_resumable_thread,
+                a_thread_from_a_host_whose_clock_is_ahead_goes_on,
+            );
+        }
+    };
+}
+
+#[cfg(feature = "postgres")]
+postgres_durability_tests!(postgres, super::postgres_saver);
+#[cfg(feature = "postgres")]
+postgres_durability_tests!(hooked_postgres, super::hooked_postgres_saver);

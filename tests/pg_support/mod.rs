@@ -36,11 +36,7 @@ impl Schema {
     /// A new empty schema on the server at `url`.
     pub fn new(url: &str) -> Schema {
         let name = format!("cp_test_{:016x}", fastrand_u64());
-        let mut client =
-            postgres::Client::connect(url, postgres::NoTls).expect("connect to the test server");
-        client
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .expect("create a test schema");
+        execute(url, &format!("CREATE SCHEMA {name}")).expect("create a test schema");
         Schema {
             url: url.to_owned(),
             name,
@@ -65,10 +61,25 @@ impl Schema {
 
 impl Drop for Schema {
     fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
+        let _ = execute(
+            &self.url,
+            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
     }
+}
+
+/// Runs `sql` on a new connection, on a plain thread: the test's own
+/// `postgres` client must not run on a tokio worker (a guard may be
+/// made or dropped inside a `#[tokio::test]`).
+fn execute(url: &str, sql: &str) -> Result<(), String> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let mut client =
+            postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+        client.batch_execute(&sql).map_err(|e| e.to_string())
+    })
+    .join()
+    .map_err(|_| "the SQL thread panicked".to_owned())?
 }
 
 /// `url` with `search_path` set to `schema` for every session.
