@@ -316,7 +316,7 @@ impl BaseCheckpointSaver for PostgresSaver {
                 AND ($3::text IS NULL OR c.checkpoint_id = $3)
                 AND ($4::text IS NULL OR c.checkpoint_id < $4)
                 AND c.metadata @> $5
-                ORDER BY c.checkpoint_id DESC LIMIT $6";
+                ORDER BY c.checkpoint_id DESC, c.thread_id DESC, c.checkpoint_ns DESC LIMIT $6";
             let what = match thread {
                 Some(t) => format!("list thread {t:?}"),
                 None => "list every thread".to_owned(),
