@@ -139,3 +139,31 @@ fn this_crate_reads_what_python_wrote() {
     );
     assert_eq!(latest.metadata.extra.get("user"), Some(&json!("py")));
 }
+
+#[test]
+fn a_database_python_set_up_opens_as_it_is() {
+    let (Some(python), Some(url)) = (
+        python("python_setup"),
+        pg_support::server_url("python_setup"),
+    ) else {
+        return;
+    };
+    let schema = Schema::new(&url);
+    assert_eq!(run_python(&python, &schema, "setup", "none"), json!([]));
+    let saver = checkpointer::PostgresSaver::open(&schema.url()).expect("open Python's tables");
+    let cp = Checkpoint::new(-1).with_value("k", json!([1]), 1);
+    let md = CheckpointMetadata::new(CheckpointSource::Input, -1);
+    saver
+        .put(&Config::thread("t"), &cp, &md, &ChannelVersions::new())
+        .expect("put");
+    let versions: Vec<i32> = schema
+        .client()
+        .query("SELECT v FROM checkpoint_migrations ORDER BY v", &[])
+        .expect("migrations")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, (0..10).collect::<Vec<_>>());
+    let theirs = run_python(&python, &schema, "read", "t");
+    assert_eq!(theirs, ours(&saver, "t"));
+}

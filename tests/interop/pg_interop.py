@@ -3,6 +3,7 @@ the database the Rust tests share with it.
 
     pg_interop.py URL read THREAD    prints every checkpoint of THREAD as JSON
     pg_interop.py URL write THREAD   writes a small thread, prints it as JSON
+    pg_interop.py URL setup THREAD   runs Python's setup(), prints THREAD
 """
 import json
 import sys
@@ -48,7 +49,9 @@ def main():
     with Connection.connect(url, autocommit=True, prepare_threshold=0,
                             row_factory=dict_row) as conn:
         saver = PostgresSaver(conn)
-        if mode == "write":
+        if mode == "setup":
+            saver.setup()
+        elif mode == "write":
             write(saver, thread)
         print(json.dumps(listing(saver, thread)))
 
