@@ -554,10 +554,14 @@ async fn a_thread_from_a_host_whose_clock_is_ahead_goes_on(factory: Factory) {
     assert!(after.iter().all(|i| **i > id(&theirs_cfg)));
 }
 
-/// Every test above, once per saver.
+/// Every test above, once per saver (emitted by `per_saver_tests!`, or by
+/// the macro named after `@with`).
 macro_rules! durability_tests {
     ($module:ident, $factory:path) => {
-        per_saver_tests!($module, $factory;
+        durability_tests!(@with per_saver_tests, $module, $factory);
+    };
+    (@with $emit:ident, $module:ident, $factory:path) => {
+        $emit!($module, $factory;
             durability_modes_save_as_documented,
             task_writes_are_saved_as_soon_as_the_task_ends,
             async_saves_land_in_order_before_invoke_returns,
@@ -598,43 +602,26 @@ fn hooked_postgres_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn std::any::A
     )
 }
 
-/// One test per name on PostgreSQL: each first checks for the server
-/// (skipped with a printed line without one, failing under `CI=true`).
+/// `mod $module` with one test per name on PostgreSQL: each first checks
+/// for the server (skipped with a printed line without one, failing under
+/// `CI=true`).
 #[cfg(feature = "postgres")]
 macro_rules! on_postgres {
-    ($factory:path; $($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            if super::pg_support::server_url(stringify!($name)).is_some() {
-                super::$name($factory).await;
-            }
-        }
-    )*};
-}
-
-/// Every durability test on PostgreSQL.
-#[cfg(feature = "postgres")]
-macro_rules! postgres_durability_tests {
-    ($module:ident, $factory:path) => {
+    ($module:ident, $factory:path; $($name:ident),* $(,)?) => {
         mod $module {
-            on_postgres!($factory;
-                durability_modes_save_as_documented,
-                task_writes_are_saved_as_soon_as_the_task_ends,
-                async_saves_land_in_order_before_invoke_returns,
-                failed_task_resumes_without_rerunning_finished_ones,
-                failing_parallel_task_reruns_alone_until_it_succeeds,
-                a_failed_send_task_reruns_alone,
-                error_then_new_input_drops_the_failed_task,
-                failing_saver_is_an_error_and_the_thread_resumes,
-                a_failed_interrupt_save_is_an_error_not_an_interrupt,
-                a_dropped_invoke_leaves_a_resumable_thread,
-                a_thread_from_a_host_whose_clock_is_ahead_goes_on,
-            );
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if super::pg_support::server_url(stringify!($name)).is_some() {
+                        super::$name($factory).await;
+                    }
+                }
+            )*
         }
     };
 }
 
 #[cfg(feature = "postgres")]
-postgres_durability_tests!(postgres, super::postgres_saver);
+durability_tests!(@with on_postgres, postgres, super::postgres_saver);
 #[cfg(feature = "postgres")]
-postgres_durability_tests!(hooked_postgres, super::hooked_postgres_saver);
+durability_tests!(@with on_postgres, hooked_postgres, super::hooked_postgres_saver);
