@@ -416,14 +416,12 @@ impl BaseCheckpointSaver for PostgresSaver {
         traced(BACKEND, Call::thread("delete_thread", thread_id), || {
             require_thread("delete_thread", thread_id)?;
             let what = format!("delete thread {thread_id:?}");
-            self.in_transaction(&what, |tx| {
-                for table in ["checkpoints", "checkpoint_blobs", "checkpoint_writes"] {
-                    tx.execute(
-                        &format!("DELETE FROM {table} WHERE thread_id = $1"),
-                        &[&thread_id],
-                    )
-                    .map_err(pg_error(|| format!("{what}: {table}")))?;
-                }
+            // One statement: atomic, one round trip.
+            let threads = [thread_id];
+            self.with_client(&what, |client| {
+                client
+                    .query_typed(sql::DELETE_THREADS, &[(&&threads[..], Type::TEXT_ARRAY)])
+                    .map_err(pg_error(|| what.clone()))?;
                 Ok(())
             })
         })
@@ -494,7 +492,7 @@ impl BaseCheckpointSaver for PostgresSaver {
             }
             let what = format!("prune ({strategy:?}) threads {thread_ids:?}");
             let statements: &[&str] = match strategy {
-                PruneStrategy::Delete => &sql::PRUNE_DELETE,
+                PruneStrategy::Delete => &[sql::DELETE_THREADS],
                 PruneStrategy::KeepLatest => &sql::PRUNE_KEEP_LATEST,
             };
             self.in_transaction(&what, |tx| {

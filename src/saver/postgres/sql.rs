@@ -455,12 +455,12 @@ pub(crate) const COPY: [&str; 3] = [
     FROM checkpoint_writes WHERE thread_id = $1",
 ];
 
-/// `prune` with `Delete`: `$1` the threads.
-pub(crate) const PRUNE_DELETE: [&str; 3] = [
-    "DELETE FROM checkpoints WHERE thread_id = ANY($1)",
-    "DELETE FROM checkpoint_blobs WHERE thread_id = ANY($1)",
-    "DELETE FROM checkpoint_writes WHERE thread_id = ANY($1)",
-];
+/// `delete_thread` and `prune` with `Delete`: every row of the threads
+/// `$1`, in one statement.
+pub(crate) const DELETE_THREADS: &str = "
+WITH checkpoints_gone AS (DELETE FROM checkpoints WHERE thread_id = ANY($1)),
+    blobs_gone AS (DELETE FROM checkpoint_blobs WHERE thread_id = ANY($1))
+DELETE FROM checkpoint_writes WHERE thread_id = ANY($1)";
 
 /// `prune` with `KeepLatest`: `$1` the threads. Keeps the latest
 /// checkpoint of each namespace with its writes and the blobs it names,
