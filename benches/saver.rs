@@ -46,7 +46,8 @@ struct Args {
     /// Seed of the workload's random data.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Which saver to measure: sqlite or memory.
+    /// Which saver to measure: sqlite, memory or (feature `postgres`,
+    /// server URL from `PG_URL`, a fresh schema per group) postgres.
     #[arg(long, default_value = "sqlite")]
     saver: String,
     /// Directory for the database files (default: a temp dir).
@@ -437,6 +438,33 @@ impl<'a> Written<'a> {
     }
 }
 
+/// A `PostgresSaver` on a fresh schema named for `name` (dropped and made
+/// again) on the server `PG_URL` names, with a pool for `writers`.
+#[cfg(feature = "postgres")]
+fn postgres_saver(name: &str, writers: usize) -> Arc<dyn BaseCheckpointSaver> {
+    let url = std::env::var("PG_URL").unwrap_or_else(|e| {
+        fail(
+            "--saver postgres needs PG_URL (e.g. PG_URL=$(pg.sh url))",
+            e,
+        )
+    });
+    let schema = format!("bench_{}", name.replace('.', "_"));
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap_or_else(|e| fail(&format!("connect to {url}"), e));
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap_or_else(|e| fail("make the benchmark schema", e));
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let pool = u32::try_from(writers.max(20) + 4).unwrap_or(32);
+    let options = checkpointer::PostgresOptions::new().with_pool_size(pool);
+    let saver = checkpointer::PostgresSaver::open_with(&url, options)
+        .unwrap_or_else(|e| fail(&format!("open {url}"), e));
+    Arc::new(saver)
+}
+
 struct SaverRun<'a> {
     args: &'a Args,
     dir: &'a Path,
@@ -457,10 +485,12 @@ impl SaverRun<'_> {
                     .unwrap_or_else(|e| fail(&format!("open {}", path.display()), e));
                 (Arc::new(saver), Some(path))
             }
+            #[cfg(feature = "postgres")]
+            "postgres" => (postgres_saver(name, self.args.writers), None),
             other => fail(
                 "--saver",
                 format!(
-                    "unknown saver {other:?} (sqlite, memory); {}",
+                    "unknown saver {other:?} (sqlite, memory, postgres with feature postgres); {}",
                     path.display()
                 ),
             ),

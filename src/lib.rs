@@ -55,6 +55,9 @@ pub use saver::{
     Error, InMemorySaver, ListOptions, PendingWrite, PruneStrategy, Result, WriteBatch,
     new_checkpoint_id,
 };
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use saver::{PostgresOptions, PostgresPool, PostgresSaver};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use saver::{SqliteOptions, SqliteSaver, Synchronous};

@@ -555,10 +555,14 @@ async fn a_thread_from_a_host_whose_clock_is_ahead_goes_on(factory: Factory) {
     assert!(after.iter().all(|i| **i > id(&theirs_cfg)));
 }
 
-/// Every test above, once per saver.
+/// Every test above, once per saver (emitted by `per_saver_tests!`, or by
+/// the macro named after `@with`).
 macro_rules! durability_tests {
     ($module:ident, $factory:path) => {
-        per_saver_tests!($module, $factory;
+        durability_tests!(@with per_saver_tests, $module, $factory);
+    };
+    (@with $emit:ident, $module:ident, $factory:path) => {
+        $emit!($module, $factory;
             durability_modes_save_as_documented,
             task_writes_are_saved_as_soon_as_the_task_ends,
             async_saves_land_in_order_before_invoke_returns,
@@ -578,3 +582,47 @@ durability_tests!(memory, super::memory_saver);
 durability_tests!(sqlite, super::sqlite_saver);
 durability_tests!(hooked_memory, super::hooked_memory_saver);
 durability_tests!(hooked_sqlite, super::hooked_sqlite_saver);
+
+#[cfg(feature = "postgres")]
+mod pg_support;
+
+/// A `PostgresSaver` on a fresh schema (the test checked the server is
+/// there).
+#[cfg(feature = "postgres")]
+fn postgres_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn std::any::Any + Send>) {
+    let (saver, schema) = pg_support::fresh("graph_durability").expect("a PostgreSQL server");
+    (Arc::new(saver), Box::new(schema))
+}
+
+#[cfg(feature = "postgres")]
+fn hooked_postgres_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn std::any::Any + Send>) {
+    let (inner, guard) = postgres_saver();
+    (
+        Arc::new(checkpointer::conformance::HookedSaver::new(inner).with_trait_defaults()),
+        guard,
+    )
+}
+
+/// `mod $module` with one test per name on PostgreSQL: each first checks
+/// for the server (skipped with a printed line without one, failing under
+/// `CI=true`).
+#[cfg(feature = "postgres")]
+macro_rules! on_postgres {
+    ($module:ident, $factory:path; $($name:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if super::pg_support::server_url(stringify!($name)).is_some() {
+                        super::$name($factory).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+#[cfg(feature = "postgres")]
+durability_tests!(@with on_postgres, postgres, super::postgres_saver);
+#[cfg(feature = "postgres")]
+durability_tests!(@with on_postgres, hooked_postgres, super::hooked_postgres_saver);

@@ -130,6 +130,12 @@ pub(crate) enum CliError {
         reason: String,
     },
     /// A saver call failed.
+    /// `--db postgres://…` in a build without the `postgres` feature.
+    #[cfg(not(feature = "postgres"))]
+    #[error(
+        "--db names a PostgreSQL server, but this checkpointer was built without the `postgres` feature (cargo install --features postgres)"
+    )]
+    NoPostgres,
     #[error(transparent)]
     Saver(#[from] checkpointer::Error),
     /// The demo graph failed.

@@ -4,6 +4,8 @@
 //! - [`InMemorySaver`]: everything in memory, for tests and examples.
 //! - [`SqliteSaver`]: a SQLite file (WAL, pooled connections): the default
 //!   way to persist threads.
+//! - `PostgresSaver` (feature `postgres`): a PostgreSQL database in
+//!   LangGraph's own schema, shared with Python workers.
 //! - [`AsyncSaver`]: async access to any saver.
 //!
 //! Beside the contract, for tools that manage a whole store:
@@ -54,6 +56,8 @@ mod iter;
 mod list;
 mod memory;
 pub mod page;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod prune;
 pub mod rows;
 #[cfg(feature = "sqlite")]
@@ -77,6 +81,9 @@ pub use id::{new_checkpoint_id, new_checkpoint_id_after, new_checkpoint_id_at_ti
 pub use iter::CheckpointIter;
 pub use list::ListOptions;
 pub use memory::InMemorySaver;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::{PostgresOptions, PostgresPool, PostgresSaver};
 pub use prune::PruneStrategy;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

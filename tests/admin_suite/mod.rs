@@ -18,8 +18,8 @@ pub struct Store {
     pub admin: Box<dyn CheckpointAdmin>,
     /// Whether it keeps a file, so `vacuum` has sizes to report.
     pub on_disk: bool,
-    /// A temp dir that must outlive the saver.
-    pub guard: Option<tempfile::TempDir>,
+    /// What must outlive the saver (a temp dir, a database schema).
+    pub guard: Option<Box<dyn std::any::Any>>,
 }
 
 impl Store {
@@ -39,7 +39,7 @@ impl Store {
         Store {
             admin: Box::new(saver),
             on_disk: true,
-            guard: Some(dir),
+            guard: Some(Box::new(dir)),
         }
     }
 }

@@ -1,0 +1,507 @@
+//! `PostgresSaver`: checkpoints in a PostgreSQL database, in LangGraph's
+//! own schema (`langgraph-checkpoint-postgres` 3.2.0), so that Python
+//! workers and this crate share one database.
+//!
+//! Layout: [`setup`] (pool, migrations under an advisory lock), [`sql`]
+//! (statements and row mapping), [`values`] (Python's value encoding).
+
+mod admin;
+mod options;
+mod setup;
+mod sql;
+mod values;
+
+use std::fmt;
+
+use postgres::NoTls;
+use postgres::types::{ToSql, Type};
+use r2d2_postgres::PostgresConnectionManager;
+use serde_json::{Map, Value};
+
+pub use options::PostgresOptions;
+
+use super::base::BaseCheckpointSaver;
+use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
+use super::checks::{
+    check_copy, check_put, checkpoint_config, checkpoint_not_found, merged_metadata,
+    require_thread, writes_target,
+};
+use super::config::Config;
+use super::error::{BoxError, Error, Result};
+use super::iter::CheckpointIter;
+use super::list::ListOptions;
+use super::prune::PruneStrategy;
+use super::trace::{Call, traced};
+use super::tuple::CheckpointTuple;
+use super::writes::WriteBatch;
+use sql::{CheckpointRows, WriteRows};
+
+/// The backend name in errors and spans.
+pub(crate) const BACKEND: &str = "postgres";
+
+/// The connection pool a [`PostgresSaver`] works through
+/// ([`PostgresSaver::from_pool`] takes one).
+pub type PostgresPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub(crate) type Pool = PostgresPool;
+
+/// Maps a driver error to [`Error::Backend`] with the context `what`.
+pub(crate) fn pg_error<E: Into<BoxError>>(
+    what: impl FnOnce() -> String,
+) -> impl FnOnce(E) -> Error {
+    move |e| Error::backend(BACKEND, what(), e)
+}
+
+/// A saver on a PostgreSQL database, in the tables LangGraph's
+/// `PostgresSaver` uses: `checkpoints`, `checkpoint_blobs`,
+/// `checkpoint_writes` and `checkpoint_migrations` (v0–v9).
+///
+/// - **Shared with Python.** A database Python's `setup()` made opens as
+///   it is; an empty one is migrated with Python's own statements, so
+///   Python's `setup()` is then a no-op. A database migrated past v9 (a
+///   newer LangGraph) is refused with [`Error::SchemaTooNew`] and not
+///   touched. Values are stored as Python stores them: `None`, strings,
+///   numbers and booleans inline in the checkpoint's JSONB, everything
+///   else one msgpack blob per `(channel, version)`; blobs of type
+///   `msgpack`, `json`, `null`, `bytes` and `empty` are read. A msgpack
+///   value JSON cannot hold (an ext type such as Python's `Send`, binary,
+///   non-string map keys) reads as `{"__msgpack__": "<hex>"}` and is
+///   written back byte for byte.
+/// - **Many workers.** Setup takes a session advisory lock, so workers
+///   starting at once on an empty database all succeed. Every call is one
+///   transaction; `put` and `put_with_writes` are one statement (one round
+///   trip).
+/// - **Async.** The driver's client runs a small tokio runtime of its own,
+///   which must not be used or dropped on a tokio worker thread. The saver
+///   sees to it: called (or dropped) inside a runtime, it moves the work
+///   off the worker (`block_in_place` on a multi-thread runtime, a scoped
+///   thread on a current-thread one). Wrap it in
+///   [`AsyncSaver`](crate::AsyncSaver) for async code.
+///
+/// ```no_run
+/// use checkpointer::{BaseCheckpointSaver, Config, PostgresSaver};
+/// let saver = PostgresSaver::open("postgresql://postgres@127.0.0.1/postgres")?;
+/// let latest = saver.get_tuple(&Config::thread("thread-1"))?;
+/// # Ok::<(), checkpointer::Error>(())
+/// ```
+pub struct PostgresSaver {
+    /// Always `Some` until `drop`, which takes it to drop it off any runtime.
+    pool: Option<Pool>,
+    /// The database, for errors (the URL without its password).
+    name: String,
+}
+
+impl fmt::Debug for PostgresSaver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresSaver")
+            .field("database", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PostgresSaver {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            off_runtime(move || drop(pool));
+        }
+    }
+}
+
+/// Runs `f` where the driver may block: directly on a plain thread, off
+/// the worker inside a tokio runtime (see [`PostgresSaver`]).
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Err(_) => f(),
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        Ok(_) => std::thread::scope(|scope| match scope.spawn(f).join() {
+            Ok(out) => out,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+    }
+}
+
+impl PostgresSaver {
+    /// Connects to `url` (`postgresql://user:pass@host:port/db` or
+    /// `host=... dbname=...`) with the default [`PostgresOptions`] and
+    /// brings the schema to LangGraph's v9.
+    pub fn open(url: &str) -> Result<Self> {
+        PostgresSaver::open_with(url, PostgresOptions::new())
+    }
+
+    /// [`open`](Self::open) with `options`.
+    pub fn open_with(url: &str, options: PostgresOptions) -> Result<Self> {
+        off_runtime(|| {
+            let pool = setup::build_pool(url, options)?;
+            PostgresSaver::start(pool, setup::redact(url))
+        })
+    }
+
+    /// A saver on an existing pool (its connections' settings are the
+    /// caller's); migrates as [`open`](Self::open) does. `name` names the
+    /// database in errors.
+    pub fn from_pool(pool: PostgresPool, name: &str) -> Result<Self> {
+        off_runtime(|| PostgresSaver::start(pool, name.to_owned()))
+    }
+
+    fn start(pool: Pool, name: String) -> Result<Self> {
+        setup::migrate(&pool, &name)?;
+        Ok(PostgresSaver {
+            pool: Some(pool),
+            name,
+        })
+    }
+
+    /// The newest LangGraph migration this saver applies (9).
+    pub const SCHEMA_VERSION: i64 = setup::NEWEST;
+
+    /// Runs `f` on a pooled connection, off any tokio worker.
+    pub(crate) fn with_client<T: Send>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T> + Send,
+    ) -> Result<T> {
+        let pool = self.pool.as_ref().ok_or_else(|| {
+            Error::backend(BACKEND, what.to_owned(), "the saver is being dropped")
+        })?;
+        off_runtime(|| {
+            let mut conn = pool.get().map_err(|e| {
+                Error::backend(
+                    BACKEND,
+                    format!("{what}: get a connection to {}", self.name),
+                    e,
+                )
+            })?;
+            f(&mut conn)
+        })
+    }
+
+    /// Runs `f` in one transaction on a pooled connection.
+    pub(crate) fn in_transaction<T: Send>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T> + Send,
+    ) -> Result<T> {
+        self.with_client(what, |client| {
+            let mut tx = client
+                .transaction()
+                .map_err(pg_error(|| format!("{what}: begin")))?;
+            let out = f(&mut tx)?;
+            tx.commit()
+                .map_err(pg_error(|| format!("{what}: commit")))?;
+            Ok(out)
+        })
+    }
+
+    fn put_rows(
+        &self,
+        config: &Config,
+        put: &Put<'_>,
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+    ) -> Result<Config> {
+        let (writes, must_exist, operation) = (put.writes, put.parent_must_exist, put.operation);
+        let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
+        let merged = merged_metadata(config, metadata);
+        let rows = CheckpointRows::new(thread_id, checkpoint, &merged)?;
+        let parent = config.checkpoint_id.as_deref();
+        let what = format!(
+            "{operation} of checkpoint {} in thread {thread_id:?}",
+            checkpoint.id
+        );
+        let params = sql::PutParams {
+            thread_id,
+            ns,
+            parent,
+            writes,
+            parent_must_exist: must_exist,
+            checkpoint_id: &checkpoint.id,
+            rows: &rows,
+        };
+        let stored = self.with_client(&what, |client| sql::exec_put(client, &params, &what))?;
+        if !stored {
+            return Err(checkpoint_not_found(
+                thread_id,
+                ns,
+                parent.unwrap_or_default(),
+            ));
+        }
+        Ok(checkpoint_config(thread_id, ns, &checkpoint.id))
+    }
+
+    /// Reads the tuples `sql::SELECT` + `tail` gives with `params`.
+    fn read(
+        &self,
+        what: &str,
+        tail: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<CheckpointTuple>> {
+        let rows = self.with_client(what, |client| {
+            client
+                .query_typed(&format!("{}{tail}", sql::SELECT), params)
+                .map_err(pg_error(|| what.to_owned()))
+        })?;
+        rows.iter().map(sql::tuple_from_row).collect()
+    }
+}
+
+/// The writes of one `put_rows` call and how to check its parent.
+struct Put<'a> {
+    writes: &'a WriteRows,
+    /// Whether the config's checkpoint must exist (there are writes for it).
+    parent_must_exist: bool,
+    operation: &'static str,
+}
+
+/// The `metadata @> $n` object of a filter: the scalar values (numbers
+/// compare by value in JSONB). Null and structured values are settled by
+/// [`ListOptions::matches`] after the query; `None` when some are, so the
+/// limit must be applied after that.
+fn containment(options: &ListOptions) -> (Value, bool) {
+    let mut map = Map::new();
+    let mut exact = true;
+    for (key, value) in &options.filter {
+        match value {
+            Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+                map.insert(key.clone(), value.clone());
+            }
+            _ => exact = false,
+        }
+    }
+    (Value::Object(map), exact)
+}
+
+impl BaseCheckpointSaver for PostgresSaver {
+    fn get_tuple(&self, config: &Config) -> Result<Option<CheckpointTuple>> {
+        traced(BACKEND, Call::config("get_tuple", Some(config)), || {
+            require_thread("get_tuple", &config.thread_id)?;
+            let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
+            let what = format!("read a checkpoint of thread {thread_id:?}");
+            let tuples = match config.checkpoint_id.as_deref() {
+                Some(id) => self.read(
+                    &what,
+                    " WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id = $3",
+                    &[
+                        (&thread_id, Type::TEXT),
+                        (&ns, Type::TEXT),
+                        (&id, Type::TEXT),
+                    ],
+                )?,
+                None => self.read(
+                    &what,
+                    " WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 \
+                      ORDER BY c.checkpoint_id DESC LIMIT 1",
+                    &[(&thread_id, Type::TEXT), (&ns, Type::TEXT)],
+                )?,
+            };
+            Ok(tuples.into_iter().next())
+        })
+    }
+
+    fn list_iter(&self, config: Option<&Config>, options: &ListOptions) -> Result<CheckpointIter> {
+        traced(BACKEND, Call::config("list", config), || {
+            options.validate()?;
+            if let Some(config) = config {
+                require_thread("list", &config.thread_id)?;
+            }
+            let (filter, exact) = containment(options);
+            let limit = options.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+            let sql_limit = if exact { limit } else { None };
+            let thread = config.map(|c| c.thread_id.as_str());
+            let ns = config.and_then(|c| c.checkpoint_ns.as_deref());
+            let id = config.and_then(|c| c.checkpoint_id.as_deref());
+            let before = options.before.as_deref();
+            let tail = " WHERE ($1::text IS NULL OR c.thread_id = $1)
+                AND ($2::text IS NULL OR c.checkpoint_ns = $2)
+                AND ($3::text IS NULL OR c.checkpoint_id = $3)
+                AND ($4::text IS NULL OR c.checkpoint_id < $4)
+                AND c.metadata @> $5
+                ORDER BY c.checkpoint_id DESC, c.thread_id DESC, c.checkpoint_ns DESC LIMIT $6";
+            let what = match thread {
+                Some(t) => format!("list thread {t:?}"),
+                None => "list every thread".to_owned(),
+            };
+            let mut tuples = self.read(
+                &what,
+                tail,
+                &[
+                    (&thread, Type::TEXT),
+                    (&ns, Type::TEXT),
+                    (&id, Type::TEXT),
+                    (&before, Type::TEXT),
+                    (&filter, Type::JSONB),
+                    (&sql_limit, Type::INT8),
+                ],
+            )?;
+            if !exact {
+                tuples.retain(|t| options.matches(&t.metadata));
+                if let Some(limit) = options.limit {
+                    tuples.truncate(limit);
+                }
+            }
+            Ok(CheckpointIter::from_vec(tuples))
+        })
+    }
+
+    fn put(
+        &self,
+        config: &Config,
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        _new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        traced(BACKEND, Call::put("put", config, &checkpoint.id), || {
+            check_put(config, checkpoint)?;
+            let put = Put {
+                writes: &WriteRows::default(),
+                parent_must_exist: false,
+                operation: "put",
+            };
+            self.put_rows(config, &put, checkpoint, metadata)
+        })
+    }
+
+    fn put_writes(
+        &self,
+        config: &Config,
+        writes: &[(String, Value)],
+        task_id: &str,
+        task_path: &str,
+    ) -> Result<()> {
+        traced(BACKEND, Call::config("put_writes", Some(config)), || {
+            let (thread_id, ns, id) = writes_target(config)?;
+            let rows = WriteRows::new(&[WriteBatch::new(writes, task_id, task_path)]);
+            let what = format!(
+                "put_writes of task {task_id:?} on checkpoint {id} of thread {thread_id:?}"
+            );
+            let exists = self.with_client(&what, |client| {
+                sql::exec_put_writes(client, (thread_id, ns, id), &rows, &what)
+            })?;
+            if exists {
+                Ok(())
+            } else {
+                Err(checkpoint_not_found(thread_id, ns, id))
+            }
+        })
+    }
+
+    fn put_with_writes(
+        &self,
+        config: &Config,
+        batches: &[WriteBatch<'_>],
+        checkpoint: &Checkpoint,
+        metadata: &CheckpointMetadata,
+        _new_versions: &ChannelVersions,
+    ) -> Result<Config> {
+        traced(
+            BACKEND,
+            Call::put("put_with_writes", config, &checkpoint.id),
+            || {
+                if !batches.is_empty() {
+                    writes_target(config)?;
+                }
+                check_put(config, checkpoint)?;
+                let writes = WriteRows::new(batches);
+                let put = Put {
+                    writes: &writes,
+                    parent_must_exist: !batches.is_empty(),
+                    operation: "put_with_writes",
+                };
+                self.put_rows(config, &put, checkpoint, metadata)
+            },
+        )
+    }
+
+    fn delete_thread(&self, thread_id: &str) -> Result<()> {
+        traced(BACKEND, Call::thread("delete_thread", thread_id), || {
+            require_thread("delete_thread", thread_id)?;
+            let what = format!("delete thread {thread_id:?}");
+            // One statement: atomic, one round trip.
+            let threads = [thread_id];
+            self.with_client(&what, |client| {
+                client
+                    .query_typed(sql::DELETE_THREADS, &[(&&threads[..], Type::TEXT_ARRAY)])
+                    .map_err(pg_error(|| what.clone()))?;
+                Ok(())
+            })
+        })
+    }
+
+    fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
+        traced(BACKEND, Call::new("delete_for_runs"), || {
+            if run_ids.is_empty() {
+                return Ok(());
+            }
+            let what = format!("delete the checkpoints of runs {run_ids:?}");
+            self.in_transaction(&what, |tx| {
+                tx.execute(
+                    "WITH gone AS (
+                        DELETE FROM checkpoints WHERE metadata ->> 'run_id' = ANY($1)
+                        RETURNING thread_id, checkpoint_ns, checkpoint_id)
+                    DELETE FROM checkpoint_writes w USING gone
+                    WHERE w.thread_id = gone.thread_id AND w.checkpoint_ns = gone.checkpoint_ns
+                        AND w.checkpoint_id = gone.checkpoint_id",
+                    &[&run_ids],
+                )
+                .map_err(pg_error(|| what.clone()))?;
+                Ok(())
+            })
+        })
+    }
+
+    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
+        traced(BACKEND, Call::thread("copy_thread", source), || {
+            check_copy(source, target)?;
+            let what = format!("copy thread {source:?} to {target:?}");
+            self.in_transaction(&what, |tx| {
+                let exists = |tx: &mut postgres::Transaction<'_>, thread: &str| {
+                    tx.query_opt(
+                        "SELECT 1 FROM checkpoints WHERE thread_id = $1 LIMIT 1",
+                        &[&thread],
+                    )
+                    .map(|r| r.is_some())
+                    .map_err(pg_error(|| format!("{what}: look up thread {thread:?}")))
+                };
+                if exists(tx, target)? {
+                    return Err(Error::TargetNotEmpty {
+                        source_thread: source.to_owned(),
+                        target_thread: target.to_owned(),
+                    });
+                }
+                if !exists(tx, source)? {
+                    return Err(Error::ThreadNotFound {
+                        thread_id: source.to_owned(),
+                    });
+                }
+                for statement in sql::COPY {
+                    tx.execute(statement, &[&source, &target])
+                        .map_err(pg_error(|| what.clone()))?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
+        traced(BACKEND, Call::new("prune"), || {
+            for thread_id in thread_ids {
+                require_thread("prune", thread_id)?;
+            }
+            if thread_ids.is_empty() {
+                return Ok(());
+            }
+            let what = format!("prune ({strategy:?}) threads {thread_ids:?}");
+            let statements: &[&str] = match strategy {
+                PruneStrategy::Delete => &[sql::DELETE_THREADS],
+                PruneStrategy::KeepLatest => &sql::PRUNE_KEEP_LATEST,
+            };
+            self.in_transaction(&what, |tx| {
+                for statement in statements {
+                    tx.execute(*statement, &[&thread_ids])
+                        .map_err(pg_error(|| what.clone()))?;
+                }
+                Ok(())
+            })
+        })
+    }
+}
