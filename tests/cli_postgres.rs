@@ -6,6 +6,7 @@
 #![cfg(feature = "cli")]
 
 use assert_cmd::Command;
+#[cfg(feature = "postgres")]
 use serde_json::Value;
 
 #[cfg(feature = "postgres")]
@@ -51,9 +52,16 @@ fn every_command_works_on_a_postgres_url() {
 
     let history: Value = serde_json::from_str(&ok(&db, &["history", "demo", "--json"])).unwrap();
     let rows = history.as_array().expect("a list of checkpoints");
-    assert!(rows.len() >= 8, "the demo saves its steps and a fork: {rows:?}");
+    assert!(
+        rows.len() >= 8,
+        "the demo saves its steps and a fork: {rows:?}"
+    );
     let graph = ok(&db, &["history", "demo", "--graph"]);
-    assert_eq!(graph.matches("(latest)").count(), 2, "two branches:\n{graph}");
+    assert_eq!(
+        graph.matches("(latest)").count(),
+        2,
+        "two branches:\n{graph}"
+    );
     assert!(ok(&db, &["show", "demo"]).contains("status      finished"));
 
     let mut env = Command::cargo_bin("checkpointer").unwrap();
@@ -62,7 +70,11 @@ fn every_command_works_on_a_postgres_url() {
         .args(["threads", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let via_env: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(via_env[0]["thread_id"], "demo");
 
