@@ -23,8 +23,8 @@ pub use options::PostgresOptions;
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
 use super::checks::{
-    check_copy, check_put, checkpoint_config, checkpoint_not_found, merged_metadata,
-    require_thread, writes_target,
+    check_copy, check_metadata, check_put, check_writes, checkpoint_config, checkpoint_not_found,
+    merged_metadata, require_thread, writes_target,
 };
 use super::config::Config;
 use super::error::{BoxError, Error, Result};
@@ -352,6 +352,7 @@ impl BaseCheckpointSaver for PostgresSaver {
     ) -> Result<Config> {
         traced(BACKEND, Call::put("put", config, &checkpoint.id), || {
             check_put(config, checkpoint)?;
+            check_metadata(config, checkpoint, metadata)?;
             let put = Put {
                 writes: &WriteRows::default(),
                 parent_must_exist: false,
@@ -370,6 +371,7 @@ impl BaseCheckpointSaver for PostgresSaver {
     ) -> Result<()> {
         traced(BACKEND, Call::config("put_writes", Some(config)), || {
             let (thread_id, ns, id) = writes_target(config)?;
+            check_writes(config, writes, task_id)?;
             let rows = WriteRows::new(&[WriteBatch::new(writes, task_id, task_path)]);
             let what = format!(
                 "put_writes of task {task_id:?} on checkpoint {id} of thread {thread_id:?}"
@@ -400,7 +402,11 @@ impl BaseCheckpointSaver for PostgresSaver {
                 if !batches.is_empty() {
                     writes_target(config)?;
                 }
+                for batch in batches {
+                    check_writes(config, batch.writes, batch.task_id)?;
+                }
                 check_put(config, checkpoint)?;
+                check_metadata(config, checkpoint, metadata)?;
                 let writes = WriteRows::new(batches);
                 let put = Put {
                     writes: &writes,
