@@ -43,6 +43,8 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 pub mod graph;
+// issue 14: job progress checkpoints.
+pub mod jobs;
 pub mod saver;
 
 pub use graph::{

@@ -1,0 +1,290 @@
+//! The job store contract on every backend (memory, SQLite, the JSON
+//! file), the save helpers, and what only the saver and file stores do.
+
+use checkpointer::jobs::{
+    EveryNIterations, JobError, JobStore, JsonFileJobStore, SaverJobStore, save_on_every_call,
+};
+use checkpointer::{BaseCheckpointSaver, Config, InMemorySaver, ListOptions, SqliteSaver};
+use serde_json::{Value, json};
+
+// ---- the shared suite, plain functions over `&dyn JobStore` ----
+
+fn save_then_get(store: &dyn JobStore) {
+    assert_eq!(store.get("render").unwrap(), None);
+    store.save("render", json!({"done": 3}), "3/200").unwrap();
+    store
+        .save("render", json!({"done": 7, "name": "é"}), "7/200")
+        .unwrap();
+    let entry = store.get("render").unwrap().expect("saved");
+    assert_eq!(entry.job_id, "render");
+    assert_eq!(entry.progress_hint, "7/200");
+    assert_eq!(entry.context, json!({"done": 7, "name": "é"}));
+    assert!(
+        entry.saved_at > 1.0e9,
+        "epoch seconds, got {}",
+        entry.saved_at
+    );
+}
+
+fn clear_and_list(store: &dyn JobStore) {
+    for id in ["b", "a", "c"] {
+        store.save(id, json!({"id": id}), "").unwrap();
+    }
+    assert_eq!(store.list_ids().unwrap(), ["a", "b", "c"]);
+    assert!(store.clear("b").unwrap());
+    assert!(!store.clear("b").unwrap());
+    assert_eq!(store.get("b").unwrap(), None);
+    assert_eq!(store.list_ids().unwrap(), ["a", "c"]);
+    assert_eq!(store.clear_all().unwrap(), 2);
+    assert!(store.list_ids().unwrap().is_empty());
+    assert_eq!(store.clear_all().unwrap(), 0);
+    store.save("b", json!(1), "again").unwrap();
+    assert_eq!(store.get("b").unwrap().unwrap().progress_hint, "again");
+}
+
+fn empty_job_id_refused(store: &dyn JobStore) {
+    let err = store.save("", json!({}), "").unwrap_err();
+    assert!(
+        matches!(err, JobError::EmptyJobId { operation: "save" }),
+        "{err}"
+    );
+    assert!(store.list_ids().unwrap().is_empty());
+}
+
+fn every_n_counts_iterations(store: &dyn JobStore) {
+    let mut every = EveryNIterations::new(3);
+    let saved: Vec<bool> = (1..=7)
+        .map(|i| {
+            every
+                .tick(store, "loop", || json!({"i": i}), || format!("{i}/7"))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(saved, [false, false, true, false, false, true, false]);
+    assert_eq!(store.get("loop").unwrap().unwrap().context, json!({"i": 6}));
+    let mut never = EveryNIterations::new(0);
+    assert!(
+        !never
+            .tick(store, "never", || json!(1), String::new)
+            .unwrap()
+    );
+    assert_eq!(store.get("never").unwrap(), None);
+}
+
+fn every_call_saves_each_time(store: &dyn JobStore) {
+    assert!(!save_on_every_call(store, 0, "each", || json!(0), String::new).unwrap());
+    assert_eq!(store.get("each").unwrap(), None);
+    for i in 1..=2 {
+        assert!(save_on_every_call(store, 5, "each", || json!({"i": i}), || "h".into()).unwrap());
+        assert_eq!(store.get("each").unwrap().unwrap().context, json!({"i": i}));
+    }
+}
+
+macro_rules! suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+            #[test]
+            fn save_then_get() {
+                let (_keep, store) = $make;
+                super::save_then_get(&store);
+            }
+            #[test]
+            fn clear_and_list() {
+                let (_keep, store) = $make;
+                super::clear_and_list(&store);
+            }
+            #[test]
+            fn empty_job_id_refused() {
+                let (_keep, store) = $make;
+                super::empty_job_id_refused(&store);
+            }
+            #[test]
+            fn every_n_counts_iterations() {
+                let (_keep, store) = $make;
+                super::every_n_counts_iterations(&store);
+            }
+            #[test]
+            fn every_call_saves_each_time() {
+                let (_keep, store) = $make;
+                let boxed: Box<dyn JobStore> = Box::new(store);
+                super::every_call_saves_each_time(boxed.as_ref());
+            }
+        }
+    };
+}
+
+suite!(memory, ((), SaverJobStore::new(InMemorySaver::new())));
+suite!(sqlite, {
+    let dir = tempfile::tempdir().unwrap();
+    let saver = SqliteSaver::open(dir.path().join("jobs.db")).unwrap();
+    (dir, SaverJobStore::new(saver))
+});
+suite!(file, {
+    let dir = tempfile::tempdir().unwrap();
+    let store = JsonFileJobStore::new(dir.path().join("checkpoints.json"));
+    (dir, store)
+});
+
+// ---- the saver store ----
+
+#[test]
+fn saver_store_keeps_every_save_as_history() {
+    let store = SaverJobStore::new(InMemorySaver::new());
+    for i in 0..3 {
+        store
+            .save("index", json!({"files": i}), &format!("{i}/3"))
+            .unwrap();
+    }
+    let history = store
+        .saver()
+        .list(Some(&Config::thread("index")), &ListOptions::new())
+        .unwrap();
+    let contexts: Vec<&Value> = history
+        .iter()
+        .map(|t| &t.checkpoint.channel_values["context"])
+        .collect();
+    assert_eq!(
+        contexts,
+        [
+            &json!({"files": 2}),
+            &json!({"files": 1}),
+            &json!({"files": 0})
+        ]
+    );
+    let steps: Vec<i64> = history.iter().map(|t| t.metadata.step).collect();
+    assert_eq!(steps, [2, 1, 0]);
+}
+
+#[test]
+fn saver_store_shares_jobs_between_stores_on_one_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let a = SaverJobStore::new(SqliteSaver::open(&path).unwrap());
+    let b = SaverJobStore::new(SqliteSaver::open(&path).unwrap());
+    a.save("j", json!({"n": 1}), "one").unwrap();
+    assert_eq!(b.get("j").unwrap().unwrap().context, json!({"n": 1}));
+    assert!(b.clear("j").unwrap());
+    assert_eq!(a.get("j").unwrap(), None);
+}
+
+#[test]
+fn saver_store_names_a_thread_that_is_not_a_job() {
+    let saver = InMemorySaver::new();
+    let cp = checkpointer::Checkpoint::new(0);
+    let meta = checkpointer::CheckpointMetadata::new(checkpointer::CheckpointSource::Input, 0);
+    saver
+        .put(
+            &Config::thread("graph"),
+            &cp,
+            &meta,
+            &checkpointer::ChannelVersions::new(),
+        )
+        .unwrap();
+    let store = SaverJobStore::new(saver);
+    let err = store.get("graph").unwrap_err().to_string();
+    assert!(
+        err.contains("\"graph\"") && err.contains("not a job save"),
+        "{err}"
+    );
+    assert!(
+        store.list_ids().unwrap().is_empty(),
+        "a graph thread is not listed as a job"
+    );
+}
+
+// ---- the file store ----
+
+fn file_in(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("checkpoints.json")
+}
+
+#[test]
+fn file_store_writes_dcc_mcp_core_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = JsonFileJobStore::new(file_in(&dir));
+    store.save("a", json!({"i": 1, "é": "ü"}), "1/2").unwrap();
+    let text = std::fs::read_to_string(file_in(&dir)).unwrap();
+    let saved_at = store.get("a").unwrap().unwrap().saved_at;
+    let expected = format!(
+        "{{\n  \"a\": {{\n    \"job_id\": \"a\",\n    \"saved_at\": {saved_at},\n    \"progress_hint\": \"1/2\",\n    \"context\": {{\n      \"i\": 1,\n      \"é\": \"ü\"\n    }}\n  }}\n}}"
+    );
+    // Keys in a fixed order: serde writes struct fields in declaration order.
+    assert_eq!(text, expected);
+    store.clear_all().unwrap();
+    assert_eq!(std::fs::read_to_string(file_in(&dir)).unwrap(), "{}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "tmp")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+#[test]
+fn file_store_get_sees_another_stores_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = JsonFileJobStore::new(file_in(&dir));
+    let b = JsonFileJobStore::new(file_in(&dir));
+    assert_eq!(b.get("x").unwrap(), None);
+    a.save("x", json!({"n": 1}), "").unwrap();
+    assert_eq!(b.get("x").unwrap().unwrap().context, json!({"n": 1}));
+    b.save("y", json!({"n": 2}), "").unwrap();
+    assert_eq!(
+        a.list_ids().unwrap(),
+        ["x", "y"],
+        "merging keeps both writers' jobs"
+    );
+}
+
+#[test]
+fn file_store_cleared_job_stays_cleared_when_an_old_copy_is_written_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = JsonFileJobStore::new(file_in(&dir));
+    store.save("x", json!({"n": 1}), "").unwrap();
+    let stale = std::fs::read_to_string(file_in(&dir)).unwrap();
+    assert!(store.clear("x").unwrap());
+    // A Python process that still holds `x` in memory writes it back.
+    std::fs::write(file_in(&dir), &stale).unwrap();
+    assert_eq!(store.get("x").unwrap(), None);
+    assert!(store.list_ids().unwrap().is_empty());
+    store.save("x", json!({"n": 2}), "").unwrap();
+    assert_eq!(store.get("x").unwrap().unwrap().context, json!({"n": 2}));
+}
+
+#[test]
+fn file_store_merge_keeps_the_newest_saved_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let future =
+        json!({"x": {"job_id": "x", "saved_at": 9.0e12, "progress_hint": "future", "context": {}}});
+    std::fs::write(file_in(&dir), future.to_string()).unwrap();
+    let store = JsonFileJobStore::new(file_in(&dir));
+    store.save("x", json!({"n": 1}), "now").unwrap();
+    assert_eq!(store.get("x").unwrap().unwrap().progress_hint, "future");
+}
+
+#[test]
+fn file_store_reads_an_invalid_file_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(file_in(&dir), "not json").unwrap();
+    let store = JsonFileJobStore::new(file_in(&dir));
+    assert!(store.list_ids().unwrap().is_empty());
+    store.save("a", json!(1), "").unwrap();
+    assert_eq!(store.list_ids().unwrap(), ["a"]);
+}
+
+#[test]
+fn file_store_writes_unlocked_after_the_lock_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock_path = dir.path().join("checkpoints.json.lock");
+    let held = std::fs::File::create(&lock_path).unwrap();
+    held.lock().unwrap();
+    let store = JsonFileJobStore::new(file_in(&dir))
+        .with_lock_timeout(std::time::Duration::from_millis(50));
+    store.save("a", json!(1), "").unwrap();
+    assert_eq!(store.list_ids().unwrap(), ["a"]);
+}
