@@ -51,6 +51,10 @@ pub(crate) enum Command {
     /// Print a shell completion script (`source <(checkpointer
     /// completions bash)`).
     Completions(CompletionsArgs),
+    // issue 14: job progress checkpoints.
+    /// Job progress checkpoints (dcc-mcp-core's `CheckpointStore`): list,
+    /// get, save, clear.
+    Jobs(super::jobs::JobsArgs),
 }
 
 /// `vacuum`.

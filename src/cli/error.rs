@@ -138,6 +138,26 @@ pub(crate) enum CliError {
     NoPostgres,
     #[error(transparent)]
     Saver(#[from] checkpointer::Error),
+    // issue 14 (jobs): the `jobs` commands.
+    /// A job store failed.
+    #[error(transparent)]
+    Jobs(#[from] checkpointer::jobs::JobError),
+    /// `jobs get` or `jobs clear` of a job that has no save.
+    #[error("job {} not found in {}", quoted(job), place.display())]
+    UnknownJob {
+        /// The job.
+        job: String,
+        /// The database or file.
+        place: PathBuf,
+    },
+    /// `jobs save --state` that is not JSON.
+    #[error("jobs save {}: --state is not JSON: {reason}", quoted(job))]
+    BadJobState {
+        /// The job.
+        job: String,
+        /// The parser's message.
+        reason: String,
+    },
     /// The demo graph failed.
     #[error(transparent)]
     Graph(#[from] GraphError),

@@ -29,6 +29,8 @@ pub(crate) mod error;
 mod fmt;
 mod history;
 mod ids;
+// issue 14: job progress checkpoints.
+mod jobs;
 mod manage;
 mod open;
 mod show;
@@ -62,6 +64,8 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Check => check::check(&*existing()?, path),
         Command::Export(args) => transfer::export(&*existing()?, path, args),
         Command::Completions(_) => Ok(()),
+        // issue 14: job progress checkpoints.
+        Command::Jobs(args) => jobs::jobs(path, args),
     }
 }
 

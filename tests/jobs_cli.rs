@@ -1,0 +1,161 @@
+//! `checkpointer jobs ...` on a real SQLite file (`--db`) and a real
+//! dcc-mcp-core JSON file (`--json-file`).
+#![cfg(feature = "cli")]
+
+use assert_cmd::Command;
+use checkpointer::jobs::{JobStore, JsonFileJobStore};
+use serde_json::{Value, json};
+
+fn run(place: &[&str], args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("checkpointer")
+        .unwrap()
+        .env_remove("CHECKPOINTER_DB")
+        .arg("jobs")
+        .args(place)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(place: &[&str], args: &[&str]) -> String {
+    let out = run(place, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json_of(place: &[&str], args: &[&str]) -> Value {
+    serde_json::from_str(&ok(place, args)).unwrap()
+}
+
+/// The same session on one backend: save, list, get, clear (asking
+/// first), clear-all.
+fn session(place: &[&str]) {
+    ok(
+        place,
+        &[
+            "save",
+            "render",
+            "--state",
+            r#"{"done": 3}"#,
+            "--hint",
+            "3/200",
+        ],
+    );
+    ok(
+        place,
+        &[
+            "save",
+            "render",
+            "--state",
+            r#"{"done": 7}"#,
+            "--hint",
+            "7/200",
+        ],
+    );
+    ok(place, &["save", "index", "--state", "{}"]);
+    let list = json_of(place, &["list", "--json"]);
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["index", "render"]);
+    let entry = json_of(place, &["get", "render", "--json"]);
+    assert_eq!(
+        (entry["context"].clone(), entry["progress_hint"].clone()),
+        (json!({"done": 7}), json!("7/200"))
+    );
+    assert!(ok(place, &["get", "render"]).contains("7/200"));
+    assert!(ok(place, &["list"]).contains("\"render\""));
+
+    let refused = run(place, &["clear", "render"]);
+    assert!(
+        !refused.status.success(),
+        "clear without --yes off a terminal is refused"
+    );
+    assert!(ok(place, &["clear", "render", "--dry-run"]).contains("render"));
+    assert_eq!(
+        json_of(place, &["get", "render", "--json"])["progress_hint"],
+        "7/200"
+    );
+    ok(place, &["clear", "render", "--yes"]);
+    let missing = run(place, &["get", "render"]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && err.contains("job \"render\" not found"),
+        "{err}"
+    );
+    ok(place, &["clear-all", "--yes"]);
+    assert_eq!(json_of(place, &["list", "--json"]), json!([]));
+
+    let bad = run(place, &["save", "x", "--state", "{nope"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--state is not JSON"));
+}
+
+#[test]
+fn jobs_commands_on_a_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("jobs.db");
+    let db = db.to_str().unwrap();
+    session(&["--db", db]);
+}
+
+#[test]
+fn jobs_commands_on_a_json_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checkpoints.json");
+    session(&["--json-file", file.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "{}",
+        "clear-all leaves dcc-mcp-core's empty file"
+    );
+}
+
+#[test]
+fn history_shows_every_save_of_a_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("jobs.db");
+    let db = db.to_str().unwrap();
+    for i in 1..=3 {
+        ok(
+            &["--db", db],
+            &["save", "bake", "--state", &format!("{{\"frame\": {i}}}")],
+        );
+    }
+    let out = Command::cargo_bin("checkpointer")
+        .unwrap()
+        .args(["--db", db, "history", "bake", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
+}
+
+#[test]
+fn the_cli_and_a_library_store_share_one_json_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checkpoints.json");
+    let store = JsonFileJobStore::new(&file);
+    store
+        .save("lib", json!({"n": 1}), "from the library")
+        .unwrap();
+    let place = ["--json-file", file.to_str().unwrap()];
+    let entry = json_of(&place, &["get", "lib", "--json"]);
+    assert_eq!(entry["progress_hint"], "from the library");
+    ok(
+        &place,
+        &["save", "cli", "--state", "[1]", "--hint", "from the CLI"],
+    );
+    assert_eq!(store.get("cli").unwrap().unwrap().context, json!([1]));
+}
