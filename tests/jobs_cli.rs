@@ -6,25 +6,34 @@ use assert_cmd::Command;
 use checkpointer::jobs::{JobStore, JsonFileJobStore};
 use serde_json::{Value, json};
 
-fn run(place: &[&str], args: &[&str]) -> std::process::Output {
+/// `checkpointer ARGV...`, with no database from the environment.
+fn checkpointer(argv: &[&str]) -> std::process::Output {
     Command::cargo_bin("checkpointer")
         .unwrap()
         .env_remove("CHECKPOINTER_DB")
-        .arg("jobs")
-        .args(place)
-        .args(args)
+        .args(argv)
         .output()
         .unwrap()
 }
 
-fn ok(place: &[&str], args: &[&str]) -> String {
-    let out = run(place, args);
+/// `checkpointer jobs PLACE... ARGS...`.
+fn run(place: &[&str], args: &[&str]) -> std::process::Output {
+    let argv: Vec<&str> = ["jobs"].iter().chain(place).chain(args).copied().collect();
+    checkpointer(&argv)
+}
+
+/// The standard output of a command that must succeed.
+fn stdout_of(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
-        "{args:?}: {}",
+        "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ok(place: &[&str], args: &[&str]) -> String {
+    stdout_of(&run(place, args))
 }
 
 fn json_of(place: &[&str], args: &[&str]) -> Value {
@@ -128,17 +137,8 @@ fn history_shows_every_save_of_a_job() {
             &["save", "bake", "--state", &format!("{{\"frame\": {i}}}")],
         );
     }
-    let out = Command::cargo_bin("checkpointer")
-        .unwrap()
-        .args(["--db", db, "history", "bake", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = checkpointer(&["--db", db, "history", "bake", "--json"]);
+    let history: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
 }
 
