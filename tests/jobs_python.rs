@@ -91,3 +91,38 @@ fn this_crate_reads_what_python_wrote() {
     );
     assert_eq!(both, json!(["bake", "bake2", "ours"]));
 }
+
+#[test]
+fn python_and_rust_saving_at_once_lose_no_job() {
+    let Some(python) = python("at_once") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoints.json");
+    let mut child = Command::new(&python)
+        .arg("-c")
+        .arg("import sys\nfrom dcc_mcp_core.checkpoint import CheckpointStore\ns = CheckpointStore(sys.argv[1])\nfor i in range(150):\n    s.save(f'py{i}', {'i': i}, 'python')")
+        .arg(&path)
+        .spawn()
+        .expect("start python");
+    let store = JsonFileJobStore::new(&path);
+    // Start once Python has begun writing, so that both write at once.
+    while store.list_ids().unwrap().is_empty() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    for i in 0..150 {
+        store
+            .save(&format!("rs{i}"), json!({"i": i}), "rust")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let ids = store.list_ids().unwrap();
+    let lost: Vec<String> = (0..150)
+        .flat_map(|i| [format!("py{i}"), format!("rs{i}")])
+        .filter(|id| !ids.contains(id))
+        .collect();
+    assert!(lost.is_empty(), "jobs lost: {lost:?}");
+    let theirs = run(&python, &path, "print(len(s.list_ids()))");
+    assert_eq!(theirs, json!(300));
+}
