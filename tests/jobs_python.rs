@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use checkpointer::jobs::{JobStore, JsonFileJobStore};
+use checkpointer::jobs::{JobStore, JsonFileJobStore, resolve_checkpoint_path_in};
 use serde_json::{Value, json};
 
 fn python(test: &str) -> Option<String> {
@@ -125,4 +125,52 @@ fn python_and_rust_saving_at_once_lose_no_job() {
     assert!(lost.is_empty(), "jobs lost: {lost:?}");
     let theirs = run(&python, &path, "print(len(s.list_ids()))");
     assert_eq!(theirs, json!(300));
+}
+
+#[test]
+fn default_paths_match_python() {
+    let Some(python) = python("paths") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("maya", None),
+        (" Blender 4.2 / main ", Some("#1 ü")),
+        ("...", Some("__")),
+        ("", None),
+    ];
+    for (dcc, instance) in cases {
+        for base in ["", "/srv/dcc", "~/x"] {
+            let code = format!(
+                "from dcc_mcp_core.checkpoint import resolve_checkpoint_path\nimport json, os\nos.environ['HOME'] = '/home/h'\nos.environ['DCC_MCP_CHECKPOINT_DIR'] = {base:?}\nos.environ.pop('DCC_MCP_CHECKPOINT_IN_MEMORY', None)\nprint(json.dumps(str(resolve_checkpoint_path({dcc:?}, {}))))",
+                instance.map_or("None".to_owned(), |i| format!("{i:?}"))
+            );
+            let out = Command::new(&python)
+                .arg("-c")
+                .arg(&code)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let theirs: String = serde_json::from_slice(&out.stdout).unwrap();
+            let ours = resolve_checkpoint_path_in(dcc, instance, None, None, |k| match k {
+                "HOME" => Some("/home/h".into()),
+                "DCC_MCP_CHECKPOINT_DIR" => Some(base.into()),
+                _ => None,
+            });
+            assert_eq!(
+                ours.unwrap().to_str().unwrap(),
+                theirs,
+                "dcc {dcc:?}, instance {instance:?}, base {base:?}"
+            );
+        }
+    }
+    let in_memory = resolve_checkpoint_path_in("maya", None, None, None, |k| {
+        (k == "DCC_MCP_CHECKPOINT_IN_MEMORY").then(|| " Yes ".to_owned())
+    });
+    assert_eq!(in_memory, None);
 }

@@ -10,7 +10,7 @@
 //!   a job is a thread and a save a checkpoint, so every job keeps its
 //!   history (`checkpointer history JOB` shows the saves).
 //! - [`JsonFileJobStore`]: dcc-mcp-core's JSON file, shared with a Python
-//!   DCC plugin.
+//!   DCC plugin, at the path [`resolve_checkpoint_path`] gives.
 //! - [`save_on_every_call`] (dcc-mcp-core's `checkpoint_every`) and
 //!   [`EveryNIterations`] (a counter that saves every N-th call).
 //!
@@ -34,6 +34,7 @@ mod entry;
 mod error;
 mod every;
 mod file_store;
+mod path;
 mod saver_store;
 mod store;
 
@@ -41,5 +42,9 @@ pub use entry::JobEntry;
 pub use error::{JobError, JobResult};
 pub use every::{EveryNIterations, save_on_every_call};
 pub use file_store::{DEFAULT_LOCK_TIMEOUT, JsonFileJobStore};
+pub use path::{
+    CHECKPOINT_FILE_NAME, ENV_CHECKPOINT_DIR, ENV_CHECKPOINT_IN_MEMORY, resolve_checkpoint_path,
+    resolve_checkpoint_path_in, safe_segment,
+};
 pub use saver_store::SaverJobStore;
 pub use store::JobStore;
