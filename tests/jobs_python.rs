@@ -21,14 +21,12 @@ fn python(test: &str) -> Option<String> {
     }
 }
 
-/// Runs `code` with `path` as `sys.argv[1]` and parses what it prints.
-fn run(python: &str, path: &std::path::Path, code: &str) -> Value {
+/// Runs the Python `code` with `args` and parses what it prints.
+fn python_json(python: &str, code: &str, args: &[&std::ffi::OsStr]) -> Value {
     let out = Command::new(python)
         .arg("-c")
-        .arg(format!(
-            "import json, sys\nfrom dcc_mcp_core.checkpoint import CheckpointStore\ns = CheckpointStore(sys.argv[1])\n{code}"
-        ))
-        .arg(path)
+        .arg(code)
+        .args(args)
         .output()
         .expect("run python");
     assert!(
@@ -37,6 +35,14 @@ fn run(python: &str, path: &std::path::Path, code: &str) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("python printed JSON")
+}
+
+/// Runs `code` with `s`, a `CheckpointStore` on `path`.
+fn run(python: &str, path: &std::path::Path, code: &str) -> Value {
+    let code = format!(
+        "import json, sys\nfrom dcc_mcp_core.checkpoint import CheckpointStore\ns = CheckpointStore(sys.argv[1])\n{code}"
+    );
+    python_json(python, &code, &[path.as_os_str()])
 }
 
 #[test]
@@ -132,7 +138,6 @@ fn default_paths_match_python() {
     let Some(python) = python("paths") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("maya", None),
         (" Blender 4.2 / main ", Some("#1 ü")),
@@ -145,25 +150,14 @@ fn default_paths_match_python() {
                 "from dcc_mcp_core.checkpoint import resolve_checkpoint_path\nimport json, os\nos.environ['HOME'] = '/home/h'\nos.environ['DCC_MCP_CHECKPOINT_DIR'] = {base:?}\nos.environ.pop('DCC_MCP_CHECKPOINT_IN_MEMORY', None)\nprint(json.dumps(str(resolve_checkpoint_path({dcc:?}, {}))))",
                 instance.map_or("None".to_owned(), |i| format!("{i:?}"))
             );
-            let out = Command::new(&python)
-                .arg("-c")
-                .arg(&code)
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let theirs: String = serde_json::from_slice(&out.stdout).unwrap();
+            let theirs = python_json(&python, &code, &[]);
             let ours = resolve_checkpoint_path_in(dcc, instance, None, None, |k| match k {
                 "HOME" => Some("/home/h".into()),
                 "DCC_MCP_CHECKPOINT_DIR" => Some(base.into()),
                 _ => None,
             });
             assert_eq!(
-                ours.unwrap().to_str().unwrap(),
+                Value::from(ours.unwrap().to_str().unwrap()),
                 theirs,
                 "dcc {dcc:?}, instance {instance:?}, base {base:?}"
             );
