@@ -1,0 +1,71 @@
+//! [`ThreadLeases`] for [`InMemorySaver`]: the lease rows live beside the
+//! threads, in the saver; expiry by the local clock.
+
+use std::time::{Duration, SystemTime};
+
+use super::InMemorySaver;
+use crate::saver::error::Result;
+use crate::saver::lease::{Lease, ThreadLeases, check_own, next_lease};
+use crate::saver::prune::PruneStrategy;
+
+impl ThreadLeases for InMemorySaver {
+    fn acquire(&self, thread_id: &str, owner: &str, ttl: Duration) -> Result<Lease> {
+        let mut leases = self.leases();
+        let lease = next_lease(
+            thread_id,
+            owner,
+            ttl,
+            leases.get(thread_id),
+            SystemTime::now(),
+        )?;
+        leases.insert(thread_id.to_owned(), lease.clone());
+        Ok(lease)
+    }
+
+    fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Lease> {
+        let mut leases = self.leases();
+        let now = SystemTime::now();
+        check_own(lease, leases.get(&lease.thread_id), now, false)?;
+        let renewed = Lease {
+            expires: now.checked_add(ttl).unwrap_or(now),
+            ..lease.clone()
+        };
+        leases.insert(lease.thread_id.clone(), renewed.clone());
+        Ok(renewed)
+    }
+
+    fn release(&self, lease: &Lease) -> Result<()> {
+        let mut leases = self.leases();
+        check_own(lease, leases.get(&lease.thread_id), SystemTime::now(), true)?;
+        // The row stays, expired, so that the next token is greater.
+        leases.insert(
+            lease.thread_id.clone(),
+            Lease {
+                expires: SystemTime::UNIX_EPOCH,
+                ..lease.clone()
+            },
+        );
+        Ok(())
+    }
+
+    fn current(&self, thread_id: &str) -> Result<Option<Lease>> {
+        let now = SystemTime::now();
+        Ok(self
+            .leases()
+            .get(thread_id)
+            .filter(|l| l.is_live_at(now))
+            .cloned())
+    }
+
+    fn delete_thread_leased(&self, thread_id: &str, token: u64) -> Result<()> {
+        self.delete_thread_fenced(thread_id, Some(token))
+    }
+
+    fn copy_thread_leased(&self, source: &str, target: &str, token: u64) -> Result<()> {
+        self.copy_thread_fenced(source, target, Some(token))
+    }
+
+    fn prune_leased(&self, thread_id: &str, strategy: PruneStrategy, token: u64) -> Result<()> {
+        self.prune_fenced(&[thread_id.to_owned()], strategy, Some(token))
+    }
+}
