@@ -61,8 +61,9 @@ impl Config {
 ///
 /// The companion trait of
 /// [`BaseCheckpointSaver`](crate::BaseCheckpointSaver) that every saver of
-/// this crate with a lease table implements ([`InMemorySaver`](crate::InMemorySaver)
-/// and [`SqliteSaver`](crate::SqliteSaver)).
+/// this crate with a lease table implements ([`InMemorySaver`](crate::InMemorySaver),
+/// [`SqliteSaver`](crate::SqliteSaver), and `PostgresSaver` with feature
+/// `postgres`).
 ///
 /// # Contract
 ///
@@ -90,6 +91,8 @@ impl Config {
 /// - Time: expiry is judged by one clock per database. Memory and SQLite
 ///   use the clock of the machine the saver runs on ([`SystemTime::now`]):
 ///   processes sharing one SQLite file share that machine's clock.
+///   PostgreSQL uses the server's `now()`, so workers on many machines
+///   agree.
 ///
 /// ```
 /// use std::time::Duration;
@@ -169,14 +172,23 @@ pub(crate) fn check_write(
     now: SystemTime,
     given: Option<u64>,
 ) -> Result<()> {
-    match row {
-        Some(lease) if lease.is_live_at(now) && given != Some(lease.token) => {
-            Err(Error::LeaseHeld {
-                thread_id: thread_id.to_owned(),
-                holder: lease.owner.clone(),
-                token: given,
-            })
-        }
+    let live = row.filter(|l| l.is_live_at(now));
+    check_live(thread_id, live.map(|l| (l.owner.as_str(), l.token)), given)
+}
+
+/// As [`check_write`], for a backend that judged liveness itself: `live`
+/// is the owner and token of the thread's live lease.
+pub(crate) fn check_live(
+    thread_id: &str,
+    live: Option<(&str, u64)>,
+    given: Option<u64>,
+) -> Result<()> {
+    match live {
+        Some((owner, token)) if given != Some(token) => Err(Error::LeaseHeld {
+            thread_id: thread_id.to_owned(),
+            holder: owner.to_owned(),
+            token: given,
+        }),
         _ => Ok(()),
     }
 }
