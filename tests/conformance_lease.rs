@@ -1,7 +1,8 @@
 //! The lease conformance group ([`checkpointer::conformance::lease`]) on
-//! every saver form with a lease table: memory, boxed, and SQLite on a
-//! file (pools of 1 and 8 connections) and in memory.
+//! every saver form with a lease table: memory, async, boxed, and SQLite
+//! on a file (pools of 1 and 8 connections), in memory, async and boxed.
 
+use checkpointer::conformance::BlockingAsync;
 use checkpointer::{InMemorySaver, SqliteOptions, SqliteSaver, ThreadLeases, lease_suite};
 use tempfile::TempDir;
 
@@ -40,4 +41,11 @@ lease_suite!(
 lease_suite!(sqlite_boxed, {
     let (saver, dir) = on_file(SqliteOptions::new());
     (Box::new(saver) as Box<dyn ThreadLeases>, dir)
+});
+
+lease_suite!(async_memory, (BlockingAsync::new(InMemorySaver::new()), ()));
+
+lease_suite!(sqlite_async, {
+    let (saver, dir) = on_file(SqliteOptions::new());
+    (BlockingAsync::new(saver), dir)
 });

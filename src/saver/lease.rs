@@ -261,3 +261,96 @@ impl<S: ThreadLeases + ?Sized> ThreadLeases for Box<S> {
         (**self).prune_leased(thread_id, strategy, token)
     }
 }
+
+/// The lease calls of a saver with leases, async (each on tokio's blocking
+/// pool, as the other calls of [`AsyncSaver`](crate::AsyncSaver)).
+impl<S: ThreadLeases + ?Sized + 'static> crate::AsyncSaver<S> {
+    async fn run_lease<T, F>(&self, call: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&S) -> Result<T> + Send + 'static,
+    {
+        let saver = std::sync::Arc::clone(self.inner());
+        tokio::task::spawn_blocking(move || call(&saver)).await?
+    }
+
+    /// [`ThreadLeases::acquire`], async.
+    ///
+    /// # Errors
+    ///
+    /// As [`ThreadLeases::acquire`], and [`Error::Task`] if the blocking
+    /// task panicked.
+    pub async fn acquire(&self, thread_id: &str, owner: &str, ttl: Duration) -> Result<Lease> {
+        let (thread_id, owner) = (thread_id.to_owned(), owner.to_owned());
+        self.run_lease(move |s| s.acquire(&thread_id, &owner, ttl))
+            .await
+    }
+
+    /// [`ThreadLeases::renew`], async.
+    ///
+    /// # Errors
+    ///
+    /// As [`ThreadLeases::renew`].
+    pub async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Lease> {
+        let lease = lease.clone();
+        self.run_lease(move |s| s.renew(&lease, ttl)).await
+    }
+
+    /// [`ThreadLeases::release`], async.
+    ///
+    /// # Errors
+    ///
+    /// As [`ThreadLeases::release`].
+    pub async fn release(&self, lease: &Lease) -> Result<()> {
+        let lease = lease.clone();
+        self.run_lease(move |s| s.release(&lease)).await
+    }
+
+    /// [`ThreadLeases::current`], async.
+    ///
+    /// # Errors
+    ///
+    /// As [`ThreadLeases::current`].
+    pub async fn current(&self, thread_id: &str) -> Result<Option<Lease>> {
+        let thread_id = thread_id.to_owned();
+        self.run_lease(move |s| s.current(&thread_id)).await
+    }
+
+    /// [`ThreadLeases::delete_thread_leased`], async.
+    ///
+    /// # Errors
+    ///
+    /// As [`ThreadLeases::delete_thread_leased`].
+    pub async fn delete_thread_leased(&self, thread_id: &str, token: u64) -> Result<()> {
+        let thread_id = thread_id.to_owned();
+        self.run_lease(move |s| s.delete_thread_leased(&thread_id, token))
+            .await
+    }
+
+    /// [`ThreadLeases::copy_thread_leased`], async.
+    ///
+    /// # Errors
+    ///
+    /// As [`ThreadLeases::copy_thread_leased`].
+    pub async fn copy_thread_leased(&self, source: &str, target: &str, token: u64) -> Result<()> {
+        let (source, target) = (source.to_owned(), target.to_owned());
+        self.run_lease(move |s| s.copy_thread_leased(&source, &target, token))
+            .await
+    }
+
+    /// [`ThreadLeases::prune_leased`], async.
+    ///
+    /// # Errors
+    ///
+    /// As [`ThreadLeases::prune_leased`].
+    pub async fn prune_leased(
+        &self,
+        thread_id: &str,
+        strategy: PruneStrategy,
+        token: u64,
+    ) -> Result<()> {
+        let thread_id = thread_id.to_owned();
+        self.run_lease(move |s| s.prune_leased(&thread_id, strategy, token))
+            .await
+    }
+}
