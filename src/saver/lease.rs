@@ -164,6 +164,50 @@ pub trait ThreadLeases: BaseCheckpointSaver {
     fn prune_leased(&self, thread_id: &str, strategy: PruneStrategy, token: u64) -> Result<()>;
 }
 
+/// The three whole-thread calls of [`ThreadLeases`], for a saver whose
+/// `delete_thread_fenced`, `copy_thread_fenced` and `prune_fenced` take
+/// an optional token.
+macro_rules! fenced_calls {
+    () => {
+        fn delete_thread_leased(&self, thread_id: &str, token: u64) -> Result<()> {
+            self.delete_thread_fenced(thread_id, Some(token))
+        }
+
+        fn copy_thread_leased(&self, source: &str, target: &str, token: u64) -> Result<()> {
+            self.copy_thread_fenced(source, target, Some(token))
+        }
+
+        fn prune_leased(
+            &self,
+            thread_id: &str,
+            strategy: $crate::saver::PruneStrategy,
+            token: u64,
+        ) -> Result<()> {
+            self.prune_fenced(&[thread_id.to_owned()], strategy, Some(token))
+        }
+    };
+}
+pub(crate) use fenced_calls;
+
+/// `delete_thread`, `copy_thread` and `prune` of [`BaseCheckpointSaver`]
+/// for the same savers: the fenced calls without a token.
+macro_rules! unfenced_calls {
+    () => {
+        fn delete_thread(&self, thread_id: &str) -> Result<()> {
+            self.delete_thread_fenced(thread_id, None)
+        }
+
+        fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
+            self.copy_thread_fenced(source, target, None)
+        }
+
+        fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
+            self.prune_fenced(thread_ids, strategy, None)
+        }
+    };
+}
+pub(crate) use unfenced_calls;
+
 /// The check of a write to `thread_id`: `live` is the thread's lease row
 /// (live or not), `given` the token the write carries.
 pub(crate) fn check_write(

@@ -326,10 +326,6 @@ impl BaseCheckpointSaver for InMemorySaver {
         )
     }
 
-    fn delete_thread(&self, thread_id: &str) -> Result<()> {
-        self.delete_thread_fenced(thread_id, None)
-    }
-
     fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
         traced("memory", Call::new("delete_for_runs"), || {
             if run_ids.is_empty() {
@@ -356,13 +352,7 @@ impl BaseCheckpointSaver for InMemorySaver {
         })
     }
 
-    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
-        self.copy_thread_fenced(source, target, None)
-    }
-
-    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
-        self.prune_fenced(thread_ids, strategy, None)
-    }
+    super::lease::unfenced_calls!();
 }
 
 impl InMemorySaver {

@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 use super::InMemorySaver;
 use crate::saver::error::Result;
 use crate::saver::lease::{Lease, ThreadLeases, check_own, next_lease};
-use crate::saver::prune::PruneStrategy;
 
 impl ThreadLeases for InMemorySaver {
     fn acquire(&self, thread_id: &str, owner: &str, ttl: Duration) -> Result<Lease> {
@@ -57,15 +56,5 @@ impl ThreadLeases for InMemorySaver {
             .cloned())
     }
 
-    fn delete_thread_leased(&self, thread_id: &str, token: u64) -> Result<()> {
-        self.delete_thread_fenced(thread_id, Some(token))
-    }
-
-    fn copy_thread_leased(&self, source: &str, target: &str, token: u64) -> Result<()> {
-        self.copy_thread_fenced(source, target, Some(token))
-    }
-
-    fn prune_leased(&self, thread_id: &str, strategy: PruneStrategy, token: u64) -> Result<()> {
-        self.prune_fenced(&[thread_id.to_owned()], strategy, Some(token))
-    }
+    crate::saver::lease::fenced_calls!();
 }

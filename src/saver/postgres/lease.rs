@@ -12,7 +12,6 @@ use postgres::GenericClient;
 use super::{PostgresSaver, pg_error};
 use crate::saver::error::{Error, Result};
 use crate::saver::lease::{Lease, ThreadLeases, check_live, check_own};
-use crate::saver::prune::PruneStrategy;
 
 /// Creates the lease table if missing (idempotent); run under the setup
 /// lock, after LangGraph's migrations.
@@ -187,15 +186,5 @@ impl ThreadLeases for PostgresSaver {
         .transpose()
     }
 
-    fn delete_thread_leased(&self, thread_id: &str, token: u64) -> Result<()> {
-        self.delete_thread_fenced(thread_id, Some(token))
-    }
-
-    fn copy_thread_leased(&self, source: &str, target: &str, token: u64) -> Result<()> {
-        self.copy_thread_fenced(source, target, Some(token))
-    }
-
-    fn prune_leased(&self, thread_id: &str, strategy: PruneStrategy, token: u64) -> Result<()> {
-        self.prune_fenced(&[thread_id.to_owned()], strategy, Some(token))
-    }
+    crate::saver::lease::fenced_calls!();
 }

@@ -426,21 +426,11 @@ impl BaseCheckpointSaver for PostgresSaver {
         )
     }
 
-    fn delete_thread(&self, thread_id: &str) -> Result<()> {
-        self.delete_thread_fenced(thread_id, None)
-    }
-
     fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
         self.delete_for_runs_impl(run_ids)
     }
 
-    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
-        self.copy_thread_fenced(source, target, None)
-    }
-
-    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
-        self.prune_fenced(thread_ids, strategy, None)
-    }
+    crate::saver::lease::unfenced_calls!();
 }
 
 // The whole-thread writes, with the fencing token of a lease (or none).

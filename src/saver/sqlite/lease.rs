@@ -11,7 +11,6 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use super::{SqliteSaver, sql_context};
 use crate::saver::error::{Error, Result};
 use crate::saver::lease::{Lease, ThreadLeases, check_own, check_write, next_lease};
-use crate::saver::prune::PruneStrategy;
 
 const SELECT_LEASE: &str =
     "SELECT owner, token, expires_ms FROM thread_leases WHERE thread_id = ?1";
@@ -149,15 +148,5 @@ impl ThreadLeases for SqliteSaver {
         Ok(row(&conn, thread_id)?.filter(|l| l.is_live_at(now)))
     }
 
-    fn delete_thread_leased(&self, thread_id: &str, token: u64) -> Result<()> {
-        self.delete_thread_fenced(thread_id, Some(token))
-    }
-
-    fn copy_thread_leased(&self, source: &str, target: &str, token: u64) -> Result<()> {
-        self.copy_thread_fenced(source, target, Some(token))
-    }
-
-    fn prune_leased(&self, thread_id: &str, strategy: PruneStrategy, token: u64) -> Result<()> {
-        self.prune_fenced(&[thread_id.to_owned()], strategy, Some(token))
-    }
+    crate::saver::lease::fenced_calls!();
 }
