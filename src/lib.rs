@@ -51,12 +51,14 @@ pub use graph::{
     Command, CompileOptions, CompiledGraph, Durability, GraphError, Input, NodeContext, Reducer,
     RunOutcome, SendTo, State, StateGraph, StateSnapshot, StreamMode, Update,
 };
+// Thread leases (issue 12).
 pub use saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersion, ChannelVersions, CheckReport, Checkpoint,
     CheckpointAdmin, CheckpointIter, CheckpointMetadata, CheckpointSource, CheckpointTuple, Config,
     Error, InMemorySaver, ListOptions, PendingWrite, PruneStrategy, Result, WriteBatch,
     new_checkpoint_id,
 };
+pub use saver::{LEASE_TOKEN_KEY, Lease, ThreadLeases};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use saver::{PostgresOptions, PostgresPool, PostgresSaver};

@@ -53,6 +53,40 @@ impl<S: BaseCheckpointSaver + 'static> BlockingAsync<S> {
     }
 }
 
+// Thread leases (issue 12): the lease calls through the async path.
+impl<S: crate::ThreadLeases + 'static> crate::ThreadLeases for BlockingAsync<S> {
+    fn acquire(
+        &self,
+        thread_id: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<crate::Lease> {
+        self.runtime
+            .block_on(self.saver.acquire(thread_id, owner, ttl))
+    }
+    fn renew(&self, lease: &crate::Lease, ttl: std::time::Duration) -> Result<crate::Lease> {
+        self.runtime.block_on(self.saver.renew(lease, ttl))
+    }
+    fn release(&self, lease: &crate::Lease) -> Result<()> {
+        self.runtime.block_on(self.saver.release(lease))
+    }
+    fn current(&self, thread_id: &str) -> Result<Option<crate::Lease>> {
+        self.runtime.block_on(self.saver.current(thread_id))
+    }
+    fn delete_thread_leased(&self, thread_id: &str, token: u64) -> Result<()> {
+        self.runtime
+            .block_on(self.saver.delete_thread_leased(thread_id, token))
+    }
+    fn copy_thread_leased(&self, source: &str, target: &str, token: u64) -> Result<()> {
+        self.runtime
+            .block_on(self.saver.copy_thread_leased(source, target, token))
+    }
+    fn prune_leased(&self, thread_id: &str, strategy: PruneStrategy, token: u64) -> Result<()> {
+        self.runtime
+            .block_on(self.saver.prune_leased(thread_id, strategy, token))
+    }
+}
+
 impl<S> fmt::Debug for BlockingAsync<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BlockingAsync").finish_non_exhaustive()

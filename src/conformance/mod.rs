@@ -65,6 +65,8 @@ pub mod delete_for_runs;
 pub mod delete_thread;
 pub mod fixtures;
 pub mod get_tuple;
+// Thread leases (issue 12).
+pub mod lease;
 pub mod limits;
 pub mod list;
 pub mod listing;

@@ -19,6 +19,30 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A write to a thread whose live lease it does not carry the token
+    /// of (missing, wrong or stale), or `acquire` of a leased thread. The
+    /// call changed nothing.
+    #[error("thread {thread_id:?} is leased by {holder:?} (the call carried token {token:?})")]
+    LeaseHeld {
+        /// The leased thread.
+        thread_id: String,
+        /// The owner of its live lease.
+        holder: String,
+        /// The token the call carried, if any.
+        token: Option<u64>,
+    },
+
+    /// `renew` or `release` of a lease that is no longer the thread's.
+    #[error("lease {token} of thread {thread_id:?} is stale (live holder: {holder:?})")]
+    StaleLease {
+        /// The thread.
+        thread_id: String,
+        /// The token of the stale lease.
+        token: u64,
+        /// The owner of the thread's live lease, if any.
+        holder: Option<String>,
+    },
+
     /// A config or argument had an empty `thread_id`.
     #[error("{operation}: thread_id must not be empty")]
     EmptyThreadId {

@@ -1,7 +1,7 @@
 //! `InMemorySaver`: a thread-safe saver that keeps everything in memory.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::Value;
 
@@ -25,6 +25,9 @@ use super::writes::{WriteBatch, sort_pending_writes, special_idx, write_idx};
 // reads the maps directly.
 #[path = "memory_admin.rs"]
 mod admin;
+// Thread leases (issue 12).
+#[path = "memory_lease.rs"]
+mod lease;
 
 /// A saver that keeps checkpoints in memory, for tests, examples and
 /// short-lived programs. Everything is lost when it is dropped.
@@ -54,6 +57,9 @@ mod admin;
 #[derive(Debug, Default)]
 pub struct InMemorySaver {
     threads: RwLock<HashMap<String, Thread>>,
+    /// The lease row of each thread ever leased (see `memory_lease`);
+    /// locked after `threads` when both are held.
+    leases: Mutex<HashMap<String, super::lease::Lease>>,
 }
 
 /// The namespaces of one thread.
@@ -95,6 +101,30 @@ impl InMemorySaver {
         self.threads
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn leases(&self) -> MutexGuard<'_, HashMap<String, super::lease::Lease>> {
+        self.leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Checks `token` against the live lease of `thread_id`; call it with
+    /// the `threads` write lock held and keep the guard until the write is
+    /// done, so that no lease is taken between the check and the write.
+    fn fenced(
+        &self,
+        thread_id: &str,
+        token: Option<u64>,
+    ) -> Result<MutexGuard<'_, HashMap<String, super::lease::Lease>>> {
+        let leases = self.leases();
+        super::lease::check_write(
+            thread_id,
+            leases.get(thread_id),
+            std::time::SystemTime::now(),
+            token,
+        )?;
+        Ok(leases)
     }
 }
 
@@ -224,8 +254,10 @@ impl BaseCheckpointSaver for InMemorySaver {
         traced("memory", Call::put("put", config, &checkpoint.id), || {
             check_put(config, checkpoint)?;
             check_metadata(config, checkpoint, metadata)?;
+            let mut threads = self.write();
+            let _fence = self.fenced(&config.thread_id, config.lease_token())?;
             Ok(store_checkpoint(
-                &mut self.write(),
+                &mut threads,
                 config,
                 checkpoint,
                 metadata,
@@ -245,6 +277,7 @@ impl BaseCheckpointSaver for InMemorySaver {
             let target = writes_target(config)?;
             check_writes(config, writes, task_id)?;
             let mut threads = self.write();
+            let _fence = self.fenced(&config.thread_id, config.lease_token())?;
             let stored = writes_of(&mut threads, target)?;
             store_writes(stored, &WriteBatch::new(writes, task_id, task_path));
             Ok(())
@@ -275,6 +308,7 @@ impl BaseCheckpointSaver for InMemorySaver {
                 check_put(config, checkpoint)?;
                 check_metadata(config, checkpoint, metadata)?;
                 let mut threads = self.write();
+                let _fence = self.fenced(&config.thread_id, config.lease_token())?;
                 if let Some(target) = target {
                     let stored = writes_of(&mut threads, target)?;
                     for batch in batches {
@@ -290,14 +324,6 @@ impl BaseCheckpointSaver for InMemorySaver {
                 ))
             },
         )
-    }
-
-    fn delete_thread(&self, thread_id: &str) -> Result<()> {
-        traced("memory", Call::thread("delete_thread", thread_id), || {
-            require_thread("delete_thread", thread_id)?;
-            self.write().remove(thread_id);
-            Ok(())
-        })
     }
 
     fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
@@ -326,10 +352,25 @@ impl BaseCheckpointSaver for InMemorySaver {
         })
     }
 
-    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
+    super::lease::unfenced_calls!();
+}
+
+impl InMemorySaver {
+    fn delete_thread_fenced(&self, thread_id: &str, token: Option<u64>) -> Result<()> {
+        traced("memory", Call::thread("delete_thread", thread_id), || {
+            require_thread("delete_thread", thread_id)?;
+            let mut threads = self.write();
+            let _fence = self.fenced(thread_id, token)?;
+            threads.remove(thread_id);
+            Ok(())
+        })
+    }
+
+    fn copy_thread_fenced(&self, source: &str, target: &str, token: Option<u64>) -> Result<()> {
         traced("memory", Call::thread("copy_thread", source), || {
             check_copy(source, target)?;
             let mut threads = self.write();
+            let _fence = self.fenced(target, token)?;
             if threads.contains_key(target) {
                 return Err(Error::TargetNotEmpty {
                     source_thread: source.to_owned(),
@@ -347,12 +388,22 @@ impl BaseCheckpointSaver for InMemorySaver {
         })
     }
 
-    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
+    fn prune_fenced(
+        &self,
+        thread_ids: &[String],
+        strategy: PruneStrategy,
+        token: Option<u64>,
+    ) -> Result<()> {
         traced("memory", Call::new("prune"), || {
             for thread_id in thread_ids {
                 require_thread("prune", thread_id)?;
             }
             let mut threads = self.write();
+            let fence = self.leases();
+            let now = std::time::SystemTime::now();
+            for thread_id in thread_ids {
+                super::lease::check_write(thread_id, fence.get(thread_id), now, token)?;
+            }
             for thread_id in thread_ids {
                 match strategy {
                     PruneStrategy::Delete => {

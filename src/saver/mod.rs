@@ -53,6 +53,8 @@ pub mod group_commit;
 pub mod group_run;
 mod id;
 mod iter;
+// Thread leases (issue 12).
+mod lease;
 mod list;
 mod memory;
 pub mod page;
@@ -79,6 +81,7 @@ pub use config::Config;
 pub use error::{BoxError, Error, Result};
 pub use id::{new_checkpoint_id, new_checkpoint_id_after, new_checkpoint_id_at_time};
 pub use iter::CheckpointIter;
+pub use lease::{LEASE_TOKEN_KEY, Lease, ThreadLeases};
 pub use list::ListOptions;
 pub use memory::InMemorySaver;
 #[cfg(feature = "postgres")]

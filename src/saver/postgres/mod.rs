@@ -6,6 +6,8 @@
 //! (statements and row mapping), [`values`] (Python's value encoding).
 
 mod admin;
+// Thread leases (issue 12).
+mod lease;
 mod options;
 mod setup;
 mod sql;
@@ -218,7 +220,11 @@ impl PostgresSaver {
             checkpoint_id: &checkpoint.id,
             rows: &rows,
         };
-        let stored = self.with_client(&what, |client| sql::exec_put(client, &params, &what))?;
+        let token = config.lease_token();
+        let stored = self.in_transaction(&what, |tx| {
+            lease::check(tx, thread_id, token)?;
+            sql::exec_put(tx, &params, &what)
+        })?;
         if !stored {
             return Err(checkpoint_not_found(
                 thread_id,
@@ -376,8 +382,10 @@ impl BaseCheckpointSaver for PostgresSaver {
             let what = format!(
                 "put_writes of task {task_id:?} on checkpoint {id} of thread {thread_id:?}"
             );
-            let exists = self.with_client(&what, |client| {
-                sql::exec_put_writes(client, (thread_id, ns, id), &rows, &what)
+            let token = config.lease_token();
+            let exists = self.in_transaction(&what, |tx| {
+                lease::check(tx, thread_id, token)?;
+                sql::exec_put_writes(tx, (thread_id, ns, id), &rows, &what)
             })?;
             if exists {
                 Ok(())
@@ -418,13 +426,23 @@ impl BaseCheckpointSaver for PostgresSaver {
         )
     }
 
-    fn delete_thread(&self, thread_id: &str) -> Result<()> {
+    fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
+        self.delete_for_runs_impl(run_ids)
+    }
+
+    crate::saver::lease::unfenced_calls!();
+}
+
+// The whole-thread writes, with the fencing token of a lease (or none).
+impl PostgresSaver {
+    fn delete_thread_fenced(&self, thread_id: &str, token: Option<u64>) -> Result<()> {
         traced(BACKEND, Call::thread("delete_thread", thread_id), || {
             require_thread("delete_thread", thread_id)?;
             let what = format!("delete thread {thread_id:?}");
-            // One statement: atomic, one round trip.
+            // The lease check and one statement, in one transaction.
             let threads = [thread_id];
-            self.with_client(&what, |client| {
+            self.in_transaction(&what, |client| {
+                lease::check(client, thread_id, token)?;
                 client
                     .query_typed(sql::DELETE_THREADS, &[(&&threads[..], Type::TEXT_ARRAY)])
                     .map_err(pg_error(|| what.clone()))?;
@@ -433,7 +451,7 @@ impl BaseCheckpointSaver for PostgresSaver {
         })
     }
 
-    fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
+    fn delete_for_runs_impl(&self, run_ids: &[String]) -> Result<()> {
         traced(BACKEND, Call::new("delete_for_runs"), || {
             if run_ids.is_empty() {
                 return Ok(());
@@ -455,11 +473,12 @@ impl BaseCheckpointSaver for PostgresSaver {
         })
     }
 
-    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
+    fn copy_thread_fenced(&self, source: &str, target: &str, token: Option<u64>) -> Result<()> {
         traced(BACKEND, Call::thread("copy_thread", source), || {
             check_copy(source, target)?;
             let what = format!("copy thread {source:?} to {target:?}");
             self.in_transaction(&what, |tx| {
+                lease::check(tx, target, token)?;
                 let exists = |tx: &mut postgres::Transaction<'_>, thread: &str| {
                     tx.query_opt(
                         "SELECT 1 FROM checkpoints WHERE thread_id = $1 LIMIT 1",
@@ -488,7 +507,12 @@ impl BaseCheckpointSaver for PostgresSaver {
         })
     }
 
-    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
+    fn prune_fenced(
+        &self,
+        thread_ids: &[String],
+        strategy: PruneStrategy,
+        token: Option<u64>,
+    ) -> Result<()> {
         traced(BACKEND, Call::new("prune"), || {
             for thread_id in thread_ids {
                 require_thread("prune", thread_id)?;
@@ -502,6 +526,9 @@ impl BaseCheckpointSaver for PostgresSaver {
                 PruneStrategy::KeepLatest => &sql::PRUNE_KEEP_LATEST,
             };
             self.in_transaction(&what, |tx| {
+                for thread_id in thread_ids {
+                    lease::check(tx, thread_id, token)?;
+                }
                 for statement in statements {
                     tx.execute(*statement, &[&thread_ids])
                         .map_err(pg_error(|| what.clone()))?;

@@ -115,7 +115,9 @@ pub(crate) fn migrate(pool: &Pool, name: &str) -> Result<()> {
         .get()
         .map_err(|e| Error::backend(BACKEND, format!("connect to {name}"), e))?;
     lock(&mut conn, name)?;
-    let result = apply_missing(&mut conn, name);
+    let result = apply_missing(&mut conn, name)
+        // Our own lease table (issue 12), beside LangGraph's.
+        .and_then(|()| super::lease::setup(&mut conn, name));
     let unlock = conn
         .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
         .map_err(pg_error(|| format!("release the setup lock on {name}")));

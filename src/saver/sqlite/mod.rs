@@ -3,6 +3,8 @@
 
 mod admin;
 mod check;
+// Thread leases (issue 12).
+mod lease;
 mod options;
 mod put;
 mod setup;
@@ -748,7 +750,7 @@ impl BaseCheckpointSaver for SqliteSaver {
     ) -> Result<Config> {
         traced(BACKEND, Call::put("put", config, &checkpoint.id), || {
             let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
-            self.store_put(&put, Vec::new())
+            self.store_put(&put, Vec::new(), config.lease_token())
         })
     }
 
@@ -761,7 +763,10 @@ impl BaseCheckpointSaver for SqliteSaver {
     ) -> Result<()> {
         traced(BACKEND, Call::config("put_writes", Some(config)), || {
             let batch = WriteBatch::new(writes, task_id, task_path);
-            self.store_writes(put::EncodedWrites::encode(config, &batch)?)
+            self.store_writes(
+                put::EncodedWrites::encode(config, &batch)?,
+                config.lease_token(),
+            )
         })
     }
 
@@ -783,17 +788,27 @@ impl BaseCheckpointSaver for SqliteSaver {
                     .map(|batch| put::EncodedWrites::encode(config, batch))
                     .collect::<Result<Vec<_>>>()?;
                 let put = put::PreparedPut::new(config, checkpoint, metadata, new_versions)?;
-                self.store_put(&put, writes)
+                self.store_put(&put, writes, config.lease_token())
             },
         )
     }
 
-    fn delete_thread(&self, thread_id: &str) -> Result<()> {
+    fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
+        self.delete_for_runs_impl(run_ids)
+    }
+
+    crate::saver::lease::unfenced_calls!();
+}
+
+// The whole-thread writes, with the fencing token of a lease (or none).
+impl SqliteSaver {
+    fn delete_thread_fenced(&self, thread_id: &str, token: Option<u64>) -> Result<()> {
         traced(BACKEND, Call::thread("delete_thread", thread_id), || {
             require_thread("delete_thread", thread_id)?;
             let what = format!("delete of thread {thread_id:?}");
             let (thread, context) = (thread_id.to_owned(), what.clone());
             let op: Op = Box::new(move |tx| {
+                lease::check(tx, &thread, token)?;
                 execute_all(tx, &sql::DELETE_THREAD, [&thread], || context.clone())?;
                 values::delete_thread(tx, &thread)?;
                 Ok(Stored::Done)
@@ -805,7 +820,7 @@ impl BaseCheckpointSaver for SqliteSaver {
         })
     }
 
-    fn delete_for_runs(&self, run_ids: &[String]) -> Result<()> {
+    fn delete_for_runs_impl(&self, run_ids: &[String]) -> Result<()> {
         traced(BACKEND, Call::new("delete_for_runs"), || {
             if run_ids.is_empty() {
                 return Ok(());
@@ -838,12 +853,13 @@ impl BaseCheckpointSaver for SqliteSaver {
         })
     }
 
-    fn copy_thread(&self, source: &str, target: &str) -> Result<()> {
+    fn copy_thread_fenced(&self, source: &str, target: &str, token: Option<u64>) -> Result<()> {
         traced(BACKEND, Call::thread("copy_thread", source), || {
             check_copy(source, target)?;
             let what = format!("copy of thread {source:?} to {target:?}");
             let (src, dst, context) = (source.to_owned(), target.to_owned(), what.clone());
             let op: Op = Box::new(move |tx| {
+                lease::check(tx, &dst, token)?;
                 if thread_exists(tx, &dst)? {
                     return Err(Error::TargetNotEmpty {
                         source_thread: src,
@@ -864,7 +880,12 @@ impl BaseCheckpointSaver for SqliteSaver {
         })
     }
 
-    fn prune(&self, thread_ids: &[String], strategy: PruneStrategy) -> Result<()> {
+    fn prune_fenced(
+        &self,
+        thread_ids: &[String],
+        strategy: PruneStrategy,
+        token: Option<u64>,
+    ) -> Result<()> {
         traced(BACKEND, Call::new("prune"), || {
             for thread_id in thread_ids {
                 require_thread("prune", thread_id)?;
@@ -876,6 +897,9 @@ impl BaseCheckpointSaver for SqliteSaver {
             let (threads, context) = (thread_ids.to_vec(), what.clone());
             let op: Op = Box::new(move |tx| {
                 let what = || context.clone();
+                for thread_id in &threads {
+                    lease::check(tx, thread_id, token)?;
+                }
                 for thread_id in &threads {
                     let thread_id = thread_id.as_str();
                     match strategy {

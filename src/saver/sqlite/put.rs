@@ -135,9 +135,13 @@ impl SqliteSaver {
     }
 
     /// Stores the writes of one `put_writes` call in one op.
-    pub(super) fn store_writes(&self, encoded: EncodedWrites) -> Result<()> {
+    /// `token` is the lease token the call carries (checked in the op).
+    pub(super) fn store_writes(&self, encoded: EncodedWrites, token: Option<u64>) -> Result<()> {
         let what = encoded.what.clone();
-        let op: RerunOp = Box::new(move |tx| encoded.store(tx));
+        let op: RerunOp = Box::new(move |tx| {
+            super::lease::check(tx, &encoded.thread_id, token)?;
+            encoded.store(tx)
+        });
         self.write_again(what, op).map(drop)
     }
 
@@ -146,11 +150,13 @@ impl SqliteSaver {
     /// leaves nothing behind), then the writes, then the checkpoint row.
     /// Values are serialised lean first (deltas); if the database says
     /// they must be complete, again in full. Returns the stored
-    /// checkpoint's config.
+    /// checkpoint's config. `token` is the lease token the call carries,
+    /// checked in the op.
     pub(super) fn store_put(
         &self,
         put: &PreparedPut<'_>,
         writes: Vec<EncodedWrites>,
+        token: Option<u64>,
     ) -> Result<Config> {
         let what = match writes.len() {
             0 => put.what.clone(),
@@ -161,6 +167,7 @@ impl SqliteSaver {
             let row = put_row(put, rows);
             let writes = Arc::clone(&writes);
             let op: RerunOp = Box::new(move |tx| {
+                super::lease::check(tx, &row.thread_id, token)?;
                 if row.store_values(tx)? == Stored::Retry {
                     return Ok(Stored::Retry);
                 }

@@ -130,6 +130,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         DELETE FROM channel_blobs WHERE id = old.blob;
     END;
     ",
+    // 4: thread leases (issue 12). One row per thread ever leased; the row
+    // outlives release and expiry so that tokens only grow.
+    "
+    CREATE TABLE thread_leases (
+        thread_id  TEXT PRIMARY KEY,
+        owner      TEXT NOT NULL,
+        token      INTEGER NOT NULL,          -- the fencing token
+        expires_ms INTEGER NOT NULL           -- Unix ms, by the local clock
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.
