@@ -1,0 +1,235 @@
+//! A PostgreSQL server restart (`pg_ctl restart -m immediate`) during a
+//! graph run: the saver call in flight fails with a clear error (which
+//! thread, which operation), the pool recovers with no new saver, the
+//! graph goes on with `Input::Continue`, and no checkpoint acknowledged
+//! before the restart is lost. Needs `CHECKPOINTER_PG_URL`,
+//! `CHECKPOINTER_PG_CTL` and `CHECKPOINTER_PG_DATA` (`.ci/postgres` exports
+//! them); without them the test is skipped with a printed line, and fails
+//! under `CI=true`.
+#![cfg(feature = "postgres")]
+
+mod pg_support;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use checkpointer::graph::{
+    CompileOptions, END, GraphError, Input, Reducer, START, StateGraph, Update,
+};
+use checkpointer::{BaseCheckpointSaver, Config, ListOptions, PostgresOptions, PostgresSaver};
+use serde_json::json;
+
+/// `pg_ctl` and the data dir, or `None` (after printing why) to skip.
+fn pg_ctl() -> Option<(String, String)> {
+    match (
+        std::env::var("CHECKPOINTER_PG_CTL"),
+        std::env::var("CHECKPOINTER_PG_DATA"),
+    ) {
+        (Ok(ctl), Ok(data)) if !ctl.is_empty() && !data.is_empty() => Some((ctl, data)),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "CI=true but CHECKPOINTER_PG_CTL or CHECKPOINTER_PG_DATA is unset (.ci/postgres exports them)"
+        ),
+        _ => {
+            eprintln!("postgres_restart: skipped, CHECKPOINTER_PG_CTL/CHECKPOINTER_PG_DATA unset");
+            None
+        }
+    }
+}
+
+/// `pg_ctl restart -m immediate`, as the data dir's owner when we are root
+/// (`pg_ctl` refuses root); waits until the server takes connections.
+fn restart_immediately(ctl: &str, data: &str) {
+    let log = std::path::Path::new(data).with_file_name("log");
+    let args = [
+        "-D",
+        data,
+        "-l",
+        log.to_str().expect("a UTF-8 log path"),
+        "-m",
+        "immediate",
+        "-w",
+        "-t",
+        "60",
+        "-s",
+        "restart",
+    ];
+    let whoami = Command::new("id").arg("-u").output().expect("run id -u");
+    let mut cmd = if String::from_utf8_lossy(&whoami.stdout).trim() == "0" {
+        let owner = Command::new("stat")
+            .args(["-c", "%U", data])
+            .output()
+            .expect("stat the data dir");
+        let owner = String::from_utf8_lossy(&owner.stdout).trim().to_owned();
+        let mut c = Command::new("runuser");
+        c.args(["-u", &owner, "--", ctl]);
+        c
+    } else {
+        Command::new(ctl)
+    };
+    // The server must not keep the test's output pipes open.
+    let status = cmd
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run pg_ctl restart");
+    assert!(status.success(), "pg_ctl restart: {status}");
+}
+
+/// Waits (at most 30 s) until a backend of the server waits on a lock.
+fn wait_for_a_blocked_query(locker: &mut postgres::Client) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = locker
+            .query(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .expect("read pg_stat_activity");
+        if rows[0].get::<_, i64>(0) > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no saver call blocked on the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// START -> a -> b -> END, counting the runs of each; b's first run waits
+/// twice at `gate`: once to say it runs, once for the test to have locked
+/// the tables.
+fn gated_graph(
+    a_runs: &Arc<AtomicUsize>,
+    b_runs: &Arc<AtomicUsize>,
+    gate: &Arc<Barrier>,
+) -> StateGraph {
+    let mut g = StateGraph::new();
+    let (ar, br, bg) = (Arc::clone(a_runs), Arc::clone(b_runs), Arc::clone(gate));
+    g.add_channel("log", Reducer::append())
+        .add_sync_node("a", move |_, _| {
+            ar.fetch_add(1, Ordering::SeqCst);
+            Ok(Update::new().set("log", "a"))
+        })
+        .add_sync_node("b", move |_, _| {
+            if br.fetch_add(1, Ordering::SeqCst) == 0 {
+                bg.wait();
+                bg.wait();
+            }
+            Ok(Update::new().set("log", "b"))
+        })
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", END);
+    g
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_run_fails_the_call_in_flight_and_the_graph_goes_on() {
+    let Some(url) = pg_support::server_url("postgres_restart") else {
+        return;
+    };
+    let Some((ctl, data)) = pg_ctl() else {
+        return;
+    };
+    let schema = pg_support::Schema::new(&url);
+    let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(
+        PostgresSaver::open_with(&schema.url(), PostgresOptions::new().with_pool_size(2))
+            .expect("open the saver"),
+    );
+    let (a_runs, b_runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let gate = Arc::new(Barrier::new(2));
+    let app = Arc::new(
+        gated_graph(&a_runs, &b_runs, &gate)
+            .compile(CompileOptions::new().saver(Arc::clone(&saver)))
+            .expect("compile"),
+    );
+    let thread = Config::thread("restart");
+
+    let run = {
+        let (app, thread) = (Arc::clone(&app), thread.clone());
+        tokio::spawn(async move { app.invoke(json!({}), &thread).await })
+    };
+    let g2 = Arc::clone(&gate);
+    tokio::task::spawn_blocking(move || g2.wait())
+        .await
+        .expect("gate");
+    // b runs: the input checkpoint, step 0 (a next) and step 1 (after a)
+    // are acknowledged.
+    let before: Vec<String> = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .expect("history before the restart")
+        .iter()
+        .filter_map(|s| s.config.checkpoint_id.clone())
+        .collect();
+    assert_eq!(before.len(), 3, "{before:?}");
+    // Lock the tables, let b end: the step's save blocks on the server,
+    // which then restarts under it.
+    let schema_url = schema.url();
+    let (ctl2, data2, g3) = (ctl.clone(), data.clone(), Arc::clone(&gate));
+    tokio::task::spawn_blocking(move || {
+        let mut locker =
+            postgres::Client::connect(&schema_url, postgres::NoTls).expect("connect the locker");
+        locker
+            .batch_execute(
+                "BEGIN; LOCK TABLE checkpoints, checkpoint_writes, checkpoint_blobs IN ACCESS EXCLUSIVE MODE",
+            )
+            .expect("lock the tables");
+        g3.wait();
+        wait_for_a_blocked_query(&mut locker);
+        restart_immediately(&ctl2, &data2);
+    })
+    .await
+    .expect("restart the server");
+
+    let err = run
+        .await
+        .expect("the run's task")
+        .expect_err("the save in flight fails");
+    let text = err.to_string();
+    assert!(
+        matches!(&err, GraphError::Saver { thread_id, .. } if thread_id == "restart"),
+        "{err:?}"
+    );
+    assert!(
+        text.contains("\"restart\""),
+        "the error names the thread: {text}"
+    );
+    println!("the call in flight: {text}");
+
+    // The same saver, its pool recovered: the graph goes on.
+    let out = app
+        .invoke(Input::Continue, &thread)
+        .await
+        .expect("continue after the restart");
+    assert_eq!(out.values["log"], json!(["a", "b"]));
+    assert!(out.next.is_empty());
+    assert_eq!(
+        a_runs.load(Ordering::SeqCst),
+        1,
+        "a ran once: its step was saved"
+    );
+    // The step's fused save failed; the run then saved b's writes alone
+    // (the pool waits up to its timeout, 30 s, for the server to be back),
+    // so b does not run again.
+    assert_eq!(b_runs.load(Ordering::SeqCst), 1, "b's writes were kept");
+    let after: Vec<String> = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .expect("history after the restart")
+        .iter()
+        .filter_map(|s| s.config.checkpoint_id.clone())
+        .collect();
+    for id in &before {
+        assert!(
+            after.contains(id),
+            "checkpoint {id} acknowledged before the restart is lost"
+        );
+    }
+    assert_eq!(after.len(), 4, "{after:?}");
+}
