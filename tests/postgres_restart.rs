@@ -2,7 +2,8 @@
 //! graph run: the saver call in flight fails with a clear error (which
 //! thread, which operation), the pool recovers with no new saver, the
 //! graph goes on with `Input::Continue`, and no checkpoint acknowledged
-//! before the restart is lost. Needs `CHECKPOINTER_PG_URL`,
+//! before the restart is lost; and the same under 8 busy threads, each
+//! finishing its failed turn with `Input::Continue`. Needs `CHECKPOINTER_PG_URL`,
 //! `CHECKPOINTER_PG_CTL` and `CHECKPOINTER_PG_DATA` (`.ci/postgres` exports
 //! them); without them the test is skipped with a printed line, and fails
 //! under `CI=true`.
@@ -20,6 +21,9 @@ use checkpointer::graph::{
 };
 use checkpointer::{BaseCheckpointSaver, Config, ListOptions, PostgresOptions, PostgresSaver};
 use serde_json::json;
+
+/// The tests here restart the one server: one at a time.
+static SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `pg_ctl` and the data dir, or `None` (after printing why) to skip.
 fn pg_ctl() -> Option<(String, String)> {
@@ -136,6 +140,7 @@ async fn a_restart_mid_run_fails_the_call_in_flight_and_the_graph_goes_on() {
     let Some((ctl, data)) = pg_ctl() else {
         return;
     };
+    let _one_at_a_time = SERVER.lock().await;
     let schema = pg_support::Schema::new(&url);
     let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(
         PostgresSaver::open_with(&schema.url(), PostgresOptions::new().with_pool_size(2))
@@ -232,4 +237,151 @@ async fn a_restart_mid_run_fails_the_call_in_flight_and_the_graph_goes_on() {
         );
     }
     assert_eq!(after.len(), 4, "{after:?}");
+}
+
+/// START -> inc -> END: `n` counts the turns of a thread.
+fn counter_graph() -> StateGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("n", Reducer::last_value())
+        .add_sync_node("inc", |s, _| {
+            Ok(Update::new().set("n", s.get::<i64>("n").unwrap_or(0) + 1))
+        })
+        .add_edge(START, "inc")
+        .add_edge("inc", END);
+    g
+}
+
+/// What one thread of the busy test saw.
+#[derive(Default)]
+struct Seen {
+    /// `(checkpoint_id, n)` of each acknowledged run.
+    acks: Vec<(String, i64)>,
+    /// The errors, as displayed.
+    errors: Vec<String>,
+    /// Errors that were not a saver error naming this thread.
+    unclear: Vec<String>,
+}
+
+/// Turns on `thread` until it has `turns` acknowledged runs; after a
+/// failed run, `Input::Continue` (until it succeeds) finishes that turn.
+fn busy_thread(
+    saver: &Arc<dyn BaseCheckpointSaver>,
+    thread: &str,
+    turns: usize,
+    acked: &AtomicUsize,
+) -> Seen {
+    let app = counter_graph()
+        .compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .expect("compile");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let config = Config::thread(thread);
+    let mut seen = Seen::default();
+    let mut input: Input = json!({}).into();
+    while seen.acks.len() < turns && seen.errors.len() < 100 {
+        match rt.block_on(app.invoke(input.clone(), &config)) {
+            Ok(out) => {
+                let n = out.values["n"].as_i64().unwrap_or(-1);
+                let id = out.config.and_then(|c| c.checkpoint_id).unwrap_or_default();
+                seen.acks.push((id, n));
+                acked.fetch_add(1, Ordering::SeqCst);
+                input = json!({}).into();
+            }
+            Err(e) => {
+                if !matches!(&e, GraphError::Saver { thread_id, .. } if thread_id == thread) {
+                    seen.unclear.push(format!("{e:?}"));
+                }
+                seen.errors.push(e.to_string());
+                input = Input::Continue;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn a_restart_under_eight_busy_threads_loses_nothing_acknowledged() {
+    const THREADS: usize = 8;
+    const TURNS: usize = 60;
+    let Some(url) = pg_support::server_url("postgres_restart_busy") else {
+        return;
+    };
+    let Some((ctl, data)) = pg_ctl() else {
+        return;
+    };
+    let _one_at_a_time = SERVER.blocking_lock();
+    let schema = pg_support::Schema::new(&url);
+    let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(
+        PostgresSaver::open_with(&schema.url(), PostgresOptions::new().with_pool_size(8))
+            .expect("open the saver"),
+    );
+    let acked = AtomicUsize::new(0);
+    let seen: Vec<(String, Seen)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (saver, acked) = (&saver, &acked);
+                s.spawn(move || {
+                    let thread = format!("busy-{t}");
+                    let seen = busy_thread(saver, &thread, TURNS, acked);
+                    (thread, seen)
+                })
+            })
+            .collect();
+        // Restart once the threads are well under way (waiting at most 30 s).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acked.load(Ordering::SeqCst) < THREADS * TURNS / 4 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        restart_immediately(&ctl, &data);
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a busy thread"))
+            .collect()
+    });
+    let reader = PostgresSaver::open(&schema.url()).expect("open a reader");
+    let mut errors = 0;
+    for (thread, seen) in &seen {
+        assert!(
+            seen.unclear.is_empty(),
+            "thread {thread}: {:?}",
+            seen.unclear
+        );
+        assert_eq!(
+            seen.acks.len(),
+            TURNS,
+            "thread {thread} finished: {:?}",
+            seen.errors
+        );
+        errors += seen.errors.len();
+        for (id, n) in &seen.acks {
+            let tuple = reader
+                .get_tuple(&Config::thread(thread.as_str()).with_checkpoint_id(id.as_str()))
+                .unwrap_or_else(|e| panic!("thread {thread} checkpoint {id}: {e}"))
+                .unwrap_or_else(|| panic!("thread {thread}: acknowledged checkpoint {id} is lost"));
+            assert_eq!(
+                tuple.checkpoint.channel_values.get("n"),
+                Some(&json!(n)),
+                "thread {thread} checkpoint {id}"
+            );
+        }
+        // A turn whose run failed before its input was saved is finished by
+        // `Input::Continue` as a no-op: the same checkpoint again.
+        for w in seen.acks.windows(2) {
+            assert!(
+                w[0].1 < w[1].1 || w[0] == w[1],
+                "thread {thread}: n goes back or a checkpoint was replaced: {:?}",
+                seen.acks
+            );
+        }
+    }
+    println!(
+        "{} runs acknowledged by {THREADS} threads; {errors} calls failed at the restart",
+        THREADS * TURNS
+    );
+    if let Some((thread, s)) = seen.iter().find(|(_, s)| !s.errors.is_empty()) {
+        println!("e.g. thread {thread}: {}", s.errors[0]);
+    }
 }
