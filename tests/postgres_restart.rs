@@ -13,7 +13,8 @@ mod pg_support;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use checkpointer::graph::{
@@ -104,16 +105,22 @@ fn wait_for_a_blocked_query(locker: &mut postgres::Client) {
     }
 }
 
-/// START -> a -> b -> END, counting the runs of each; b's first run waits
-/// twice at `gate`: once to say it runs, once for the test to have locked
-/// the tables.
+/// How long either side waits for the other at the gate, so that a
+/// failing test ends instead of hanging.
+const GATE_WAIT: Duration = Duration::from_secs(30);
+
+/// START -> a -> b -> END, counting the runs of each; b's first run says
+/// on `entered` that it runs, then waits on `go` (for the test to have
+/// locked the tables).
 fn gated_graph(
     a_runs: &Arc<AtomicUsize>,
     b_runs: &Arc<AtomicUsize>,
-    gate: &Arc<Barrier>,
+    entered: Sender<()>,
+    go: Receiver<()>,
 ) -> StateGraph {
     let mut g = StateGraph::new();
-    let (ar, br, bg) = (Arc::clone(a_runs), Arc::clone(b_runs), Arc::clone(gate));
+    let (ar, br) = (Arc::clone(a_runs), Arc::clone(b_runs));
+    let (entered, go) = (Mutex::new(entered), Mutex::new(go));
     g.add_channel("log", Reducer::append())
         .add_sync_node("a", move |_, _| {
             ar.fetch_add(1, Ordering::SeqCst);
@@ -121,8 +128,8 @@ fn gated_graph(
         })
         .add_sync_node("b", move |_, _| {
             if br.fetch_add(1, Ordering::SeqCst) == 0 {
-                bg.wait();
-                bg.wait();
+                let _ = entered.lock().map(|tx| tx.send(()));
+                let _ = go.lock().map(|rx| rx.recv_timeout(GATE_WAIT));
             }
             Ok(Update::new().set("log", "b"))
         })
@@ -147,9 +154,9 @@ async fn a_restart_mid_run_fails_the_call_in_flight_and_the_graph_goes_on() {
             .expect("open the saver"),
     );
     let (a_runs, b_runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let gate = Arc::new(Barrier::new(2));
+    let ((entered_tx, entered_rx), (go_tx, go_rx)) = (channel(), channel());
     let app = Arc::new(
-        gated_graph(&a_runs, &b_runs, &gate)
+        gated_graph(&a_runs, &b_runs, entered_tx, go_rx)
             .compile(CompileOptions::new().saver(Arc::clone(&saver)))
             .expect("compile"),
     );
@@ -159,10 +166,10 @@ async fn a_restart_mid_run_fails_the_call_in_flight_and_the_graph_goes_on() {
         let (app, thread) = (Arc::clone(&app), thread.clone());
         tokio::spawn(async move { app.invoke(json!({}), &thread).await })
     };
-    let g2 = Arc::clone(&gate);
-    tokio::task::spawn_blocking(move || g2.wait())
+    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(GATE_WAIT))
         .await
-        .expect("gate");
+        .expect("the gate's task")
+        .expect("b runs");
     // b runs: the input checkpoint, step 0 (a next) and step 1 (after a)
     // are acknowledged.
     let before: Vec<String> = app
@@ -176,7 +183,7 @@ async fn a_restart_mid_run_fails_the_call_in_flight_and_the_graph_goes_on() {
     // Lock the tables, let b end: the step's save blocks on the server,
     // which then restarts under it.
     let schema_url = schema.url();
-    let (ctl2, data2, g3) = (ctl.clone(), data.clone(), Arc::clone(&gate));
+    let (ctl2, data2) = (ctl.clone(), data.clone());
     tokio::task::spawn_blocking(move || {
         let mut locker =
             postgres::Client::connect(&schema_url, postgres::NoTls).expect("connect the locker");
@@ -185,7 +192,7 @@ async fn a_restart_mid_run_fails_the_call_in_flight_and_the_graph_goes_on() {
                 "BEGIN; LOCK TABLE checkpoints, checkpoint_writes, checkpoint_blobs IN ACCESS EXCLUSIVE MODE",
             )
             .expect("lock the tables");
-        g3.wait();
+        go_tx.send(()).expect("b waits at the gate");
         wait_for_a_blocked_query(&mut locker);
         restart_immediately(&ctl2, &data2);
     })
