@@ -1061,7 +1061,10 @@ async fn current_thread_runtime_runs_graphs() {
 /// Every test above, once per saver.
 macro_rules! basics_tests {
     ($module:ident, $factory:path) => {
-        per_saver_tests!($module, $factory;
+        basics_tests!(@with per_saver_tests, $module, $factory);
+    };
+    (@with $emit:ident, $module:ident, $factory:path) => {
+        $emit!($module, $factory;
             linear_run_checkpoints_every_step,
             multi_turn_appends_and_steps_continue,
             custom_reducer_and_typed_state,
@@ -1090,3 +1093,6 @@ macro_rules! basics_tests {
 
 basics_tests!(memory, super::memory_saver);
 basics_tests!(sqlite, super::sqlite_saver);
+
+#[cfg(feature = "postgres")]
+basics_tests!(@with pg_tests, postgres, super::postgres_saver);

@@ -584,45 +584,6 @@ durability_tests!(hooked_memory, super::hooked_memory_saver);
 durability_tests!(hooked_sqlite, super::hooked_sqlite_saver);
 
 #[cfg(feature = "postgres")]
-mod pg_support;
-
-/// A `PostgresSaver` on a fresh schema (the test checked the server is
-/// there).
+durability_tests!(@with pg_tests, postgres, super::postgres_saver);
 #[cfg(feature = "postgres")]
-fn postgres_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn std::any::Any + Send>) {
-    let (saver, schema) = pg_support::fresh("graph_durability").expect("a PostgreSQL server");
-    (Arc::new(saver), Box::new(schema))
-}
-
-#[cfg(feature = "postgres")]
-fn hooked_postgres_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn std::any::Any + Send>) {
-    let (inner, guard) = postgres_saver();
-    (
-        Arc::new(checkpointer::conformance::HookedSaver::new(inner).with_trait_defaults()),
-        guard,
-    )
-}
-
-/// `mod $module` with one test per name on PostgreSQL: each first checks
-/// for the server (skipped with a printed line without one, failing under
-/// `CI=true`).
-#[cfg(feature = "postgres")]
-macro_rules! on_postgres {
-    ($module:ident, $factory:path; $($name:ident),* $(,)?) => {
-        mod $module {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if super::pg_support::server_url(stringify!($name)).is_some() {
-                        super::$name($factory).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-#[cfg(feature = "postgres")]
-durability_tests!(@with on_postgres, postgres, super::postgres_saver);
-#[cfg(feature = "postgres")]
-durability_tests!(@with on_postgres, hooked_postgres, super::hooked_postgres_saver);
+durability_tests!(@with pg_tests, hooked_postgres, super::hooked_postgres_saver);

@@ -835,7 +835,10 @@ async fn new_input_after_a_command_update_keeps_the_update(factory: Factory) {
 /// Every test above, once per saver.
 macro_rules! interrupt_tests {
     ($module:ident, $factory:path) => {
-        per_saver_tests!($module, $factory;
+        interrupt_tests!(@with per_saver_tests, $module, $factory);
+    };
+    (@with $emit:ident, $module:ident, $factory:path) => {
+        $emit!($module, $factory;
             static_interrupts_stop_and_continue,
             interrupt_before_in_a_fan_out_step,
             static_and_dynamic_interrupts_on_one_node,
@@ -863,3 +866,8 @@ interrupt_tests!(memory, super::memory_saver);
 interrupt_tests!(sqlite, super::sqlite_saver);
 interrupt_tests!(hooked_memory, super::hooked_memory_saver);
 interrupt_tests!(hooked_sqlite, super::hooked_sqlite_saver);
+
+#[cfg(feature = "postgres")]
+interrupt_tests!(@with pg_tests, postgres, super::postgres_saver);
+#[cfg(feature = "postgres")]
+interrupt_tests!(@with pg_tests, hooked_postgres, super::hooked_postgres_saver);

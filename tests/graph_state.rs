@@ -455,7 +455,10 @@ async fn more_command_and_replay_edges(factory: Factory) {
 /// Every test above, once per saver.
 macro_rules! state_tests {
     ($module:ident, $factory:path) => {
-        per_saver_tests!($module, $factory;
+        state_tests!(@with per_saver_tests, $module, $factory);
+    };
+    (@with $emit:ident, $module:ident, $factory:path) => {
+        $emit!($module, $factory;
             update_state_writes_an_update_checkpoint,
             update_state_as_node_decides_what_runs_next,
             update_state_keeps_the_finished_work_of_an_interrupted_step,
@@ -469,3 +472,6 @@ macro_rules! state_tests {
 
 state_tests!(memory, super::memory_saver);
 state_tests!(sqlite, super::sqlite_saver);
+
+#[cfg(feature = "postgres")]
+state_tests!(@with pg_tests, postgres, super::postgres_saver);

@@ -1,7 +1,8 @@
 //! How a durable (`Durability::Sync`) run saves a superstep: the writes of
 //! tasks that end while others still run are saved as they end; the last
 //! task's writes go with the step's checkpoint in one `put_with_writes`
-//! call. Every test runs on the in-memory and the SQLite saver, through
+//! call. Every test runs on the in-memory, the SQLite and the PostgreSQL
+//! saver (feature `postgres`), through
 //! `Recorder`: the hooked test wrapper, which logs the calls it gets.
 //!
 //! The order in which a step's tasks end is forced, not timed: a task that
@@ -386,6 +387,13 @@ per_saver_tests!(memory, super::memory_saver;
     conflict_after_the_step_saves_the_last_writes_alone,
 );
 per_saver_tests!(sqlite, super::sqlite_saver;
+    last_task_writes_go_with_the_checkpoint,
+    other_durabilities_do_not_fuse,
+    failure_in_a_parallel_step_does_not_rerun_finished_tasks,
+    conflict_after_the_step_saves_the_last_writes_alone,
+);
+#[cfg(feature = "postgres")]
+pg_tests!(postgres, super::postgres_saver;
     last_task_writes_go_with_the_checkpoint,
     other_durabilities_do_not_fuse,
     failure_in_a_parallel_step_does_not_rerun_finished_tasks,

@@ -283,7 +283,10 @@ fn stream_outside_a_runtime_is_an_error_not_a_panic() {
 /// Every test above, once per saver.
 macro_rules! streaming_tests {
     ($module:ident, $factory:path) => {
-        per_saver_tests!($module, $factory;
+        streaming_tests!(@with per_saver_tests, $module, $factory);
+    };
+    (@with $emit:ident, $module:ident, $factory:path) => {
+        $emit!($module, $factory;
             stream_modes,
             streams_are_complete_and_end_with_the_error,
             stream_ends_with_the_interrupt,
@@ -293,3 +296,6 @@ macro_rules! streaming_tests {
 
 streaming_tests!(memory, super::memory_saver);
 streaming_tests!(sqlite, super::sqlite_saver);
+
+#[cfg(feature = "postgres")]
+streaming_tests!(@with pg_tests, postgres, super::postgres_saver);

@@ -219,3 +219,50 @@ macro_rules! per_saver_tests {
         }
     };
 }
+
+// ---------------------------------------------------------------------------
+// PostgreSQL (feature `postgres`): a fresh schema per test on the server
+// `CHECKPOINTER_PG_URL` names.
+
+#[cfg(feature = "postgres")]
+#[path = "../pg_support/mod.rs"]
+pub mod pg_support;
+
+/// A `PostgresSaver` on a fresh schema, the schema as its guard (the test
+/// checked the server is there: see `pg_tests!`).
+#[cfg(feature = "postgres")]
+pub fn postgres_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
+    let (saver, schema) = pg_support::fresh("graph tests").expect("a PostgreSQL server");
+    (Arc::new(saver), Box::new(schema))
+}
+
+/// The PostgreSQL saver through the hooked test wrapper, in the form that
+/// runs the trait's default `get`, `list` and `put_with_writes`.
+#[cfg(feature = "postgres")]
+pub fn hooked_postgres_saver() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>) {
+    let (inner, guard) = postgres_saver();
+    (
+        Arc::new(HookedSaver::new(inner).with_trait_defaults()),
+        guard,
+    )
+}
+
+/// `pg_tests!(module, factory; test, ...)`: as `per_saver_tests!`, on
+/// PostgreSQL; each test first checks for the server (skipped with a
+/// printed line without one, failing under `CI=true`).
+#[cfg(feature = "postgres")]
+#[macro_export]
+macro_rules! pg_tests {
+    ($module:ident, $factory:path; $($name:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::graph_support::pg_support::server_url(stringify!($name)).is_some() {
+                        super::$name($factory).await;
+                    }
+                }
+            )*
+        }
+    };
+}
