@@ -22,6 +22,14 @@ pub fn require_thread(operation: &'static str, thread_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// [`require_thread`] for each of `thread_ids` (calls such as `prune`
+/// that take a list refuse the whole call for one empty id).
+pub fn require_threads(operation: &'static str, thread_ids: &[String]) -> Result<()> {
+    thread_ids
+        .iter()
+        .try_for_each(|thread_id| require_thread(operation, thread_id))
+}
+
 /// The `(thread, namespace, checkpoint id)` a `put_writes` config names.
 pub fn writes_target(config: &Config) -> Result<(&str, &str, &str)> {
     require_thread("put_writes", &config.thread_id)?;

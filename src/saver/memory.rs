@@ -9,7 +9,7 @@ use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
 use super::checks::{
     check_copy, check_metadata, check_put, check_writes, checkpoint_config, checkpoint_not_found,
-    merged_metadata, require_thread, writes_target,
+    merged_metadata, require_thread, require_threads, writes_target,
 };
 use super::config::Config;
 use super::error::{Error, Result};
@@ -395,9 +395,7 @@ impl InMemorySaver {
         token: Option<u64>,
     ) -> Result<()> {
         traced("memory", Call::new("prune"), || {
-            for thread_id in thread_ids {
-                require_thread("prune", thread_id)?;
-            }
+            require_threads("prune", thread_ids)?;
             let mut threads = self.write();
             let fence = self.leases();
             let now = std::time::SystemTime::now();

@@ -26,7 +26,7 @@ use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
 use super::checks::{
     check_copy, check_metadata, check_put, check_writes, checkpoint_config, checkpoint_not_found,
-    merged_metadata, require_thread, writes_target,
+    merged_metadata, require_thread, require_threads, writes_target,
 };
 use super::config::Config;
 use super::error::{BoxError, Error, Result};
@@ -514,9 +514,7 @@ impl PostgresSaver {
         token: Option<u64>,
     ) -> Result<()> {
         traced(BACKEND, Call::new("prune"), || {
-            for thread_id in thread_ids {
-                require_thread("prune", thread_id)?;
-            }
+            require_threads("prune", thread_ids)?;
             if thread_ids.is_empty() {
                 return Ok(());
             }

@@ -31,7 +31,7 @@ pub use options::{SqliteOptions, Synchronous};
 
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
-use super::checks::{check_copy, check_put, require_thread};
+use super::checks::{check_copy, check_put, require_thread, require_threads};
 use super::config::Config;
 use super::error::{Error, Result};
 use super::iter::CheckpointIter;
@@ -887,9 +887,7 @@ impl SqliteSaver {
         token: Option<u64>,
     ) -> Result<()> {
         traced(BACKEND, Call::new("prune"), || {
-            for thread_id in thread_ids {
-                require_thread("prune", thread_id)?;
-            }
+            require_threads("prune", thread_ids)?;
             if thread_ids.is_empty() {
                 return Ok(());
             }
