@@ -63,6 +63,19 @@ struct Args {
     /// Read cache of `get_tuple` in KiB of JSON (SQLite; 0: off).
     #[arg(long = "read-cache-kb", default_value_t = 4096)]
     read_cache_kb: usize,
+    /// `put_chain` writes in rounds, one step of every thread per round
+    /// (as a server with many conversations at once), instead of thread
+    /// after thread.
+    #[arg(long)]
+    interleave: bool,
+    /// Runs this benchmark and LangGraph's side by side instead
+    /// (`benches/compare_langgraph.py`, interleaved rounds, medians, the
+    /// ratio table); needs the shared harness's venv (`LG_VENV`).
+    #[arg(long = "compare-langgraph")]
+    compare_langgraph: bool,
+    /// Rounds of `--compare-langgraph`.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -197,6 +210,66 @@ fn thread_id(prefix: &str, t: usize) -> String {
     format!("{prefix}-{t:05}")
 }
 
+/// One thread of the workload being written: its state between steps.
+struct ThreadWriter {
+    thread: String,
+    t: usize,
+    messages: Vec<Value>,
+    versions: BTreeMap<&'static str, ChannelVersion>,
+    config: Config,
+    ids: Vec<String>,
+}
+
+impl ThreadWriter {
+    fn new(thread: String, t: usize, steps: usize) -> Self {
+        ThreadWriter {
+            config: Config::thread(thread.as_str()).with_ns(""),
+            thread,
+            t,
+            messages: Vec::with_capacity(steps),
+            versions: BTreeMap::new(),
+            ids: Vec::with_capacity(steps),
+        }
+    }
+
+    /// Step `s` (the next one): one `put` naming the previous checkpoint.
+    fn step(
+        &mut self,
+        saver: &dyn BaseCheckpointSaver,
+        work: &mut Workload,
+        s: usize,
+        samples: &mut Samples,
+    ) {
+        let step = i64::try_from(s).expect("a thread has far fewer than 2^63 steps");
+        self.messages.push(Value::from(work.message(self.t, s)));
+        let mut checkpoint = Checkpoint::new(step);
+        checkpoint.v = 1;
+        let mut new_versions = ChannelVersions::new();
+        for channel in ["messages", "counter", "scratch"] {
+            let next = saver.get_next_version(self.versions.get(channel));
+            self.versions.insert(channel, next);
+            new_versions.insert(channel.to_owned(), next);
+        }
+        checkpoint.channel_versions = new_versions.clone();
+        checkpoint
+            .channel_values
+            .insert("messages".into(), Value::Array(self.messages.clone()));
+        checkpoint
+            .channel_values
+            .insert("counter".into(), Value::from(s));
+        checkpoint
+            .channel_values
+            .insert("scratch".into(), work.scratch(s));
+        let metadata = CheckpointMetadata::new(CheckpointSource::Loop, step);
+        let config = &self.config;
+        let stored = samples
+            .time(|| saver.put(config, &checkpoint, &metadata, &new_versions))
+            .unwrap_or_else(|e| fail(&format!("put {} step {s}", self.thread), e));
+        self.ids.push(checkpoint.id.clone());
+        self.config = stored;
+    }
+}
+
 /// Writes thread `t` as the workload says: `steps` puts, each config naming
 /// the previous checkpoint. Returns the checkpoint ids in order.
 fn write_thread(
@@ -207,39 +280,11 @@ fn write_thread(
     steps: usize,
     samples: &mut Samples,
 ) -> Vec<String> {
-    let mut messages: Vec<Value> = Vec::with_capacity(steps);
-    let mut versions: BTreeMap<&str, ChannelVersion> = BTreeMap::new();
-    let mut config = Config::thread(thread).with_ns("");
-    let mut ids = Vec::with_capacity(steps);
+    let mut writer = ThreadWriter::new(thread.to_owned(), t, steps);
     for s in 0..steps {
-        let step = i64::try_from(s).expect("a thread has far fewer than 2^63 steps");
-        messages.push(Value::from(work.message(t, s)));
-        let mut checkpoint = Checkpoint::new(step);
-        checkpoint.v = 1;
-        let mut new_versions = ChannelVersions::new();
-        for channel in ["messages", "counter", "scratch"] {
-            let next = saver.get_next_version(versions.get(channel));
-            versions.insert(channel, next);
-            new_versions.insert(channel.to_owned(), next);
-        }
-        checkpoint.channel_versions = new_versions.clone();
-        checkpoint
-            .channel_values
-            .insert("messages".into(), Value::Array(messages.clone()));
-        checkpoint
-            .channel_values
-            .insert("counter".into(), Value::from(s));
-        checkpoint
-            .channel_values
-            .insert("scratch".into(), work.scratch(s));
-        let metadata = CheckpointMetadata::new(CheckpointSource::Loop, step);
-        let stored = samples
-            .time(|| saver.put(&config, &checkpoint, &metadata, &new_versions))
-            .unwrap_or_else(|e| fail(&format!("put {thread} step {s}"), e));
-        ids.push(checkpoint.id.clone());
-        config = stored;
+        writer.step(saver, work, s, samples);
     }
-    ids
+    writer.ids
 }
 
 /// A list call consumed item by item, as LangGraph's generator is: every
@@ -280,18 +325,34 @@ impl<'a> Written<'a> {
         work: &mut Workload,
     ) -> Self {
         let mut samples = Samples::new();
-        let mut all_ids: Vec<(String, Vec<String>)> = Vec::with_capacity(args.threads);
-        for t in 0..args.threads {
-            let thread = thread_id("chain", t);
-            let ids = write_thread(saver, work, &thread, t, args.steps, &mut samples);
-            all_ids.push((thread, ids));
+        let mut writers: Vec<ThreadWriter> = (0..args.threads)
+            .map(|t| ThreadWriter::new(thread_id("chain", t), t, args.steps))
+            .collect();
+        if args.interleave {
+            // Round s writes step s of every thread.
+            for s in 0..args.steps {
+                for writer in &mut writers {
+                    writer.step(saver, work, s, &mut samples);
+                }
+            }
+        } else {
+            for writer in &mut writers {
+                for s in 0..args.steps {
+                    writer.step(saver, work, s, &mut samples);
+                }
+            }
         }
+        let all_ids: Vec<(String, Vec<String>)> =
+            writers.into_iter().map(|w| (w.thread, w.ids)).collect();
         let checkpoints = count_f64((args.threads * args.steps).max(1) as u64);
         let bytes = db.map_or(0, db_bytes);
         samples.report(
             "put_chain",
             db,
-            json!({"bytes_per_checkpoint": round(count_f64(bytes) / checkpoints)}),
+            json!({
+                "bytes_per_checkpoint": round(count_f64(bytes) / checkpoints),
+                "interleave": args.interleave,
+            }),
         );
         Written { saver, db, all_ids }
     }
@@ -608,6 +669,10 @@ impl SaverRun<'_> {
 const GRAPH_STEPS: i64 = 100;
 /// Threads the graph scenarios invoke.
 const GRAPH_THREADS: usize = 20;
+/// The parallel nodes of `graph_fanout`.
+const FANOUT_WORKERS: [&str; 5] = ["w0", "w1", "w2", "w3", "w4"];
+/// Fan-out and join cycles of `graph_fanout` (two supersteps each).
+const FANOUT_CYCLES: i64 = 25;
 
 impl SaverRun<'_> {
     /// `a -> b -> c -> a`, each node appending one 200-byte message and
@@ -646,6 +711,84 @@ impl SaverRun<'_> {
             .unwrap_or_else(|e| fail("compile the graph", e))
             .with_durability(Durability::Sync)
             .with_recursion_limit(usize::try_from(10 * GRAPH_STEPS).expect("GRAPH_STEPS is 100"))
+    }
+
+    /// START fans out to `w0`..`w4` in parallel (each appends one 200-byte
+    /// message), which join in `plan`; `plan` counts the cycle and fans out
+    /// again, or ends after [`FANOUT_CYCLES`]: two supersteps a cycle. The
+    /// graph of `benches/lg_graph_fanout.py`.
+    fn fanout_graph(saver: Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+        let mut graph = StateGraph::new();
+        graph
+            .add_channel("messages", Reducer::append())
+            .add_channel("cycles", Reducer::last_value());
+        for worker in FANOUT_WORKERS {
+            graph
+                .add_sync_node(worker, move |state, _| {
+                    let cycles: i64 = state.get_or_default("cycles")?;
+                    let mut message = format!("{worker} cycle {cycles} ");
+                    while message.len() < 200 {
+                        message.push('x');
+                    }
+                    Ok(Update::new().set("messages", message))
+                })
+                .add_edge(START, worker);
+        }
+        graph
+            .add_sync_node("plan", |state, _| {
+                let cycles: i64 = state.get_or_default("cycles")?;
+                Ok(Update::new().set("cycles", cycles + 1))
+            })
+            .add_edge(FANOUT_WORKERS, "plan");
+        let mut destinations = FANOUT_WORKERS.to_vec();
+        destinations.push(END);
+        graph.add_conditional_edges(
+            "plan",
+            |state| {
+                let cycles: i64 = state.get_or_default("cycles").unwrap_or(0);
+                if cycles >= FANOUT_CYCLES {
+                    vec![END]
+                } else {
+                    FANOUT_WORKERS.to_vec()
+                }
+            },
+            &destinations,
+        );
+        graph
+            .compile(CompileOptions::new().saver(saver))
+            .unwrap_or_else(|e| fail("compile the fan-out graph", e))
+            .with_durability(Durability::Sync)
+            .with_recursion_limit(usize::try_from(4 * FANOUT_CYCLES).expect("FANOUT_CYCLES is 25"))
+    }
+
+    /// `graph_fanout`: [`GRAPH_THREADS`] invokes of [`fanout_graph`](Self::fanout_graph),
+    /// one after another; only `invoke` is timed.
+    fn graph_fanout(&self, runtime: &tokio::runtime::Runtime) {
+        let (saver, db) = self.open("graph_fanout.db");
+        let app = Self::fanout_graph(saver);
+        let mut samples = Samples::new();
+        for t in 0..GRAPH_THREADS {
+            let config = Config::thread(thread_id("fanout", t));
+            let outcome = samples
+                .time(|| runtime.block_on(app.invoke(json!({"cycles": 0}), &config)))
+                .unwrap_or_else(|e| fail("graph_fanout", e));
+            let cycles = outcome.values["cycles"].as_i64().unwrap_or(0);
+            let messages = outcome.values["messages"].as_array().map_or(0, Vec::len);
+            assert_eq!(cycles, FANOUT_CYCLES, "a fan-out run ended early");
+            assert_eq!(
+                messages,
+                FANOUT_WORKERS.len() * usize::try_from(FANOUT_CYCLES).unwrap_or(0),
+                "fan-out messages"
+            );
+        }
+        let total: Duration = samples.durations.iter().sum();
+        let supersteps = count_f64(GRAPH_THREADS as u64 * 2 * FANOUT_CYCLES.unsigned_abs());
+        let rate = round(supersteps / total.as_secs_f64().max(1e-9));
+        samples.report(
+            "graph_fanout",
+            db.as_deref(),
+            json!({"supersteps_per_sec": rate, "supersteps": supersteps}),
+        );
     }
 
     fn graph(&self) {
@@ -709,11 +852,74 @@ impl SaverRun<'_> {
             db.as_deref(),
             json!({"supersteps_per_sec": rate, "supersteps": supersteps}),
         );
+        drop(app);
+
+        self.graph_fanout(&runtime);
     }
+}
+
+/// The shared LangGraph harness (`lg_saver_bench.py`, `setup.sh`):
+/// `LG_BENCH`, else `shared/bench/langgraph` beside the crate or one
+/// directory further up (a worktree).
+fn langgraph_harness() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LG_BENCH") {
+        return PathBuf::from(dir);
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["..", "../.."]
+        .iter()
+        .map(|up| crate_dir.join(up).join("shared/bench/langgraph"))
+        .find(|dir| dir.join("lg_saver_bench.py").is_file())
+        .unwrap_or_else(|| {
+            fail(
+                "--compare-langgraph",
+                "LangGraph's harness not found: set LG_BENCH to shared/bench/langgraph",
+            )
+        })
+}
+
+/// `--compare-langgraph`: runs `benches/compare_langgraph.py` with the
+/// python of LangGraph's venv (`LG_VENV`, else the shared harness's
+/// `setup.sh` makes one), handing it this binary and the workload flags.
+fn compare_langgraph(args: &Args) -> ! {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/compare_langgraph.py");
+    let python = if let Some(venv) = std::env::var_os("LG_VENV") {
+        PathBuf::from(venv).join("bin/python")
+    } else {
+        let setup = langgraph_harness().join("setup.sh");
+        let out = std::process::Command::new(&setup)
+            .output()
+            .unwrap_or_else(|e| fail(&format!("run {} (or set LG_VENV)", setup.display()), e));
+        if !out.status.success() {
+            fail(&format!("{} (or set LG_VENV)", setup.display()), out.status);
+        }
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    };
+    let me = std::env::current_exe().unwrap_or_else(|e| fail("this benchmark's path", e));
+    let mut command = std::process::Command::new(&python);
+    command
+        .env("LG_BENCH", langgraph_harness())
+        .arg(&script)
+        .arg("--ours")
+        .arg(me)
+        .args(["--rounds", &args.rounds.to_string()])
+        .args(["--threads", &args.threads.to_string()])
+        .args(["--steps", &args.steps.to_string()])
+        .args(["--state-kb", &args.state_kb.to_string()]);
+    if args.interleave {
+        command.args(["--", "--interleave"]);
+    }
+    let status = command
+        .status()
+        .unwrap_or_else(|e| fail(&format!("run {} {}", python.display(), script.display()), e));
+    std::process::exit(status.code().unwrap_or(1))
 }
 
 fn main() {
     let args = Args::parse();
+    if args.compare_langgraph {
+        compare_langgraph(&args);
+    }
     let temp = tempfile::tempdir().unwrap_or_else(|e| fail("temp dir", e));
     let dir = args
         .dir
@@ -739,7 +945,7 @@ fn main() {
             "params": {
                 "threads": args.threads, "steps": args.steps, "state_kb": args.state_kb,
                 "sync": args.sync, "writers": args.writers, "groups": args.groups,
-                "seed": args.seed, "saver": args.saver,
+                "seed": args.seed, "saver": args.saver, "interleave": args.interleave,
             },
             "versions": {
                 "checkpointer": env!("CARGO_PKG_VERSION"),
