@@ -689,3 +689,100 @@ fn chains_through_cached_rows_read_back() {
         }
     }
 }
+
+/// The 200-byte message of step `s` of the messages workload.
+fn step_message(thread: usize, s: usize) -> Value {
+    let mut message = format!("thread {thread} step {s} ");
+    while message.len() < 200 {
+        message.push(char::from(
+            b'a' + u8::try_from(message.len() % 26).expect("below 26"),
+        ));
+    }
+    Value::from(message)
+}
+
+/// Writes the messages workload for `threads` threads of `steps` steps,
+/// one step of every thread per round (`interleave`) or thread after
+/// thread; returns the saver, its bytes per checkpoint (pages in use) and
+/// each thread's last config and list.
+fn write_threads(
+    path: &Path,
+    threads: usize,
+    steps: usize,
+    interleave: bool,
+) -> (SqliteSaver, f64, Vec<(Config, Value)>) {
+    let saver = open(path, SqliteOptions::new().snapshot_every());
+    let empty = used_bytes(&saver);
+    let mut writers: Vec<(Writer, Vec<Value>, Config)> = (0..threads)
+        .map(|t| {
+            (
+                Writer::new(&format!("t{t}"), false),
+                Vec::new(),
+                Config::thread(""),
+            )
+        })
+        .collect();
+    let step = |t: usize, s: usize, w: &mut (Writer, Vec<Value>, Config)| {
+        w.1.push(step_message(t, s));
+        w.2 = w.0.put(
+            &saver,
+            &[
+                ("messages", Value::Array(w.1.clone())),
+                ("counter", json!(s)),
+            ],
+            None,
+        );
+    };
+    if interleave {
+        for s in 0..steps {
+            for (t, w) in writers.iter_mut().enumerate() {
+                step(t, s, w);
+            }
+        }
+    } else {
+        for (t, w) in writers.iter_mut().enumerate() {
+            for s in 0..steps {
+                step(t, s, w);
+            }
+        }
+    }
+    let used = u32::try_from(used_bytes(&saver) - empty).expect("a test database is under 4 GiB");
+    let per = f64::from(used) / f64::from(u32::try_from(threads * steps).expect("small"));
+    let last = writers
+        .into_iter()
+        .map(|(_, list, config)| (config, Value::Array(list)))
+        .collect();
+    (saver, per, last)
+}
+
+/// Many conversations at once: with far more threads written in turn than
+/// the delta cache has entries, each append still finds its base (read
+/// from the database) and is stored as a delta, so a checkpoint costs
+/// about what it costs when threads come one after another.
+#[test]
+fn interleaved_threads_keep_their_deltas() {
+    const THREADS: usize = 1000;
+    const STEPS: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let (apart, apart_bytes, _) = write_threads(&dir.path().join("a.db"), THREADS, STEPS, false);
+    drop(apart);
+    let (saver, mixed_bytes, last) = write_threads(&dir.path().join("i.db"), THREADS, STEPS, true);
+    eprintln!(
+        "bytes per checkpoint, {THREADS} threads x {STEPS} steps: {apart_bytes:.0} thread \
+         after thread, {mixed_bytes:.0} interleaved"
+    );
+    // Every append after a thread's first value is a delta.
+    let deltas = count(
+        &saver,
+        "SELECT count(*) FROM channel_values WHERE base IS NOT NULL",
+    );
+    assert_eq!(deltas, i64::try_from(THREADS * (STEPS - 1)).unwrap());
+    assert!(
+        mixed_bytes <= 1.3 * apart_bytes,
+        "{mixed_bytes:.0} bytes per checkpoint interleaved, {apart_bytes:.0} thread after thread"
+    );
+    // And every thread reads back exactly, in this process and another.
+    check_all_of(&saver, &last);
+    drop(saver);
+    check_all_of(&open(&dir.path().join("i.db"), 0), &last);
+}

@@ -28,6 +28,14 @@ pub(super) struct CacheInner {
 }
 
 impl CacheInner {
+    /// Whether an entry for the channel is held.
+    pub(super) fn contains(&self, thread_id: &str, ns: &str, channel: &str) -> bool {
+        // The key is owned; the few lookups per put are not worth a
+        // borrowed-key map.
+        self.map
+            .contains_key(&(thread_id.to_owned(), ns.to_owned(), channel.to_owned()))
+    }
+
     /// Evicts least recently used entries until `incoming` more bytes and
     /// one more entry fit.
     fn make_room(&mut self, incoming: usize) {
@@ -108,6 +116,40 @@ impl DeltaCache {
         inner.bytes = 0;
     }
 
+    /// Takes `items`, found in the database at `version` with `hash` and
+    /// `depth` deltas since its snapshot, as the last value of `key`
+    /// (see [`find_bases`](super::find_bases)), unless an entry is held
+    /// already (a `put` that committed meanwhile knows better).
+    pub(super) fn seed(
+        &self,
+        key: (String, String, String),
+        version: String,
+        items: Vec<Value>,
+        hash: u64,
+        depth: u32,
+    ) {
+        let bytes = json_bytes(&items);
+        if bytes > CACHE_BYTES / 4 {
+            return;
+        }
+        let mut inner = self.lock();
+        if inner.map.contains_key(&key) {
+            return;
+        }
+        inner.make_room(bytes);
+        inner.tick += 1;
+        let last = Last {
+            version,
+            items,
+            hash,
+            depth,
+            bytes,
+            used: inner.tick,
+        };
+        inner.map.insert(key, last);
+        inner.bytes += bytes;
+    }
+
     /// Records what a committed `put` stored.
     pub fn remember(&self, thread_id: &str, ns: &str, encoded: Encoded<'_>) {
         if self.snapshot_every == 0 {
@@ -173,4 +215,19 @@ impl DeltaCache {
             }
         }
     }
+}
+
+/// About how many bytes of JSON `items` are (strings and keys by their
+/// length, other scalars 8): what the cache's byte budget counts, without
+/// serialising.
+fn json_bytes(items: &[Value]) -> usize {
+    fn one(v: &Value) -> usize {
+        match v {
+            Value::String(s) => s.len() + 3,
+            Value::Array(a) => a.iter().map(one).sum::<usize>() + 2,
+            Value::Object(m) => m.iter().map(|(k, v)| k.len() + 4 + one(v)).sum::<usize>() + 2,
+            _ => 8,
+        }
+    }
+    items.iter().map(one).sum::<usize>() + 2
 }

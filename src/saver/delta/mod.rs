@@ -39,12 +39,17 @@
 //! The writer finds the base in an in-process cache of the last array
 //! written per `(thread, namespace, channel)` ([`DeltaCache`]): the new value
 //! must start with the cached one exactly (compared as values, never by
-//! hash). Inside the write transaction the base row is checked to still
+//! hash). When the cache does not hold the channel (more conversations
+//! written in turn than it has entries, or a new process), the base is
+//! read from the database first ([`uncached_bases`], [`find_bases`]: the
+//! newest row before the new version, with its chain) and compared in the
+//! same way. Inside the write transaction the base row is checked to still
 //! hold what the cache says (same element count and hash); if it does not
 //! (deleted, rewritten by another process, a reused plain-integer
 //! version), the value is written in full. The encoding lives only in the
 //! database: any process reads it.
 
+mod base;
 mod cache;
 mod encode;
 mod hash;
@@ -55,6 +60,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+pub use base::{find_bases, uncached_bases};
 pub use cache::DeltaCache;
 pub use encode::{Encoded, Mode, Row, Stored, encode};
 pub use hash::{FastMap, Fnv, HASH_SEED, hash_elements};

@@ -134,6 +134,42 @@ impl SqliteSaver {
         self.group.submit(self, what, Job::Again(op))
     }
 
+    /// Reads from the database the delta bases of `put`'s appended lists
+    /// that the delta cache does not hold (see [`delta::find_bases`]),
+    /// in a read transaction of its own, only when there are any. A hint
+    /// only: if the read fails, the values are stored in full, as without
+    /// it.
+    fn find_bases(&self, put: &PreparedPut<'_>) {
+        let channels = delta::uncached_bases(
+            &self.cache,
+            put.thread_id,
+            put.ns,
+            put.checkpoint,
+            put.new_versions,
+        );
+        if channels.is_empty() {
+            return;
+        }
+        let found = self.read(|conn| {
+            delta::find_bases(
+                &self.cache,
+                &values::SqliteValues(conn),
+                put.thread_id,
+                put.ns,
+                put.checkpoint,
+                &channels,
+            )
+        });
+        if let Err(error) = found {
+            tracing::debug!(
+                thread_id = put.thread_id,
+                checkpoint_id = %put.checkpoint.id,
+                %error,
+                "delta base not read; values stored in full"
+            );
+        }
+    }
+
     /// Stores the writes of one `put_writes` call in one op.
     /// `token` is the lease token the call carries (checked in the op).
     pub(super) fn store_writes(&self, encoded: EncodedWrites, token: Option<u64>) -> Result<()> {
@@ -163,6 +199,7 @@ impl SqliteSaver {
             n => format!("{} with the writes of {n} tasks", put.what),
         };
         let writes = Arc::new(writes);
+        self.find_bases(put);
         delta::store_put_values(&self.cache, put, &what, |rows| {
             let row = put_row(put, rows);
             let writes = Arc::clone(&writes);
