@@ -26,16 +26,18 @@ pub fn uncached_bases<'c>(
     if cache.snapshot_every == 0 {
         return Vec::new();
     }
-    let inner = cache.lock();
+    let mut inner = None;
     checkpoint
         .channel_versions
         .iter()
         .filter(|(channel, version)| {
             new_versions.contains_key(*channel)
-                && seq_of(&version.text()).is_some_and(|seq| seq > 1)
                 && matches!(checkpoint.channel_values.get(*channel),
                     Some(Value::Array(items)) if !items.is_empty())
-                && !inner.contains(thread_id, ns, channel)
+                && version.counter() > 1
+                && !inner
+                    .get_or_insert_with(|| cache.lock())
+                    .contains(thread_id, ns, channel)
         })
         .map(|(channel, _)| channel.as_str())
         .collect()
