@@ -16,6 +16,10 @@
 //!   rule), with [`StepRecord`] (mooncat's record JSON) and
 //!   [`storage_key`] (mooncat's key hashing).
 //! - [`MemoryLedger`] (`memory://`): the reference.
+//! - [`FileLedger`] (`file://PATH`): mooncat's JSON files, with a file
+//!   lock per step and fsync on `done`/`fail`.
+//! - `SqliteLedger` (`sqlite://PATH`, feature `sqlite`): mooncat's table
+//!   in a WAL file.
 //!
 //! ```
 //! use checkpointer::ledger::{Claim, ClaimOptions, MemoryLedger, StepLedger};
@@ -41,19 +45,28 @@
 //! the four transitions with [`machine`]: read the record inside a lock or
 //! transaction, call the machine's function, write what it returns.
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod columns;
 mod contract;
 mod error;
+mod file;
 mod key;
 pub mod machine;
 mod memory;
 mod record;
 mod size;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod token;
 
 pub use contract::{Claim, ClaimOptions, DEFAULT_EXTEND_MS, DEFAULT_LEASE_MS, StepLedger};
 pub use error::{LeaseLostReason, LedgerError, LedgerResult};
+pub use file::FileLedger;
 pub use key::{MAX_PLAIN_KEY_LEN, check_namespace, storage_key};
 pub use memory::MemoryLedger;
 pub use record::{StepRecord, StepStatus};
 pub use size::{MAX_INLINE_RESULT_BYTES, python_json_len};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::{SQLITE_LEDGER_BUSY_TIMEOUT, SqliteLedger};
 pub use token::{new_lease_token, now_ms};
