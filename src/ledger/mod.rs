@@ -20,6 +20,11 @@
 //!   lock per step and fsync on `done`/`fail`.
 //! - `SqliteLedger` (`sqlite://PATH`, feature `sqlite`): mooncat's table
 //!   in a WAL file.
+//! - `PostgresLedger` (`postgres://…`, feature `postgres`): the same
+//!   columns in the table `mooncat_checkpoints`.
+//! - [`open_ledger`]: the backend a URL names (`memory://`, `file://PATH`,
+//!   `sqlite://PATH`, `postgres://…`), else `MOONCAT_CHECKPOINT_URL`, else
+//!   `file://./.mooncat/checkpoints`, as mooncat chooses.
 //!
 //! ```
 //! use checkpointer::ledger::{Claim, ClaimOptions, MemoryLedger, StepLedger};
@@ -53,20 +58,27 @@ mod file;
 mod key;
 pub mod machine;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod record;
 mod size;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod token;
+mod url;
 
 pub use contract::{Claim, ClaimOptions, DEFAULT_EXTEND_MS, DEFAULT_LEASE_MS, StepLedger};
 pub use error::{LeaseLostReason, LedgerError, LedgerResult};
 pub use file::FileLedger;
 pub use key::{MAX_PLAIN_KEY_LEN, check_namespace, storage_key};
 pub use memory::MemoryLedger;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresLedger;
 pub use record::{StepRecord, StepStatus};
 pub use size::{MAX_INLINE_RESULT_BYTES, python_json_len};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SQLITE_LEDGER_BUSY_TIMEOUT, SqliteLedger};
 pub use token::{new_lease_token, now_ms};
+pub use url::{DEFAULT_LEDGER_URL, ENV_LEDGER_URL, LedgerUrl, open_ledger, resolve_ledger_url};
