@@ -205,14 +205,8 @@ impl StepLedger for FileLedger {
 
     fn list(&self, ns: &str, status: Option<StepStatus>) -> LedgerResult<Vec<StepRecord>> {
         check_namespace("list", ns)?;
-        let mut out: Vec<StepRecord> = self
-            .records("list", ns)?
-            .into_iter()
-            .map(|(_, r)| r)
-            .filter(|r| status.is_none_or(|s| r.status == s))
-            .collect();
-        machine::sort_listing(&mut out);
-        Ok(out)
+        let records = self.records("list", ns)?.into_iter().map(|(_, r)| r);
+        Ok(machine::listing(records, status))
     }
 
     fn gc(&self, older_than_ms: u64) -> LedgerResult<usize> {

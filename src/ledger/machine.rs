@@ -179,14 +179,22 @@ pub fn gc_due(record: &StepRecord, cutoff: i64) -> bool {
     record.status == StepStatus::Claimed && record.lease_until.is_some_and(|u| u < cutoff)
 }
 
-/// Sorts a listing as the contract says: newest `updatedAt` first, ties
-/// by key.
-pub fn sort_listing(records: &mut [StepRecord]) {
-    records.sort_by(|a, b| {
+/// A listing as the contract says: the records with `status` (all when
+/// `None`), newest `updatedAt` first, ties by key.
+pub fn listing(
+    records: impl IntoIterator<Item = StepRecord>,
+    status: Option<StepStatus>,
+) -> Vec<StepRecord> {
+    let mut out: Vec<StepRecord> = records
+        .into_iter()
+        .filter(|r| status.is_none_or(|s| r.status == s))
+        .collect();
+    out.sort_by(|a, b| {
         b.updated_at
             .cmp(&a.updated_at)
             .then_with(|| a.key.cmp(&b.key))
     });
+    out
 }
 
 /// Implements `claim`, `touch`, `done` and `fail` of

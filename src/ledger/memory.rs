@@ -83,18 +83,11 @@ impl StepLedger for MemoryLedger {
 
     fn list(&self, ns: &str, status: Option<StepStatus>) -> LedgerResult<Vec<StepRecord>> {
         check_namespace("list", ns)?;
-        let mut out: Vec<StepRecord> = self
+        let records = self
             .lock()
             .get(ns)
-            .map(|m| {
-                m.values()
-                    .filter(|r| status.is_none_or(|s| r.status == s))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        machine::sort_listing(&mut out);
-        Ok(out)
+            .map(|m| m.values().cloned().collect::<Vec<_>>());
+        Ok(machine::listing(records.unwrap_or_default(), status))
     }
 
     fn gc(&self, older_than_ms: u64) -> LedgerResult<usize> {
