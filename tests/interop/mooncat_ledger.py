@@ -7,6 +7,8 @@
     mooncat_ledger.py URL list NS STATUS               records with STATUS
     mooncat_ledger.py URL race NS N GO_FILE            claims k0..k{N-1}, shuffled, once GO_FILE exists
     mooncat_ledger.py - keys                           safe_key_segment of each key on stdin (JSON list)
+    mooncat_ledger.py - replay                         runs each call sequence on stdin on a fresh
+                                                       MemoryBackend client; the masked answers
 
 A record is printed as its to_json_dict(); an error as
 {"error": CLASS, "message": TEXT}. `list` calls backend.list with the enum
@@ -27,10 +29,62 @@ def record(r):
     return None if r is None else r.to_json_dict()
 
 
+def masked(r):
+    """A record without its token and times (they differ between runs)."""
+    if r is None:
+        return None
+    d = r.to_json_dict()
+    d["leaseToken"] = d["leaseToken"] is not None
+    d["leaseUntil"] = d["leaseUntil"] is not None
+    del d["createdAt"], d["updatedAt"]
+    return d
+
+
+def replay_one(calls):
+    cp = CheckpointClient("memory://")
+    tokens = {}
+    out = []
+    for c in calls:
+        op, ns, key = c["op"], c.get("ns", "model"), c.get("key")
+        token = tokens.get(key, "") if c.get("own") else "not-a-token"
+        try:
+            if op == "claim":
+                r = cp.claim(ns, key, owner_run_id=c.get("owner"), lease_ms=c["lease_ms"])
+                if r.kind == "claimed":
+                    tokens[key] = r.lease_token
+                out.append({"kind": r.kind, "record": masked(r.checkpoint)})
+            elif op == "touch":
+                out.append(masked(cp.touch(ns, key, lease_token=token, extend_ms=3_600_000)))
+            elif op == "done":
+                out.append(masked(cp.done(ns, key, lease_token=token, result=c["result"])))
+            elif op == "fail":
+                out.append(masked(cp.fail(ns, key, "boom", lease_token=token)))
+            elif op == "reset":
+                out.append(cp.reset(ns, key))
+            elif op == "get":
+                out.append(masked(cp.get(ns, key)))
+            elif op == "list":
+                status = c.get("status")
+                opts = ListOptions(status=CheckpointStatus(status)) if status else None
+                out.append(sorted((masked(r) for r in cp._backend.list(ns, opts)), key=lambda d: d["key"]))
+            elif op == "gc":
+                time.sleep(0.003)  # past the millisecond of every 0 ms lease
+                out.append(cp.gc(0))
+            else:
+                raise SystemExit(f"unknown call {op!r}")
+        except LeaseLostError:
+            out.append({"error": "LeaseLost"})
+        except ValueError:
+            out.append({"error": "InvalidNamespace"})
+    return out
+
+
 def main(argv):
     url, op, args = argv[0], argv[1], argv[2:]
     if op == "keys":
         return [safe_key_segment(k) for k in json.load(sys.stdin)]
+    if op == "replay":
+        return [replay_one(calls) for calls in json.load(sys.stdin)]
     cp = CheckpointClient(url)
     try:
         if op == "claim":
