@@ -175,6 +175,9 @@ fn write_record(
         return Err(io_err(operation, &tmp)(e));
     }
     fs::rename(&tmp, path).map_err(io_err(operation, path))?;
+    // A directory is synced through a handle on it (Unix; elsewhere the
+    // rename is as durable as the platform makes it).
+    #[cfg(unix)]
     if durable && let Some(dir) = path.parent() {
         File::open(dir)
             .and_then(|d| d.sync_all())
