@@ -45,6 +45,10 @@ pub mod conformance;
 pub mod graph;
 // issue 14: job progress checkpoints.
 pub mod jobs;
+// issue 12 part 2: the step ledger, compatible with mooncat-checkpoint.
+#[cfg(feature = "ledger")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ledger")))]
+pub mod ledger;
 pub mod saver;
 
 pub use graph::{

@@ -55,6 +55,10 @@ pub(crate) enum Command {
     /// Job progress checkpoints (dcc-mcp-core's `CheckpointStore`): list,
     /// get, save, clear.
     Jobs(super::jobs::JobsArgs),
+    // issue 12 part 2: the step ledger.
+    /// The step ledger (mooncat-checkpoint's): list, get, claim, touch,
+    /// done, fail, reset, gc, on a `--url` store.
+    Ledger(super::ledger::LedgerArgs),
 }
 
 /// `vacuum`.

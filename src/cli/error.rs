@@ -161,6 +161,20 @@ pub(crate) enum CliError {
     /// The demo graph failed.
     #[error(transparent)]
     Graph(#[from] GraphError),
+    // issue 12 part 2 (the step ledger): the `ledger` commands.
+    /// A step ledger call failed.
+    #[error(transparent)]
+    Ledger(#[from] checkpointer::ledger::LedgerError),
+    /// A `ledger` command found no record, no lease, or a bad argument.
+    #[error("ledger {command} {step}: {reason}")]
+    LedgerStep {
+        /// The subcommand.
+        command: &'static str,
+        /// `namespace/key`.
+        step: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl CliError {

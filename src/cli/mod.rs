@@ -31,6 +31,8 @@ mod history;
 mod ids;
 // issue 14: job progress checkpoints.
 mod jobs;
+// issue 12 part 2: the step ledger.
+mod ledger;
 mod manage;
 mod open;
 mod show;
@@ -46,6 +48,10 @@ use error::CliResult;
 pub(crate) fn run(cli: &Cli) -> CliResult<()> {
     if let Command::Completions(args) = &cli.command {
         return completions(args.shell);
+    }
+    // issue 12 part 2: the ledger has its own --url, not --db.
+    if let Command::Ledger(args) = &cli.command {
+        return ledger::ledger(args);
     }
     let path = open::db_path(cli.db.as_deref());
     let path = path.as_path();
@@ -63,7 +69,7 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Vacuum(args) => manage::vacuum(&*existing()?, path, args.out.json),
         Command::Check => check::check(&*existing()?, path),
         Command::Export(args) => transfer::export(&*existing()?, path, args),
-        Command::Completions(_) => Ok(()),
+        Command::Completions(_) | Command::Ledger(_) => Ok(()),
         // issue 14: job progress checkpoints.
         Command::Jobs(args) => jobs::jobs(path, args),
     }

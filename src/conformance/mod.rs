@@ -67,6 +67,9 @@ pub mod fixtures;
 pub mod get_tuple;
 // Thread leases (issue 12).
 pub mod lease;
+// The step ledger (issue 12 part 2).
+#[cfg(feature = "ledger")]
+pub mod ledger;
 pub mod limits;
 pub mod list;
 pub mod listing;

@@ -129,6 +129,9 @@ mod spec;
 mod state;
 #[cfg(test)]
 mod step_spans;
+// issue 12 part 2: `NodeContext::step_once` over the step ledger.
+#[cfg(feature = "ledger")]
+mod step_once;
 mod stream;
 mod subgraph;
 mod task;
@@ -146,5 +149,7 @@ pub use retry::RetryPolicy;
 pub use snapshot::{StateSnapshot, TaskSnapshot};
 pub use spec::{END, START};
 pub use state::{State, Update};
+#[cfg(feature = "ledger")]
+pub use step_once::{STEP_LEASE, STEP_NAMESPACE};
 pub use stream::{GraphStream, StreamEvent, StreamMode};
 pub use task::SendTo;

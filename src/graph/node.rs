@@ -124,6 +124,9 @@ impl From<Interrupted> for NodeError {
 #[derive(Clone)]
 pub struct NodeContext {
     inner: Arc<ContextInner>,
+    // issue 12 part 2: the step ledger of `step_once` (CompileOptions::ledger).
+    #[cfg(feature = "ledger")]
+    pub(crate) ledger: Option<Arc<dyn crate::ledger::StepLedger>>,
 }
 
 struct ContextInner {
@@ -166,6 +169,8 @@ impl NodeContext {
                     shared,
                 }),
             }),
+            #[cfg(feature = "ledger")]
+            ledger: None,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct CompileOptions {
     pub(crate) saver: Option<Arc<dyn BaseCheckpointSaver>>,
     pub(crate) interrupt_before: Vec<String>,
     pub(crate) interrupt_after: Vec<String>,
+    // issue 12 part 2: the step ledger of `NodeContext::step_once`.
+    #[cfg(feature = "ledger")]
+    pub(crate) ledger: Option<Arc<dyn crate::ledger::StepLedger>>,
 }
 
 impl CompileOptions {
@@ -64,13 +67,30 @@ impl CompileOptions {
     }
 }
 
+// issue 12 part 2: the step ledger.
+#[cfg(feature = "ledger")]
+impl CompileOptions {
+    /// Keeps the results of [`NodeContext::step_once`](crate::graph::NodeContext::step_once)
+    /// in `ledger`, so that a side effect runs once per key and thread
+    /// across crashes, retries and resumes (any backend:
+    /// [`open_ledger`](crate::ledger::open_ledger)).
+    #[must_use]
+    pub fn ledger(mut self, ledger: Arc<dyn crate::ledger::StepLedger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+}
+
 impl fmt::Debug for CompileOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CompileOptions")
-            .field("saver", &self.saver.is_some())
+        let mut d = f.debug_struct("CompileOptions");
+        d.field("saver", &self.saver.is_some())
             .field("interrupt_before", &self.interrupt_before)
-            .field("interrupt_after", &self.interrupt_after)
-            .finish()
+            .field("interrupt_after", &self.interrupt_after);
+        // issue 12 part 2: the step ledger.
+        #[cfg(feature = "ledger")]
+        d.field("ledger", &self.ledger.is_some());
+        d.finish()
     }
 }
 

@@ -20,6 +20,9 @@ pub(crate) struct RunSettings {
     pub(crate) recursion_limit: usize,
     pub(crate) interrupt_before: Arc<BTreeSet<String>>,
     pub(crate) interrupt_after: Arc<BTreeSet<String>>,
+    // issue 12 part 2: the step ledger of `NodeContext::step_once`.
+    #[cfg(feature = "ledger")]
+    pub(crate) ledger: Option<Arc<dyn crate::ledger::StepLedger>>,
 }
 
 impl RunSettings {
@@ -32,6 +35,8 @@ impl RunSettings {
             recursion_limit: DEFAULT_RECURSION_LIMIT,
             interrupt_before: Arc::new(options.interrupt_before.into_iter().collect()),
             interrupt_after: Arc::new(options.interrupt_after.into_iter().collect()),
+            #[cfg(feature = "ledger")]
+            ledger: options.ledger,
         }
     }
 

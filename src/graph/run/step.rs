@@ -147,14 +147,18 @@ impl Run {
             Some(Value::Array(a)) => a,
             _ => Vec::new(),
         };
-        NodeContext::new(
+        let ctx = NodeContext::new(
             self.config.clone(),
             step,
             task.name.clone(),
             task.id.clone(),
             answers,
             Arc::clone(shared_resume),
-        )
+        );
+        // issue 12 part 2: the step ledger of `step_once`.
+        #[cfg(feature = "ledger")]
+        let ctx = ctx.with_ledger(self.settings.ledger.clone());
+        ctx
     }
 
     /// Starts the tasks that have a context (those not finished before).
