@@ -55,6 +55,10 @@ pub(crate) enum Command {
     /// Job progress checkpoints (dcc-mcp-core's `CheckpointStore`): list,
     /// get, save, clear.
     Jobs(super::jobs::JobsArgs),
+    // issue 14: the event log.
+    /// The event log of agent runs (purpose-agent's checkpointers): a
+    /// run's events, its latest snapshot, the runs.
+    Events(super::events::EventsArgs),
 }
 
 /// `vacuum`.

@@ -31,6 +31,8 @@ mod history;
 mod ids;
 // issue 14: job progress checkpoints.
 mod jobs;
+// issue 14: the event log.
+mod events;
 mod manage;
 mod open;
 mod show;
@@ -66,6 +68,8 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Completions(_) => Ok(()),
         // issue 14: job progress checkpoints.
         Command::Jobs(args) => jobs::jobs(path, args),
+        // issue 14: the event log.
+        Command::Events(args) => events::events(path, args),
     }
 }
 
