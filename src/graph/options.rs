@@ -24,6 +24,9 @@ pub struct CompileOptions {
     pub(crate) saver: Option<Arc<dyn BaseCheckpointSaver>>,
     pub(crate) interrupt_before: Vec<String>,
     pub(crate) interrupt_after: Vec<String>,
+    /// issue 14: where streamed runs append their events.
+    #[cfg(feature = "events")]
+    pub(crate) event_log: Option<Arc<dyn crate::events::EventLog>>,
 }
 
 impl CompileOptions {
@@ -37,6 +40,20 @@ impl CompileOptions {
     #[must_use]
     pub fn saver(mut self, saver: Arc<dyn BaseCheckpointSaver>) -> Self {
         self.saver = Some(saver);
+        self
+    }
+
+    /// Makes streams durable and resumable: every run of
+    /// [`stream`](crate::graph::CompiledGraph::stream) appends its events
+    /// (all modes) to `log` under its thread, and
+    /// [`follow_stream`](crate::graph::follow_stream) replays them from any
+    /// sequence number, then follows live ([`DurableStream`](crate::graph::DurableStream)
+    /// says what the log holds).
+    #[cfg(feature = "events")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+    #[must_use]
+    pub fn event_log(mut self, log: Arc<dyn crate::events::EventLog>) -> Self {
+        self.event_log = Some(log);
         self
     }
 
@@ -66,11 +83,13 @@ impl CompileOptions {
 
 impl fmt::Debug for CompileOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CompileOptions")
-            .field("saver", &self.saver.is_some())
+        let mut d = f.debug_struct("CompileOptions");
+        d.field("saver", &self.saver.is_some())
             .field("interrupt_before", &self.interrupt_before)
-            .field("interrupt_after", &self.interrupt_after)
-            .finish()
+            .field("interrupt_after", &self.interrupt_after);
+        #[cfg(feature = "events")]
+        d.field("event_log", &self.event_log.is_some());
+        d.finish()
     }
 }
 
