@@ -155,6 +155,10 @@ fn parse_events(run_id: &str, path: &Path, text: &str) -> EventResult<Vec<Event>
     Ok(events)
 }
 
+/// Numbers the temporary snapshot files of this process: two threads may
+/// snapshot one run at once.
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
 /// A modification time later than any this process gave before.
 fn next_mtime() -> SystemTime {
     static LAST_NANOS: AtomicU64 = AtomicU64::new(0);
@@ -224,7 +228,8 @@ impl EventLog for JsonlEventLog {
         })?;
         let dir = self.make_run_dir(run_id)?;
         let path = dir.join(SNAPSHOT_FILE);
-        let tmp = dir.join(format!("{SNAPSHOT_FILE}.tmp.{}", std::process::id()));
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!("{SNAPSHOT_FILE}.tmp.{}.{n}", std::process::id()));
         let write = || -> io::Result<()> {
             let mut file = File::create(&tmp)?;
             file.write_all(text.as_bytes())?;

@@ -55,7 +55,8 @@ fn sql(operation: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> EventErr
 /// already repeat a number fails, naming the run, lane and seq.
 ///
 /// The tables have names of their own, so the log can share a file with a
-/// [`SqliteSaver`](crate::SqliteSaver).
+/// [`SqliteSaver`](crate::SqliteSaver): open the saver first (it refuses
+/// a file that has tables but not its own), then the log.
 #[derive(Debug)]
 pub struct SqliteEventLog {
     conn: Mutex<Connection>,
