@@ -109,6 +109,35 @@ async fn steady_consumer(log: Arc<dyn EventLog>, thread: &str) -> Vec<Event> {
         .await
 }
 
+/// Waits for both consumers and checks that the reconnecting one (after
+/// at least `min_disconnects` disconnects) saw exactly what the steady one
+/// saw, which is exactly what the log holds, numbered 1..=n; gives it.
+async fn both_saw_the_log(
+    steady: tokio::task::JoinHandle<Vec<Event>>,
+    flaky: tokio::task::JoinHandle<(Vec<Event>, usize)>,
+    log: &dyn EventLog,
+    thread: &str,
+    min_disconnects: usize,
+) -> Vec<Event> {
+    let steady = steady.await.unwrap();
+    let (flaky, disconnects) = flaky.await.unwrap();
+    assert!(
+        disconnects >= min_disconnects,
+        "only {disconnects} disconnects"
+    );
+    assert_eq!(
+        flaky, steady,
+        "the reconnecting consumer saw another sequence"
+    );
+    assert_eq!(
+        steady,
+        log.list_events(thread, 0).unwrap(),
+        "a consumer missed what the log holds"
+    );
+    assert_contiguous(&steady);
+    steady
+}
+
 fn assert_contiguous(events: &[Event]) {
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     let want: Vec<u64> = (1..=u64::try_from(events.len()).unwrap()).collect();
@@ -147,19 +176,7 @@ async fn reconnecting_consumer_sees_what_a_steady_one_saw() {
         "one update per step"
     );
 
-    let steady = steady.await.unwrap();
-    let (flaky, disconnects) = flaky.await.unwrap();
-    assert!(disconnects >= 100, "only {disconnects} disconnects");
-    assert_eq!(
-        flaky, steady,
-        "the reconnecting consumer saw another sequence"
-    );
-    assert_eq!(
-        steady,
-        log.list_events(thread, 0).unwrap(),
-        "a consumer missed what the log holds"
-    );
-    assert_contiguous(&steady);
+    let steady = both_saw_the_log(steady, flaky, &*log, thread, 100).await;
     // Every mode is in the log, whatever the live caller asked for.
     assert_eq!(kinds(&steady, EventKind::StateDelta), 60);
     assert_eq!(kinds(&steady, EventKind::AgentStarted), 60);
@@ -256,15 +273,7 @@ async fn stream_resumes_across_a_killed_process() {
         "the resumed run failed: {live:?}"
     );
 
-    let steady = steady.await.unwrap();
-    let (flaky, disconnects) = flaky.await.unwrap();
-    assert!(disconnects >= 30, "only {disconnects} disconnects");
-    assert_eq!(
-        flaky, steady,
-        "the reconnecting consumer saw another sequence"
-    );
-    assert_eq!(steady, log.list_events(thread, 0).unwrap());
-    assert_contiguous(&steady);
+    let steady = both_saw_the_log(steady, flaky, &*log, thread, 30).await;
     // Two runs (the killed one, which never ended, and the resumed one).
     assert_eq!(kinds(&steady, EventKind::RunStarted), 2);
     assert_eq!(kinds(&steady, EventKind::RunFinished), 1);
@@ -281,4 +290,69 @@ async fn stream_resumes_across_a_killed_process() {
         .find(|e| e.kind == EventKind::StateSnapshot)
         .unwrap();
     assert_eq!(last_values.payload["values"]["count"], json!(STEPS));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_mode_streams_each_checkpoint_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let (saver, log) = open(&dir.path().join("modes.db"));
+    let app = counting_graph(saver, Arc::clone(&log), Duration::ZERO);
+    let live: Vec<_> = app
+        .stream(
+            json!({"count": 0}),
+            &Config::thread("t-modes"),
+            StreamMode::Checkpoints,
+        )
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let ids: Vec<String> = live
+        .iter()
+        .map(|e| match e {
+            checkpointer::graph::StreamEvent::CheckpointSaved { checkpoint_id, .. } => {
+                checkpoint_id.clone()
+            }
+            other => panic!("not a checkpoint event: {other:?}"),
+        })
+        .collect();
+    // The input checkpoint, __start__'s, then one per step.
+    assert_eq!(ids.len(), usize::try_from(STEPS).unwrap() + 2);
+    let logged: Vec<String> = log
+        .list_events("t-modes", 0)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::CheckpointSaved)
+        .map(|e| e.payload["checkpoint_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        logged, ids,
+        "the log holds the checkpoints the live stream showed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_log_ends_the_stream_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("events");
+    let log: Arc<dyn EventLog> =
+        Arc::new(checkpointer::events::JsonlEventLog::open(&base).unwrap());
+    // The log's directory becomes a plain file: every append fails.
+    std::fs::remove_dir(&base).unwrap();
+    std::fs::write(&base, "not a directory").unwrap();
+    let saver = Arc::new(SqliteSaver::open(dir.path().join("cp.db")).unwrap());
+    let app = counting_graph(saver, log, Duration::ZERO);
+    let live: Vec<_> = app
+        .stream(
+            json!({"count": 0}),
+            &Config::thread("t-fail"),
+            StreamMode::Updates,
+        )
+        .collect()
+        .await;
+    let last = live.last().unwrap().as_ref().unwrap_err().to_string();
+    assert!(
+        last.contains("event log of thread \"t-fail\"") && last.contains("events"),
+        "{last}"
+    );
+    assert!(live[..live.len() - 1].iter().all(Result::is_ok));
 }

@@ -229,16 +229,6 @@ impl CompiledGraph {
         options: &RunOptions,
     ) -> GraphStream {
         let (tx, rx) = futures::channel::mpsc::unbounded();
-        #[cfg(feature = "events")]
-        let recorder = self.event_log.as_ref().map(|log| {
-            super::durable_stream::StreamRecorder::start(Arc::clone(log), &config.thread_id)
-        });
-        let sink = EventSink {
-            mode,
-            tx: tx.clone(),
-            #[cfg(feature = "events")]
-            recorder: recorder.clone(),
-        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             let _ = tx.unbounded_send(Err(GraphError::NoRuntime {
                 operation: "stream",
@@ -251,6 +241,17 @@ impl CompiledGraph {
                 let _ = tx.unbounded_send(Err(e));
                 return GraphStream { rx };
             }
+        };
+        // issue 14: a run that starts is recorded in the graph's event log.
+        #[cfg(feature = "events")]
+        let recorder = self.event_log.as_ref().map(|log| {
+            super::durable_stream::StreamRecorder::start(Arc::clone(log), &config.thread_id)
+        });
+        let sink = EventSink {
+            mode,
+            tx: tx.clone(),
+            #[cfg(feature = "events")]
+            recorder: recorder.clone(),
         };
         let (input, config) = (input.into(), config.clone());
         runtime.spawn(async move {

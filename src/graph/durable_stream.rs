@@ -339,6 +339,11 @@ type Pending = Pin<Box<dyn Future<Output = Result<Vec<Event>, EventError>> + Sen
 /// from that event's number, ends at once. An error of the log ends it
 /// after that error. Dropping it is a disconnect: nothing is lost, ask
 /// again from the last `seq` seen. Needs a tokio runtime.
+///
+/// A run whose process died never writes its end: its stream waits, and
+/// goes on with the run that takes the thread over (its `run.started`
+/// follows the dead run's last event). A client that wants to give up
+/// drops the stream after a timeout of its own.
 pub struct DurableStream {
     log: Arc<dyn EventLog>,
     thread_id: String,
