@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use checkpointer::conformance::events::BlockingAsyncEventLog;
 use checkpointer::event_log_suite;
 use checkpointer::events::{
     Event, EventKind, EventLog, JsonlEventLog, MemoryEventLog, RunState, SqliteEventLog,
@@ -39,6 +40,14 @@ event_log_suite!(
     shared,
     (Arc::new(MemoryEventLog::new()) as Arc<dyn EventLog>, ())
 );
+event_log_suite!(
+    memory_async,
+    (BlockingAsyncEventLog::new(MemoryEventLog::new()), ())
+);
+event_log_suite!(sqlite_async, {
+    let (log, dir) = sqlite();
+    (BlockingAsyncEventLog::new(log), dir)
+});
 event_log_suite!(jsonl_dir, jsonl());
 event_log_suite!(sqlite_file, sqlite());
 event_log_suite!(jsonl_by_url, {

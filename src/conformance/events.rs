@@ -13,7 +13,9 @@
 
 use serde_json::json;
 
-use crate::events::{Event, EventError, EventKind, EventLog, RunState, RunStatus};
+use crate::events::{
+    AsyncEventLog, Event, EventError, EventKind, EventLog, EventResult, RunState, RunStatus,
+};
 
 /// A case of the event log group.
 pub type EventLogCase = fn(&dyn EventLog);
@@ -24,6 +26,60 @@ pub fn run_event_log_case<L: EventLog, G>(made: (L, G), case: EventLogCase) {
     case(&log as &dyn EventLog);
     drop(log);
     drop(guard);
+}
+
+/// An [`AsyncEventLog`] driven through the synchronous trait on a runtime
+/// of its own, so the async wrapper runs the group through its real async
+/// path (`spawn_blocking` on a multi-thread runtime).
+#[derive(Debug)]
+pub struct BlockingAsyncEventLog {
+    runtime: tokio::runtime::Runtime,
+    log: AsyncEventLog,
+}
+
+impl BlockingAsyncEventLog {
+    /// Wraps `log` in an [`AsyncEventLog`] and a runtime of two workers.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime cannot be built: this is a test helper.
+    pub fn new(log: impl EventLog + 'static) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("build a tokio runtime for BlockingAsyncEventLog");
+        BlockingAsyncEventLog {
+            runtime,
+            log: AsyncEventLog::new(log),
+        }
+    }
+}
+
+impl EventLog for BlockingAsyncEventLog {
+    fn save_event(&self, event: &Event) -> EventResult<()> {
+        self.runtime.block_on(self.log.save_event(event.clone()))
+    }
+    fn list_events(&self, run_id: &str, since_seq: u64) -> EventResult<Vec<Event>> {
+        self.runtime
+            .block_on(self.log.list_events(run_id, since_seq))
+    }
+    fn save_snapshot(&self, run_id: &str, state: &RunState) -> EventResult<()> {
+        self.runtime
+            .block_on(self.log.save_snapshot(run_id, state.clone()))
+    }
+    fn load_latest(&self, run_id: &str) -> EventResult<Option<RunState>> {
+        self.runtime.block_on(self.log.load_latest(run_id))
+    }
+    fn delete_run(&self, run_id: &str) -> EventResult<()> {
+        self.runtime.block_on(self.log.delete_run(run_id))
+    }
+    fn list_runs(&self) -> EventResult<Vec<String>> {
+        self.runtime.block_on(self.log.list_runs())
+    }
+    fn last_seq(&self, run_id: &str, lane_id: &str) -> EventResult<u64> {
+        self.runtime.block_on(self.log.last_seq(run_id, lane_id))
+    }
 }
 
 /// A fresh run id with `prefix`.

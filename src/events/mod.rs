@@ -13,6 +13,7 @@
 //!   directory layout), `SqliteEventLog` (its tables, in WAL mode; feature
 //!   `sqlite`), `PostgresEventLog` (feature `postgres`); [`open_event_log`]
 //!   picks one by URL.
+//! - [`AsyncEventLog`]: any of them from async code.
 //!
 //! ```
 //! use checkpointer::events::{Event, EventKind, EventLog, JsonlEventLog, RunState, RunStatus};
@@ -34,6 +35,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod async_log;
 mod error;
 mod event;
 mod jsonl;
@@ -49,6 +51,7 @@ mod sqlite;
 mod state;
 mod url;
 
+pub use async_log::AsyncEventLog;
 pub use error::{EventError, EventResult};
 pub use event::{Event, MAIN_LANE, new_span_id};
 pub use jsonl::{EVENTS_FILE, JsonlEventLog, RUN_ID_FILE, SNAPSHOT_FILE};

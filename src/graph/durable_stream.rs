@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use super::error::GraphError;
 use super::io::RunOutcome;
 use super::stream::StreamEvent;
-use crate::events::{Event, EventError, EventKind, EventLog, MAIN_LANE};
+use crate::events::{AsyncEventLog, Event, EventError, EventKind, EventLog, MAIN_LANE};
 
 /// What the writer thread appends.
 enum Record {
@@ -345,7 +345,7 @@ type Pending = Pin<Box<dyn Future<Output = Result<Vec<Event>, EventError>> + Sen
 /// follows the dead run's last event). A client that wants to give up
 /// drops the stream after a timeout of its own.
 pub struct DurableStream {
-    log: Arc<dyn EventLog>,
+    log: AsyncEventLog,
     thread_id: String,
     last: u64,
     ended: bool,
@@ -412,7 +412,7 @@ pub fn follow_stream_with(
     options: FollowOptions,
 ) -> DurableStream {
     DurableStream {
-        log,
+        log: AsyncEventLog::from_arc(log),
         thread_id: thread_id.into(),
         last: since_seq,
         ended: false,
@@ -438,17 +438,9 @@ impl DurableStream {
     /// Reads the events after `from` (and the one at `from`, to know
     /// whether it ended a run) on the blocking pool.
     fn read(&self) -> Pending {
-        let (log, thread, from) = (
-            Arc::clone(&self.log),
-            self.thread_id.clone(),
-            self.last.saturating_sub(1),
-        );
-        Box::pin(async move {
-            match tokio::task::spawn_blocking(move || log.list_events(&thread, from)).await {
-                Ok(result) => result,
-                Err(e) => Err(EventError::backend("stream", "read the log", e.to_string())),
-            }
-        })
+        let (log, thread) = (self.log.clone(), self.thread_id.clone());
+        let from = self.last.saturating_sub(1);
+        Box::pin(async move { log.list_events(thread, from).await })
     }
 }
 
