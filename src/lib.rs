@@ -42,6 +42,10 @@
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
+// issue 14: the event log with snapshots.
+#[cfg(feature = "events")]
+#[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+pub mod events;
 pub mod graph;
 // issue 14: job progress checkpoints.
 pub mod jobs;

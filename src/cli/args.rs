@@ -59,6 +59,10 @@ pub(crate) enum Command {
     /// The step ledger (mooncat-checkpoint's): list, get, claim, touch,
     /// done, fail, reset, gc, on a `--url` store.
     Ledger(super::ledger::LedgerArgs),
+    // issue 14: the event log.
+    /// The event log of agent runs (purpose-agent's checkpointers): a
+    /// run's events, its latest snapshot, the runs.
+    Events(super::events::EventsArgs),
 }
 
 /// `vacuum`.

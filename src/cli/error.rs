@@ -158,6 +158,24 @@ pub(crate) enum CliError {
         /// The parser's message.
         reason: String,
     },
+    // issue 14 (event log): the `events` commands.
+    /// An event log failed.
+    #[error(transparent)]
+    Events(#[from] checkpointer::events::EventError),
+    /// `events` on a file or directory that does not exist.
+    #[error("no event log at {url} (pass --url jsonl://DIR, sqlite://PATH or postgres://…)")]
+    NoEventLog {
+        /// The URL.
+        url: String,
+    },
+    /// `events snapshot` of a run that has none.
+    #[error("run {} has no snapshot in {url}", quoted(run))]
+    UnknownRun {
+        /// The run.
+        run: String,
+        /// The event log.
+        url: String,
+    },
     /// The demo graph failed.
     #[error(transparent)]
     Graph(#[from] GraphError),

@@ -110,8 +110,9 @@ pub(crate) fn jobs(db: &Path, args: &JobsArgs) -> CliResult<()> {
     }
 }
 
-/// Seconds since the epoch as an RFC 3339 UTC time.
-fn when(saved_at: f64) -> String {
+/// Seconds since the epoch as an RFC 3339 UTC time (also the time of
+/// `events list`).
+pub(crate) fn when(saved_at: f64) -> String {
     #[allow(clippy::cast_possible_truncation)] // Whole milliseconds of a float time.
     let millis = (saved_at * 1000.0).round() as i64;
     chrono::DateTime::from_timestamp_millis(millis).map_or_else(

@@ -33,6 +33,8 @@ mod ids;
 mod jobs;
 // issue 12 part 2: the step ledger.
 mod ledger;
+// issue 14: the event log.
+mod events;
 mod manage;
 mod open;
 mod show;
@@ -72,6 +74,8 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Completions(_) | Command::Ledger(_) => Ok(()),
         // issue 14: job progress checkpoints.
         Command::Jobs(args) => jobs::jobs(path, args),
+        // issue 14: the event log.
+        Command::Events(args) => events::events(path, args),
     }
 }
 

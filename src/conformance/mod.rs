@@ -63,6 +63,9 @@ pub mod config_metadata;
 pub mod copy_thread;
 pub mod delete_for_runs;
 pub mod delete_thread;
+// issue 14: the event log group.
+#[cfg(feature = "events")]
+pub mod events;
 pub mod fixtures;
 pub mod get_tuple;
 // Thread leases (issue 12).

@@ -34,25 +34,32 @@ fn require_runtime(operation: &'static str) -> Result<(), GraphError> {
 #[derive(Clone)]
 pub struct CompiledGraph {
     settings: RunSettings,
+    /// issue 14: where streamed runs append their events.
+    #[cfg(feature = "events")]
+    event_log: Option<Arc<dyn crate::events::EventLog>>,
 }
 
 impl fmt::Debug for CompiledGraph {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.settings;
-        f.debug_struct("CompiledGraph")
-            .field("spec", &s.spec)
+        let mut d = f.debug_struct("CompiledGraph");
+        d.field("spec", &s.spec)
             .field("saver", &s.saver.is_some())
             .field("interrupt_before", &s.interrupt_before)
             .field("interrupt_after", &s.interrupt_after)
             .field("durability", &s.durability)
-            .field("recursion_limit", &s.recursion_limit)
-            .finish()
+            .field("recursion_limit", &s.recursion_limit);
+        #[cfg(feature = "events")]
+        d.field("event_log", &self.event_log.is_some());
+        d.finish()
     }
 }
 
 impl CompiledGraph {
     pub(crate) fn new(spec: Arc<GraphSpec>, options: CompileOptions) -> Self {
         CompiledGraph {
+            #[cfg(feature = "events")]
+            event_log: options.event_log.clone(),
             settings: RunSettings::new(spec, options),
         }
     }
@@ -222,10 +229,6 @@ impl CompiledGraph {
         options: &RunOptions,
     ) -> GraphStream {
         let (tx, rx) = futures::channel::mpsc::unbounded();
-        let sink = EventSink {
-            mode,
-            tx: tx.clone(),
-        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             let _ = tx.unbounded_send(Err(GraphError::NoRuntime {
                 operation: "stream",
@@ -239,9 +242,26 @@ impl CompiledGraph {
                 return GraphStream { rx };
             }
         };
+        // issue 14: a run that starts is recorded in the graph's event log.
+        #[cfg(feature = "events")]
+        let recorder = self.event_log.as_ref().map(|log| {
+            super::durable_stream::StreamRecorder::start(Arc::clone(log), &config.thread_id)
+        });
+        let sink = EventSink {
+            mode,
+            tx: tx.clone(),
+            #[cfg(feature = "events")]
+            recorder: recorder.clone(),
+        };
         let (input, config) = (input.into(), config.clone());
         runtime.spawn(async move {
-            if let Err(e) = Run::start(settings, input, &config, Some(sink)).await {
+            let result = Run::start(settings, input, &config, Some(sink)).await;
+            #[cfg(feature = "events")]
+            let result = match recorder {
+                Some(r) => close_recorder(r, result, config.thread_id.clone()).await,
+                None => result,
+            };
+            if let Err(e) = result {
                 let _ = tx.unbounded_send(Err(e));
             }
         });
@@ -444,5 +464,24 @@ impl CompiledGraph {
     /// ```
     pub fn to_mermaid(&self) -> String {
         self.settings.spec.mermaid.clone()
+    }
+}
+
+/// issue 14: appends the run's end to its event log and waits for every
+/// append (on the blocking pool); the run's error comes first.
+#[cfg(feature = "events")]
+async fn close_recorder(
+    recorder: Arc<super::durable_stream::StreamRecorder>,
+    result: Result<super::io::RunOutcome, GraphError>,
+    thread_id: String,
+) -> Result<super::io::RunOutcome, GraphError> {
+    let closed = tokio::task::spawn_blocking(move || {
+        let closed = recorder.close(&result, &thread_id);
+        (result, closed)
+    })
+    .await;
+    match closed {
+        Ok((result, closed)) => result.and_then(|o| closed.map(|()| o)),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }

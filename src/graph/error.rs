@@ -211,6 +211,18 @@ pub enum GraphError {
         /// The saver's error.
         source: Box<crate::saver::Error>,
     },
+
+    /// issue 14: appending a streamed run's events to the graph's event
+    /// log failed; the log holds the events before the failure, and no
+    /// later one.
+    #[cfg(feature = "events")]
+    #[error("event log of thread {thread_id:?}: {source}")]
+    EventLog {
+        /// The thread.
+        thread_id: String,
+        /// The log's error.
+        source: Box<crate::events::EventError>,
+    },
 }
 
 impl GraphError {

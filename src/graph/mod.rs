@@ -114,6 +114,9 @@ mod algo;
 mod builder;
 mod channel;
 mod compiled;
+// issue 14 part 4: durable, resumable graph streams.
+#[cfg(feature = "events")]
+mod durable_stream;
 mod error;
 mod finite;
 mod interrupt;
@@ -139,6 +142,9 @@ mod task;
 pub use builder::{EdgeSources, StateGraph};
 pub use channel::Reducer;
 pub use compiled::CompiledGraph;
+#[cfg(feature = "events")]
+#[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+pub use durable_stream::{DurableStream, FollowOptions, follow_stream, follow_stream_with};
 pub use error::{GraphError, GraphResult};
 pub use interrupt::{Command, Goto, Interrupt, Interrupted, Route};
 pub use io::{Input, RunNotice, RunOutcome};

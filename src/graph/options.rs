@@ -27,6 +27,9 @@ pub struct CompileOptions {
     // issue 12 part 2: the step ledger of `NodeContext::step_once`.
     #[cfg(feature = "ledger")]
     pub(crate) ledger: Option<Arc<dyn crate::ledger::StepLedger>>,
+    /// issue 14: where streamed runs append their events.
+    #[cfg(feature = "events")]
+    pub(crate) event_log: Option<Arc<dyn crate::events::EventLog>>,
 }
 
 impl CompileOptions {
@@ -40,6 +43,20 @@ impl CompileOptions {
     #[must_use]
     pub fn saver(mut self, saver: Arc<dyn BaseCheckpointSaver>) -> Self {
         self.saver = Some(saver);
+        self
+    }
+
+    /// Makes streams durable and resumable: every run of
+    /// [`stream`](crate::graph::CompiledGraph::stream) appends its events
+    /// (all modes) to `log` under its thread, and
+    /// [`follow_stream`](crate::graph::follow_stream) replays them from any
+    /// sequence number, then follows live ([`DurableStream`](crate::graph::DurableStream)
+    /// says what the log holds).
+    #[cfg(feature = "events")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+    #[must_use]
+    pub fn event_log(mut self, log: Arc<dyn crate::events::EventLog>) -> Self {
+        self.event_log = Some(log);
         self
     }
 
@@ -90,6 +107,8 @@ impl fmt::Debug for CompileOptions {
         // issue 12 part 2: the step ledger.
         #[cfg(feature = "ledger")]
         d.field("ledger", &self.ledger.is_some());
+        #[cfg(feature = "events")]
+        d.field("event_log", &self.event_log.is_some());
         d.finish()
     }
 }

@@ -21,6 +21,8 @@ pub enum StreamMode {
     Updates,
     /// Each task's start and end (with its writes, error or interrupts).
     Tasks,
+    /// Each checkpoint the run makes, as it is made.
+    Checkpoints,
 }
 
 /// One event of a streamed run.
@@ -90,6 +92,17 @@ pub enum StreamEvent {
         /// The wait before the next attempt (jitter included).
         wait: std::time::Duration,
     },
+    /// [`StreamMode::Checkpoints`]: the run made checkpoint
+    /// `checkpoint_id` of `step` (with [`Durability::Sync`], saved; with
+    /// the other modes, handed to the saver queue).
+    ///
+    /// [`Durability::Sync`]: crate::graph::Durability::Sync
+    CheckpointSaved {
+        /// The superstep.
+        step: i64,
+        /// The checkpoint's id.
+        checkpoint_id: String,
+    },
     /// The run stopped for an interrupt (dynamic, or `interrupt_before` /
     /// `interrupt_after`).
     Interrupt {
@@ -105,6 +118,9 @@ pub enum StreamEvent {
 pub(crate) struct EventSink {
     pub(crate) mode: StreamMode,
     pub(crate) tx: UnboundedSender<Result<StreamEvent, GraphError>>,
+    /// issue 14: the durable log of the run's stream, if the graph has one.
+    #[cfg(feature = "events")]
+    pub(crate) recorder: Option<std::sync::Arc<super::durable_stream::StreamRecorder>>,
 }
 
 impl EventSink {
@@ -120,12 +136,17 @@ impl EventSink {
         if hidden {
             return;
         }
+        #[cfg(feature = "events")]
+        if let Some(recorder) = &self.recorder {
+            recorder.record(&event);
+        }
         let wanted = match &event {
             StreamEvent::Values { .. } => self.mode == StreamMode::Values,
             StreamEvent::Updates { .. } => self.mode == StreamMode::Updates,
             StreamEvent::TaskStart { .. }
             | StreamEvent::TaskEnd { .. }
             | StreamEvent::TaskRetry { .. } => self.mode == StreamMode::Tasks,
+            StreamEvent::CheckpointSaved { .. } => self.mode == StreamMode::Checkpoints,
             StreamEvent::Interrupt { .. } => true,
         };
         if wanted {

@@ -87,6 +87,10 @@ pub use memory::InMemorySaver;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresOptions, PostgresPool, PostgresSaver};
+// issue 14: the PostgreSQL event log (`crate::events`) shares the pool
+// setup and the off-runtime helper of the saver.
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::{build_pool as postgres_pool, off_runtime, redact as redact_url};
 pub use prune::PruneStrategy;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

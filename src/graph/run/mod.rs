@@ -260,6 +260,10 @@ impl Run {
         self.saved_id = Some(next.id.clone());
         self.checkpoint = next;
         self.step = step;
+        self.emit(|| StreamEvent::CheckpointSaved {
+            step,
+            checkpoint_id: self.checkpoint.id.clone(),
+        });
         self.pending.clear();
         Ok(saved)
     }

@@ -21,6 +21,8 @@ use r2d2_postgres::PostgresConnectionManager;
 use serde_json::{Map, Value};
 
 pub use options::PostgresOptions;
+// issue 14: the PostgreSQL event log opens its pool as the saver does.
+pub(crate) use setup::{build_pool, redact};
 
 use super::base::BaseCheckpointSaver;
 use super::checkpoint::{ChannelVersions, Checkpoint, CheckpointMetadata};
@@ -110,7 +112,7 @@ impl Drop for PostgresSaver {
 
 /// Runs `f` where the driver may block: directly on a plain thread, off
 /// the worker inside a tokio runtime (see [`PostgresSaver`]).
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     match tokio::runtime::Handle::try_current() {
         Err(_) => f(),
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
