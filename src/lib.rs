@@ -45,6 +45,10 @@ pub mod conformance;
 pub mod graph;
 // issue 14: job progress checkpoints.
 pub mod jobs;
+// issue 14 part 2: the MCP server.
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
 pub mod saver;
 
 pub use graph::{

@@ -55,6 +55,12 @@ pub(crate) enum Command {
     /// Job progress checkpoints (dcc-mcp-core's `CheckpointStore`): list,
     /// get, save, clear.
     Jobs(super::jobs::JobsArgs),
+    // issue 14 part 2: the MCP server.
+    /// Serve MCP on stdio: the job tools of dcc-mcp-core and read-only
+    /// thread tools (list threads, a thread's history, a checkpoint's
+    /// state), for an agent to start as a subprocess.
+    #[cfg(feature = "mcp")]
+    Mcp(super::mcp::McpArgs),
 }
 
 /// `vacuum`.

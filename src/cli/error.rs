@@ -161,6 +161,11 @@ pub(crate) enum CliError {
     /// The demo graph failed.
     #[error(transparent)]
     Graph(#[from] GraphError),
+    // issue 14 part 2: `checkpointer mcp`.
+    /// The MCP session failed.
+    #[cfg(feature = "mcp")]
+    #[error(transparent)]
+    Mcp(#[from] checkpointer::mcp::ServeError),
 }
 
 impl CliError {

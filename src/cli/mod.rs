@@ -32,6 +32,9 @@ mod ids;
 // issue 14: job progress checkpoints.
 mod jobs;
 mod manage;
+// issue 14 part 2: the MCP server.
+#[cfg(feature = "mcp")]
+mod mcp;
 mod open;
 mod show;
 mod status;
@@ -66,6 +69,9 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Completions(_) => Ok(()),
         // issue 14: job progress checkpoints.
         Command::Jobs(args) => jobs::jobs(path, args),
+        // issue 14 part 2: the MCP server.
+        #[cfg(feature = "mcp")]
+        Command::Mcp(args) => mcp::mcp(cli.db.as_deref(), path, args),
     }
 }
 
