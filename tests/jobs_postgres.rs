@@ -1,6 +1,6 @@
-//! Jobs on PostgreSQL: the shared job-store suite on `PostgresSaver`, two
-//! stores (and two processes) on one database, and `checkpointer jobs
-//! --db postgres://…`. Needs `CHECKPOINTER_PG_URL` (see `pg_support`);
+//! Jobs on PostgreSQL: the shared job-store suite on `PostgresSaver`, and
+//! two stores (and two processes) on one database (`checkpointer jobs
+//! --db postgres://…` is in `tests/jobs_cli.rs`). Needs `CHECKPOINTER_PG_URL` (see `pg_support`);
 //! under `CI=true` the tests fail without it.
 #![cfg(feature = "postgres")]
 
@@ -12,7 +12,7 @@ use std::process::Command;
 
 use checkpointer::jobs::{JobStore, SaverJobStore};
 use checkpointer::{BaseCheckpointSaver, Config, ListOptions, PostgresSaver};
-use serde_json::{Value, json};
+use serde_json::json;
 
 jobs_suite!(
     postgres,
@@ -143,80 +143,4 @@ fn two_processes_saving_one_job_lose_nothing() {
             json!({"i": SAVES - 1})
         );
     }
-}
-
-#[cfg(feature = "cli")]
-fn cli(db: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_checkpointer"))
-        .env_remove("CHECKPOINTER_DB")
-        .env("NO_COLOR", "1")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run checkpointer");
-    assert!(
-        out.status.success(),
-        "checkpointer jobs {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-#[cfg(feature = "cli")]
-#[test]
-fn the_jobs_commands_work_on_a_postgres_url() {
-    let Some(url) = pg_support::server_url("the_jobs_commands_work_on_a_postgres_url") else {
-        return;
-    };
-    let schema = pg_support::Schema::new(&url);
-    let db = schema.url();
-    cli(
-        &db,
-        &[
-            "jobs",
-            "save",
-            "render",
-            "--state",
-            r#"{"done": 1}"#,
-            "--hint",
-            "1/3",
-        ],
-    );
-    cli(
-        &db,
-        &[
-            "jobs",
-            "save",
-            "render",
-            "--state",
-            r#"{"done": 2}"#,
-            "--hint",
-            "2/3",
-        ],
-    );
-    cli(&db, &["jobs", "save", "index", "--state", "{}"]);
-    let list: Value = serde_json::from_str(&cli(&db, &["jobs", "list", "--json"])).unwrap();
-    let ids: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["job_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["index", "render"]);
-    let got: Value = serde_json::from_str(&cli(&db, &["jobs", "get", "render", "--json"])).unwrap();
-    assert_eq!(
-        (&got["context"], &got["progress_hint"]),
-        (&json!({"done": 2}), &json!("2/3"))
-    );
-    let history: Value = serde_json::from_str(&cli(&db, &["history", "render", "--json"])).unwrap();
-    assert_eq!(
-        history.as_array().unwrap().len(),
-        2,
-        "history shows both saves"
-    );
-    assert!(cli(&db, &["jobs", "clear", "render", "--yes"]).contains("cleared 1 of 1"));
-    assert!(cli(&db, &["jobs", "clear-all", "--yes"]).contains("cleared 1 of 1"));
-    let left: Value = serde_json::from_str(&cli(&db, &["jobs", "list", "--json"])).unwrap();
-    assert_eq!(left, json!([]));
 }
