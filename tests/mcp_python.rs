@@ -34,8 +34,9 @@ fn python(test: &str) -> Option<String> {
     }
 }
 
-/// Runs `tests/interop/mcp_client.py` with `plan` on stdin; its report.
-fn client(python: &str, plan: &Value) -> Value {
+/// Runs `tests/interop/mcp_client.py` with `plan` on stdin; its report and
+/// the standard error of the client and the server.
+fn client(python: &str, plan: &Value) -> (Value, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/mcp_client.py");
     let mut child = Command::new(python)
         .arg(script)
@@ -54,7 +55,9 @@ fn client(python: &str, plan: &Value) -> Value {
         stderr.contains("checkpointer mcp: "),
         "the server logs to stderr:\n{stderr}"
     );
-    serde_json::from_slice(&out.stdout).expect("the client printed its report as JSON")
+    let report =
+        serde_json::from_slice(&out.stdout).expect("the client printed its report as JSON");
+    (report, stderr.into_owned())
 }
 
 fn call(name: &str, arguments: Value) -> Value {
@@ -130,9 +133,13 @@ fn every_tool_over_stdio(python: &str, db: &str, saver: &Arc<dyn checkpointer::C
         ),
         call("no_such_tool", json!({})),
     ];
-    let report = client(
+    let (report, stderr) = client(
         python,
         &json!({"command": [exe, "--db", db, "mcp"], "calls": calls}),
+    );
+    assert!(
+        stderr.contains("tool call failed") && stderr.contains("no thread \"nope\""),
+        "failed calls are logged on stderr:\n{stderr}"
     );
     assert_eq!(
         tool_names(&report),
@@ -256,7 +263,7 @@ fn job_tools_on_a_dcc_file_match_dcc_mcp_core_byte_for_byte() {
         }
         calls.push(call(tool, Value::Null));
     }
-    let report = client(
+    let (report, _) = client(
         &python,
         &json!({
             "command": [exe, "mcp", "--json-file", file],

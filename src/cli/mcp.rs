@@ -22,9 +22,28 @@ pub(crate) struct McpArgs {
     pub(crate) json_file: Option<PathBuf>,
 }
 
+/// The variable that sets how much the server logs (`error`, `warn`,
+/// `info`, `debug`, `trace`; default `warn`).
+const LOG_ENV: &str = "CHECKPOINTER_LOG";
+
+/// Log lines go to standard error (standard output is the protocol's):
+/// failed tool calls at `warn`, the session at `info` and below.
+fn log_to_stderr() {
+    let level = std::env::var(LOG_ENV)
+        .ok()
+        .and_then(|v| v.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::WARN);
+    let _already_set = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_ansi(false)
+        .try_init();
+}
+
 /// Runs the server until the client closes standard input. `db_given` is
 /// `--db` (or `CHECKPOINTER_DB`) as given; `path` the database to use.
 pub(crate) fn mcp(db_given: Option<&Path>, path: &Path, args: &McpArgs) -> CliResult<()> {
+    log_to_stderr();
     let server = match (&args.json_file, db_given) {
         (Some(file), None) => {
             eprintln!(

@@ -167,11 +167,13 @@ impl ServerHandler for McpServer {
         let name = request.name.to_string();
         if !self.tools().iter().any(|t| t.name == name) {
             let error = ToolError::UnknownTool { name };
+            tracing::warn!(error = %error, "tools/call refused");
             return Err(ErrorData::invalid_params(error.to_string(), None));
         }
         let server = self.clone();
+        let tool = name.clone();
         let called =
-            tokio::task::spawn_blocking(move || server.call(&name, request.arguments.as_ref()))
+            tokio::task::spawn_blocking(move || server.call(&tool, request.arguments.as_ref()))
                 .await
                 .unwrap_or_else(|e| {
                     Err(ToolError::Aborted {
@@ -186,7 +188,7 @@ impl ServerHandler for McpServer {
                 result
             }
             Err(e) => {
-                tracing::warn!(error = %e, "tool call failed");
+                tracing::warn!(tool = %name, error = %e, "tool call failed");
                 CallToolResult::error(vec![ContentBlock::text(e.to_string())])
             }
         }
