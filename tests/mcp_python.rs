@@ -316,3 +316,42 @@ fn a_missing_database_is_an_error_before_serving() {
     assert!(err.contains("no checkpoint database at"), "{err}");
     assert!(!db.exists(), "the server does not create a database");
 }
+
+/// `--db` and `--json-file` together: the job tools read the file, the
+/// thread tools the database.
+#[test]
+fn a_json_file_for_jobs_and_a_database_for_threads() {
+    let Some(python) = python("a_json_file_for_jobs_and_a_database_for_threads") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("checkpoints.db");
+    let saver: Arc<dyn checkpointer::CheckpointAdmin> = Arc::new(SqliteSaver::open(&db).unwrap());
+    fill(&saver);
+    let file = dir.path().join("checkpoints.json");
+    JsonFileJobStore::new(&file)
+        .save("from-file", json!({"n": 1}), "1/2")
+        .unwrap();
+    let exe = env!("CARGO_BIN_EXE_checkpointer");
+    let calls = [
+        call("jobs_checkpoint_status", json!({"job_id": "from-file"})),
+        call("jobs_checkpoint_status", json!({"job_id": "render"})),
+        call("thread_history", json!({"thread_id": "chat"})),
+    ];
+    let (report, _) = client(
+        &python,
+        &json!({"command": [exe, "--db", db, "mcp", "--json-file", file], "calls": calls}),
+    );
+    assert_eq!(tool_names(&report).len(), 7, "{report}");
+    let r = &report["calls"];
+    assert_eq!(r[0]["structured"]["message"], "Checkpoint found: 1/2");
+    assert_eq!(
+        r[1]["structured"]["context"]["checkpoint"],
+        Value::Null,
+        "the database's job is not in the file"
+    );
+    assert_eq!(
+        r[2]["structured"]["checkpoints"].as_array().map(Vec::len),
+        Some(2)
+    );
+}
