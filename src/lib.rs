@@ -53,6 +53,10 @@ pub mod jobs;
 #[cfg(feature = "ledger")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ledger")))]
 pub mod ledger;
+// issue 14 part 2: the MCP server.
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
 pub mod saver;
 
 pub use graph::{

@@ -1,6 +1,10 @@
-//! `checkpointer jobs ...` on a real SQLite file (`--db`) and a real
-//! dcc-mcp-core JSON file (`--json-file`).
+//! `checkpointer jobs ...` on a real SQLite file (`--db`), a real
+//! dcc-mcp-core JSON file (`--json-file`) and, with the `postgres`
+//! feature, a PostgreSQL server (`--db postgres://…`, see `pg_support`).
 #![cfg(feature = "cli")]
+
+#[cfg(feature = "postgres")]
+mod pg_support;
 
 use assert_cmd::Command;
 use checkpointer::jobs::{JobStore, JsonFileJobStore};
@@ -126,11 +130,9 @@ fn jobs_commands_on_a_json_file() {
     );
 }
 
-#[test]
-fn history_shows_every_save_of_a_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("jobs.db");
-    let db = db.to_str().unwrap();
+/// Three saves of one job in the database `db` are three checkpoints in
+/// `checkpointer history`.
+fn history_shows_three_saves(db: &str) {
     for i in 1..=3 {
         ok(
             &["--db", db],
@@ -140,6 +142,25 @@ fn history_shows_every_save_of_a_job() {
     let out = checkpointer(&["--db", db, "history", "bake", "--json"]);
     let history: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
+}
+
+#[test]
+fn history_shows_every_save_of_a_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("jobs.db");
+    history_shows_three_saves(db.to_str().unwrap());
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn jobs_commands_on_a_postgres_url() {
+    let Some(url) = pg_support::server_url("jobs_commands_on_a_postgres_url") else {
+        return;
+    };
+    let schema = pg_support::Schema::new(&url);
+    let db = schema.url();
+    session(&["--db", &db]);
+    history_shows_three_saves(&db);
 }
 
 #[test]

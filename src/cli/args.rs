@@ -63,6 +63,12 @@ pub(crate) enum Command {
     /// The event log of agent runs (purpose-agent's checkpointers): a
     /// run's events, its latest snapshot, the runs.
     Events(super::events::EventsArgs),
+    // issue 14 part 2: the MCP server.
+    /// Serve MCP on stdio: the job tools of dcc-mcp-core and read-only
+    /// thread tools (list threads, a thread's history, a checkpoint's
+    /// state), for an agent to start as a subprocess.
+    #[cfg(feature = "mcp")]
+    Mcp(super::mcp::McpArgs),
 }
 
 /// `vacuum`.

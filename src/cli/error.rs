@@ -193,6 +193,11 @@ pub(crate) enum CliError {
         /// What is wrong.
         reason: String,
     },
+    // issue 14 part 2: `checkpointer mcp`.
+    /// The MCP session failed.
+    #[cfg(feature = "mcp")]
+    #[error(transparent)]
+    Mcp(#[from] checkpointer::mcp::ServeError),
 }
 
 impl CliError {

@@ -36,6 +36,9 @@ mod ledger;
 // issue 14: the event log.
 mod events;
 mod manage;
+// issue 14 part 2: the MCP server.
+#[cfg(feature = "mcp")]
+mod mcp;
 mod open;
 mod show;
 mod status;
@@ -76,6 +79,9 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Jobs(args) => jobs::jobs(path, args),
         // issue 14: the event log.
         Command::Events(args) => events::events(path, args),
+        // issue 14 part 2: the MCP server.
+        #[cfg(feature = "mcp")]
+        Command::Mcp(args) => mcp::mcp(cli.db.as_deref(), path, args),
     }
 }
 
