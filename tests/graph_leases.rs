@@ -8,11 +8,11 @@
 //! SQLite and (with feature `postgres` and `CHECKPOINTER_PG_URL`)
 //! PostgreSQL.
 
+mod lease_support;
 #[cfg(feature = "postgres")]
 mod pg_support;
 
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -152,21 +152,7 @@ async fn forks(app: &CompiledGraph, thread: &Config) -> (Vec<String>, usize) {
         .get_state_history(thread, &ListOptions::new())
         .await
         .expect("history");
-    let mut children: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &history {
-        if let Some(p) = s
-            .parent_config
-            .as_ref()
-            .and_then(|p| p.checkpoint_id.clone())
-        {
-            *children.entry(p).or_default() += 1;
-        }
-    }
-    let forked = children
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(id, _)| id)
-        .collect();
+    let forked = lease_support::forked(history.iter().map(|t| t.parent_config.as_ref()));
     (forked, history.len())
 }
 
