@@ -19,7 +19,7 @@ use checkpointer::graph::{
 };
 use checkpointer::{
     BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata,
-    CheckpointSource, Config, ListOptions, SqliteOptions, SqliteSaver, Synchronous,
+    CheckpointSource, Config, ListOptions, SqliteOptions, SqliteSaver, Synchronous, ThreadLeases,
 };
 
 #[derive(Parser, Debug, Clone)]
@@ -63,6 +63,10 @@ struct Args {
     /// Read cache of `get_tuple` in KiB of JSON (SQLite; 0: off).
     #[arg(long = "read-cache-kb", default_value_t = 4096)]
     read_cache_kb: usize,
+    /// `put_chain` with each thread under a live lease, its fencing token
+    /// in every put's config (what the lease check costs a put; issue 12).
+    #[arg(long)]
+    leased: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -206,10 +210,15 @@ fn write_thread(
     t: usize,
     steps: usize,
     samples: &mut Samples,
+    token: Option<u64>,
 ) -> Vec<String> {
     let mut messages: Vec<Value> = Vec::with_capacity(steps);
     let mut versions: BTreeMap<&str, ChannelVersion> = BTreeMap::new();
-    let mut config = Config::thread(thread).with_ns("");
+    let fenced = |c: Config| match token {
+        Some(t) => c.with_lease_token(t),
+        None => c,
+    };
+    let mut config = fenced(Config::thread(thread).with_ns(""));
     let mut ids = Vec::with_capacity(steps);
     for s in 0..steps {
         let step = i64::try_from(s).expect("a thread has far fewer than 2^63 steps");
@@ -237,7 +246,7 @@ fn write_thread(
             .time(|| saver.put(&config, &checkpoint, &metadata, &new_versions))
             .unwrap_or_else(|e| fail(&format!("put {thread} step {s}"), e));
         ids.push(checkpoint.id.clone());
-        config = stored;
+        config = fenced(stored);
     }
     ids
 }
@@ -272,18 +281,29 @@ struct Written<'a> {
 }
 
 impl<'a> Written<'a> {
-    /// `put_chain`: writes every thread of the workload.
+    /// `put_chain`: writes every thread of the workload (with `leases`,
+    /// each under a lease taken before and released after; not timed).
     fn put_chain(
         saver: &'a dyn BaseCheckpointSaver,
         db: Option<&'a Path>,
         args: &Args,
         work: &mut Workload,
+        leases: Option<&dyn ThreadLeases>,
     ) -> Self {
         let mut samples = Samples::new();
         let mut all_ids: Vec<(String, Vec<String>)> = Vec::with_capacity(args.threads);
         for t in 0..args.threads {
             let thread = thread_id("chain", t);
-            let ids = write_thread(saver, work, &thread, t, args.steps, &mut samples);
+            let lease = leases.map(|l| {
+                l.acquire(&thread, "bench", Duration::from_hours(1))
+                    .unwrap_or_else(|e| fail(&format!("lease {thread}"), e))
+            });
+            let token = lease.as_ref().map(|l| l.token);
+            let ids = write_thread(saver, work, &thread, t, args.steps, &mut samples, token);
+            if let (Some(l), Some(lease)) = (leases, &lease) {
+                l.release(lease)
+                    .unwrap_or_else(|e| fail(&format!("release {thread}"), e));
+            }
             all_ids.push((thread, ids));
         }
         let checkpoints = count_f64((args.threads * args.steps).max(1) as u64);
@@ -441,7 +461,7 @@ impl<'a> Written<'a> {
 /// A `PostgresSaver` on a fresh schema named for `name` (dropped and made
 /// again) on the server `PG_URL` names, with a pool for `writers`.
 #[cfg(feature = "postgres")]
-fn postgres_saver(name: &str, writers: usize) -> Arc<dyn BaseCheckpointSaver> {
+fn postgres_saver(name: &str, writers: usize) -> Arc<dyn ThreadLeases> {
     let url = std::env::var("PG_URL").unwrap_or_else(|e| {
         fail(
             "--saver postgres needs PG_URL (e.g. PG_URL=$(pg.sh url))",
@@ -471,7 +491,7 @@ struct SaverRun<'a> {
 }
 
 impl SaverRun<'_> {
-    fn open(&self, name: &str) -> (Arc<dyn BaseCheckpointSaver>, Option<PathBuf>) {
+    fn open(&self, name: &str) -> (Arc<dyn ThreadLeases>, Option<PathBuf>) {
         let path = self.dir.join(name);
         match self.args.saver.as_str() {
             "memory" => (Arc::new(checkpointer::InMemorySaver::new()), None),
@@ -522,7 +542,8 @@ impl SaverRun<'_> {
             state_kb: args.state_kb,
         };
         let mut rng = fastrand::Rng::with_seed(args.seed ^ 0x5eed);
-        let written = Written::put_chain(&*saver, db.as_deref(), args, &mut work);
+        let leases = args.leased.then_some(&*saver);
+        let written = Written::put_chain(&*saver, db.as_deref(), args, &mut work, leases);
         if args.stop_after.as_deref() == Some("put_chain") {
             return;
         }
@@ -586,7 +607,15 @@ impl SaverRun<'_> {
                     let mut samples = Samples::new();
                     for t in (w..args.threads).step_by(writers) {
                         let thread = thread_id("concurrent", t);
-                        write_thread(&*saver, &mut work, &thread, t, args.steps, &mut samples);
+                        write_thread(
+                            &*saver,
+                            &mut work,
+                            &thread,
+                            t,
+                            args.steps,
+                            &mut samples,
+                            None,
+                        );
                     }
                     samples.durations
                 })
