@@ -5,6 +5,8 @@
 //!   exactly one runs at a time (the nodes log their start and end, and no
 //!   two runs interleave), every run's work is in the final state, and the
 //!   history has no fork;
+//! - a runner killed with SIGKILL: its lease expires and `Input::Continue`
+//!   from another process finishes the run;
 //! - a runner stopped with SIGSTOP past its lease: another process
 //!   continues the thread and finishes it; SIGCONT the first: its next
 //!   write is refused (`GraphError::LeaseLost`), and the history is linear.
@@ -347,6 +349,23 @@ fn race(db: &Target) {
     );
 }
 
+/// Runner b (in this process) continues thread `paused` once it gets the
+/// lease, and finishes the run; its runtime and graph, for more reads.
+fn continue_as_runner_b(saver: &Arc<dyn ThreadLeases>) -> (tokio::runtime::Runtime, CompiledGraph) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let b = compile(&pause_graph(None), Arc::clone(saver), "runner-b", PAUSE_TTL);
+    let options = RunOptions::new().lease_wait(Duration::from_secs(30));
+    let out = runtime
+        .block_on(b.invoke_with(Input::Continue, &Config::thread("paused"), &options))
+        .expect("runner b continues the thread once it has the lease");
+    assert_eq!(out.values, json!({"log": ["slow", "after"]}));
+    (runtime, b)
+}
+
 fn signal(pid: u32, sig: &str) {
     let status = Command::new("kill")
         .args([sig, &pid.to_string()])
@@ -381,22 +400,7 @@ fn paused_runner(db: &Target) {
     // Stopped well past its lease.
     std::thread::sleep(PAUSE_TTL * 3);
     let saver = db.open();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let b = compile(
-        &pause_graph(None),
-        Arc::clone(&saver),
-        "runner-b",
-        PAUSE_TTL,
-    );
-    let options = RunOptions::new().lease_wait(Duration::from_secs(30));
-    let out = runtime
-        .block_on(b.invoke_with(Input::Continue, &Config::thread("paused"), &options))
-        .expect("runner b continues the thread");
-    assert_eq!(out.values, json!({"log": ["slow", "after"]}));
+    let (runtime, b) = continue_as_runner_b(&saver);
     signal(a.id(), "-CONT");
     let a_out = finish(a, "the paused runner");
     let stderr = String::from_utf8_lossy(&a_out.stderr);
@@ -417,6 +421,46 @@ fn paused_runner(db: &Target) {
         .block_on(b.get_state(&Config::thread("paused")))
         .expect("the state");
     assert_eq!(state.values, json!({"log": ["slow", "after"]}));
+}
+
+/// SIGKILL a runner inside its node: its lease stays until it expires,
+/// then `Input::Continue` from this process takes the thread and finishes
+/// the run.
+fn killed_runner(target: &Target) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mark = dir.path().join("in-slow");
+    target.open();
+    let mut a = target
+        .worker("pause", &mark, "runner-a")
+        .spawn()
+        .expect("start the runner");
+    wait_for_file(&mark);
+    a.kill().expect("SIGKILL the runner");
+    a.wait().expect("reap the runner");
+    let saver = target.open();
+    let held = saver.current("paused").expect("current");
+    assert_eq!(
+        held.map(|l| l.owner).as_deref(),
+        Some("runner-a"),
+        "the dead runner's lease"
+    );
+    let _ = continue_as_runner_b(&saver);
+    let (forked, _) = forks(&*saver, "paused");
+    assert!(forked.is_empty(), "forks at {forked:?}");
+}
+
+#[test]
+fn a_killed_runners_lease_expires_and_continue_goes_on_on_sqlite() {
+    killed_runner(&Target::sqlite());
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn a_killed_runners_lease_expires_and_continue_goes_on_on_postgres() {
+    let test = "a_killed_runners_lease_expires_and_continue_goes_on_on_postgres";
+    if let Some(target) = Target::postgres(test) {
+        killed_runner(&target);
+    }
 }
 
 #[test]
