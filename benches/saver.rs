@@ -19,7 +19,7 @@ use checkpointer::graph::{
 };
 use checkpointer::{
     BaseCheckpointSaver, ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata,
-    CheckpointSource, Config, ListOptions, SqliteOptions, SqliteSaver, Synchronous,
+    CheckpointSource, Config, ListOptions, SqliteOptions, SqliteSaver, Synchronous, ThreadLeases,
 };
 
 #[derive(Parser, Debug, Clone)]
@@ -76,6 +76,10 @@ struct Args {
     /// Rounds of `--compare-langgraph`.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// `put_chain` with each thread under a live lease, its fencing token
+    /// in every put's config (what the lease check costs a put; issue 12).
+    #[arg(long)]
+    leased: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -218,12 +222,19 @@ struct ThreadWriter {
     versions: BTreeMap<&'static str, ChannelVersion>,
     config: Config,
     ids: Vec<String>,
+    /// The fencing token every put carries (`--leased`).
+    token: Option<u64>,
 }
 
 impl ThreadWriter {
-    fn new(thread: String, t: usize, steps: usize) -> Self {
+    fn new(thread: String, t: usize, steps: usize, token: Option<u64>) -> Self {
+        let config = Config::thread(thread.as_str()).with_ns("");
         ThreadWriter {
-            config: Config::thread(thread.as_str()).with_ns(""),
+            config: match token {
+                Some(token) => config.with_lease_token(token),
+                None => config,
+            },
+            token,
             thread,
             t,
             messages: Vec::with_capacity(steps),
@@ -266,7 +277,10 @@ impl ThreadWriter {
             .time(|| saver.put(config, &checkpoint, &metadata, &new_versions))
             .unwrap_or_else(|e| fail(&format!("put {} step {s}", self.thread), e));
         self.ids.push(checkpoint.id.clone());
-        self.config = stored;
+        self.config = match self.token {
+            Some(token) => stored.with_lease_token(token),
+            None => stored,
+        };
     }
 }
 
@@ -279,8 +293,9 @@ fn write_thread(
     t: usize,
     steps: usize,
     samples: &mut Samples,
+    token: Option<u64>,
 ) -> Vec<String> {
-    let mut writer = ThreadWriter::new(thread.to_owned(), t, steps);
+    let mut writer = ThreadWriter::new(thread.to_owned(), t, steps, token);
     for s in 0..steps {
         writer.step(saver, work, s, samples);
     }
@@ -317,16 +332,32 @@ struct Written<'a> {
 }
 
 impl<'a> Written<'a> {
-    /// `put_chain`: writes every thread of the workload.
+    /// `put_chain`: writes every thread of the workload (with `leases`,
+    /// each under a lease taken before and released after; not timed).
     fn put_chain(
         saver: &'a dyn BaseCheckpointSaver,
         db: Option<&'a Path>,
         args: &Args,
         work: &mut Workload,
+        leases: Option<&dyn ThreadLeases>,
     ) -> Self {
         let mut samples = Samples::new();
+        // With `leases`, each thread is written under a lease taken before
+        // and released after (neither timed).
+        let leased: Vec<_> = (0..args.threads)
+            .map(|t| {
+                let thread = thread_id("chain", t);
+                leases.map(|l| {
+                    l.acquire(&thread, "bench", Duration::from_hours(1))
+                        .unwrap_or_else(|e| fail(&format!("lease {thread}"), e))
+                })
+            })
+            .collect();
         let mut writers: Vec<ThreadWriter> = (0..args.threads)
-            .map(|t| ThreadWriter::new(thread_id("chain", t), t, args.steps))
+            .map(|t| {
+                let token = leased[t].as_ref().map(|l| l.token);
+                ThreadWriter::new(thread_id("chain", t), t, args.steps, token)
+            })
             .collect();
         if args.interleave {
             // Round s writes step s of every thread.
@@ -340,6 +371,12 @@ impl<'a> Written<'a> {
                 for s in 0..args.steps {
                     writer.step(saver, work, s, &mut samples);
                 }
+            }
+        }
+        if let Some(l) = leases {
+            for lease in leased.iter().flatten() {
+                l.release(lease)
+                    .unwrap_or_else(|e| fail(&format!("release {}", lease.thread_id), e));
             }
         }
         let all_ids: Vec<(String, Vec<String>)> =
@@ -502,7 +539,7 @@ impl<'a> Written<'a> {
 /// A `PostgresSaver` on a fresh schema named for `name` (dropped and made
 /// again) on the server `PG_URL` names, with a pool for `writers`.
 #[cfg(feature = "postgres")]
-fn postgres_saver(name: &str, writers: usize) -> Arc<dyn BaseCheckpointSaver> {
+fn postgres_saver(name: &str, writers: usize) -> Arc<dyn ThreadLeases> {
     let url = std::env::var("PG_URL").unwrap_or_else(|e| {
         fail(
             "--saver postgres needs PG_URL (e.g. PG_URL=$(pg.sh url))",
@@ -532,7 +569,7 @@ struct SaverRun<'a> {
 }
 
 impl SaverRun<'_> {
-    fn open(&self, name: &str) -> (Arc<dyn BaseCheckpointSaver>, Option<PathBuf>) {
+    fn open(&self, name: &str) -> (Arc<dyn ThreadLeases>, Option<PathBuf>) {
         let path = self.dir.join(name);
         match self.args.saver.as_str() {
             "memory" => (Arc::new(checkpointer::InMemorySaver::new()), None),
@@ -583,7 +620,8 @@ impl SaverRun<'_> {
             state_kb: args.state_kb,
         };
         let mut rng = fastrand::Rng::with_seed(args.seed ^ 0x5eed);
-        let written = Written::put_chain(&*saver, db.as_deref(), args, &mut work);
+        let leases = args.leased.then_some(&*saver);
+        let written = Written::put_chain(&*saver, db.as_deref(), args, &mut work, leases);
         if args.stop_after.as_deref() == Some("put_chain") {
             return;
         }
@@ -647,7 +685,15 @@ impl SaverRun<'_> {
                     let mut samples = Samples::new();
                     for t in (w..args.threads).step_by(writers) {
                         let thread = thread_id("concurrent", t);
-                        write_thread(&*saver, &mut work, &thread, t, args.steps, &mut samples);
+                        write_thread(
+                            &*saver,
+                            &mut work,
+                            &thread,
+                            t,
+                            args.steps,
+                            &mut samples,
+                            None,
+                        );
                     }
                     samples.durations
                 })

@@ -1,9 +1,16 @@
-//! The chaos harness: a worker process runs a graph on a SQLite file and is
+//! The chaos harness: a worker process runs a graph on a SQLite file (or,
+//! with `--saver postgres`, on a PostgreSQL schema of its own) and is
 //! killed with SIGKILL at seeded random moments, then restarted (with
-//! `Input::Continue`) until the run ends. After every kill the harness
-//! checks, with the worker dead:
+//! `Input::Continue`) until the run ends. On PostgreSQL the harness also
+//! restarts the server itself (`pg_ctl restart -m immediate`) under some
+//! workers. After every kill the harness checks, with the worker dead:
 //!
-//! - `PRAGMA integrity_check` passes;
+//! - the store is sound: on SQLite `PRAGMA integrity_check` passes; on
+//!   PostgreSQL (which has no such check) LangGraph's tables are
+//!   consistent: no pending write without its checkpoint, no blob that no
+//!   checkpoint refers to, no checkpoint whose `log` blob is missing;
+//! - the history is linear: every parent is there, no checkpoint has two
+//!   children;
 //! - every checkpoint and every task write the worker reported as saved
 //!   (it reports a call only after the saver returned `Ok`) is there;
 //! - no task whose writes were saved ran again (each node appends its task
@@ -18,16 +25,26 @@
 //! cargo run --release --example chaos -- --kills 1000           # the long run
 //! cargo run --example chaos -- --kills 100 --seed 42            # CI's run, repeated
 //! cargo run --example chaos -- --broken-saver --kills 5         # must fail
+//! # PostgreSQL (`. .ci/postgres` starts a server and exports the variables):
+//! cargo run --release --features postgres --example chaos -- --saver postgres --kills 1000
 //! ```
 //!
-//! Options: `--kills N` (kills in all, default 20; runs start until that
-//! many kills happened), `--seed S` (default: random, printed),
+//! Options: `--kills N` (kills of the worker or the server in all, default
+//! 20; runs start until that many happened), `--seed S` (default: random, printed),
 //! `--max-delay-ms D` (a worker is killed after a uniform random delay in
 //! `0..=D` ms, default 150), `--dir PATH` (work there instead of in a temp
 //! dir, and keep the files of a failing run), `--broken-saver` (the saver under test hides the first
-//! pending write of every checkpoint it reads: the harness must catch it).
+//! pending write of every checkpoint it reads: the harness must catch it),
+//! `--saver sqlite|postgres` (default `sqlite`). `--saver postgres` needs
+//! feature `postgres` and `CHECKPOINTER_PG_URL`; each run gets a schema of
+//! its own (dropped after a sound run). With `CHECKPOINTER_PG_CTL` and
+//! `CHECKPOINTER_PG_DATA` also set (as `.ci/postgres` does) every 8th worker
+//! life sees the server restarted under it (`pg_ctl restart -m immediate`,
+//! counted as a kill); a worker whose call fails then is cut as if killed.
+//! `--no-server-restarts` turns that off.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -48,10 +65,12 @@ use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Environment of a worker: the database, the side-effect log, the report
-/// file, the thread, the seed of its node delays, and `1` for the broken
-/// saver.
+/// Environment of a worker: the database (a SQLite path or a PostgreSQL
+/// URL), which saver (`sqlite` or `postgres`), the side-effect log, the
+/// report file, the thread, the seed of its node delays, and `1` for the
+/// broken saver.
 pub const DB_ENV: &str = "CHECKPOINTER_CHAOS_DB";
+const SAVER_ENV: &str = "CHECKPOINTER_CHAOS_SAVER";
 const LOG_ENV: &str = "CHECKPOINTER_CHAOS_LOG";
 const REPORT_ENV: &str = "CHECKPOINTER_CHAOS_REPORT";
 const THREAD_ENV: &str = "CHECKPOINTER_CHAOS_THREAD";
@@ -62,9 +81,57 @@ const SEED_ENV: &str = "CHECKPOINTER_CHAOS_SEED";
 /// into every node of the next one (widths 1, 3, 2, 4, 1, ...).
 const WIDTHS: [usize; 10] = [1, 3, 2, 4, 1, 3, 1, 2, 4, 1];
 
+/// The saver a harness run tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `SqliteSaver`, a file per graph run.
+    Sqlite,
+    /// `PostgresSaver` (feature `postgres`), a schema per graph run.
+    Postgres(PgTarget),
+}
+
+/// The PostgreSQL server a harness run uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgTarget {
+    /// The server's URL (`CHECKPOINTER_PG_URL`).
+    pub url: String,
+    /// `pg_ctl` and the data dir (`CHECKPOINTER_PG_CTL`,
+    /// `CHECKPOINTER_PG_DATA`): when set, the harness restarts the server
+    /// under every `restart_every`th worker life.
+    pub server: Option<(String, String)>,
+    /// Which worker lives see a server restart (every 8th by default).
+    pub restart_every: usize,
+}
+
+impl PgTarget {
+    /// The server of `CHECKPOINTER_PG_URL`, restarted mid-run when
+    /// `restarts` and `CHECKPOINTER_PG_CTL`/`CHECKPOINTER_PG_DATA` are set.
+    ///
+    /// # Errors
+    ///
+    /// When `CHECKPOINTER_PG_URL` is unset.
+    pub fn from_env(restarts: bool) -> Result<PgTarget, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let url = var("CHECKPOINTER_PG_URL").ok_or(
+            "--saver postgres needs CHECKPOINTER_PG_URL (`. .ci/postgres` starts a server)",
+        )?;
+        let server = match (var("CHECKPOINTER_PG_CTL"), var("CHECKPOINTER_PG_DATA")) {
+            (Some(ctl), Some(data)) if restarts => Some((ctl, data)),
+            _ => None,
+        };
+        Ok(PgTarget {
+            url,
+            server,
+            restart_every: 8,
+        })
+    }
+}
+
 /// What a harness run does.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// The saver under test.
+    pub backend: Backend,
     /// Kills in all: runs start until that many kills happened.
     pub kills: usize,
     /// The seed of the kill moments and node delays.
@@ -75,6 +142,9 @@ pub struct Options {
     pub broken_saver: bool,
     /// Where the files go.
     pub dir: PathBuf,
+    /// Keep the database of a failing run (a SQLite file is kept with
+    /// its dir; a PostgreSQL schema is dropped unless this is set).
+    pub keep_failed: bool,
 }
 
 /// What a harness run found.
@@ -82,6 +152,8 @@ pub struct Options {
 pub struct Summary {
     /// Graph runs finished (or abandoned after a violation).
     pub runs: usize,
+    /// Worker lives started.
+    pub lives: usize,
     /// Workers killed.
     pub kills: usize,
     /// Checks that a reported checkpoint is there (each check after a
@@ -92,6 +164,11 @@ pub struct Summary {
     /// Tasks that ran twice because they were killed before their writes
     /// were saved (allowed).
     pub in_flight_reruns: usize,
+    /// PostgreSQL server restarts under a running worker.
+    pub server_restarts: usize,
+    /// Workers that stopped with an error because the server restarted
+    /// under them (allowed: the run goes on with `Input::Continue`).
+    pub failed_by_restart: usize,
     /// Everything that broke a rule, one line each.
     pub violations: Vec<String>,
 }
@@ -99,12 +176,19 @@ pub struct Summary {
 impl Summary {
     /// The summary as the harness prints it.
     pub fn render(&self, options: &Options) -> String {
+        let saver = match options.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        };
         let mut out = format!(
-            "chaos: seed {} | {} runs, {} kills | {} looks for a reported checkpoint and {} for \
-             a reported write | {} in-flight tasks re-ran (allowed) | {} violations",
+            "chaos: {saver}, seed {} | {} runs, {} kills, {} server restarts ({} workers failed \
+             by them) | {} looks for a reported checkpoint and {} for a reported write | {} \
+             in-flight tasks re-ran (allowed) | {} violations",
             options.seed,
             self.runs,
             self.kills,
+            self.server_restarts,
+            self.failed_by_restart,
             self.checkpoints_checked,
             self.writes_checked,
             self.in_flight_reruns,
@@ -129,7 +213,7 @@ fn main() -> ExitCode {
         }
     };
     let dir = options.dir.clone();
-    let keep = std::env::args().any(|a| a == "--dir");
+    let keep = options.keep_failed;
     let program = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
@@ -155,23 +239,39 @@ fn main() -> ExitCode {
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
+        backend: Backend::Sqlite,
         kills: 20,
         seed: fastrand::u64(..),
         max_delay_ms: 150,
         broken_saver: false,
         dir: std::env::temp_dir().join(format!("checkpointer-chaos-{}", std::process::id())),
+        keep_failed: false,
     };
+    let (mut saver, mut restarts) = (String::from("sqlite"), true);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
+            "--saver" => saver = value("--saver")?,
+            "--no-server-restarts" => restarts = false,
             "--kills" => options.kills = number(&value("--kills")?)?,
             "--seed" => options.seed = number(&value("--seed")?)?,
             "--max-delay-ms" => options.max_delay_ms = number(&value("--max-delay-ms")?)?,
-            "--dir" => options.dir = PathBuf::from(value("--dir")?),
+            "--dir" => {
+                options.dir = PathBuf::from(value("--dir")?);
+                options.keep_failed = true;
+            }
             "--broken-saver" => options.broken_saver = true,
             other => return Err(format!("unknown argument {other:?} (see the file's doc)")),
         }
     }
+    options.backend = match saver.as_str() {
+        "sqlite" => Backend::Sqlite,
+        "postgres" if cfg!(feature = "postgres") => {
+            Backend::Postgres(PgTarget::from_env(restarts)?)
+        }
+        "postgres" => return Err("--saver postgres needs --features postgres".into()),
+        other => return Err(format!("--saver {other:?}: sqlite or postgres")),
+    };
     Ok(options)
 }
 
@@ -263,19 +363,21 @@ fn env_path(name: &str) -> Result<PathBuf, BoxError> {
 /// Runs the worker's part; public for the harness' own test, which runs
 /// the worker inside its test binary.
 pub fn worker() -> Result<(), BoxError> {
-    let db = env_path(DB_ENV)?;
+    let db = std::env::var_os(DB_ENV).ok_or(format!("{DB_ENV} is not set"))?;
+    let kind = std::env::var(SAVER_ENV).unwrap_or_else(|_| "sqlite".into());
     let report = env_path(REPORT_ENV)?;
     let log = env_path(LOG_ENV)?;
     let thread = Config::thread(std::env::var(THREAD_ENV)?);
     let seed: u64 = number(&std::env::var(SEED_ENV)?)?;
     let broken = std::env::var(BROKEN_ENV).is_ok_and(|v| v == "1");
-    let saver = ChaosSaver::open(&db, Some(report), broken)?;
+    let saver = ChaosSaver::open(&kind, db, Some(report), broken)?;
+    // Outside the runtime: PostgreSQL's blocking client must not run on it.
+    let started = saver.get_tuple(&thread)?.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let started = saver.get_tuple(&thread)?.is_some();
         let app = compile(&graph(&log, seed), Arc::new(saver))?;
         let input = if started {
             Input::Continue
@@ -290,19 +392,36 @@ pub fn worker() -> Result<(), BoxError> {
     })
 }
 
-/// The saver under test: SQLite, reporting each call that returned `Ok`
-/// (worker) and, with `broken`, hiding the first pending write of every
-/// checkpoint it reads (the defect the harness must catch).
+/// The saver under test: SQLite or PostgreSQL, reporting each call that
+/// returned `Ok` (worker) and, with `broken`, hiding the first pending
+/// write of every checkpoint it reads (the defect the harness must catch).
 struct ChaosSaver {
-    inner: SqliteSaver,
+    inner: Box<dyn BaseCheckpointSaver>,
     report: Option<PathBuf>,
     broken: bool,
 }
 
 impl ChaosSaver {
-    fn open(db: &Path, report: Option<PathBuf>, broken: bool) -> Result<Self, BoxError> {
+    /// Opens the saver `kind` (`sqlite`, `postgres`) on `db` (a path or a URL).
+    fn open(
+        kind: &str,
+        db: OsString,
+        report: Option<PathBuf>,
+        broken: bool,
+    ) -> Result<Self, BoxError> {
+        let inner: Box<dyn BaseCheckpointSaver> = match kind {
+            "sqlite" => Box::new(SqliteSaver::open(PathBuf::from(db))?),
+            #[cfg(feature = "postgres")]
+            "postgres" => {
+                let url = db
+                    .into_string()
+                    .map_err(|u| format!("{}: not UTF-8", u.display()))?;
+                Box::new(checkpointer::PostgresSaver::open(&url)?)
+            }
+            other => return Err(format!("no saver {other:?} in this build").into()),
+        };
         Ok(ChaosSaver {
-            inner: SqliteSaver::open(db)?,
+            inner,
             report,
             broken,
         })
@@ -432,13 +551,20 @@ pub fn run(options: &Options, worker: &dyn Fn() -> Command) -> Summary {
         return summary;
     }
     let mut rng = fastrand::Rng::with_seed(options.seed);
-    while summary.kills < options.kills && summary.violations.is_empty() {
+    while summary.kills + summary.server_restarts < options.kills && summary.violations.is_empty() {
         let mut one = RunState::new(options, rng.u64(..), summary.runs);
-        if let Err(e) = one.run_to_end(options, &mut rng, worker, &mut summary) {
-            summary.violations.push(format!("{}: {e}", one.thread));
+        let result = one
+            .store
+            .create()
+            .and_then(|()| one.run_to_end(options, &mut rng, worker, &mut summary));
+        if let Err(e) = result {
+            summary
+                .violations
+                .push(format!("{}: {}", one.thread, chain(&*e)));
         }
-        if summary.violations.is_empty() {
-            // A sound run's files are of no more use; a failing run's stay.
+        if summary.violations.is_empty() || !options.keep_failed {
+            // A sound run's files are of no more use; a failing run's stay
+            // when asked.
             one.remove_files();
         }
         summary.runs += 1;
@@ -446,11 +572,167 @@ pub fn run(options: &Options, worker: &dyn Fn() -> Command) -> Summary {
     summary
 }
 
+/// Where one graph run keeps its checkpoints.
+enum Store {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A schema of its own on a PostgreSQL server.
+    Postgres { target: PgTarget, schema: String },
+}
+
+impl Store {
+    fn new(options: &Options, number: usize, seed: u64) -> Store {
+        match &options.backend {
+            Backend::Sqlite => Store::Sqlite(options.dir.join(format!("run-{number}.db"))),
+            Backend::Postgres(target) => Store::Postgres {
+                target: target.clone(),
+                schema: format!("chaos_{}_{number}_{:x}", std::process::id(), seed >> 16),
+            },
+        }
+    }
+
+    /// The saver's name and its database (path or URL), as a worker gets them.
+    fn locator(&self) -> (&'static str, OsString) {
+        match self {
+            Store::Sqlite(db) => ("sqlite", db.clone().into_os_string()),
+            Store::Postgres { target, schema } => {
+                ("postgres", with_search_path(&target.url, schema).into())
+            }
+        }
+    }
+
+    fn open(&self, broken: bool) -> Result<ChaosSaver, BoxError> {
+        let (kind, db) = self.locator();
+        ChaosSaver::open(kind, db, None, broken)
+    }
+
+    fn create(&self) -> Result<(), BoxError> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres { target, schema } => {
+                let mut client = postgres::Client::connect(&target.url, postgres::NoTls)?;
+                client.batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+                ))?;
+                // The tables, before any worker (whose open a kill may cut).
+                self.open(false).map(drop)
+            }
+        }
+    }
+
+    fn remove(&self) {
+        match self {
+            Store::Sqlite(db) => {
+                for ext in ["db", "db-wal", "db-shm"] {
+                    let _ = std::fs::remove_file(db.with_extension(ext));
+                }
+            }
+            Store::Postgres { target, schema } => {
+                if let Ok(mut client) = postgres::Client::connect(&target.url, postgres::NoTls) {
+                    let _ =
+                        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            }
+        }
+    }
+
+    /// What is wrong with the store itself, one line each: SQLite's
+    /// `integrity_check`; PostgreSQL's tables checked against each other.
+    fn problems(&self) -> Result<Vec<String>, BoxError> {
+        match self {
+            Store::Sqlite(db) => Ok(integrity_problem(db)?
+                .map(|p| format!("integrity_check: {p}"))
+                .into_iter()
+                .collect()),
+            Store::Postgres { target, schema } => {
+                let url = with_search_path(&target.url, schema);
+                let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+                let rows = client.query(PG_CONSISTENCY, &[])?;
+                Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+            }
+        }
+    }
+}
+
+/// LangGraph's PostgreSQL tables against each other: a pending write
+/// without its checkpoint, a blob no checkpoint refers to (its checkpoint
+/// was lost), a checkpoint whose `log` value is neither inline nor in a
+/// blob. One row per problem.
+const PG_CONSISTENCY: &str = "
+SELECT format('pending write %s/%s of thread %s against checkpoint %s, which is missing',
+              w.task_id, w.idx, w.thread_id, w.checkpoint_id)
+FROM checkpoint_writes w
+WHERE NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.thread_id = w.thread_id
+                  AND c.checkpoint_ns = w.checkpoint_ns AND c.checkpoint_id = w.checkpoint_id)
+UNION ALL
+SELECT format('blob %s@%s of thread %s, which no checkpoint refers to',
+              b.channel, b.version, b.thread_id)
+FROM checkpoint_blobs b
+WHERE NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id
+                  AND c.checkpoint_ns = b.checkpoint_ns
+                  AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)
+UNION ALL
+SELECT format('checkpoint %s of thread %s refers to log@%s, which is missing',
+              c.checkpoint_id, c.thread_id, c.checkpoint -> 'channel_versions' ->> 'log')
+FROM checkpoints c
+WHERE c.checkpoint -> 'channel_versions' ? 'log'
+  AND NOT COALESCE(c.checkpoint -> 'channel_values' ? 'log', false)
+  AND NOT EXISTS (SELECT 1 FROM checkpoint_blobs b WHERE b.thread_id = c.thread_id
+                  AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = 'log'
+                  AND b.version = c.checkpoint -> 'channel_versions' ->> 'log')";
+
+/// `url` with `search_path` set to `schema` for every session.
+fn with_search_path(url: &str, schema: &str) -> String {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-c%20search_path%3D{schema}")
+    } else {
+        format!("{url} options='-c search_path={schema}'")
+    }
+}
+
+/// `pg_ctl restart -m immediate` (as the data dir's owner when we are
+/// root: `pg_ctl` refuses root), waiting until the server takes
+/// connections again.
+fn restart_server(ctl: &str, data: &str) -> Result<(), BoxError> {
+    let log = Path::new(data).with_file_name("log");
+    let owner = Command::new("stat").args(["-c", "%U", data]).output()?;
+    let owner = String::from_utf8_lossy(&owner.stdout).trim().to_owned();
+    let me = Command::new("id").arg("-un").output()?;
+    let mut cmd = if String::from_utf8_lossy(&me.stdout).trim() == owner {
+        Command::new(ctl)
+    } else {
+        let mut c = Command::new("runuser");
+        c.args(["-u", &owner, "--", ctl]);
+        c
+    };
+    let status = cmd
+        .arg("-D")
+        .arg(data)
+        .arg("-l")
+        .arg(&log)
+        .args(["-m", "immediate", "-w", "-t", "60", "-s", "restart"])
+        // The server must not hold the harness' output open.
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "pg_ctl restart of {data}: {status} (its log: {})",
+            log.display()
+        )
+        .into())
+    }
+}
+
 /// One graph run on its own database, across worker lives.
 struct RunState {
     thread: String,
     seed: u64,
-    db: PathBuf,
+    store: Store,
     log: PathBuf,
     report: PathBuf,
     /// Tasks whose writes were saved at the last check.
@@ -459,13 +741,21 @@ struct RunState {
     log_seen: usize,
 }
 
+/// How one worker life ended.
+enum Life {
+    /// The worker finished the run.
+    Finished,
+    /// It was killed, or failed because the server restarted under it.
+    Cut,
+}
+
 impl RunState {
     fn new(options: &Options, seed: u64, number: usize) -> Self {
         let file = |ext: &str| options.dir.join(format!("run-{number}.{ext}"));
         let run = RunState {
             thread: format!("run-{seed}"),
             seed,
-            db: file("db"),
+            store: Store::new(options, number, seed),
             log: file("log"),
             report: file("report"),
             saved_tasks: BTreeSet::new(),
@@ -475,19 +765,9 @@ impl RunState {
         run
     }
 
-    fn files(&self) -> [PathBuf; 5] {
-        let side = |ext: &str| self.db.with_extension(ext);
-        [
-            self.db.clone(),
-            side("db-wal"),
-            side("db-shm"),
-            self.log.clone(),
-            self.report.clone(),
-        ]
-    }
-
     fn remove_files(&self) {
-        for file in self.files() {
+        self.store.remove();
+        for file in [&self.log, &self.report] {
             let _ = std::fs::remove_file(file);
         }
     }
@@ -501,15 +781,20 @@ impl RunState {
     ) -> Result<(), BoxError> {
         for _life in 0..10_000 {
             let delay = Duration::from_millis(rng.u64(0..=options.max_delay_ms));
-            let mut child = self.spawn(options, worker)?;
-            if let Some(status) = wait_or_kill(&mut child, delay)? {
-                if !status.success() {
-                    return Err(format!("the worker failed ({status}); see its stderr").into());
-                }
+            summary.lives += 1;
+            let server = match &options.backend {
+                Backend::Postgres(PgTarget {
+                    server: Some(server),
+                    restart_every,
+                    ..
+                }) if summary.lives.is_multiple_of((*restart_every).max(1)) => Some(server),
+                _ => None,
+            };
+            let child = self.spawn(options, worker)?;
+            if let Life::Finished = live(child, delay, server, summary)? {
                 self.check(options, summary)?;
                 return self.check_final(options, summary);
             }
-            summary.kills += 1;
             self.check(options, summary)?;
             if !summary.violations.is_empty() {
                 return Ok(());
@@ -520,7 +805,9 @@ impl RunState {
 
     fn spawn(&self, options: &Options, worker: &dyn Fn() -> Command) -> Result<Child, BoxError> {
         let mut cmd = worker();
-        cmd.env(DB_ENV, &self.db)
+        let (kind, db) = self.store.locator();
+        cmd.env(DB_ENV, db)
+            .env(SAVER_ENV, kind)
             .env(LOG_ENV, &self.log)
             .env(REPORT_ENV, &self.report)
             .env(THREAD_ENV, &self.thread)
@@ -531,16 +818,15 @@ impl RunState {
         Ok(cmd.spawn()?)
     }
 
-    /// The checks after a kill (or the end): integrity, every reported
-    /// save is there, no task with saved writes ran again.
+    /// The checks after a kill (or the end): the store is sound, every
+    /// reported save is there, the history is linear, no task with saved
+    /// writes ran again.
     fn check(&mut self, options: &Options, summary: &mut Summary) -> Result<(), BoxError> {
         let ctx = format!("{} after kill {}", self.thread, summary.kills);
-        if let Some(problem) = integrity_problem(&self.db)? {
-            summary
-                .violations
-                .push(format!("{ctx}: integrity_check: {problem}"));
+        for problem in self.store.problems()? {
+            summary.violations.push(format!("{ctx}: {problem}"));
         }
-        let saver = ChaosSaver::open(&self.db, None, options.broken_saver)?;
+        let saver = self.store.open(options.broken_saver)?;
         self.check_reports(&saver, &ctx, summary)?;
         let log = read_lines(&self.log);
         let task_of = |line: &str| line.split_once('\t').map_or(line, |p| p.0).to_owned();
@@ -557,8 +843,11 @@ impl RunState {
             }
         }
         self.log_seen = log.len();
-        let thread = Config::thread(&self.thread);
-        for tuple in saver.list(Some(&thread), &ListOptions::new())? {
+        let history = saver.list(Some(&Config::thread(&self.thread)), &ListOptions::new())?;
+        summary
+            .violations
+            .extend(fork_or_gap(&history).map(|p| format!("{ctx}: {p}")));
+        for tuple in history {
             self.saved_tasks
                 .extend(tuple.pending_writes.into_iter().map(|w| w.task_id));
         }
@@ -613,7 +902,7 @@ impl RunState {
             .enable_all()
             .build()?;
         let clean_log = options.dir.join("clean.log");
-        let saver = ChaosSaver::open(&self.db, None, options.broken_saver)?;
+        let saver = self.store.open(options.broken_saver)?;
         let (got, want) = runtime.block_on(async {
             let thread = Config::thread(&self.thread);
             let got = compile(&graph(&self.log, self.seed), Arc::new(saver))?
@@ -637,9 +926,50 @@ impl RunState {
     }
 }
 
-/// Waits `delay` for the child to end by itself; kills it (SIGKILL) if it
-/// has not. `Some(status)` when it ended by itself.
-fn wait_or_kill(
+/// A worker's life: waits `delay`, then kills it (SIGKILL), or, with a
+/// `server`, restarts the server under it and gives it 10 s to end.
+fn live(
+    mut child: Child,
+    delay: Duration,
+    server: Option<&(String, String)>,
+    summary: &mut Summary,
+) -> Result<Life, BoxError> {
+    let ended = |status: std::process::ExitStatus| {
+        if status.success() {
+            Ok(Life::Finished)
+        } else {
+            Err(BoxError::from(format!(
+                "the worker failed ({status}); see its stderr"
+            )))
+        }
+    };
+    if let Some(status) = wait_for(&mut child, delay)? {
+        return ended(status);
+    }
+    if let Some((ctl, data)) = server {
+        let restarted = restart_server(ctl, data);
+        if restarted.is_err() {
+            kill(&mut child)?;
+        }
+        restarted?;
+        summary.server_restarts += 1;
+        match wait_for(&mut child, Duration::from_secs(10))? {
+            Some(status) if status.success() => return Ok(Life::Finished),
+            Some(_) => {
+                summary.failed_by_restart += 1;
+                return Ok(Life::Cut);
+            }
+            None => {}
+        }
+    }
+    kill(&mut child)?;
+    summary.kills += 1;
+    Ok(Life::Cut)
+}
+
+/// Waits up to `delay` for the child to end by itself: `Some(status)` when
+/// it did.
+fn wait_for(
     child: &mut Child,
     delay: Duration,
 ) -> Result<Option<std::process::ExitStatus>, BoxError> {
@@ -650,12 +980,57 @@ fn wait_or_kill(
         }
         std::thread::sleep(Duration::from_micros(500));
     }
-    if let Some(status) = child.try_wait()? {
-        return Ok(Some(status));
-    }
-    child.kill()?; // SIGKILL on Unix: no cleanup, no goodbye
+    Ok(child.try_wait()?)
+}
+
+/// SIGKILL on Unix: no cleanup, no goodbye.
+fn kill(child: &mut Child) -> Result<(), BoxError> {
+    child.kill()?;
     child.wait()?;
-    Ok(None)
+    Ok(())
+}
+
+/// The breaks of a linear history (newest first, as `list` gives it): a
+/// parent that is missing, a checkpoint with two children (a fork).
+fn fork_or_gap(history: &[CheckpointTuple]) -> impl Iterator<Item = String> {
+    let ids: BTreeSet<&str> = history
+        .iter()
+        .filter_map(|t| t.config.checkpoint_id.as_deref())
+        .collect();
+    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for tuple in history {
+        let id = tuple.config.checkpoint_id.as_deref().unwrap_or_default();
+        let Some(parent) = tuple
+            .parent_config
+            .as_ref()
+            .and_then(|p| p.checkpoint_id.as_deref())
+        else {
+            continue;
+        };
+        if !ids.contains(parent) {
+            problems.push(format!("checkpoint {id}'s parent {parent} is missing"));
+        }
+        children.entry(parent).or_default().push(id);
+    }
+    problems.extend(
+        children
+            .into_iter()
+            .filter(|(_, c)| c.len() > 1)
+            .map(|(p, c)| format!("checkpoint {p} has {} children {c:?} (a fork)", c.len())),
+    );
+    problems.into_iter()
+}
+
+/// An error with its sources (`db error: ERROR: ...`).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let _ = write!(text, ": {s}");
+        source = s.source();
+    }
+    text
 }
 
 /// `None` when `PRAGMA integrity_check` says `ok`, else what it says.

@@ -1,8 +1,10 @@
 //! The lease conformance group ([`checkpointer::conformance::lease`]) on
 //! every saver form with a lease table: memory, async, boxed, and SQLite
-//! on a file (pools of 1 and 8 connections), in memory, async and boxed.
+//! on a file (pools of 1 and 8 connections), in memory, async and boxed;
+//! and through the hooked test wrapper (memory, SQLite), which forwards
+//! the lease calls.
 
-use checkpointer::conformance::BlockingAsync;
+use checkpointer::conformance::{BlockingAsync, HookedSaver};
 use checkpointer::{InMemorySaver, SqliteOptions, SqliteSaver, ThreadLeases, lease_suite};
 use tempfile::TempDir;
 
@@ -48,4 +50,11 @@ lease_suite!(async_memory, (BlockingAsync::new(InMemorySaver::new()), ()));
 lease_suite!(sqlite_async, {
     let (saver, dir) = on_file(SqliteOptions::new());
     (BlockingAsync::new(saver), dir)
+});
+
+lease_suite!(hooked_memory, (HookedSaver::new(InMemorySaver::new()), ()));
+
+lease_suite!(hooked_sqlite, {
+    let (saver, dir) = on_file(SqliteOptions::new());
+    (HookedSaver::new(saver), dir)
 });

@@ -154,7 +154,7 @@ impl<S: BaseCheckpointSaver> HookedSaver<S> {
     /// Runs one call through the hooks: counts it, runs the start hooks,
     /// sleeps, fails it or runs it on its target, records it, runs the
     /// finish hooks.
-    fn hooked<T>(
+    pub(super) fn hooked<T>(
         &self,
         args: Args<'_>,
         call: impl FnOnce(&dyn BaseCheckpointSaver) -> Result<T>,

@@ -133,6 +133,36 @@ pub fn lease_expired_is_taken_and_fenced(saver: &dyn ThreadLeases) {
     );
 }
 
+/// A token that a newer lease replaced is refused even once the newer
+/// lease was released (no lease is live): a runner paused past its lease
+/// cannot write after another runner took the thread and let it go. A
+/// write without a token, or with the newest token, is stored.
+pub fn lease_replaced_token_refused_after_release(saver: &dyn ThreadLeases) {
+    let tid = thread_id();
+    let old = take(saver, &tid, "a", Duration::ZERO);
+    let new = take(saver, &tid, "b", LONG);
+    saver.release(&new).expect("release");
+    assert_eq!(saver.current(&tid).expect("current"), None, "released");
+    let stale = config(&tid).with_lease_token(old.token);
+    let cp = checkpoint();
+    let err = expect_err(
+        "put with the replaced token",
+        saver.put(&stale, &cp, &metadata(), &cp.channel_versions),
+    );
+    assert!(
+        matches!(&err, Error::StaleLease { thread_id, token, .. } if *thread_id == tid && *token == old.token),
+        "{err:?}"
+    );
+    assert!(try_get(saver, &config(&tid)).is_none(), "nothing stored");
+    put(saver, &config(&tid), &checkpoint(), &metadata());
+    put(
+        saver,
+        &config(&tid).with_lease_token(new.token),
+        &checkpoint(),
+        &metadata(),
+    );
+}
+
 /// `put` to a leased thread needs the token: missing or wrong is refused
 /// and stores nothing; the right token stores.
 pub fn lease_put_needs_token(saver: &dyn ThreadLeases) {
@@ -361,6 +391,7 @@ macro_rules! lease_suite {
             lease_acquire_is_exclusive,
             lease_tokens_increase,
             lease_expired_is_taken_and_fenced,
+            lease_replaced_token_refused_after_release,
             lease_put_needs_token,
             lease_put_writes_needs_token,
             lease_put_with_writes_needs_token,

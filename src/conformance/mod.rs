@@ -58,6 +58,7 @@ mod blocking;
 mod call;
 mod forward;
 mod hooked;
+mod hooked_lease;
 
 pub mod config_metadata;
 pub mod copy_thread;

@@ -11,11 +11,11 @@ use super::error::GraphError;
 use super::io::{Input, RunOutcome};
 use super::options::{CompileOptions, RunOptions};
 use super::persist::{Durability, Saver};
-use super::run::{Run, RunSettings};
+use super::run::{Run, RunSettings, leased};
 use super::snapshot::StateSnapshot;
 use super::spec::GraphSpec;
 use super::stream::{EventSink, GraphStream, StreamMode};
-use crate::saver::{BaseCheckpointSaver, Config, ListOptions};
+use crate::saver::{AsyncSaver, BaseCheckpointSaver, Config, ListOptions};
 
 /// Tasks and saver calls run on tokio: outside a runtime, `tokio::spawn`
 /// would panic; this is the error instead.
@@ -417,29 +417,56 @@ impl CompiledGraph {
     /// # Ok::<(), checkpointer::graph::GraphError>(())
     /// # }).unwrap();
     /// ```
+    ///
+    /// A graph with [leases](crate::graph::CompileOptions#thread-leases)
+    /// deletes under the thread's lease: a running thread is
+    /// [`GraphError::ThreadBusy`].
     pub async fn delete_thread(&self, thread_id: &str) -> Result<(), GraphError> {
-        let saver = self.require_saver("delete_thread", &Config::thread(thread_id))?;
-        saver
-            .delete_thread(thread_id)
-            .await
-            .map_err(GraphError::saver("delete_thread", thread_id))
+        let config = Config::thread(thread_id);
+        let saver = self.require_saver("delete_thread", &config)?.clone();
+        let leases = self.settings.leases.as_ref();
+        leased(leases, &config, "delete_thread", |leased| async move {
+            let deleted = match (leases, leased.lease_token()) {
+                (Some(l), Some(token)) => {
+                    AsyncSaver::from_arc(Arc::clone(&l.leases))
+                        .delete_thread_leased(thread_id, token)
+                        .await
+                }
+                _ => saver.delete_thread(thread_id).await,
+            };
+            deleted.map_err(GraphError::saver("delete_thread", thread_id))
+        })
+        .await
     }
 
     /// Copies thread `source` (checkpoints and writes) to the new thread
     /// `target`, through the graph's saver; see
     /// [`delete_thread`](Self::delete_thread) for an example.
-    /// [`GraphError::NoSaver`] without a saver.
+    /// [`GraphError::NoSaver`] without a saver. With leases, the copy is
+    /// made under the lease of `target`.
     pub async fn copy_thread(&self, source: &str, target: &str) -> Result<(), GraphError> {
-        let saver = self.require_saver("copy_thread", &Config::thread(source))?;
+        let saver = self
+            .require_saver("copy_thread", &Config::thread(source))?
+            .clone();
         if target.is_empty() {
             return Err(GraphError::MissingThreadId {
                 operation: "copy_thread",
             });
         }
-        saver
-            .copy_thread(source, target)
-            .await
-            .map_err(GraphError::saver("copy_thread", source))
+        let leases = self.settings.leases.as_ref();
+        let config = Config::thread(target);
+        leased(leases, &config, "copy_thread", |leased| async move {
+            let copied = match (leases, leased.lease_token()) {
+                (Some(l), Some(token)) => {
+                    AsyncSaver::from_arc(Arc::clone(&l.leases))
+                        .copy_thread_leased(source, target, token)
+                        .await
+                }
+                _ => saver.copy_thread(source, target).await,
+            };
+            copied.map_err(GraphError::saver("copy_thread", source))
+        })
+        .await
     }
 
     /// The graph's shape as Mermaid text, laid out as LangGraph's

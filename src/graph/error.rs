@@ -201,6 +201,48 @@ pub enum GraphError {
         thread_id: String,
     },
 
+    /// Another runner holds the thread's lease (a graph compiled with
+    /// [`CompileOptions::leased_saver`](crate::graph::CompileOptions::leased_saver)):
+    /// the thread is running elsewhere. Nothing was run or saved.
+    #[error(
+        "thread {thread_id:?} is busy: {operation} waited {waited:?} for its lease, held by \
+         {holder:?}"
+    )]
+    ThreadBusy {
+        /// `invoke` (also for `stream` and resumes), `update_state`,
+        /// `delete_thread` or `copy_thread`.
+        operation: &'static str,
+        /// The thread.
+        thread_id: String,
+        /// The owner of the live lease.
+        holder: String,
+        /// How long the run waited for it.
+        waited: std::time::Duration,
+    },
+
+    /// The saver refused a write of the run because the thread's lease is
+    /// not this run's: the run's lease expired (the process was paused, a
+    /// long GC) and another runner took the thread, or the graph takes no
+    /// leases (compiled with `saver`, `token` is `None`) and someone else
+    /// leased the thread. The run stopped at that write, which changed
+    /// nothing: the history does not fork, and the other runner's work
+    /// stands.
+    #[error(
+        "{operation} on thread {thread_id:?} was refused: the run's lease (token {token:?}) was \
+         lost{}; the run stopped and saved nothing more",
+        holder.as_ref().map(|h| format!(" to {h:?}")).unwrap_or_default()
+    )]
+    LeaseLost {
+        /// The refused saver call.
+        operation: &'static str,
+        /// The thread.
+        thread_id: String,
+        /// The owner of the live lease, if one is live.
+        holder: Option<String>,
+        /// The token the write carried.
+        token: Option<u64>,
+    },
+
     /// A saver call failed.
     #[error("saver error during {operation} on thread {thread_id:?}: {source}")]
     Saver {
@@ -237,10 +279,24 @@ impl GraphError {
         thread_id: &str,
     ) -> impl FnOnce(crate::saver::Error) -> GraphError {
         let thread_id = thread_id.to_owned();
-        move |source| GraphError::Saver {
-            operation,
-            thread_id,
-            source: Box::new(source),
+        move |source| match source {
+            crate::saver::Error::LeaseHeld { holder, token, .. } => GraphError::LeaseLost {
+                operation,
+                thread_id,
+                holder: Some(holder),
+                token,
+            },
+            crate::saver::Error::StaleLease { holder, token, .. } => GraphError::LeaseLost {
+                operation,
+                thread_id,
+                holder,
+                token: Some(token),
+            },
+            source => GraphError::Saver {
+                operation,
+                thread_id,
+                source: Box::new(source),
+            },
         }
     }
 }

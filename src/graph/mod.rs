@@ -149,7 +149,7 @@ pub use error::{GraphError, GraphResult};
 pub use interrupt::{Command, Goto, Interrupt, Interrupted, Route};
 pub use io::{Input, RunNotice, RunOutcome};
 pub use node::{Node, NodeContext, NodeError, NodeResult};
-pub use options::{CompileOptions, DEFAULT_RECURSION_LIMIT, RunOptions};
+pub use options::{CompileOptions, DEFAULT_LEASE_TTL, DEFAULT_RECURSION_LIMIT, RunOptions};
 pub use persist::Durability;
 pub use retry::RetryPolicy;
 pub use snapshot::{StateSnapshot, TaskSnapshot};

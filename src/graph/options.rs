@@ -2,9 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::persist::Durability;
-use crate::saver::BaseCheckpointSaver;
+use crate::saver::{BaseCheckpointSaver, ThreadLeases};
 
 /// The default [`CompiledGraph::with_recursion_limit`](crate::graph::CompiledGraph::with_recursion_limit).
 pub const DEFAULT_RECURSION_LIMIT: usize = 25;
@@ -18,10 +19,87 @@ where
     nodes.into_iter().map(Into::into).collect()
 }
 
+/// How long a run's thread lease lasts unless renewed (see
+/// [`CompileOptions::lease_ttl`]).
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// How a compiled graph leases its threads: the saver's lease calls, the
+/// lease's duration, the owner named in it and how long a run waits for a
+/// busy thread.
+#[derive(Clone)]
+pub(crate) struct LeaseOptions {
+    pub(crate) leases: Arc<dyn ThreadLeases>,
+    pub(crate) ttl: Duration,
+    pub(crate) owner: String,
+    pub(crate) wait: Duration,
+}
+
+impl fmt::Debug for LeaseOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeaseOptions")
+            .field("ttl", &self.ttl)
+            .field("owner", &self.owner)
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default owner of a graph's leases: this process and a random tag,
+/// so two graphs (or processes) never share one.
+fn default_owner() -> String {
+    format!("pid-{}-{:08x}", std::process::id(), fastrand::u32(..))
+}
+
 /// Options of [`StateGraph::compile`](crate::graph::StateGraph::compile).
+///
+/// # Thread leases
+///
+/// A graph compiled with [`leased_saver`](Self::leased_saver) (a saver that
+/// implements [`ThreadLeases`]: every saver of this crate) takes the
+/// thread's lease for the length of each `invoke`, `stream`, resume and
+/// `update_state`, renews it in the background (every third of its
+/// [`lease_ttl`](Self::lease_ttl)), and releases it when the run ends; each
+/// write of the run carries the lease's fencing token. So a second run of a
+/// running thread, here or in another process, gets
+/// [`GraphError::ThreadBusy`](crate::graph::GraphError::ThreadBusy) naming
+/// the holder (or waits up to [`lease_wait`](Self::lease_wait)); a runner
+/// paused past its lease while another took over has its next write
+/// refused and stops with
+/// [`GraphError::LeaseLost`](crate::graph::GraphError::LeaseLost), so the
+/// history never forks; a crashed runner's lease expires after its TTL and
+/// `Input::Continue` from anywhere goes on.
+///
+/// A graph compiled with [`saver`](Self::saver) takes no lease: that is how
+/// a saver without leases (a user's own `BaseCheckpointSaver`) keeps
+/// working as before. A run whose config already carries a lease token
+/// ([`Config::with_lease_token`](crate::Config::with_lease_token), as a
+/// subgraph's config does) takes none either: its caller holds the lease.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use checkpointer::graph::{CompileOptions, StateGraph, Update, START};
+/// use checkpointer::{Config, InMemorySaver, ThreadLeases};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let saver = Arc::new(InMemorySaver::new());
+/// let mut graph = StateGraph::new();
+/// graph.add_sync_node("a", |_, _| Ok(Update::new())).add_edge(START, "a");
+/// let app = graph.compile(
+///     CompileOptions::new()
+///         .leased_saver(saver.clone())
+///         .lease_ttl(Duration::from_secs(10)),
+/// )?;
+/// app.invoke(serde_json::json!({}), &Config::thread("t")).await?;
+/// // The run released its lease: the thread is free again.
+/// assert_eq!(saver.current("t")?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Default)]
 pub struct CompileOptions {
     pub(crate) saver: Option<Arc<dyn BaseCheckpointSaver>>,
+    pub(crate) leases: Option<LeaseOptions>,
     pub(crate) interrupt_before: Vec<String>,
     pub(crate) interrupt_after: Vec<String>,
     // issue 12 part 2: the step ledger of `NodeContext::step_once`.
@@ -39,10 +117,67 @@ impl CompileOptions {
     }
 
     /// Checkpoints every run through `saver` (needed for threads, history,
-    /// resume and interrupts).
+    /// resume and interrupts). Takes no thread lease: see
+    /// [`leased_saver`](Self::leased_saver).
     #[must_use]
     pub fn saver(mut self, saver: Arc<dyn BaseCheckpointSaver>) -> Self {
         self.saver = Some(saver);
+        self.leases = None;
+        self
+    }
+
+    /// Checkpoints every run through `saver`, each run holding the
+    /// thread's lease (see [Thread leases](#thread-leases)).
+    #[must_use]
+    pub fn leased_saver(mut self, saver: Arc<dyn ThreadLeases>) -> Self {
+        let (ttl, owner, wait) = match self.leases.take() {
+            Some(l) => (l.ttl, l.owner, l.wait),
+            None => (DEFAULT_LEASE_TTL, default_owner(), Duration::ZERO),
+        };
+        self.saver = Some(Arc::clone(&saver) as Arc<dyn BaseCheckpointSaver>);
+        self.leases = Some(LeaseOptions {
+            leases: saver,
+            ttl,
+            owner,
+            wait,
+        });
+        self
+    }
+
+    /// How long a run's lease lasts unless renewed (default
+    /// [`DEFAULT_LEASE_TTL`], 30 s): how soon another process may continue
+    /// the thread of a runner that crashed. The run renews it every third
+    /// of this. No effect without [`leased_saver`](Self::leased_saver)
+    /// (call it after).
+    #[must_use]
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        if let Some(l) = &mut self.leases {
+            l.ttl = ttl;
+        }
+        self
+    }
+
+    /// The owner named in this graph's leases (default: `pid-<pid>-<random>`),
+    /// as [`GraphError::ThreadBusy`](crate::graph::GraphError::ThreadBusy)
+    /// shows it to the runner that finds the thread busy. No effect without
+    /// [`leased_saver`](Self::leased_saver) (call it after).
+    #[must_use]
+    pub fn lease_owner(mut self, owner: impl Into<String>) -> Self {
+        if let Some(l) = &mut self.leases {
+            l.owner = owner.into();
+        }
+        self
+    }
+
+    /// How long a run waits for a busy thread's lease before it fails with
+    /// [`GraphError::ThreadBusy`](crate::graph::GraphError::ThreadBusy)
+    /// (default zero: at once); [`RunOptions::lease_wait`] sets it per run.
+    /// No effect without [`leased_saver`](Self::leased_saver) (call it after).
+    #[must_use]
+    pub fn lease_wait(mut self, wait: Duration) -> Self {
+        if let Some(l) = &mut self.leases {
+            l.wait = wait;
+        }
         self
     }
 
@@ -102,6 +237,7 @@ impl fmt::Debug for CompileOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("CompileOptions");
         d.field("saver", &self.saver.is_some())
+            .field("leases", &self.leases)
             .field("interrupt_before", &self.interrupt_before)
             .field("interrupt_after", &self.interrupt_after);
         // issue 12 part 2: the step ledger.
@@ -140,6 +276,9 @@ pub struct RunOptions {
     pub interrupt_before: Option<Vec<String>>,
     /// Stop after these nodes (else the graph's compiled list).
     pub interrupt_after: Option<Vec<String>>,
+    /// How long to wait for a busy thread's lease (else the graph's,
+    /// [`CompileOptions::lease_wait`]); no effect on a graph without leases.
+    pub lease_wait: Option<Duration>,
 }
 
 impl RunOptions {
@@ -152,6 +291,15 @@ impl RunOptions {
     #[must_use]
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = Some(durability);
+        self
+    }
+
+    /// Waits up to `wait` for the thread's lease when another runner holds
+    /// it, then fails with
+    /// [`GraphError::ThreadBusy`](crate::graph::GraphError::ThreadBusy).
+    #[must_use]
+    pub fn lease_wait(mut self, wait: Duration) -> Self {
+        self.lease_wait = Some(wait);
         self
     }
 

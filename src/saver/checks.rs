@@ -194,6 +194,8 @@ const EXCLUDED_KEYS: &[&str] = &[
     "langgraph_node",
     "langgraph_triggers",
     "langgraph_path",
+    // A lease's fencing token addresses the write, it is not metadata.
+    super::lease::LEASE_TOKEN_KEY,
     "langgraph_checkpoint_ns",
 ];
 

@@ -32,7 +32,8 @@ pub enum Error {
         token: Option<u64>,
     },
 
-    /// `renew` or `release` of a lease that is no longer the thread's.
+    /// `renew` or `release` of a lease that is no longer the thread's, or
+    /// a write carrying the token of a lease a newer one replaced.
     #[error("lease {token} of thread {thread_id:?} is stale (live holder: {holder:?})")]
     StaleLease {
         /// The thread.

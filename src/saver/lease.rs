@@ -85,9 +85,14 @@ impl Config {
 ///   that lease's token: the saver checks it in the same transaction as
 ///   the write. A missing, wrong or stale token is [`Error::LeaseHeld`]
 ///   naming thread and holder, and the write changes nothing.
-/// - A thread without a live lease behaves as without leases: every write
-///   succeeds, with or without a token (a token of an expired lease is
-///   ignored), so existing users see no change.
+/// - A write carrying the token of a lease that a newer lease of the
+///   thread replaced is [`Error::StaleLease`] even when no lease is live
+///   (the newer one expired or was released): a runner paused past its
+///   lease cannot write once another runner took the thread. The token of
+///   the thread's newest lease, expired, is accepted.
+/// - A thread without a live lease otherwise behaves as without leases:
+///   every write succeeds, with or without a token, so existing users see
+///   no change.
 /// - Time: expiry is judged by one clock per database. Memory and SQLite
 ///   use the clock of the machine the saver runs on ([`SystemTime::now`]):
 ///   processes sharing one SQLite file share that machine's clock.
@@ -216,22 +221,28 @@ pub(crate) fn check_write(
     now: SystemTime,
     given: Option<u64>,
 ) -> Result<()> {
-    let live = row.filter(|l| l.is_live_at(now));
-    check_live(thread_id, live.map(|l| (l.owner.as_str(), l.token)), given)
+    let row = row.map(|l| (l.owner.as_str(), l.token, l.is_live_at(now)));
+    check_row(thread_id, row, given)
 }
 
-/// As [`check_write`], for a backend that judged liveness itself: `live`
-/// is the owner and token of the thread's live lease.
-pub(crate) fn check_live(
+/// As [`check_write`], for a backend that judged liveness itself: `row`
+/// is the owner and token of the thread's newest lease and whether it is
+/// live.
+pub(crate) fn check_row(
     thread_id: &str,
-    live: Option<(&str, u64)>,
+    row: Option<(&str, u64, bool)>,
     given: Option<u64>,
 ) -> Result<()> {
-    match live {
-        Some((owner, token)) if given != Some(token) => Err(Error::LeaseHeld {
+    match (row, given) {
+        (Some((owner, token, true)), _) if given != Some(token) => Err(Error::LeaseHeld {
             thread_id: thread_id.to_owned(),
             holder: owner.to_owned(),
             token: given,
+        }),
+        (Some((_, newest, false)), Some(given)) if given < newest => Err(Error::StaleLease {
+            thread_id: thread_id.to_owned(),
+            token: given,
+            holder: None,
         }),
         _ => Ok(()),
     }

@@ -332,6 +332,23 @@ impl BaseCheckpointSaver for InMemorySaver {
                 return Ok(());
             }
             let mut threads = self.write();
+            // A leased thread with a checkpoint of these runs is its
+            // runner's: the call is refused, naming the holder.
+            let fence = self.leases();
+            let now = std::time::SystemTime::now();
+            for (thread_id, thread) in threads.iter() {
+                let of_runs = thread.values().any(|ns| {
+                    ns.checkpoints.values().any(|s| {
+                        s.metadata
+                            .run_id
+                            .as_ref()
+                            .is_some_and(|r| run_ids.contains(r))
+                    })
+                });
+                if of_runs {
+                    super::lease::check_write(thread_id, fence.get(thread_id), now, None)?;
+                }
+            }
             for thread in threads.values_mut() {
                 for ns in thread.values_mut() {
                     let before = ns.checkpoints.len();

@@ -88,6 +88,16 @@ impl CheckpointAdmin for InMemorySaver {
 
     fn prune_older_than(&self, thread_ids: &[String], cutoff: SystemTime) -> Result<u64> {
         let mut threads = self.write();
+        // A leased thread is its runner's: refused, naming the holder.
+        let fence = self.leases();
+        for thread_id in thread_ids {
+            crate::saver::lease::check_write(
+                thread_id,
+                fence.get(thread_id),
+                SystemTime::now(),
+                None,
+            )?;
+        }
         let mut removed = 0;
         for thread_id in thread_ids {
             let Some(thread) = threads.get_mut(thread_id) else {

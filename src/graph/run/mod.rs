@@ -44,6 +44,7 @@
 mod command;
 mod execute;
 mod input;
+mod lease;
 mod settings;
 mod step;
 mod supersteps;
@@ -54,6 +55,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+pub(crate) use lease::leased;
 pub(crate) use settings::RunSettings;
 
 use super::algo::{INPUT_NODE, TaskWrites, apply_writes, ordered_writes, state_values};
@@ -123,9 +125,13 @@ impl Run {
         config: &Config,
         sink: Option<EventSink>,
     ) -> Result<RunOutcome, GraphError> {
-        let mut run = Run::load(settings, config, sink).await?;
-        let result = run.drive(input, config).await;
-        run.finish(result).await
+        let leases = settings.leases.clone();
+        leased(leases.as_ref(), config, "invoke", |config| async move {
+            let mut run = Run::load(settings, &config, sink).await?;
+            let result = run.drive(input, &config).await;
+            run.finish(result).await
+        })
+        .await
     }
 
     /// The run of the thread `config` names, at its checkpoint (the latest

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::graph::error::GraphError;
-use crate::graph::options::{CompileOptions, DEFAULT_RECURSION_LIMIT, RunOptions};
+use crate::graph::options::{CompileOptions, DEFAULT_RECURSION_LIMIT, LeaseOptions, RunOptions};
 use crate::graph::persist::{Durability, Saver};
 use crate::graph::spec::GraphSpec;
 use crate::saver::{AsyncSaver, ChannelVersion};
@@ -16,6 +16,8 @@ use crate::saver::{AsyncSaver, ChannelVersion};
 pub(crate) struct RunSettings {
     pub(crate) spec: Arc<GraphSpec>,
     pub(crate) saver: Option<Saver>,
+    /// How runs lease their thread; `None`: they take no lease.
+    pub(crate) leases: Option<LeaseOptions>,
     pub(crate) durability: Durability,
     pub(crate) recursion_limit: usize,
     pub(crate) interrupt_before: Arc<BTreeSet<String>>,
@@ -31,6 +33,7 @@ impl RunSettings {
         RunSettings {
             spec,
             saver: options.saver.map(AsyncSaver::from_arc),
+            leases: options.leases,
             durability: Durability::default(),
             recursion_limit: DEFAULT_RECURSION_LIMIT,
             interrupt_before: Arc::new(options.interrupt_before.into_iter().collect()),
@@ -49,6 +52,9 @@ impl RunSettings {
         }
         if let Some(limit) = options.recursion_limit {
             s.recursion_limit = limit;
+        }
+        if let (Some(wait), Some(leases)) = (options.lease_wait, &mut s.leases) {
+            leases.wait = wait;
         }
         let lists = [
             (

@@ -39,14 +39,16 @@ impl Run {
             ns = %config.ns(),
             checkpoint_id = config.checkpoint_id.as_deref().unwrap_or(""),
         );
-        async {
-            let mut run = Run::load(settings, config, None).await?;
+        let leases = settings.leases.clone();
+        let body = |config: Config| async move {
+            let mut run = Run::load(settings, &config, None).await?;
             let at_latest = config.checkpoint_id.is_none();
             let result = run.update(at_latest, values, as_node).await;
             run.finish(result).await
-        }
-        .instrument(span)
-        .await
+        };
+        super::leased(leases.as_ref(), config, "update_state", body)
+            .instrument(span)
+            .await
     }
 
     /// Applies what is pending (at the latest checkpoint), then `values` as

@@ -141,6 +141,10 @@ impl CheckpointAdmin for PostgresSaver {
     fn prune_older_than(&self, thread_ids: &[String], cutoff: SystemTime) -> Result<u64> {
         let what = format!("prune threads {thread_ids:?} by age");
         self.in_transaction(&what, |tx| {
+            // A leased thread is its runner's: refused, naming the holder.
+            for thread_id in thread_ids {
+                super::lease::check(tx, thread_id, None)?;
+            }
             let rows = tx
                 .query(
                     "SELECT thread_id, checkpoint_ns, checkpoint_id, checkpoint ->> 'ts'

@@ -11,7 +11,7 @@ use postgres::GenericClient;
 
 use super::{PostgresSaver, pg_error};
 use crate::saver::error::{Error, Result};
-use crate::saver::lease::{Lease, ThreadLeases, check_live, check_own};
+use crate::saver::lease::{Lease, ThreadLeases, check_own, check_row};
 
 /// Creates the lease table if missing (idempotent); run under the setup
 /// lock, after LangGraph's migrations.
@@ -28,7 +28,8 @@ pub(super) fn setup(conn: &mut postgres::Client, name: &str) -> Result<()> {
 }
 
 /// Refuses a write to `thread_id` that does not carry the token of its
-/// live lease; run inside the write's transaction.
+/// live lease, or carries a token older than its newest lease's; run
+/// inside the write's transaction.
 pub(super) fn check(
     tx: &mut impl GenericClient,
     thread_id: &str,
@@ -36,19 +37,22 @@ pub(super) fn check(
 ) -> Result<()> {
     let row = tx
         .query_opt(
-            "SELECT owner, token FROM checkpointer_leases \
-             WHERE thread_id = $1 AND expires > now() FOR SHARE",
+            "SELECT owner, token, expires > now() FROM checkpointer_leases \
+             WHERE thread_id = $1 FOR SHARE",
             &[&thread_id],
         )
         .map_err(pg_error(|| {
             format!("check the lease of thread {thread_id:?}")
         }))?;
-    let live = row
-        .map(|r| Ok::<_, Error>((r.get::<_, String>(0), token_of(thread_id, r.get(1))?)))
+    let newest = row
+        .map(|r| {
+            let token = token_of(thread_id, r.get(1))?;
+            Ok::<_, Error>((r.get::<_, String>(0), token, r.get::<_, bool>(2)))
+        })
         .transpose()?;
-    check_live(
+    check_row(
         thread_id,
-        live.as_ref().map(|(o, t)| (o.as_str(), *t)),
+        newest.as_ref().map(|(o, t, live)| (o.as_str(), *t, *live)),
         token,
     )
 }

@@ -460,6 +460,17 @@ impl PostgresSaver {
             }
             let what = format!("delete the checkpoints of runs {run_ids:?}");
             self.in_transaction(&what, |tx| {
+                // A leased thread with a checkpoint of these runs is its
+                // runner's: refused, naming the holder.
+                let threads = tx
+                    .query(
+                        "SELECT DISTINCT thread_id FROM checkpoints WHERE metadata ->> 'run_id' = ANY($1)",
+                        &[&run_ids],
+                    )
+                    .map_err(pg_error(|| what.clone()))?;
+                for row in threads {
+                    lease::check(tx, row.get::<_, &str>(0), None)?;
+                }
                 tx.execute(
                     "WITH gone AS (
                         DELETE FROM checkpoints WHERE metadata ->> 'run_id' = ANY($1)

@@ -349,6 +349,8 @@ impl SqliteSaver {
             let what = || context.clone();
             for thread_id in &threads {
                 let thread_id = thread_id.as_str();
+                // A leased thread is its runner's: refused, naming the holder.
+                super::lease::check(tx, thread_id, None)?;
                 let rows = tx
                     .prepare_cached(ROWS)
                     .and_then(|mut s| {

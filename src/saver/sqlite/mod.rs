@@ -840,6 +840,10 @@ impl SqliteSaver {
                 if threads.is_empty() {
                     return Ok(Stored::Done);
                 }
+                // A leased thread is its runner's: refused, naming the holder.
+                for thread_id in &threads {
+                    lease::check(tx, thread_id, None)?;
+                }
                 execute_all(tx, &sql::DELETE_RUNS, [&arg], what)?;
                 for thread_id in &threads {
                     values::collect_garbage(tx, thread_id)?;
