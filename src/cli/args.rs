@@ -55,6 +55,13 @@ pub(crate) enum Command {
     /// Job progress checkpoints (dcc-mcp-core's `CheckpointStore`): list,
     /// get, save, clear.
     Jobs(super::jobs::JobsArgs),
+    // issue 13: the HTTP service and its API keys.
+    /// Serve the SnapState-compatible HTTP checkpoint API on the database.
+    #[cfg(feature = "server")]
+    Serve(super::serve::ServeArgs),
+    /// The HTTP service's API keys: create, list, revoke.
+    #[cfg(feature = "server")]
+    Keys(super::keys::KeysArgs),
 }
 
 /// `vacuum`.

@@ -31,8 +31,13 @@ mod history;
 mod ids;
 // issue 14: job progress checkpoints.
 mod jobs;
+// issue 13: the HTTP service and its API keys.
+#[cfg(feature = "server")]
+mod keys;
 mod manage;
 mod open;
+#[cfg(feature = "server")]
+mod serve;
 mod show;
 mod status;
 mod table;
@@ -66,6 +71,11 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Completions(_) => Ok(()),
         // issue 14: job progress checkpoints.
         Command::Jobs(args) => jobs::jobs(path, args),
+        // issue 13: the HTTP service and its API keys.
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve::serve_command(path, args),
+        #[cfg(feature = "server")]
+        Command::Keys(args) => keys::keys(path, args),
     }
 }
 
