@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::args::JsonFlag;
 use super::error::{CliError, CliResult};
-use super::open;
+use super::serve::open_service_db;
 use super::table::print_json;
 
 /// `keys`.
@@ -57,7 +57,7 @@ fn failed(what: &str) -> impl FnOnce(checkpointer::server::ApiError) -> CliError
 
 /// `keys …`.
 pub(crate) fn keys(path: &Path, args: &KeysArgs) -> CliResult<()> {
-    let service = Service::new(open::open_or_create(path)?, ServiceOptions::default());
+    let service = Service::new(open_service_db(path)?, ServiceOptions::default());
     match &args.command {
         KeysCommand::Create {
             label,

@@ -6,12 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use checkpointer::server::{Service, ServiceOptions, serve};
-use checkpointer::{CheckpointAdmin, SqliteOptions, SqliteSaver};
+use checkpointer::server::{Service, ServiceOptions, ServiceSaver, serve};
+use checkpointer::{SqliteOptions, SqliteSaver};
 use clap::Args;
 
 use super::error::{CliError, CliResult};
-use super::open;
 
 /// `serve`.
 #[derive(Debug, Args)]
@@ -63,16 +62,30 @@ fn is_postgres_url(path: &Path) -> bool {
         .is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
 }
 
-/// The database, created if missing; SQLite with its default pool (the
+/// The database, created if missing, with the pool's default size (the
 /// service has many requests at once, unlike the other commands).
-fn open_service_db(path: &Path) -> CliResult<Arc<dyn CheckpointAdmin>> {
+pub(crate) fn open_service_db(path: &Path) -> CliResult<Arc<dyn ServiceSaver>> {
     if is_postgres_url(path) {
-        return open::open_or_create(path);
+        return open_postgres(path);
     }
     Ok(Arc::new(SqliteSaver::open_with(
         path,
         SqliteOptions::new(),
     )?))
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(url: &Path) -> CliResult<Arc<dyn ServiceSaver>> {
+    let url = url.to_string_lossy();
+    let options = checkpointer::PostgresOptions::new();
+    Ok(Arc::new(checkpointer::PostgresSaver::open_with(
+        &url, options,
+    )?))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_url: &Path) -> CliResult<Arc<dyn ServiceSaver>> {
+    Err(CliError::NoPostgres)
 }
 
 fn server_error(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {

@@ -16,10 +16,10 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use checkpointer::server::{Service, ServiceOptions};
-//! use checkpointer::{CheckpointAdmin, SqliteSaver};
+//! use checkpointer::SqliteSaver;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let saver: Arc<dyn CheckpointAdmin> = Arc::new(SqliteSaver::open("checkpoints.db")?);
+//! let saver = Arc::new(SqliteSaver::open("checkpoints.db")?);
 //! let service = Service::new(saver, ServiceOptions::default());
 //! let key = service.create_key(checkpointer::server::DEFAULT_ACCOUNT, Some("ci"))?;
 //! println!("export SNAPSTATE_API_KEY={}", key.api_key);
@@ -48,7 +48,7 @@ pub use error::{ApiError, ApiResult};
 pub use memory_store::{MemoryServiceStore, MemoryTables};
 pub use rate_limit::RateLimiter;
 pub use saver_store::{SERVICE_THREAD_PREFIX, SaverServiceStore, SaverTables};
-pub use service::{MintedKey, Service, ServiceOptions, serve};
+pub use service::{MintedKey, Service, ServiceOptions, ServiceSaver, serve};
 pub use store::{
     Account, Agent, AgentPut, ApiKeyRecord, RecordTables, ServiceStore, StoreError, StoreResult,
     TableStore, Webhook,

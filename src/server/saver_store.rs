@@ -1,23 +1,27 @@
 //! [`RecordTables`] in any checkpoint saver: each table is a reserved
 //! thread, each change a new checkpoint of it.
 //!
-//! Why a saver and not tables of its own: the service already runs on
-//! `Arc<dyn CheckpointAdmin>`, SQLite or PostgreSQL, and its records are a
-//! few small tables written rarely (a key minted, an agent registered).
-//! Keeping them as threads gives both backends (and any later one) the
-//! service's records with no schema, migration or SQL to keep twice, and
-//! a history of every change for free (`checkpointer history
-//! '~~service~keys'`). The cost is a whole table rewritten per change,
-//! which is right for tens of rows and wrong for millions.
+//! Why a saver and not tables of its own: the service already runs on a
+//! checkpoint saver, SQLite or PostgreSQL, and its records are a few small
+//! tables written rarely (a key minted, an agent registered). Keeping them
+//! as threads gives both backends (and any later one) the service's
+//! records with no schema, migration or SQL to keep twice, and a history
+//! of every change for free (`checkpointer history '~~service~keys'`).
+//! A change holds the table's thread lease ([`ThreadLeases`]) from its
+//! read to its write, so writers in different processes (the service and
+//! `checkpointer keys`) never lose each other's changes. The cost is a
+//! whole table rewritten per change, which is right for tens of rows and
+//! wrong for millions.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::store::{RecordTables, StoreError, StoreResult, TableStore};
 use crate::saver::{
-    BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource,
-    CheckpointTuple, Config,
+    ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource, CheckpointTuple, Config,
+    Lease, ThreadLeases,
 };
 
 /// The prefix of the service's reserved threads. No workflow maps to a
@@ -26,22 +30,25 @@ pub const SERVICE_THREAD_PREFIX: &str = "~~service~";
 
 const ROWS: &str = "rows";
 
-/// How often a change is tried again when other processes keep writing
-/// the same table.
-const ATTEMPTS: usize = 32;
+/// How long a writer waits for a table's lease before giving up.
+const LEASE_WAIT: Duration = Duration::from_secs(10);
 
-/// Tables kept in a checkpoint saver, safe to share between processes:
-/// a change is written as a successor of the checkpoint it read, then
-/// checked to be in the newest checkpoint's ancestry; if another process
-/// wrote in between, the change runs again on what is there.
+/// How long a lease lives if its holder dies mid-change.
+const LEASE_TTL: Duration = Duration::from_secs(10);
+
+/// Tables kept in a checkpoint saver with thread leases (every saver of
+/// this crate has them), safe to share between processes.
 pub struct SaverTables {
-    saver: Arc<dyn BaseCheckpointSaver>,
+    saver: Arc<dyn ThreadLeases>,
+    owner: String,
     writing: Mutex<()>,
 }
 
 impl std::fmt::Debug for SaverTables {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SaverTables").finish_non_exhaustive()
+        f.debug_struct("SaverTables")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -51,9 +58,15 @@ pub type SaverServiceStore = TableStore<SaverTables>;
 
 impl SaverServiceStore {
     /// The service's records in `saver`.
-    pub fn in_saver(saver: Arc<dyn BaseCheckpointSaver>) -> Self {
+    pub fn in_saver(saver: Arc<dyn ThreadLeases>) -> Self {
+        let owner = format!(
+            "checkpointer-service-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        );
         TableStore::new(SaverTables {
             saver,
+            owner,
             writing: Mutex::new(()),
         })
     }
@@ -93,27 +106,22 @@ impl SaverTables {
             .map_err(storage("read", table))
     }
 
-    /// Whether checkpoint `ours` is the newest of the table's thread or an
-    /// ancestor of it.
-    fn landed(&self, table: &str, ours: &str) -> StoreResult<bool> {
-        let mut at = self.latest(table)?;
-        while let Some(tuple) = at {
-            let id = tuple.checkpoint.id.as_str();
-            if id == ours {
-                return Ok(true);
+    /// The table's lease, waiting (a few milliseconds at a time) while
+    /// another writer holds it.
+    fn acquire(&self, table: &str) -> StoreResult<Lease> {
+        let started = Instant::now();
+        loop {
+            match self.saver.acquire(&thread(table), &self.owner, LEASE_TTL) {
+                Ok(lease) => return Ok(lease),
+                Err(crate::Error::LeaseHeld { .. }) if started.elapsed() < LEASE_WAIT => {
+                    std::thread::sleep(Duration::from_millis(2 + fastrand::u64(..8)));
+                }
+                Err(crate::Error::LeaseHeld { .. }) => {
+                    return Err(StoreError::Busy(table.to_owned()));
+                }
+                Err(e) => return Err(storage("lease", table)(e)),
             }
-            if id < ours {
-                return Ok(false);
-            }
-            at = match tuple.parent_config {
-                Some(parent) => self
-                    .saver
-                    .get_tuple(&parent)
-                    .map_err(storage("read", table))?,
-                None => None,
-            };
         }
-        Ok(false)
     }
 
     fn write(
@@ -121,11 +129,13 @@ impl SaverTables {
         table: &str,
         base: Option<&CheckpointTuple>,
         rows: Vec<Value>,
-    ) -> StoreResult<String> {
+        token: u64,
+    ) -> StoreResult<()> {
         let (config, step) = match base {
             Some(t) => (t.config.clone(), t.metadata.step + 1),
             None => (Config::thread(thread(table)), 0),
         };
+        let config = config.with_lease_token(token);
         let previous = base.and_then(|t| t.checkpoint.channel_versions.get(ROWS));
         let version = self.saver.get_next_version(previous);
         let checkpoint = match base {
@@ -140,7 +150,7 @@ impl SaverTables {
         self.saver
             .put(&config, &checkpoint, &metadata, &versions)
             .map_err(storage("write", table))?;
-        Ok(checkpoint.id)
+        Ok(())
     }
 }
 
@@ -158,15 +168,16 @@ impl RecordTables for SaverTables {
             .writing
             .lock()
             .map_err(|_| StoreError::Busy(table.to_owned()))?;
-        for _ in 0..ATTEMPTS {
+        let lease = self.acquire(table)?;
+        let changed = (|| {
             let base = self.latest(table)?;
             let mut rows = rows_of(table, base.as_ref())?;
             change(&mut rows)?;
-            let ours = self.write(table, base.as_ref(), rows)?;
-            if self.landed(table, &ours)? {
-                return Ok(());
-            }
+            self.write(table, base.as_ref(), rows, lease.token)
+        })();
+        if let Err(e) = self.saver.release(&lease) {
+            tracing::warn!(table, error = %e, "service table lease not released; it expires on its own");
         }
-        Err(StoreError::Busy(table.to_owned()))
+        changed
     }
 }

@@ -10,7 +10,14 @@ use super::saver_store::SaverServiceStore;
 use super::store::{Account, ApiKeyRecord, ServiceStore};
 use super::webhooks::{DeliveryOptions, WebhookSender};
 use super::workflows::{DEFAULT_ACCOUNT, WorkflowLocks, iso_millis, workflow_of};
-use crate::saver::CheckpointAdmin;
+use crate::saver::{CheckpointAdmin, ThreadLeases};
+
+/// What the service runs on: a saver with the admin calls and thread
+/// leases ([`SqliteSaver`](crate::SqliteSaver), `PostgresSaver`,
+/// [`InMemorySaver`](crate::InMemorySaver)).
+pub trait ServiceSaver: CheckpointAdmin + ThreadLeases {}
+
+impl<T: CheckpointAdmin + ThreadLeases + ?Sized> ServiceSaver for T {}
 
 /// How the service behaves; SnapState's defaults.
 #[derive(Clone, Debug)]
@@ -85,8 +92,9 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     /// The service on `saver`, its records in the same saver.
-    pub fn new(saver: Arc<dyn CheckpointAdmin>, options: ServiceOptions) -> Arc<Service> {
-        let store: Arc<dyn ServiceStore> = Arc::new(SaverServiceStore::in_saver(saver.clone()));
+    pub fn new(saver: Arc<dyn ServiceSaver>, options: ServiceOptions) -> Arc<Service> {
+        let leases: Arc<dyn ThreadLeases> = saver.clone();
+        let store: Arc<dyn ServiceStore> = Arc::new(SaverServiceStore::in_saver(leases));
         Service::with_store(saver, store, options)
     }
 

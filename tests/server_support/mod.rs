@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
+use checkpointer::SqliteSaver;
 use checkpointer::server::{DeliveryOptions, Service, ServiceOptions, serve};
-use checkpointer::{CheckpointAdmin, SqliteSaver};
 use tokio::sync::mpsc;
 
 pub struct TestServer {
@@ -33,8 +33,7 @@ pub fn options() -> ServiceOptions {
 
 pub async fn start(options: ServiceOptions) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
-    let saver: Arc<dyn CheckpointAdmin> =
-        Arc::new(SqliteSaver::open(dir.path().join("service.db")).expect("open SQLite"));
+    let saver = Arc::new(SqliteSaver::open(dir.path().join("service.db")).expect("open SQLite"));
     let service = Service::new(saver, options);
     let key = service
         .create_key("default", Some("test"))
