@@ -6,6 +6,9 @@
 
 mod server_support;
 
+#[cfg(feature = "postgres")]
+mod pg_support;
+
 use std::time::Duration;
 
 use checkpointer::server::ServiceOptions;
@@ -26,18 +29,61 @@ fn python(test: &str) -> Option<String> {
     }
 }
 
+fn limited() -> ServiceOptions {
+    ServiceOptions {
+        rate_limit_max: 1,
+        rate_limit_window: Duration::from_secs(1),
+        ..options()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_real_sdk_works_against_the_service() {
     let Some(python) = python("the_real_sdk_works_against_the_service") else {
         return;
     };
     let server = start(options()).await;
-    let limited = start(ServiceOptions {
-        rate_limit_max: 1,
-        rate_limit_window: Duration::from_secs(1),
-        ..options()
-    })
-    .await;
+    let limited = start(limited()).await;
+    run_script(python, &server, &limited).await;
+}
+
+/// The same, on PostgreSQL.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_sdk_works_against_the_service_on_postgres() {
+    let test = "the_real_sdk_works_against_the_service_on_postgres";
+    let (Some(python), Some(url)) = (python(test), pg_support::server_url(test)) else {
+        return;
+    };
+    let schemas = [pg_support::Schema::new(&url), pg_support::Schema::new(&url)];
+    let open = |schema: &pg_support::Schema| {
+        let url = schema.url();
+        std::thread::spawn(move || {
+            checkpointer::PostgresSaver::open(&url).expect("open PostgreSQL")
+        })
+        .join()
+        .expect("open on a plain thread")
+    };
+    let dir = || tempfile::tempdir().expect("temp dir");
+    let server =
+        server_support::start_on(std::sync::Arc::new(open(&schemas[0])), options(), dir()).await;
+    let limited =
+        server_support::start_on(std::sync::Arc::new(open(&schemas[1])), limited(), dir()).await;
+    run_script(python, &server, &limited).await;
+    // The workflows are threads of that database.
+    let saver = server.service.saver().clone();
+    let history = tokio::task::spawn_blocking(move || saver.checkpoint_summaries("sdk-sync", None))
+        .await
+        .expect("join")
+        .expect("history");
+    assert_eq!(history.len(), 7);
+}
+
+async fn run_script(
+    python: String,
+    server: &server_support::TestServer,
+    limited: &server_support::TestServer,
+) {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/snapstate_client.py"

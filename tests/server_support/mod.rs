@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use checkpointer::SqliteSaver;
-use checkpointer::server::{DeliveryOptions, Service, ServiceOptions, serve};
+use checkpointer::server::{DeliveryOptions, Service, ServiceOptions, ServiceSaver, serve};
 use tokio::sync::mpsc;
 
 pub struct TestServer {
@@ -34,6 +34,15 @@ pub fn options() -> ServiceOptions {
 pub async fn start(options: ServiceOptions) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
     let saver = Arc::new(SqliteSaver::open(dir.path().join("service.db")).expect("open SQLite"));
+    start_on(saver, options, dir).await
+}
+
+/// The service on `saver` (`dir` is kept as long as the server).
+pub async fn start_on(
+    saver: Arc<dyn ServiceSaver>,
+    options: ServiceOptions,
+    dir: tempfile::TempDir,
+) -> TestServer {
     let service = Service::new(saver, options);
     let key = service
         .create_key("default", Some("test"))
