@@ -13,6 +13,16 @@ use checkpointer::server::{ServiceOptions, sweep_expired};
 use serde_json::{Value, json};
 use server_support::{options, receiver, start};
 
+/// Sends a request; its status.
+async fn status_of(request: reqwest::RequestBuilder) -> u16 {
+    request.send().await.expect("send").status().as_u16()
+}
+
+/// Sends a request; its status and JSON body.
+async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
+    status_json(request.send().await.expect("send")).await
+}
+
 async fn status_json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");
@@ -68,14 +78,7 @@ async fn save_gives_golden_etags_sizes_ids_and_diffs() {
         (11, json!({"a":2,"b":{"c":[1]},"e":{"f":null},"g":[]})),
     ] {
         let body = json!({"workflow_id": "d", "step": step, "state": state});
-        let (_, answer) = status_json(
-            s.post("/checkpoints", &s.key)
-                .json(&body)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await;
+        let (_, answer) = call(s.post("/checkpoints", &s.key).json(&body)).await;
         if step == 11 {
             assert_eq!(
                 answer["diff_from_previous"],
@@ -100,21 +103,15 @@ async fn save_gives_golden_etags_sizes_ids_and_diffs() {
 async fn if_match_per_step_and_per_workflow() {
     let s = start(options()).await;
     let save = |step: u64, state: Value| json!({"workflow_id": "w", "step": step, "state": state});
-    let (_, first) = status_json(
+    let (_, first) = call(
         s.post("/checkpoints", &s.key)
-            .json(&save(1, json!({"n": 1})))
-            .send()
-            .await
-            .expect("send"),
+            .json(&save(1, json!({"n": 1}))),
     )
     .await;
     let etag = first["etag"].as_str().expect("etag").to_owned();
-    let (status, dup) = status_json(
+    let (status, dup) = call(
         s.post("/checkpoints", &s.key)
-            .json(&save(1, json!({"n": 2})))
-            .send()
-            .await
-            .expect("send"),
+            .json(&save(1, json!({"n": 2}))),
     )
     .await;
     assert_eq!((status, code(&dup)), (409, "CONFLICT"));
@@ -126,13 +123,10 @@ async fn if_match_per_step_and_per_workflow() {
         dup["existing"],
         json!({"checkpoint_id": "cp_w_001", "etag": etag})
     );
-    let (status, same) = status_json(
+    let (status, same) = call(
         s.post("/checkpoints", &s.key)
             .header("if-match", &etag)
-            .json(&save(1, json!({"n": 3})))
-            .send()
-            .await
-            .expect("send"),
+            .json(&save(1, json!({"n": 3}))),
     )
     .await;
     assert_eq!(
@@ -140,13 +134,10 @@ async fn if_match_per_step_and_per_workflow() {
         (201, Some(etag.as_str())),
         "idempotent: the stored record"
     );
-    let (status, bad) = status_json(
+    let (status, bad) = call(
         s.post("/checkpoints", &s.key)
             .header("if-match", "\"x\"")
-            .json(&save(1, json!({})))
-            .send()
-            .await
-            .expect("send"),
+            .json(&save(1, json!({}))),
     )
     .await;
     assert_eq!(
@@ -154,13 +145,10 @@ async fn if_match_per_step_and_per_workflow() {
         (409, Some("ETag mismatch — checkpoint was modified"))
     );
     // SnapState ignores If-Match on a new step; the workflow scope checks it.
-    let (status, _) = status_json(
+    let (status, _) = call(
         s.post("/checkpoints", &s.key)
             .header("if-match", "\"stale\"")
-            .json(&save(2, json!({"n": 2})))
-            .send()
-            .await
-            .expect("send"),
+            .json(&save(2, json!({"n": 2}))),
     )
     .await;
     assert_eq!(status, 201);
@@ -170,20 +158,14 @@ async fn if_match_per_step_and_per_workflow() {
             .header("x-if-match-scope", "workflow")
             .json(&save(step, json!({"n": step})))
     };
-    let (status, stale) = status_json(scoped(&etag, 3).send().await.expect("send")).await;
+    let (status, stale) = call(scoped(&etag, 3)).await;
     assert_eq!((status, code(&stale)), (412, "PRECONDITION_FAILED"));
-    let (_, resume) = status_json(
-        s.get("/workflows/w/resume", &s.key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (_, resume) = call(s.get("/workflows/w/resume", &s.key)).await;
     let latest = resume["latest_checkpoint"]["etag"]
         .as_str()
         .expect("resume has the etag")
         .to_owned();
-    let (status, _) = status_json(scoped(&latest, 3).send().await.expect("send")).await;
+    let (status, _) = call(scoped(&latest, 3)).await;
     assert_eq!(status, 201);
 }
 
@@ -193,46 +175,23 @@ async fn get_resume_and_replay() {
     for step in 1..=5 {
         let body = json!({"workflow_id": "r", "step": step, "state": {"step": step}, "label": format!("s{step}"), "agent_id": "a1", "metadata": {"m": step}});
         assert_eq!(
-            s.post("/checkpoints", &s.key)
-                .json(&body)
-                .send()
-                .await
-                .expect("send")
-                .status(),
+            status_of(s.post("/checkpoints", &s.key).json(&body)).await,
             201
         );
     }
-    let (status, cp) = status_json(
-        s.get("/checkpoints/cp_r_003", &s.key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, cp) = call(s.get("/checkpoints/cp_r_003", &s.key)).await;
     assert_eq!(status, 200);
     assert_eq!(
         (cp["label"].as_str(), &cp["metadata"]),
         (Some("s3"), &json!({"m": 3, "agent_id": "a1"}))
     );
     assert!(cp["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')));
-    let (status, missing) = status_json(
-        s.get("/checkpoints/cp_r_009", &s.key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, missing) = call(s.get("/checkpoints/cp_r_009", &s.key)).await;
     assert_eq!(
         (status, missing["error"]["message"].as_str()),
         (404, Some("Checkpoint cp_r_009 not found"))
     );
-    let (_, resume) = status_json(
-        s.get("/workflows/r/resume", &s.key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (_, resume) = call(s.get("/workflows/r/resume", &s.key)).await;
     assert_eq!(
         (
             resume["total_checkpoints"].as_u64(),
@@ -240,24 +199,12 @@ async fn get_resume_and_replay() {
         ),
         (Some(5), Some(5))
     );
-    let (status, none) = status_json(
-        s.get("/workflows/nope/resume", &s.key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, none) = call(s.get("/workflows/nope/resume", &s.key)).await;
     assert_eq!(
         (status, none["error"]["message"].as_str()),
         (404, Some("No checkpoints found for workflow nope"))
     );
-    let (_, page) = status_json(
-        s.get("/workflows/r/replay?from_step=2&to_step=5&limit=2", &s.key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (_, page) = call(s.get("/workflows/r/replay?from_step=2&to_step=5&limit=2", &s.key)).await;
     let steps: Vec<u64> = page["checkpoints"]
         .as_array()
         .expect("list")
@@ -268,24 +215,12 @@ async fn get_resume_and_replay() {
         (steps, page["total"].as_u64(), page["has_more"].as_bool()),
         (vec![2, 3], Some(2), Some(true))
     );
-    let (_, rest) = status_json(
-        s.get("/workflows/r/replay?from_step=4", &s.key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (_, rest) = call(s.get("/workflows/r/replay?from_step=4", &s.key)).await;
     assert_eq!(
         (rest["total"].as_u64(), rest["has_more"].as_bool()),
         (Some(2), Some(false))
     );
-    let (status, empty) = status_json(
-        s.get("/workflows/unknown/replay", &s.key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, empty) = call(s.get("/workflows/unknown/replay", &s.key)).await;
     assert_eq!((status, empty["total"].as_u64()), (200, Some(0)));
     for bad in [
         "limit=0",
@@ -294,13 +229,7 @@ async fn get_resume_and_replay() {
         "from_step=x",
         "other=1",
     ] {
-        let (status, body) = status_json(
-            s.get(&format!("/workflows/r/replay?{bad}"), &s.key)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await;
+        let (status, body) = call(s.get(&format!("/workflows/r/replay?{bad}"), &s.key)).await;
         assert_eq!((status, code(&body)), (400, "FST_ERR_VALIDATION"), "{bad}");
     }
 }
@@ -326,7 +255,7 @@ async fn auth_envelopes_revocation_and_accounts() {
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
-        let (status, body) = status_json(request.send().await.expect("send")).await;
+        let (status, body) = call(request).await;
         assert_eq!(
             (status, code(&body), body["error"]["message"].as_str()),
             (401, "UNAUTHORIZED", Some(message))
@@ -334,21 +263,11 @@ async fn auth_envelopes_revocation_and_accounts() {
     }
     let minted = s.service.create_key("default", None).expect("key");
     assert_eq!(
-        s.get("/workflows/x/replay", &minted.api_key)
-            .send()
-            .await
-            .expect("send")
-            .status(),
+        status_of(s.get("/workflows/x/replay", &minted.api_key)).await,
         200
     );
     assert!(s.service.revoke_key(&minted.record.id).expect("revoke"));
-    let (status, body) = status_json(
-        s.get("/workflows/x/replay", &minted.api_key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, body) = call(s.get("/workflows/x/replay", &minted.api_key)).await;
     assert_eq!(
         (status, body["error"]["message"].as_str()),
         (401, Some("API key has been revoked"))
@@ -359,37 +278,19 @@ async fn auth_envelopes_revocation_and_accounts() {
     let other_key = s.service.create_key(&other.id, None).expect("key").api_key;
     let body = json!({"workflow_id": "shared-name", "step": 1, "state": {"owner": "default"}});
     assert_eq!(
-        s.post("/checkpoints", &s.key)
-            .json(&body)
-            .send()
-            .await
-            .expect("send")
-            .status(),
+        status_of(s.post("/checkpoints", &s.key).json(&body)).await,
         201
     );
     assert_eq!(
-        s.get("/workflows/shared-name/resume", &other_key)
-            .send()
-            .await
-            .expect("send")
-            .status(),
+        status_of(s.get("/workflows/shared-name/resume", &other_key)).await,
         404
     );
     assert_eq!(
-        s.get("/checkpoints/cp_shared-name_001", &other_key)
-            .send()
-            .await
-            .expect("send")
-            .status(),
+        status_of(s.get("/checkpoints/cp_shared-name_001", &other_key)).await,
         404
     );
     assert_eq!(
-        s.post("/checkpoints", &other_key)
-            .json(&body)
-            .send()
-            .await
-            .expect("send")
-            .status(),
+        status_of(s.post("/checkpoints", &other_key).json(&body)).await,
         201,
         "its own workflow of that name"
     );
@@ -399,13 +300,7 @@ async fn auth_envelopes_revocation_and_accounts() {
         .store()
         .set_account_active(&other.id, false)
         .expect("deactivate");
-    let (status, body) = status_json(
-        s.get("/workflows/shared-name/resume", &other_key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, body) = call(s.get("/workflows/shared-name/resume", &other_key)).await;
     assert_eq!((status, code(&body)), (403, "FORBIDDEN"));
 }
 
@@ -418,45 +313,22 @@ async fn admin_routes_mint_and_revoke_keys() {
             .bearer_auth(secret)
             .header("content-type", "application/json")
     };
-    let (status, _) = status_json(
-        admin("/admin/accounts", "wrong")
-            .body("{}")
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, _) = call(admin("/admin/accounts", "wrong").body("{}")).await;
     assert_eq!(status, 401);
-    let (status, account) = status_json(
-        admin("/admin/accounts", "test-admin-secret")
-            .json(&json!({"name": "team"}))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, account) =
+        call(admin("/admin/accounts", "test-admin-secret").json(&json!({"name": "team"}))).await;
     assert_eq!(status, 201);
     let id = account["id"].as_str().expect("id");
-    let (status, key) = status_json(
+    let (status, key) = call(
         admin(&format!("/admin/accounts/{id}/keys"), "test-admin-secret")
-            .json(&json!({"label": "ci"}))
-            .send()
-            .await
-            .expect("send"),
+            .json(&json!({"label": "ci"})),
     )
     .await;
     assert_eq!(status, 201);
     let api_key = key["api_key"].as_str().expect("key");
     assert!(api_key.starts_with("snp_") && api_key.len() == 36);
     assert_eq!(key["key_prefix"].as_str(), api_key.get(..12));
-    assert_eq!(
-        s.get("/workflows/a/replay", api_key)
-            .send()
-            .await
-            .expect("send")
-            .status(),
-        200
-    );
+    assert_eq!(status_of(s.get("/workflows/a/replay", api_key)).await, 200);
     let revoke = s
         .client()
         .delete(format!(
@@ -467,32 +339,19 @@ async fn admin_routes_mint_and_revoke_keys() {
         .bearer_auth("test-admin-secret");
     assert_eq!(revoke.send().await.expect("send").status(), 204);
     assert_eq!(
-        s.get("/workflows/a/replay", api_key)
-            .send()
-            .await
-            .expect("send")
-            .status(),
+        status_of(s.get("/workflows/a/replay", api_key)).await,
         401,
         "at once"
     );
-    let (status, _) = status_json(
-        admin("/admin/accounts/nobody/keys", "test-admin-secret")
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, _) = call(admin("/admin/accounts/nobody/keys", "test-admin-secret")).await;
     assert_eq!(status, 404);
     let off = start(ServiceOptions::default()).await;
-    let (status, body) = status_json(
+    let (status, body) = call(
         off.client()
             .post(format!("{}/admin/accounts", off.url))
             .bearer_auth("x")
             .body("{}")
-            .header("content-type", "application/json")
-            .send()
-            .await
-            .expect("send"),
+            .header("content-type", "application/json"),
     )
     .await;
     assert_eq!((status, code(&body)), (403, "FORBIDDEN"));
@@ -508,14 +367,7 @@ async fn limits_state_size_body_size_and_rate() {
     .await;
     let big = "x".repeat(1_048_576);
     let body = json!({"workflow_id": "big", "step": 1, "state": {"s": big}});
-    let (status, envelope) = status_json(
-        s.post("/checkpoints", &s.key)
-            .json(&body)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, envelope) = call(s.post("/checkpoints", &s.key).json(&body)).await;
     assert_eq!(
         (status, &envelope),
         (
@@ -527,14 +379,7 @@ async fn limits_state_size_body_size_and_rate() {
         r#"{{"workflow_id":"big","step":1,"state":{{"s":"{}"}}}}"#,
         "y".repeat(9 * 1_048_576)
     );
-    let (status, envelope) = status_json(
-        s.post("/checkpoints", &s.key)
-            .body(huge)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, envelope) = call(s.post("/checkpoints", &s.key).body(huge)).await;
     assert_eq!(
         (status, code(&envelope)),
         (413, "FST_ERR_CTP_BODY_TOO_LARGE")
@@ -542,22 +387,9 @@ async fn limits_state_size_body_size_and_rate() {
     // The state over the limit counted (the body over the body limit was
     // refused before its key was read); two more fill the window.
     for _ in 0..2 {
-        assert_eq!(
-            s.get("/workflows/big/replay", &s.key)
-                .send()
-                .await
-                .expect("send")
-                .status(),
-            200
-        );
+        assert_eq!(status_of(s.get("/workflows/big/replay", &s.key)).await, 200);
     }
-    let (status, envelope) = status_json(
-        s.get("/workflows/big/replay", &s.key)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, envelope) = call(s.get("/workflows/big/replay", &s.key)).await;
     assert_eq!((status, code(&envelope)), (429, "RATE_LIMITED"));
     let response = s
         .get("/workflows/big/replay", &s.key)
@@ -570,14 +402,7 @@ async fn limits_state_size_body_size_and_rate() {
         "refused requests count too"
     );
     // /agents is not limited.
-    assert_eq!(
-        s.get("/agents", &s.key)
-            .send()
-            .await
-            .expect("send")
-            .status(),
-        200
-    );
+    assert_eq!(status_of(s.get("/agents", &s.key)).await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -644,14 +469,7 @@ async fn hostile_inputs_get_a_4xx_envelope() {
         (deep_state, "deep nesting"),
     ];
     for (body, what) in bodies {
-        let (status, envelope) = status_json(
-            s.post("/checkpoints", &s.key)
-                .body(body)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await;
+        let (status, envelope) = call(s.post("/checkpoints", &s.key).body(body)).await;
         assert!((400..500).contains(&status), "{what}: {status} {envelope}");
         assert!(!code(&envelope).is_empty(), "{what}: {envelope}");
     }
@@ -667,7 +485,7 @@ async fn hostile_inputs_get_a_4xx_envelope() {
         .post(format!("{}/checkpoints", s.url))
         .bearer_auth(&s.key)
         .header("content-type", "text/plain");
-    let (status, _) = status_json(plain.body("{}").send().await.expect("send")).await;
+    let (status, _) = call(plain.body("{}")).await;
     assert_eq!(status, 415);
     for path in [
         "/workflows/a/b/resume",
@@ -681,27 +499,15 @@ async fn hostile_inputs_get_a_4xx_envelope() {
         "/checkpoints/..%2F..%2Fetc",
         "/agents/%00",
     ] {
-        let (status, envelope) = status_json(s.get(path, &s.key).send().await.expect("send")).await;
+        let (status, envelope) = call(s.get(path, &s.key)).await;
         assert!((400..500).contains(&status), "{path}: {status} {envelope}");
         assert!(!code(&envelope).is_empty(), "{path}");
     }
-    let (status, envelope) = status_json(
-        s.client()
-            .delete(format!("{}/checkpoints", s.url))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, envelope) = call(s.client().delete(format!("{}/checkpoints", s.url))).await;
     assert_eq!((status, code(&envelope)), (405, "METHOD_NOT_ALLOWED"));
     // The server is still there and well.
     assert_eq!(
-        s.client()
-            .get(format!("{}/health", s.url))
-            .send()
-            .await
-            .expect("send")
-            .status(),
+        status_of(s.client().get(format!("{}/health", s.url))).await,
         200
     );
 }
@@ -710,14 +516,7 @@ async fn hostile_inputs_get_a_4xx_envelope() {
 async fn agents_routes() {
     let s = start(options()).await;
     let agent = json!({"agent_id": "researcher-1", "name": "  Researcher  ", "capabilities": ["search"], "metadata": {"model": "m"}});
-    let (status, row) = status_json(
-        s.post("/agents", &s.key)
-            .json(&agent)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, row) = call(s.post("/agents", &s.key).json(&agent)).await;
     assert_eq!(status, 201);
     assert_eq!(
         (
@@ -727,12 +526,9 @@ async fn agents_routes() {
         ),
         (Some(1), Some("Researcher"), &Value::Null)
     );
-    let (_, again) = status_json(
+    let (_, again) = call(
         s.post("/agents", &s.key)
-            .json(&json!({"agent_id": "researcher-1", "name": "R2"}))
-            .send()
-            .await
-            .expect("send"),
+            .json(&json!({"agent_id": "researcher-1", "name": "R2"})),
     )
     .await;
     assert_eq!(
@@ -740,21 +536,14 @@ async fn agents_routes() {
         (Some(1), &json!([])),
         "upsert replaces the fields"
     );
-    let (_, list) = status_json(s.get("/agents", &s.key).send().await.expect("send")).await;
+    let (_, list) = call(s.get("/agents", &s.key)).await;
     assert_eq!(list["agents"].as_array().map(Vec::len), Some(1));
     let patch = s
         .client()
         .patch(format!("{}/agents/researcher-1", s.url))
         .bearer_auth(&s.key)
         .header("content-type", "application/json");
-    let (status, patched) = status_json(
-        patch
-            .json(&json!({"description": "finds"}))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, patched) = call(patch.json(&json!({"description": "finds"}))).await;
     assert_eq!(
         (
             status,
@@ -769,7 +558,7 @@ async fn agents_routes() {
         .bearer_auth(&s.key)
         .header("content-type", "application/json")
         .body("{}");
-    let (status, body) = status_json(empty.send().await.expect("send")).await;
+    let (status, body) = call(empty).await;
     assert_eq!(
         (status, body["error"]["message"].as_str()),
         (400, Some("No updatable fields provided"))
@@ -780,18 +569,10 @@ async fn agents_routes() {
         json!({"agent_id": 5}),
         json!({"agent_id": "ok", "x": 1}),
     ] {
-        let (status, body) = status_json(
-            s.post("/agents", &s.key)
-                .json(&bad)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await;
+        let (status, body) = call(s.post("/agents", &s.key).json(&bad)).await;
         assert_eq!((status, code(&body)), (400, "VALIDATION_ERROR"), "{bad}");
     }
-    let (status, body) =
-        status_json(s.get("/agents/ghost", &s.key).send().await.expect("send")).await;
+    let (status, body) = call(s.get("/agents/ghost", &s.key)).await;
     assert_eq!(
         (status, code(&body), body["error"]["message"].as_str()),
         (404, "AGENT_NOT_FOUND", Some("Agent 'ghost' not found"))
@@ -837,14 +618,7 @@ async fn webhooks_are_signed_retried_and_cover_resume_and_expiry() {
     let s = start(options()).await;
     let (url, mut rx) = receiver(1).await;
     let hook = json!({"url": url, "events": ["checkpoint.saved", "workflow.resumed", "workflow.expired"], "secret": "s3cret"});
-    let (status, registered) = status_json(
-        s.post("/webhooks", &s.key)
-            .json(&hook)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, registered) = call(s.post("/webhooks", &s.key).json(&hook)).await;
     assert_eq!(status, 201);
     let id = registered["webhook_id"].as_str().expect("id").to_owned();
     assert!(id.starts_with("wh_") && id.len() == 27 && registered.get("secret").is_none());
@@ -853,15 +627,7 @@ async fn webhooks_are_signed_retried_and_cover_resume_and_expiry() {
         json!({"url": url, "events": []}),
         json!({"url": url, "events": ["x"]}),
     ] {
-        assert_eq!(
-            s.post("/webhooks", &s.key)
-                .json(&bad)
-                .send()
-                .await
-                .expect("send")
-                .status(),
-            400
-        );
+        assert_eq!(status_of(s.post("/webhooks", &s.key).json(&bad)).await, 400);
     }
     let save = json!({"workflow_id": "hooked", "step": 1, "state": {"a": 1}});
     s.post("/checkpoints", &s.key)
@@ -924,14 +690,7 @@ async fn webhooks_are_signed_retried_and_cover_resume_and_expiry() {
 async fn health_and_ready() {
     let s = start(options()).await;
     for path in ["/health", "/ready"] {
-        let (status, body) = status_json(
-            s.client()
-                .get(format!("{}{path}", s.url))
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await;
+        let (status, body) = call(s.client().get(format!("{}{path}", s.url))).await;
         assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
     }
 }

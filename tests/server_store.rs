@@ -256,30 +256,27 @@ fn webhooks_per_account(store: &dyn ServiceStore) {
     assert_eq!(store.webhooks("acc").expect("list"), vec![hook("wh_2")]);
 }
 
+/// One `#[test]` per case for a backend made by `$make` (which returns
+/// the store and what must live as long as it).
 macro_rules! store_suite {
     ($backend:ident, $make:expr) => {
+        store_suite!($backend, $make, [
+            accounts_are_unique_and_in_creation_order,
+            keys_need_an_account_are_unique_and_revoke_once,
+            agents_upsert_order_cap_and_scope,
+            webhooks_per_account,
+        ]);
+    };
+    ($backend:ident, $make:expr, [$($case:ident),* $(,)?]) => {
         mod $backend {
             use super::*;
-            #[test]
-            fn accounts_are_unique_and_in_creation_order() {
-                let (store, _keep) = $make;
-                super::accounts_are_unique_and_in_creation_order(&*store);
-            }
-            #[test]
-            fn keys_need_an_account_are_unique_and_revoke_once() {
-                let (store, _keep) = $make;
-                super::keys_need_an_account_are_unique_and_revoke_once(&*store);
-            }
-            #[test]
-            fn agents_upsert_order_cap_and_scope() {
-                let (store, _keep) = $make;
-                super::agents_upsert_order_cap_and_scope(&*store);
-            }
-            #[test]
-            fn webhooks_per_account() {
-                let (store, _keep) = $make;
-                super::webhooks_per_account(&*store);
-            }
+            $(
+                #[test]
+                fn $case() {
+                    let (store, _keep) = $make;
+                    super::$case(&*store);
+                }
+            )*
         }
     };
 }
