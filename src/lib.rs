@@ -58,6 +58,10 @@ pub mod ledger;
 #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
 pub mod mcp;
 pub mod saver;
+// issue 13: the SnapState-compatible HTTP service.
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 
 pub use graph::{
     Command, CompileOptions, CompiledGraph, Durability, GraphError, Input, NodeContext, Reducer,

@@ -69,6 +69,13 @@ pub(crate) enum Command {
     /// state), for an agent to start as a subprocess.
     #[cfg(feature = "mcp")]
     Mcp(super::mcp::McpArgs),
+    // issue 13: the HTTP service and its API keys.
+    /// Serve the SnapState-compatible HTTP checkpoint API on the database.
+    #[cfg(feature = "server")]
+    Serve(super::serve::ServeArgs),
+    /// The HTTP service's API keys: create, list, revoke.
+    #[cfg(feature = "server")]
+    Keys(super::keys::KeysArgs),
 }
 
 /// `vacuum`.

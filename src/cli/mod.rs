@@ -35,11 +35,16 @@ mod jobs;
 mod ledger;
 // issue 14: the event log.
 mod events;
+// issue 13: the HTTP service and its API keys.
+#[cfg(feature = "server")]
+mod keys;
 mod manage;
 // issue 14 part 2: the MCP server.
 #[cfg(feature = "mcp")]
 mod mcp;
 mod open;
+#[cfg(feature = "server")]
+mod serve;
 mod show;
 mod status;
 mod table;
@@ -82,6 +87,11 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         // issue 14 part 2: the MCP server.
         #[cfg(feature = "mcp")]
         Command::Mcp(args) => mcp::mcp(cli.db.as_deref(), path, args),
+        // issue 13: the HTTP service and its API keys.
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve::serve_command(path, args),
+        #[cfg(feature = "server")]
+        Command::Keys(args) => keys::keys(path, args),
     }
 }
 

@@ -64,7 +64,7 @@ mod prune;
 pub mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
-mod timestamp;
+pub(crate) mod timestamp;
 mod trace;
 mod tuple;
 mod version;
