@@ -46,6 +46,10 @@ pub mod graph;
 // issue 14: job progress checkpoints.
 pub mod jobs;
 pub mod saver;
+// issue 13: the web page (and, later, the service).
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 
 pub use graph::{
     Command, CompileOptions, CompiledGraph, Durability, GraphError, Input, NodeContext, Reducer,

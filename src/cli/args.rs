@@ -55,6 +55,11 @@ pub(crate) enum Command {
     /// Job progress checkpoints (dcc-mcp-core's `CheckpointStore`): list,
     /// get, save, clear.
     Jobs(super::jobs::JobsArgs),
+    // issue 13: the web page.
+    /// Browse the database in a web browser: threads, each thread's
+    /// branches, checkpoints and their diffs (read-only, loopback only).
+    #[cfg(feature = "server")]
+    Ui(super::ui::UiArgs),
 }
 
 /// `vacuum`.

@@ -37,6 +37,9 @@ mod show;
 mod status;
 mod table;
 mod transfer;
+// issue 13: the web page.
+#[cfg(feature = "server")]
+mod ui;
 
 use args::{Cli, Command};
 use error::CliResult;
@@ -66,6 +69,9 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Completions(_) => Ok(()),
         // issue 14: job progress checkpoints.
         Command::Jobs(args) => jobs::jobs(path, args),
+        // issue 13: the web page.
+        #[cfg(feature = "server")]
+        Command::Ui(args) => ui::ui(existing()?, path, args),
     }
 }
 
