@@ -35,7 +35,17 @@
     const d = new Date(ts);
     return isNaN(d.getTime()) ? ts : d.toLocaleString();
   }
-  const json = (v) => JSON.stringify(v, null, 2);
+  // Pretty JSON keeps its line breaks; JSON.stringify already escapes
+  // control characters inside strings, all but DEL, C1 and bidi ones.
+  const HIDDEN_IN_JSON = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+  const json = (v) => JSON.stringify(v, null, 2)
+    .replace(HIDDEN_IN_JSON, (c) => "\\u{" + c.codePointAt(0).toString(16) + "}");
+  // A <pre> of pretty JSON (text, with its line breaks kept).
+  function pre(attrs, text) {
+    const e = el("pre", attrs);
+    e.textContent = text;
+    return e;
+  }
 
   async function get(path) {
     const r = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -143,7 +153,7 @@
       let second = short(n.checkpoint_id);
       if (n.branch_from) {
         const from = at.get(n.branch_from);
-        second += "  ⑂ branch from " + (from ? "step " + from.step + " " : "") + short(n.branch_from);
+        second += "  ← branch from " + (from ? "step " + from.step + " " : "") + short(n.branch_from);
       } else if (n.parent_missing) {
         second += "  (parent " + short(n.parent_checkpoint_id) + " not shown)";
       }
@@ -169,7 +179,7 @@
       el("h3", {}, c.parent_checkpoint_id ? "Diff against its parent" : "Diff (no parent: every channel is new)"), diffView(c.diff),
       el("h3", {}, "State"), stateView(c.state),
       el("h3", {}, "Pending writes"), writesView(c.pending_writes),
-      el("h3", {}, "Metadata"), el("pre", { id: "metadata" }, json(c.metadata)));
+      el("h3", {}, "Metadata"), pre({ id: "metadata" }, json(c.metadata)));
   }
 
   function diffView(diff) {
@@ -179,13 +189,13 @@
     for (const d of diff.channels) {
       const item = el("div", { class: "change change-" + d.change, "data-channel": d.channel },
         el("code", { class: "channel" }, d.channel), el("span", { class: "badge" }, d.change.replace("_", " ")));
-      const line = (cls, sign, v) => item.append(el("pre", { class: cls }, sign + " " + json(v)));
+      const line = (cls, sign, v) => item.append(pre({ class: cls }, sign + " " + json(v)));
       switch (d.change) {
         case "added": line("plus", "+", d.new); break;
         case "removed": line("minus", "-", d.old); break;
         case "changed": line("minus", "-", d.old); line("plus", "+", d.new); break;
         default:
-          if (d.common_items) item.append(el("p", { class: "hint" }, d.common_items + " items in common, then:"));
+          if (d.common_items) item.append(el("p", { class: "hint" }, d.common_items + (d.common_items === 1 ? " item" : " items") + " in common, then:"));
           for (const v of d.removed_items || []) line("minus", "-", v);
           for (const v of d.added_items || []) line("plus", "+", v);
       }
@@ -198,7 +208,7 @@
     const keys = Object.keys(state);
     if (keys.length === 0) return el("p", { class: "empty", id: "state" }, "No channel values.");
     const t = el("table", { id: "state" }, el("tr", {}, el("th", {}, "Channel"), el("th", {}, "Value")));
-    for (const k of keys) t.append(el("tr", {}, el("td", {}, el("code", {}, k)), el("td", {}, el("pre", {}, json(state[k])))));
+    for (const k of keys) t.append(el("tr", {}, el("td", {}, el("code", {}, k)), el("td", {}, pre({}, json(state[k])))));
     return t;
   }
 
@@ -207,7 +217,7 @@
     const t = el("table", { id: "writes" }, el("tr", {}, el("th", {}, "Task"), el("th", {}, "Channel"), el("th", {}, "Value")));
     for (const w of writes) {
       t.append(el("tr", {}, el("td", { title: w.task_path || "" }, el("code", {}, short(w.task_id))),
-        el("td", {}, el("code", {}, w.channel)), el("td", {}, el("pre", {}, json(w.value)))));
+        el("td", {}, el("code", {}, w.channel)), el("td", {}, pre({}, json(w.value)))));
     }
     return t;
   }
