@@ -340,8 +340,6 @@ fn unknown_threads_and_checkpoints_are_json_404s(saver: Arc<dyn CheckpointAdmin>
         format!("/api/checkpoints/{FORKED}/{}?ns=child%3A1", fx.a),
         "/api/nothing".to_owned(),
         "/no/such/page".to_owned(),
-        // A NUL byte is an id like any other: not found.
-        "/api/threads/a%00b/history".to_owned(),
     ] {
         let (status, body) = get_json(&http, &srv.url(&path));
         assert_eq!(
@@ -366,6 +364,10 @@ fn bad_ids_and_queries_are_json_400s(saver: Arc<dyn CheckpointAdmin>) {
     let long = "x".repeat(5000);
     for path in [
         "/api/threads/%FF%FE/history".to_owned(),
+        // PostgreSQL keeps no NUL in text: refused on every backend.
+        "/api/threads/a%00b/history".to_owned(),
+        format!("/api/checkpoints/{FORKED}/a%00b"),
+        format!("/api/threads/{FORKED}/history?ns=%00"),
         format!("/api/threads/{long}/history"),
         format!("/api/checkpoints/{FORKED}/{long}"),
         format!("/api/threads/{FORKED}/history?ns={long}"),

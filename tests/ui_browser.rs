@@ -10,12 +10,15 @@
 #[path = "ui_support/mod.rs"]
 mod ui_support;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use checkpointer::server::ui::{UiAccess, router};
+use std::sync::{Arc, Mutex};
+
+use checkpointer::server::ui::{KeyCheck, ThreadFilter, UiAccess, nested, router};
 use serde_json::{Value, json};
 use ui_support::{EVIL, EVIL_CHANNEL, FORKED, fill, serve};
 
@@ -218,6 +221,14 @@ impl<'d> Session<'d> {
         );
     }
 
+    fn type_into(&self, element: &str, text: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
     fn script(&self, script: &str) -> Value {
         self.call(
             reqwest::Method::POST,
@@ -369,4 +380,50 @@ fn a_hostile_thread_id_is_shown_as_text_and_runs_nothing() {
     assert_eq!(title, json!(shown(EVIL)));
     let xss = session.script("return window.__xss === undefined && document.querySelectorAll('img, b, #state script').length === 0");
     assert_eq!(xss, json!(true), "markup from the database was parsed");
+}
+
+#[test]
+fn a_browser_signs_in_with_a_key_and_a_revoked_key_sends_it_back() {
+    let Some((driver_bin, chromium)) = browser() else {
+        return;
+    };
+    let (saver, _dir) = ui_support::sqlite();
+    fill(&*saver);
+    let keys = Arc::new(Mutex::new(HashSet::from(["good-key".to_owned()])));
+    let live = Arc::clone(&keys);
+    let check: KeyCheck = Arc::new(move |key: &str| {
+        let only_forked: ThreadFilter = Arc::new(|thread: &str| thread == FORKED);
+        live.lock().unwrap().contains(key).then_some(only_forked)
+    });
+    let srv = serve(nested("/ui", saver, UiAccess::ApiKey(check)));
+    let driver = Driver::start(&driver_bin);
+    let session = Session::new(&driver, chromium.as_ref());
+    session.open(&srv.url("/ui"));
+
+    let sign_in = |key: &str| {
+        let input = session.wait_all("#key", 1);
+        session.type_into(&input[0], key);
+        let button = session.wait_all("#signin button", 1);
+        session.click(&button[0]);
+    };
+    sign_in("wrong-key");
+    let message = session.wait_text("#message", |t| !t.is_empty());
+    assert!(message.contains("not valid"), "{message}");
+    sign_in("good-key");
+    let links = session.wait_all("#threads a.thread", 1);
+    let shown: Vec<String> = links.iter().map(|l| session.text(l)).collect();
+    assert_eq!(shown, [FORKED], "the key sees only its threads");
+    assert_eq!(
+        session.script("return document.cookie"),
+        json!(""),
+        "the session cookie is HttpOnly"
+    );
+    session.click(&links[0]);
+    session.wait_all("#tree g.cp", 4);
+
+    // Revoked: the next request sends the browser back to the form.
+    keys.lock().unwrap().clear();
+    let node = session.wait_all("#tree g.cp circle", 1);
+    session.click(&node[0]);
+    session.wait_all("#signin #key", 1);
 }

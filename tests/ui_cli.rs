@@ -107,6 +107,30 @@ fn ui_listens_on_the_port_asked_for() {
 }
 
 #[test]
+fn ui_stops_cleanly_on_ctrl_c() {
+    let (saver, dir) = ui_support::sqlite();
+    fill(&*saver);
+    let db = dir.path().join("ui.db");
+    let (mut running, url) = start(db.to_str().unwrap(), &[]);
+    assert_eq!(client().get(&url).send().unwrap().status(), 200);
+    let pid = running.0.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let status = running.0.wait().expect("wait for the tool");
+    assert!(
+        status.success(),
+        "Ctrl-C ends the server with success: {status:?}"
+    );
+    assert!(
+        client().get(&url).send().is_err(),
+        "nothing listens any more"
+    );
+}
+
+#[test]
 fn ui_refuses_an_address_other_machines_can_reach() {
     let (saver, dir) = ui_support::sqlite();
     fill(&*saver);

@@ -46,8 +46,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(&what, &e))?
 }
 
-/// A path or query value checked for length.
+/// A path or query value checked for length and NUL bytes (which
+/// PostgreSQL cannot store in text: refused alike on every backend).
 fn checked<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiError> {
+    if id.contains('\0') {
+        return Err(ApiError::bad_request(format!(
+            "{what} {id:?} contains a NUL byte"
+        )));
+    }
     if id.len() > MAX_ID_BYTES {
         return Err(ApiError::bad_request(format!(
             "{what} is {} bytes long; at most {MAX_ID_BYTES} are accepted",

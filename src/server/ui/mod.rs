@@ -41,8 +41,11 @@
 //! `%2F`). Every failure is JSON, `{"error": {"code", "message"}}`: 404
 //! `not_found` for an unknown thread, checkpoint, namespace or route (and
 //! for a thread the viewer may not see), 400 `bad_request` for a malformed
-//! id, query or an id over 4096 bytes, 401 `unauthorized` without a valid
-//! session, 405 for another method, 500 `internal` when the store fails.
+//! id (not UTF-8, with a NUL byte, over 4096 bytes) or query, 401
+//! `unauthorized` without a valid session, 405 for another method, 500
+//! `internal` when the store fails. A thread id of exactly `.` or `..`
+//! cannot be named in a path (clients resolve dot segments, `%2E` too),
+//! so the page cannot open such a thread.
 //!
 //! # Signing in
 //!
