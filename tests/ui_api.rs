@@ -60,6 +60,29 @@ fn open(saver: Arc<dyn CheckpointAdmin>) -> ui_support::Served {
     serve(router(saver, UiAccess::Open))
 }
 
+/// The newest root checkpoint of `thread` through the history and
+/// checkpoint endpoints, the id percent-encoded as one segment.
+fn newest_checkpoint(
+    http: &reqwest::blocking::Client,
+    srv: &ui_support::Served,
+    thread: &str,
+) -> Value {
+    let (status, h) = get_json(
+        http,
+        &srv.url(&format!("/api/threads/{}/history", seg(thread))),
+    );
+    assert_eq!(status, 200, "{thread:?}: {h}");
+    assert_eq!(h["thread_id"], thread);
+    let cp = h["checkpoints"][0]["checkpoint_id"].as_str().unwrap();
+    let (status, c) = get_json(
+        http,
+        &srv.url(&format!("/api/checkpoints/{}/{cp}", seg(thread))),
+    );
+    assert_eq!(status, 200, "{thread:?}: {c}");
+    assert_eq!(c["thread_id"], thread);
+    c
+}
+
 fn error_code(body: &Value) -> &str {
     body["error"]["code"]
         .as_str()
@@ -391,18 +414,7 @@ fn ids_with_slashes_and_dots_stay_one_segment(saver: Arc<dyn CheckpointAdmin>) {
     let srv = open(saver);
     let http = client();
     for id in [SLASHED, DOTTED] {
-        let (status, h) = get_json(
-            &http,
-            &srv.url(&format!("/api/threads/{}/history", seg(id))),
-        );
-        assert_eq!(status, 200, "{id}: {h}");
-        assert_eq!(h["thread_id"], id);
-        let cp = h["checkpoints"][0]["checkpoint_id"].as_str().unwrap();
-        let (status, c) = get_json(
-            &http,
-            &srv.url(&format!("/api/checkpoints/{}/{cp}", seg(id))),
-        );
-        assert_eq!(status, 200, "{id}: {c}");
+        let c = newest_checkpoint(&http, &srv, id);
         assert_eq!(c["state"]["x"], id);
     }
     // A raw slash splits the id into two segments: no route matches.
@@ -433,17 +445,7 @@ fn hostile_ids_come_back_exactly(saver: Arc<dyn CheckpointAdmin>) {
             .any(|t| t["thread_id"] == EVIL),
         "{body}"
     );
-    let (status, h) = get_json(
-        &http,
-        &srv.url(&format!("/api/threads/{}/history", seg(EVIL))),
-    );
-    assert_eq!(status, 200, "{h}");
-    assert_eq!(h["thread_id"], EVIL);
-    let cp = h["checkpoints"][0]["checkpoint_id"].as_str().unwrap();
-    let (_, c) = get_json(
-        &http,
-        &srv.url(&format!("/api/checkpoints/{}/{cp}", seg(EVIL))),
-    );
+    let c = newest_checkpoint(&http, &srv, EVIL);
     assert_eq!(c["state"][EVIL_CHANNEL], EVIL_VALUE);
     // The JSON is served as JSON, never as something a browser would render.
     let r = http.get(srv.url("/api/threads")).send().unwrap();

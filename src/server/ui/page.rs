@@ -18,8 +18,9 @@ use super::UiState;
 use super::access::Viewer;
 use super::error::ApiError;
 
-const INDEX_HTML: &str = include_str!("assets/index.html");
-const SIGN_IN_HTML: &str = include_str!("assets/signin.html");
+const SHELL_HTML: &str = include_str!("assets/shell.html");
+const INDEX_MAIN: &str = include_str!("assets/index.html");
+const SIGN_IN_MAIN: &str = include_str!("assets/signin.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
@@ -45,6 +46,24 @@ pub(crate) fn mount_prefix(original: &str, inner: &str) -> String {
 /// router always answers, unlike `/ui/`), or `/` at the root.
 pub(crate) fn home(base: &str) -> &str {
     if base.is_empty() { "/" } else { base }
+}
+
+/// A whole HTML document: `main` in the shell (head, header), with links
+/// relative to the mount point `base`. The fragments go in first and the
+/// escaped address last, so nothing in it is ever taken for a placeholder.
+fn document(base: &str, title: &str, script: bool, header: &str, main: &str) -> String {
+    let script = if script {
+        r#"<script src="app.js" defer></script>"#
+    } else {
+        ""
+    };
+    SHELL_HTML
+        .replace("{{TITLE}}", title)
+        .replace("{{SCRIPT}}", script)
+        .replace("{{HEADER}}", header)
+        .replace("{{MAIN}}", main)
+        .replace("{{HOME}}", &html_escape(home(base)))
+        .replace("{{BASE}}", &html_escape(&format!("{base}/")))
 }
 
 /// `text` safe inside HTML text and double-quoted attributes.
@@ -78,10 +97,8 @@ pub(crate) async fn index(
             } else {
                 ""
             };
-            let html = INDEX_HTML
-                .replace("{{BASE}}", &html_escape(&format!("{base}/")))
-                .replace("{{HOME}}", &html_escape(home(&base)))
-                .replace("{{SIGNOUT}}", sign_out);
+            let header = format!(r#"<span id="crumb"></span>{sign_out}"#);
+            let html = document(&base, "checkpointer", true, &header, INDEX_MAIN);
             with_type(StatusCode::OK, "text/html; charset=utf-8", html)
         }
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => sign_in_page(&base, None),
@@ -94,10 +111,8 @@ pub(crate) fn sign_in_page(base: &str, message: Option<&str>) -> Response {
     let message = message.map_or_else(String::new, |m| {
         format!(r#"<p class="message" id="message">{}</p>"#, html_escape(m))
     });
-    let html = SIGN_IN_HTML
-        .replace("{{BASE}}", &html_escape(&format!("{base}/")))
-        .replace("{{HOME}}", &html_escape(home(base)))
-        .replace("{{MESSAGE}}", &message);
+    let main = SIGN_IN_MAIN.replace("{{MESSAGE}}", &message);
+    let html = document(base, "Sign in · checkpointer", false, "", &main);
     with_type(StatusCode::UNAUTHORIZED, "text/html; charset=utf-8", html)
 }
 
