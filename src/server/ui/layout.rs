@@ -2,10 +2,13 @@
 //! checkpoint of one namespace takes, from parent ids alone.
 //!
 //! Rows are newest first (row 0 is the newest checkpoint). A checkpoint's
-//! oldest child continues its lane; every later child (a fork: a run
-//! resumed from an older checkpoint, an `update_state`) starts a new lane,
-//! and that first node of the new lane names the checkpoint it branched
-//! from in [`HistoryNode::branch_from`]. A checkpoint whose parent is not
+//! oldest child continues its branch; every later child (a fork: a run
+//! resumed from an older checkpoint, an `update_state`) starts a new
+//! branch, and that first node of the branch names the checkpoint it
+//! branched from in [`HistoryNode::branch_from`]. Each branch gets a lane
+//! for the rows from its origin to its newest checkpoint; a lane is reused
+//! by a later branch once the earlier one has ended, so a history with many
+//! short forks stays narrow. A checkpoint whose parent is not
 //! in the list (pruned away, or older than the page shown) starts a lane
 //! of its own with `parent_missing` set.
 
@@ -67,7 +70,8 @@ pub(crate) fn layout(summaries: &[CheckpointSummary]) -> (Vec<HistoryNode>, usiz
             None => roots.push(i),
         }
     }
-    let lanes = assign_lanes(&roots, &children);
+    let branches = assign_branches(&roots, &children);
+    let lanes = pack_lanes(&branches, &children, order.len());
     let newest = order.len().saturating_sub(1);
     let mut nodes: Vec<HistoryNode> = order
         .iter()
@@ -75,7 +79,7 @@ pub(crate) fn layout(summaries: &[CheckpointSummary]) -> (Vec<HistoryNode>, usiz
         .map(|(i, s)| {
             let parent = parent_of(s);
             let branch_from = parent
-                .filter(|&p| lanes[p] != lanes[i])
+                .filter(|&p| branches[p] != branches[i])
                 .map(|p| order[p].checkpoint.id.clone());
             HistoryNode {
                 checkpoint_id: s.checkpoint.id.clone(),
@@ -98,24 +102,61 @@ pub(crate) fn layout(summaries: &[CheckpointSummary]) -> (Vec<HistoryNode>, usiz
 }
 
 /// Depth first from each root (without recursion: a chain may be long):
-/// the oldest child keeps its parent's lane, every other child takes the
-/// next new lane.
-fn assign_lanes(roots: &[usize], children: &[Vec<usize>]) -> Vec<usize> {
-    let mut lanes = vec![0; children.len()];
+/// the oldest child stays on its parent's branch, every other child
+/// starts the next new branch. Branch numbers, per node.
+fn assign_branches(roots: &[usize], children: &[Vec<usize>]) -> Vec<usize> {
+    let mut branch = vec![0; children.len()];
     let mut next = 0;
     let mut stack: Vec<(usize, Option<usize>)> = roots.iter().rev().map(|&r| (r, None)).collect();
     while let Some((node, inherited)) = stack.pop() {
-        lanes[node] = inherited.unwrap_or_else(|| {
+        branch[node] = inherited.unwrap_or_else(|| {
             next += 1;
             next - 1
         });
         // Pushed newest first, so the oldest child is laid out first and
-        // its branch gets the lower lanes.
+        // its branch gets the lower number.
         for (k, &child) in children[node].iter().enumerate().rev() {
-            stack.push((child, (k == 0).then_some(lanes[node])));
+            stack.push((child, (k == 0).then_some(branch[node])));
         }
     }
-    lanes
+    branch
+}
+
+/// The lane of each node: each branch occupies its lane from the row of
+/// the checkpoint it started from (or its first) to its newest; branches
+/// are placed oldest first in the lowest lane free for all those rows.
+fn pack_lanes(branches: &[usize], children: &[Vec<usize>], nodes: usize) -> Vec<usize> {
+    let count = branches.iter().max().map_or(0, |m| m + 1);
+    // Node indices are oldest first: (start, end) of each branch.
+    let mut spans: Vec<(usize, usize)> = vec![(usize::MAX, 0); count];
+    for node in 0..nodes {
+        let span = &mut spans[branches[node]];
+        span.0 = span.0.min(node);
+        span.1 = span.1.max(node);
+        for &child in &children[node] {
+            if branches[child] != branches[node] {
+                let fork = &mut spans[branches[child]];
+                fork.0 = fork.0.min(node);
+            }
+        }
+    }
+    let mut by_start: Vec<usize> = (0..count).collect();
+    by_start.sort_by_key(|&b| (spans[b].0, b));
+    let mut lane_of = vec![0; count];
+    // The last row (node index) taken in each lane so far.
+    let mut lane_ends: Vec<usize> = Vec::new();
+    for branch in by_start {
+        let (start, end) = spans[branch];
+        let lane = if let Some(free) = lane_ends.iter().position(|&taken| taken < start) {
+            free
+        } else {
+            lane_ends.push(0);
+            lane_ends.len() - 1
+        };
+        lane_ends[lane] = end;
+        lane_of[branch] = lane;
+    }
+    branches.iter().map(|&b| lane_of[b]).collect()
 }
 
 #[cfg(test)]
@@ -168,10 +209,31 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_parent_starts_a_lane_of_its_own() {
-        let history = [summary("c", Some("b"), 2), summary("x", Some("gone"), 5)];
+    fn forks_that_ended_give_their_lane_to_later_ones() {
+        // Trunk a <- b <- c <- e <- f; d forked from b, g from e; each fork
+        // ends before the next begins.
+        let history = [
+            summary("a", None, 0),
+            summary("b", Some("a"), 1),
+            summary("c", Some("b"), 2),
+            summary("d", Some("b"), 2),
+            summary("e", Some("c"), 3),
+            summary("f", Some("e"), 4),
+            summary("g", Some("e"), 4),
+        ];
         let (nodes, lanes) = layout(&history);
         assert_eq!(lanes, 2);
+        let lane = |id: &str| nodes.iter().find(|n| n.checkpoint_id == id).unwrap().lane;
+        assert_eq!([lane("a"), lane("c"), lane("e"), lane("f")], [0; 4]);
+        assert_eq!((lane("d"), lane("g")), (1, 1));
+    }
+
+    #[test]
+    fn a_missing_parent_starts_a_branch_of_its_own() {
+        let history = [summary("c", Some("b"), 2), summary("x", Some("gone"), 5)];
+        let (nodes, lanes) = layout(&history);
+        // Two branches, one after the other: they share a lane, unlinked.
+        assert_eq!(lanes, 1);
         assert!(nodes.iter().all(|n| n.parent_missing));
         assert!(nodes.iter().all(|n| n.branch_from.is_none()));
     }

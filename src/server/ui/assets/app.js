@@ -118,7 +118,9 @@
       return o;
     }));
     select.onchange = () => go({ thread: thread, ns: select.value });
-    $("history-info").textContent = h.total + " checkpoints" + (h.lanes > 1 ? ", " + h.lanes + " branches" : "")
+    // A branch starts at a fork, a first checkpoint, or a cut.
+    const branches = h.checkpoints.filter((n) => n.branch_from || !n.parent_checkpoint_id || n.parent_missing).length;
+    $("history-info").textContent = h.total + " checkpoints" + (branches > 1 ? ", " + branches + " branches" : "")
       + (h.has_more ? " (the newest " + h.checkpoints.length + " shown)" : "");
     drawTree(h, thread, cp);
     if (cp) await showCheckpoint(thread, h.checkpoint_ns, cp);
