@@ -304,6 +304,12 @@ fn a_browser_shows_the_branches_a_checkpoint_and_its_diff() {
         3,
         "a tree of 4 nodes has 3 edges"
     );
+    let latest = session
+        .find_all("#tree g.cp text")
+        .iter()
+        .filter(|t| session.text(t).ends_with("(latest)"))
+        .count();
+    assert_eq!(latest, 2, "each branch's newest checkpoint is marked");
 
     // Click checkpoint c: its diff against b and its pending write.
     let c = session.wait_all(

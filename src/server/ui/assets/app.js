@@ -5,6 +5,7 @@
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
   const PAGE = 50;
+  const MAX_HISTORY = 10000;
   const LANE = 22, ROW = 34, X0 = 16, Y0 = 22;
   const LANE_COLOURS = ["#2f6fdf", "#8a3ffc", "#e8590c", "#1e9e5a", "#d6336c", "#0b7285", "#a87b00"];
   const SOURCE_COLOURS = { input: "#868e96", loop: "#2f6fdf", update: "#e8590c", fork: "#8a3ffc" };
@@ -72,7 +73,7 @@
     $("error").hidden = true;
     const r = route();
     try {
-      if (r.has("thread")) await renderThread(r.get("thread"), r.get("ns"), r.get("cp"));
+      if (r.has("thread")) await renderThread(r.get("thread"), r.get("ns"), r.get("cp"), Number(r.get("limit")) || 0);
       else await renderThreads(Number(r.get("offset")) || 0);
     } catch (e) { showError(e); }
   }
@@ -104,13 +105,15 @@
   }
 
   // ---- one thread ----
-  async function renderThread(thread, ns, cp) {
+  async function renderThread(thread, ns, cp, limit) {
     $("threads-view").hidden = true;
     $("thread-view").hidden = false;
     $("crumb").textContent = "/ " + visible(thread);
     $("thread-title").textContent = visible(thread);
-    const q = ns === null ? "" : "?ns=" + encodeURIComponent(ns);
-    const h = await get("api/threads/" + seg(thread) + "/history" + q);
+    const query = new URLSearchParams();
+    if (ns !== null) query.set("ns", ns);
+    if (limit) query.set("limit", String(limit));
+    const h = await get("api/threads/" + seg(thread) + "/history?" + query.toString());
     const select = $("ns");
     select.replaceChildren(...h.namespaces.map((n) => {
       const o = el("option", { value: n }, n === "" ? "(root graph)" : n);
@@ -121,7 +124,12 @@
     // A branch starts at a fork, a first checkpoint, or a cut.
     const branches = h.checkpoints.filter((n) => n.branch_from || !n.parent_checkpoint_id || n.parent_missing).length;
     $("history-info").textContent = h.total + " checkpoints" + (branches > 1 ? ", " + branches + " branches" : "")
-      + (h.has_more ? " (the newest " + h.checkpoints.length + " shown)" : "");
+      + (h.has_more ? " (the newest " + h.checkpoints.length + " shown) " : "");
+    if (h.has_more) {
+      const more = el("button", { type: "button", id: "more" }, "Show up to " + Math.min(h.total, MAX_HISTORY));
+      more.onclick = () => go({ thread: thread, ns: h.checkpoint_ns, limit: Math.min(h.total, MAX_HISTORY) });
+      $("history-info").append(more);
+    }
     drawTree(h, thread, cp);
     if (cp) await showCheckpoint(thread, h.checkpoint_ns, cp);
     else $("detail").replaceChildren(el("p", { class: "hint" }, "Click a checkpoint to see its state, metadata, pending writes and its diff against its parent."));
@@ -146,11 +154,15 @@
       tree.append(svg("path", { d, class: "edge", stroke: colour(n.lane) }));
     }
     for (const n of nodes) {
-      const g = svg("g", { class: "cp" + (n.checkpoint_id === selected ? " selected" : ""), "data-checkpoint-id": n.checkpoint_id });
+      const g = svg("g", { class: "cp" + (n.checkpoint_id === selected ? " selected" : ""), "data-checkpoint-id": n.checkpoint_id,
+        tabindex: 0, role: "button" });
       g.append(svg("rect", { class: "hit", x: 2, y: y(n) - ROW / 2 + 2, width: labelX + 456, height: ROW - 4, rx: 4 }));
       g.append(svg("circle", { cx: x(n), cy: y(n), r: 7, fill: SOURCE_COLOURS[n.source] || "#495057" }));
       const label = svg("text", { x: labelX, y: y(n) - 2 });
-      label.textContent = visible("step " + n.step + " · " + n.source + " · " + when(n.ts));
+      // A branch's newest checkpoint (children are newer than their
+      // parent, so a page of the newest checkpoints has them all).
+      const tip = n.children === 0 ? "  (latest)" : "";
+      label.textContent = visible("step " + n.step + " · " + n.source + " · " + when(n.ts) + tip);
       const sub = svg("text", { x: labelX, y: y(n) + 12, class: n.branch_from ? "fork" : "" });
       let second = short(n.checkpoint_id);
       if (n.branch_from) {
@@ -163,7 +175,9 @@
       const title = svg("title");
       title.textContent = visible(n.checkpoint_id + "\n" + (n.ts || ""));
       g.append(label, sub, title);
-      g.addEventListener("click", () => go({ thread: thread, ns: n.checkpoint_ns, cp: n.checkpoint_id }));
+      const open = () => go({ thread: thread, ns: n.checkpoint_ns, cp: n.checkpoint_id, ...(h.has_more ? { limit: h.checkpoints.length } : {}) });
+      g.addEventListener("click", open);
+      g.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
       tree.append(g);
     }
   }
