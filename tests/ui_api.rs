@@ -100,6 +100,9 @@ fn the_page_and_its_files_are_served(saver: Arc<dyn CheckpointAdmin>) {
         .unwrap()
         .to_owned();
     assert!(csp.contains("script-src 'self'"), "{csp}");
+    // Not `no-referrer`: with it a browser posts the sign-in form with
+    // `Origin: null`, which the cross-site check refuses.
+    assert_eq!(page.headers()["referrer-policy"], "same-origin");
     assert!(
         page.headers()["content-type"]
             .to_str()

@@ -176,6 +176,39 @@ fn an_invalid_key_gets_the_form_again_and_no_cookie() {
 }
 
 #[test]
+fn a_form_posted_from_another_site_is_refused() {
+    let (srv, _keys, _dir) = setup("/ui");
+    let http = client();
+    let r = http
+        .post(srv.url("/ui/signin"))
+        .header("origin", "https://evil.example")
+        .form(&[("key", "key-all")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("set-cookie").is_none());
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["error"]["code"], "forbidden");
+    // The page's own origin is welcome.
+    let r = http
+        .post(srv.url("/ui/signin"))
+        .header("origin", srv.origin.as_str())
+        .form(&[("key", "key-all")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (pair, _) = set_cookie(&r);
+    let out = http
+        .post(srv.url("/ui/signout"))
+        .header("cookie", &pair)
+        .header("origin", "http://elsewhere:1")
+        .send()
+        .unwrap();
+    assert_eq!(out.status(), 403, "another site cannot sign the viewer out");
+    assert_eq!(get_with(&http, &srv.url("/ui/api/threads"), &pair).0, 200);
+}
+
+#[test]
 fn a_revoked_key_stops_at_the_next_request() {
     let (srv, keys, _dir) = setup("/ui");
     let http = client();

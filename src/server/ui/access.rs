@@ -8,7 +8,10 @@
 //! the page is mounted; 12 hours). The server keeps the key in memory
 //! under that session id and asks the [`KeyCheck`] again on every
 //! request, so a revoked key stops at the next request. The key itself
-//! never goes back to the browser. `signout` forgets the session.
+//! never goes back to the browser. `signout` forgets the session. Both
+//! forms are refused (403) when the browser says they were posted from
+//! another site (an `Origin` header that is not the page's own host), so
+//! no other page can sign a viewer in with a key of its choosing.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, OriginalUri, State};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -207,6 +210,21 @@ impl FromRequestParts<UiState> for Viewer {
     }
 }
 
+/// Whether a form post comes from the page's own site: no `Origin` header
+/// (not a browser, or an old one), or one whose host is the `Host` the
+/// request was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return true;
+    };
+    let authority = origin.to_str().ok().and_then(|o| {
+        o.strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"))
+    });
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
+
 /// The sign-in form's body.
 #[derive(serde::Deserialize)]
 pub(crate) struct SignIn {
@@ -219,8 +237,12 @@ pub(crate) async fn sign_in(
     State(state): State<UiState>,
     OriginalUri(original): OriginalUri,
     uri: Uri,
+    headers: HeaderMap,
     form: Result<axum::Form<SignIn>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::cross_site().into_response();
+    }
     let base = page::mount_prefix(original.path(), uri.path());
     let Ok(axum::Form(SignIn { key })) = form else {
         return page::sign_in_page(&base, Some("Paste an API key to sign in."));
@@ -252,6 +274,9 @@ pub(crate) async fn sign_out(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::cross_site().into_response();
+    }
     let base = page::mount_prefix(original.path(), uri.path());
     if let Some(id) = session_cookie(&headers) {
         state.gate.sessions().remove(id);
@@ -297,6 +322,23 @@ mod tests {
             HeaderValue::from_static("checkpointer_ui_sessionx=abc"),
         );
         assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn a_form_from_another_site_is_told_apart() {
+        let headers = |origin: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            h.insert(HOST, HeaderValue::from_static("127.0.0.1:8080"));
+            if let Some(o) = origin {
+                h.insert(ORIGIN, HeaderValue::from_static(o));
+            }
+            h
+        };
+        assert!(same_origin(&headers(None)));
+        assert!(same_origin(&headers(Some("http://127.0.0.1:8080"))));
+        assert!(!same_origin(&headers(Some("http://127.0.0.1:9090"))));
+        assert!(!same_origin(&headers(Some("https://evil.example"))));
+        assert!(!same_origin(&headers(Some("null"))));
     }
 
     #[test]

@@ -36,6 +36,15 @@ impl ApiError {
         )
     }
 
+    /// 403: a sign-in or sign-out form posted from another site.
+    pub(crate) fn cross_site() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the form was posted from another site (its Origin is not this page's)",
+        )
+    }
+
     /// 405: the page's endpoints only read.
     pub(crate) fn method_not_allowed() -> Self {
         Self::new(

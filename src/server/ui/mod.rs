@@ -53,9 +53,10 @@
 //! The browser then holds only a session cookie (`HttpOnly`,
 //! `SameSite=Strict`, 12 hours, a random 256-bit id); the server maps it
 //! to the key and checks the key with the [`KeyCheck`] on every request,
-//! so a revoked key is refused at once. The cookie has no `Secure` flag
-//! (the page is also served on plain loopback HTTP): put a TLS proxy in
-//! front of a page reached over a network.
+//! so a revoked key is refused at once. The forms are refused (403
+//! `forbidden`) when the browser's `Origin` is another site. The cookie
+//! has no `Secure` flag (the page is also served on plain loopback
+//! HTTP): put a TLS proxy in front of a page reached over a network.
 //!
 //! # Escaping
 //!

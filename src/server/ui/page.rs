@@ -135,7 +135,10 @@ fn with_type(status: StatusCode, content_type: &'static str, body: impl Into<Str
 }
 
 /// Every response: scripts, styles and requests from the page's own
-/// address only; not framed; no MIME sniffing; no referrer.
+/// address only; not framed; no MIME sniffing; no referrer to other
+/// sites (`same-origin`, not `no-referrer`: with that, browsers send
+/// `Origin: null` on the page's own form posts, which the sign-in check
+/// refuses).
 pub(crate) async fn security_headers(mut response: Response) -> Response {
     const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
         img-src 'self' data:; connect-src 'self'; form-action 'self'; \
@@ -145,7 +148,7 @@ pub(crate) async fn security_headers(mut response: Response) -> Response {
         ("content-security-policy", POLICY),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ] {
         headers.insert(
             HeaderName::from_static(name),
