@@ -58,7 +58,7 @@ pub mod ledger;
 #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
 pub mod mcp;
 pub mod saver;
-// issue 13: the SnapState-compatible HTTP service.
+// issue 13: the SnapState-compatible HTTP service and the web page.
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;

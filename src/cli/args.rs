@@ -76,6 +76,11 @@ pub(crate) enum Command {
     /// The HTTP service's API keys: create, list, revoke.
     #[cfg(feature = "server")]
     Keys(super::keys::KeysArgs),
+    // issue 13: the web page.
+    /// Browse the database in a web browser: threads, each thread's
+    /// branches, checkpoints and their diffs (read-only, loopback only).
+    #[cfg(feature = "server")]
+    Ui(super::ui::UiArgs),
 }
 
 /// `vacuum`.

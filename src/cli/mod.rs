@@ -49,6 +49,9 @@ mod show;
 mod status;
 mod table;
 mod transfer;
+// issue 13: the web page.
+#[cfg(feature = "server")]
+mod ui;
 
 use args::{Cli, Command};
 use error::CliResult;
@@ -92,6 +95,9 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Serve(args) => serve::serve_command(path, args),
         #[cfg(feature = "server")]
         Command::Keys(args) => keys::keys(path, args),
+        // issue 13: the web page.
+        #[cfg(feature = "server")]
+        Command::Ui(args) => ui::ui(existing()?, path, args),
     }
 }
 

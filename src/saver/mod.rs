@@ -47,6 +47,8 @@ mod checkpoint;
 pub mod checks;
 mod config;
 pub mod delta;
+// issue 13: the channel diff shared by the CLI and the web page.
+pub mod diff;
 mod error;
 pub mod export;
 pub mod group_commit;

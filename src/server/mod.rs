@@ -13,6 +13,10 @@
 //! (`X-If-Match-Scope: workflow`, answered 412 when stale), revocation at
 //! once, and `workflow.resumed`/`workflow.expired` webhooks with retries.
 //!
+//! The web page that browses thread history is [`ui`]: mounted at `/ui`
+//! behind API keys by the service, and served read-only without keys by
+//! `checkpointer ui`.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use checkpointer::server::{Service, ServiceOptions};
@@ -40,6 +44,7 @@ mod saver_store;
 mod service;
 mod store;
 mod ttl;
+pub mod ui;
 mod webhooks;
 pub mod workflows;
 
