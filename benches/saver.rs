@@ -24,6 +24,8 @@ use checkpointer::{
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "checkpointer saver benchmark (LangGraph's workload)")]
+// Each bool is a command-line switch, not a state machine in disguise.
+#[allow(clippy::struct_excessive_bools)]
 struct Args {
     /// Threads (conversations) written.
     #[arg(long, default_value_t = 100)]
