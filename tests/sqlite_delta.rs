@@ -786,3 +786,38 @@ fn interleaved_threads_keep_their_deltas() {
     drop(saver);
     check_all_of(&open(&dir.path().join("i.db"), 0), &last);
 }
+
+/// A saver that did not write a thread (another process, or one reopened)
+/// finds the base of its next append in the file, and a value that does
+/// not extend what is stored is stored in full: both read back exactly.
+#[test]
+fn a_fresh_saver_extends_what_another_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let first = open(&path, 128);
+    let mut writer = Writer::new("t", false);
+    let mut stored = grow(&first, &mut writer, 0, 5, None);
+    let deltas = |saver: &SqliteSaver| {
+        count(
+            saver,
+            "SELECT count(*) FROM channel_values WHERE base IS NOT NULL",
+        )
+    };
+    assert_eq!(deltas(&first), 4);
+    drop(first);
+
+    // A new saver: nothing cached; the append is still a delta.
+    let second = open(&path, 128);
+    stored.extend(grow(&second, &mut writer, 5, 1, None));
+    assert_eq!(deltas(&second), 5);
+    drop(second);
+
+    // Another new saver, with a list that does not start with the stored
+    // one: stored in full.
+    let third = open(&path, 128);
+    let other = json!(["something else", "entirely"]);
+    let config = writer.put(&third, &[("messages", other.clone())], None);
+    assert_eq!(deltas(&third), 5);
+    stored.push((config, other));
+    check_all_of(&third, &stored);
+}
