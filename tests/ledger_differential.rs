@@ -17,26 +17,12 @@ use checkpointer::ledger::{
 };
 use serde_json::{Value, json};
 
+mod mooncat_support;
 mod seed;
 
-const HELPER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/interop/mooncat_ledger.py"
-);
-const KEYS: [&str; 3] = ["a", "https://x/y", "c"];
+use mooncat_support::HELPER;
 
-fn python() -> Option<String> {
-    match std::env::var("CHECKPOINTER_MOONCAT_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "ledger_differential: CI=true but CHECKPOINTER_MOONCAT_PYTHON is unset (.ci/run makes the venv)"
-        ),
-        _ => {
-            println!("ledger_differential: skipped, CHECKPOINTER_MOONCAT_PYTHON is unset");
-            None
-        }
-    }
-}
+const KEYS: [&str; 3] = ["a", "https://x/y", "c"];
 
 /// A random call, as the Python helper reads it.
 fn call(rng: &mut fastrand::Rng) -> Value {
@@ -146,7 +132,9 @@ fn replay(ledger: &dyn StepLedger, calls: &[Value]) -> Vec<Value> {
 
 #[test]
 fn rust_ledgers_answer_as_pythons_memory_backend() {
-    let Some(python) = python() else { return };
+    let Some(python) = mooncat_support::python("ledger_differential") else {
+        return;
+    };
     let mut rng = seed::rng("rust_ledgers_answer_as_pythons_memory_backend");
     let sequences: Vec<Vec<Value>> = (0..25)
         .map(|_| (0..40).map(|_| call(&mut rng)).collect())

@@ -15,26 +15,13 @@ use checkpointer::ledger::{
 };
 use serde_json::{Value, json};
 
-const HELPER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/interop/mooncat_ledger.py"
-);
+mod mooncat_support;
+
+use mooncat_support::{HELPER, python};
+
 /// Set in the Rust race worker (this test binary, run again).
 const WORKER_URL: &str = "CHECKPOINTER_LEDGER_RACE_URL";
 const RACE_KEYS: usize = 500;
-
-fn python(test: &str) -> Option<String> {
-    match std::env::var("CHECKPOINTER_MOONCAT_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "{test}: CI=true but CHECKPOINTER_MOONCAT_PYTHON is unset (.ci/run makes the venv)"
-        ),
-        _ => {
-            println!("{test}: skipped, CHECKPOINTER_MOONCAT_PYTHON is unset");
-            None
-        }
-    }
-}
 
 /// `mooncat_ledger.py URL ARGS...`: what it printed.
 fn py(python: &str, url: &str, args: &[&str]) -> Value {
