@@ -1,18 +1,19 @@
 //! The event log conformance group on every backend this build has:
 //! memory (directly, boxed, shared), the JSONL directory and SQLite on a
 //! real file; then a model test: random calls on each durable backend
-//! against the memory log, the reference.
+//! against the memory log, the reference (`events_support/`).
 #![cfg(all(feature = "events", feature = "sqlite"))]
+
+mod events_support;
 
 use std::sync::Arc;
 
 use checkpointer::conformance::events::BlockingAsyncEventLog;
 use checkpointer::event_log_suite;
 use checkpointer::events::{
-    Event, EventKind, EventLog, JsonlEventLog, MemoryEventLog, RunState, SqliteEventLog,
-    open_event_log,
+    EventLog, JsonlEventLog, MemoryEventLog, SqliteEventLog, open_event_log,
 };
-use serde_json::json;
+use events_support::model_test;
 use tempfile::TempDir;
 
 fn jsonl() -> (JsonlEventLog, TempDir) {
@@ -60,66 +61,6 @@ event_log_suite!(sqlite_by_url, {
     let url = format!("sqlite://{}", dir.path().join("e.db").display());
     (open_event_log(&url).expect("open by URL"), dir)
 });
-
-/// One random call, applied to both logs; their answers must agree.
-fn step(rng: &mut fastrand::Rng, runs: &[&str], model: &MemoryEventLog, real: &dyn EventLog) {
-    let run = runs[rng.usize(..runs.len())];
-    match rng.u8(..10) {
-        0..=4 => {
-            let kind = EventKind::ALL[rng.usize(..EventKind::ALL.len())];
-            let event = Event::new(run, kind)
-                .with_seq(rng.u64(0..12))
-                .with_lane(["main", "b"][rng.usize(..2)])
-                .with_payload(json!({"n": rng.u32(..), "s": "é"}));
-            let want = model.save_event(&event).map_err(|e| e.to_string());
-            let got = real.save_event(&event).map_err(|e| e.to_string());
-            assert_eq!(got, want, "save_event {event:?}");
-        }
-        5..=6 => {
-            let since = rng.u64(0..12);
-            assert_eq!(
-                real.list_events(run, since).expect("list_events"),
-                model.list_events(run, since).expect("list_events"),
-                "list_events({run:?}, {since})"
-            );
-        }
-        7 => {
-            let mut state = RunState::new(run);
-            state.current_step = rng.u64(..100);
-            model.save_snapshot(run, &state).expect("save_snapshot");
-            real.save_snapshot(run, &state).expect("save_snapshot");
-        }
-        8 => {
-            assert_eq!(
-                real.load_latest(run).expect("load"),
-                model.load_latest(run).expect("load")
-            );
-            assert_eq!(
-                real.list_runs().expect("runs"),
-                model.list_runs().expect("runs")
-            );
-        }
-        _ => {
-            model.delete_run(run).expect("delete_run");
-            real.delete_run(run).expect("delete_run");
-        }
-    }
-}
-
-fn model_test(real: &dyn EventLog, seed: u64) {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let model = MemoryEventLog::new();
-    let runs = ["r1", "r2", "../r3", "https://x/r4"];
-    for _ in 0..400 {
-        step(&mut rng, &runs, &model, real);
-    }
-    for run in runs {
-        assert_eq!(
-            real.list_events(run, 0).expect("list"),
-            model.list_events(run, 0).expect("list")
-        );
-    }
-}
 
 #[test]
 fn jsonl_matches_the_memory_model() {
