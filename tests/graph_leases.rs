@@ -1,7 +1,8 @@
 //! The graph holds the thread's lease for the length of a run (issue 12,
 //! part 1): a second `invoke`, `stream`, `update_state` or `delete_thread`
 //! of a running thread is `ThreadBusy` naming the holder, or waits for it
-//! with `lease_wait`; the lease is released when the run ends (done or
+//! with `lease_wait`; a run longer than its TTL keeps its lease (renewed in
+//! the background); the lease is released when the run ends (done or
 //! failed); a crashed runner's lease expires and `Input::Continue` goes on;
 //! a graph without leases on a leased thread is refused, changing nothing;
 //! a subgraph runs under its parent's lease. Each test runs on memory,
@@ -210,6 +211,38 @@ async fn a_run_waits_for_the_lease_up_to_lease_wait(made: Made) {
     assert!(len >= 6, "two runs of three checkpoints each: {len}");
 }
 
+/// A run longer than its lease keeps it: the background renewal extends
+/// it, so another runner is still refused after twice the TTL, and the
+/// run's writes after that are not refused.
+async fn a_long_run_renews_its_lease(made: Made) {
+    let Some((saver, _guard)) = made else { return };
+    let gate = Gate::new();
+    let g = graph(&gate);
+    let ttl = Duration::from_secs(1);
+    let a = Arc::new(
+        g.compile(
+            CompileOptions::new()
+                .leased_saver(Arc::clone(&saver))
+                .lease_owner("runner-a")
+                .lease_ttl(ttl),
+        )
+        .expect("compile"),
+    );
+    let b = compile(&g, &saver, "runner-b");
+    let thread = Config::thread("long");
+    let run = start_run(&a, &gate, &thread).await;
+    tokio::time::sleep(ttl * 5 / 2).await;
+    // Were the lease gone, b would take it and wait at the gate too.
+    let err = tokio::time::timeout(Duration::from_secs(30), b.invoke(Input::Continue, &thread))
+        .await
+        .expect("b is refused, not let in")
+        .unwrap_err();
+    assert_busy(&err, "long", "runner-a");
+    gate.open();
+    let out = run.await.expect("the run's task").expect("the long run");
+    assert_eq!(out.values, json!({"n": 1}));
+}
+
 async fn the_lease_is_released_after_a_failed_run(made: Made) {
     let Some((saver, _guard)) = made else { return };
     let mut g = StateGraph::new();
@@ -334,6 +367,7 @@ macro_rules! lease_tests {
 lease_tests!(
     a_second_run_of_a_running_thread_is_busy,
     a_run_waits_for_the_lease_up_to_lease_wait,
+    a_long_run_renews_its_lease,
     the_lease_is_released_after_a_failed_run,
     a_crashed_runners_lease_expires_and_continue_goes_on,
     a_graph_without_leases_on_a_leased_thread_is_refused,
