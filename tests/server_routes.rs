@@ -459,6 +459,14 @@ async fn hostile_inputs_get_a_4xx_envelope() {
             "NUL id",
         ),
         (
+            r#"{"workflow_id":"w","step":1,"state":{"k":"a\u0000"}}"#.into(),
+            "NUL in the state",
+        ),
+        (
+            r#"{"workflow_id":"w","step":1,"state":{"\u0000":1}}"#.into(),
+            "NUL key",
+        ),
+        (
             r#"{"workflow_id":"w","step":1,"state":{},"metadata":[]}"#.into(),
             "array metadata",
         ),
