@@ -83,7 +83,15 @@ pub use saver::{PostgresOptions, PostgresPool, PostgresSaver};
 pub use saver::{SqliteOptions, SqliteSaver, Synchronous};
 
 /// The README's code blocks, compiled and run as doctests (they use the
-/// default features).
+/// default features, so a build without one of them skips them).
 #[doc = include_str!("../README.md")]
-#[cfg(all(doctest, feature = "sqlite"))]
+#[cfg(all(
+    doctest,
+    feature = "sqlite",
+    feature = "cli",
+    feature = "ledger",
+    feature = "events",
+    feature = "mcp",
+    feature = "server"
+))]
 pub struct ReadmeDoctests;

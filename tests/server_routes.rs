@@ -7,6 +7,9 @@
 
 mod server_support;
 
+#[cfg(feature = "postgres")]
+mod pg_support;
+
 use std::time::{Duration, SystemTime};
 
 use checkpointer::server::{ServiceOptions, sweep_expired};
@@ -407,7 +410,29 @@ async fn limits_state_size_body_size_and_rate() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_inputs_get_a_4xx_envelope() {
-    let s = start(options()).await;
+    hostile_inputs(&start(options()).await).await;
+}
+
+/// The same on PostgreSQL, whose text and jsonb refuse what SQLite takes.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_inputs_get_a_4xx_envelope_on_postgres() {
+    let Some(url) = pg_support::server_url("hostile_inputs_get_a_4xx_envelope_on_postgres") else {
+        return;
+    };
+    let schema = pg_support::Schema::new(&url);
+    let schema_url = schema.url();
+    let saver = std::thread::spawn(move || {
+        checkpointer::PostgresSaver::open(&schema_url).expect("open PostgreSQL")
+    })
+    .join()
+    .expect("open on a plain thread");
+    let dir = tempfile::tempdir().expect("temp dir");
+    hostile_inputs(&server_support::start_on(std::sync::Arc::new(saver), options(), dir).await)
+        .await;
+}
+
+async fn hostile_inputs(s: &server_support::TestServer) {
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let deep_state = format!(r#"{{"workflow_id":"w","step":1,"state":{{"a":{deep}}}}}"#);
     let bodies: Vec<(String, &str)> = vec![
@@ -457,6 +482,14 @@ async fn hostile_inputs_get_a_4xx_envelope() {
         (
             r#"{"workflow_id":"a\u0000b","step":1,"state":{}}"#.into(),
             "NUL id",
+        ),
+        (
+            r#"{"workflow_id":"w","step":1,"state":{"k":"a\u0000"}}"#.into(),
+            "NUL in the state",
+        ),
+        (
+            r#"{"workflow_id":"w","step":1,"state":{"\u0000":1}}"#.into(),
+            "NUL key",
         ),
         (
             r#"{"workflow_id":"w","step":1,"state":{},"metadata":[]}"#.into(),

@@ -3,7 +3,8 @@
 //! CheckpointService/1.0` and, with a secret, `X-Checkpoint-Signature:
 //! sha256=<hex HMAC-SHA256(secret, raw body)>`. ★ A failed delivery (an
 //! error or a non-2xx answer) is tried again with exponential backoff;
-//! delivery runs on its own tasks and never holds up a save.
+//! delivery runs on its own tasks and never holds up a save. URLs may be
+//! `http` or `https` (rustls, with the Mozilla root certificates built in).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -41,7 +42,9 @@ impl Default for DeliveryOptions {
 /// Sends the events of accounts to their webhooks.
 #[derive(Clone, Debug)]
 pub struct WebhookSender {
-    client: reqwest::Client,
+    /// The HTTP client, or why none could be built (then every delivery
+    /// is logged as failed).
+    client: Result<reqwest::Client, String>,
     options: DeliveryOptions,
 }
 
@@ -52,7 +55,7 @@ impl WebhookSender {
             .timeout(options.timeout)
             .user_agent("CheckpointService/1.0")
             .build()
-            .unwrap_or_default();
+            .map_err(|e| e.to_string());
         WebhookSender { client, options }
     }
 
@@ -92,6 +95,13 @@ impl WebhookSender {
 
     /// Delivers one event to one webhook, retrying; whether it arrived.
     pub async fn deliver(&self, hook: &Webhook, event: &str, data: &Value) -> bool {
+        let client = match &self.client {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::error!(webhook = %hook.webhook_id, event, error = %e, "no HTTP client; webhook not sent");
+                return false;
+            }
+        };
         let body = json!({
             "event": event,
             "webhook_id": hook.webhook_id,
@@ -101,8 +111,7 @@ impl WebhookSender {
         .to_string();
         let mut wait = self.options.backoff;
         for attempt in 1..=self.options.attempts.max(1) {
-            let mut request = self
-                .client
+            let mut request = client
                 .post(&hook.url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());

@@ -40,7 +40,24 @@ pub(super) fn json_body(
     if value.as_object().is_none() {
         return Err(ApiError::Validation("body must be object".to_owned()));
     }
+    if holds_nul(&value) {
+        // PostgreSQL's jsonb cannot store U+0000; refusing it on every
+        // backend keeps the service's answers the same on each.
+        return Err(ApiError::Validation(
+            "body must not contain the character U+0000 (NUL) in any string or key".to_owned(),
+        ));
+    }
     Ok(value)
+}
+
+/// Whether a string or key anywhere in `value` holds U+0000.
+fn holds_nul(value: &JsValue) -> bool {
+    match value {
+        JsValue::String(s) => s.contains('\0'),
+        JsValue::Array(items) => items.iter().any(holds_nul),
+        JsValue::Object(props) => props.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        JsValue::Null | JsValue::Bool(_) | JsValue::Number(_) => false,
+    }
 }
 
 pub(super) fn js_type(v: &JsValue) -> &'static str {

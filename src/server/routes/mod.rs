@@ -10,6 +10,7 @@
 //! | `POST /webhooks`, `DELETE /webhooks/{id}` | 201 / 204 |
 //! | `POST /admin/accounts`, `POST /admin/accounts/{id}/keys`, `DELETE /admin/keys/{id}` | `Bearer <admin secret>` |
 //! | `GET /health`, `GET /ready` | 200, or 503 when the storage fails |
+//! | `GET /ui` | the web page of thread history ([`ui`](super::ui)), signed in with an API key; its account's workflows only |
 //!
 //! Every answer carries `X-Request-Id`; every failure is an
 //! [`ApiError`] envelope. /checkpoints, /workflows and /webhooks count
@@ -31,6 +32,7 @@ use serde_json::json;
 use super::auth::{Caller, authenticate};
 use super::error::{ApiError, ApiResult};
 use super::service::Service;
+use super::ui::{self, ThreadFilter, UiAccess};
 use super::workflows::iso_millis;
 
 mod admin;
@@ -67,12 +69,25 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/admin/keys/{id}", delete(admin_revoke_key))
         .route("/health", get(health))
         .route("/ready", get(health))
-        // TODO(issue 13, web page): .nest("/ui", ui::router(saver, UiAccess::ApiKey(check))) once src/server/ui lands.
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(Arc::clone(&service))
+        // The web page, signed in with an API key; it answers its own
+        // errors, and sees only the threads of the key's account.
+        .merge(ui::nested("/ui", Arc::clone(service.saver()), ui_access(service)))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(request_id))
-        .with_state(service)
+}
+
+/// The web page's sign-in: a key lets its viewer in while it is valid
+/// (checked on every request, so a revoked key stops at once), to see its
+/// account's workflows.
+fn ui_access(service: Arc<Service>) -> UiAccess {
+    UiAccess::ApiKey(Arc::new(move |api_key: &str| {
+        service
+            .thread_filter(api_key)
+            .map(|sees| Arc::new(sees) as ThreadFilter)
+    }))
 }
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
