@@ -92,7 +92,7 @@ async fn each_key_sees_its_accounts_workflows_and_a_revoked_key_stops() {
     let acme_session = sign_in(&s, &acme_key.api_key).await;
     let (status, threads) = get(&s, "/ui/api/threads", &acme_session).await;
     assert_eq!(status, 200, "{threads}");
-    assert_eq!(thread_ids(&threads), [theirs.clone()]);
+    assert_eq!(thread_ids(&threads), std::slice::from_ref(&theirs));
     let (status, history) = get(
         &s,
         &format!("/ui/api/threads/{theirs}/history"),

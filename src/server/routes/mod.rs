@@ -74,7 +74,11 @@ pub fn router(service: Arc<Service>) -> Router {
         .with_state(Arc::clone(&service))
         // The web page, signed in with an API key; it answers its own
         // errors, and sees only the threads of the key's account.
-        .merge(ui::nested("/ui", Arc::clone(service.saver()), ui_access(service)))
+        .merge(ui::nested(
+            "/ui",
+            Arc::clone(service.saver()),
+            ui_access(service),
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(request_id))
 }
