@@ -10,7 +10,7 @@
 //! | `POST /webhooks`, `DELETE /webhooks/{id}` | 201 / 204 |
 //! | `POST /admin/accounts`, `POST /admin/accounts/{id}/keys`, `DELETE /admin/keys/{id}` | `Bearer <admin secret>` |
 //! | `GET /health`, `GET /ready` | 200, or 503 when the storage fails |
-//! | `GET /ui` | the web page of thread history ([`ui`](super::ui)), signed in with an API key; its account's workflows only |
+//! | `GET /ui` | the web page of thread history ([`ui`]), signed in with an API key; its account's workflows only |
 //!
 //! Every answer carries `X-Request-Id`; every failure is an
 //! [`ApiError`] envelope. /checkpoints, /workflows and /webhooks count
