@@ -56,3 +56,43 @@ fn postgres_url_opens_the_shared_table() {
         .get(0);
     assert_eq!(columns, 13, "mooncat's 13 columns");
 }
+
+/// Connected, claimed, finished and read from async code on either kind
+/// of tokio runtime: the blocking driver runs off the runtime's worker
+/// (as for `PostgresSaver`), instead of panicking inside it.
+#[test]
+fn works_from_inside_a_tokio_runtime() {
+    use checkpointer::ledger::{Claim, ClaimOptions, StepStatus};
+    let Some(url) = pg_support::server_url("ledger_postgres") else {
+        return;
+    };
+    let schema = pg_support::Schema::new(&url);
+    let runtimes = [
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap(),
+    ];
+    for (n, runtime) in runtimes.iter().enumerate() {
+        let key = format!("step-{n}");
+        let record = runtime.block_on(async {
+            let ledger = PostgresLedger::connect(&schema.url()).expect("connect in a runtime");
+            let Claim::Claimed { token, .. } = ledger
+                .claim("async", &key, &ClaimOptions::new().with_owner("run-1"))
+                .expect("claim")
+            else {
+                panic!("a fresh step is claimed");
+            };
+            ledger
+                .done("async", &key, &token, serde_json::json!({"n": n}), None)
+                .expect("done");
+            ledger.get("async", &key).expect("get")
+        });
+        let record = record.expect("the step is stored");
+        assert_eq!(record.status, StepStatus::Done);
+        assert_eq!(record.result, serde_json::json!({"n": n}));
+    }
+}

@@ -3,13 +3,13 @@
 use postgres::{NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 
+use crate::saver::{PostgresOptions, PostgresPool, off_runtime, postgres_pool};
+
 use super::columns::{COLUMNS, Row, about, result_column};
 use super::machine::{Outcome, ledger_transitions};
 use super::{
     LedgerError, LedgerResult, StepLedger, StepRecord, StepStatus, check_namespace, storage_key,
 };
-
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 /// mooncat's table with PostgreSQL types (`BIGINT` for epoch ms), named
 /// `mooncat_checkpoints`: LangGraph's schema, which `PostgresSaver`
@@ -34,6 +34,12 @@ CREATE TABLE IF NOT EXISTS mooncat_checkpoints (
 );
 ";
 
+/// One step's row (read by `get`, and by every transition in its
+/// transaction).
+static SELECT_STEP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {COLUMNS} FROM mooncat_checkpoints WHERE namespace = $1 AND storage_key = $2")
+});
+
 /// The server's clock, in epoch ms.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
@@ -55,9 +61,23 @@ const UPSERT: &str = "INSERT INTO mooncat_checkpoints (namespace, storage_key, k
 /// exactly one wins), then reads, decides and writes. Leases are judged
 /// by the server's clock (`clock_timestamp()`), one clock for every
 /// worker.
+///
+/// Like [`PostgresSaver`](crate::PostgresSaver), it may be called from
+/// inside a tokio runtime: the blocking driver then runs off the runtime's
+/// worker.
 #[derive(Debug)]
 pub struct PostgresLedger {
-    pool: Pool,
+    /// `None` only while dropping.
+    pool: Option<PostgresPool>,
+}
+
+impl Drop for PostgresLedger {
+    fn drop(&mut self) {
+        // Closing the connections blocks too.
+        if let Some(pool) = self.pool.take() {
+            off_runtime(move || drop(pool));
+        }
+    }
 }
 
 fn db_err(operation: impl Into<String>) -> impl FnOnce(postgres::Error) -> LedgerError {
@@ -86,21 +106,18 @@ impl PostgresLedger {
     /// Connects (a pool of up to 4 connections) and creates the table if
     /// missing.
     pub fn connect(url: &str) -> LedgerResult<Self> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|e| LedgerError::backend("postgres", "parse the URL", e))?;
-        let pool = r2d2::Pool::builder()
-            .max_size(4)
-            .min_idle(Some(0))
-            .build(PostgresConnectionManager::new(config, NoTls))
+        // The saver's pool: its timeouts, and the URL's password kept out
+        // of errors.
+        let pool = off_runtime(|| postgres_pool(url, PostgresOptions::new().with_pool_size(4)))
             .map_err(|e| LedgerError::backend("postgres", "connect", e))?;
-        let ledger = PostgresLedger { pool };
-        let mut conn = ledger.conn("create the table")?;
-        let mut tx = conn.transaction().map_err(db_err("create the table"))?;
-        tx.batch_execute(INIT_SQL)
-            .map_err(db_err("create the table"))?;
-        tx.commit().map_err(db_err("create the table"))?;
-        drop(conn);
+        let ledger = PostgresLedger { pool: Some(pool) };
+        off_runtime(|| {
+            let mut conn = ledger.conn("create the table")?;
+            let mut tx = conn.transaction().map_err(db_err("create the table"))?;
+            tx.batch_execute(INIT_SQL)
+                .map_err(db_err("create the table"))?;
+            tx.commit().map_err(db_err("create the table"))
+        })?;
         Ok(ledger)
     }
 
@@ -108,12 +125,31 @@ impl PostgresLedger {
         &self,
         operation: &str,
     ) -> LedgerResult<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
-        self.pool
-            .get()
-            .map_err(|e| LedgerError::backend("postgres", operation.to_owned(), e))
+        let backend = |e| LedgerError::backend("postgres", operation.to_owned(), e);
+        match &self.pool {
+            Some(pool) => pool.get().map_err(backend),
+            None => Err(LedgerError::backend(
+                "postgres",
+                operation.to_owned(),
+                std::io::Error::other("the ledger is closed"),
+            )),
+        }
     }
 
     fn update<T>(
+        &self,
+        operation: &'static str,
+        ns: &str,
+        key: &str,
+        change: impl FnOnce(Option<StepRecord>, i64) -> LedgerResult<Outcome<T>> + Send,
+    ) -> LedgerResult<T>
+    where
+        T: Send,
+    {
+        off_runtime(|| self.update_here(operation, ns, key, change))
+    }
+
+    fn update_here<T>(
         &self,
         operation: &'static str,
         ns: &str,
@@ -161,12 +197,7 @@ impl PostgresLedger {
 }
 
 fn read(tx: &mut Transaction<'_>, ns: &str, sk: &str) -> Result<Option<Row>, postgres::Error> {
-    let found = tx.query_opt(
-        &format!(
-            "SELECT {COLUMNS} FROM mooncat_checkpoints WHERE namespace = $1 AND storage_key = $2"
-        ),
-        &[&ns, &sk],
-    )?;
+    let found = tx.query_opt(SELECT_STEP.as_str(), &[&ns, &sk])?;
     Ok(found.as_ref().map(row))
 }
 
@@ -176,26 +207,26 @@ impl StepLedger for PostgresLedger {
     fn get(&self, ns: &str, key: &str) -> LedgerResult<Option<StepRecord>> {
         check_namespace("get", ns)?;
         let at = about("get", ns, key);
-        let mut conn = self.conn(&at)?;
-        let found = conn
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM mooncat_checkpoints WHERE namespace = $1 AND storage_key = $2"),
-                &[&ns, &storage_key(key)],
-            )
-            .map_err(db_err(at))?;
-        found.as_ref().map(row).map(Row::into_record).transpose()
+        off_runtime(|| {
+            let found = self
+                .conn(&at)?
+                .query_opt(SELECT_STEP.as_str(), &[&ns, &storage_key(key)])
+                .map_err(db_err(at.as_str()))?;
+            found.as_ref().map(row).map(Row::into_record).transpose()
+        })
     }
 
     fn reset(&self, ns: &str, key: &str) -> LedgerResult<bool> {
         check_namespace("reset", ns)?;
         let at = about("reset", ns, key);
-        let n = self
-            .conn(&at)?
-            .execute(
-                "DELETE FROM mooncat_checkpoints WHERE namespace = $1 AND storage_key = $2",
-                &[&ns, &storage_key(key)],
-            )
-            .map_err(db_err(at))?;
+        let n = off_runtime(|| {
+            self.conn(&at)?
+                .execute(
+                    "DELETE FROM mooncat_checkpoints WHERE namespace = $1 AND storage_key = $2",
+                    &[&ns, &storage_key(key)],
+                )
+                .map_err(db_err(at.as_str()))
+        })?;
         Ok(n > 0)
     }
 
@@ -203,32 +234,34 @@ impl StepLedger for PostgresLedger {
         check_namespace("list", ns)?;
         let at = format!("list of namespace {ns}");
         let status = status.map(StepStatus::as_str);
-        let rows = self
-            .conn(&at)?
-            .query(
-                &format!(
-                    "SELECT {COLUMNS} FROM mooncat_checkpoints WHERE namespace = $1 \
-                     AND ($2::text IS NULL OR status = $2) \
-                     ORDER BY updated_at DESC, key COLLATE \"C\""
-                ),
-                &[&ns, &status],
-            )
-            .map_err(db_err(at))?;
+        let rows = off_runtime(|| {
+            self.conn(&at)?
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM mooncat_checkpoints WHERE namespace = $1 \
+                         AND ($2::text IS NULL OR status = $2) \
+                         ORDER BY updated_at DESC, key COLLATE \"C\""
+                    ),
+                    &[&ns, &status],
+                )
+                .map_err(db_err(at.as_str()))
+        })?;
         rows.iter().map(|r| row(r).into_record()).collect()
     }
 
     fn gc(&self, older_than_ms: u64) -> LedgerResult<usize> {
         let older = i64::try_from(older_than_ms).unwrap_or(i64::MAX);
-        let n = self
-            .conn("gc")?
-            .execute(
-                &format!(
-                    "DELETE FROM mooncat_checkpoints WHERE status = 'claimed' \
-                     AND lease_until < {NOW_MS} - $1"
-                ),
-                &[&older],
-            )
-            .map_err(db_err("gc"))?;
+        let n = off_runtime(|| {
+            self.conn("gc")?
+                .execute(
+                    &format!(
+                        "DELETE FROM mooncat_checkpoints WHERE status = 'claimed' \
+                         AND lease_until < {NOW_MS} - $1"
+                    ),
+                    &[&older],
+                )
+                .map_err(db_err("gc"))
+        })?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }
