@@ -14,8 +14,10 @@ use super::error::Result;
 use super::list::ListOptions;
 use super::tuple::CheckpointTuple;
 
-/// One thread of a store, as [`CheckpointAdmin::threads`] sums it up.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One thread of a store, as [`CheckpointAdmin::threads`] sums it up
+/// (serialised with these field names, as the web page's `api/threads`
+/// rows are).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ThreadSummary {
     /// The thread.
     pub thread_id: String,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::UiState;
@@ -107,30 +107,6 @@ pub(crate) struct ThreadsQuery {
     limit: Option<usize>,
 }
 
-/// One row of `api/threads`.
-#[derive(Debug, Serialize)]
-struct ThreadRow {
-    thread_id: String,
-    checkpoints: u64,
-    namespaces: u64,
-    latest_checkpoint_id: String,
-    last_step: i64,
-    last_ts: Option<String>,
-}
-
-impl From<ThreadSummary> for ThreadRow {
-    fn from(t: ThreadSummary) -> Self {
-        ThreadRow {
-            thread_id: t.thread_id,
-            checkpoints: t.checkpoints,
-            namespaces: t.namespaces,
-            latest_checkpoint_id: t.latest_checkpoint_id,
-            last_step: t.last_step,
-            last_ts: t.last_ts,
-        }
-    }
-}
-
 /// `GET api/threads`.
 pub(crate) async fn threads(
     State(state): State<UiState>,
@@ -155,12 +131,12 @@ pub(crate) async fn threads(
             .filter(|t| viewer.may_see(&t.thread_id))
             .skip(offset)
             .take(limit + 1)
-            .map(ThreadRow::from)
             .collect::<Vec<_>>())
     })
     .await?;
     let has_more = rows.len() > limit;
-    let rows: Vec<ThreadRow> = rows.into_iter().take(limit).collect();
+    // A row is the saver's summary, field for field.
+    let rows: Vec<ThreadSummary> = rows.into_iter().take(limit).collect();
     Ok(Json(json!({
         "threads": rows,
         "offset": offset,
