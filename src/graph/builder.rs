@@ -12,6 +12,7 @@ use super::interrupt::Route;
 use super::mermaid;
 use super::node::{AsyncFnNode, Node, NodeContext, NodeResult, SyncFnNode};
 use super::options::CompileOptions;
+use super::cache::CachePolicy;
 use super::retry::RetryPolicy;
 use super::spec::{END, GraphSpec, NodeSpec, RESERVED, RouterFn, START};
 use super::state::State;
@@ -110,6 +111,8 @@ pub struct StateGraph {
     destinations: Vec<(String, Vec<String>)>,
     /// Retry policies by node.
     retries: BTreeMap<String, RetryPolicy>,
+    /// issue 17: per-node cache policies.
+    caches: BTreeMap<String, CachePolicy>,
     /// Nodes that run a compiled graph.
     subgraphs: BTreeMap<String, CompiledGraph>,
 }
@@ -129,6 +132,7 @@ impl fmt::Debug for StateGraph {
             .field("branches", &self.branches.len())
             .field("destinations", &self.destinations)
             .field("retries", &self.retries)
+            .field("caches", &self.caches)
             .field("subgraphs", &self.subgraphs.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -326,6 +330,52 @@ impl StateGraph {
         self
     }
 
+    /// Caches `node`'s results as `policy` says (LangGraph's
+    /// `add_node(..., cache_policy=...)`), in the store of
+    /// [`CompileOptions::cache`](crate::graph::CompileOptions::cache): a
+    /// later call with the same input, in this run, another run or
+    /// another process sharing the store, gets the stored writes instead
+    /// of running the node. A later call for the same node replaces the
+    /// policy. See [`CachePolicy`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use checkpointer::graph::{CachePolicy, CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let calls = Arc::new(AtomicU32::new(0));
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("question", Reducer::last_value())
+    ///     .add_channel("answer", Reducer::last_value())
+    ///     .add_sync_node("expensive", {
+    ///         let calls = Arc::clone(&calls);
+    ///         move |state, _| {
+    ///             calls.fetch_add(1, Ordering::SeqCst);
+    ///             Ok(Update::new().set("answer", format!("about {}", state.get::<String>("question")?)))
+    ///         }
+    ///     })
+    ///     .add_cache_policy("expensive", CachePolicy::new())
+    ///     .add_edge(START, "expensive");
+    /// let store = Arc::new(InMemorySaver::new());
+    /// let app = graph.compile(CompileOptions::new().cache(store))?;
+    /// for thread in ["a", "b"] {
+    ///     let out = app.invoke(json!({"question": "rust"}), &Config::thread(thread)).await?;
+    ///     assert_eq!(out.values["answer"], json!("about rust"));
+    /// }
+    /// // The second thread's call was a cache hit.
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1);
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn add_cache_policy(&mut self, node: impl Into<String>, policy: CachePolicy) -> &mut Self {
+        self.caches.insert(node.into(), policy);
+        self
+    }
+
     /// Checks the graph and makes it runnable.
     ///
     /// Errors ([`GraphError::InvalidGraph`]): duplicate or reserved node or
@@ -456,6 +506,7 @@ impl StateGraph {
                     runner: Some(self.runner_of(name, node, channels)),
                     triggers: vec![trigger],
                     retry: self.retries.get(name).cloned(),
+                    cache: self.caches.get(name).cloned(),
                     subgraph: self.subgraphs.contains_key(name),
                     ..NodeSpec::default()
                 },
@@ -501,6 +552,13 @@ impl StateGraph {
             if !nodes.contains_key(node) || node == START {
                 return Err(GraphError::invalid_graph(format!(
                     "a retry policy names {node:?}, which is not a node of the graph"
+                )));
+            }
+        }
+        for node in self.caches.keys() {
+            if !nodes.contains_key(node) || node == START {
+                return Err(GraphError::invalid_graph(format!(
+                    "a cache policy names {node:?}, which is not a node of the graph"
                 )));
             }
         }

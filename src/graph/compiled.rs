@@ -14,7 +14,8 @@ use super::persist::{Durability, Saver};
 use super::run::{Run, RunSettings, leased};
 use super::snapshot::StateSnapshot;
 use super::spec::GraphSpec;
-use super::stream::{EventSink, GraphStream, StreamMode};
+use super::stream::{EventSink, GraphStream};
+use super::stream_options::StreamOptions;
 use crate::saver::{AsyncSaver, BaseCheckpointSaver, Config, ListOptions};
 
 /// Tasks and saver calls run on tokio: outside a runtime, `tokio::spawn`
@@ -209,13 +210,48 @@ impl CompiledGraph {
     /// stream. The run proceeds in a tokio task; an error ends the stream
     /// with one `Err` (also [`GraphError::NoRuntime`] when called outside a
     /// tokio runtime).
+    ///
+    /// `modes` is one [`StreamMode`](crate::graph::StreamMode), a list of them (LangGraph's
+    /// `stream_mode=[...]`; [`StreamEvent::mode`](crate::graph::StreamEvent::mode)
+    /// tells the events apart), or [`StreamOptions`] (with subgraphs'
+    /// events, or another bound). The stream is bounded: when
+    /// [`StreamOptions::capacity`] events wait unread, the run waits too.
+    ///
+    /// ```
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, StreamEvent, StreamMode, Update, START};
+    /// use checkpointer::Config;
+    /// use futures::StreamExt;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_node("a", |_state, ctx| async move {
+    ///         ctx.writer().write(json!({"progress": 1})).await;
+    ///         Ok(Update::new().set("log", "a"))
+    ///     })
+    ///     .add_edge(START, "a");
+    /// let app = graph.compile(CompileOptions::new())?;
+    /// let modes: Vec<_> = app
+    ///     .stream(json!({}), &Config::default(), [StreamMode::Updates, StreamMode::Custom])
+    ///     .map(|e| e.map(|e| e.mode()))
+    ///     .collect::<Vec<_>>()
+    ///     .await
+    ///     .into_iter()
+    ///     .collect::<Result<_, _>>()?;
+    /// // As LangGraph: ('custom', {'progress': 1}), then ('updates', {'a': ...}).
+    /// assert_eq!(modes, vec![Some(StreamMode::Custom), Some(StreamMode::Updates)]);
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn stream(
         &self,
         input: impl Into<Input>,
         config: &Config,
-        mode: StreamMode,
+        modes: impl Into<StreamOptions>,
     ) -> GraphStream {
-        self.stream_with(input, config, mode, &RunOptions::new())
+        self.stream_with(input, config, modes, &RunOptions::new())
     }
 
     /// Like [`stream`](Self::stream), with per-run options as
@@ -225,12 +261,13 @@ impl CompiledGraph {
         &self,
         input: impl Into<Input>,
         config: &Config,
-        mode: StreamMode,
+        modes: impl Into<StreamOptions>,
         options: &RunOptions,
     ) -> GraphStream {
-        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let modes = modes.into();
+        let (tx, rx) = tokio::sync::mpsc::channel(modes.capacity_or_default());
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            let _ = tx.unbounded_send(Err(GraphError::NoRuntime {
+            let _ = tx.try_send(Err(GraphError::NoRuntime {
                 operation: "stream",
             }));
             return GraphStream { rx };
@@ -238,7 +275,7 @@ impl CompiledGraph {
         let settings = match self.settings.with_run_options(options) {
             Ok(s) => s,
             Err(e) => {
-                let _ = tx.unbounded_send(Err(e));
+                let _ = tx.try_send(Err(e));
                 return GraphStream { rx };
             }
         };
@@ -248,8 +285,9 @@ impl CompiledGraph {
             super::durable_stream::StreamRecorder::start(Arc::clone(log), &config.thread_id)
         });
         let sink = EventSink {
-            mode,
+            options: Arc::new(modes),
             tx: tx.clone(),
+            namespace: String::new(),
             #[cfg(feature = "events")]
             recorder: recorder.clone(),
         };
@@ -262,10 +300,22 @@ impl CompiledGraph {
                 None => result,
             };
             if let Err(e) = result {
-                let _ = tx.unbounded_send(Err(e));
+                let _ = tx.send(Err(e)).await;
             }
         });
         GraphStream { rx }
+    }
+
+    /// Runs the graph as a subgraph node's run: like `invoke`, its events
+    /// going to `sink` (the parent's, under the subgraph's namespace).
+    pub(crate) async fn run_streamed(
+        &self,
+        input: Input,
+        config: &Config,
+        sink: Option<EventSink>,
+    ) -> Result<RunOutcome, GraphError> {
+        require_runtime("invoke")?;
+        Run::start(self.settings.clone(), input, config, sink).await
     }
 
     /// The state of the thread at the checkpoint `config` names (the latest

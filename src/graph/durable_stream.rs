@@ -65,8 +65,12 @@ impl StreamRecorder {
         })
     }
 
-    /// Queues a stream event.
+    /// Queues a stream event (debug events are not recorded: they repeat
+    /// the task and checkpoint events).
     pub(crate) fn record(&self, event: &StreamEvent) {
+        if matches!(event, StreamEvent::Debug { .. }) {
+            return;
+        }
         if let Some(tx) = &*self.tx.lock().unwrap_or_else(PoisonError::into_inner) {
             // A stopped writer has its error for `close`.
             let _ = tx.send(Record::Stream(event.clone()));
@@ -193,11 +197,53 @@ impl Writer {
                 "values",
                 json!({"step": step, "values": values}),
             ),
-            StreamEvent::Updates { step, node, update } => (
+            StreamEvent::Updates {
+                step,
+                node,
+                update,
+                cached,
+            } => (
                 EventKind::StateDelta,
                 "updates",
-                json!({"step": step, "node": node, "update": update}),
+                json!({"step": step, "node": node, "update": update, "cached": cached}),
             ),
+            // issue 17: what nodes stream while they run.
+            StreamEvent::Custom { step, node, value } => (
+                EventKind::AgentProgress,
+                "custom",
+                json!({"step": step, "node": node, "value": value}),
+            ),
+            StreamEvent::Message {
+                step,
+                node,
+                task_id,
+                chunk,
+                metadata,
+            } => (
+                EventKind::AgentProgress,
+                "messages",
+                json!({"step": step, "node": node, "task_id": task_id, "chunk": chunk,
+                    "metadata": metadata}),
+            ),
+            // The recorder sees only the root run's events and no debug ones
+            // (see `StreamRecorder::record`); kept total for the match.
+            StreamEvent::Debug {
+                step,
+                kind,
+                timestamp,
+                payload,
+            } => (
+                EventKind::AgentProgress,
+                "debug",
+                json!({"step": step, "type": kind, "timestamp": timestamp, "payload": payload}),
+            ),
+            StreamEvent::Subgraph { namespace, event } => {
+                let mut inner = self.stream_event(*event);
+                inner
+                    .payload
+                    .insert("namespace".to_owned(), json!(namespace));
+                return inner;
+            }
             StreamEvent::TaskStart {
                 step,
                 id,
@@ -307,7 +353,9 @@ type Pending = Pin<Box<dyn Future<Output = Result<Vec<Event>, EventError>> + Sen
 /// |---|---|---|
 /// | run begins | `run.started` | `run`, `thread_id` |
 /// | [`Values`](StreamEvent::Values) | `state.snapshot` | `step`, `values` |
-/// | [`Updates`](StreamEvent::Updates) | `state.delta` | `step`, `node`, `update` |
+/// | [`Updates`](StreamEvent::Updates) | `state.delta` | `step`, `node`, `update`, `cached` |
+/// | [`Custom`](StreamEvent::Custom) | `agent.progress` | `step`, `node`, `value` |
+/// | [`Message`](StreamEvent::Message) | `agent.progress` | `step`, `node`, `task_id`, `chunk`, `metadata` |
 /// | [`TaskStart`](StreamEvent::TaskStart) | `agent.started` | `step`, `task_id`, `node`, `triggers` |
 /// | [`TaskEnd`](StreamEvent::TaskEnd) | `agent.finished` (`agent.error` if it failed) | `step`, `task_id`, `node`, `result`, `error`, `interrupts` |
 /// | [`TaskRetry`](StreamEvent::TaskRetry) | `agent.progress` | `step`, `task_id`, `node`, `attempt`, `error`, `wait_ms` |
@@ -316,7 +364,8 @@ type Pending = Pin<Box<dyn Future<Output = Result<Vec<Event>, EventError>> + Sen
 /// | run ends | `run.finished` (`run.error` if it failed) | `next`, `interrupted` (or `error`) |
 ///
 /// Every payload also has `"stream"` (the mode the event belongs to:
-/// `values`, `updates`, `tasks`, `checkpoints`, `interrupt` or `run`) and
+/// `values`, `updates`, `tasks`, `checkpoints`, `custom`, `messages`,
+/// `interrupt` or `run`) and
 /// `"run"`. The log records every mode, whatever mode the live caller of
 /// [`stream`](crate::graph::CompiledGraph::stream) asked for.
 ///

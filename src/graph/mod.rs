@@ -112,6 +112,8 @@
 
 mod algo;
 mod builder;
+// issue 17: the node cache.
+mod cache;
 mod channel;
 mod compiled;
 // issue 14 part 4: durable, resumable graph streams.
@@ -136,6 +138,10 @@ mod step_spans;
 #[cfg(feature = "ledger")]
 mod step_once;
 mod stream;
+// issue 17: several modes, subgraphs and the bound of a stream.
+mod stream_options;
+// issue 17: what a node streams while it runs (custom, messages).
+mod stream_writer;
 mod subgraph;
 mod task;
 
@@ -157,5 +163,8 @@ pub use spec::{END, START};
 pub use state::{State, Update};
 #[cfg(feature = "ledger")]
 pub use step_once::{STEP_LEASE, STEP_NAMESPACE};
+pub use cache::{CACHE_THREAD_PREFIX, CachePolicy};
 pub use stream::{GraphStream, StreamEvent, StreamMode};
+pub use stream_options::{DEFAULT_STREAM_CAPACITY, StreamOptions};
+pub use stream_writer::StreamWriter;
 pub use task::SendTo;

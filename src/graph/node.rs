@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use super::interrupt::{Interrupt, Interrupted};
 use super::state::{State, Update};
+use super::stream::EventSink;
+use super::stream_writer::{StreamWriter, TaskTag};
 use super::task::interrupt_id;
 use crate::saver::Config;
 
@@ -127,6 +129,8 @@ pub struct NodeContext {
     // issue 12 part 2: the step ledger of `step_once` (CompileOptions::ledger).
     #[cfg(feature = "ledger")]
     pub(crate) ledger: Option<Arc<dyn crate::ledger::StepLedger>>,
+    /// issue 17: where the task's custom and message events go.
+    writer: StreamWriter,
 }
 
 struct ContextInner {
@@ -171,7 +175,118 @@ impl NodeContext {
             }),
             #[cfg(feature = "ledger")]
             ledger: None,
+            writer: StreamWriter {
+                sink: None,
+                task: TaskTag::default(),
+            },
         }
+    }
+
+    /// The same context streaming to `sink` (if the run is streamed), its
+    /// events tagged with the task's triggers, path and namespace.
+    pub(crate) fn with_stream(
+        mut self,
+        sink: Option<EventSink>,
+        triggers: Vec<String>,
+        path: Value,
+        task_ns: String,
+    ) -> Self {
+        self.writer = StreamWriter {
+            sink,
+            task: TaskTag {
+                thread_id: self.inner.config.thread_id.clone(),
+                step: self.inner.step,
+                node: self.inner.node.clone(),
+                task_id: self.inner.task_id.clone(),
+                triggers,
+                path,
+                task_ns,
+            },
+        };
+        self
+    }
+
+    /// The run's event sink, for a subgraph run of this task.
+    pub(crate) fn sink(&self) -> Option<&EventSink> {
+        self.writer.sink.as_ref()
+    }
+
+    /// The writer of this task's [`StreamMode::Custom`](crate::graph::StreamMode::Custom)
+    /// events (LangGraph's `get_stream_writer()`): each value written is a
+    /// [`StreamEvent::Custom`](crate::graph::StreamEvent::Custom) tagged
+    /// with the node and step, in the order written.
+    ///
+    /// ```
+    /// use checkpointer::graph::{CompileOptions, StateGraph, StreamEvent, StreamMode, Update, START};
+    /// use checkpointer::Config;
+    /// use futures::StreamExt;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_node("fetch", |_state, ctx| async move {
+    ///         let progress = ctx.writer();
+    ///         progress.write(json!({"fetched": 1})).await;
+    ///         progress.write(json!({"fetched": 2})).await;
+    ///         Ok(Update::new())
+    ///     })
+    ///     .add_edge(START, "fetch");
+    /// let app = graph.compile(CompileOptions::new())?;
+    /// let events: Vec<StreamEvent> = app
+    ///     .stream(json!({}), &Config::default(), StreamMode::Custom)
+    ///     .map(Result::unwrap)
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(
+    ///     events[1],
+    ///     StreamEvent::Custom { step: 1, node: "fetch".into(), value: json!({"fetched": 2}) }
+    /// );
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn writer(&self) -> StreamWriter {
+        self.writer.clone()
+    }
+
+    /// Streams `chunk` (e.g. one token of a model's answer) as a
+    /// [`StreamMode::Messages`](crate::graph::StreamMode::Messages) event
+    /// while the node runs, with LangGraph's `(chunk, metadata)` metadata
+    /// (node, step, triggers, path, the task's namespace). Does nothing
+    /// unless the stream asks for that mode; waits while the stream's
+    /// channel is full.
+    ///
+    /// ```
+    /// use checkpointer::graph::{CompileOptions, StateGraph, StreamEvent, StreamMode, Update, START};
+    /// use checkpointer::Config;
+    /// use futures::StreamExt;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_node("chat", |_state, ctx| async move {
+    ///         for token in ["hello", " ", "world"] {
+    ///             ctx.emit_message_chunk(json!({"type": "AIMessageChunk", "content": token})).await;
+    ///         }
+    ///         Ok(Update::new())
+    ///     })
+    ///     .add_edge(START, "chat");
+    /// let app = graph.compile(CompileOptions::new())?;
+    /// let mut text = String::new();
+    /// let mut chunks = app.stream(json!({}), &Config::default(), StreamMode::Messages);
+    /// while let Some(event) = chunks.next().await {
+    ///     if let StreamEvent::Message { chunk, metadata, .. } = event? {
+    ///         assert_eq!(metadata["langgraph_node"], "chat");
+    ///         text.push_str(chunk["content"].as_str().unwrap_or_default());
+    ///     }
+    /// }
+    /// assert_eq!(text, "hello world");
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn emit_message_chunk(&self, chunk: impl Into<Value>) {
+        self.writer.message_chunk(chunk.into()).await;
     }
 
     /// The config of the run (thread, user keys).

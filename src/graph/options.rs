@@ -108,6 +108,8 @@ pub struct CompileOptions {
     /// issue 14: where streamed runs append their events.
     #[cfg(feature = "events")]
     pub(crate) event_log: Option<Arc<dyn crate::events::EventLog>>,
+    /// issue 17: where nodes with a cache policy keep their results.
+    pub(crate) cache: Option<Arc<dyn BaseCheckpointSaver>>,
 }
 
 impl CompileOptions {
@@ -231,6 +233,17 @@ impl CompileOptions {
         self.ledger = Some(ledger);
         self
     }
+
+    /// Keeps the results of nodes with a
+    /// [`CachePolicy`](crate::graph::CachePolicy) in `store` (LangGraph's
+    /// `compile(cache=...)`): the graph's own saver or another one; see
+    /// [`StateGraph::add_cache_policy`](crate::graph::StateGraph::add_cache_policy).
+    /// Without it, cache policies do nothing, as in LangGraph.
+    #[must_use]
+    pub fn cache(mut self, store: Arc<dyn BaseCheckpointSaver>) -> Self {
+        self.cache = Some(store);
+        self
+    }
 }
 
 impl fmt::Debug for CompileOptions {
@@ -245,6 +258,7 @@ impl fmt::Debug for CompileOptions {
         d.field("ledger", &self.ledger.is_some());
         #[cfg(feature = "events")]
         d.field("event_log", &self.event_log.is_some());
+        d.field("cache", &self.cache.is_some());
         d.finish()
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct NodeSpec {
     pub(crate) routers: Vec<Arc<RouterFn>>,
     /// How a failing run of the node is retried (none: it is not).
     pub(crate) retry: Option<RetryPolicy>,
+    /// issue 17: how the node's results are cached (none: they are not).
+    pub(crate) cache: Option<super::cache::CachePolicy>,
     /// Whether the node runs a subgraph.
     pub(crate) subgraph: bool,
 }

@@ -3,16 +3,23 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
 use futures::Stream;
-use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use serde_json::Value;
+use tokio::sync::mpsc::{Receiver, Sender};
 
 use super::error::GraphError;
 use super::interrupt::Interrupt;
 use super::spec::START;
+use super::stream_options::StreamOptions;
 
 /// What [`CompiledGraph::stream`](crate::graph::CompiledGraph::stream) emits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Several modes go in one stream as a list (`[StreamMode::Updates,
+/// StreamMode::Custom]`, see [`StreamOptions`]); each event says its mode
+/// with [`StreamEvent::mode`], as LangGraph's `(mode, chunk)` pairs do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum StreamMode {
     /// The whole state after the input and after every superstep.
@@ -23,6 +30,16 @@ pub enum StreamMode {
     Tasks,
     /// Each checkpoint the run makes, as it is made.
     Checkpoints,
+    /// What nodes write with [`StreamWriter::write`](crate::graph::StreamWriter::write)
+    /// (LangGraph's `get_stream_writer()`), in order.
+    Custom,
+    /// Token chunks nodes emit while they run
+    /// ([`NodeContext::emit_message_chunk`](crate::graph::NodeContext::emit_message_chunk)),
+    /// as LangGraph's `(chunk, metadata)` pairs.
+    Messages,
+    /// LangGraph's debug events: `checkpoint`, `task` and `task_result`,
+    /// in its shapes ([`StreamEvent::Debug`]).
+    Debug,
 }
 
 /// One event of a streamed run.
@@ -48,6 +65,10 @@ pub enum StreamEvent {
         node: String,
         /// Its state writes as an object (channel to value).
         update: Value,
+        /// Whether the writes came from the node cache instead of a call
+        /// of the node (LangGraph's `"__metadata__": {"cached": true}`;
+        /// see [`CachePolicy`](crate::graph::CachePolicy)).
+        cached: bool,
     },
     /// [`StreamMode::Tasks`]: a task starts.
     TaskStart {
@@ -103,6 +124,59 @@ pub enum StreamEvent {
         /// The checkpoint's id.
         checkpoint_id: String,
     },
+    /// [`StreamMode::Custom`]: a value a node wrote with its
+    /// [`StreamWriter`](crate::graph::StreamWriter).
+    Custom {
+        /// The superstep.
+        step: i64,
+        /// The node that wrote it.
+        node: String,
+        /// What it wrote.
+        value: Value,
+    },
+    /// [`StreamMode::Messages`]: a chunk a node emitted while it ran.
+    Message {
+        /// The superstep.
+        step: i64,
+        /// The node.
+        node: String,
+        /// The task id.
+        task_id: String,
+        /// The chunk, as the node gave it (LangChain's `AIMessageChunk`
+        /// is `{"type": "AIMessageChunk", "content": "..."}`).
+        chunk: Value,
+        /// LangGraph's metadata of the chunk: `thread_id`,
+        /// `langgraph_step`, `langgraph_node`, `langgraph_triggers`,
+        /// `langgraph_path`, `langgraph_checkpoint_ns` and `checkpoint_ns`
+        /// (the task's namespace, `<node>:<task id>`).
+        metadata: Value,
+    },
+    /// [`StreamMode::Debug`]: one of LangGraph's debug events.
+    Debug {
+        /// The superstep.
+        step: i64,
+        /// `checkpoint`, `task` or `task_result`.
+        kind: String,
+        /// When it happened (RFC 3339, UTC); for a checkpoint, its `ts`.
+        timestamp: String,
+        /// LangGraph's payload: for `checkpoint`, `config`,
+        /// `parent_config`, `values`, `metadata`, `next` and `tasks`
+        /// (`id`, `name`, `interrupts`, `state`); for `task`, `id`, `name`,
+        /// `input` and `triggers`; for `task_result`, `id`, `name`,
+        /// `error`, `result` (the state update) and `interrupts`.
+        payload: Value,
+    },
+    /// An event of a subgraph's run, with
+    /// [`StreamOptions::subgraphs`] on (LangGraph's `subgraphs=True`
+    /// `(namespace, event)` pairs). Without it, a subgraph's events are
+    /// not streamed, as in LangGraph.
+    Subgraph {
+        /// The subgraph run's `checkpoint_ns`: `<node>:<task id>`, nested
+        /// ones joined with `|` (LangGraph's namespace tuple, joined).
+        namespace: String,
+        /// The event.
+        event: Box<StreamEvent>,
+    },
     /// The run stopped for an interrupt (dynamic, or `interrupt_before` /
     /// `interrupt_after`).
     Interrupt {
@@ -113,18 +187,75 @@ pub enum StreamEvent {
     },
 }
 
+impl StreamEvent {
+    /// The mode this event belongs to (a subgraph event's is its inner
+    /// event's); `None` for [`StreamEvent::Interrupt`], which every
+    /// stream ends with when the run stops for one.
+    pub fn mode(&self) -> Option<StreamMode> {
+        match self {
+            StreamEvent::Values { .. } => Some(StreamMode::Values),
+            StreamEvent::Updates { .. } => Some(StreamMode::Updates),
+            StreamEvent::TaskStart { .. }
+            | StreamEvent::TaskEnd { .. }
+            | StreamEvent::TaskRetry { .. } => Some(StreamMode::Tasks),
+            StreamEvent::CheckpointSaved { .. } => Some(StreamMode::Checkpoints),
+            StreamEvent::Custom { .. } => Some(StreamMode::Custom),
+            StreamEvent::Message { .. } => Some(StreamMode::Messages),
+            StreamEvent::Debug { .. } => Some(StreamMode::Debug),
+            StreamEvent::Subgraph { event, .. } => event.mode(),
+            StreamEvent::Interrupt { .. } => None,
+        }
+    }
+
+    /// The namespace of the run that emitted it: `""` for the graph
+    /// streamed, a subgraph's `checkpoint_ns` for
+    /// [`StreamEvent::Subgraph`].
+    pub fn namespace(&self) -> &str {
+        match self {
+            StreamEvent::Subgraph { namespace, .. } => namespace,
+            _ => "",
+        }
+    }
+}
+
 /// Where the runner sends events; drops them when nobody listens.
+///
+/// The channel is bounded ([`StreamOptions::capacity`]): when it is full,
+/// `emit` waits, so a slow consumer slows the run instead of growing
+/// memory. A closed receiver (the stream was dropped) makes every send
+/// return at once.
 #[derive(Clone, Debug)]
 pub(crate) struct EventSink {
-    pub(crate) mode: StreamMode,
-    pub(crate) tx: UnboundedSender<Result<StreamEvent, GraphError>>,
+    pub(crate) options: Arc<StreamOptions>,
+    pub(crate) tx: Sender<Result<StreamEvent, GraphError>>,
+    /// The namespace of the run this sink serves (`""` for the root run).
+    pub(crate) namespace: String,
     /// issue 14: the durable log of the run's stream, if the graph has one.
     #[cfg(feature = "events")]
     pub(crate) recorder: Option<std::sync::Arc<super::durable_stream::StreamRecorder>>,
 }
 
 impl EventSink {
-    pub(crate) fn emit(&self, event: StreamEvent) {
+    /// The sink of a subgraph run under `namespace` (its events are
+    /// wrapped in [`StreamEvent::Subgraph`]; the durable log records only
+    /// the root run's).
+    pub(crate) fn child(&self, namespace: String) -> EventSink {
+        EventSink {
+            options: Arc::clone(&self.options),
+            tx: self.tx.clone(),
+            namespace,
+            #[cfg(feature = "events")]
+            recorder: None,
+        }
+    }
+
+    /// Whether an event of `mode` reaches the caller (so it is worth
+    /// building).
+    pub(crate) fn wants(&self, mode: StreamMode) -> bool {
+        (self.namespace.is_empty() || self.options.subgraphs) && self.options.has(mode)
+    }
+
+    pub(crate) async fn emit(&self, event: StreamEvent) {
         // The built-in __start__ task is hidden, as in LangGraph.
         let hidden = match &event {
             StreamEvent::Updates { node, .. } => node == START,
@@ -140,36 +271,43 @@ impl EventSink {
         if let Some(recorder) = &self.recorder {
             recorder.record(&event);
         }
-        let wanted = match &event {
-            StreamEvent::Values { .. } => self.mode == StreamMode::Values,
-            StreamEvent::Updates { .. } => self.mode == StreamMode::Updates,
-            StreamEvent::TaskStart { .. }
-            | StreamEvent::TaskEnd { .. }
-            | StreamEvent::TaskRetry { .. } => self.mode == StreamMode::Tasks,
-            StreamEvent::CheckpointSaved { .. } => self.mode == StreamMode::Checkpoints,
-            StreamEvent::Interrupt { .. } => true,
+        let wanted = match event.mode() {
+            Some(mode) => self.wants(mode),
+            // A subgraph's interrupt surfaces as the parent's own.
+            None => self.namespace.is_empty(),
         };
-        if wanted {
-            // A closed receiver means the caller stopped listening; the run
-            // goes on and still checkpoints.
-            let _ = self.tx.unbounded_send(Ok(event));
+        if !wanted {
+            return;
         }
+        let event = if self.namespace.is_empty() {
+            event
+        } else {
+            StreamEvent::Subgraph {
+                namespace: self.namespace.clone(),
+                event: Box::new(event),
+            }
+        };
+        // A closed receiver means the caller stopped listening; the run
+        // goes on and still checkpoints. A full one makes the run wait.
+        let _ = self.tx.send(Ok(event)).await;
     }
 }
 
 /// An async stream of [`StreamEvent`]s; a failed run ends with one `Err`.
 ///
 /// The run proceeds in its own tokio task: dropping the stream stops
-/// delivering events but not the run or its checkpoints.
+/// delivering events but not the run or its checkpoints. While the stream
+/// is kept but not read, the run waits once
+/// [`StreamOptions::capacity`] events are queued.
 #[derive(Debug)]
 pub struct GraphStream {
-    pub(crate) rx: UnboundedReceiver<Result<StreamEvent, GraphError>>,
+    pub(crate) rx: Receiver<Result<StreamEvent, GraphError>>,
 }
 
 impl Stream for GraphStream {
     type Item = Result<StreamEvent, GraphError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.rx).poll_next(cx)
+        self.rx.poll_recv(cx)
     }
 }

@@ -74,25 +74,20 @@ async fn run_subgraph(
     config: &Config,
 ) -> Result<RunOutcome, NodeError> {
     let failed = |e: GraphError| NodeError::msg(format!("subgraph {:?}: {e}", config.ns()));
+    // issue 17: the subgraph's events go to the parent's stream, tagged
+    // with the subgraph's namespace.
+    let sink = ctx.sink().map(|s| s.child(config.ns().to_owned()));
+    let run = |input: Input| graph.run_streamed(input, config, sink.clone());
     let Some(_) = graph.saver() else {
-        return graph
-            .invoke(input_of(graph, state), config)
-            .await
-            .map_err(failed);
+        return run(input_of(graph, state).into()).await.map_err(failed);
     };
     let snapshot = graph.get_state(config).await.map_err(failed)?;
     if snapshot.metadata.is_none() {
-        return graph
-            .invoke(input_of(graph, state), config)
-            .await
-            .map_err(failed);
+        return run(input_of(graph, state).into()).await.map_err(failed);
     }
     if let Some(question) = snapshot.interrupts.first() {
         let answer = ctx.interrupt_anew(question.value.clone())?;
-        return graph
-            .invoke(Command::resume(answer), config)
-            .await
-            .map_err(failed);
+        return run(Command::resume(answer).into()).await.map_err(failed);
     }
     if snapshot.next.is_empty() {
         // Finished before (the parent's task then failed or was cut
@@ -105,7 +100,7 @@ async fn run_subgraph(
             notices: Vec::new(),
         });
     }
-    graph.invoke(Input::Continue, config).await.map_err(failed)
+    run(Input::Continue).await.map_err(failed)
 }
 
 /// The parent's state values of the channels the subgraph declares.

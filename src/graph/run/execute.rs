@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::graph::algo::node_writes;
+use crate::graph::cache::NodeCache;
 use crate::graph::interrupt::Interrupt;
 use crate::graph::node::NodeContext;
 use crate::graph::spec::GraphSpec;
@@ -16,6 +17,8 @@ use crate::graph::task::Task;
 /// How a task ended.
 pub(super) enum TaskOutput {
     Done(Vec<(String, Value)>),
+    /// Its writes came from the node cache; the node did not run.
+    Cached(Vec<(String, Value)>),
     Interrupted(Interrupt),
     Failed(Failure),
 }
@@ -41,9 +44,42 @@ impl Failure {
     }
 }
 
+/// Runs one task, through the node cache when the node has a cache policy
+/// and the graph a cache: a hit gives the stored writes, a finished call
+/// stores its writes. A cache that cannot be read or written fails the
+/// task (with the node, the key's thread and why).
+pub(super) async fn run_task(
+    spec: Arc<GraphSpec>,
+    task: Task,
+    input: State,
+    global: Arc<State>,
+    ctx: NodeContext,
+    sink: Option<EventSink>,
+    cache: Option<NodeCache>,
+) -> TaskOutput {
+    let policy = spec.nodes.get(&task.name).and_then(|n| n.cache.clone());
+    let (Some(policy), Some(cache)) = (policy, cache) else {
+        return run_uncached(spec, task, input, global, ctx, sink).await;
+    };
+    let key = policy.key_of(&input.to_value());
+    let node = task.name.clone();
+    match cache.get(&node, &key, policy.ttl_value()).await {
+        Ok(Some(writes)) => return TaskOutput::Cached(writes),
+        Ok(None) => {}
+        Err(e) => return TaskOutput::Failed(Failure::Node(Box::new(e))),
+    }
+    let output = run_uncached(spec, task, input, global, ctx, sink).await;
+    if let TaskOutput::Done(writes) = &output
+        && let Err(e) = cache.put(&node, &key, writes).await
+    {
+        return TaskOutput::Failed(Failure::Node(Box::new(e)));
+    }
+    output
+}
+
 /// Runs one task: the node (again, as its retry policy says, while it
 /// fails), then its edges. Retries are reported to `sink`.
-pub(super) async fn run_task(
+async fn run_uncached(
     spec: Arc<GraphSpec>,
     task: Task,
     input: State,
@@ -83,7 +119,8 @@ pub(super) async fn run_task(
                         attempt,
                         error: error.to_string(),
                         wait,
-                    });
+                    })
+                    .await;
                 }
                 tracing::debug!(node = %task.name, attempt, error = %error, "retrying a failed task");
                 tokio::time::sleep(wait).await;

@@ -64,7 +64,7 @@ impl Run {
             }
         }
         if resuming {
-            self.resume()?;
+            self.resume().await?;
         }
         self.run_loop().await
     }
@@ -85,7 +85,7 @@ impl Run {
     /// gotos (NULL-task writes) apply first; then the interrupt marker
     /// moves to the current versions, so the interrupt that stopped the
     /// run does not fire again.
-    fn resume(&mut self) -> Result<(), GraphError> {
+    async fn resume(&mut self) -> Result<(), GraphError> {
         self.apply_null_writes()?;
         let versions = self.checkpoint.channel_versions.clone();
         self.checkpoint
@@ -94,7 +94,8 @@ impl Run {
         self.emit(|| StreamEvent::Values {
             step: self.step,
             values: self.values(),
-        });
+        })
+        .await;
         Ok(())
     }
 
@@ -197,7 +198,8 @@ impl Run {
         self.emit(|| StreamEvent::Values {
             step,
             values: self.values(),
-        });
+        })
+        .await;
         Ok(())
     }
 

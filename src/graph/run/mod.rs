@@ -42,6 +42,8 @@
 //! `update` (`update_state`, through the same input handling).
 
 mod command;
+// issue 17: LangGraph's debug stream events.
+mod debug;
 mod execute;
 mod input;
 mod lease;
@@ -63,7 +65,7 @@ use super::error::GraphError;
 use super::interrupt::Interrupt;
 use super::io::{Input, RunNotice, RunOutcome};
 use super::persist::Persist;
-use super::stream::{EventSink, StreamEvent};
+use super::stream::{EventSink, StreamEvent, StreamMode};
 use super::task::Task;
 use crate::saver::{
     ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource, Config,
@@ -200,11 +202,17 @@ impl Run {
     }
 
     /// Emits the event `event` makes, if the run is streamed (else the
-    /// event, which may copy the whole state, is not built).
-    fn emit(&self, event: impl FnOnce() -> StreamEvent) {
+    /// event, which may copy the whole state, is not built). Waits while
+    /// the stream's channel is full.
+    async fn emit(&self, event: impl FnOnce() -> StreamEvent) {
         if let Some(sink) = &self.sink {
-            sink.emit(event());
+            sink.emit(event()).await;
         }
+    }
+
+    /// Whether the run's stream asks for `mode`.
+    fn streams(&self, mode: StreamMode) -> bool {
+        self.sink.as_ref().is_some_and(|s| s.wants(mode))
     }
 
     /// Applies writes to the run's checkpoint (errors name `step`).
@@ -243,6 +251,7 @@ impl Run {
             .filter_map(|ch| Some((ch.clone(), *next.channel_versions.get(ch)?)))
             .collect();
         let parent = self.config_for(self.saved_id.as_deref());
+        let parent_id = self.saved_id.clone();
         let metadata = CheckpointMetadata::new(source, step);
         // Held writes (of the step's last task) go in with the checkpoint.
         let held = std::mem::take(&mut self.held);
@@ -269,8 +278,13 @@ impl Run {
         self.emit(|| StreamEvent::CheckpointSaved {
             step,
             checkpoint_id: self.checkpoint.id.clone(),
-        });
+        })
+        .await;
         self.pending.clear();
+        if self.streams(StreamMode::Debug) {
+            self.emit_debug_checkpoint(step, source, parent_id.as_deref())
+                .await;
+        }
         Ok(saved)
     }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::graph::cache::NodeCache;
 use crate::graph::error::GraphError;
 use crate::graph::options::{CompileOptions, DEFAULT_RECURSION_LIMIT, LeaseOptions, RunOptions};
 use crate::graph::persist::{Durability, Saver};
@@ -25,6 +26,8 @@ pub(crate) struct RunSettings {
     // issue 12 part 2: the step ledger of `NodeContext::step_once`.
     #[cfg(feature = "ledger")]
     pub(crate) ledger: Option<Arc<dyn crate::ledger::StepLedger>>,
+    /// issue 17: the node cache (`CompileOptions::cache`).
+    pub(crate) cache: Option<NodeCache>,
 }
 
 impl RunSettings {
@@ -40,6 +43,7 @@ impl RunSettings {
             interrupt_after: Arc::new(options.interrupt_after.into_iter().collect()),
             #[cfg(feature = "ledger")]
             ledger: options.ledger,
+            cache: options.cache.map(NodeCache::new),
         }
     }
 

@@ -18,7 +18,9 @@ use crate::graph::interrupt::Interrupt;
 use crate::graph::node::NodeContext;
 use crate::graph::spec::START;
 use crate::graph::state::State;
-use crate::graph::stream::StreamEvent;
+use crate::graph::stream::{StreamEvent, StreamMode};
+use crate::graph::stream_writer::langgraph_path;
+use crate::graph::subgraph::task_namespace;
 use crate::graph::task::{Task, TaskKind};
 use crate::saver::{ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, RESUME};
 
@@ -106,12 +108,18 @@ impl Run {
                 }
             }
         }
-        self.start_tasks(tasks, step, &contexts, &mut running, &mut abort_guard);
+        self.start_tasks(tasks, step, &contexts, &mut running, &mut abort_guard)
+            .await;
         while let Some((i, joined)) = running.next().await {
             let task = &tasks[i];
             let answers = contexts.get(&i).and_then(NodeContext::new_answers);
             match joined.unwrap_or_else(|message| TaskOutput::Failed(Failure::Panicked(message))) {
-                TaskOutput::Done(writes) => {
+                output @ (TaskOutput::Done(_) | TaskOutput::Cached(_)) => {
+                    let (writes, cached) = match output {
+                        TaskOutput::Cached(w) => (w, true),
+                        TaskOutput::Done(w) => (w, false),
+                        _ => unreachable!("matched above"),
+                    };
                     // The last task of a step that ends normally: its
                     // writes are saved with the step's checkpoint, in one
                     // saver call (one transaction, one fsync). Until then a
@@ -121,7 +129,8 @@ impl Run {
                         && ended.errors.is_empty()
                         && ended.interrupts.is_empty()
                         && self.persist.fuses();
-                    self.task_done(task, step, &writes, answers, hold).await?;
+                    self.task_done(task, step, &writes, answers, hold, cached)
+                        .await?;
                     ended.done.insert(i, writes);
                 }
                 TaskOutput::Interrupted(interrupt) => {
@@ -158,13 +167,18 @@ impl Run {
         // issue 12 part 2: the step ledger of `step_once`.
         #[cfg(feature = "ledger")]
         let ctx = ctx.with_ledger(self.settings.ledger.clone());
-        ctx
+        ctx.with_stream(
+            self.sink.clone(),
+            task.triggers.clone(),
+            langgraph_path(&task.path),
+            task_namespace(self.config.ns(), &task.name, &task.id),
+        )
     }
 
     /// Starts the tasks that have a context (those not finished before).
     /// A lone task runs in this run's own future (no hand-off to another
     /// thread and back); several run as tokio tasks, in parallel.
-    fn start_tasks(
+    async fn start_tasks(
         &self,
         tasks: &[Task],
         step: i64,
@@ -193,7 +207,11 @@ impl Run {
                 id: task.id.clone(),
                 name: task.name.clone(),
                 triggers: task.triggers.clone(),
-            });
+            })
+            .await;
+            if self.streams(StreamMode::Debug) && task.name != START {
+                self.emit_debug_task(task, step, &input).await;
+            }
             let run = run_task(
                 Arc::clone(spec),
                 task.clone(),
@@ -201,6 +219,7 @@ impl Run {
                 Arc::clone(&global),
                 ctx.clone(),
                 self.sink.clone(),
+                self.settings.cache.clone(),
             );
             if lone {
                 // A panic is caught as a spawned task's would be.
@@ -218,8 +237,9 @@ impl Run {
         }
     }
 
-    /// A task finished: saves (or holds) its answers and writes, and
-    /// streams its update.
+    /// A task finished (or its writes came from the node cache): saves (or
+    /// holds) its answers and writes, and streams its update. A cached
+    /// task has no `TaskEnd`, as LangGraph streams no task result for it.
     async fn task_done(
         &mut self,
         task: &Task,
@@ -227,6 +247,7 @@ impl Run {
         writes: &[(String, Value)],
         answers: Option<Vec<Value>>,
         hold: bool,
+        cached: bool,
     ) -> Result<(), GraphError> {
         let mut batches = Vec::with_capacity(2);
         if let Some(answers) = answers {
@@ -244,18 +265,16 @@ impl Run {
                 self.save_writes(batch, &task.id, &task.path).await?;
             }
         }
-        let state_channels = &self.settings.spec.state_channels;
         self.emit(|| StreamEvent::Updates {
             step,
             node: task.name.clone(),
-            update: Value::Object(
-                writes
-                    .iter()
-                    .filter(|(ch, _)| state_channels.contains(ch))
-                    .cloned()
-                    .collect(),
-            ),
-        });
+            update: self.state_update(writes),
+            cached,
+        })
+        .await;
+        if cached {
+            return Ok(());
+        }
         self.emit(|| StreamEvent::TaskEnd {
             step,
             id: task.id.clone(),
@@ -263,7 +282,13 @@ impl Run {
             result: Some(json!(writes)),
             error: None,
             interrupts: Vec::new(),
-        });
+        })
+        .await;
+        if self.streams(StreamMode::Debug) && task.name != START {
+            let result = self.state_update(writes);
+            self.emit_debug_result(task, step, Some(result), None, &[])
+                .await;
+        }
         Ok(())
     }
 
@@ -285,6 +310,10 @@ impl Run {
             w.push((RESUME.to_owned(), Value::Array(answers)));
         }
         self.save_writes(w, &task.id, &task.path).await?;
+        if self.streams(StreamMode::Debug) {
+            self.emit_debug_result(task, step, None, error.as_deref(), &interrupts)
+                .await;
+        }
         self.emit(|| StreamEvent::TaskEnd {
             step,
             id: task.id.clone(),
@@ -292,7 +321,8 @@ impl Run {
             result: None,
             error,
             interrupts,
-        });
+        })
+        .await;
         Ok(())
     }
 

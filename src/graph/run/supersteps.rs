@@ -42,7 +42,7 @@ impl Run {
             let listed = &self.settings.interrupt_before;
             if self.should_interrupt(listed, tasks.iter().map(|t| t.name.as_str())) {
                 let next = tasks.iter().map(|t| t.name.clone()).collect();
-                return Ok(self.static_interrupt(next));
+                return Ok(self.static_interrupt(next).await);
             }
             // Debug spans cost one check of a cached flag when no
             // subscriber listens; the fields are only built when one does.
@@ -86,7 +86,8 @@ impl Run {
                 self.emit(|| StreamEvent::Interrupt {
                     interrupts: interrupts.clone(),
                     next: next.clone(),
-                });
+                })
+                .await;
                 let mut outcome = self.outcome(next, interrupts);
                 // As LangGraph does, the returned values include the
                 // writes of the step's finished tasks (they are saved as
@@ -111,7 +112,8 @@ impl Run {
         self.emit(|| StreamEvent::Values {
             step,
             values: self.values(),
-        });
+        })
+        .await;
         let listed = &self.settings.interrupt_after;
         if !self.should_interrupt(listed, finished.iter().map(|(t, _)| t.name.as_str())) {
             return Ok(None);
@@ -125,15 +127,19 @@ impl Run {
         .into_iter()
         .map(|t| t.name)
         .collect();
-        Ok((!next.is_empty()).then(|| self.static_interrupt(next)))
+        if next.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.static_interrupt(next).await))
     }
 
     /// Stops for `interrupt_before` or `interrupt_after`, before `next`.
-    fn static_interrupt(&self, next: Vec<String>) -> RunOutcome {
+    async fn static_interrupt(&self, next: Vec<String>) -> RunOutcome {
         self.emit(|| StreamEvent::Interrupt {
             interrupts: Vec::new(),
             next: next.clone(),
-        });
+        })
+        .await;
         self.outcome(next, Vec::new())
     }
 
