@@ -1,0 +1,107 @@
+"""LangGraph's streams (several modes, custom, messages, debug, subgraphs)
+and node cache, for tests/graph_stream_modes.rs and
+tests/graph_node_cache.rs (see README)."""
+import json
+import operator
+from typing import Annotated, TypedDict
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langgraph.cache.memory import InMemoryCache
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import CachePolicy
+
+
+class S(TypedDict):
+    log: Annotated[list, operator.add]
+
+
+def a(s):
+    w = get_stream_writer()
+    w({"progress": 1})
+    w({"progress": 2})
+    return {"log": ["a"]}
+
+
+def b(s):
+    return {"log": ["b"]}
+
+
+def two_nodes():
+    g = StateGraph(S)
+    g.add_node("a", a)
+    g.add_node("b", b)
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("b", END)
+    return g.compile(checkpointer=InMemorySaver())
+
+
+def thread(t):
+    return {"configurable": {"thread_id": t}}
+
+
+print("# several modes: (mode, chunk)")
+for ev in two_nodes().stream({"log": []}, thread("1"), stream_mode=["updates", "custom"]):
+    print(repr(ev))
+
+print("# debug: (type, step, name or next)")
+for ev in two_nodes().stream({"log": []}, thread("2"), stream_mode="debug"):
+    p = ev["payload"]
+    print(ev["type"], ev["step"], p.get("name", p.get("next")), json.dumps(
+        {k: v for k, v in p.items() if k in ("input", "triggers", "result", "error", "interrupts", "values", "metadata")}))
+
+
+def chat(s):
+    m = GenericFakeChatModel(messages=iter([AIMessage(content="hello big world")]))
+    return {"log": [m.invoke("hi").content]}
+
+
+print("# messages: chunk content and metadata")
+g = StateGraph(S)
+g.add_node("chat", chat)
+g.add_edge(START, "chat")
+for chunk, meta in g.compile().stream({"log": []}, thread("3"), stream_mode="messages"):
+    print(repr(chunk.content), {k: v for k, v in meta.items() if k.startswith("langgraph") or k == "checkpoint_ns"})
+
+
+def sa(s):
+    get_stream_writer()({"inner": True})
+    return {"log": ["sa"]}
+
+
+sg = StateGraph(S)
+sg.add_node("sa", sa)
+sg.add_edge(START, "sa")
+p = StateGraph(S)
+p.add_node("sub", sg.compile())
+p.add_node("b", b)
+p.add_edge(START, "sub")
+p.add_edge("sub", "b")
+papp = p.compile(checkpointer=InMemorySaver())
+print("# subgraph, subgraphs=False")
+for ev in papp.stream({"log": []}, thread("4"), stream_mode=["updates", "custom"]):
+    print(repr(ev))
+print("# subgraph, subgraphs=True: (namespace, mode, chunk)")
+for ev in papp.stream({"log": []}, thread("5"), stream_mode=["updates", "custom"], subgraphs=True):
+    print(repr(ev))
+
+print("# cache: a second thread with the same input")
+calls = []
+
+
+def slow(s):
+    calls.append(1)
+    return {"log": ["slow"]}
+
+
+cg = StateGraph(S)
+cg.add_node("slow", slow, cache_policy=CachePolicy())
+cg.add_edge(START, "slow")
+capp = cg.compile(checkpointer=InMemorySaver(), cache=InMemoryCache())
+for t in ["6", "7"]:
+    for ev in capp.stream({"log": ["x"]}, thread(t), stream_mode=["updates", "tasks"]):
+        print(t, repr(ev))
+print("calls", len(calls))
