@@ -65,7 +65,10 @@ async fn main() -> Result<(), GraphError> {
         StreamMode::Updates,
     );
     while let Some(event) = events.next().await {
-        if let StreamEvent::Updates { step, node, update } = event? {
+        if let StreamEvent::Updates {
+            step, node, update, ..
+        } = event?
+        {
             println!("   step {step}: {node} wrote {update}");
         }
     }

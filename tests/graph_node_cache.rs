@@ -191,17 +191,27 @@ async fn an_expired_ttl_calls_the_node_again() {
     let calls = Arc::new(AtomicUsize::new(0));
     let short = CachePolicy::new().ttl(Duration::from_millis(30));
     let app = graph(open(&db), short, Arc::clone(&calls), 0, true);
-    app.invoke(input.clone(), &Config::thread("a")).await.unwrap();
+    app.invoke(input.clone(), &Config::thread("a"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(60)).await;
-    app.invoke(input.clone(), &Config::thread("b")).await.unwrap();
+    app.invoke(input.clone(), &Config::thread("b"))
+        .await
+        .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
     let calls = Arc::new(AtomicUsize::new(0));
-    let long = CachePolicy::new().ttl(Duration::from_secs(3600));
+    let long = CachePolicy::new().ttl(Duration::from_hours(1));
     let app = graph(open(&db), long, Arc::clone(&calls), 0, true);
-    app.invoke(input.clone(), &Config::thread("c")).await.unwrap();
+    app.invoke(input.clone(), &Config::thread("c"))
+        .await
+        .unwrap();
     app.invoke(input, &Config::thread("d")).await.unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "the refreshed entry is used");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the refreshed entry is used"
+    );
 }
 
 /// A key function decides what counts as the same call: here only the
@@ -228,7 +238,11 @@ async fn failures_are_not_cached() {
     let calls = Arc::new(AtomicUsize::new(0));
     let app = graph(saver, CachePolicy::new(), Arc::clone(&calls), 1, true);
     let input = json!({"question": "why"});
-    assert!(app.invoke(input.clone(), &Config::thread("a")).await.is_err());
+    assert!(
+        app.invoke(input.clone(), &Config::thread("a"))
+            .await
+            .is_err()
+    );
     let out = app.invoke(input, &Config::thread("b")).await.unwrap();
     assert_eq!(out.values["answer"], json!("answer to why"));
     assert_eq!(calls.load(Ordering::SeqCst), 2);

@@ -89,11 +89,7 @@ async fn several_modes_in_one_stream(factory: Factory) {
     );
     // One mode alone is still the old single-mode stream.
     let values = collect(&app, "v", StreamMode::Values).await;
-    assert!(
-        values
-            .iter()
-            .all(|e| e.mode() == Some(StreamMode::Values))
-    );
+    assert!(values.iter().all(|e| e.mode() == Some(StreamMode::Values)));
     assert_eq!(values.len(), 4);
 }
 
@@ -168,7 +164,7 @@ async fn message_chunks_carry_langgraph_metadata(factory: Factory) {
 }
 
 /// `stream_mode="debug"`: LangGraph's sequence of checkpoint, task and
-/// task_result events, in its shapes (ids aside: ours are UUIDv5, its
+/// `task_result` events, in its shapes (ids aside: ours are UUIDv5, its
 /// xxh3).
 async fn debug_events_in_langgraph_shapes(factory: Factory) {
     let (saver, _guard) = factory();
@@ -187,7 +183,15 @@ async fn debug_events_in_langgraph_shapes(factory: Factory) {
                     .get("name")
                     .cloned()
                     .unwrap_or_else(|| payload["next"].clone());
-                let keys = ["input", "triggers", "result", "error", "interrupts", "values", "metadata"];
+                let keys = [
+                    "input",
+                    "triggers",
+                    "result",
+                    "error",
+                    "interrupts",
+                    "values",
+                    "metadata",
+                ];
                 let rest: serde_json::Map<String, Value> = payload
                     .as_object()
                     .unwrap()
@@ -202,20 +206,68 @@ async fn debug_events_in_langgraph_shapes(factory: Factory) {
         .collect();
     let meta = |source: &str, step: i64| json!({"source": source, "step": step, "parents": {}});
     let expected = vec![
-        ("checkpoint", -1, json!(["__start__"]), json!({"values": {"log": []}, "metadata": meta("input", -1)})),
-        ("checkpoint", 0, json!(["a"]), json!({"values": {"log": []}, "metadata": meta("loop", 0)})),
-        ("task", 1, json!("a"), json!({"input": {"log": []}, "triggers": ["branch:to:a"]})),
-        ("task_result", 1, json!("a"), json!({"error": null, "result": {"log": "a"}, "interrupts": []})),
-        ("checkpoint", 1, json!(["b"]), json!({"values": {"log": ["a"]}, "metadata": meta("loop", 1)})),
-        ("task", 2, json!("b"), json!({"input": {"log": ["a"]}, "triggers": ["branch:to:b"]})),
-        ("task_result", 2, json!("b"), json!({"error": null, "result": {"log": "b"}, "interrupts": []})),
-        ("checkpoint", 2, json!([]), json!({"values": {"log": ["a", "b"]}, "metadata": meta("loop", 2)})),
+        (
+            "checkpoint",
+            -1,
+            json!(["__start__"]),
+            json!({"values": {"log": []}, "metadata": meta("input", -1)}),
+        ),
+        (
+            "checkpoint",
+            0,
+            json!(["a"]),
+            json!({"values": {"log": []}, "metadata": meta("loop", 0)}),
+        ),
+        (
+            "task",
+            1,
+            json!("a"),
+            json!({"input": {"log": []}, "triggers": ["branch:to:a"]}),
+        ),
+        (
+            "task_result",
+            1,
+            json!("a"),
+            json!({"error": null, "result": {"log": "a"}, "interrupts": []}),
+        ),
+        (
+            "checkpoint",
+            1,
+            json!(["b"]),
+            json!({"values": {"log": ["a"]}, "metadata": meta("loop", 1)}),
+        ),
+        (
+            "task",
+            2,
+            json!("b"),
+            json!({"input": {"log": ["a"]}, "triggers": ["branch:to:b"]}),
+        ),
+        (
+            "task_result",
+            2,
+            json!("b"),
+            json!({"error": null, "result": {"log": "b"}, "interrupts": []}),
+        ),
+        (
+            "checkpoint",
+            2,
+            json!([]),
+            json!({"values": {"log": ["a", "b"]}, "metadata": meta("loop", 2)}),
+        ),
     ];
     let expected: Vec<(String, i64, Value, Value)> = expected
         .into_iter()
         .map(|(k, s, w, r)| (k.to_owned(), s, w, r))
         .collect();
     assert_eq!(seen, expected);
+}
+
+/// Each debug `checkpoint` event names the checkpoint as saved and its
+/// parent (the one before it).
+async fn debug_checkpoints_name_the_saved_checkpoints(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = two_nodes(&saver);
+    let events = collect(&app, "d", StreamMode::Debug).await;
     // Each checkpoint event names its checkpoint and its parent, as saved.
     let history = app
         .get_state_history(&Config::thread("d"), &ListOptions::default())
@@ -279,7 +331,11 @@ fn parent_with_subgraph(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
 async fn subgraph_events_are_tagged_with_their_namespace(factory: Factory) {
     let (saver, _guard) = factory();
     let app = parent_with_subgraph(&saver);
-    let modes = [StreamMode::Updates, StreamMode::Custom, StreamMode::Messages];
+    let modes = [
+        StreamMode::Updates,
+        StreamMode::Custom,
+        StreamMode::Messages,
+    ];
     let flat = collect(&app, "flat", modes).await;
     let nodes: Vec<&str> = flat
         .iter()
@@ -313,10 +369,26 @@ async fn subgraph_events_are_tagged_with_their_namespace(factory: Factory) {
         seen,
         vec![
             (ns.clone(), Some(StreamMode::Custom), json!({"inner": true})),
-            (ns.clone(), Some(StreamMode::Messages), json!({"content": "deep"})),
-            (ns.clone(), Some(StreamMode::Updates), json!({"sa": {"log": "sa"}})),
-            (String::new(), Some(StreamMode::Updates), json!({"sub": {"log": ["sa"]}})),
-            (String::new(), Some(StreamMode::Updates), json!({"b": {"log": "b"}})),
+            (
+                ns.clone(),
+                Some(StreamMode::Messages),
+                json!({"content": "deep"})
+            ),
+            (
+                ns.clone(),
+                Some(StreamMode::Updates),
+                json!({"sa": {"log": "sa"}})
+            ),
+            (
+                String::new(),
+                Some(StreamMode::Updates),
+                json!({"sub": {"log": ["sa"]}})
+            ),
+            (
+                String::new(),
+                Some(StreamMode::Updates),
+                json!({"b": {"log": "b"}})
+            ),
         ]
     );
     // The namespace is the one the subgraph's checkpoints are saved under.
@@ -439,6 +511,7 @@ macro_rules! stream_mode_tests {
             several_modes_in_one_stream,
             message_chunks_carry_langgraph_metadata,
             debug_events_in_langgraph_shapes,
+            debug_checkpoints_name_the_saved_checkpoints,
             subgraph_events_are_tagged_with_their_namespace,
             a_slow_consumer_holds_the_run_at_the_bound,
             a_dropped_stream_does_not_hold_the_run,

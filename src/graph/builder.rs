@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use super::cache::CachePolicy;
 use super::channel::{ChannelKind, Reducer, START_CHANNEL, branch_channel, join_channel};
 use super::compiled::CompiledGraph;
 use super::error::GraphError;
@@ -12,7 +13,6 @@ use super::interrupt::Route;
 use super::mermaid;
 use super::node::{AsyncFnNode, Node, NodeContext, NodeResult, SyncFnNode};
 use super::options::CompileOptions;
-use super::cache::CachePolicy;
 use super::retry::RetryPolicy;
 use super::spec::{END, GraphSpec, NodeSpec, RESERVED, RouterFn, START};
 use super::state::State;

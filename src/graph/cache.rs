@@ -53,7 +53,7 @@ pub const CACHE_THREAD_PREFIX: &str = "__node_cache__";
 ///
 /// let by_question = CachePolicy::new()
 ///     .key(|input| input["question"].to_string())
-///     .ttl(Duration::from_secs(3600));
+///     .ttl(Duration::from_hours(1));
 /// assert_eq!(by_question.key_of(&json!({"question": "why?", "n": 1})), "\"why?\"");
 /// assert_eq!(CachePolicy::new().key_of(&json!({"b": 1, "a": 2})), r#"{"a":2,"b":1}"#);
 /// ```

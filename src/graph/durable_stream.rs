@@ -190,6 +190,7 @@ impl Writer {
             .with_payload(Value::Object(map))
     }
 
+    #[allow(clippy::too_many_lines, reason = "one short arm per stream event")]
     fn stream_event(&self, event: StreamEvent) -> Event {
         let (kind, stream, payload) = match event {
             StreamEvent::Values { step, values } => (

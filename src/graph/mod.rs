@@ -146,6 +146,7 @@ mod subgraph;
 mod task;
 
 pub use builder::{EdgeSources, StateGraph};
+pub use cache::{CACHE_THREAD_PREFIX, CachePolicy};
 pub use channel::Reducer;
 pub use compiled::CompiledGraph;
 #[cfg(feature = "events")]
@@ -163,7 +164,6 @@ pub use spec::{END, START};
 pub use state::{State, Update};
 #[cfg(feature = "ledger")]
 pub use step_once::{STEP_LEASE, STEP_NAMESPACE};
-pub use cache::{CACHE_THREAD_PREFIX, CachePolicy};
 pub use stream::{GraphStream, StreamEvent, StreamMode};
 pub use stream_options::{DEFAULT_STREAM_CAPACITY, StreamOptions};
 pub use stream_writer::StreamWriter;

@@ -142,7 +142,7 @@ pub enum StreamEvent {
         node: String,
         /// The task id.
         task_id: String,
-        /// The chunk, as the node gave it (LangChain's `AIMessageChunk`
+        /// The chunk, as the node gave it (`LangChain`'s `AIMessageChunk`
         /// is `{"type": "AIMessageChunk", "content": "..."}`).
         chunk: Value,
         /// LangGraph's metadata of the chunk: `thread_id`,

@@ -89,9 +89,7 @@ impl From<StreamMode> for StreamOptions {
 
 impl From<&[StreamMode]> for StreamOptions {
     fn from(modes: &[StreamMode]) -> Self {
-        modes
-            .iter()
-            .fold(StreamOptions::new(), |o, &m| o.mode(m))
+        modes.iter().fold(StreamOptions::new(), |o, &m| o.mode(m))
     }
 }
 

@@ -55,8 +55,8 @@ impl Run {
             .map(|t| json!({"id": t.id, "name": t.name, "interrupts": [], "state": null}))
             .collect();
         let next: Vec<&str> = next_tasks.iter().map(|t| t.name.as_str()).collect();
-        let metadata = serde_json::to_value(CheckpointMetadata::new(source, step))
-            .unwrap_or(Value::Null);
+        let metadata =
+            serde_json::to_value(CheckpointMetadata::new(source, step)).unwrap_or(Value::Null);
         let payload = json!({
             "config": self.debug_config(&self.checkpoint.id),
             "parent_config": parent_id.map(|id| self.debug_config(id)),
