@@ -524,3 +524,44 @@ stream_mode_tests!(sqlite, super::sqlite_saver);
 
 #[cfg(feature = "postgres")]
 stream_mode_tests!(@with pg_tests, postgres, super::postgres_saver);
+
+/// With an event log, the durable stream records what nodes stream too:
+/// each custom value as `agent.progress` with `"stream": "custom"`, in
+/// order, whatever modes the live caller asked for.
+#[cfg(feature = "events")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_log_records_custom_events() {
+    use checkpointer::events::{EventKind, EventLog, MemoryEventLog};
+
+    let log: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new());
+    let (saver, _guard) = memory_saver();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_node("a", |_s, ctx| async move {
+            ctx.writer().write(json!({"progress": 1})).await;
+            ctx.writer().write(json!({"progress": 2})).await;
+            Ok(Update::new().set("log", "a"))
+        })
+        .add_edge(START, "a");
+    let app = g
+        .compile(
+            CompileOptions::new()
+                .saver(saver)
+                .event_log(Arc::clone(&log)),
+        )
+        .unwrap();
+    let live = collect(&app, "logged", StreamMode::Values).await;
+    assert!(live.iter().all(|e| e.mode() == Some(StreamMode::Values)));
+    let custom: Vec<Value> = log
+        .list_events("logged", 0)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.payload.get("stream") == Some(&json!("custom")))
+        .map(|e| {
+            assert_eq!(e.kind, EventKind::AgentProgress);
+            assert_eq!(e.payload["node"], json!("a"));
+            e.payload["value"].clone()
+        })
+        .collect();
+    assert_eq!(custom, vec![json!({"progress": 1}), json!({"progress": 2})]);
+}

@@ -367,8 +367,10 @@ type Pending = Pin<Box<dyn Future<Output = Result<Vec<Event>, EventError>> + Sen
 /// Every payload also has `"stream"` (the mode the event belongs to:
 /// `values`, `updates`, `tasks`, `checkpoints`, `custom`, `messages`,
 /// `interrupt` or `run`) and
-/// `"run"`. The log records every mode, whatever mode the live caller of
-/// [`stream`](crate::graph::CompiledGraph::stream) asked for.
+/// `"run"`. The log records every mode but `debug` (which repeats the task
+/// and checkpoint events), whatever modes the live caller of
+/// [`stream`](crate::graph::CompiledGraph::stream) asked for; a subgraph's
+/// events are not recorded (its final update is, as the parent's).
 ///
 /// # Order and durability
 ///

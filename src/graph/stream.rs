@@ -255,6 +255,16 @@ impl EventSink {
         (self.namespace.is_empty() || self.options.subgraphs) && self.options.has(mode)
     }
 
+    /// Whether an event of `mode` goes anywhere: to the caller, or to the
+    /// durable log (which records every mode but `debug`).
+    pub(crate) fn needs(&self, mode: StreamMode) -> bool {
+        #[cfg(feature = "events")]
+        if self.recorder.is_some() && mode != StreamMode::Debug {
+            return true;
+        }
+        self.wants(mode)
+    }
+
     pub(crate) async fn emit(&self, event: StreamEvent) {
         // The built-in __start__ task is hidden, as in LangGraph.
         let hidden = match &event {

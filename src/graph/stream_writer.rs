@@ -76,7 +76,7 @@ impl StreamWriter {
     }
 
     fn wanted(&self, mode: StreamMode) -> Option<&EventSink> {
-        self.sink.as_ref().filter(|s| s.wants(mode))
+        self.sink.as_ref().filter(|s| s.needs(mode))
     }
 }
 
