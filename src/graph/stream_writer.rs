@@ -13,7 +13,8 @@ use super::stream::{EventSink, StreamEvent, StreamMode};
 /// stream's channel is full (see
 /// [`StreamOptions::capacity`](crate::graph::StreamOptions::capacity)),
 /// so a node that streams a lot is slowed by a slow consumer instead of
-/// queueing without bound.
+/// queueing without bound. Writing is async: stream from an async node
+/// ([`StateGraph::add_node`](crate::graph::StateGraph::add_node)).
 #[derive(Clone, Debug)]
 pub struct StreamWriter {
     pub(crate) sink: Option<EventSink>,
