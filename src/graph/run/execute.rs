@@ -16,9 +16,12 @@ use crate::graph::task::Task;
 
 /// How a task ended.
 pub(super) enum TaskOutput {
-    Done(Vec<(String, Value)>),
-    /// Its writes came from the node cache; the node did not run.
-    Cached(Vec<(String, Value)>),
+    /// Its writes; `cached`: they came from the node cache (the node did
+    /// not run).
+    Done {
+        writes: Vec<(String, Value)>,
+        cached: bool,
+    },
     Interrupted(Interrupt),
     Failed(Failure),
 }
@@ -64,12 +67,17 @@ pub(super) async fn run_task(
     let key = policy.key_of(&input.to_value());
     let node = task.name.clone();
     match cache.get(&node, &key, policy.ttl_value()).await {
-        Ok(Some(writes)) => return TaskOutput::Cached(writes),
+        Ok(Some(writes)) => {
+            return TaskOutput::Done {
+                writes,
+                cached: true,
+            };
+        }
         Ok(None) => {}
         Err(e) => return TaskOutput::Failed(Failure::Node(Box::new(e))),
     }
     let output = run_uncached(spec, task, input, global, ctx, sink).await;
-    if let TaskOutput::Done(writes) = &output
+    if let TaskOutput::Done { writes, .. } = &output
         && let Err(e) = cache.put(&node, &key, writes).await
     {
         return TaskOutput::Failed(Failure::Node(Box::new(e)));
@@ -129,7 +137,10 @@ async fn run_uncached(
         }
     };
     match node_writes(&spec, &task.name, update, gotos, &global) {
-        Ok(w) => TaskOutput::Done(w),
+        Ok(writes) => TaskOutput::Done {
+            writes,
+            cached: false,
+        },
         Err(reason) => TaskOutput::Failed(Failure::Invalid(reason)),
     }
 }

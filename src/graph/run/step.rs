@@ -114,12 +114,7 @@ impl Run {
             let task = &tasks[i];
             let answers = contexts.get(&i).and_then(NodeContext::new_answers);
             match joined.unwrap_or_else(|message| TaskOutput::Failed(Failure::Panicked(message))) {
-                output @ (TaskOutput::Done(_) | TaskOutput::Cached(_)) => {
-                    let (writes, cached) = match output {
-                        TaskOutput::Cached(w) => (w, true),
-                        TaskOutput::Done(w) => (w, false),
-                        _ => unreachable!("matched above"),
-                    };
+                TaskOutput::Done { writes, cached } => {
                     // The last task of a step that ends normally: its
                     // writes are saved with the step's checkpoint, in one
                     // saver call (one transaction, one fsync). Until then a
