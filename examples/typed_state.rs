@@ -11,10 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use checkpointer::graph::{
-    Command, CompileOptions, GraphState, NodeError, RetryPolicy, START, TypedGraph,
-    TypedStateGraph,
+    Command, CompileOptions, GraphState, NodeError, RetryPolicy, START, TypedGraph, TypedStateGraph,
 };
-use checkpointer::{BaseCheckpointSaver, Config, SqliteSaver};
+use checkpointer::{BaseCheckpointSaver, Config, ListOptions, SqliteSaver};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -50,7 +49,10 @@ fn build(saver: Arc<dyn BaseCheckpointSaver>, model_calls: Arc<AtomicU32>) -> Ty
                     return Err(NodeError::msg(format!("model timed out (call {call})")));
                 }
                 Ok(RequestUpdate::default()
-                    .answer(format!("Restart the router, then ask again: {}", req.question))
+                    .answer(format!(
+                        "Restart the router, then ask again: {}",
+                        req.question
+                    ))
                     .tokens(42u64)
                     .log(vec![format!("answered on call {call}")]))
             }
@@ -98,14 +100,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = app.invoke(Command::resume("approved"), &thread).await?;
     let request = out.values;
     println!("answer: {}", request.answer.as_deref().unwrap_or("-"));
-    println!("log: {:?}, tokens: {}, verdicts: {:?}", request.log, request.tokens, request.verdicts);
+    println!(
+        "log: {:?}, tokens: {}, verdicts: {:?}",
+        request.log, request.tokens, request.verdicts
+    );
     assert_eq!(request.log, ["answered on call 3", "reviewed: approved"]);
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "two failed calls, one that worked");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "two failed calls, one that worked"
+    );
 
     // The history, typed: one snapshot per checkpoint, newest first.
-    for snapshot in app.get_state_history(&thread, &Default::default()).await? {
+    for snapshot in app
+        .get_state_history(&thread, &ListOptions::default())
+        .await?
+    {
         let step = snapshot.metadata.map_or(-2, |m| m.step);
-        println!("step {step:>2}: log {:?}, next {:?}", snapshot.values.log, snapshot.next);
+        println!(
+            "step {step:>2}: log {:?}, next {:?}",
+            snapshot.values.log, snapshot.next
+        );
     }
     std::fs::remove_dir_all(&dir)?;
     Ok(())

@@ -84,7 +84,8 @@ fn typed_trip(saver: &Arc<dyn BaseCheckpointSaver>) -> TypedGraph<Trip> {
 
 /// The same graph with the JSON API, as a user without the derive writes it.
 fn json_trip(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    let add = |cur: &Value, upd: Value| json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0));
+    let add =
+        |cur: &Value, upd: Value| json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0));
     let merge = |cur: &Value, upd: Value| {
         let mut map = cur.as_object().cloned().unwrap_or_default();
         map.extend(upd.as_object().cloned().unwrap_or_default());
@@ -179,9 +180,16 @@ async fn a_typed_thread_is_stored_as_the_json_api_stores_it(factory: Factory) {
         .invoke(json!({"city": "Oslo"}), &Config::thread("json"))
         .await
         .unwrap();
-    assert_eq!(TypedGraph::<Trip>::decode(&plain.values).unwrap(), typed.values);
+    assert_eq!(
+        TypedGraph::<Trip>::decode(&plain.values).unwrap(),
+        typed.values
+    );
     let (typed_rows, json_rows) = (stored(&saver, "typed"), stored(&saver, "json"));
-    assert_eq!(typed_rows.len(), 5, "input, __start__, plan, hotel+flight, summary");
+    assert_eq!(
+        typed_rows.len(),
+        5,
+        "input, __start__, plan, hotel+flight, summary"
+    );
     assert_eq!(typed_rows, json_rows);
 }
 
@@ -212,10 +220,16 @@ async fn each_field_combines_writes_with_its_reducer(factory: Factory) {
         .unwrap();
     let input = history.last().unwrap();
     assert_eq!(input.metadata.as_ref().unwrap().step, -1);
-    assert_eq!((input.values.cost, input.values.floor, input.values.best), (0, 0, 0));
+    assert_eq!(
+        (input.values.cost, input.values.floor, input.values.best),
+        (0, 0, 0)
+    );
     assert!(input.values.log.is_empty() && input.values.city.is_empty());
     let raw = app.json().get_state(&input.config).await.unwrap();
-    assert_eq!(raw.values, json!({"log": [], "cost": 0, "bookings": {}, "floor": 0}));
+    assert_eq!(
+        raw.values,
+        json!({"log": [], "cost": 0, "bookings": {}, "floor": 0})
+    );
     // A custom reducer without a default stores its first write as it is.
     let after_plan = &history[2];
     assert_eq!(after_plan.metadata.as_ref().unwrap().step, 1);
@@ -281,15 +295,14 @@ async fn a_stored_value_that_does_not_decode_names_the_field_and_the_node(factor
         .update_state(&thread, json!({"id": "seven"}), Some(START))
         .await
         .unwrap();
-    let err = app
-        .invoke(TypedInput::Continue, &thread)
-        .await
-        .unwrap_err();
+    let err = app.invoke(TypedInput::Continue, &thread).await.unwrap_err();
     let GraphError::NodeFailed { node, source, .. } = &err else {
         panic!("{err}");
     };
     assert_eq!(node, "pack");
-    let decode = source.downcast_ref::<StateDecodeError>().expect("a decode error");
+    let decode = source
+        .downcast_ref::<StateDecodeError>()
+        .expect("a decode error");
     assert_eq!((decode.state, decode.field), ("Order", "id"));
     assert!(decode.reason.contains("invalid type"), "{}", decode.reason);
     // Not retried, although the node has a retry policy: it never ran.
@@ -303,7 +316,10 @@ async fn a_stored_value_that_does_not_decode_names_the_field_and_the_node(factor
         "{err}"
     );
     // The JSON view still reads it.
-    assert_eq!(app.json().get_state(&thread).await.unwrap().values["id"], json!("seven"));
+    assert_eq!(
+        app.json().get_state(&thread).await.unwrap().values["id"],
+        json!("seven")
+    );
 }
 
 async fn a_required_field_with_no_value_is_a_decode_error(factory: Factory) {
@@ -324,7 +340,13 @@ async fn a_required_field_with_no_value_is_a_decode_error(factory: Factory) {
         .invoke(OrderUpdate::default().id(7u32), &Config::thread("u"))
         .await
         .unwrap();
-    assert_eq!(out.values, Order { id: 7, lines: vec!["packed 7".into()] });
+    assert_eq!(
+        out.values,
+        Order {
+            id: 7,
+            lines: vec!["packed 7".into()]
+        }
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -337,7 +359,10 @@ struct Ticket {
     log: Vec<String>,
 }
 
-fn ticket_graph(saver: Arc<dyn BaseCheckpointSaver>, flaky_calls: &Arc<AtomicU32>) -> TypedGraph<Ticket> {
+fn ticket_graph(
+    saver: Arc<dyn BaseCheckpointSaver>,
+    flaky_calls: &Arc<AtomicU32>,
+) -> TypedGraph<Ticket> {
     let calls = Arc::clone(flaky_calls);
     let mut g = TypedStateGraph::<Ticket>::new();
     g.add_sync_node("ask", |t: &Ticket, ctx| {
@@ -381,11 +406,11 @@ async fn a_typed_thread_resumes_from_its_checkpoint_in_a_new_process(_factory: F
     let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(SqliteSaver::open(&path).unwrap());
     let app = ticket_graph(saver, &calls);
     let waiting = app.get_state(&thread).await.unwrap();
-    assert_eq!((waiting.next.clone(), waiting.values.title.as_str()), (vec!["ask".to_owned()], "disk full"));
-    let out = app
-        .invoke(Command::resume("yes"), &thread)
-        .await
-        .unwrap();
+    assert_eq!(
+        (waiting.next.clone(), waiting.values.title.as_str()),
+        (vec!["ask".to_owned()], "disk full")
+    );
+    let out = app.invoke(Command::resume("yes"), &thread).await.unwrap();
     assert!(!out.is_interrupted());
     assert_eq!(out.values.approved, Some(true));
     assert_eq!(out.values.log, ["asked", "filed disk full on try 3"]);
@@ -411,15 +436,21 @@ async fn a_flaky_typed_node_is_retried_and_each_attempt_streamed(factory: Factor
     let retries: Vec<(u32, String)> = events
         .iter()
         .filter_map(|e| match e {
-            StreamEvent::TaskRetry { name, attempt, error, .. } if name == "file" => {
-                Some((*attempt, error.clone()))
-            }
+            StreamEvent::TaskRetry {
+                name,
+                attempt,
+                error,
+                ..
+            } if name == "file" => Some((*attempt, error.clone())),
             _ => None,
         })
         .collect();
     assert_eq!(
         retries,
-        [(1, "tracker down (1)".to_owned()), (2, "tracker down (2)".to_owned())]
+        [
+            (1, "tracker down (1)".to_owned()),
+            (2, "tracker down (2)".to_owned())
+        ]
     );
     let done = app.get_state(&thread).await.unwrap();
     assert_eq!(done.values.approved, Some(false));

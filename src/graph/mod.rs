@@ -148,6 +148,9 @@ mod typed;
 
 pub use builder::{EdgeSources, StateGraph};
 pub use channel::Reducer;
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use checkpointer_derive::GraphState;
 pub use compiled::CompiledGraph;
 #[cfg(feature = "events")]
 #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
@@ -166,9 +169,6 @@ pub use state::{State, Update};
 pub use step_once::{STEP_LEASE, STEP_NAMESPACE};
 pub use stream::{GraphStream, StreamEvent, StreamMode};
 pub use task::SendTo;
-#[cfg(feature = "derive")]
-#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
-pub use checkpointer_derive::GraphState;
 #[cfg(feature = "derive")]
 #[doc(hidden)]
 pub use typed::__derive;

@@ -95,7 +95,8 @@ impl<S: GraphState> TypedStateGraph<S> {
         F: Fn(Arc<S>, NodeContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S::Update, NodeError>> + Send + 'static,
     {
-        self.graph.add_node_impl(name, TypedAsyncNode(f, PhantomData));
+        self.graph
+            .add_node_impl(name, TypedAsyncNode(f, PhantomData));
         self
     }
 
@@ -105,7 +106,8 @@ impl<S: GraphState> TypedStateGraph<S> {
     where
         F: Fn(&S, &NodeContext) -> Result<S::Update, NodeError> + Send + Sync + 'static,
     {
-        self.graph.add_node_impl(name, TypedSyncNode(f, PhantomData));
+        self.graph
+            .add_node_impl(name, TypedSyncNode(f, PhantomData));
         self
     }
 
@@ -135,10 +137,7 @@ impl<S: GraphState> TypedStateGraph<S> {
         let node = source.clone();
         self.graph.add_conditional_edges(
             source,
-            move |state: &State| match decode_shared::<S>(state) {
-                Ok(typed) => router(&typed).into(),
-                Err(e) => panic!("the router after {node:?}: {e}"),
-            },
+            move |state: &State| typed_route(&router, state, &node),
             destinations,
         );
         self
@@ -177,6 +176,19 @@ impl<S: GraphState> TypedStateGraph<S> {
     /// Checks the graph and makes it runnable, as [`StateGraph::compile`].
     pub fn compile(&self, options: CompileOptions) -> Result<TypedGraph<S>, GraphError> {
         Ok(TypedGraph::new(self.graph.compile(options)?))
+    }
+}
+
+/// A typed router's route; a state that does not decode panics (a router
+/// cannot return an error; the runtime catches it).
+fn typed_route<S: GraphState, R: Into<Route>>(
+    router: &impl Fn(&S) -> R,
+    state: &State,
+    node: &str,
+) -> Route {
+    match decode_shared::<S>(state) {
+        Ok(typed) => router(&typed).into(),
+        Err(e) => panic!("the router after {node:?}: {e}"),
     }
 }
 

@@ -251,7 +251,10 @@ fn typed_outcome<S: GraphState>(
     outcome: RunOutcome,
     config: &Config,
 ) -> Result<TypedOutcome<S>, GraphError> {
-    let at = outcome.config.as_ref().and_then(|c| c.checkpoint_id.as_ref());
+    let at = outcome
+        .config
+        .as_ref()
+        .and_then(|c| c.checkpoint_id.as_ref());
     Ok(TypedOutcome {
         values: decode_at(outcome.values, &config.thread_id, at)?,
         next: outcome.next,

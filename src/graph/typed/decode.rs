@@ -40,16 +40,17 @@ pub(crate) struct DecodedState(OnceLock<Result<Arc<dyn Any + Send + Sync>, State
 impl fmt::Debug for DecodedState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("DecodedState")
-            .field(&self.0.get().map(|r| r.is_ok()))
+            .field(&self.0.get().map(Result::is_ok))
             .finish()
     }
 }
 
 /// `state` as an `S`, decoded at most once for all of its clones.
 pub(crate) fn decode_shared<S: GraphState>(state: &State) -> Result<Arc<S>, StateDecodeError> {
-    let slot = state.decoded().0.get_or_init(|| {
-        S::from_state(state).map(|s| Arc::new(s) as Arc<dyn Any + Send + Sync>)
-    });
+    let slot = state
+        .decoded()
+        .0
+        .get_or_init(|| S::from_state(state).map(|s| Arc::new(s) as Arc<dyn Any + Send + Sync>));
     match slot {
         Ok(any) => match Arc::clone(any).downcast::<S>() {
             Ok(typed) => Ok(typed),
@@ -76,9 +77,8 @@ pub fn field<T: DeserializeOwned>(
     };
     match state.value(channel) {
         Some(value) => T::deserialize(value).map_err(|e| error(e.to_string())),
-        None => T::deserialize(&Value::Null).map_err(|_| {
-            error("the channel has no value, and the field is `required`".to_owned())
-        }),
+        None => T::deserialize(&Value::Null)
+            .map_err(|_| error("the channel has no value, and the field is `required`".to_owned())),
     }
 }
 

@@ -55,18 +55,20 @@ where
 /// current ones (on the JSON, so the map is not decoded per write);
 /// unwritten, `{}`.
 pub fn merge(channel: &'static str) -> Reducer {
-    Reducer::custom(move |cur: &Value, upd: Value| {
-        let mut merged = match cur {
-            Value::Object(map) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
-        match upd {
-            Value::Object(update) => merged.extend(update),
-            other => panic!("field `{channel}`: a merge update must be a map, got {other}"),
-        }
-        Value::Object(merged)
-    })
-    .with_default(Value::Object(serde_json::Map::new()))
+    Reducer::custom(move |cur: &Value, upd: Value| merge_maps(channel, cur, upd))
+        .with_default(Value::Object(serde_json::Map::new()))
+}
+
+fn merge_maps(channel: &str, current: &Value, update: Value) -> Value {
+    let mut merged = match current {
+        Value::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    match update {
+        Value::Object(update) => merged.extend(update),
+        other => panic!("field `{channel}`: a merge update must be a map, got {other}"),
+    }
+    Value::Object(merged)
 }
 
 /// `#[state(reduce = f)]`: `f(current, update)`; the first write is kept
