@@ -92,6 +92,7 @@ pub use saver::{SqliteOptions, SqliteSaver, Synchronous};
     feature = "ledger",
     feature = "events",
     feature = "mcp",
-    feature = "server"
+    feature = "server",
+    feature = "derive"
 ))]
 pub struct ReadmeDoctests;

@@ -141,6 +141,20 @@ pub enum GraphError {
         channel: String,
     },
 
+    /// A run's outcome or a snapshot does not decode as the typed state
+    /// of a [`TypedGraph`](crate::graph::TypedGraph): the source names the
+    /// field.
+    #[cfg(feature = "derive")]
+    #[error("the state of thread {thread_id:?} at checkpoint {checkpoint_id:?}: {source}")]
+    StateDecode {
+        /// The thread.
+        thread_id: String,
+        /// The checkpoint the values are from (`None` without a saver).
+        checkpoint_id: Option<String>,
+        /// Which field, and why.
+        source: super::typed::StateDecodeError,
+    },
+
     /// A channel's value could not be read as the requested type.
     #[error("channel {channel:?} does not hold the requested type: {source}")]
     StateType {

@@ -4,6 +4,10 @@
 //!
 //! - **State** is a set of named channels holding JSON values, each with a
 //!   [`Reducer`] (last value, append, or your own function).
+//! - **Typed state** (feature `derive`): a struct with
+//!   `#[derive(GraphState)]` as the state, one channel per field, nodes
+//!   from `&State` to its partial update; see [`GraphState`](trait@GraphState) and
+//!   [`TypedStateGraph`].
 //! - **Nodes** are async or sync closures from the [`State`] and a
 //!   [`NodeContext`] to an [`Update`].
 //! - **Edges**: `add_edge(a, b)`, from [`START`] and to [`END`], joins
@@ -144,10 +148,16 @@ mod stream_options;
 mod stream_writer;
 mod subgraph;
 mod task;
+// issue 17: typed state (`#[derive(GraphState)]`, `TypedStateGraph`).
+#[cfg(feature = "derive")]
+mod typed;
 
 pub use builder::{EdgeSources, StateGraph};
 pub use cache::{CACHE_THREAD_PREFIX, CachePolicy};
 pub use channel::Reducer;
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use checkpointer_derive::GraphState;
 pub use compiled::CompiledGraph;
 #[cfg(feature = "events")]
 #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
@@ -168,3 +178,12 @@ pub use stream::{GraphStream, StreamEvent, StreamMode};
 pub use stream_options::{DEFAULT_STREAM_CAPACITY, StreamOptions};
 pub use stream_writer::StreamWriter;
 pub use task::SendTo;
+#[cfg(feature = "derive")]
+#[doc(hidden)]
+pub use typed::__derive;
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use typed::{
+    GraphState, StateDecodeError, TypedGraph, TypedInput, TypedOutcome, TypedSnapshot,
+    TypedStateGraph,
+};

@@ -15,7 +15,8 @@ type RetryOn = dyn Fn(&(dyn Error + Send + Sync + 'static)) -> bool + Send + Syn
 /// second, each wait `backoff_factor` (2) times the one before, at most
 /// 128 s, plus a random jitter of up to 1 s; every error retries unless
 /// [`retry_on`](Self::retry_on) says otherwise. Only errors the node
-/// returns retry: an interrupt, a panic or an invalid update does not.
+/// returns retry: an interrupt, a panic, an invalid update or a typed
+/// state that does not decode does not.
 /// Each retry is a [`StreamEvent::TaskRetry`](crate::graph::StreamEvent::TaskRetry)
 /// in [`StreamMode::Tasks`](crate::graph::StreamMode::Tasks); the error of
 /// the last attempt fails the task and is saved as a failure always is.
@@ -140,6 +141,11 @@ impl RetryPolicy {
         attempt: u32,
         error: &(dyn Error + Send + Sync + 'static),
     ) -> Option<Duration> {
+        // A typed state that does not decode would not decode next time.
+        #[cfg(feature = "derive")]
+        if error.is::<super::typed::StateDecodeError>() {
+            return None;
+        }
         if attempt >= self.max_attempts || !self.retry_on.as_ref().is_none_or(|f| f(error)) {
             return None;
         }

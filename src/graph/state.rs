@@ -1,5 +1,7 @@
 //! The state a node reads and the update it returns.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -25,9 +27,22 @@ use super::interrupt::Goto;
 /// assert_eq!(state.get_or_default::<i64>("missing")?, 0);
 /// # Ok::<(), checkpointer::graph::GraphError>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Cloning is cheap: the values are shared (a step's tasks all read one
+/// copy), and so is the typed value a typed graph's nodes decode from
+/// them, once per step (feature `derive`).
+#[derive(Clone, Debug, Default)]
 pub struct State {
-    values: Map<String, Value>,
+    values: Arc<Map<String, Value>>,
+    /// The values decoded as a typed state, once, for every clone.
+    #[cfg(feature = "derive")]
+    decoded: Arc<super::typed::DecodedState>,
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
 }
 
 impl State {
@@ -35,18 +50,28 @@ impl State {
     /// held under the key `"arg"`, and `null` gives an empty state.
     pub fn from_value(value: Value) -> Self {
         match value {
-            Value::Object(values) => State { values },
+            Value::Object(values) => State::from_map(values),
             Value::Null => State::default(),
             other => {
                 let mut values = Map::new();
                 values.insert("arg".to_owned(), other);
-                State { values }
+                State::from_map(values)
             }
         }
     }
 
     pub(crate) fn from_map(values: Map<String, Value>) -> Self {
-        State { values }
+        State {
+            values: Arc::new(values),
+            #[cfg(feature = "derive")]
+            decoded: Arc::default(),
+        }
+    }
+
+    /// The typed value decoded from these values, shared by every clone.
+    #[cfg(feature = "derive")]
+    pub(crate) fn decoded(&self) -> &super::typed::DecodedState {
+        &self.decoded
     }
 
     /// The value of `channel` as a `T`; [`GraphError::MissingChannel`] if it
@@ -87,16 +112,22 @@ impl State {
 
     /// The state as one JSON object.
     pub fn to_value(&self) -> Value {
-        Value::Object(self.values.clone())
+        Value::Object(Map::clone(&self.values))
     }
 
     pub(crate) fn set(&mut self, channel: &str, value: Option<Value>) {
+        // Other values: this state no longer shares its decoded form.
+        #[cfg(feature = "derive")]
+        {
+            self.decoded = Arc::default();
+        }
+        let values = Arc::make_mut(&mut self.values);
         match value {
             Some(v) => {
-                self.values.insert(channel.to_owned(), v);
+                values.insert(channel.to_owned(), v);
             }
             None => {
-                self.values.remove(channel);
+                values.remove(channel);
             }
         }
     }
@@ -244,6 +275,14 @@ impl Update {
     /// Whether the update writes nothing and goes nowhere.
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty() && self.gotos.is_empty()
+    }
+
+    /// The writes as a JSON object (an input), or why the update is
+    /// invalid; its gotos, if any, are dropped.
+    #[cfg(feature = "derive")]
+    pub(crate) fn into_value(self) -> Result<Value, String> {
+        let (writes, _gotos) = self.into_parts()?;
+        Ok(Value::Object(writes.into_iter().collect()))
     }
 
     /// The writes and the gotos, or why the update is invalid.

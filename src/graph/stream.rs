@@ -314,6 +314,16 @@ pub struct GraphStream {
     pub(crate) rx: Receiver<Result<StreamEvent, GraphError>>,
 }
 
+impl GraphStream {
+    /// A stream of one error: a run that could not start.
+    #[cfg(feature = "derive")]
+    pub(crate) fn failed(error: GraphError) -> Self {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let _ = tx.unbounded_send(Err(error));
+        GraphStream { rx }
+    }
+}
+
 impl Stream for GraphStream {
     type Item = Result<StreamEvent, GraphError>;
 

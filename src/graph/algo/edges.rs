@@ -24,6 +24,8 @@ pub(crate) fn node_writes(
     let Some(n) = spec.nodes.get(node) else {
         return Err(format!("{node:?} is not a node of the graph"));
     };
+    // The routers read the state with this node's update applied: a copy
+    // of the values, made only when the node has routers.
     let mut local = global.clone();
     for (ch, value) in &update {
         let Some(kind @ ChannelKind::State(_)) = spec.channels.get(ch) else {
@@ -31,6 +33,9 @@ pub(crate) fn node_writes(
                 "{ch:?} is not a state channel of the graph (declare it with add_channel)"
             ));
         };
+        if n.routers.is_empty() {
+            continue;
+        }
         let mut cur = local.value(ch).cloned();
         // Two writes to a last-value channel by one node: the last wins here;
         // apply_writes reports the conflict.
