@@ -456,7 +456,7 @@ impl StateGraph {
                     runner: Some(self.runner_of(name, node, channels)),
                     triggers: vec![trigger],
                     retry: self.retries.get(name).cloned(),
-                    subgraph: self.subgraphs.contains_key(name),
+                    subgraph: self.subgraphs.get(name).cloned(),
                     ..NodeSpec::default()
                 },
             );

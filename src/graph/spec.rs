@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::channel::ChannelKind;
+use super::compiled::CompiledGraph;
 use super::interrupt::Route;
 use super::node::Node;
 use super::retry::RetryPolicy;
@@ -42,8 +43,9 @@ pub(crate) struct NodeSpec {
     pub(crate) routers: Vec<Arc<RouterFn>>,
     /// How a failing run of the node is retried (none: it is not).
     pub(crate) retry: Option<RetryPolicy>,
-    /// Whether the node runs a subgraph.
-    pub(crate) subgraph: bool,
+    /// The subgraph the node runs, if it runs one (its snapshots and
+    /// namespaced state calls go to it).
+    pub(crate) subgraph: Option<CompiledGraph>,
 }
 
 /// A compiled graph's shape.

@@ -9,7 +9,7 @@ use crate::graph::algo::node_writes;
 use crate::graph::interrupt::Interrupt;
 use crate::graph::node::NodeContext;
 use crate::graph::spec::GraphSpec;
-use crate::graph::state::State;
+use crate::graph::state::{State, Update};
 use crate::graph::stream::{EventSink, StreamEvent};
 use crate::graph::task::Task;
 
@@ -18,6 +18,8 @@ pub(super) enum TaskOutput {
     Done(Vec<(String, Value)>),
     Interrupted(Interrupt),
     Failed(Failure),
+    /// The node's update is for the parent graph (`Update::to_parent`).
+    ToParent(Update),
 }
 
 /// Why a task failed.
@@ -63,6 +65,9 @@ pub(super) async fn run_task(
             let mut attempt = 1u32;
             loop {
                 let error = match node.call(input.clone(), ctx.clone()).await {
+                    Ok(update) if update.is_for_parent() => {
+                        return TaskOutput::ToParent(update.into_own());
+                    }
                     Ok(update) => match update.into_parts() {
                         Ok(parts) => break parts,
                         Err(reason) => return TaskOutput::Failed(Failure::Invalid(reason)),
