@@ -158,6 +158,12 @@ impl CompiledGraph {
     /// is not waiting, new input on a thread waiting on an interrupt (the
     /// interrupt is dropped), an interrupt in a graph without a saver.
     ///
+    /// The config's `recursion_limit` and `durability` keys, if any, are
+    /// per-call options (see [`RunOptions`](crate::graph::RunOptions#the-same-options-as-config-keys)).
+    /// A config naming a subgraph's namespace runs the root graph from its
+    /// latest checkpoint, as LangGraph does, and says so in the notices
+    /// ([`RunNotice::NamespaceIgnored`](crate::graph::RunNotice::NamespaceIgnored)).
+    ///
     /// Tasks run on tokio: called outside a tokio runtime, this (and the
     /// thread APIs below) returns [`GraphError::NoRuntime`].
     pub async fn invoke(
