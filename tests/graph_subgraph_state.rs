@@ -321,6 +321,32 @@ async fn update_state_of_a_subgraph_checkpoint_forks_the_subgraph(factory: Facto
     );
 }
 
+async fn a_resume_continues_a_subgraph_from_its_update(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = parent(&saver);
+    let thread = Config::thread("t");
+    app.invoke(json!({}), &thread).await.unwrap();
+    let ns = Config::thread("t").with_ns(sub_ns(&app).await);
+    app.update_state(&ns, json!({"draft": "edited"}), None)
+        .await
+        .unwrap();
+    let inside = app.get_state(&ns).await.unwrap();
+    assert_eq!(
+        inside.values,
+        json!({"draft": "edited", "log": ["written"]})
+    );
+    assert_eq!(inside.next, vec!["approve"]);
+    let md = inside.metadata.unwrap();
+    assert_eq!((md.source, md.step), (CheckpointSource::Update, 1));
+    // The parent's answer reaches the subgraph, which goes on from the update.
+    let out = app.invoke(Command::resume("yes"), &thread).await.unwrap();
+    assert_eq!(
+        out.values,
+        json!({"draft": "edited (yes)!", "log": ["written", "written", "approved", "polished"]})
+    );
+    assert_eq!(counts(&saver), count_map(&[("", 4), ("review:<id>", 5)]));
+}
+
 /// Parent `write -> review -> publish` (and `fix`), where `review` is
 /// `prep -> check -> after` and `check` sends an update to the parent.
 fn parent_with_a_rejecting_check(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
@@ -458,6 +484,7 @@ per_saver_tests!(memory, super::memory_saver;
     nested_subgraph_checkpoints_record_every_enclosing_checkpoint,
     a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest,
     update_state_of_a_subgraph_checkpoint_forks_the_subgraph,
+    a_resume_continues_a_subgraph_from_its_update,
     an_update_for_the_parent_routes_the_parent,
     an_update_for_the_parent_in_a_root_graph_is_an_error,
 );
@@ -469,6 +496,7 @@ per_saver_tests!(sqlite, super::sqlite_saver;
     nested_subgraph_checkpoints_record_every_enclosing_checkpoint,
     a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest,
     update_state_of_a_subgraph_checkpoint_forks_the_subgraph,
+    a_resume_continues_a_subgraph_from_its_update,
     an_update_for_the_parent_routes_the_parent,
     an_update_for_the_parent_in_a_root_graph_is_an_error,
 );

@@ -165,7 +165,14 @@ async fn run_subgraph(
             notices: Vec::new(),
         }));
     }
-    Ok(graph.invoke(Input::Continue, config).await)
+    // Tasks are left but no question is saved (the subgraph's state was
+    // updated since it asked): the parent's answer, if any, goes on to
+    // whichever task asks first, as in LangGraph.
+    let input = match ctx.fresh_answer() {
+        Some(answer) => Input::from(Command::resume(answer)),
+        None => Input::Continue,
+    };
+    Ok(graph.invoke(input, config).await)
 }
 
 /// The parent's state values of the channels the subgraph declares.

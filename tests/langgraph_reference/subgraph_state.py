@@ -178,3 +178,15 @@ try:
     g.compile(checkpointer=InMemorySaver()).invoke({}, cfg(thread="r"))
 except Exception as e:
     print("raised", type(e).__name__)
+
+print("== update_state of the waiting subgraph, then the parent's resume")
+saver = InMemorySaver()
+app = parent_graph(saver)
+app.invoke({}, cfg())
+ns = app.get_state(cfg()).tasks[0].state["configurable"]["checkpoint_ns"]
+app.update_state(cfg(ns), {"draft": "edited"})
+inside = app.get_state(cfg(ns))
+print("inside after the update", inside.values, inside.next, inside.metadata["source"], inside.metadata["step"])
+out = app.invoke(Command(resume="yes"), cfg())
+print("after the resume", out)
+print("counts", counts(saver))

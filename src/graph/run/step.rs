@@ -55,8 +55,9 @@ struct Ended {
 }
 
 impl Ended {
-    /// The step's end: the first task's error, else a stop for the
-    /// interrupts, else every task's writes.
+    /// The step's end: the first task's error, else the first update for
+    /// the parent graph (as an error the parent's subgraph task takes),
+    /// else a stop for the interrupts, else every task's writes.
     fn into_step_end(self, tasks: &[Task], run: &Run, step: i64) -> Result<StepEnd, GraphError> {
         if let Some((_, err)) = self.errors.into_iter().next() {
             return Err(err);
