@@ -2,7 +2,8 @@
 //! The review asks a human inside the subgraph; the question surfaces in
 //! the parent, and the parent's resume answers it inside. Also shows a
 //! node that routes with `Update::goto`, a retry policy on a flaky node,
-//! per-run options, and the graph as Mermaid text.
+//! per-run options, the subgraph's own state seen from the parent, and the
+//! graph as Mermaid text.
 //!
 //! Run with `cargo run --example subgraphs`.
 
@@ -83,6 +84,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("writer attempts: {}", attempts.load(Ordering::SeqCst));
     println!("waiting on: {:?} -> {}", out.next, out.interrupts[0].value);
+
+    // The parent's snapshot with the subgraph's own state inside (LangGraph's
+    // `get_state(config, subgraphs=True)`); its checkpoints name the
+    // parent checkpoint they run under (`parents`).
+    let waiting = app.get_state_subgraphs(&thread).await?;
+    if let Some(inside) = waiting.tasks.iter().find_map(|t| t.subgraph.as_deref()) {
+        let parents = inside.metadata.as_ref().map(|m| &m.parents);
+        println!(
+            "inside the review: next {:?}, parents {parents:?}",
+            inside.next
+        );
+    }
 
     let out = app.invoke(Command::resume("ok"), &thread).await?;
     println!("final draft: {}", out.values["draft"]);

@@ -507,7 +507,7 @@ impl StateGraph {
                     triggers: vec![trigger],
                     retry: self.retries.get(name).cloned(),
                     cache: self.caches.get(name).cloned(),
-                    subgraph: self.subgraphs.contains_key(name),
+                    subgraph: self.subgraphs.get(name).cloned(),
                     ..NodeSpec::default()
                 },
             );

@@ -16,6 +16,7 @@ use super::snapshot::StateSnapshot;
 use super::spec::GraphSpec;
 use super::stream::{EventSink, GraphStream};
 use super::stream_options::StreamOptions;
+use super::subgraph::graph_for_namespace;
 use crate::saver::{AsyncSaver, BaseCheckpointSaver, Config, ListOptions};
 
 /// Tasks and saver calls run on tokio: outside a runtime, `tokio::spawn`
@@ -112,6 +113,11 @@ impl CompiledGraph {
         self
     }
 
+    /// The graph's shape.
+    pub(crate) fn spec(&self) -> &GraphSpec {
+        &self.settings.spec
+    }
+
     /// The graph's state channels.
     pub(crate) fn state_channels(&self) -> &[String] {
         &self.settings.spec.state_channels
@@ -153,6 +159,12 @@ impl CompiledGraph {
     /// is not waiting, new input on a thread waiting on an interrupt (the
     /// interrupt is dropped), an interrupt in a graph without a saver.
     ///
+    /// The config's `recursion_limit` and `durability` keys, if any, are
+    /// per-call options (see [`RunOptions`](crate::graph::RunOptions#the-same-options-as-config-keys)).
+    /// A config naming a subgraph's namespace runs the root graph from its
+    /// latest checkpoint, as LangGraph does, and says so in the notices
+    /// ([`RunNotice::NamespaceIgnored`](crate::graph::RunNotice::NamespaceIgnored)).
+    ///
     /// Tasks run on tokio: called outside a tokio runtime, this (and the
     /// thread APIs below) returns [`GraphError::NoRuntime`].
     pub async fn invoke(
@@ -160,8 +172,7 @@ impl CompiledGraph {
         input: impl Into<Input>,
         config: &Config,
     ) -> Result<RunOutcome, GraphError> {
-        require_runtime("invoke")?;
-        Run::start(self.settings.clone(), input.into(), config, None).await
+        self.invoke_with(input, config, &RunOptions::new()).await
     }
 
     /// Like [`invoke`](Self::invoke), with per-run options over the
@@ -202,7 +213,7 @@ impl CompiledGraph {
         options: &RunOptions,
     ) -> Result<RunOutcome, GraphError> {
         require_runtime("invoke")?;
-        let settings = self.settings.with_run_options(options)?;
+        let settings = self.settings.for_call(config, options, "invoke")?;
         Run::start(settings, input.into(), config, None).await
     }
 
@@ -272,7 +283,7 @@ impl CompiledGraph {
             }));
             return GraphStream { rx };
         };
-        let settings = match self.settings.with_run_options(options) {
+        let settings = match self.settings.for_call(config, options, "stream") {
             Ok(s) => s,
             Err(e) => {
                 let _ = tx.try_send(Err(e));
@@ -320,7 +331,11 @@ impl CompiledGraph {
 
     /// The state of the thread at the checkpoint `config` names (the latest
     /// if it names none). A thread with no checkpoint gives an empty
-    /// snapshot (`values` `{}`, no metadata).
+    /// snapshot (`values` `{}`, no metadata). A config naming a subgraph's
+    /// namespace (`review:<task id>`, as [`TaskSnapshot::state`](crate::graph::TaskSnapshot::state)
+    /// gives it) reads that subgraph's checkpoints with the subgraph's
+    /// channels, as LangGraph does; [`get_state_subgraphs`](Self::get_state_subgraphs)
+    /// reads them all at once.
     ///
     /// As in LangGraph, the values include what is pending at the
     /// checkpoint: a [`Command`](crate::graph::Command)'s update and goto
@@ -366,6 +381,18 @@ impl CompiledGraph {
     /// # }).unwrap();
     /// ```
     pub async fn get_state(&self, config: &Config) -> Result<StateSnapshot, GraphError> {
+        match graph_for_namespace(self, config.ns()) {
+            Some(sub) => sub.get_state_here(config).await,
+            None => self.get_state_here(config).await,
+        }
+    }
+
+    /// [`get_state`](Self::get_state) with this graph's channels, whatever
+    /// the namespace.
+    pub(crate) async fn get_state_here(
+        &self,
+        config: &Config,
+    ) -> Result<StateSnapshot, GraphError> {
         let saver = self.require_saver("get_state", config)?;
         let tuple = saver
             .get_tuple(config)
@@ -386,6 +413,69 @@ impl CompiledGraph {
         }
     }
 
+    /// [`get_state`](Self::get_state), with each subgraph task's own state:
+    /// [`TaskSnapshot::subgraph`](crate::graph::TaskSnapshot::subgraph) is
+    /// the latest snapshot of the subgraph's namespace (and so on down), as
+    /// LangGraph's `get_state(config, subgraphs=True)` fills `task.state`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{BaseCheckpointSaver, Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(InMemorySaver::new());
+    /// let mut review = StateGraph::new();
+    /// review
+    ///     .add_channel("draft", Reducer::last_value())
+    ///     .add_sync_node("approve", |_, ctx| {
+    ///         let verdict = ctx.interrupt("approve?")?;
+    ///         Ok(Update::new().set("draft", verdict))
+    ///     })
+    ///     .add_edge(START, "approve");
+    /// let review = review.compile(CompileOptions::new().saver(Arc::clone(&saver)))?;
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("draft", Reducer::last_value())
+    ///     .add_subgraph("review", review)
+    ///     .add_edge(START, "review");
+    /// let app = graph.compile(CompileOptions::new().saver(saver))?;
+    /// let thread = Config::thread("t");
+    /// app.invoke(json!({"draft": "hi"}), &thread).await?;
+    ///
+    /// let parent = app.get_state_subgraphs(&thread).await?;
+    /// let inside = parent.tasks[0].subgraph.as_deref().expect("a subgraph task");
+    /// assert_eq!(inside.next, vec!["approve"]);
+    /// assert_eq!(inside.values, json!({"draft": "hi"}));
+    /// // Its checkpoints record the parent's checkpoint they run under.
+    /// let parents = &inside.metadata.as_ref().unwrap().parents;
+    /// assert_eq!(parents[""], parent.config.checkpoint_id.clone().unwrap());
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get_state_subgraphs(&self, config: &Config) -> Result<StateSnapshot, GraphError> {
+        let graph = graph_for_namespace(self, config.ns()).unwrap_or(self);
+        graph.get_state_subgraphs_here(config).await
+    }
+
+    /// [`get_state_subgraphs`](Self::get_state_subgraphs) with this graph's
+    /// channels, whatever the namespace.
+    async fn get_state_subgraphs_here(&self, config: &Config) -> Result<StateSnapshot, GraphError> {
+        let mut snapshot = self.get_state_here(config).await?;
+        for task in &mut snapshot.tasks {
+            let sub = self.spec().nodes.get(&task.name);
+            let (Some(sub), Some(sub_config)) =
+                (sub.and_then(|n| n.subgraph.as_ref()), &task.state)
+            else {
+                continue;
+            };
+            let inside = Box::pin(sub.get_state_subgraphs_here(sub_config)).await?;
+            task.subgraph = Some(Box::new(inside));
+        }
+        Ok(snapshot)
+    }
+
     /// The thread's checkpoints as snapshots, newest first, narrowed by
     /// `options` (metadata `filter`, `before` a checkpoint id, `limit`).
     /// Forks show up as further checkpoints; follow `parent_config` to walk
@@ -393,8 +483,22 @@ impl CompiledGraph {
     /// a pending [`Command`](crate::graph::Command)'s update is applied,
     /// the finished tasks' writes are not (they are in
     /// [`TaskSnapshot::result`](crate::graph::TaskSnapshot::result)) and
-    /// `next` lists every task.
+    /// `next` lists every task. A config naming a subgraph's namespace
+    /// lists that subgraph's checkpoints, read with its channels.
     pub async fn get_state_history(
+        &self,
+        config: &Config,
+        options: &ListOptions,
+    ) -> Result<Vec<StateSnapshot>, GraphError> {
+        match graph_for_namespace(self, config.ns()) {
+            Some(sub) => sub.get_state_history_here(config, options).await,
+            None => self.get_state_history_here(config, options).await,
+        }
+    }
+
+    /// [`get_state_history`](Self::get_state_history) with this graph's
+    /// channels, whatever the namespace.
+    async fn get_state_history_here(
         &self,
         config: &Config,
         options: &ListOptions,
@@ -431,6 +535,14 @@ impl CompiledGraph {
     /// update and goto, then the writes of the tasks that finished in a
     /// step stopped by an interrupt or an error, so their work is kept and
     /// they do not run again.
+    ///
+    /// A config naming a subgraph's namespace (and checkpoint) updates the
+    /// subgraph there, with its channels and edges, as LangGraph does: a
+    /// new checkpoint in that namespace (its `parents` metadata copied from
+    /// the checkpoint it updates), which the parent's subgraph task
+    /// continues from when the parent runs it again. This is how to go back
+    /// in a subgraph: a run given a subgraph's config starts at the root's
+    /// latest checkpoint (see [`RunNotice::NamespaceIgnored`](crate::graph::RunNotice::NamespaceIgnored)).
     pub async fn update_state(
         &self,
         config: &Config,
@@ -438,7 +550,8 @@ impl CompiledGraph {
         as_node: Option<&str>,
     ) -> Result<Config, GraphError> {
         self.require_saver("update_state", config)?;
-        Run::update_state(self.settings.clone(), config, values, as_node).await
+        let graph = graph_for_namespace(self, config.ns()).unwrap_or(self);
+        Run::update_state(graph.settings.clone(), config, values, as_node).await
     }
 
     /// Removes everything the graph's saver holds for thread `thread_id`

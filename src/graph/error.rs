@@ -120,6 +120,28 @@ pub enum GraphError {
         reason: String,
     },
 
+    /// A node returned an update for the parent graph
+    /// ([`Update::to_parent`](crate::graph::Update::to_parent)) in a graph
+    /// run on its own, not as a subgraph (LangGraph raises `ParentCommand`
+    /// there). Inside a subgraph this never reaches the caller: the
+    /// parent's subgraph task applies the update.
+    #[error(
+        "node {node:?} returned an update for the parent graph in step {step} of thread \
+         {thread_id:?} (namespace {checkpoint_ns:?}), but the graph is not running as a subgraph"
+    )]
+    ParentCommand {
+        /// The node.
+        node: String,
+        /// The superstep.
+        step: i64,
+        /// The thread.
+        thread_id: String,
+        /// The namespace of the graph that ran the node.
+        checkpoint_ns: String,
+        /// The update, for the parent.
+        update: Box<crate::graph::Update>,
+    },
+
     /// The run took more supersteps than the recursion limit allows.
     #[error(
         "recursion limit of {limit} steps reached at step {step} of thread {thread_id:?} \

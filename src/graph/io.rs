@@ -99,6 +99,18 @@ pub enum RunNotice {
     /// thread cannot be resumed (compile it with
     /// [`CompileOptions::saver`](crate::graph::CompileOptions::saver)).
     NotResumable,
+    /// The config named a subgraph's namespace (and maybe one of its
+    /// checkpoints), but a run always starts at the root graph's latest
+    /// checkpoint, as LangGraph's does: the namespace and the checkpoint
+    /// id were set aside. To go back in a subgraph, write its checkpoint
+    /// with [`update_state`](crate::graph::CompiledGraph::update_state)
+    /// (which forks the subgraph's history there), then continue the parent.
+    NamespaceIgnored {
+        /// The namespace the config named.
+        checkpoint_ns: String,
+        /// The checkpoint id it named, if any.
+        checkpoint_id: Option<String>,
+    },
 }
 
 impl RunOutcome {

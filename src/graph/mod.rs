@@ -33,7 +33,9 @@
 //!
 //! - **Checkpoints**: an `input` checkpoint per new input (step = last
 //!   step + 1, so `-1` on a new thread), then one `loop` checkpoint per
-//!   superstep; metadata `{source, step, parents: {}}`. `channel_versions`
+//!   superstep; metadata `{source, step, parents}`, `parents` `{}` for the
+//!   root graph and, for a subgraph, the checkpoint of each enclosing
+//!   graph by namespace (`{"": <root checkpoint id>}`). `channel_versions`
 //!   grow only for channels the step changed (one new version per step, the
 //!   saver's `get_next_version` of the highest version), `new_versions`
 //!   passed to `put` are exactly those (plus the channels a [`Command`]'s

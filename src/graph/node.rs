@@ -360,6 +360,29 @@ impl NodeContext {
         self.interrupt(value)
     }
 
+    /// The answer of the resume the run continues with, if there is one
+    /// and no earlier call took it (it is then the task's, as if an
+    /// [`interrupt_anew`](Self::interrupt_anew) call had taken it). A
+    /// subgraph node whose subgraph waits on no saved question (its
+    /// checkpoint was updated since it asked) hands it on this way.
+    pub(crate) fn fresh_answer(&self) -> Option<Value> {
+        let mut state = self
+            .inner
+            .resume
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.next = state.next.max(state.answers.len());
+        let answer = state
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        state.answers.push(answer.clone());
+        state.took_shared = true;
+        state.next += 1;
+        Some(answer)
+    }
+
     /// The answers the task holds after running, if it took a new one.
     pub(crate) fn new_answers(&self) -> Option<Vec<Value>> {
         let state = self

@@ -267,6 +267,48 @@ impl fmt::Debug for CompileOptions {
 /// [`CompiledGraph::stream_with`]), as LangGraph takes them per `invoke`:
 /// each one given replaces the compiled graph's setting for this run only.
 ///
+/// # The same options as config keys
+///
+/// Two of them may come in the config's
+/// [`configurable`](crate::Config::configurable) map too, under the names
+/// LangGraph reads: `recursion_limit` (a positive integer; LangGraph takes
+/// it on the config) and `durability` (`"sync"`, `"async"` or `"exit"`).
+/// A key and the option together must agree (else
+/// [`GraphError::InvalidCommand`](crate::graph::GraphError::InvalidCommand)
+/// names both), and so must a key's form (LangGraph: "`recursion_limit` must
+/// be at least 1"). Unlike the options, the keys travel with the config: a
+/// subgraph inherits them, as in LangGraph. They are not stored as
+/// checkpoint metadata. The static interrupts are options only: LangGraph
+/// takes them only as `invoke` arguments, and a subgraph, whose nodes are
+/// others, must not inherit them.
+///
+/// ```
+/// use std::sync::Arc;
+/// use checkpointer::graph::{CompileOptions, GraphError, Reducer, RunOptions, StateGraph, Update, START};
+/// use checkpointer::{Config, InMemorySaver};
+/// use serde_json::json;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut graph = StateGraph::new();
+/// graph
+///     .add_channel("n", Reducer::last_value())
+///     .add_sync_node("spin", |s, _| Ok(Update::new().set("n", s.get_or_default::<i64>("n")? + 1)))
+///     .add_edge(START, "spin")
+///     .add_edge("spin", "spin");
+/// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+/// let config = Config::thread("t").with_configurable("recursion_limit", 3);
+/// let err = app.invoke(json!({}), &config).await.unwrap_err();
+/// assert!(matches!(err, GraphError::RecursionLimit { limit: 3, .. }));
+/// // Given both ways with two values: an error, before anything runs.
+/// let err = app
+///     .invoke_with(json!({}), &config, &RunOptions::new().recursion_limit(5))
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(err, GraphError::InvalidCommand { .. }));
+/// # Ok::<(), GraphError>(())
+/// # }).unwrap();
+/// ```
+///
 /// ```
 /// use checkpointer::graph::{Durability, RunOptions};
 ///

@@ -77,6 +77,12 @@ pub struct TaskSnapshot {
     /// the subgraph's [`get_state`](crate::graph::CompiledGraph::get_state)
     /// or [`get_state_history`](crate::graph::CompiledGraph::get_state_history).
     pub state: Option<Config>,
+    /// For a task of a subgraph node, in a snapshot from
+    /// [`get_state_subgraphs`](crate::graph::CompiledGraph::get_state_subgraphs):
+    /// the subgraph's latest snapshot in [`state`](Self::state)'s
+    /// namespace, its own subgraph tasks filled in too (LangGraph's
+    /// `task.state` with `subgraphs=True`); `None` otherwise.
+    pub subgraph: Option<Box<StateSnapshot>>,
 }
 
 impl StateSnapshot {
@@ -155,7 +161,10 @@ impl StateSnapshot {
         let tasks: Vec<TaskSnapshot> = tasks
             .into_iter()
             .map(|task| {
-                let sub = spec.nodes.get(&task.name).is_some_and(|n| n.subgraph);
+                let sub = spec
+                    .nodes
+                    .get(&task.name)
+                    .is_some_and(|n| n.subgraph.is_some());
                 let state = sub.then(|| {
                     let ns = task_namespace(t.config.ns(), &task.name, &task.id);
                     Config::thread(t.config.thread_id.clone()).with_ns(ns)
@@ -196,6 +205,7 @@ impl TaskSnapshot {
             interrupts,
             result,
             state,
+            subgraph: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::channel::ChannelKind;
+use super::compiled::CompiledGraph;
 use super::interrupt::Route;
 use super::node::Node;
 use super::retry::RetryPolicy;
@@ -44,8 +45,9 @@ pub(crate) struct NodeSpec {
     pub(crate) retry: Option<RetryPolicy>,
     /// issue 17: how the node's results are cached (none: they are not).
     pub(crate) cache: Option<super::cache::CachePolicy>,
-    /// Whether the node runs a subgraph.
-    pub(crate) subgraph: bool,
+    /// The subgraph the node runs, if it runs one (its snapshots and
+    /// namespaced state calls go to it).
+    pub(crate) subgraph: Option<CompiledGraph>,
 }
 
 /// A compiled graph's shape.

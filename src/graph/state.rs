@@ -161,6 +161,8 @@ pub struct Update {
     writes: Vec<(String, Value)>,
     gotos: Vec<Goto>,
     error: Option<String>,
+    /// For the parent graph ([`Update::to_parent`]).
+    to_parent: bool,
 }
 
 impl Update {
@@ -262,6 +264,63 @@ impl Update {
         self
     }
 
+    /// The same update, for the graph that runs this one as a subgraph,
+    /// as LangGraph's `Command(graph=Command.PARENT, update=..., goto=...)`:
+    /// the subgraph's run stops in this step (the step is not
+    /// checkpointed; the other tasks' writes are saved as usual), and the
+    /// parent's subgraph task returns this update (its writes and gotos)
+    /// instead of the subgraph's state. It goes one level up; in a graph
+    /// that is not a subgraph the run fails with
+    /// [`GraphError::ParentCommand`](crate::graph::GraphError::ParentCommand),
+    /// as LangGraph raises `ParentCommand` there.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{BaseCheckpointSaver, Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(InMemorySaver::new());
+    /// let mut check = StateGraph::new();
+    /// check
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("check", |_, _| {
+    ///         Ok(Update::new().set("log", "rejected").goto("fix").to_parent())
+    ///     })
+    ///     .add_edge(START, "check");
+    /// let check = check.compile(CompileOptions::new().saver(Arc::clone(&saver)))?;
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_subgraph("review", check)
+    ///     .add_sync_node("fix", |_, _| Ok(Update::new().set("log", "fixed")))
+    ///     .add_destinations("review", &["fix"])
+    ///     .add_edge(START, "review");
+    /// let app = graph.compile(CompileOptions::new().saver(saver))?;
+    /// let out = app.invoke(json!({}), &Config::thread("t")).await?;
+    /// assert_eq!(out.values["log"], json!(["rejected", "fixed"]));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn to_parent(mut self) -> Self {
+        self.to_parent = true;
+        self
+    }
+
+    /// Whether the update is for the parent graph ([`to_parent`](Self::to_parent)).
+    pub fn is_for_parent(&self) -> bool {
+        self.to_parent
+    }
+
+    /// The same update for the graph it is returned in (the parent's
+    /// subgraph task applies it there).
+    pub(crate) fn into_own(mut self) -> Self {
+        self.to_parent = false;
+        self
+    }
+
     /// The writes, in order.
     pub fn writes(&self) -> &[(String, Value)] {
         &self.writes
@@ -303,6 +362,7 @@ impl From<Value> for Update {
                 writes: Vec::new(),
                 gotos: Vec::new(),
                 error: Some(format!("an update must be a JSON object, got {other}")),
+                to_parent: false,
             },
         }
     }
@@ -314,6 +374,7 @@ impl From<Map<String, Value>> for Update {
             writes: map.into_iter().collect(),
             gotos: Vec::new(),
             error: None,
+            to_parent: false,
         }
     }
 }

@@ -318,8 +318,8 @@ impl GraphStream {
     /// A stream of one error: a run that could not start.
     #[cfg(feature = "derive")]
     pub(crate) fn failed(error: GraphError) -> Self {
-        let (tx, rx) = futures::channel::mpsc::unbounded();
-        let _ = tx.unbounded_send(Err(error));
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let _ = tx.try_send(Err(error));
         GraphStream { rx }
     }
 }

@@ -10,7 +10,7 @@ use crate::graph::cache::NodeCache;
 use crate::graph::interrupt::Interrupt;
 use crate::graph::node::NodeContext;
 use crate::graph::spec::GraphSpec;
-use crate::graph::state::State;
+use crate::graph::state::{State, Update};
 use crate::graph::stream::{EventSink, StreamEvent};
 use crate::graph::task::Task;
 
@@ -24,6 +24,8 @@ pub(super) enum TaskOutput {
     },
     Interrupted(Interrupt),
     Failed(Failure),
+    /// The node's update is for the parent graph (`Update::to_parent`).
+    ToParent(Update),
 }
 
 /// Why a task failed.
@@ -107,6 +109,9 @@ async fn run_uncached(
             let mut attempt = 1u32;
             loop {
                 let error = match node.call(input.clone(), ctx.clone()).await {
+                    Ok(update) if update.is_for_parent() => {
+                        return TaskOutput::ToParent(update.into_own());
+                    }
                     Ok(update) => match update.into_parts() {
                         Ok(parts) => break parts,
                         Err(reason) => return TaskOutput::Failed(Failure::Invalid(reason)),

@@ -58,7 +58,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 pub(crate) use lease::leased;
-pub(crate) use settings::RunSettings;
+pub(crate) use settings::{CALL_KEYS, RunSettings};
 
 use super::algo::{INPUT_NODE, TaskWrites, apply_writes, ordered_writes, state_values};
 use super::error::GraphError;
@@ -66,6 +66,7 @@ use super::interrupt::Interrupt;
 use super::io::{Input, RunNotice, RunOutcome};
 use super::persist::Persist;
 use super::stream::{EventSink, StreamEvent, StreamMode};
+use super::subgraph::{CHECKPOINT_MAP, own_config, parents_from_map};
 use super::task::Task;
 use crate::saver::{
     ChannelVersion, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource, Config,
@@ -91,7 +92,16 @@ fn placeholder() -> Checkpoint {
 /// One run of the state machine over one thread.
 pub(crate) struct Run {
     settings: RunSettings,
+    /// The caller's config without a checkpoint id and without the keys
+    /// that are not for the saver (`checkpoint_map`, per-call options).
     config: Config,
+    /// The caller's config as the nodes get it (with `checkpoint_map` and
+    /// the per-call option keys, so a subgraph inherits them).
+    node_config: Config,
+    /// The `parents` metadata of the checkpoints this run writes: the
+    /// checkpoint of each enclosing graph, by namespace (LangGraph's
+    /// `checkpoint_map`); empty for a root graph.
+    parents: BTreeMap<String, String>,
     thread_id: String,
     checkpoint: Checkpoint,
     /// Metadata step of `checkpoint`.
@@ -127,9 +137,11 @@ impl Run {
         config: &Config,
         sink: Option<EventSink>,
     ) -> Result<RunOutcome, GraphError> {
+        let (config, ignored) = own_config(config);
         let leases = settings.leases.clone();
-        leased(leases.as_ref(), config, "invoke", |config| async move {
+        leased(leases.as_ref(), &config, "invoke", |config| async move {
             let mut run = Run::load(settings, &config, sink).await?;
+            run.notices.extend(ignored);
             let result = run.drive(input, &config).await;
             run.finish(result).await
         })
@@ -163,15 +175,29 @@ impl Run {
                 checkpoint_id: id.clone(),
             });
         }
-        let mut user_config = config.clone();
-        user_config.checkpoint_id = None;
+        let node_config = config.latest();
+        let mut user_config = node_config.clone();
+        let map = user_config.configurable.remove(CHECKPOINT_MAP);
+        for key in CALL_KEYS {
+            user_config.configurable.remove(key);
+        }
         let persist = Persist::new(saver, settings.durability, &thread_id);
-        let (checkpoint, step, saved_id, pending) = match tuple {
+        // A subgraph's run is told its enclosing checkpoints; any other
+        // (`update_state` of a subgraph's checkpoint) keeps the loaded ones.
+        let given = map.as_ref().map(parents_from_map);
+        let (checkpoint, step, saved_id, pending, parents) = match tuple {
             Some(t) => {
                 let id = Some(t.checkpoint.id.clone());
-                (t.checkpoint, t.metadata.step, id, t.pending_writes)
+                let parents = given.unwrap_or(t.metadata.parents);
+                (t.checkpoint, t.metadata.step, id, t.pending_writes, parents)
             }
-            None => (Checkpoint::new(-1), -2, None, Vec::new()),
+            None => (
+                Checkpoint::new(-1),
+                -2,
+                None,
+                Vec::new(),
+                given.unwrap_or_default(),
+            ),
         };
         let limit = i64::try_from(settings.recursion_limit).unwrap_or(i64::MAX);
         let stop = step.saturating_add(limit).saturating_add(2);
@@ -179,6 +205,8 @@ impl Run {
             stop,
             settings,
             config: user_config,
+            node_config,
+            parents,
             thread_id,
             checkpoint,
             step,
@@ -252,7 +280,8 @@ impl Run {
             .collect();
         let parent = self.config_for(self.saved_id.as_deref());
         let parent_id = self.saved_id.clone();
-        let metadata = CheckpointMetadata::new(source, step);
+        let mut metadata = CheckpointMetadata::new(source, step);
+        metadata.parents = self.parents.clone();
         // Held writes (of the step's last task) go in with the checkpoint.
         let held = std::mem::take(&mut self.held);
         let (next, saved) = self

@@ -17,10 +17,10 @@ use crate::graph::error::GraphError;
 use crate::graph::interrupt::Interrupt;
 use crate::graph::node::NodeContext;
 use crate::graph::spec::START;
-use crate::graph::state::State;
+use crate::graph::state::{State, Update};
 use crate::graph::stream::{StreamEvent, StreamMode};
 use crate::graph::stream_writer::langgraph_path;
-use crate::graph::subgraph::task_namespace;
+use crate::graph::subgraph::{CHECKPOINT_MAP, task_namespace};
 use crate::graph::task::{Task, TaskKind};
 use crate::saver::{ERROR, INTERRUPT, NO_WRITES, NULL_TASK_ID, RESUME};
 
@@ -51,14 +51,28 @@ struct Ended {
     done: BTreeMap<usize, Vec<(String, Value)>>,
     errors: BTreeMap<usize, GraphError>,
     interrupts: BTreeMap<usize, Interrupt>,
+    /// Updates for the parent graph (`Update::to_parent`), not saved here.
+    to_parent: BTreeMap<usize, Update>,
 }
 
 impl Ended {
-    /// The step's end: the first task's error, else a stop for the
-    /// interrupts, else every task's writes.
-    fn into_step_end(self, tasks: &[Task]) -> Result<StepEnd, GraphError> {
+    /// The step's end: the first task's error, else the first update for
+    /// the parent graph (as an error the parent's subgraph task takes),
+    /// else a stop for the interrupts, else every task's writes.
+    fn into_step_end(self, tasks: &[Task], run: &Run, step: i64) -> Result<StepEnd, GraphError> {
         if let Some((_, err)) = self.errors.into_iter().next() {
             return Err(err);
+        }
+        // As LangGraph's `ParentCommand`, the update leaves this graph's
+        // run in the step it was returned in: no checkpoint for the step.
+        if let Some((i, update)) = self.to_parent.into_iter().next() {
+            return Err(GraphError::ParentCommand {
+                node: tasks[i].name.clone(),
+                step,
+                thread_id: run.thread_id.clone(),
+                checkpoint_ns: run.config.ns().to_owned(),
+                update: Box::new(update),
+            });
         }
         let next: Vec<String> = tasks
             .iter()
@@ -123,6 +137,7 @@ impl Run {
                     let hold = running.is_empty()
                         && ended.errors.is_empty()
                         && ended.interrupts.is_empty()
+                        && ended.to_parent.is_empty()
                         && self.persist.fuses();
                     self.task_done(task, step, &writes, answers, hold, cached)
                         .await?;
@@ -139,10 +154,13 @@ impl Run {
                     let error = self.task_failed(task, step, failure, answers).await?;
                     ended.errors.insert(i, error);
                 }
+                TaskOutput::ToParent(update) => {
+                    ended.to_parent.insert(i, update);
+                }
             }
         }
         self.mark_resume_taken(&shared_resume).await?;
-        ended.into_step_end(tasks)
+        ended.into_step_end(tasks, self, step)
     }
 
     /// The context of `task`: its config, step, id and saved answers.
@@ -152,7 +170,7 @@ impl Run {
             _ => Vec::new(),
         };
         let ctx = NodeContext::new(
-            self.config.clone(),
+            self.node_config_for_tasks(),
             step,
             task.name.clone(),
             task.id.clone(),
@@ -168,6 +186,25 @@ impl Run {
             langgraph_path(&task.path),
             task_namespace(self.config.ns(), &task.name, &task.id),
         )
+    }
+
+    /// The config the step's nodes get: the caller's, with this graph's
+    /// checkpoint added to `checkpoint_map` (a subgraph's run writes it as
+    /// its checkpoints' `parents`, as LangGraph does).
+    fn node_config_for_tasks(&self) -> crate::saver::Config {
+        let mut config = self.node_config.clone();
+        let mut map: serde_json::Map<String, Value> = self
+            .parents
+            .iter()
+            .map(|(ns, id)| (ns.clone(), Value::from(id.clone())))
+            .collect();
+        if let Some(id) = &self.saved_id {
+            map.insert(self.config.ns().to_owned(), Value::from(id.clone()));
+        }
+        config
+            .configurable
+            .insert(CHECKPOINT_MAP.to_owned(), Value::Object(map));
+        config
     }
 
     /// Starts the tasks that have a context (those not finished before).
