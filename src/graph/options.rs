@@ -233,7 +233,10 @@ impl CompileOptions {
         self.ledger = Some(ledger);
         self
     }
+}
 
+// issue 17: the node cache (any saver; no feature of its own).
+impl CompileOptions {
     /// Keeps the results of nodes with a
     /// [`CachePolicy`](crate::graph::CachePolicy) in `store` (LangGraph's
     /// `compile(cache=...)`): the graph's own saver or another one; see
