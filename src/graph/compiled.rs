@@ -326,7 +326,12 @@ impl CompiledGraph {
         sink: Option<EventSink>,
     ) -> Result<RunOutcome, GraphError> {
         require_runtime("invoke")?;
-        Run::start(self.settings.clone(), input, config, sink).await
+        // The per-call keys of the config (recursion limit, durability)
+        // reach the subgraph as they would through `invoke`.
+        let settings = self
+            .settings
+            .for_call(config, &RunOptions::default(), "invoke")?;
+        Run::start(settings, input, config, sink).await
     }
 
     /// The state of the thread at the checkpoint `config` names (the latest
