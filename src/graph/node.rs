@@ -349,15 +349,20 @@ impl NodeContext {
     /// an interrupt. A subgraph node asks this way, as each of its
     /// questions comes after the ones already answered inside it.
     pub(crate) fn interrupt_anew(&self, value: impl Into<Value>) -> Result<Value, Interrupted> {
-        {
-            let mut state = self
-                .inner
-                .resume
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            state.next = state.next.max(state.answers.len());
-        }
+        drop(self.past_held_answers());
         self.interrupt(value)
+    }
+
+    /// The task's resume state, its next question moved past the answers
+    /// it already holds (what a subgraph node's asks start from).
+    fn past_held_answers(&self) -> std::sync::MutexGuard<'_, ResumeState> {
+        let mut state = self
+            .inner
+            .resume
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.next = state.next.max(state.answers.len());
+        state
     }
 
     /// The answer of the resume the run continues with, if there is one
@@ -366,12 +371,7 @@ impl NodeContext {
     /// subgraph node whose subgraph waits on no saved question (its
     /// checkpoint was updated since it asked) hands it on this way.
     pub(crate) fn fresh_answer(&self) -> Option<Value> {
-        let mut state = self
-            .inner
-            .resume
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        state.next = state.next.max(state.answers.len());
+        let mut state = self.past_held_answers();
         let answer = state
             .shared
             .lock()
