@@ -59,6 +59,10 @@ mod iter;
 mod lease;
 mod list;
 mod memory;
+// LangGraph's Python serializer (msgpack blobs, inline primitives), shared
+// by the PostgreSQL saver and the LangGraph SQLite file import/export.
+#[cfg(feature = "postgres")]
+pub(crate) mod langgraph_values;
 pub mod page;
 #[cfg(feature = "postgres")]
 mod postgres;

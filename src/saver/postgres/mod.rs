@@ -3,7 +3,8 @@
 //! workers and this crate share one database.
 //!
 //! Layout: [`setup`] (pool, migrations under an advisory lock), [`sql`]
-//! (statements and row mapping), [`values`] (Python's value encoding).
+//! (statements and row mapping); values are encoded as Python does by
+//! `crate::saver::langgraph_values`.
 
 mod admin;
 // Thread leases (issue 12).
@@ -11,7 +12,6 @@ mod lease;
 mod options;
 mod setup;
 mod sql;
-mod values;
 
 use std::fmt;
 

@@ -8,10 +8,10 @@ use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, Row};
 use serde_json::Value;
 
-use super::values::{self, is_inline};
 use crate::saver::checkpoint::{Checkpoint, CheckpointMetadata};
 use crate::saver::checks::checkpoint_config;
 use crate::saver::error::{Error, Result};
+use crate::saver::langgraph_values::{self as values, is_inline};
 use crate::saver::tuple::{CheckpointTuple, PendingWrite};
 use crate::saver::writes::{WriteBatch, sort_pending_writes, special_idx, write_idx};
 
