@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use checkpointer::graph::{
     Command, CompileOptions, CompiledGraph, GraphError, GraphState, NodeError, Reducer,
-    RetryPolicy, START, StateDecodeError, StateGraph, StreamEvent, StreamMode, TypedGraph,
-    TypedInput, TypedStateGraph, Update,
+    RetryPolicy, START, StateDecodeError, StateGraph, StreamEvent, StreamMode, TypedEvent,
+    TypedGraph, TypedInput, TypedStateGraph, Update,
 };
 use checkpointer::{BaseCheckpointSaver, Config, ListOptions, SqliteSaver};
 use futures::StreamExt;
@@ -428,7 +428,7 @@ async fn a_flaky_typed_node_is_retried_and_each_attempt_streamed(factory: Factor
     app.invoke(TicketUpdate::default().title("printer"), &thread)
         .await
         .unwrap();
-    let events: Vec<StreamEvent> = app
+    let events: Vec<TypedEvent<Ticket>> = app
         .stream(Command::resume("no"), &thread, StreamMode::Tasks)
         .map(Result::unwrap)
         .collect()
@@ -436,12 +436,12 @@ async fn a_flaky_typed_node_is_retried_and_each_attempt_streamed(factory: Factor
     let retries: Vec<(u32, String)> = events
         .iter()
         .filter_map(|e| match e {
-            StreamEvent::TaskRetry {
+            TypedEvent::Event(StreamEvent::TaskRetry {
                 name,
                 attempt,
                 error,
                 ..
-            } if name == "file" => Some((*attempt, error.clone())),
+            }) if name == "file" => Some((*attempt, error.clone())),
             _ => None,
         })
         .collect();

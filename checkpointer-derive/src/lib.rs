@@ -228,6 +228,12 @@ fn update_type(input: &DeriveInput, fields: &[StateField]) -> Tokens {
             }
         }
 
+        impl ::core::convert::From<#update> for #graph::TypedCommand<#name> {
+            fn from(update: #update) -> Self {
+                #graph::TypedCommand::new(update)
+            }
+        }
+
         impl ::core::convert::From<#update> for #graph::TypedInput<#name> {
             fn from(update: #update) -> Self {
                 #graph::TypedInput::Values(update)
@@ -244,11 +250,17 @@ fn state_impl(input: &DeriveInput, fields: &[StateField]) -> Tokens {
     let graph = quote!(::checkpointer::graph);
     let mut channels = Vec::new();
     let mut decodes = Vec::new();
+    let mut update_decodes = Vec::new();
+    let mut names = Vec::new();
     for f in fields {
         let (ident, ty) = (&f.ident, &f.ty);
         let channel = LitStr::new(&ident.to_string(), ident.span());
         let reducer = f.reducer.expr(&channel, ty);
         channels.push(quote!((#channel, #reducer)));
+        update_decodes.push(
+            quote!(#ident: #graph::__derive::update_field::<#ty>(writes, #type_name, #channel)?),
+        );
+        names.push(channel.clone());
         decodes.push(if f.required {
             quote!(#ident: #graph::__derive::field::<#ty>(state, #type_name, #channel)?)
         } else {
@@ -267,6 +279,13 @@ fn state_impl(input: &DeriveInput, fields: &[StateField]) -> Tokens {
                 state: &#graph::State,
             ) -> ::core::result::Result<Self, #graph::StateDecodeError> {
                 ::core::result::Result::Ok(#name { #(#decodes,)* })
+            }
+
+            fn decode_update(
+                writes: &#graph::__derive::Value,
+            ) -> ::core::result::Result<#update, #graph::StateDecodeError> {
+                let writes = #graph::__derive::update_object(writes, #type_name, &[#(#names),*])?;
+                ::core::result::Result::Ok(#update { #(#update_decodes,)* })
             }
         }
     }

@@ -35,10 +35,14 @@ impl From<Command> for Input {
 }
 
 /// How a run ended without an error: done, or stopped for an interrupt.
+///
+/// `V` is how the values read: a JSON object for
+/// [`CompiledGraph`](crate::graph::CompiledGraph), the state struct for a
+/// typed graph ([`TypedOutcome`](crate::graph::TypedOutcome)).
 #[derive(Clone, Debug, PartialEq)]
-pub struct RunOutcome {
+pub struct RunOutcome<V = Value> {
     /// The state: every state channel with a value.
-    pub values: Value,
+    pub values: V,
     /// The nodes that run when the thread is continued; empty when the run
     /// is done.
     pub next: Vec<String>,
@@ -118,9 +122,26 @@ impl RunOutcome {
     pub fn state(&self) -> State {
         State::from_value(self.values.clone())
     }
+}
 
+impl<V> RunOutcome<V> {
     /// Whether the run stopped before the end (dynamic or static interrupt).
     pub fn is_interrupted(&self) -> bool {
         !self.next.is_empty()
+    }
+
+    /// The same outcome with its values read through `read` (how a typed
+    /// graph gets its struct from the JSON).
+    pub fn try_map_values<U, E>(
+        self,
+        read: impl FnOnce(V) -> Result<U, E>,
+    ) -> Result<RunOutcome<U>, E> {
+        Ok(RunOutcome {
+            values: read(self.values)?,
+            next: self.next,
+            interrupts: self.interrupts,
+            config: self.config,
+            notices: self.notices,
+        })
     }
 }

@@ -186,6 +186,6 @@ pub use typed::__derive;
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use typed::{
-    GraphState, StateDecodeError, TypedGraph, TypedInput, TypedOutcome, TypedSnapshot,
-    TypedStateGraph,
+    GraphState, StateDecodeError, TypedCommand, TypedEvent, TypedGraph, TypedInput, TypedOutcome,
+    TypedSnapshot, TypedStateGraph, TypedStream,
 };

@@ -17,12 +17,16 @@ use crate::saver::{
 
 /// The state of a thread at one checkpoint: values, what runs next, and
 /// the tasks pending there with their errors and interrupts.
+///
+/// `V` is how the values read: a JSON object for
+/// [`CompiledGraph`](crate::graph::CompiledGraph), the state struct for a
+/// typed graph ([`TypedSnapshot`](crate::graph::TypedSnapshot)).
 #[derive(Clone, Debug, PartialEq)]
-pub struct StateSnapshot {
+pub struct StateSnapshot<V = Value> {
     /// Every state channel with a value, as one object; a reducer channel
     /// never written shows its reducer's default (`[]` for
     /// [`Reducer::append`](crate::graph::Reducer::append)), as in LangGraph.
-    pub values: Value,
+    pub values: V,
     /// The nodes of the tasks of the next step that still have to run;
     /// empty when the run is done. As in LangGraph, a snapshot of the
     /// latest checkpoint (`get_state` with a config naming no checkpoint)
@@ -52,6 +56,26 @@ impl StateSnapshot {
     /// The values as a [`State`](crate::graph::State), for typed reads.
     pub fn state(&self) -> crate::graph::State {
         crate::graph::State::from_value(self.values.clone())
+    }
+}
+
+impl<V> StateSnapshot<V> {
+    /// The same snapshot with its values read through `read` (how a typed
+    /// graph gets its struct from the JSON).
+    pub fn try_map_values<U, E>(
+        self,
+        read: impl FnOnce(V) -> Result<U, E>,
+    ) -> Result<StateSnapshot<U>, E> {
+        Ok(StateSnapshot {
+            values: read(self.values)?,
+            next: self.next,
+            config: self.config,
+            parent_config: self.parent_config,
+            metadata: self.metadata,
+            created_at: self.created_at,
+            tasks: self.tasks,
+            interrupts: self.interrupts,
+        })
     }
 }
 

@@ -344,6 +344,14 @@ impl Update {
         Ok(Value::Object(writes.into_iter().collect()))
     }
 
+    /// The same update, refused with `reason` when it is applied (the
+    /// first reason is kept): a typed `Send` whose packet does not encode.
+    #[cfg(feature = "derive")]
+    pub(crate) fn refused(mut self, reason: String) -> Self {
+        self.error.get_or_insert(reason);
+        self
+    }
+
     /// The writes and the gotos, or why the update is invalid.
     pub(crate) fn into_parts(self) -> Result<UpdateParts, String> {
         match self.error {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::GraphState;
+use super::command::TypedCommand;
 use super::compiled::TypedGraph;
 use super::decode::decode_shared;
 use crate::graph::builder::{EdgeSources, StateGraph};
@@ -17,7 +18,7 @@ use crate::graph::interrupt::Route;
 use crate::graph::node::{Node, NodeContext, NodeError, NodeResult};
 use crate::graph::options::CompileOptions;
 use crate::graph::retry::RetryPolicy;
-use crate::graph::state::State;
+use crate::graph::state::{State, Update};
 
 /// A graph under construction whose state is the struct `S` (see
 /// [`GraphState`] and the [typed state](crate::graph::GraphState) docs).
@@ -89,11 +90,13 @@ impl<S: GraphState> TypedStateGraph<S> {
     }
 
     /// Adds a node running an async closure
-    /// `|state: Arc<S>, ctx: NodeContext| async move { ... Ok(update) }`.
-    pub fn add_node<F, Fut>(&mut self, name: impl Into<String>, f: F) -> &mut Self
+    /// `|state: Arc<S>, ctx: NodeContext| async move { ... Ok(update) }`;
+    /// it returns an `S::Update`, or a [`TypedCommand`] to route too.
+    pub fn add_node<F, Fut, R>(&mut self, name: impl Into<String>, f: F) -> &mut Self
     where
         F: Fn(Arc<S>, NodeContext) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<S::Update, NodeError>> + Send + 'static,
+        Fut: Future<Output = Result<R, NodeError>> + Send + 'static,
+        R: Into<TypedCommand<S>>,
     {
         self.graph
             .add_node_impl(name, TypedAsyncNode(f, PhantomData));
@@ -101,10 +104,12 @@ impl<S: GraphState> TypedStateGraph<S> {
     }
 
     /// Adds a node running a synchronous closure
-    /// `|state: &S, ctx: &NodeContext| -> Result<S::Update, NodeError>`.
-    pub fn add_sync_node<F>(&mut self, name: impl Into<String>, f: F) -> &mut Self
+    /// `|state: &S, ctx: &NodeContext| -> Result<S::Update, NodeError>`
+    /// (or a [`TypedCommand`] to route too).
+    pub fn add_sync_node<F, R>(&mut self, name: impl Into<String>, f: F) -> &mut Self
     where
-        F: Fn(&S, &NodeContext) -> Result<S::Update, NodeError> + Send + Sync + 'static,
+        F: Fn(&S, &NodeContext) -> Result<R, NodeError> + Send + Sync + 'static,
+        R: Into<TypedCommand<S>>,
     {
         self.graph
             .add_node_impl(name, TypedSyncNode(f, PhantomData));
@@ -192,14 +197,20 @@ fn typed_route<S: GraphState, R: Into<Route>>(
     }
 }
 
+/// A typed node's return (an update or a command) as the runtime's update.
+fn into_update<S: GraphState>(returned: impl Into<TypedCommand<S>>) -> Update {
+    returned.into().into()
+}
+
 /// An async typed node: decodes (or shares) the state, runs the closure.
 struct TypedAsyncNode<S, F>(F, PhantomData<fn() -> S>);
 
-impl<S, F, Fut> Node for TypedAsyncNode<S, F>
+impl<S, F, Fut, R> Node for TypedAsyncNode<S, F>
 where
     S: GraphState,
     F: Fn(Arc<S>, NodeContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<S::Update, NodeError>> + Send + 'static,
+    Fut: Future<Output = Result<R, NodeError>> + Send + 'static,
+    R: Into<TypedCommand<S>>,
 {
     fn call(&self, state: State, ctx: NodeContext) -> BoxFuture<'static, NodeResult> {
         let typed = match decode_shared::<S>(&state) {
@@ -207,23 +218,24 @@ where
             Err(e) => return Box::pin(std::future::ready(Err(e.into()))),
         };
         let run = (self.0)(typed, ctx);
-        Box::pin(async move { run.await.map(Into::into) })
+        Box::pin(async move { run.await.map(into_update) })
     }
 }
 
 /// A sync typed node.
 struct TypedSyncNode<S, F>(F, PhantomData<fn() -> S>);
 
-impl<S, F> Node for TypedSyncNode<S, F>
+impl<S, F, R> Node for TypedSyncNode<S, F>
 where
     S: GraphState,
-    F: Fn(&S, &NodeContext) -> Result<S::Update, NodeError> + Send + Sync + 'static,
+    F: Fn(&S, &NodeContext) -> Result<R, NodeError> + Send + Sync + 'static,
+    R: Into<TypedCommand<S>>,
 {
     fn call(&self, state: State, ctx: NodeContext) -> BoxFuture<'static, NodeResult> {
         let result = decode_shared::<S>(&state)
             .map_err(NodeError::from)
             .and_then(|typed| (self.0)(&typed, &ctx))
-            .map(Into::into);
+            .map(into_update);
         Box::pin(std::future::ready(result))
     }
 }

@@ -7,16 +7,18 @@ use std::marker::PhantomData;
 use serde_json::Value;
 
 use super::GraphState;
+use super::stream::TypedStream;
 use crate::graph::compiled::CompiledGraph;
 use crate::graph::error::GraphError;
-use crate::graph::interrupt::{Command, Interrupt};
-use crate::graph::io::{Input, RunNotice, RunOutcome};
+use crate::graph::interrupt::Command;
+use crate::graph::io::{Input, RunOutcome};
 use crate::graph::options::RunOptions;
-use crate::graph::snapshot::{StateSnapshot, TaskSnapshot};
+use crate::graph::snapshot::StateSnapshot;
 use crate::graph::spec::START;
 use crate::graph::state::{State, Update};
-use crate::graph::stream::{GraphStream, StreamMode};
-use crate::saver::{CheckpointMetadata, Config, ListOptions};
+use crate::graph::stream::GraphStream;
+use crate::graph::stream_options::StreamOptions;
+use crate::saver::{Config, ListOptions};
 
 /// The input of a typed run: new values as the state's update type, or
 /// [`Input::Continue`]'s and [`Command`]'s meaning. `S::Update` (when
@@ -51,65 +53,35 @@ impl<S: GraphState> TypedInput<S> {
     /// [`GraphError::InvalidUpdate`] from `__start__`.
     fn into_input(self, config: &Config) -> Result<Input, GraphError> {
         match self {
-            TypedInput::Values(update) => Into::<Update>::into(update)
-                .into_value()
-                .map(Input::Values)
-                .map_err(|reason| GraphError::InvalidUpdate {
-                    node: START.to_owned(),
-                    step: -1,
-                    thread_id: config.thread_id.clone(),
-                    reason,
-                }),
+            TypedInput::Values(update) => encode_update(update, START, config).map(Input::Values),
             TypedInput::Continue => Ok(Input::Continue),
             TypedInput::Command(c) => Ok(Input::Command(c)),
         }
     }
 }
 
-/// How a typed run ended: [`RunOutcome`] with the values as the struct.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct TypedOutcome<S> {
-    /// The state.
-    pub values: S,
-    /// The nodes that run when the thread is continued; empty when done.
-    pub next: Vec<String>,
-    /// The dynamic interrupts the run stopped on.
-    pub interrupts: Vec<Interrupt>,
-    /// The config of the last checkpoint (with a saver).
-    pub config: Option<Config>,
-    /// Likely mistakes in how the run was asked for ([`RunNotice`]).
-    pub notices: Vec<RunNotice>,
+/// `update`'s writes as the JSON object the JSON API takes, written as
+/// `node` would; one that JSON cannot hold is [`GraphError::InvalidUpdate`].
+fn encode_update<U: Into<Update>>(
+    update: U,
+    node: &str,
+    config: &Config,
+) -> Result<Value, GraphError> {
+    Into::<Update>::into(update)
+        .into_value()
+        .map_err(|reason| GraphError::InvalidUpdate {
+            node: node.to_owned(),
+            step: -1,
+            thread_id: config.thread_id.clone(),
+            reason,
+        })
 }
 
-impl<S> TypedOutcome<S> {
-    /// Whether the run stopped before the end (an interrupt).
-    pub fn is_interrupted(&self) -> bool {
-        !self.next.is_empty()
-    }
-}
+/// How a typed run ended: [`RunOutcome`] with the values as the struct.
+pub type TypedOutcome<S> = RunOutcome<S>;
 
 /// A checkpoint's state: [`StateSnapshot`] with the values as the struct.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct TypedSnapshot<S> {
-    /// The state at the checkpoint.
-    pub values: S,
-    /// The nodes that run next from here.
-    pub next: Vec<String>,
-    /// The config naming this checkpoint.
-    pub config: Config,
-    /// The config of the parent checkpoint.
-    pub parent_config: Option<Config>,
-    /// The checkpoint's metadata (`None` for a thread with no checkpoint).
-    pub metadata: Option<CheckpointMetadata>,
-    /// When the checkpoint was made.
-    pub created_at: Option<String>,
-    /// The tasks of the next step.
-    pub tasks: Vec<TaskSnapshot>,
-    /// The interrupts pending at this checkpoint.
-    pub interrupts: Vec<Interrupt>,
-}
+pub type TypedSnapshot<S> = StateSnapshot<S>;
 
 /// A runnable typed graph, from [`TypedStateGraph::compile`](super::TypedStateGraph::compile).
 /// Cheap to clone. Its methods are [`CompiledGraph`]'s with typed input
@@ -177,19 +149,74 @@ impl<S: GraphState> TypedGraph<S> {
         typed_outcome(outcome, config)
     }
 
-    /// Streams the run's events, as [`CompiledGraph::stream`] (values as
-    /// JSON; [`decode`](Self::decode) reads them as an `S`). An input that
-    /// does not encode ends the stream with its error.
+    /// Streams the run's events, as [`CompiledGraph::stream`], with
+    /// `values` events as an `S` (decoded once per step) and `updates`
+    /// events as an `S::Update` ([`TypedEvent`](super::TypedEvent)); other modes come as they
+    /// are. An input that does not encode ends the stream with its error.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, GraphState, NodeError, StreamEvent, StreamMode, TypedEvent, TypedStateGraph, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use futures::StreamExt;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(GraphState, Serialize, Deserialize, Clone, Debug)]
+    /// struct Count {
+    ///     #[state(add)]
+    ///     n: i64,
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = TypedStateGraph::<Count>::new();
+    /// graph
+    ///     .add_node("bump", |c: Arc<Count>, ctx| async move {
+    ///         ctx.writer().write(format!("bumping {}", c.n)).await;
+    ///         Ok::<_, NodeError>(CountUpdate::default().n(2))
+    ///     })
+    ///     .add_edge(START, "bump");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let mut events = app.stream(
+    ///     CountUpdate::default().n(1),
+    ///     &Config::thread("t"),
+    ///     [StreamMode::Values, StreamMode::Updates, StreamMode::Custom],
+    /// );
+    /// let mut seen = Vec::new();
+    /// while let Some(event) = events.next().await {
+    ///     seen.push(match event? {
+    ///         TypedEvent::Values { values, .. } => format!("n = {}", values.n),
+    ///         TypedEvent::Updates { node, update, .. } => format!("{node} adds {:?}", update.n),
+    ///         TypedEvent::Event(StreamEvent::Custom { value, .. }) => value.to_string(),
+    ///         _ => continue,
+    ///     });
+    /// }
+    /// assert_eq!(seen, ["n = 1", "\"bumping 1\"", "bump adds Some(2)", "n = 3"]);
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn stream(
         &self,
         input: impl Into<TypedInput<S>>,
         config: &Config,
-        mode: StreamMode,
-    ) -> GraphStream {
-        match input.into().into_input(config) {
-            Ok(input) => self.graph.stream(input, config, mode),
+        modes: impl Into<StreamOptions>,
+    ) -> TypedStream<S> {
+        self.stream_with(input, config, modes, &RunOptions::new())
+    }
+
+    /// Like [`stream`](Self::stream), with per-run options, as
+    /// [`CompiledGraph::stream_with`].
+    pub fn stream_with(
+        &self,
+        input: impl Into<TypedInput<S>>,
+        config: &Config,
+        modes: impl Into<StreamOptions>,
+        options: &RunOptions,
+    ) -> TypedStream<S> {
+        let events = match input.into().into_input(config) {
+            Ok(input) => self.graph.stream_with(input, config, modes, options),
             Err(e) => GraphStream::failed(e),
-        }
+        };
+        TypedStream::new(events, config.thread_id.clone())
     }
 
     /// The state at the checkpoint `config` names (the latest if none), as
@@ -223,14 +250,7 @@ impl<S: GraphState> TypedGraph<S> {
         update: S::Update,
         as_node: Option<&str>,
     ) -> Result<Config, GraphError> {
-        let values = Into::<Update>::into(update)
-            .into_value()
-            .map_err(|reason| GraphError::InvalidUpdate {
-                node: as_node.unwrap_or("__update__").to_owned(),
-                step: -1,
-                thread_id: config.thread_id.clone(),
-                reason,
-            })?;
+        let values = encode_update(update, as_node.unwrap_or("__update__"), config)?;
         self.graph.update_state(config, values, as_node).await
     }
 }
@@ -254,29 +274,11 @@ fn typed_outcome<S: GraphState>(
     let at = outcome
         .config
         .as_ref()
-        .and_then(|c| c.checkpoint_id.as_ref());
-    Ok(TypedOutcome {
-        values: decode_at(outcome.values, &config.thread_id, at)?,
-        next: outcome.next,
-        interrupts: outcome.interrupts,
-        config: outcome.config,
-        notices: outcome.notices,
-    })
+        .and_then(|c| c.checkpoint_id.clone());
+    outcome.try_map_values(|values| decode_at(values, &config.thread_id, at.as_ref()))
 }
 
 fn typed_snapshot<S: GraphState>(s: StateSnapshot) -> Result<TypedSnapshot<S>, GraphError> {
-    Ok(TypedSnapshot {
-        values: decode_at(
-            s.values,
-            &s.config.thread_id,
-            s.config.checkpoint_id.as_ref(),
-        )?,
-        next: s.next,
-        config: s.config,
-        parent_config: s.parent_config,
-        metadata: s.metadata,
-        created_at: s.created_at,
-        tasks: s.tasks,
-        interrupts: s.interrupts,
-    })
+    let (thread_id, at) = (s.config.thread_id.clone(), s.config.checkpoint_id.clone());
+    s.try_map_values(|values| decode_at(values, &thread_id, at.as_ref()))
 }

@@ -94,3 +94,51 @@ pub fn field_or_default<T: DeserializeOwned + Default>(
         Some(_) => field(state, type_name, channel),
     }
 }
+
+/// A node's writes as an object (for the derived
+/// [`GraphState::decode_update`]): `null` is no writes; a write to a
+/// channel that is not one of `fields` is an error.
+pub fn update_object<'a>(
+    writes: &'a Value,
+    type_name: &'static str,
+    fields: &[&'static str],
+) -> Result<Option<&'a serde_json::Map<String, Value>>, StateDecodeError> {
+    let map = match writes {
+        Value::Null => return Ok(None),
+        Value::Object(map) => map,
+        other => {
+            return Err(StateDecodeError {
+                state: type_name,
+                field: "",
+                reason: format!("an update must be an object, got {other}"),
+            });
+        }
+    };
+    if let Some(stray) = map.keys().find(|k| !fields.contains(&k.as_str())) {
+        return Err(StateDecodeError {
+            state: type_name,
+            field: "",
+            reason: format!("the update writes {stray:?}, which is not a field"),
+        });
+    }
+    Ok(Some(map))
+}
+
+/// Field `channel` of a node's writes (for the derived
+/// [`GraphState::decode_update`]): `None` if it is not written.
+pub fn update_field<T: DeserializeOwned>(
+    writes: Option<&serde_json::Map<String, Value>>,
+    type_name: &'static str,
+    channel: &'static str,
+) -> Result<Option<T>, StateDecodeError> {
+    writes
+        .and_then(|map| map.get(channel))
+        .map(|value| {
+            T::deserialize(value).map_err(|e| StateDecodeError {
+                state: type_name,
+                field: channel,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+}

@@ -2,14 +2,18 @@
 //! channel per field. The documentation is on [`GraphState`].
 
 mod builder;
+mod command;
 mod compiled;
 mod decode;
 mod reducers;
+mod stream;
 
 pub use builder::TypedStateGraph;
+pub use command::TypedCommand;
 pub use compiled::{TypedGraph, TypedInput, TypedOutcome, TypedSnapshot};
 pub(crate) use decode::DecodedState;
 pub use decode::StateDecodeError;
+pub use stream::{TypedEvent, TypedStream};
 
 use super::channel::Reducer;
 use super::state::{State, Update};
@@ -134,7 +138,8 @@ use super::state::{State, Update};
 /// from their values. Derive it: implementing it by hand is possible, but
 /// the derive also writes the update type.
 pub trait GraphState: Sized + Send + Sync + 'static {
-    /// The partial update a node returns (`<Name>Update` when derived).
+    /// The partial update a node returns (`<Name>Update` when derived;
+    /// the derive also converts it into a [`TypedCommand`]).
     type Update: Into<Update> + Send + 'static;
 
     /// One channel per field: its name and its reducer.
@@ -143,11 +148,19 @@ pub trait GraphState: Sized + Send + Sync + 'static {
     /// The struct from the channels' values; a reducer channel with no
     /// value reads as its default.
     fn from_state(state: &State) -> Result<Self, StateDecodeError>;
+
+    /// A node's writes (an object of channel values, as
+    /// [`StreamEvent::Updates`](crate::graph::StreamEvent::Updates) holds
+    /// them) as the update type: the fields written set, the others not.
+    /// Writes that are not the fields' types (a JSON node's single item
+    /// for an `append` field, say) are an error.
+    fn decode_update(writes: &serde_json::Value) -> Result<Self::Update, StateDecodeError>;
 }
 
 /// What the code `#[derive(GraphState)]` writes calls. Not a public API.
 #[doc(hidden)]
 pub mod __derive {
-    pub use super::decode::{field, field_or_default};
+    pub use super::decode::{field, field_or_default, update_field, update_object};
     pub use super::reducers::{add, merge, reduce, reduce_from_default};
+    pub use serde_json::Value;
 }
