@@ -190,7 +190,8 @@ impl<S: GraphState> TypedGraph<S> {
     ///         _ => continue,
     ///     });
     /// }
-    /// assert_eq!(seen, ["n = 1", "\"bumping 1\"", "bump adds Some(2)", "n = 3"]);
+    /// // The input checkpoint (nothing written yet), the input, the node.
+    /// assert_eq!(seen, ["n = 0", "n = 1", "\"bumping 1\"", "bump adds Some(2)", "n = 3"]);
     /// # Ok::<(), checkpointer::graph::GraphError>(())
     /// # }).unwrap();
     /// ```

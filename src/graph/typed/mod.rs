@@ -129,8 +129,39 @@ use super::state::{State, Update};
 /// update.topik = Some("owls".to_owned());
 /// ```
 ///
-/// (`update.topic = Some(...)` compiles; so does the setter `.topic(..)`,
-/// and `.topik(..)` does not: E0599.)
+/// (`update.topic = Some(...)` compiles.) Nor does a misspelled setter:
+///
+/// ```compile_fail,E0599
+/// use checkpointer::graph::GraphState;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(GraphState, Serialize, Deserialize)]
+/// struct Essay {
+///     topic: String,
+/// }
+///
+/// let update = EssayUpdate::default().topik("owls");
+/// ```
+///
+/// Nor a node that returns another state's update:
+///
+/// ```compile_fail,E0277
+/// use checkpointer::graph::{GraphState, NodeError, TypedStateGraph};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(GraphState, Serialize, Deserialize)]
+/// struct Essay {
+///     topic: String,
+/// }
+///
+/// #[derive(GraphState, Serialize, Deserialize)]
+/// struct Review {
+///     topic: String,
+/// }
+///
+/// let mut graph = TypedStateGraph::<Essay>::new();
+/// graph.add_sync_node("write", |_, _| Ok::<_, NodeError>(ReviewUpdate::default().topic("owls")));
+/// ```
 ///
 /// # The trait
 ///
