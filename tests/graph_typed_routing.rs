@@ -1,18 +1,19 @@
 //! Typed routing: a typed node returns a `TypedCommand` (its update and a
-//! goto to a node or a typed `Send`, or the same for its parent graph), and
-//! typed routers fan out; failures name the node. Every test runs once per
+//! goto to a node or a typed `Send`, or the same for its parent graph),
+//! storing the thread the JSON API's gotos store; typed routers fan out;
+//! failures name the node. Every test runs once per
 //! saver.
 #![cfg(feature = "derive")]
 
 use std::sync::Arc;
 
 use checkpointer::graph::{
-    CompileOptions, END, GraphError, GraphState, NodeError, START, SendTo, TypedCommand,
-    TypedGraph, TypedStateGraph,
+    CompileOptions, CompiledGraph, END, GraphError, GraphState, NodeError, Reducer, START, SendTo,
+    StateGraph, TypedCommand, TypedGraph, TypedStateGraph, Update,
 };
 use checkpointer::{BaseCheckpointSaver, Config, ListOptions};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 mod graph_support;
 use graph_support::*;
@@ -105,6 +106,90 @@ async fn a_typed_node_goes_to_a_node_and_sends_a_typed_packet(factory: Factory) 
             "the packet is not the state"
         );
     }
+}
+
+/// `triage_graph` with the JSON API, as a user without the derive writes it.
+fn json_triage_graph(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("topic", Reducer::last_value())
+        .add_channel("log", Reducer::append())
+        .add_channel("score", Reducer::last_value())
+        .add_sync_node("triage", |s, _| {
+            let topic: String = s.get("topic")?;
+            let desk = if topic == "invoice" {
+                "billing"
+            } else {
+                "support"
+            };
+            Ok(Update::new()
+                .set("log", vec![format!("to {desk}")])
+                .goto(desk)
+                .goto(SendTo::new(
+                    "notify",
+                    json!({ "topic": format!("re: {topic}") }),
+                )))
+        })
+        .add_sync_node("billing", |_, _| {
+            Ok(Update::new().set("log", vec!["billed"]))
+        })
+        .add_sync_node("support", |_, _| {
+            Ok(Update::new().set("log", vec!["helped"]))
+        })
+        .add_sync_node("notify", |s, _| {
+            let topic: String = s.get("topic")?;
+            let log: Vec<String> = s.get_or_default("log")?;
+            Ok(Update::new().set(
+                "log",
+                vec![format!("notified {topic} with {} lines", log.len())],
+            ))
+        })
+        .add_destinations("triage", &["billing", "support", "notify"])
+        .add_edge(START, "triage");
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+/// Each checkpoint of a thread as the JSON view reads it: step, source,
+/// values and the next nodes (sorted).
+async fn checkpoints(app: &CompiledGraph, thread: &str) -> Vec<Value> {
+    app.get_state_history(&Config::thread(thread), &ListOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let mut next = s.next;
+            next.sort();
+            let m = s.metadata.unwrap();
+            json!([m.step, m.source, s.values, next])
+        })
+        .collect()
+}
+
+async fn typed_routing_stores_the_thread_the_json_api_stores(factory: Factory) {
+    let (saver, _guard) = factory();
+    let typed = triage_graph(&saver);
+    let plain = json_triage_graph(&saver);
+    typed
+        .invoke(
+            TicketUpdate::default().topic("invoice"),
+            &Config::thread("typed"),
+        )
+        .await
+        .unwrap();
+    plain
+        .invoke(json!({"topic": "invoice"}), &Config::thread("json"))
+        .await
+        .unwrap();
+    let (typed_rows, json_rows) = (
+        checkpoints(typed.json(), "typed").await,
+        checkpoints(&plain, "json").await,
+    );
+    assert_eq!(
+        typed_rows.len(),
+        4,
+        "input, __start__, triage, billing+notify"
+    );
+    assert_eq!(typed_rows, json_rows);
 }
 
 async fn a_typed_router_reads_the_struct_and_fans_out(factory: Factory) {
@@ -298,6 +383,7 @@ async fn a_bad_goto_or_packet_fails_the_task_naming_it(factory: Factory) {
 
 per_saver_tests!(memory, super::memory_saver;
     a_typed_node_goes_to_a_node_and_sends_a_typed_packet,
+    typed_routing_stores_the_thread_the_json_api_stores,
     a_typed_router_reads_the_struct_and_fans_out,
     a_typed_subgraph_commands_its_parent_of_another_state,
     a_typed_subgraph_of_the_same_state_goes_to_parent,
@@ -305,6 +391,7 @@ per_saver_tests!(memory, super::memory_saver;
 );
 per_saver_tests!(sqlite, super::sqlite_saver;
     a_typed_node_goes_to_a_node_and_sends_a_typed_packet,
+    typed_routing_stores_the_thread_the_json_api_stores,
     a_typed_router_reads_the_struct_and_fans_out,
     a_typed_subgraph_commands_its_parent_of_another_state,
     a_typed_subgraph_of_the_same_state_goes_to_parent,

@@ -4,7 +4,8 @@
 //! Use it through `checkpointer::graph::GraphState` (feature `derive`,
 //! on by default); the documentation and examples live there. This crate
 //! only writes the code: the trait impl, and the partial update type
-//! `<Name>Update` whose fields are all `Option`s.
+//! `<Name>Update` whose fields are all `Option`s, with its conversions
+//! (into the graph's `Update`, a `TypedCommand` and a `TypedInput`).
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;

@@ -92,9 +92,10 @@ impl<S: GraphState> TypedCommand<S> {
         Self::from_update(self.update.goto(goto))
     }
 
-    /// The same command, also running `node` in the next step with
-    /// `packet` as its whole state (LangGraph's `Send(node, arg)`): the
-    /// fields it sets, the others unwritten. A packet that JSON cannot hold
+    /// The same command, also running `node` (of the graph whose state is
+    /// `S`) in the next step with `packet` as its whole state (LangGraph's
+    /// `Send(node, arg)`): the fields it sets, the others unwritten. (For
+    /// a parent of another state, [`goto`](Self::goto) a [`SendTo`].) A packet that JSON cannot hold
     /// (a NaN) fails the task with
     /// [`GraphError::InvalidUpdate`](crate::graph::GraphError::InvalidUpdate).
     #[must_use]

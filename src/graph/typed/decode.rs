@@ -95,6 +95,10 @@ pub fn field_or_default<T: DeserializeOwned + Default>(
     }
 }
 
+/// [`StateDecodeError::field`] for an update that is wrong as a whole (not
+/// an object, or writing a channel that is no field).
+const WHOLE_UPDATE: &str = "<update>";
+
 /// A node's writes as an object (for the derived
 /// [`GraphState::decode_update`]): `null` is no writes; a write to a
 /// channel that is not one of `fields` is an error.
@@ -109,7 +113,7 @@ pub fn update_object<'a>(
         other => {
             return Err(StateDecodeError {
                 state: type_name,
-                field: "",
+                field: WHOLE_UPDATE,
                 reason: format!("an update must be an object, got {other}"),
             });
         }
@@ -117,7 +121,7 @@ pub fn update_object<'a>(
     if let Some(stray) = map.keys().find(|k| !fields.contains(&k.as_str())) {
         return Err(StateDecodeError {
             state: type_name,
-            field: "",
+            field: WHOLE_UPDATE,
             reason: format!("the update writes {stray:?}, which is not a field"),
         });
     }

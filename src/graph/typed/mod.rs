@@ -62,7 +62,9 @@ use super::state::{State, Update};
 /// that value through an `Arc`. A node started by a
 /// [`SendTo`](crate::graph::SendTo) decodes its own packet. Each node's
 /// update encodes only the fields it sets. A typed router decodes the
-/// state with its node's update applied, once per call; reducers `add` and
+/// state with its node's update applied, once per call; a typed stream
+/// decodes each `values` event once (and each `updates` event's writes);
+/// reducers `add` and
 /// `reduce` decode the current value and the update per write (`append`
 /// and `merge` work on the JSON).
 ///
@@ -184,7 +186,9 @@ pub trait GraphState: Sized + Send + Sync + 'static {
     /// [`StreamEvent::Updates`](crate::graph::StreamEvent::Updates) holds
     /// them) as the update type: the fields written set, the others not.
     /// Writes that are not the fields' types (a JSON node's single item
-    /// for an `append` field, say) are an error.
+    /// for an `append` field, say) are an error naming the field; writes
+    /// that are not an object, or to a channel that is no field, one whose
+    /// `field` is `"<update>"`.
     fn decode_update(writes: &serde_json::Value) -> Result<Self::Update, StateDecodeError>;
 }
 

@@ -78,6 +78,72 @@ where
     }
 }
 
+impl<S> Clone for TypedEvent<S>
+where
+    S: GraphState + Clone,
+    S::Update: Clone,
+{
+    fn clone(&self) -> Self {
+        match self {
+            TypedEvent::Values { step, values } => TypedEvent::Values {
+                step: *step,
+                values: values.clone(),
+            },
+            TypedEvent::Updates {
+                step,
+                node,
+                update,
+                cached,
+            } => TypedEvent::Updates {
+                step: *step,
+                node: node.clone(),
+                update: update.clone(),
+                cached: *cached,
+            },
+            TypedEvent::Event(event) => TypedEvent::Event(event.clone()),
+        }
+    }
+}
+
+impl<S> PartialEq for TypedEvent<S>
+where
+    S: GraphState + PartialEq,
+    S::Update: PartialEq,
+{
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                TypedEvent::Values { step, values },
+                TypedEvent::Values {
+                    step: other_step,
+                    values: other_values,
+                },
+            ) => step == other_step && values == other_values,
+            (
+                TypedEvent::Updates {
+                    step,
+                    node,
+                    update,
+                    cached,
+                },
+                TypedEvent::Updates {
+                    step: other_step,
+                    node: other_node,
+                    update: other_update,
+                    cached: other_cached,
+                },
+            ) => {
+                step == other_step
+                    && node == other_node
+                    && update == other_update
+                    && cached == other_cached
+            }
+            (TypedEvent::Event(a), TypedEvent::Event(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// An async stream of [`TypedEvent`]s over the run's [`GraphStream`]; a
 /// failed run ends with one `Err`, as there. A `values` event that does
 /// not decode comes as an `Err` of
