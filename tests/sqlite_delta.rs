@@ -498,6 +498,20 @@ fn assert_blobs_consistent(saver: &SqliteSaver) {
     assert_eq!(count(saver, "SELECT count(*) FROM channel_blobs"), named);
 }
 
+/// `len` characters of pseudo-random hex (about 4 bits per byte, as the
+/// benchmark's text), different for each `seed`.
+fn noise(len: usize, seed: usize) -> String {
+    let mut x = 0x9E37_79B9_7F4A_7C15_u64 ^ (seed as u64 + 1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b"0123456789abcdef"[(x % 16) as usize])
+        })
+        .collect()
+}
+
 #[test]
 fn long_values_follow_their_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -505,8 +519,9 @@ fn long_values_follow_their_rows() {
     let mut writer = Writer::new("t", false);
     let mut stored = Vec::new();
     for i in 0..12 {
-        // Over 640 bytes of JSON: stored in `channel_blobs`.
-        let big = json!({"text": "y".repeat(700 + i)});
+        // Over 640 bytes even packed (random hex packs to about half):
+        // stored in `channel_blobs`.
+        let big = json!({"text": noise(1600 + i, i)});
         let config = writer.put(
             &saver,
             &[("messages", messages(i + 1)), ("big", big.clone())],

@@ -1,6 +1,8 @@
 //! Deleted data leaves the disk: after `delete_thread` (and `prune`), the
-//! deleted thread's id, metadata, pending writes and long values are found
-//! neither in the database file nor in its WAL, while the saver is open
+//! deleted thread's id, metadata, pending writes and values are found
+//! neither in the database file nor in its WAL (a long value is stored
+//! packed, so its text is not searchable: its pages are cleared by the same
+//! `secure_delete` as the short value's, which is searched), while the saver is open
 //! and after it closed. With `secure_delete` off they stay (which shows
 //! the search finds what is there).
 
@@ -23,11 +25,14 @@ fn on_disk(db: &Path) -> bool {
     })
 }
 
-/// A thread whose id, metadata, value (long: kept out of line) and pending
-/// write all hold the marker, and another thread to keep writing to.
+/// A thread whose id, metadata, short value (stored as text), long value
+/// (packed, kept out of line) and pending write all hold the marker, and
+/// another thread to keep writing to.
 fn fill(saver: &SqliteSaver, thread: &str) {
     let long = MARKER.repeat(400);
-    let cp = Checkpoint::new(0).with_value("doc", json!([long]), 1);
+    let cp = Checkpoint::new(0)
+        .with_value("doc", json!([long]), 1)
+        .with_value("short", json!([MARKER]), 1);
     let md = CheckpointMetadata::new(CheckpointSource::Loop, 0).with_extra("tag", MARKER);
     let stored = saver
         .put(&Config::thread(thread), &cp, &md, &cp.channel_versions)

@@ -6,6 +6,8 @@ mod check;
 // Thread leases (issue 12).
 mod lease;
 mod options;
+// Compressed channel values (migration 5).
+mod packed;
 mod put;
 mod setup;
 mod sql;

@@ -140,6 +140,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         expires_ms INTEGER NOT NULL           -- Unix ms, by the local clock
     ) WITHOUT ROWID;
     ",
+    // 5: channel values may be stored DEFLATE-packed (`packed.rs`): a BLOB
+    // starting with 0xF5 in `channel_values.value` or `channel_blobs.value`.
+    // No table changes; the version tells an older reader that it cannot
+    // read this file's values, instead of letting it call them damaged.
+    "
+    -- nothing to alter: the packed form is recognised by its first byte
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.
@@ -598,7 +605,7 @@ mod tests {
             "writes",
             "(SELECT thread_id, checkpoint_ns, channel, seq, version, \
              coalesce(value, (SELECT value FROM channel_blobs WHERE id = blob)), \
-             blob IS NULL, base, depth, len, hash FROM channel_values)",
+             base, depth, len, hash FROM channel_values)",
         ] {
             let mut stmt = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5"))
@@ -609,7 +616,7 @@ mod tests {
                     (0..n)
                         .map(|i| {
                             r.get::<_, rusqlite::types::Value>(i)
-                                .map(|v| format!("{v:?}"))
+                                .map(|v| format!("{:?}", unpacked(v)))
                         })
                         .collect::<rusqlite::Result<Vec<_>>>()
                 })
@@ -619,6 +626,17 @@ mod tests {
             }
         }
         out
+    }
+
+    /// A packed value as the text it stands for (where a value is stored
+    /// depends on its packed length, so files compare by content).
+    fn unpacked(value: rusqlite::types::Value) -> rusqlite::types::Value {
+        match value {
+            rusqlite::types::Value::Blob(b) if super::super::packed::is_packed(&b) => {
+                rusqlite::types::Value::Text(super::super::packed::unpack(&b).unwrap())
+            }
+            other => other,
+        }
     }
 
     /// A file at schema 2 (migrations 1 and 2 only) at `old`, filled with
@@ -645,6 +663,23 @@ mod tests {
              DETACH source;",
         )
         .unwrap();
+        // Schema 2 knew only JSON text: unpack what this code packed.
+        let packed: Vec<(i64, Vec<u8>)> = conn
+            .prepare("SELECT rowid, value FROM channel_values WHERE typeof(value) = 'blob'")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(!packed.is_empty(), "the source has packed values");
+        for (rowid, blob) in packed {
+            let text = super::super::packed::unpack(&blob).unwrap();
+            conn.execute(
+                "UPDATE channel_values SET value = ?1 WHERE rowid = ?2",
+                rusqlite::params![text, rowid],
+            )
+            .unwrap();
+        }
         let deltas: i64 = conn
             .query_row(
                 "SELECT count(*) FROM channel_values WHERE base IS NOT NULL",

@@ -3,10 +3,10 @@
 //! encoding itself, what is written and how rows become values, is
 //! [`crate::saver::delta`]; this module holds the SQL and the row mapping.
 
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sql_context;
+use super::{packed, sql_context};
 use crate::saver::delta::{self, Columns, Place, RawValue, ScannedRow, StoredJson, ValueRows};
 pub(crate) use crate::saver::delta::{DeltaCache, Mode, ReadCache, Row, Stored, encode};
 use crate::saver::error::Result;
@@ -409,19 +409,29 @@ impl SqliteValues<'_> {
     }
 }
 
-/// Where a value's JSON goes: in the row (`Some(json)`, no blob) if it is
-/// short, else into a new `channel_blobs` row (its id).
+/// Where a value's JSON goes, packed if that pays ([`packed::pack`]): in
+/// the row (`Some(value)`, no blob) if it is short, else into a new
+/// `channel_blobs` row (its id).
 fn place_json<'j>(
     tx: &Connection,
     json: Option<&'j str>,
-) -> rusqlite::Result<(Option<&'j str>, Option<i64>)> {
-    match json {
-        Some(long) if long.len() > INLINE_MAX => {
-            tx.prepare_cached(INSERT_BLOB)?.execute([long])?;
-            Ok((None, Some(tx.last_insert_rowid())))
-        }
-        short => Ok((short, None)),
+) -> rusqlite::Result<(Option<ToSqlOutput<'j>>, Option<i64>)> {
+    let Some(json) = json else {
+        return Ok((None, None));
+    };
+    let stored = match packed::pack(json) {
+        Some(bytes) => ToSqlOutput::Owned(SqlValue::Blob(bytes)),
+        None => ToSqlOutput::Borrowed(ValueRef::Text(json.as_bytes())),
+    };
+    let len = match &stored {
+        ToSqlOutput::Owned(SqlValue::Blob(bytes)) => bytes.len(),
+        _ => json.len(),
+    };
+    if len > INLINE_MAX {
+        tx.prepare_cached(INSERT_BLOB)?.execute([&stored])?;
+        return Ok((None, Some(tx.last_insert_rowid())));
     }
+    Ok((Some(stored), None))
 }
 
 /// A [`RawValue`] from its columns.
@@ -438,6 +448,10 @@ fn raw_value(
         value: match value {
             SqlValue::Null => StoredJson::Absent,
             SqlValue::Text(s) => StoredJson::Text(s),
+            SqlValue::Blob(b) if packed::is_packed(&b) => match packed::unpack(&b) {
+                Ok(s) => StoredJson::Text(s),
+                Err(why) => StoredJson::Bad(why),
+            },
             SqlValue::Blob(b) => match String::from_utf8(b) {
                 Ok(s) => StoredJson::Text(s),
                 Err(e) => StoredJson::Bad(format!("invalid UTF-8: {}", e.utf8_error())),
