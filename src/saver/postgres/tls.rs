@@ -38,7 +38,7 @@ pub struct PostgresTls {
 impl std::fmt::Debug for PostgresTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresTls")
-            .field("encrypts", &imp::encrypts(&self.inner))
+            .field("inner", &self.inner)
             .finish()
     }
 }
@@ -60,7 +60,7 @@ impl MakeTlsConnect<Socket> for PostgresTls {
     type Error = <imp::Connector as MakeTlsConnect<Socket>>::Error;
 
     fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
-        self.inner.make_tls_connect(domain)
+        MakeTlsConnect::<Socket>::make_tls_connect(&mut self.inner, domain)
     }
 }
 
@@ -78,10 +78,6 @@ mod imp {
                  which this build does not have"
             )),
         }
-    }
-
-    pub(super) fn encrypts(_: &Connector) -> bool {
-        false
     }
 }
 
@@ -112,10 +108,6 @@ mod imp {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.debug_tuple("Connector").field(&self.0.is_some()).finish()
         }
-    }
-
-    pub(super) fn encrypts(connector: &Connector) -> bool {
-        connector.0.is_some()
     }
 
     pub(super) fn connector(mode: &PostgresTlsMode) -> Result<Connector, String> {
