@@ -77,7 +77,7 @@ pub use saver::{
 pub use saver::{LEASE_TOKEN_KEY, Lease, ThreadLeases};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use saver::{PostgresOptions, PostgresPool, PostgresSaver};
+pub use saver::{PostgresOptions, PostgresPool, PostgresSaver, PostgresTls, PostgresTlsMode};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use saver::{SqliteOptions, SqliteSaver, Synchronous};

@@ -1,9 +1,10 @@
 //! The PostgreSQL step ledger: mooncat's table, on a server.
 
-use postgres::{NoTls, Transaction};
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::Transaction;
 
-use crate::saver::{PostgresOptions, PostgresPool, off_runtime, postgres_pool};
+use crate::saver::{
+    PostgresOptions, PostgresPool, PostgresPooledClient, off_runtime, postgres_pool,
+};
 
 use super::columns::{COLUMNS, Row, about, result_column};
 use super::machine::{Outcome, ledger_transitions};
@@ -121,10 +122,7 @@ impl PostgresLedger {
         Ok(ledger)
     }
 
-    fn conn(
-        &self,
-        operation: &str,
-    ) -> LedgerResult<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
+    fn conn(&self, operation: &str) -> LedgerResult<PostgresPooledClient> {
         let backend = |e| LedgerError::backend("postgres", operation.to_owned(), e);
         match &self.pool {
             Some(pool) => pool.get().map_err(backend),

@@ -63,6 +63,9 @@ mod memory;
 // by the PostgreSQL saver and the LangGraph SQLite file import/export.
 #[cfg(feature = "postgres")]
 pub(crate) mod langgraph_values;
+// issue 11: LangGraph's ext types (Send, Interrupt, messages) as JSON.
+#[cfg(feature = "postgres")]
+pub(crate) mod langgraph_ext;
 pub mod page;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -92,11 +95,14 @@ pub use list::ListOptions;
 pub use memory::InMemorySaver;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use postgres::{PostgresOptions, PostgresPool, PostgresSaver};
+pub use postgres::{PostgresOptions, PostgresPool, PostgresSaver, PostgresTls, PostgresTlsMode};
 // issue 14: the PostgreSQL event log (`crate::events`) shares the pool
 // setup and the off-runtime helper of the saver.
 #[cfg(feature = "postgres")]
-pub(crate) use postgres::{build_pool as postgres_pool, off_runtime, redact as redact_url};
+pub(crate) use postgres::{
+    PooledClient as PostgresPooledClient, build_pool as postgres_pool, off_runtime,
+    redact as redact_url,
+};
 pub use prune::PruneStrategy;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

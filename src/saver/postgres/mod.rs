@@ -12,15 +12,18 @@ mod lease;
 mod options;
 mod setup;
 mod sql;
+// issue 11: TLS (the connector; `sslmode` in URLs).
+mod ssl_params;
+mod tls;
 
 use std::fmt;
 
-use postgres::NoTls;
 use postgres::types::{ToSql, Type};
 use r2d2_postgres::PostgresConnectionManager;
 use serde_json::{Map, Value};
 
-pub use options::PostgresOptions;
+pub use options::{PostgresOptions, PostgresTlsMode};
+pub use tls::PostgresTls;
 // issue 14: the PostgreSQL event log opens its pool as the saver does.
 pub(crate) use setup::{build_pool, redact};
 
@@ -45,8 +48,10 @@ pub(crate) const BACKEND: &str = "postgres";
 
 /// The connection pool a [`PostgresSaver`] works through
 /// ([`PostgresSaver::from_pool`] takes one).
-pub type PostgresPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub type PostgresPool = r2d2::Pool<PostgresConnectionManager<PostgresTls>>;
 pub(crate) type Pool = PostgresPool;
+/// A connection of a [`PostgresPool`].
+pub(crate) type PooledClient = r2d2::PooledConnection<PostgresConnectionManager<PostgresTls>>;
 
 /// Maps a driver error to [`Error::Backend`] with the context `what`.
 pub(crate) fn pg_error<E: Into<BoxError>>(
@@ -66,10 +71,20 @@ pub(crate) fn pg_error<E: Into<BoxError>>(
 ///   touched. Values are stored as Python stores them: `None`, strings,
 ///   numbers and booleans inline in the checkpoint's JSONB, everything
 ///   else one msgpack blob per `(channel, version)`; blobs of type
-///   `msgpack`, `json`, `null`, `bytes` and `empty` are read. A msgpack
-///   value JSON cannot hold (an ext type such as Python's `Send`, binary,
-///   non-string map keys) reads as `{"__msgpack__": "<hex>"}` and is
-///   written back byte for byte.
+///   `msgpack`, `json`, `null`, `bytes` and `empty` are read.
+/// - **Python objects.** A `Send` on `__pregel_tasks` reads as the graph's
+///   `{"node": .., "arg": ..}` and an `Interrupt` on `__interrupt__` as
+///   `{"value": .., "id": ..}`; the graph's own are written as the
+///   `langgraph.types` objects Python rebuilds. Any other class Python's
+///   serializer writes (a `LangChain` message, a dataclass, a datetime)
+///   reads as `{"__ext__": {"code", "module", "class", "data"(, "method")},
+///   "__msgpack__": "<hex>"}` and is written back as those bytes, or
+///   encoded from `__ext__` if that was changed (or made without
+///   `__msgpack__`). Binary, non-string map keys, NaN and other ext codes
+///   read as `{"__msgpack__": "<hex>"}`, written back byte for byte.
+/// - **TLS** (feature `postgres-tls`): the URL's `sslmode=require` or
+///   `sslmode=verify-full&sslrootcert=<CA file>`, or
+///   [`PostgresOptions::with_tls`]; see [`PostgresTlsMode`].
 /// - **Many workers.** Setup takes a session advisory lock, so workers
 ///   starting at once on an empty database all succeed. Every call is one
 ///   transaction; `put` and `put_with_writes` are one statement (one round

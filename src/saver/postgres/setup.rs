@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use postgres::NoTls;
+use postgres::config::SslMode;
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::options::PostgresOptions;
+use super::options::{PostgresOptions, PostgresTlsMode};
+use super::ssl_params::split_ssl_params;
+use super::tls::PostgresTls;
 use super::{BACKEND, Pool, pg_error};
 use crate::saver::error::{Error, Result};
 
@@ -67,11 +69,22 @@ const LOCK_KEY: i64 = 0x6368_6b70_6e74_7231;
 /// How long a worker waits for another one's migration to finish.
 const LOCK_WAIT: Duration = Duration::from_mins(2);
 
-/// A pool for `url` with `options`.
+/// A pool for `url` with `options`; TLS as the options say, else as the
+/// URL's `sslmode` does.
 pub(crate) fn build_pool(url: &str, options: PostgresOptions) -> Result<Pool> {
-    let mut config: postgres::Config = url
+    let parse_error = |e| Error::backend(BACKEND, format!("parse the URL {}", redact(url)), e);
+    let (url_rest, url_tls) = split_ssl_params(url).map_err(parse_error)?;
+    let mode = options.tls.or(url_tls).unwrap_or(PostgresTlsMode::Disable);
+    let tls = PostgresTls::new(&mode)
+        .map_err(|e| Error::backend(BACKEND, format!("connect to {}", redact(url)), e))?;
+    let mut config: postgres::Config = url_rest
         .parse()
         .map_err(|e| Error::backend(BACKEND, format!("parse the URL {}", redact(url)), e))?;
+    // Never the driver's `Prefer`: a TLS mode must not fall back to plain.
+    config.ssl_mode(match mode {
+        PostgresTlsMode::Disable => SslMode::Disable,
+        _ => SslMode::Require,
+    });
     if let Some(timeout) = options.connect_timeout {
         config.connect_timeout(timeout);
     }
@@ -83,7 +96,10 @@ pub(crate) fn build_pool(url: &str, options: PostgresOptions) -> Result<Pool> {
     if !session.trim().is_empty() {
         config.options(session.trim());
     }
-    let manager = PostgresConnectionManager::new(config, NoTls);
+    if mode != PostgresTlsMode::Disable {
+        probe_tls(&config, &tls, url)?;
+    }
+    let manager = PostgresConnectionManager::new(config, tls);
     r2d2::Pool::builder()
         .max_size(options.pool_size)
         .min_idle(Some(0))
@@ -91,6 +107,27 @@ pub(crate) fn build_pool(url: &str, options: PostgresOptions) -> Result<Pool> {
         .connection_timeout(options.pool_timeout)
         .build(manager)
         .map_err(|e| Error::backend(BACKEND, format!("connect to {}", redact(url)), e))
+}
+
+/// Connects once, so that a TLS failure (a certificate the CA did not
+/// sign, a server without TLS) is reported at once and with its cause:
+/// the pool would retry until its timeout and keep only the driver's
+/// summary ("error performing TLS handshake").
+fn probe_tls(config: &postgres::Config, tls: &PostgresTls, url: &str) -> Result<()> {
+    let client = config.connect(tls.clone()).map_err(|e| {
+        let cause = std::error::Error::source(&e).map(ToString::to_string);
+        let detail = match cause {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        };
+        Error::backend(
+            BACKEND,
+            format!("connect to {} with TLS", redact(url)),
+            detail,
+        )
+    })?;
+    drop(client);
+    Ok(())
 }
 
 /// `url` without its password, for errors.
