@@ -264,8 +264,8 @@ impl LangGraphSqliteFile {
                     id: r.get(1)?,
                     parent: r.get(2)?,
                     kind: r.get(3)?,
-                    blob: r.get(4)?,
-                    metadata: r.get(5)?,
+                    blob: bytes_at(r, 4)?,
+                    metadata: bytes_at(r, 5)?,
                 })
             })
             .map_err(|e| Error::backend(BACKEND, what(), e))?
@@ -320,7 +320,7 @@ impl LangGraphSqliteFile {
             let idx: i64 = r.get(4).map_err(get)?;
             let channel: String = r.get(5).map_err(get)?;
             let kind: Option<String> = r.get(6).map_err(get)?;
-            let blob: Option<Vec<u8>> = r.get(7).map_err(get)?;
+            let blob = bytes_at(r, 7).map_err(get)?;
             let kind = kind.unwrap_or_else(|| "msgpack".to_owned());
             let value = load_typed(&kind, blob.as_deref())
                 .map_err(|reason| {
@@ -453,6 +453,18 @@ struct CheckpointRow {
     kind: Option<String>,
     blob: Option<Vec<u8>>,
     metadata: Option<Vec<u8>>,
+}
+
+/// Column `i` as bytes: SQLite's dynamic typing lets a writer other than
+/// Python's store a blob column as text (JSON metadata, most often).
+fn bytes_at(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+    use rusqlite::types::ValueRef;
+    Ok(match row.get_ref(i)? {
+        ValueRef::Null => None,
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        ValueRef::Integer(n) => Some(n.to_string().into_bytes()),
+        ValueRef::Real(x) => Some(x.to_string().into_bytes()),
+    })
 }
 
 /// An open that failed: the file is not SQLite (or cannot be read).
