@@ -322,3 +322,40 @@ mod cli {
         );
     }
 }
+
+#[test]
+fn a_file_from_before_task_path_reads_with_empty_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    let source = SqliteSaver::in_memory().unwrap();
+    source_thread(&source, 1);
+    let mut file = LangGraphSqliteFile::create(&path).unwrap();
+    export_threads(&source, &["t".to_owned()], &mut file, &mut |_| {}).unwrap();
+    drop(file);
+    // The writes table as langgraph-checkpoint-sqlite made it before
+    // task_path (SQLite 3.35+ drops a column).
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("ALTER TABLE writes DROP COLUMN task_path")
+        .unwrap();
+    drop(conn);
+    let tuples = LangGraphSqliteFile::open(&path)
+        .unwrap()
+        .read_thread("t")
+        .unwrap();
+    let writes: Vec<_> = tuples.iter().flat_map(|t| &t.pending_writes).collect();
+    assert_eq!(writes.len(), 3);
+    assert!(writes.iter().all(|w| w.task_path.is_empty()));
+    // Writing into it again runs Python's migration first.
+    let mut file = LangGraphSqliteFile::create(&path).unwrap();
+    export_threads(&source, &["t".to_owned()], &mut file, &mut |_| {}).unwrap();
+    let tuples = LangGraphSqliteFile::open(&path)
+        .unwrap()
+        .read_thread("t")
+        .unwrap();
+    assert!(
+        tuples
+            .iter()
+            .flat_map(|t| &t.pending_writes)
+            .any(|w| !w.task_path.is_empty())
+    );
+}
