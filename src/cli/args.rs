@@ -48,6 +48,14 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// Read a thread written by `export`.
     Import(ImportArgs),
+    // issue 11: LangGraph's SQLite files.
+    /// Import every thread of a LangGraph `SqliteSaver` file
+    /// (langgraph-checkpoint-sqlite 3.x); importing again adds only what is
+    /// new.
+    ImportLanggraph(super::langgraph::ImportLangGraphArgs),
+    /// Write threads into a LangGraph `SqliteSaver` file, which Python
+    /// then lists and resumes.
+    ExportLanggraph(super::langgraph::ExportLangGraphArgs),
     /// Print a shell completion script (`source <(checkpointer
     /// completions bash)`).
     Completions(CompletionsArgs),

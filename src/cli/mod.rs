@@ -31,6 +31,8 @@ mod history;
 mod ids;
 // issue 14: job progress checkpoints.
 mod jobs;
+// issue 11: LangGraph's SQLite files.
+mod langgraph;
 // issue 12 part 2: the step ledger.
 mod ledger;
 // issue 14: the event log.
@@ -56,7 +58,7 @@ mod ui;
 use args::{Cli, Command};
 use error::CliResult;
 
-/// Runs one parsed command line. Only `demo` and `import` may create the
+/// Runs one parsed command line. Only `demo`, `import` and `import-langgraph` may create the
 /// database; every other command opens an existing one.
 pub(crate) fn run(cli: &Cli) -> CliResult<()> {
     if let Command::Completions(args) = &cli.command {
@@ -82,6 +84,9 @@ pub(crate) fn run(cli: &Cli) -> CliResult<()> {
         Command::Vacuum(args) => manage::vacuum(&*existing()?, path, args.out.json),
         Command::Check => check::check(&*existing()?, path),
         Command::Export(args) => transfer::export(&*existing()?, path, args),
+        // issue 11: LangGraph's SQLite files.
+        Command::ImportLanggraph(args) => langgraph::import(path, args),
+        Command::ExportLanggraph(args) => langgraph::export(&*existing()?, path, args),
         Command::Completions(_) | Command::Ledger(_) => Ok(()),
         // issue 14: job progress checkpoints.
         Command::Jobs(args) => jobs::jobs(path, args),

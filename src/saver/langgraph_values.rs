@@ -31,7 +31,9 @@ pub(crate) const MSGPACK: &str = "msgpack";
 
 /// Whether a channel value is stored inline in the checkpoint's JSONB (as
 /// Python does for `None`, `str`, `int`, `float` and `bool`). JSONB
-/// refuses strings with NUL: those go to blobs.
+/// refuses strings with NUL: those go to blobs. (PostgreSQL only: a
+/// LangGraph SQLite file keeps the whole checkpoint in one blob.)
+#[cfg(feature = "postgres")]
 pub(crate) fn is_inline(value: &Value) -> bool {
     match value {
         Value::Null | Value::Bool(_) | Value::Number(_) => true,
@@ -347,6 +349,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn strings_with_nul_are_not_inline() {
         assert!(is_inline(&json!("plain")));

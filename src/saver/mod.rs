@@ -61,11 +61,15 @@ mod list;
 mod memory;
 // LangGraph's Python serializer (msgpack blobs, inline primitives), shared
 // by the PostgreSQL saver and the LangGraph SQLite file import/export.
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "langgraph-sqlite"))]
 pub(crate) mod langgraph_values;
 // issue 11: LangGraph's ext types (Send, Interrupt, messages) as JSON.
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "langgraph-sqlite"))]
 pub(crate) mod langgraph_ext;
+// issue 11: LangGraph's SQLite files, read and written.
+#[cfg(feature = "langgraph-sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "langgraph-sqlite")))]
+pub mod langgraph_sqlite;
 pub mod page;
 #[cfg(feature = "postgres")]
 mod postgres;
