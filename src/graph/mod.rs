@@ -129,6 +129,7 @@ mod error;
 mod finite;
 mod interrupt;
 mod io;
+mod legacy_ids;
 mod mermaid;
 mod node;
 mod options;
