@@ -10,14 +10,21 @@
 //! those bytes, so a value this crate does not understand survives a
 //! round trip byte for byte. A user object with the single key
 //! `__msgpack__` and a hex string is taken for an envelope.
+//!
+//! An ext with LangGraph's constructor payload also shows its class and
+//! fields (`{"__ext__": {..}, "__msgpack__": ".."}`), and on the channels
+//! of Sends and interrupts Python's objects read as the runtime's forms:
+//! see `langgraph_ext` for both. The `*_channel` functions apply the
+//! channel forms; the others see every ext as an ext form.
 
 use std::io::Cursor;
 
 use rmpv::Value as Mp;
 use serde_json::{Map, Number, Value};
 
-/// The key of the envelope of a value JSON cannot hold.
-pub(crate) const ENVELOPE: &str = "__msgpack__";
+use super::langgraph_ext as ext;
+
+pub(crate) use super::langgraph_ext::ENVELOPE;
 
 /// The blob type of msgpack values.
 pub(crate) const MSGPACK: &str = "msgpack";
@@ -66,6 +73,33 @@ pub(crate) fn load_typed(kind: &str, blob: Option<&[u8]>) -> Result<Option<Value
     }
 }
 
+/// [`dump_typed`] of a value of `channel`: the runtime's Sends and
+/// interrupts written as Python's objects.
+pub(crate) fn dump_channel(channel: &str, value: &Value) -> (&'static str, Vec<u8>) {
+    match ext::to_ext_forms(channel, value) {
+        Some(converted) => dump_typed(&converted),
+        None => dump_typed(value),
+    }
+}
+
+/// [`to_msgpack`] of a value of `channel` (see [`dump_channel`]).
+pub(crate) fn channel_msgpack(channel: &str, value: &Value) -> Vec<u8> {
+    match ext::to_ext_forms(channel, value) {
+        Some(converted) => to_msgpack(&converted),
+        None => to_msgpack(value),
+    }
+}
+
+/// [`load_typed`] of a blob of `channel`: Python's Sends and interrupts
+/// read as the runtime's forms.
+pub(crate) fn load_channel(
+    channel: &str,
+    kind: &str,
+    blob: Option<&[u8]>,
+) -> Result<Option<Value>, String> {
+    Ok(load_typed(kind, blob)?.map(|value| ext::to_runtime_forms(channel, value)))
+}
+
 /// The msgpack encoding of `value` (envelopes written as their bytes).
 pub(crate) fn to_msgpack(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
@@ -97,6 +131,10 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
                 out.extend_from_slice(&raw);
                 return;
             }
+            if ext::is_ext_form(map) {
+                write_ext(out, map);
+                return;
+            }
             let _ = rmp::encode::write_map_len(out, len_u32(map.len()));
             for (key, item) in map {
                 let _ = rmp::encode::write_str(out, key);
@@ -116,6 +154,23 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
     }
 }
 
+/// An ext form: its bytes while it reads as they do (unchanged), else
+/// encoded from its view (edited, or made here).
+fn write_ext(out: &mut Vec<u8>, form: &Map<String, Value>) {
+    if let Some(raw) = envelope_hex(form).and_then(from_hex) {
+        if from_msgpack(&raw).is_ok_and(|read| read.as_object() == Some(form)) {
+            out.extend_from_slice(&raw);
+            return;
+        }
+    }
+    let Some((code, payload)) = form.get(ext::EXT).and_then(ext::payload) else {
+        return;
+    };
+    let body = to_msgpack(&payload);
+    let _ = rmp::encode::write_ext_meta(out, len_u32(body.len()), code);
+    out.extend_from_slice(&body);
+}
+
 /// msgpack lengths are 32-bit; a longer JSON array or map cannot exist in
 /// memory on any machine this runs on, so saturate rather than fail.
 fn len_u32(len: usize) -> u32 {
@@ -127,8 +182,11 @@ fn envelope_bytes(map: &Map<String, Value>) -> Option<Vec<u8>> {
     if map.len() != 1 {
         return None;
     }
-    let hex = map.get(ENVELOPE)?.as_str()?;
-    from_hex(hex)
+    from_hex(envelope_hex(map)?)
+}
+
+fn envelope_hex(map: &Map<String, Value>) -> Option<&str> {
+    map.get(ENVELOPE)?.as_str()
 }
 
 fn envelope(raw: &[u8]) -> Value {
@@ -174,15 +232,34 @@ fn to_json(value: &Mp) -> Value {
                 };
                 map.insert(key.to_owned(), to_json(item));
             }
-            if map.len() != pairs.len() || envelope_bytes(&map).is_some() {
+            if map.len() != pairs.len() || envelope_bytes(&map).is_some() || ext::is_ext_form(&map)
+            {
                 // Repeated keys, or a map that would read as an envelope.
                 return raw_envelope(value);
             }
             Value::Object(map)
         }
-        // F32 (JSON would widen it), Binary, Ext: kept as bytes.
-        Mp::F32(_) | Mp::Binary(_) | Mp::Ext(..) => raw_envelope(value),
+        Mp::Ext(code, payload) => ext_to_json(value, *code, payload),
+        // F32 (JSON would widen it), Binary: kept as bytes.
+        Mp::F32(_) | Mp::Binary(_) => raw_envelope(value),
     }
+}
+
+/// An ext with the constructor payload as its ext form, others as bytes.
+fn ext_to_json(value: &Mp, code: i8, payload: &[u8]) -> Value {
+    let envelope = raw_envelope(value);
+    let Some(view) = from_msgpack(payload)
+        .ok()
+        .and_then(|payload| ext::view(code, payload))
+    else {
+        return envelope;
+    };
+    let mut form = Map::new();
+    form.insert(ext::EXT.to_owned(), view);
+    if let Value::Object(envelope) = envelope {
+        form.extend(envelope);
+    }
+    Value::Object(form)
 }
 
 fn raw_envelope(value: &Mp) -> Value {
@@ -202,7 +279,7 @@ fn to_hex(bytes: &[u8]) -> String {
     out
 }
 
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
+pub(crate) fn from_hex(hex: &str) -> Option<Vec<u8>> {
     if !hex.len().is_multiple_of(2) {
         return None;
     }
@@ -235,10 +312,11 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_ext_round_trips_byte_for_byte() {
+    fn an_ext_round_trips_byte_for_byte() {
         let raw = from_hex(SEND).expect("hex");
         let value = from_msgpack(&raw).expect("decode");
-        assert_eq!(value, json!({ENVELOPE: SEND}));
+        assert_eq!(value[ENVELOPE], SEND);
+        assert_eq!(value[ext::EXT]["class"], "Send");
         let list = json!([value, 1]);
         let mut expected = vec![0x92];
         expected.extend_from_slice(&raw);
@@ -262,6 +340,11 @@ mod tests {
         assert_eq!(load_typed("json", Some(b"[1]")), Ok(Some(json!([1]))));
         assert!(load_typed("msgpack+aes", Some(b"x")).is_err());
         assert!(from_msgpack(&[0x92, 0x01]).is_err(), "a truncated array");
+        // An ext code LangGraph does not use: the bare envelope.
+        assert_eq!(
+            from_msgpack(&[0xd4, 0x63, 0x01]),
+            Ok(json!({ENVELOPE: "d46301"}))
+        );
     }
 
     #[test]

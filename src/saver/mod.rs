@@ -63,6 +63,9 @@ mod memory;
 // by the PostgreSQL saver and the LangGraph SQLite file import/export.
 #[cfg(feature = "postgres")]
 pub(crate) mod langgraph_values;
+// issue 11: LangGraph's ext types (Send, Interrupt, messages) as JSON.
+#[cfg(feature = "postgres")]
+pub(crate) mod langgraph_ext;
 pub mod page;
 #[cfg(feature = "postgres")]
 mod postgres;

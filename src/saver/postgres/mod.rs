@@ -66,10 +66,17 @@ pub(crate) fn pg_error<E: Into<BoxError>>(
 ///   touched. Values are stored as Python stores them: `None`, strings,
 ///   numbers and booleans inline in the checkpoint's JSONB, everything
 ///   else one msgpack blob per `(channel, version)`; blobs of type
-///   `msgpack`, `json`, `null`, `bytes` and `empty` are read. A msgpack
-///   value JSON cannot hold (an ext type such as Python's `Send`, binary,
-///   non-string map keys) reads as `{"__msgpack__": "<hex>"}` and is
-///   written back byte for byte.
+///   `msgpack`, `json`, `null`, `bytes` and `empty` are read.
+/// - **Python objects.** A `Send` on `__pregel_tasks` reads as the graph's
+///   `{"node": .., "arg": ..}` and an `Interrupt` on `__interrupt__` as
+///   `{"value": .., "id": ..}`; the graph's own are written as the
+///   `langgraph.types` objects Python rebuilds. Any other class Python's
+///   serializer writes (a `LangChain` message, a dataclass, a datetime)
+///   reads as `{"__ext__": {"code", "module", "class", "data"(, "method")},
+///   "__msgpack__": "<hex>"}` and is written back as those bytes, or
+///   encoded from `__ext__` if that was changed (or made without
+///   `__msgpack__`). Binary, non-string map keys, NaN and other ext codes
+///   read as `{"__msgpack__": "<hex>"}`, written back byte for byte.
 /// - **Many workers.** Setup takes a session advisory lock, so workers
 ///   starting at once on an empty database all succeed. Every call is one
 ///   transaction; `put` and `put_with_writes` are one statement (one round

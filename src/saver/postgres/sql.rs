@@ -35,7 +35,7 @@ impl WriteRows {
         for batch in batches {
             for (position, (channel, value)) in batch.writes.iter().enumerate() {
                 let idx = write_idx(channel, position);
-                let (kind, blob) = values::dump_typed(value);
+                let (kind, blob) = values::dump_channel(channel, value);
                 let slot = match seen.get(&(batch.task_id, idx)) {
                     Some(_) if special_idx(channel).is_none() => continue,
                     Some(&slot) => slot,
@@ -68,7 +68,7 @@ impl WriteRows {
         }
         let mut rows = WriteRows::default();
         for w in last.values() {
-            let (kind, blob) = values::dump_typed(&w.value);
+            let (kind, blob) = values::dump_channel(&w.channel, &w.value);
             rows.task_ids.push(w.task_id.clone());
             rows.task_paths.push(w.task_path.clone());
             rows.idxs.push(i32::try_from(w.idx).unwrap_or(i32::MIN));
@@ -198,7 +198,7 @@ impl CheckpointRows {
             rows.channels.push(channel.clone());
             rows.versions.push(version.to_string());
             rows.types.push(values::MSGPACK);
-            rows.blobs.push(values::to_msgpack(value));
+            rows.blobs.push(values::channel_msgpack(channel, value));
         }
         let mut json = serde_json::to_value(StoredCheckpoint {
             v: checkpoint.v,
@@ -380,7 +380,7 @@ fn add_blob_values(row: &Row, checkpoint: &mut Checkpoint, thread_id: &str) -> R
         .channel_values
         .retain(|ch, _| versions.contains_key(ch));
     for ((channel, kind), blob) in channels.into_iter().zip(types).zip(blobs) {
-        let value = values::load_typed(&kind, blob.as_deref())
+        let value = values::load_channel(&channel, &kind, blob.as_deref())
             .map_err(|e| format!("blob of channel {channel:?}: {e}"))?;
         match value {
             Some(value) => checkpoint.channel_values.insert(channel, value),
@@ -407,7 +407,7 @@ fn writes_from_row(row: &Row, thread_id: &str, id: &str) -> Result<Vec<PendingWr
             break;
         };
         let kind = kind.as_deref().unwrap_or(values::MSGPACK);
-        let value = values::load_typed(kind, Some(blob))
+        let value = values::load_channel(channel, kind, Some(blob))
             .map_err(|what| Error::Corrupt {
                 thread_id: thread_id.to_owned(),
                 checkpoint_id: id.to_owned(),
