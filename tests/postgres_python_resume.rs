@@ -1,5 +1,5 @@
 //! One thread, two runtimes: the same graph in this crate and in Python
-//! LangGraph (tests/interop/pg_resume.py) on one PostgreSQL database. A
+//! LangGraph (`tests/interop/pg_resume.py`) on one PostgreSQL database. A
 //! loop (`count` until n = 3), a Send fan-out to three `work` tasks, an
 //! interrupt in `review` and its resume.
 //!
@@ -42,7 +42,7 @@ fn python(test: &str) -> Option<String> {
     }
 }
 
-/// Runs pg_resume.py `mode` on `thread`: its JSON report.
+/// Runs `pg_resume.py` in `mode` on `thread`: its JSON report.
 fn run_python(python: &str, schema: &Schema, mode: &str, thread: &str) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/pg_resume.py");
     let out = Process::new(python)
@@ -71,7 +71,7 @@ impl Calls {
     }
 }
 
-/// The graph of pg_resume.py.
+/// The graph of `pg_resume.py`.
 fn graph(calls: &Calls) -> StateGraph {
     let mut g = StateGraph::new();
     let (count_calls, work_calls, review_calls) = (calls.clone(), calls.clone(), calls.clone());
@@ -119,7 +119,7 @@ fn compile(calls: &Calls, saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph
         .unwrap()
 }
 
-/// A snapshot in pg_resume.py's form.
+/// A snapshot in the form of `pg_resume.py`.
 fn snapshot(s: &StateSnapshot) -> Value {
     json!({
         "values": s.values,
@@ -131,7 +131,7 @@ fn snapshot(s: &StateSnapshot) -> Value {
     })
 }
 
-/// Our `get_state` and history in pg_resume.py's form.
+/// Our `get_state` and history in the form of `pg_resume.py`.
 fn our_state(rt: &tokio::runtime::Runtime, app: &CompiledGraph, thread: &str) -> (Value, Value) {
     let config = Config::thread(thread);
     let state = rt.block_on(app.get_state(&config)).unwrap();
@@ -150,7 +150,7 @@ fn our_state(rt: &tokio::runtime::Runtime, app: &CompiledGraph, thread: &str) ->
 }
 
 /// Our `list` and `get_tuple` of every checkpoint of `thread`, in
-/// pg_resume.py's form.
+/// the form of `pg_resume.py`.
 fn our_tuples(saver: &dyn BaseCheckpointSaver, thread: &str) -> Value {
     let tuples = saver
         .list(Some(&Config::thread(thread)), &ListOptions::new())

@@ -82,14 +82,17 @@ mod tests {
 
     #[test]
     fn old_ids_are_the_uuid_v5_ones_threads_were_written_with() {
-        // Values this crate computed before it moved to xxh3 (0.1.0).
+        // Python: uuid.uuid5(UUID("6c1f3e4a-8b2d-4f71-9a0e-5d3c2b1a0f99"),
+        //   "\0".join(["cp1", "", "1", "a", "__pregel_pull", "branch:to:a"]))
+        // (and "__pregel_push", "0" for the push id).
         let t = vec!["branch:to:a".to_owned()];
-        let id = pull_task_id("cp1", "", 1, "a", &t);
-        assert_eq!(id, pull_task_id("cp1", "", 1, "a", &t));
-        assert_eq!(Uuid::parse_str(&id).map(|u| u.get_version_num()), Ok(5));
-        assert_ne!(
+        assert_eq!(
+            pull_task_id("cp1", "", 1, "a", &t),
+            "81f9eaa9-e89f-5dce-8039-1cb300581152"
+        );
+        assert_eq!(
             push_task_id("cp1", "", 1, "a", 0),
-            push_task_id("cp1", "", 1, "a", 1)
+            "7025620f-7bea-53d0-9aac-3e69a2ad3609"
         );
     }
 

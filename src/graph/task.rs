@@ -91,10 +91,14 @@ pub(crate) fn task_ns(parent_ns: &str, node: &str) -> String {
 /// stable id.
 fn checkpoint_id_bytes(checkpoint_id: &str) -> Vec<u8> {
     let hex: Vec<u8> = checkpoint_id.bytes().filter(|b| *b != b'-').collect();
-    if hex.is_empty() || hex.len() % 2 != 0 || !hex.iter().all(u8::is_ascii_hexdigit) {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || !hex.iter().all(u8::is_ascii_hexdigit) {
         return checkpoint_id.as_bytes().to_vec();
     }
-    let digit = |b: u8| char::from(b).to_digit(16).map_or(0, |d| d as u8);
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    };
     hex.chunks(2)
         .map(|pair| digit(pair[0]) << 4 | digit(pair[1]))
         .collect()

@@ -157,11 +157,11 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
 /// An ext form: its bytes while it reads as they do (unchanged), else
 /// encoded from its view (edited, or made here).
 fn write_ext(out: &mut Vec<u8>, form: &Map<String, Value>) {
-    if let Some(raw) = envelope_hex(form).and_then(from_hex) {
-        if from_msgpack(&raw).is_ok_and(|read| read.as_object() == Some(form)) {
-            out.extend_from_slice(&raw);
-            return;
-        }
+    if let Some(raw) = envelope_hex(form).and_then(from_hex)
+        && from_msgpack(&raw).is_ok_and(|read| read.as_object() == Some(form))
+    {
+        out.extend_from_slice(&raw);
+        return;
     }
     let Some((code, payload)) = form.get(ext::EXT).and_then(ext::payload) else {
         return;
