@@ -137,6 +137,9 @@ fn old_value(task_id: &str, channel: &str, value: &Value) -> Value {
     }
 }
 
+/// A checkpoint's writes by `(task id, path)`: `(idx, channel, value)`.
+type WritesByTask = BTreeMap<(String, String), Vec<(i64, String, Value)>>;
+
 /// Copies `thread` from `src` to `dst` as the old runtime would have
 /// written it.
 fn copy_as_old(src: &dyn BaseCheckpointSaver, dst: &dyn BaseCheckpointSaver, thread: &str) {
@@ -157,7 +160,7 @@ fn copy_as_old(src: &dyn BaseCheckpointSaver, dst: &dyn BaseCheckpointSaver, thr
         let all = cp.channel_versions.clone();
         let stored = dst.put(&parent, &cp, &t.metadata, &all).unwrap();
         let step = t.metadata.step + 1;
-        let mut by_task: BTreeMap<(String, String), Vec<(i64, String, Value)>> = BTreeMap::new();
+        let mut by_task = WritesByTask::new();
         for w in &t.pending_writes {
             let (id, path) = old_task(&t.checkpoint, step, &w.task_id, &w.task_path);
             let value = old_value(&id, &w.channel, &w.value);
