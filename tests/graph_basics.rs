@@ -459,7 +459,7 @@ async fn send_fans_out_map_reduce(factory: Factory) {
     // input, __start__, plan, 3 x joke (one step), pick
     assert_eq!(h.len(), 5);
     assert_eq!(h[2].next, vec!["joke", "joke", "joke"]);
-    assert_eq!(h[2].tasks[1].path, "~__pregel_push, 0000000001");
+    assert_eq!(h[2].tasks[1].path, "~__pregel_push, 0000000001, 0000000000");
 }
 
 async fn map_reduce_order_is_packet_order(factory: Factory) {

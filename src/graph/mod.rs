@@ -65,18 +65,25 @@
 //!   when it took one (so a failed task retries with the human's answer
 //!   instead of asking again). A
 //!   [`Command`]'s update, goto and resume value go under the NULL task id.
-//! - **Task ids** are deterministic: UUIDv5 over (checkpoint id, namespace,
-//!   step, node, `__pregel_pull`, sorted triggers) for pulled tasks and
-//!   (..., node, `__pregel_push`, index) for Send tasks. LangGraph uses
-//!   xxh3-128 over the same parts, so the ids differ from LangGraph's but
-//!   are stable across processes and versions of this crate. Paths are
-//!   `~__pregel_pull, <node>` and `~__pregel_push, <index padded to 10>`.
+//! - **Task ids** are LangGraph's, byte for byte: xxh3-128 over the
+//!   checkpoint id's bytes, the task's namespace (`node`, or
+//!   `parent_ns|node`), the step, the node and `__pregel_pull` with the
+//!   sorted triggers (pulled tasks) or `__pregel_push` with the packet
+//!   index (Send tasks); interrupt ids hash `<task namespace>:<task id>`
+//!   (and `|k` once the task holds k answers). So Python and this crate
+//!   each find the tasks the other finished. Threads written by earlier
+//!   versions of this crate, whose ids were UUIDv5, still resume: the ids
+//!   their pending writes use are recognised per checkpoint. Paths are
+//!   `~__pregel_pull, <node>` and, for Send tasks, Python's three parts
+//!   `~__pregel_push, <index padded to 10>, 0000000000`.
+//! - **Versions** are LangGraph's text, `{n:032}.{random fraction}`; a
+//!   taken resume value is left as a `null` NULL-task `__resume__` (no
+//!   answer, to Python too), never a private marker.
 //!
 //! Differences from LangGraph worth knowing: [`Input::Continue`] at a config
 //! naming the *latest* checkpoint resumes it (finished tasks are not run
 //! again) instead of replaying it; at an older checkpoint it replays, saving
-//! a `fork` copy first as LangGraph 1.x does. Interrupt ids are per
-//! `interrupt` call (task id and call index), not per task namespace.
+//! a `fork` copy first as LangGraph 1.x does.
 //!
 //! # Example
 //!
@@ -129,6 +136,7 @@ mod error;
 mod finite;
 mod interrupt;
 mod io;
+mod legacy_ids;
 mod mermaid;
 mod node;
 mod options;

@@ -338,9 +338,11 @@ impl NodeContext {
             state.took_shared = true;
             return Ok(answer);
         }
+        // LangGraph keys the id by how many answers the task holds.
+        let answered = state.answers.len();
         Err(Interrupted(Interrupt {
             value: value.into(),
-            id: interrupt_id(&self.inner.task_id, idx),
+            id: interrupt_id(self.config().ns(), self.node(), self.task_id(), answered),
         }))
     }
 

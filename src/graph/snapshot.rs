@@ -141,7 +141,7 @@ impl StateSnapshot {
         live: bool,
     ) -> Result<Self, GraphError> {
         let step = t.metadata.step + 1;
-        let tasks = prepare_tasks(spec, &t.checkpoint, t.config.ns(), step);
+        let tasks = prepare_tasks(spec, &t.checkpoint, t.config.ns(), step, &t.pending_writes);
         let mut checkpoint = t.checkpoint;
         let next_version = |v: Option<&ChannelVersion>| ChannelVersion::next_after(v);
         let null_writes = null_task_writes(spec, &t.pending_writes);

@@ -19,7 +19,8 @@ mod fixture;
 pub(crate) use apply::{TaskWrites, apply_writes, ordered_writes};
 pub(crate) use edges::{goto_writes, node_writes};
 pub(crate) use pending::{
-    INPUT_NODE, consumed_marker, finished_writes, null_task_writes, pending_value, task_interrupts,
+    INPUT_NODE, finished_writes, null_task_writes, pending_value, shared_resume, taken_resume,
+    task_interrupts,
 };
 pub(crate) use read::{last_node, state_values};
 pub(crate) use tasks::{fresh_triggers, prepare_tasks};

@@ -18,9 +18,21 @@ pub(crate) fn is_control(channel: &str) -> bool {
 }
 
 /// The value that replaces the NULL task's `__resume__` write once a task
-/// has taken it.
-pub(crate) fn consumed_marker() -> Value {
-    json!({"__resume_consumed__": true})
+/// has taken it: `null`, which LangGraph's `interrupt()` also reads as no
+/// answer ("None cannot be used as a resume value"), so nothing private
+/// is stored.
+pub(crate) fn taken_resume() -> Value {
+    Value::Null
+}
+
+/// The answer the NULL task's `__resume__` write still offers (a
+/// [`Command::resume`](crate::graph::Command::resume) value no task took
+/// yet): `None` when there is none, when it is `null` (taken), or when it
+/// is the `{"__resume_consumed__": true}` marker older versions of this
+/// crate wrote instead.
+pub(crate) fn shared_resume(pending: &[PendingWrite]) -> Option<Value> {
+    let legacy_marker = json!({"__resume_consumed__": true});
+    pending_value(pending, NULL_TASK_ID, RESUME).filter(|v| !v.is_null() && *v != legacy_marker)
 }
 
 /// The saved writes of task `task_id` if it finished, without the control
@@ -128,6 +140,18 @@ mod tests {
             pending_value(&pending, "done", RESUME),
             Some(json!(["yes"]))
         );
+    }
+
+    #[test]
+    fn a_taken_or_old_marked_shared_resume_no_longer_answers() {
+        let with = |v: Value| vec![write(NULL_TASK_ID, RESUME, v)];
+        assert_eq!(shared_resume(&with(json!("yes"))), Some(json!("yes")));
+        assert_eq!(shared_resume(&with(taken_resume())), None);
+        assert_eq!(
+            shared_resume(&with(json!({"__resume_consumed__": true}))),
+            None
+        );
+        assert_eq!(shared_resume(&[]), None);
     }
 
     #[test]

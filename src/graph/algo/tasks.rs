@@ -2,9 +2,10 @@
 
 use serde_json::Value;
 
+use crate::graph::legacy_ids;
 use crate::graph::spec::{GraphSpec, START};
 use crate::graph::task::{PUSH, Task, TaskKind, pull_path, pull_task_id, push_path, push_task_id};
-use crate::saver::{Checkpoint, TASKS};
+use crate::saver::{Checkpoint, PendingWrite, TASKS};
 
 /// The trigger channels of `node` that have a version it has not seen.
 pub(crate) fn fresh_triggers(spec: &GraphSpec, checkpoint: &Checkpoint, node: &str) -> Vec<String> {
@@ -32,18 +33,48 @@ pub(crate) fn fresh_triggers(spec: &GraphSpec, checkpoint: &Checkpoint, node: &s
 
 /// The tasks of step `step`, run from `checkpoint`: push tasks for pending
 /// Send packets, then pull tasks in node order.
+///
+/// `pending` are the writes pending at `checkpoint`: when they name the
+/// tasks by the ids this crate used before LangGraph's (a thread written
+/// by an older version), the tasks keep those ids, so the ones that
+/// finished are not run again.
 pub(crate) fn prepare_tasks(
     spec: &GraphSpec,
     checkpoint: &Checkpoint,
     ns: &str,
     step: i64,
+    pending: &[PendingWrite],
 ) -> Vec<Task> {
-    let mut tasks = push_tasks(spec, checkpoint, ns, step);
+    let mut tasks = Vec::new();
+    let mut legacy = Vec::new();
+    for (idx, node, arg) in send_packets(spec, checkpoint) {
+        legacy.push(legacy_ids::push_task_id(
+            &checkpoint.id,
+            ns,
+            step,
+            node,
+            idx,
+        ));
+        tasks.push(Task {
+            id: push_task_id(&checkpoint.id, ns, step, node, idx),
+            name: node.to_owned(),
+            path: push_path(idx),
+            triggers: vec![PUSH.to_owned()],
+            kind: TaskKind::Push(arg),
+        });
+    }
     for name in spec.nodes.keys() {
         let triggers = fresh_triggers(spec, checkpoint, name);
         if triggers.is_empty() {
             continue;
         }
+        legacy.push(legacy_ids::pull_task_id(
+            &checkpoint.id,
+            ns,
+            step,
+            name,
+            &triggers,
+        ));
         tasks.push(Task {
             id: pull_task_id(&checkpoint.id, ns, step, name, &triggers),
             name: name.clone(),
@@ -52,32 +83,31 @@ pub(crate) fn prepare_tasks(
             kind: TaskKind::Pull,
         });
     }
+    let current = tasks.iter().map(|t| t.id.as_str());
+    if legacy_ids::written_with_legacy_ids(pending, current, legacy.iter().map(String::as_str)) {
+        for (task, old_id) in tasks.iter_mut().zip(legacy) {
+            task.id = old_id;
+        }
+    }
     tasks
 }
 
-/// One task per Send packet pending in `__pregel_tasks`, in packet order
-/// (packets naming no node of the graph are skipped).
-fn push_tasks(spec: &GraphSpec, checkpoint: &Checkpoint, ns: &str, step: i64) -> Vec<Task> {
+/// The Send packets pending in `__pregel_tasks` as `(index, node, arg)`,
+/// in packet order (packets naming no node of the graph are skipped).
+fn send_packets<'a>(spec: &GraphSpec, checkpoint: &'a Checkpoint) -> Vec<(usize, &'a str, Value)> {
     let Some(Value::Array(packets)) = checkpoint.channel_values.get(TASKS) else {
         return Vec::new();
     };
-    let mut tasks = Vec::new();
-    for (idx, packet) in packets.iter().enumerate() {
-        let Some(node) = packet.get("node").and_then(Value::as_str) else {
-            continue;
-        };
-        if !spec.nodes.contains_key(node) || node == START {
-            continue;
-        }
-        tasks.push(Task {
-            id: push_task_id(&checkpoint.id, ns, step, node, idx),
-            name: node.to_owned(),
-            path: push_path(idx),
-            triggers: vec![PUSH.to_owned()],
-            kind: TaskKind::Push(packet.get("arg").cloned().unwrap_or(Value::Null)),
-        });
-    }
-    tasks
+    packets
+        .iter()
+        .enumerate()
+        .filter_map(|(idx, packet)| {
+            let node = packet.get("node").and_then(Value::as_str)?;
+            let known = spec.nodes.contains_key(node) && node != START;
+            let arg = packet.get("arg").cloned().unwrap_or(Value::Null);
+            known.then_some((idx, node, arg))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -96,7 +126,7 @@ mod tests {
     fn a_new_trigger_version_makes_a_pull_task_and_a_seen_one_does_not() {
         let spec = fixture::spec();
         let cp = Checkpoint::new(0).with_value("branch:to:a", json!("__start__"), v(2));
-        let tasks = prepare_tasks(&spec, &cp, "", 1);
+        let tasks = prepare_tasks(&spec, &cp, "", 1, &[]);
         assert_eq!(tasks.len(), 1);
         assert_eq!(tasks[0].name, "a");
         assert_eq!(tasks[0].triggers, vec!["branch:to:a"]);
@@ -107,7 +137,7 @@ mod tests {
             .entry("a".to_owned())
             .or_default()
             .insert("branch:to:a".to_owned(), v(2));
-        assert!(prepare_tasks(&spec, &seen, "", 1).is_empty());
+        assert!(prepare_tasks(&spec, &seen, "", 1, &[]).is_empty());
     }
 
     #[test]
@@ -130,7 +160,7 @@ mod tests {
         let cp = Checkpoint::new(0)
             .with_value(TASKS, packets, v(1))
             .with_value("branch:to:a", json!("__start__"), v(1));
-        let tasks = prepare_tasks(&spec, &cp, "", 3);
+        let tasks = prepare_tasks(&spec, &cp, "", 3, &[]);
         let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["b", "b", "a"]);
         assert_eq!(tasks[1].path, push_path(2));

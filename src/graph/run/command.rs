@@ -138,6 +138,7 @@ impl Run {
                 &self.checkpoint,
                 self.config.ns(),
                 self.step + 1,
+                &self.pending,
             )
             .is_empty()
     }

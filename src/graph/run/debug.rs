@@ -49,6 +49,7 @@ impl Run {
             &self.checkpoint,
             self.config.ns(),
             step + 1,
+            &self.pending,
         );
         let tasks: Vec<Value> = next_tasks
             .iter()

@@ -167,6 +167,7 @@ impl Run {
                 &self.checkpoint,
                 self.config.ns(),
                 step,
+                &self.pending,
             )
         } else {
             Vec::new()

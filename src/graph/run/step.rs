@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::Run;
 use super::execute::{AbortOnDrop, Failure, TaskOutput, join_message, panic_message, run_task};
-use crate::graph::algo::{consumed_marker, finished_writes, pending_value, state_values};
+use crate::graph::algo::{
+    finished_writes, pending_value, shared_resume, state_values, taken_resume,
+};
 use crate::graph::channel::START_CHANNEL;
 use crate::graph::error::GraphError;
 use crate::graph::interrupt::Interrupt;
@@ -104,9 +106,7 @@ impl Run {
         tasks: &[Task],
         step: i64,
     ) -> Result<StepEnd, GraphError> {
-        let shared_resume: SharedResume = Arc::new(Mutex::new(
-            pending_value(&self.pending, NULL_TASK_ID, RESUME).filter(|v| *v != consumed_marker()),
-        ));
+        let shared_resume: SharedResume = Arc::new(Mutex::new(shared_resume(&self.pending)));
         let mut ended = Ended::default();
         // If this run is dropped mid-step, its tasks stop too.
         let mut abort_guard = AbortOnDrop(Vec::new());
@@ -400,14 +400,13 @@ impl Run {
     /// write; marks the shared one used, so that a later plain `Continue`
     /// does not hand it to the task's next `interrupt` call.
     async fn mark_resume_taken(&mut self, shared_resume: &SharedResume) -> Result<(), GraphError> {
-        let had_shared = pending_value(&self.pending, NULL_TASK_ID, RESUME)
-            .is_some_and(|v| v != consumed_marker());
+        let had_shared = crate::graph::algo::shared_resume(&self.pending).is_some();
         let taken = shared_resume
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_none();
         if had_shared && taken {
-            let marker = vec![(RESUME.to_owned(), consumed_marker())];
+            let marker = vec![(RESUME.to_owned(), taken_resume())];
             if self.held.is_empty() {
                 self.save_writes(marker, NULL_TASK_ID, "").await?;
             } else {

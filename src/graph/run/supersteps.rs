@@ -26,6 +26,7 @@ impl Run {
                 &self.checkpoint,
                 self.config.ns(),
                 step,
+                &self.pending,
             );
             if tasks.is_empty() {
                 return Ok(self.outcome(Vec::new(), Vec::new()));
@@ -123,6 +124,7 @@ impl Run {
             &self.checkpoint,
             self.config.ns(),
             step + 1,
+            &self.pending,
         )
         .into_iter()
         .map(|t| t.name)

@@ -68,7 +68,13 @@ impl Run {
             0
         };
         // The task ids of the base checkpoint, before anything is applied.
-        let base_tasks = prepare_tasks(&spec, &self.checkpoint, self.config.ns(), step);
+        let base_tasks = prepare_tasks(
+            &spec,
+            &self.checkpoint,
+            self.config.ns(),
+            step,
+            &self.pending,
+        );
         // At the latest checkpoint, what is pending there applies first, as
         // LangGraph does: a Command's update and goto, then the writes of
         // the tasks that finished in the stopped step.
