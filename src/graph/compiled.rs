@@ -78,8 +78,9 @@ impl CompiledGraph {
     /// goes past its step limit (`limit` default 25), LangGraph's rule:
     /// with a limit of N, a run on new input runs and checkpoints steps 0
     /// to N (N counted from the loaded checkpoint's step + 2 in general)
-    /// and then, if there is still work, fails naming the next step. The
-    /// thread stays resumable from the last checkpoint.
+    /// and then fails naming the next step, even when no work is left (as
+    /// LangGraph raises `GraphRecursionError` there). The thread stays
+    /// resumable from the last checkpoint.
     ///
     /// ```
     /// use std::sync::Arc;

@@ -109,8 +109,9 @@ pub(crate) struct Run {
     /// The last step this run may take, LangGraph's rule: the step of the
     /// checkpoint it loaded (-2 on a new thread) + recursion limit + 2.
     /// So with a limit of N a new input runs steps 0 to N, a resume N + 2
-    /// steps past its checkpoint, and the step after `stop` with tasks is
-    /// [`GraphError::RecursionLimit`].
+    /// steps past its checkpoint, and the step after `stop` is
+    /// [`GraphError::RecursionLimit`], even with no task left (as
+    /// LangGraph's `tick` checks the limit first).
     stop: i64,
     /// Id of `checkpoint` if it is (or will be) saved; `None` before the
     /// first put of a new thread.
