@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use checkpointer::graph::{
-    Command, CompileOptions, CompiledGraph, Reducer, START, StateGraph, Update,
+    Command, CompileOptions, CompiledGraph, GraphError, Reducer, START, StateGraph, Update,
 };
 use checkpointer::{BaseCheckpointSaver, CheckpointSource, Config, ListOptions};
 use serde_json::{Value, json};
@@ -192,11 +192,112 @@ async fn nested_subgraphs_join_their_namespaces_with_a_bar(factory: Factory) {
     assert!(!out.is_interrupted());
 }
 
+/// `pre -> inner`, where `inner` is `spin -> spin -> ...` adding 1 to `n`
+/// (a sum with default 0, LangGraph's `Annotated[int, operator.add]`).
+fn spinning_parent(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    let sum = || {
+        Reducer::custom(|cur, upd| json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0)))
+            .with_default(json!(0))
+    };
+    let mut spinner = StateGraph::new();
+    spinner
+        .add_channel("n", sum())
+        .add_sync_node("spin", |_, _| Ok(Update::new().set("n", 1)))
+        .add_edge(START, "spin")
+        .add_edge("spin", "spin");
+    let spinner = spinner
+        .compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap();
+    let mut g = StateGraph::new();
+    g.add_channel("n", sum())
+        .add_sync_node("pre", |_, _| Ok(Update::new().set("n", 100)))
+        .add_subgraph("inner", spinner)
+        .add_edge(START, "pre")
+        .add_edge("pre", "inner");
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+async fn a_subgraph_past_its_recursion_limit_fails_the_parent_with_it(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = spinning_parent(&saver);
+    let thread = Config::thread("t").with_configurable("recursion_limit", 3);
+    let err = app.invoke(json!({"n": 0}), &thread).await.unwrap_err();
+    // LangGraph raises the subgraph's GraphRecursionError from the parent
+    // (subgraph.py): the subgraph ran steps 0 to 3 and stopped at step 4.
+    assert!(
+        matches!(&err, GraphError::RecursionLimit { limit: 3, step: 4, thread_id } if thread_id == "t"),
+        "{err}"
+    );
+    let parent: Vec<_> = app
+        .get_state_history(&Config::thread("t"), &ListOptions::new())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let m = s.metadata.unwrap();
+            (m.step, m.source, s.next, s.values)
+        })
+        .collect();
+    assert_eq!(
+        parent,
+        vec![
+            (1, LOOP, vec!["inner".to_owned()], json!({"n": 100})),
+            (0, LOOP, vec!["pre".to_owned()], json!({"n": 0})),
+            (-1, INPUT, vec!["__start__".to_owned()], json!({"n": 0})),
+        ]
+    );
+    // The parent's task holds the error as its `__error__` write.
+    let latest = saver.get_tuple(&Config::thread("t")).unwrap().unwrap();
+    let errors: Vec<_> = latest
+        .pending_writes
+        .iter()
+        .filter(|w| w.channel == "__error__")
+        .collect();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0]
+            .value
+            .as_str()
+            .unwrap()
+            .contains("recursion limit of 3"),
+        "{:?}",
+        errors[0].value
+    );
+    let ns = namespaces(&saver);
+    let inside: Vec<_> = saver
+        .list(
+            Some(&Config::thread("t").with_ns(&ns[1])),
+            &ListOptions::new(),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            (
+                t.metadata.step,
+                t.checkpoint.channel_values.get("n").cloned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        inside,
+        vec![
+            (3, Some(json!(103))),
+            (2, Some(json!(102))),
+            (1, Some(json!(101))),
+            (0, Some(json!(100))),
+            (-1, None),
+        ]
+    );
+}
+
 per_saver_tests!(memory, super::memory_saver;
     an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside,
     nested_subgraphs_join_their_namespaces_with_a_bar,
+    a_subgraph_past_its_recursion_limit_fails_the_parent_with_it,
 );
 per_saver_tests!(sqlite, super::sqlite_saver;
     an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside,
     nested_subgraphs_join_their_namespaces_with_a_bar,
+    a_subgraph_past_its_recursion_limit_fails_the_parent_with_it,
 );

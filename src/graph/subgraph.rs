@@ -110,6 +110,8 @@ impl Node for SubgraphNode {
                 Ok(outcome) => outcome,
                 // A node inside returned an update for this graph.
                 Err(GraphError::ParentCommand { update, .. }) => return Ok(*update),
+                // The parent run fails with it too, as in LangGraph.
+                Err(e @ GraphError::RecursionLimit { .. }) => return Err(e.into()),
                 Err(e) => {
                     return Err(NodeError::msg(format!("subgraph {:?}: {e}", config.ns())));
                 }

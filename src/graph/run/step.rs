@@ -385,13 +385,26 @@ impl Run {
                 thread_id,
                 reason,
             },
-            Failure::Node(source) => GraphError::NodeFailed {
-                node,
-                step,
-                thread_id,
-                task_id: task.id.clone(),
-                message: text,
-                source,
+            Failure::Node(source) => match source.downcast::<GraphError>() {
+                // A subgraph went past its recursion limit: the run fails
+                // with that, as LangGraph's GraphRecursionError propagates.
+                Ok(inner) if matches!(*inner, GraphError::RecursionLimit { .. }) => *inner,
+                Ok(other) => GraphError::NodeFailed {
+                    node,
+                    step,
+                    thread_id,
+                    task_id: task.id.clone(),
+                    message: text,
+                    source: other,
+                },
+                Err(source) => GraphError::NodeFailed {
+                    node,
+                    step,
+                    thread_id,
+                    task_id: task.id.clone(),
+                    message: text,
+                    source,
+                },
             },
         })
     }
