@@ -321,6 +321,49 @@ async fn update_state_of_a_subgraph_checkpoint_forks_the_subgraph(factory: Facto
     );
 }
 
+async fn update_state_of_a_namespace_with_no_subgraph_is_an_error(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = parent(&saver);
+    app.invoke(json!({}), &Config::thread("t")).await.unwrap();
+    let before = counts(&saver);
+    // LangGraph: `ValueError: Subgraph <node path> not found`, nothing
+    // written (subgraph_state.py).
+    for (ns, path) in [
+        ("nope:1", "nope"),
+        ("write:1", "write"),
+        ("review:1|nope:2", "review|nope"),
+    ] {
+        let err = app
+            .update_state(
+                &Config::thread("t").with_ns(ns),
+                json!({"draft": "x"}),
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, GraphError::SubgraphNotFound { subgraph, checkpoint_ns, thread_id }
+                if subgraph == path && checkpoint_ns == ns && thread_id == "t"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("subgraph {path} not found")),
+            "{err}"
+        );
+    }
+    assert_eq!(counts(&saver), before);
+    // A read of such a namespace is empty, as LangGraph's.
+    let nowhere = Config::thread("t").with_ns("nope:1");
+    let read = app.get_state(&nowhere).await.unwrap();
+    assert_eq!((read.values, read.metadata), (json!({}), None));
+    let listed = app
+        .get_state_history(&nowhere, &ListOptions::new())
+        .await
+        .unwrap();
+    assert!(listed.is_empty());
+}
+
 async fn a_resume_continues_a_subgraph_from_its_update(factory: Factory) {
     let (saver, _guard) = factory();
     let app = parent(&saver);
@@ -484,6 +527,7 @@ per_saver_tests!(memory, super::memory_saver;
     nested_subgraph_checkpoints_record_every_enclosing_checkpoint,
     a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest,
     update_state_of_a_subgraph_checkpoint_forks_the_subgraph,
+    update_state_of_a_namespace_with_no_subgraph_is_an_error,
     a_resume_continues_a_subgraph_from_its_update,
     an_update_for_the_parent_routes_the_parent,
     an_update_for_the_parent_in_a_root_graph_is_an_error,
@@ -496,6 +540,7 @@ per_saver_tests!(sqlite, super::sqlite_saver;
     nested_subgraph_checkpoints_record_every_enclosing_checkpoint,
     a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest,
     update_state_of_a_subgraph_checkpoint_forks_the_subgraph,
+    update_state_of_a_namespace_with_no_subgraph_is_an_error,
     a_resume_continues_a_subgraph_from_its_update,
     an_update_for_the_parent_routes_the_parent,
     an_update_for_the_parent_in_a_root_graph_is_an_error,
@@ -506,5 +551,6 @@ pg_tests!(postgres, super::postgres_saver;
     subgraph_checkpoints_record_their_parents,
     a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest,
     update_state_of_a_subgraph_checkpoint_forks_the_subgraph,
+    update_state_of_a_namespace_with_no_subgraph_is_an_error,
     an_update_for_the_parent_routes_the_parent,
 );

@@ -16,7 +16,7 @@ use super::snapshot::StateSnapshot;
 use super::spec::GraphSpec;
 use super::stream::{EventSink, GraphStream};
 use super::stream_options::StreamOptions;
-use super::subgraph::graph_for_namespace;
+use super::subgraph::{graph_for_namespace, node_path};
 use crate::saver::{AsyncSaver, BaseCheckpointSaver, Config, ListOptions};
 
 /// Tasks and saver calls run on tokio: outside a runtime, `tokio::spawn`
@@ -549,6 +549,9 @@ impl CompiledGraph {
     /// continues from when the parent runs it again. This is how to go back
     /// in a subgraph: a run given a subgraph's config starts at the root's
     /// latest checkpoint (see [`RunNotice::NamespaceIgnored`](crate::graph::RunNotice::NamespaceIgnored)).
+    /// A namespace whose nodes are not subgraphs of this graph is
+    /// [`GraphError::SubgraphNotFound`], as in LangGraph (a known subgraph
+    /// node with a task id that never ran is not checked, as there).
     pub async fn update_state(
         &self,
         config: &Config,
@@ -556,7 +559,17 @@ impl CompiledGraph {
         as_node: Option<&str>,
     ) -> Result<Config, GraphError> {
         self.require_saver("update_state", config)?;
-        let graph = graph_for_namespace(self, config.ns()).unwrap_or(self);
+        let graph = match graph_for_namespace(self, config.ns()) {
+            Some(sub) => sub,
+            None if config.ns().is_empty() => self,
+            None => {
+                return Err(GraphError::SubgraphNotFound {
+                    subgraph: node_path(config.ns()),
+                    checkpoint_ns: config.ns().to_owned(),
+                    thread_id: config.thread_id.clone(),
+                });
+            }
+        };
         Run::update_state(graph.settings.clone(), config, values, as_node).await
     }
 

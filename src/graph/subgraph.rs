@@ -90,6 +90,15 @@ pub(crate) fn graph_for_namespace<'g>(
     Some(current)
 }
 
+/// The node path of namespace `ns`, without task ids (`review:<id>|check:<id>`
+/// is `review|check`), as LangGraph's `recast_checkpoint_ns`.
+pub(crate) fn node_path(ns: &str) -> String {
+    ns.split('|')
+        .map(|part| part.split(':').next().unwrap_or(part))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// The namespace of the subgraph run of task `task_id` of `node`.
 pub(crate) fn task_namespace(parent_ns: &str, node: &str, task_id: &str) -> String {
     if parent_ns.is_empty() {
