@@ -415,6 +415,117 @@ async fn subgraph_events_are_tagged_with_their_namespace(factory: Factory) {
     assert!(inner_ns.starts_with(&format!("{ns}|sa:")), "{inner_ns}");
 }
 
+/// Parent `inner`, the subgraph `ask` (asks `"q?"`, appends the answer).
+fn parent_with_a_question(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    let mut sub = StateGraph::new();
+    sub.add_channel("log", Reducer::append())
+        .add_sync_node("ask", |_, ctx| {
+            Ok(Update::new().set("log", vec![ctx.interrupt("q?")?]))
+        })
+        .add_edge(START, "ask");
+    let sub = sub
+        .compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_subgraph("inner", sub)
+        .add_edge(START, "inner");
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+/// Each event as (namespace's node path, what it says): LangGraph's
+/// `(("inner:<id>",), {"__interrupt__": ...})` is `("inner", "interrupt
+/// q? next [ask]")`.
+fn described(events: &[StreamEvent]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            let inner = match e {
+                StreamEvent::Subgraph { event, .. } => event.as_ref(),
+                other => other,
+            };
+            let what = match inner {
+                StreamEvent::Interrupt { interrupts, next } => {
+                    let values: Vec<&Value> = interrupts.iter().map(|i| &i.value).collect();
+                    format!("interrupt {values:?} next {next:?}")
+                }
+                StreamEvent::Updates { node, update, .. } => format!("{node} {update}"),
+                other => panic!("unexpected {other:?}"),
+            };
+            let path: Vec<&str> = e
+                .namespace()
+                .split('|')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.split(':').next().unwrap_or(p))
+                .collect();
+            (path.join("|"), what)
+        })
+        .collect()
+}
+
+/// A subgraph's interrupt with `subgraphs(true)`: LangGraph streams the
+/// subgraph's `__interrupt__` update under its namespace, then the
+/// parent's; the resume streams the subgraph's update, then the
+/// parent's (streams.py). Without `subgraphs`, only the parent's.
+async fn a_subgraphs_interrupt_streams_under_its_namespace(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = parent_with_a_question(&saver);
+    let thread = Config::thread("asked");
+    let options = StreamOptions::from(StreamMode::Updates).subgraphs(true);
+    let events: Vec<StreamEvent> = app
+        .stream(json!({"log": []}), &thread, options.clone())
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let q = r#"interrupt [String("q?")]"#;
+    assert_eq!(
+        described(&events),
+        vec![
+            ("inner".to_owned(), format!(r#"{q} next ["ask"]"#)),
+            (String::new(), format!(r#"{q} next ["inner"]"#)),
+        ]
+    );
+    // The namespace is the one the subgraph's checkpoints are under.
+    let ns = events[0].namespace().to_owned();
+    let in_ns = saver
+        .list(
+            Some(&thread.clone().with_ns(ns.clone())),
+            &ListOptions::new(),
+        )
+        .unwrap();
+    assert!(!in_ns.is_empty(), "no checkpoint under {ns}");
+    let resumed: Vec<StreamEvent> = app
+        .stream(
+            checkpointer::graph::Command::resume("yes"),
+            &thread,
+            options,
+        )
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(
+        described(&resumed),
+        vec![
+            ("inner".to_owned(), r#"ask {"log":["yes"]}"#.to_owned()),
+            (String::new(), r#"inner {"log":["yes"]}"#.to_owned()),
+        ]
+    );
+    let flat: Vec<StreamEvent> = app
+        .stream(
+            json!({"log": []}),
+            &Config::thread("flat"),
+            StreamMode::Updates,
+        )
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(
+        described(&flat),
+        vec![(String::new(), format!(r#"{q} next ["inner"]"#))]
+    );
+}
+
 const WRITES: usize = 40;
 
 /// A node that writes `WRITES` custom events, counting each write that
@@ -513,6 +624,7 @@ macro_rules! stream_mode_tests {
             debug_events_in_langgraph_shapes,
             debug_checkpoints_name_the_saved_checkpoints,
             subgraph_events_are_tagged_with_their_namespace,
+            a_subgraphs_interrupt_streams_under_its_namespace,
             a_slow_consumer_holds_the_run_at_the_bound,
             a_dropped_stream_does_not_hold_the_run,
         );
