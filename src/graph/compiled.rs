@@ -573,6 +573,55 @@ impl CompiledGraph {
         Run::update_state(graph.settings.clone(), config, values, as_node).await
     }
 
+    /// Removes the node cache's entries of `nodes` (`None`: of every node
+    /// of this graph), LangGraph's `graph.clear_cache(nodes)`: their next
+    /// calls run the nodes again. Names that are not nodes of the graph are
+    /// left alone, as in LangGraph; a graph compiled without
+    /// [`CompileOptions::cache`] is [`GraphError::NoCache`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CachePolicy, CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("answer", Reducer::last_value())
+    ///     .add_sync_node("expensive", |_, _| Ok(Update::new().set("answer", 42)))
+    ///     .add_cache_policy("expensive", CachePolicy::new())
+    ///     .add_edge(START, "expensive");
+    /// let store = Arc::new(InMemorySaver::new());
+    /// let app = graph.compile(CompileOptions::new().saver(store.clone()).cache(store))?;
+    /// assert!(app.invoke(json!({}), &Config::thread("a")).await?.cached.is_empty());
+    /// // The same input again: served from the cache, and the outcome says so.
+    /// let out = app.invoke(json!({}), &Config::thread("b")).await?;
+    /// assert_eq!(out.cached[0].node, "expensive");
+    /// // Once cleared, the node runs again.
+    /// app.clear_cache(Some(&["expensive"])).await?;
+    /// assert!(app.invoke(json!({}), &Config::thread("c")).await?.cached.is_empty());
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn clear_cache(&self, nodes: Option<&[&str]>) -> Result<(), GraphError> {
+        let Some(cache) = &self.settings.cache else {
+            return Err(GraphError::NoCache {
+                operation: "clear_cache",
+            });
+        };
+        let known = &self.settings.spec.nodes;
+        let nodes: Vec<String> = match nodes {
+            Some(names) => names
+                .iter()
+                .filter(|n| known.contains_key(**n))
+                .map(|n| (*n).to_owned())
+                .collect(),
+            None => known.keys().cloned().collect(),
+        };
+        cache.clear(&nodes).await
+    }
+
     /// Removes everything the graph's saver holds for thread `thread_id`
     /// (checkpoints and writes, every namespace); an unknown thread is not
     /// an error. [`GraphError::NoSaver`] without a saver.

@@ -211,6 +211,15 @@ pub enum GraphError {
         thread_id: String,
     },
 
+    /// The operation needs the node cache, and the graph was compiled
+    /// without one ([`CompileOptions::cache`](crate::graph::CompileOptions::cache));
+    /// LangGraph's "No cache is set for this graph".
+    #[error("{operation} needs a node cache: compile the graph with `CompileOptions::cache`")]
+    NoCache {
+        /// The operation.
+        operation: &'static str,
+    },
+
     /// The operation needs a `thread_id` in the config.
     #[error("{operation} needs a thread_id in the config")]
     MissingThreadId {

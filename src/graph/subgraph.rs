@@ -178,6 +178,7 @@ async fn run_subgraph(
             interrupts: Vec::new(),
             config: Some(snapshot.config),
             notices: Vec::new(),
+            cached: Vec::new(),
         }));
     }
     // Tasks are left but no question is saved (the subgraph's state was

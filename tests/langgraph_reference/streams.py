@@ -128,3 +128,41 @@ for ev in qapp.stream(Command(resume="yes"), thread("8"), stream_mode="updates",
 print("# the same without subgraphs: only the parent's interrupt")
 for ev in qapp.stream({"log": []}, thread("9"), stream_mode="updates"):
     print({k: [i.value for i in v] for k, v in ev.items()})
+
+print("# cache: clear_cache(['a']), clear_cache(['nope']), clear_cache()")
+counts = {"a": 0, "b": 0}
+
+
+def counted(name):
+    def f(s):
+        counts[name] += 1
+        return {"log": [name]}
+    return f
+
+
+kg = StateGraph(S)
+kg.add_node("a", counted("a"), cache_policy=CachePolicy())
+kg.add_node("b", counted("b"), cache_policy=CachePolicy())
+kg.add_edge(START, "a")
+kg.add_edge(START, "b")
+kapp = kg.compile(checkpointer=InMemorySaver(), cache=InMemoryCache())
+
+
+def cached_run(t):
+    updates = list(kapp.stream({"log": []}, thread(t), stream_mode="updates"))
+    hits = sorted(k for u in updates for k, v in u.items() if k != "__metadata__" and u.get("__metadata__", {}).get("cached"))
+    print(t, "calls", dict(counts), "served from cache", hits)
+
+
+cached_run("k1")
+cached_run("k2")
+kapp.clear_cache(["a"])
+cached_run("k3")
+kapp.clear_cache(["nope"])
+cached_run("k4")
+kapp.clear_cache()
+cached_run("k5")
+try:
+    kg.compile().clear_cache()
+except ValueError as e:
+    print("without a cache:", e)

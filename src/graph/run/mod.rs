@@ -63,7 +63,7 @@ pub(crate) use settings::{CALL_KEYS, RunSettings};
 use super::algo::{INPUT_NODE, TaskWrites, apply_writes, ordered_writes, state_values};
 use super::error::GraphError;
 use super::interrupt::Interrupt;
-use super::io::{Input, RunNotice, RunOutcome};
+use super::io::{CachedTask, Input, RunNotice, RunOutcome};
 use super::persist::Persist;
 use super::stream::{EventSink, StreamEvent, StreamMode};
 use super::subgraph::{CHECKPOINT_MAP, own_config, parents_from_map};
@@ -127,6 +127,8 @@ pub(crate) struct Run {
     sink: Option<EventSink>,
     /// Likely mistakes found on the way, for the outcome.
     notices: Vec<RunNotice>,
+    /// The tasks served from the node cache, for the outcome.
+    cached: Vec<CachedTask>,
 }
 
 impl Run {
@@ -218,6 +220,7 @@ impl Run {
             persist,
             sink,
             notices: Vec::new(),
+            cached: Vec::new(),
         })
     }
 
@@ -344,6 +347,7 @@ impl Run {
         }
         RunOutcome {
             notices,
+            cached: self.cached.clone(),
             values: self.values(),
             next,
             interrupts,

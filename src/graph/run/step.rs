@@ -15,6 +15,7 @@ use crate::graph::algo::{consumed_marker, finished_writes, pending_value, state_
 use crate::graph::channel::START_CHANNEL;
 use crate::graph::error::GraphError;
 use crate::graph::interrupt::Interrupt;
+use crate::graph::io::CachedTask;
 use crate::graph::node::NodeContext;
 use crate::graph::spec::START;
 use crate::graph::state::{State, Update};
@@ -305,6 +306,11 @@ impl Run {
         })
         .await;
         if cached {
+            self.cached.push(CachedTask {
+                step,
+                node: task.name.clone(),
+                task_id: task.id.clone(),
+            });
             return Ok(());
         }
         self.emit(|| StreamEvent::TaskEnd {
