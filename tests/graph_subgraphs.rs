@@ -14,63 +14,8 @@ use checkpointer::{BaseCheckpointSaver, CheckpointSource, Config, ListOptions};
 use serde_json::{Value, json};
 
 mod graph_support;
+use graph_support::subgraphs::*;
 use graph_support::*;
-
-/// Parent `write -> review`, where `review` is the subgraph
-/// `approve (asks) -> polish`; channels `draft` (last value), `log` (append).
-fn parent(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    let review = review_graph(saver);
-    let mut g = StateGraph::new();
-    g.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_sync_node("write", |_, _| {
-            Ok(Update::new()
-                .set("draft", "hello")
-                .set("log", vec!["written"]))
-        })
-        .add_subgraph("review", review)
-        .add_edge(START, "write")
-        .add_edge("write", "review");
-    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap()
-}
-
-/// The subgraph `approve (asks) -> polish`.
-fn review_graph(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    let mut sub = StateGraph::new();
-    sub.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_sync_node("approve", |s, ctx| {
-            let draft: String = s.get("draft")?;
-            let ok = ctx.interrupt(json!({"approve": draft}))?;
-            let ok = ok.as_str().unwrap_or_default().to_owned();
-            Ok(Update::new()
-                .set("draft", format!("{draft} ({ok})"))
-                .set("log", vec!["approved"]))
-        })
-        .add_sync_node("polish", |s, _| {
-            Ok(Update::new()
-                .set("draft", format!("{}!", s.get::<String>("draft")?))
-                .set("log", vec!["polished"]))
-        })
-        .add_edge(START, "approve")
-        .add_edge("approve", "polish");
-    sub.compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap()
-}
-
-/// The namespaces of thread `t`, sorted.
-fn namespaces(saver: &Arc<dyn BaseCheckpointSaver>) -> Vec<String> {
-    let mut all: Vec<String> = saver
-        .list(Some(&Config::thread("t")), &ListOptions::new())
-        .unwrap()
-        .into_iter()
-        .map(|t| t.config.ns().to_owned())
-        .collect();
-    all.sort();
-    all.dedup();
-    all
-}
 
 /// (step, source, stored draft) of namespace `ns`, newest first.
 fn history(saver: &Arc<dyn BaseCheckpointSaver>, ns: &str) -> Vec<(i64, CheckpointSource, Value)> {
@@ -91,7 +36,7 @@ fn history(saver: &Arc<dyn BaseCheckpointSaver>, ns: &str) -> Vec<(i64, Checkpoi
 
 async fn an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = parent(&saver);
+    let app = write_then_review(&saver);
     let thread = Config::thread("t");
     let out = app.invoke(json!({}), &thread).await.unwrap();
     assert_eq!(
@@ -164,16 +109,8 @@ async fn an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside(factory: Fac
 
 async fn nested_subgraphs_join_their_namespaces_with_a_bar(factory: Factory) {
     let (saver, _guard) = factory();
-    // outer -> (the whole parent graph above) -> review.
-    let middle = parent(&saver);
-    let mut g = StateGraph::new();
-    g.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_subgraph("inner", middle)
-        .add_edge(START, "inner");
-    let outer = g
-        .compile(CompileOptions::new().saver(Arc::clone(&saver)))
-        .unwrap();
+    // outer -> inner (write_then_review) -> review.
+    let outer = nested_review(&saver);
     let thread = Config::thread("t");
     let out = outer.invoke(json!({}), &thread).await.unwrap();
     assert_eq!(out.interrupts[0].value, json!({"approve": "hello"}));
