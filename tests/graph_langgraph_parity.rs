@@ -180,6 +180,77 @@ async fn recursion_limit_runs_and_checkpoints_step_n(factory: Factory) {
     );
 }
 
+async fn recursion_limit_fails_after_step_n_even_with_nothing_left(factory: Factory) {
+    let (saver, _guard) = factory();
+    // a -> b -> c at limit 3: step 3 runs c and leaves nothing to run, yet
+    // step 4 is past the limit, and LangGraph raises there (parity.py 5d).
+    let app = chain(&["a", "b", "c"], &saver, CompileOptions::new()).with_recursion_limit(3);
+    let thread = Config::thread("t");
+    let err = app.invoke(json!({"log": []}), &thread).await.unwrap_err();
+    assert_limit(&err, 3, 4);
+    assert_eq!(
+        history(&app, &thread).await,
+        vec![
+            r(3, LOOP, &[], json!({"log": ["a@1", "b@2", "c@3"]})),
+            r(2, LOOP, &["c"], json!({"log": ["a@1", "b@2"]})),
+            r(1, LOOP, &["b"], json!({"log": ["a@1"]})),
+            r(0, LOOP, &["a"], json!({"log": []})),
+            r(-1, INPUT, &["__start__"], json!({"log": []})),
+        ]
+    );
+    // a -> b ends at step 2: step 3 finds nothing to run within the limit.
+    let short = chain(&["a", "b"], &saver, CompileOptions::new()).with_recursion_limit(3);
+    let other = Config::thread("u");
+    let out = short.invoke(json!({"log": []}), &other).await.unwrap();
+    assert_eq!(out.values, json!({"log": ["a@1", "b@2"]}));
+    assert_eq!(history(&short, &other).await.len(), 4);
+}
+
+async fn recursion_limit_stops_a_loop_at_step_n(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel(
+        "n",
+        // `Annotated[int, operator.add]`: a sum whose default is int() = 0.
+        Reducer::custom(|cur, upd| json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0)))
+            .with_default(json!(0)),
+    )
+    .add_sync_node("inc", |_, _| Ok(Update::new().set("n", 1)))
+    .add_sync_node("check", |_, _| Ok(Update::new()))
+    .add_edge(START, "inc")
+    .add_edge("inc", "check")
+    .add_conditional_edges(
+        "check",
+        |s: &State| {
+            if s.get::<i64>("n").unwrap_or(0) >= 4 {
+                END
+            } else {
+                "inc"
+            }
+        },
+        &["inc", END],
+    );
+    let app = g
+        .compile(CompileOptions::new().saver(Arc::clone(&saver)))
+        .unwrap()
+        .with_recursion_limit(4);
+    let thread = Config::thread("t");
+    let err = app.invoke(json!({"n": 0}), &thread).await.unwrap_err();
+    assert_limit(&err, 4, 5);
+    // parity.py 5e.
+    assert_eq!(
+        history(&app, &thread).await,
+        vec![
+            r(4, LOOP, &["inc"], json!({"n": 2})),
+            r(3, LOOP, &["check"], json!({"n": 2})),
+            r(2, LOOP, &["inc"], json!({"n": 1})),
+            r(1, LOOP, &["check"], json!({"n": 1})),
+            r(0, LOOP, &["inc"], json!({"n": 0})),
+            r(-1, INPUT, &["__start__"], json!({"n": 0})),
+        ]
+    );
+}
+
 async fn recursion_limit_on_a_resume_counts_from_its_checkpoint(factory: Factory) {
     let (saver, _guard) = factory();
     let names = ["a", "b", "c", "d", "e", "f", "g", "h"];
@@ -534,6 +605,8 @@ macro_rules! parity_tests {
             a_fork_is_the_replayed_step_plus_one,
             recursion_limit_runs_and_checkpoints_step_n,
             recursion_limit_on_a_resume_counts_from_its_checkpoint,
+            recursion_limit_fails_after_step_n_even_with_nothing_left,
+            recursion_limit_stops_a_loop_at_step_n,
             get_state_after_an_interrupt_applies_the_finished_writes,
             get_state_after_an_error_applies_the_finished_writes,
             get_state_of_conflicting_finished_writes_is_an_error,

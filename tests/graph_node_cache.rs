@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use checkpointer::graph::{
-    CACHE_THREAD_PREFIX, CachePolicy, CompileOptions, CompiledGraph, NodeError, Reducer, START,
-    StateGraph, StreamEvent, StreamMode, Update,
+    CACHE_THREAD_PREFIX, CachePolicy, CompileOptions, CompiledGraph, GraphError, NodeError,
+    Reducer, START, StateGraph, StreamEvent, StreamMode, Update,
 };
 use checkpointer::{BaseCheckpointSaver, Config, SqliteSaver};
 use futures::StreamExt;
@@ -261,4 +261,124 @@ async fn without_a_cache_store_the_policy_does_nothing() {
         app.invoke(input, &Config::thread(thread)).await.unwrap();
     }
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// `a` and `b` (both cached, both from `START`), each counting its calls.
+fn two_cached(saver: Arc<dyn BaseCheckpointSaver>, calls: &Arc<[AtomicUsize; 2]>) -> CompiledGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append());
+    for (i, name) in ["a", "b"].into_iter().enumerate() {
+        let calls = Arc::clone(calls);
+        g.add_sync_node(name, move |_, _| {
+            calls[i].fetch_add(1, Ordering::SeqCst);
+            Ok(Update::new().set("log", vec![name]))
+        })
+        .add_cache_policy(name, CachePolicy::new())
+        .add_edge(START, name);
+    }
+    g.compile(CompileOptions::new().saver(Arc::clone(&saver)).cache(saver))
+        .unwrap()
+}
+
+/// One run on a new thread: (calls of a, calls of b) so far, and the
+/// nodes its outcome says were served from the cache.
+async fn cached_run(
+    app: &CompiledGraph,
+    calls: &[AtomicUsize; 2],
+    thread: &str,
+) -> ((usize, usize), Vec<String>) {
+    let out = app
+        .invoke(json!({"log": []}), &Config::thread(thread))
+        .await
+        .unwrap();
+    assert_eq!(out.values, json!({"log": ["a", "b"]}));
+    let mut hits: Vec<String> = out.cached.iter().map(|c| c.node.clone()).collect();
+    hits.sort();
+    let counts = (
+        calls[0].load(Ordering::SeqCst),
+        calls[1].load(Ordering::SeqCst),
+    );
+    (counts, hits)
+}
+
+/// The outcome lists the tasks served from the cache; `clear_cache` of
+/// some nodes, of an unknown one, and of all of them does what
+/// LangGraph's `clear_cache` does (streams.py: k1 to k5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_cache_makes_the_nodes_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cache.db");
+    let calls = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let app = two_cached(open(&db), &calls);
+    let both = vec!["a".to_owned(), "b".to_owned()];
+    assert_eq!(cached_run(&app, &calls, "k1").await, ((1, 1), vec![]));
+    assert_eq!(cached_run(&app, &calls, "k2").await, ((1, 1), both.clone()));
+    // A cached task names its step and the task id its writes are under.
+    let out = app
+        .invoke(json!({"log": []}), &Config::thread("k2b"))
+        .await
+        .unwrap();
+    let state = app.get_state(&Config::thread("k2b")).await.unwrap();
+    let history = app
+        .get_state_history(&Config::thread("k2b"), &checkpointer::ListOptions::new())
+        .await
+        .unwrap();
+    let step0 = history
+        .iter()
+        .find(|s| s.metadata.as_ref().unwrap().step == 0);
+    let ids: Vec<&str> = step0.unwrap().tasks.iter().map(|t| t.id.as_str()).collect();
+    assert!(
+        out.cached
+            .iter()
+            .all(|c| c.step == 1 && ids.contains(&c.task_id.as_str()))
+    );
+    assert!(state.next.is_empty());
+
+    app.clear_cache(Some(&["a"])).await.unwrap();
+    assert_eq!(
+        cached_run(&app, &calls, "k3").await,
+        ((2, 1), vec!["b".to_owned()])
+    );
+    app.clear_cache(Some(&["nope"])).await.unwrap();
+    assert_eq!(cached_run(&app, &calls, "k4").await, ((2, 1), both));
+    app.clear_cache(None).await.unwrap();
+    assert_eq!(cached_run(&app, &calls, "k5").await, ((3, 2), vec![]));
+
+    // The SQLite file holds one entry per node again (k5's calls), and
+    // another graph on the file sees the cleared state.
+    let entries: Vec<String> = open(&db)
+        .list(None, &checkpointer::ListOptions::default())
+        .unwrap()
+        .into_iter()
+        .map(|t| t.config.thread_id)
+        .filter(|t| t.starts_with(CACHE_THREAD_PREFIX))
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    app.clear_cache(None).await.unwrap();
+    let other = two_cached(open(&db), &calls);
+    assert_eq!(cached_run(&other, &calls, "k6").await, ((4, 3), vec![]));
+}
+
+/// LangGraph: "No cache is set for this graph. Cannot clear cache."
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_cache_without_a_cache_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = graph(
+        open(&dir.path().join("cache.db")),
+        CachePolicy::new(),
+        calls,
+        0,
+        false,
+    );
+    let err = app.clear_cache(None).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GraphError::NoCache {
+                operation: "clear_cache"
+            }
+        ),
+        "{err}"
+    );
 }

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use checkpointer::graph::{
-    CompileOptions, CompiledGraph, END, Reducer, START, StateGraph, StreamEvent, StreamMode,
-    StreamOptions, Update,
+    CompileOptions, CompiledGraph, END, GraphError, Reducer, START, StateGraph, StreamEvent,
+    StreamMode, StreamOptions, Update,
 };
 use checkpointer::{BaseCheckpointSaver, Config, ListOptions};
 use futures::StreamExt;
@@ -415,6 +415,117 @@ async fn subgraph_events_are_tagged_with_their_namespace(factory: Factory) {
     assert!(inner_ns.starts_with(&format!("{ns}|sa:")), "{inner_ns}");
 }
 
+/// Parent `inner`, the subgraph `ask` (asks `"q?"`, appends the answer).
+fn parent_with_a_question(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    let mut sub = StateGraph::new();
+    sub.add_channel("log", Reducer::append())
+        .add_sync_node("ask", |_, ctx| {
+            Ok(Update::new().set("log", vec![ctx.interrupt("q?")?]))
+        })
+        .add_edge(START, "ask");
+    let sub = sub
+        .compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append())
+        .add_subgraph("inner", sub)
+        .add_edge(START, "inner");
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+/// Each event as (namespace's node path, what it says): LangGraph's
+/// `(("inner:<id>",), {"__interrupt__": ...})` is `("inner", "interrupt
+/// q? next [ask]")`.
+fn described(events: &[StreamEvent]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            let inner = match e {
+                StreamEvent::Subgraph { event, .. } => event.as_ref(),
+                other => other,
+            };
+            let what = match inner {
+                StreamEvent::Interrupt { interrupts, next } => {
+                    let values: Vec<&Value> = interrupts.iter().map(|i| &i.value).collect();
+                    format!("interrupt {values:?} next {next:?}")
+                }
+                StreamEvent::Updates { node, update, .. } => format!("{node} {update}"),
+                other => panic!("unexpected {other:?}"),
+            };
+            let path: Vec<&str> = e
+                .namespace()
+                .split('|')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.split(':').next().unwrap_or(p))
+                .collect();
+            (path.join("|"), what)
+        })
+        .collect()
+}
+
+/// A subgraph's interrupt with `subgraphs(true)`: LangGraph streams the
+/// subgraph's `__interrupt__` update under its namespace, then the
+/// parent's; the resume streams the subgraph's update, then the
+/// parent's (streams.py). Without `subgraphs`, only the parent's.
+async fn a_subgraphs_interrupt_streams_under_its_namespace(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = parent_with_a_question(&saver);
+    let thread = Config::thread("asked");
+    let options = StreamOptions::from(StreamMode::Updates).subgraphs(true);
+    let events: Vec<StreamEvent> = app
+        .stream(json!({"log": []}), &thread, options.clone())
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let q = r#"interrupt [String("q?")]"#;
+    assert_eq!(
+        described(&events),
+        vec![
+            ("inner".to_owned(), format!(r#"{q} next ["ask"]"#)),
+            (String::new(), format!(r#"{q} next ["inner"]"#)),
+        ]
+    );
+    // The namespace is the one the subgraph's checkpoints are under.
+    let ns = events[0].namespace().to_owned();
+    let in_ns = saver
+        .list(
+            Some(&thread.clone().with_ns(ns.clone())),
+            &ListOptions::new(),
+        )
+        .unwrap();
+    assert!(!in_ns.is_empty(), "no checkpoint under {ns}");
+    let resumed: Vec<StreamEvent> = app
+        .stream(
+            checkpointer::graph::Command::resume("yes"),
+            &thread,
+            options,
+        )
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(
+        described(&resumed),
+        vec![
+            ("inner".to_owned(), r#"ask {"log":["yes"]}"#.to_owned()),
+            (String::new(), r#"inner {"log":["yes"]}"#.to_owned()),
+        ]
+    );
+    let flat: Vec<StreamEvent> = app
+        .stream(
+            json!({"log": []}),
+            &Config::thread("flat"),
+            StreamMode::Updates,
+        )
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(
+        described(&flat),
+        vec![(String::new(), format!(r#"{q} next ["inner"]"#))]
+    );
+}
+
 const WRITES: usize = 40;
 
 /// A node that writes `WRITES` custom events, counting each write that
@@ -502,6 +613,133 @@ async fn a_dropped_stream_does_not_hold_the_run(factory: Factory) {
     }
 }
 
+/// `count` (sync: writes `WRITES` custom values, then two message chunks,
+/// blocking) beside `other` (async) in one step.
+fn sync_streamer(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    let mut g = StateGraph::new();
+    g.add_channel("done", Reducer::last_value())
+        .add_channel("other", Reducer::last_value())
+        .add_sync_node("count", |_, ctx| {
+            let progress = ctx.writer();
+            for i in 0..WRITES {
+                progress.write_blocking(json!(i));
+            }
+            for token in ["hel", "lo"] {
+                ctx.emit_message_chunk_blocking(json!({"content": token}));
+            }
+            Ok(Update::new().set("done", true))
+        })
+        .add_node("other", |_s, _ctx| async move {
+            Ok(Update::new().set("other", true))
+        })
+        .add_edge(START, "count")
+        .add_edge(START, "other");
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+/// A sync node streams custom values and message chunks through a
+/// channel of one, in order, while the other task of its step and the
+/// consumer go on. The test runs on a single-threaded runtime: had the
+/// node blocked the runtime's thread, nothing would read its events.
+async fn a_sync_node_streams_custom_values_and_chunks(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = sync_streamer(&saver);
+    let thread = Config::thread("sync");
+    let modes = [
+        StreamMode::Custom,
+        StreamMode::Messages,
+        StreamMode::Updates,
+    ];
+    let events: Vec<StreamEvent> = app
+        .stream(json!({}), &thread, StreamOptions::from(modes).capacity(1))
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let mut custom = Vec::new();
+    let mut chunks = Vec::new();
+    let mut updated = Vec::new();
+    for event in events {
+        match event {
+            StreamEvent::Custom { step, node, value } => {
+                assert_eq!((step, node.as_str()), (1, "count"));
+                custom.push(value);
+            }
+            StreamEvent::Message {
+                chunk, metadata, ..
+            } => {
+                assert_eq!(metadata["langgraph_node"], "count");
+                chunks.push(chunk["content"].clone());
+            }
+            StreamEvent::Updates { node, .. } => updated.push(node),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let expected: Vec<Value> = (0..WRITES).map(|i| json!(i)).collect();
+    assert_eq!(custom, expected);
+    assert_eq!(chunks, [json!("hel"), json!("lo")]);
+    updated.sort();
+    assert_eq!(updated, ["count", "other"]);
+    let state = app.get_state(&thread).await.unwrap();
+    assert_eq!(state.values, json!({"done": true, "other": true}));
+    // Not streamed: the writes go nowhere and the node runs as before.
+    let out = app
+        .invoke(json!({}), &Config::thread("quiet"))
+        .await
+        .unwrap();
+    assert_eq!(out.values, json!({"done": true, "other": true}));
+}
+
+/// A sync node that panics while the run streams custom values (so it
+/// runs on the blocking pool) fails the run as any node's panic does.
+async fn a_streaming_sync_nodes_panic_is_a_node_panic(factory: Factory) {
+    let (saver, _guard) = factory();
+    let mut g = StateGraph::new();
+    g.add_channel("done", Reducer::last_value())
+        .add_sync_node("boom", |_, ctx| {
+            ctx.writer().write_blocking(json!("before"));
+            panic!("boom inside");
+        })
+        .add_edge(START, "boom");
+    let app = g
+        .compile(CompileOptions::new().saver(Arc::clone(&saver)))
+        .unwrap();
+    let events: Vec<_> = app
+        .stream(json!({}), &Config::thread("boom"), StreamMode::Custom)
+        .collect()
+        .await;
+    assert!(matches!(&events[0], Ok(StreamEvent::Custom { value, .. }) if value == "before"));
+    match events.last() {
+        Some(Err(GraphError::NodePanicked { node, message, .. })) => {
+            assert_eq!((node.as_str(), message.as_str()), ("boom", "boom inside"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// The sync-node test on a single-threaded runtime, once per saver.
+macro_rules! single_thread_tests {
+    ($module:ident, $factory:path; $($name:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "current_thread")]
+                async fn $name() {
+                    super::$name($factory).await;
+                }
+            )*
+        }
+    };
+}
+
+single_thread_tests!(memory_single_thread, super::memory_saver;
+    a_sync_node_streams_custom_values_and_chunks,
+    a_streaming_sync_nodes_panic_is_a_node_panic,
+);
+single_thread_tests!(sqlite_single_thread, super::sqlite_saver;
+    a_sync_node_streams_custom_values_and_chunks,
+    a_streaming_sync_nodes_panic_is_a_node_panic,
+);
+
 macro_rules! stream_mode_tests {
     ($module:ident, $factory:path) => {
         stream_mode_tests!(@with per_saver_tests, $module, $factory);
@@ -513,6 +751,7 @@ macro_rules! stream_mode_tests {
             debug_events_in_langgraph_shapes,
             debug_checkpoints_name_the_saved_checkpoints,
             subgraph_events_are_tagged_with_their_namespace,
+            a_subgraphs_interrupt_streams_under_its_namespace,
             a_slow_consumer_holds_the_run_at_the_bound,
             a_dropped_stream_does_not_hold_the_run,
         );

@@ -18,59 +18,8 @@ use checkpointer::{BaseCheckpointSaver, CheckpointSource, Config, ListOptions};
 use serde_json::{Value, json};
 
 mod graph_support;
+use graph_support::subgraphs::*;
 use graph_support::*;
-
-/// The subgraph `approve (asks) -> polish`; channels `draft`, `log`.
-fn review_graph(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    let mut sub = StateGraph::new();
-    sub.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_sync_node("approve", |s, ctx| {
-            let draft: String = s.get("draft")?;
-            let ok = ctx.interrupt(json!({"approve": draft}))?;
-            let ok = ok.as_str().unwrap_or_default().to_owned();
-            Ok(Update::new()
-                .set("draft", format!("{draft} ({ok})"))
-                .set("log", vec!["approved"]))
-        })
-        .add_sync_node("polish", |s, _| {
-            Ok(Update::new()
-                .set("draft", format!("{}!", s.get::<String>("draft")?))
-                .set("log", vec!["polished"]))
-        })
-        .add_edge(START, "approve")
-        .add_edge("approve", "polish");
-    sub.compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap()
-}
-
-/// Parent `write -> review (the subgraph above)`.
-fn parent(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    let mut g = StateGraph::new();
-    g.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_sync_node("write", |_, _| {
-            Ok(Update::new()
-                .set("draft", "hello")
-                .set("log", vec!["written"]))
-        })
-        .add_subgraph("review", review_graph(saver))
-        .add_edge(START, "write")
-        .add_edge("write", "review");
-    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap()
-}
-
-/// `outer: inner (the parent graph above)`.
-fn outer(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    let mut g = StateGraph::new();
-    g.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_subgraph("inner", parent(saver))
-        .add_edge(START, "inner");
-    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap()
-}
 
 /// `review:<task id>|x:<id>` as `review:<id>|x:<id>`.
 fn short(ns: &str) -> String {
@@ -112,7 +61,7 @@ async fn sub_ns(app: &CompiledGraph) -> String {
 
 async fn get_state_subgraphs_nests_the_subgraphs_snapshot(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = parent(&saver);
+    let app = write_then_review(&saver);
     let thread = Config::thread("t");
     app.invoke(json!({}), &thread).await.unwrap();
 
@@ -143,7 +92,7 @@ async fn get_state_subgraphs_nests_the_subgraphs_snapshot(factory: Factory) {
 
 async fn get_state_subgraphs_goes_down_every_level(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = outer(&saver);
+    let app = nested_review(&saver);
     let thread = Config::thread("t");
     app.invoke(json!({}), &thread).await.unwrap();
     let s = app.get_state_subgraphs(&thread).await.unwrap();
@@ -158,7 +107,7 @@ async fn get_state_subgraphs_goes_down_every_level(factory: Factory) {
 
 async fn a_subgraph_namespace_reads_through_the_parent(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = parent(&saver);
+    let app = write_then_review(&saver);
     app.invoke(json!({}), &Config::thread("t")).await.unwrap();
     let ns = Config::thread("t").with_ns(sub_ns(&app).await);
     // The parent graph reads the subgraph's checkpoints with the
@@ -192,7 +141,7 @@ async fn a_subgraph_namespace_reads_through_the_parent(factory: Factory) {
 
 async fn subgraph_checkpoints_record_their_parents(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = parent(&saver);
+    let app = write_then_review(&saver);
     let thread = Config::thread("t");
     app.invoke(json!({}), &thread).await.unwrap();
     let waiting = id(&app.get_state(&thread).await.unwrap().config);
@@ -212,7 +161,7 @@ async fn subgraph_checkpoints_record_their_parents(factory: Factory) {
 
 async fn nested_subgraph_checkpoints_record_every_enclosing_checkpoint(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = outer(&saver);
+    let app = nested_review(&saver);
     let thread = Config::thread("t");
     app.invoke(json!({}), &thread).await.unwrap();
     let newest = |ns: &str| {
@@ -251,7 +200,7 @@ async fn nested_subgraph_checkpoints_record_every_enclosing_checkpoint(factory: 
 
 async fn a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = parent(&saver);
+    let app = write_then_review(&saver);
     app.invoke(json!({}), &Config::thread("t")).await.unwrap();
     let ns = sub_ns(&app).await;
     let first = saver
@@ -287,7 +236,7 @@ async fn a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest(factory
 
 async fn update_state_of_a_subgraph_checkpoint_forks_the_subgraph(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = parent(&saver);
+    let app = write_then_review(&saver);
     let thread = Config::thread("t");
     app.invoke(json!({}), &thread).await.unwrap();
     let ns = sub_ns(&app).await;
@@ -321,9 +270,52 @@ async fn update_state_of_a_subgraph_checkpoint_forks_the_subgraph(factory: Facto
     );
 }
 
+async fn update_state_of_a_namespace_with_no_subgraph_is_an_error(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = write_then_review(&saver);
+    app.invoke(json!({}), &Config::thread("t")).await.unwrap();
+    let before = counts(&saver);
+    // LangGraph: `ValueError: Subgraph <node path> not found`, nothing
+    // written (subgraph_state.py).
+    for (ns, path) in [
+        ("nope:1", "nope"),
+        ("write:1", "write"),
+        ("review:1|nope:2", "review|nope"),
+    ] {
+        let err = app
+            .update_state(
+                &Config::thread("t").with_ns(ns),
+                json!({"draft": "x"}),
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, GraphError::SubgraphNotFound { subgraph, checkpoint_ns, thread_id }
+                if subgraph == path && checkpoint_ns == ns && thread_id == "t"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("subgraph {path} not found")),
+            "{err}"
+        );
+    }
+    assert_eq!(counts(&saver), before);
+    // A read of such a namespace is empty, as LangGraph's.
+    let nowhere = Config::thread("t").with_ns("nope:1");
+    let read = app.get_state(&nowhere).await.unwrap();
+    assert_eq!((read.values, read.metadata), (json!({}), None));
+    let listed = app
+        .get_state_history(&nowhere, &ListOptions::new())
+        .await
+        .unwrap();
+    assert!(listed.is_empty());
+}
+
 async fn a_resume_continues_a_subgraph_from_its_update(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = parent(&saver);
+    let app = write_then_review(&saver);
     let thread = Config::thread("t");
     app.invoke(json!({}), &thread).await.unwrap();
     let ns = Config::thread("t").with_ns(sub_ns(&app).await);
@@ -484,6 +476,7 @@ per_saver_tests!(memory, super::memory_saver;
     nested_subgraph_checkpoints_record_every_enclosing_checkpoint,
     a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest,
     update_state_of_a_subgraph_checkpoint_forks_the_subgraph,
+    update_state_of_a_namespace_with_no_subgraph_is_an_error,
     a_resume_continues_a_subgraph_from_its_update,
     an_update_for_the_parent_routes_the_parent,
     an_update_for_the_parent_in_a_root_graph_is_an_error,
@@ -496,6 +489,7 @@ per_saver_tests!(sqlite, super::sqlite_saver;
     nested_subgraph_checkpoints_record_every_enclosing_checkpoint,
     a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest,
     update_state_of_a_subgraph_checkpoint_forks_the_subgraph,
+    update_state_of_a_namespace_with_no_subgraph_is_an_error,
     a_resume_continues_a_subgraph_from_its_update,
     an_update_for_the_parent_routes_the_parent,
     an_update_for_the_parent_in_a_root_graph_is_an_error,
@@ -506,5 +500,6 @@ pg_tests!(postgres, super::postgres_saver;
     subgraph_checkpoints_record_their_parents,
     a_run_given_a_subgraph_checkpoint_runs_the_root_from_its_latest,
     update_state_of_a_subgraph_checkpoint_forks_the_subgraph,
+    update_state_of_a_namespace_with_no_subgraph_is_an_error,
     an_update_for_the_parent_routes_the_parent,
 );

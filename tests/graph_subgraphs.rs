@@ -8,69 +8,14 @@
 use std::sync::Arc;
 
 use checkpointer::graph::{
-    Command, CompileOptions, CompiledGraph, Reducer, START, StateGraph, Update,
+    Command, CompileOptions, CompiledGraph, GraphError, Reducer, START, StateGraph, Update,
 };
 use checkpointer::{BaseCheckpointSaver, CheckpointSource, Config, ListOptions};
 use serde_json::{Value, json};
 
 mod graph_support;
+use graph_support::subgraphs::*;
 use graph_support::*;
-
-/// Parent `write -> review`, where `review` is the subgraph
-/// `approve (asks) -> polish`; channels `draft` (last value), `log` (append).
-fn parent(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    let review = review_graph(saver);
-    let mut g = StateGraph::new();
-    g.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_sync_node("write", |_, _| {
-            Ok(Update::new()
-                .set("draft", "hello")
-                .set("log", vec!["written"]))
-        })
-        .add_subgraph("review", review)
-        .add_edge(START, "write")
-        .add_edge("write", "review");
-    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap()
-}
-
-/// The subgraph `approve (asks) -> polish`.
-fn review_graph(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
-    let mut sub = StateGraph::new();
-    sub.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_sync_node("approve", |s, ctx| {
-            let draft: String = s.get("draft")?;
-            let ok = ctx.interrupt(json!({"approve": draft}))?;
-            let ok = ok.as_str().unwrap_or_default().to_owned();
-            Ok(Update::new()
-                .set("draft", format!("{draft} ({ok})"))
-                .set("log", vec!["approved"]))
-        })
-        .add_sync_node("polish", |s, _| {
-            Ok(Update::new()
-                .set("draft", format!("{}!", s.get::<String>("draft")?))
-                .set("log", vec!["polished"]))
-        })
-        .add_edge(START, "approve")
-        .add_edge("approve", "polish");
-    sub.compile(CompileOptions::new().saver(Arc::clone(saver)))
-        .unwrap()
-}
-
-/// The namespaces of thread `t`, sorted.
-fn namespaces(saver: &Arc<dyn BaseCheckpointSaver>) -> Vec<String> {
-    let mut all: Vec<String> = saver
-        .list(Some(&Config::thread("t")), &ListOptions::new())
-        .unwrap()
-        .into_iter()
-        .map(|t| t.config.ns().to_owned())
-        .collect();
-    all.sort();
-    all.dedup();
-    all
-}
 
 /// (step, source, stored draft) of namespace `ns`, newest first.
 fn history(saver: &Arc<dyn BaseCheckpointSaver>, ns: &str) -> Vec<(i64, CheckpointSource, Value)> {
@@ -91,7 +36,7 @@ fn history(saver: &Arc<dyn BaseCheckpointSaver>, ns: &str) -> Vec<(i64, Checkpoi
 
 async fn an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside(factory: Factory) {
     let (saver, _guard) = factory();
-    let app = parent(&saver);
+    let app = write_then_review(&saver);
     let thread = Config::thread("t");
     let out = app.invoke(json!({}), &thread).await.unwrap();
     assert_eq!(
@@ -164,16 +109,8 @@ async fn an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside(factory: Fac
 
 async fn nested_subgraphs_join_their_namespaces_with_a_bar(factory: Factory) {
     let (saver, _guard) = factory();
-    // outer -> (the whole parent graph above) -> review.
-    let middle = parent(&saver);
-    let mut g = StateGraph::new();
-    g.add_channel("draft", Reducer::last_value())
-        .add_channel("log", Reducer::append())
-        .add_subgraph("inner", middle)
-        .add_edge(START, "inner");
-    let outer = g
-        .compile(CompileOptions::new().saver(Arc::clone(&saver)))
-        .unwrap();
+    // outer -> inner (write_then_review) -> review.
+    let outer = nested_review(&saver);
     let thread = Config::thread("t");
     let out = outer.invoke(json!({}), &thread).await.unwrap();
     assert_eq!(out.interrupts[0].value, json!({"approve": "hello"}));
@@ -192,11 +129,112 @@ async fn nested_subgraphs_join_their_namespaces_with_a_bar(factory: Factory) {
     assert!(!out.is_interrupted());
 }
 
+/// `pre -> inner`, where `inner` is `spin -> spin -> ...` adding 1 to `n`
+/// (a sum with default 0, LangGraph's `Annotated[int, operator.add]`).
+fn spinning_parent(saver: &Arc<dyn BaseCheckpointSaver>) -> CompiledGraph {
+    let sum = || {
+        Reducer::custom(|cur, upd| json!(cur.as_i64().unwrap_or(0) + upd.as_i64().unwrap_or(0)))
+            .with_default(json!(0))
+    };
+    let mut spinner = StateGraph::new();
+    spinner
+        .add_channel("n", sum())
+        .add_sync_node("spin", |_, _| Ok(Update::new().set("n", 1)))
+        .add_edge(START, "spin")
+        .add_edge("spin", "spin");
+    let spinner = spinner
+        .compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap();
+    let mut g = StateGraph::new();
+    g.add_channel("n", sum())
+        .add_sync_node("pre", |_, _| Ok(Update::new().set("n", 100)))
+        .add_subgraph("inner", spinner)
+        .add_edge(START, "pre")
+        .add_edge("pre", "inner");
+    g.compile(CompileOptions::new().saver(Arc::clone(saver)))
+        .unwrap()
+}
+
+async fn a_subgraph_past_its_recursion_limit_fails_the_parent_with_it(factory: Factory) {
+    let (saver, _guard) = factory();
+    let app = spinning_parent(&saver);
+    let thread = Config::thread("t").with_configurable("recursion_limit", 3);
+    let err = app.invoke(json!({"n": 0}), &thread).await.unwrap_err();
+    // LangGraph raises the subgraph's GraphRecursionError from the parent
+    // (subgraph.py): the subgraph ran steps 0 to 3 and stopped at step 4.
+    assert!(
+        matches!(&err, GraphError::RecursionLimit { limit: 3, step: 4, thread_id } if thread_id == "t"),
+        "{err}"
+    );
+    let parent: Vec<_> = app
+        .get_state_history(&Config::thread("t"), &ListOptions::new())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let m = s.metadata.unwrap();
+            (m.step, m.source, s.next, s.values)
+        })
+        .collect();
+    assert_eq!(
+        parent,
+        vec![
+            (1, LOOP, vec!["inner".to_owned()], json!({"n": 100})),
+            (0, LOOP, vec!["pre".to_owned()], json!({"n": 0})),
+            (-1, INPUT, vec!["__start__".to_owned()], json!({"n": 0})),
+        ]
+    );
+    // The parent's task holds the error as its `__error__` write.
+    let latest = saver.get_tuple(&Config::thread("t")).unwrap().unwrap();
+    let errors: Vec<_> = latest
+        .pending_writes
+        .iter()
+        .filter(|w| w.channel == "__error__")
+        .collect();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0]
+            .value
+            .as_str()
+            .unwrap()
+            .contains("recursion limit of 3"),
+        "{:?}",
+        errors[0].value
+    );
+    let ns = namespaces(&saver);
+    let inside: Vec<_> = saver
+        .list(
+            Some(&Config::thread("t").with_ns(&ns[1])),
+            &ListOptions::new(),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            (
+                t.metadata.step,
+                t.checkpoint.channel_values.get("n").cloned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        inside,
+        vec![
+            (3, Some(json!(103))),
+            (2, Some(json!(102))),
+            (1, Some(json!(101))),
+            (0, Some(json!(100))),
+            (-1, None),
+        ]
+    );
+}
+
 per_saver_tests!(memory, super::memory_saver;
     an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside,
     nested_subgraphs_join_their_namespaces_with_a_bar,
+    a_subgraph_past_its_recursion_limit_fails_the_parent_with_it,
 );
 per_saver_tests!(sqlite, super::sqlite_saver;
     an_interrupt_inside_a_subgraph_surfaces_and_resumes_inside,
     nested_subgraphs_join_their_namespaces_with_a_bar,
+    a_subgraph_past_its_recursion_limit_fails_the_parent_with_it,
 );

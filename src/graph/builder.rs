@@ -161,12 +161,14 @@ impl StateGraph {
     }
 
     /// Adds a node running a synchronous closure
-    /// `|state: &State, ctx: &NodeContext| -> NodeResult`.
+    /// `|state: &State, ctx: &NodeContext| -> NodeResult`. It streams with
+    /// [`StreamWriter::write_blocking`](crate::graph::StreamWriter::write_blocking)
+    /// and [`NodeContext::emit_message_chunk_blocking`].
     pub fn add_sync_node<F>(&mut self, name: impl Into<String>, f: F) -> &mut Self
     where
         F: Fn(&State, &NodeContext) -> NodeResult + Send + Sync + 'static,
     {
-        self.add_node_impl(name, SyncFnNode(f))
+        self.add_node_impl(name, SyncFnNode(Arc::new(f)))
     }
 
     /// Adds a node of a type implementing [`Node`].

@@ -22,16 +22,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use super::error::GraphError;
 use super::persist::Saver;
 use crate::saver::{
     AsyncSaver, BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointMetadata,
-    CheckpointSource, Config,
+    CheckpointSource, Config, ListOptions,
 };
 
 type KeyFn = dyn Fn(&Value) -> String + Send + Sync;
 
 /// The thread id prefix of cache entries.
 pub const CACHE_THREAD_PREFIX: &str = "__node_cache__";
+
+/// The metadata key of an entry's checkpoint that names its node.
+const CACHE_NODE_KEY: &str = "node_cache_node";
 
 /// Caching of a node's results, set with
 /// [`StateGraph::add_cache_policy`](crate::graph::StateGraph::add_cache_policy)
@@ -205,6 +209,34 @@ impl NodeCache {
             .map_err(|e| fail(format!("the stored writes do not read: {e}")))
     }
 
+    /// Removes every entry of each node of `nodes` (LangGraph's
+    /// `cache.clear(namespaces)`): the threads under the node's prefix
+    /// whose checkpoint names the node.
+    pub(crate) async fn clear(&self, nodes: &[String]) -> Result<(), GraphError> {
+        for node in nodes {
+            let prefix = format!("{CACHE_THREAD_PREFIX}:{node}:");
+            let options = ListOptions::new().filter(CACHE_NODE_KEY, node.as_str());
+            let entries = self
+                .saver
+                .list(None, &options)
+                .await
+                .map_err(GraphError::saver("list", &format!("{prefix}*")))?;
+            let mut threads: Vec<String> = entries
+                .into_iter()
+                .map(|t| t.config.thread_id)
+                .filter(|t| t.starts_with(&prefix))
+                .collect();
+            threads.dedup();
+            for thread in threads {
+                self.saver
+                    .delete_thread(&thread)
+                    .await
+                    .map_err(GraphError::saver("delete_thread", &thread))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Stores `writes` as `node`'s result for `key`, replacing an older
     /// entry.
     pub(crate) async fn put(
@@ -225,7 +257,9 @@ impl NodeCache {
             .with_value("key", key, 1u64)
             .with_value("node", node, 1u64)
             .with_value("stored_at_ms", now_ms(), 1u64);
-        let metadata = CheckpointMetadata::new(CheckpointSource::Input, -1);
+        // The node in the metadata is what `clear` finds its entries by.
+        let metadata =
+            CheckpointMetadata::new(CheckpointSource::Input, -1).with_extra(CACHE_NODE_KEY, node);
         self.saver
             .put(
                 &Config::thread(thread.clone()).with_ns(""),

@@ -16,7 +16,7 @@ use super::snapshot::StateSnapshot;
 use super::spec::GraphSpec;
 use super::stream::{EventSink, GraphStream};
 use super::stream_options::StreamOptions;
-use super::subgraph::graph_for_namespace;
+use super::subgraph::{graph_for_namespace, node_path};
 use crate::saver::{AsyncSaver, BaseCheckpointSaver, Config, ListOptions};
 
 /// Tasks and saver calls run on tokio: outside a runtime, `tokio::spawn`
@@ -78,8 +78,9 @@ impl CompiledGraph {
     /// goes past its step limit (`limit` default 25), LangGraph's rule:
     /// with a limit of N, a run on new input runs and checkpoints steps 0
     /// to N (N counted from the loaded checkpoint's step + 2 in general)
-    /// and then, if there is still work, fails naming the next step. The
-    /// thread stays resumable from the last checkpoint.
+    /// and then fails naming the next step, even when no work is left (as
+    /// LangGraph raises `GraphRecursionError` there). The thread stays
+    /// resumable from the last checkpoint.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -548,6 +549,9 @@ impl CompiledGraph {
     /// continues from when the parent runs it again. This is how to go back
     /// in a subgraph: a run given a subgraph's config starts at the root's
     /// latest checkpoint (see [`RunNotice::NamespaceIgnored`](crate::graph::RunNotice::NamespaceIgnored)).
+    /// A namespace whose nodes are not subgraphs of this graph is
+    /// [`GraphError::SubgraphNotFound`], as in LangGraph (a known subgraph
+    /// node with a task id that never ran is not checked, as there).
     pub async fn update_state(
         &self,
         config: &Config,
@@ -555,8 +559,67 @@ impl CompiledGraph {
         as_node: Option<&str>,
     ) -> Result<Config, GraphError> {
         self.require_saver("update_state", config)?;
-        let graph = graph_for_namespace(self, config.ns()).unwrap_or(self);
+        let graph = match graph_for_namespace(self, config.ns()) {
+            Some(sub) => sub,
+            None if config.ns().is_empty() => self,
+            None => {
+                return Err(GraphError::SubgraphNotFound {
+                    subgraph: node_path(config.ns()),
+                    checkpoint_ns: config.ns().to_owned(),
+                    thread_id: config.thread_id.clone(),
+                });
+            }
+        };
         Run::update_state(graph.settings.clone(), config, values, as_node).await
+    }
+
+    /// Removes the node cache's entries of `nodes` (`None`: of every node
+    /// of this graph), LangGraph's `graph.clear_cache(nodes)`: their next
+    /// calls run the nodes again. Names that are not nodes of the graph are
+    /// left alone, as in LangGraph; a graph compiled without
+    /// [`CompileOptions::cache`] is [`GraphError::NoCache`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CachePolicy, CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("answer", Reducer::last_value())
+    ///     .add_sync_node("expensive", |_, _| Ok(Update::new().set("answer", 42)))
+    ///     .add_cache_policy("expensive", CachePolicy::new())
+    ///     .add_edge(START, "expensive");
+    /// let store = Arc::new(InMemorySaver::new());
+    /// let app = graph.compile(CompileOptions::new().saver(store.clone()).cache(store))?;
+    /// assert!(app.invoke(json!({}), &Config::thread("a")).await?.cached.is_empty());
+    /// // The same input again: served from the cache, and the outcome says so.
+    /// let out = app.invoke(json!({}), &Config::thread("b")).await?;
+    /// assert_eq!(out.cached[0].node, "expensive");
+    /// // Once cleared, the node runs again.
+    /// app.clear_cache(Some(&["expensive"])).await?;
+    /// assert!(app.invoke(json!({}), &Config::thread("c")).await?.cached.is_empty());
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn clear_cache(&self, nodes: Option<&[&str]>) -> Result<(), GraphError> {
+        let Some(cache) = &self.settings.cache else {
+            return Err(GraphError::NoCache {
+                operation: "clear_cache",
+            });
+        };
+        let known = &self.settings.spec.nodes;
+        let nodes: Vec<String> = match nodes {
+            Some(names) => names
+                .iter()
+                .filter(|n| known.contains_key(**n))
+                .map(|n| (*n).to_owned())
+                .collect(),
+            None => known.keys().cloned().collect(),
+        };
+        cache.clear(&nodes).await
     }
 
     /// Removes everything the graph's saver holds for thread `thread_id`

@@ -194,6 +194,32 @@ pub enum GraphError {
         operation: &'static str,
     },
 
+    /// [`update_state`](crate::graph::CompiledGraph::update_state) was given
+    /// a namespace that names no subgraph of the graph (LangGraph's
+    /// `ValueError: Subgraph <path> not found`): writing it with this
+    /// graph's channels and edges would put the wrong state there.
+    #[error(
+        "subgraph {subgraph} not found: namespace {checkpoint_ns:?} of thread {thread_id:?} names \
+         no subgraph of this graph"
+    )]
+    SubgraphNotFound {
+        /// The namespace's node path without task ids (`review|check`).
+        subgraph: String,
+        /// The namespace as given.
+        checkpoint_ns: String,
+        /// The thread.
+        thread_id: String,
+    },
+
+    /// The operation needs the node cache, and the graph was compiled
+    /// without one ([`CompileOptions::cache`](crate::graph::CompileOptions::cache));
+    /// LangGraph's "No cache is set for this graph".
+    #[error("{operation} needs a node cache: compile the graph with `CompileOptions::cache`")]
+    NoCache {
+        /// The operation.
+        operation: &'static str,
+    },
+
     /// The operation needs a `thread_id` in the config.
     #[error("{operation} needs a thread_id in the config")]
     MissingThreadId {

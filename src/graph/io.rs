@@ -55,6 +55,24 @@ pub struct RunOutcome<V = Value> {
     /// of these pass without a word; so does this crate, but says so
     /// here). Empty for a run that went as asked.
     pub notices: Vec<RunNotice>,
+    /// The tasks of this run whose writes came from the node cache (the
+    /// node was not called; see [`CachePolicy`](crate::graph::CachePolicy)),
+    /// in the order they ended. Empty without a cache.
+    pub cached: Vec<CachedTask>,
+}
+
+/// A task a run served from the node cache instead of calling its node
+/// (in [`RunOutcome::cached`]; streamed as an
+/// [`Updates`](crate::graph::StreamEvent::Updates) event with `cached: true`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CachedTask {
+    /// The superstep.
+    pub step: i64,
+    /// The node.
+    pub node: String,
+    /// The task's id (its writes are saved under it, as a call's would be).
+    pub task_id: String,
 }
 
 /// A likely mistake in how a run was asked for, that LangGraph lets pass

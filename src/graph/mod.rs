@@ -174,7 +174,7 @@ pub use compiled::CompiledGraph;
 pub use durable_stream::{DurableStream, FollowOptions, follow_stream, follow_stream_with};
 pub use error::{GraphError, GraphResult};
 pub use interrupt::{Command, Goto, Interrupt, Interrupted, Route};
-pub use io::{Input, RunNotice, RunOutcome};
+pub use io::{CachedTask, Input, RunNotice, RunOutcome};
 pub use node::{Node, NodeContext, NodeError, NodeResult};
 pub use options::{CompileOptions, DEFAULT_LEASE_TTL, DEFAULT_RECURSION_LIMIT, RunOptions};
 pub use persist::Durability;

@@ -41,16 +41,36 @@ where
 
 /// A synchronous closure as a node. It runs inside the task's own tokio
 /// task, so other tasks of the step go on in parallel; put long blocking
-/// work in an async node with `spawn_blocking`.
-pub(crate) struct SyncFnNode<F>(pub(crate) F);
+/// work in an async node with `spawn_blocking`. When the run streams what
+/// nodes write (custom values, message chunks), it runs on tokio's
+/// blocking pool instead, so that its blocking writes
+/// ([`StreamWriter::write_blocking`]) can wait for the consumer without
+/// holding a runtime thread.
+pub(crate) struct SyncFnNode<F>(pub(crate) Arc<F>);
 
 impl<F> Node for SyncFnNode<F>
 where
     F: Fn(&State, &NodeContext) -> NodeResult + Send + Sync + 'static,
 {
     fn call(&self, state: State, ctx: NodeContext) -> BoxFuture<'static, NodeResult> {
-        let result = (self.0)(&state, &ctx);
-        Box::pin(async move { result })
+        let blocking_pool = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|_| ctx.writer.streams_from_node());
+        let Some(runtime) = blocking_pool else {
+            let result = (self.0)(&state, &ctx);
+            return Box::pin(async move { result });
+        };
+        let f = Arc::clone(&self.0);
+        let running = runtime.spawn_blocking(move || f(&state, &ctx));
+        Box::pin(async move {
+            match running.await {
+                Ok(result) => result,
+                // The node's own panic goes on as if it had run here, to be
+                // caught (and reported) where every node's panic is.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => Err(NodeError::msg("the node's blocking task was cancelled")),
+            }
+        })
     }
 }
 
@@ -287,6 +307,43 @@ impl NodeContext {
     /// ```
     pub async fn emit_message_chunk(&self, chunk: impl Into<Value>) {
         self.writer.message_chunk(chunk.into()).await;
+    }
+
+    /// [`emit_message_chunk`](Self::emit_message_chunk) for a synchronous
+    /// node ([`StateGraph::add_sync_node`](crate::graph::StateGraph::add_sync_node)):
+    /// blocks the node's thread while the stream's channel is full. Do not
+    /// call it from async code (use `emit_message_chunk` there).
+    ///
+    /// ```
+    /// use checkpointer::graph::{CompileOptions, StateGraph, StreamEvent, StreamMode, Update, START};
+    /// use checkpointer::Config;
+    /// use futures::StreamExt;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_sync_node("chat", |_state, ctx| {
+    ///         for token in ["hello", " world"] {
+    ///             ctx.emit_message_chunk_blocking(json!({"content": token}));
+    ///         }
+    ///         Ok(Update::new())
+    ///     })
+    ///     .add_edge(START, "chat");
+    /// let app = graph.compile(CompileOptions::new())?;
+    /// let mut text = String::new();
+    /// let mut chunks = app.stream(json!({}), &Config::default(), StreamMode::Messages);
+    /// while let Some(event) = chunks.next().await {
+    ///     if let StreamEvent::Message { chunk, .. } = event? {
+    ///         text.push_str(chunk["content"].as_str().unwrap_or_default());
+    ///     }
+    /// }
+    /// assert_eq!(text, "hello world");
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn emit_message_chunk_blocking(&self, chunk: impl Into<Value>) {
+        futures::executor::block_on(self.writer.message_chunk(chunk.into()));
     }
 
     /// The config of the run (thread, user keys).

@@ -178,7 +178,9 @@ pub enum StreamEvent {
         event: Box<StreamEvent>,
     },
     /// The run stopped for an interrupt (dynamic, or `interrupt_before` /
-    /// `interrupt_after`).
+    /// `interrupt_after`). With [`StreamOptions::subgraphs`] on, a
+    /// subgraph that stops streams its own, in a
+    /// [`StreamEvent::Subgraph`], before the parent's.
     Interrupt {
         /// The dynamic interrupts (empty for a static one).
         interrupts: Vec<Interrupt>,
@@ -283,8 +285,10 @@ impl EventSink {
         }
         let wanted = match event.mode() {
             Some(mode) => self.wants(mode),
-            // A subgraph's interrupt surfaces as the parent's own.
-            None => self.namespace.is_empty(),
+            // An interrupt ends every stream; a subgraph's is streamed
+            // under its namespace with `subgraphs` on (before the parent's
+            // own, as LangGraph's `__interrupt__` update of each level).
+            None => self.namespace.is_empty() || self.options.subgraphs,
         };
         if !wanted {
             return;

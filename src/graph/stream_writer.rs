@@ -13,8 +13,12 @@ use super::stream::{EventSink, StreamEvent, StreamMode};
 /// stream's channel is full (see
 /// [`StreamOptions::capacity`](crate::graph::StreamOptions::capacity)),
 /// so a node that streams a lot is slowed by a slow consumer instead of
-/// queueing without bound. Writing is async: stream from an async node
-/// ([`StateGraph::add_node`](crate::graph::StateGraph::add_node)).
+/// queueing without bound. An async node
+/// ([`StateGraph::add_node`](crate::graph::StateGraph::add_node)) awaits
+/// [`write`](Self::write); a synchronous one
+/// ([`StateGraph::add_sync_node`](crate::graph::StateGraph::add_sync_node),
+/// which then runs on tokio's blocking pool) calls
+/// [`write_blocking`](Self::write_blocking).
 #[derive(Clone, Debug)]
 pub struct StreamWriter {
     pub(crate) sink: Option<EventSink>,
@@ -48,6 +52,51 @@ impl StreamWriter {
             value: value.into(),
         })
         .await;
+    }
+
+    /// [`write`](Self::write) for a synchronous node: blocks the node's
+    /// thread while the stream's channel is full. Do not call it from async
+    /// code (it would hold a runtime thread; use `write` there).
+    ///
+    /// ```
+    /// use checkpointer::graph::{CompileOptions, StateGraph, StreamEvent, StreamMode, Update, START};
+    /// use checkpointer::Config;
+    /// use futures::StreamExt;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_sync_node("count", |_state, ctx| {
+    ///         let progress = ctx.writer();
+    ///         for done in 1..=3 {
+    ///             progress.write_blocking(json!({"done": done}));
+    ///         }
+    ///         Ok(Update::new())
+    ///     })
+    ///     .add_edge(START, "count");
+    /// let app = graph.compile(CompileOptions::new())?;
+    /// let events: Vec<StreamEvent> = app
+    ///     .stream(json!({}), &Config::default(), StreamMode::Custom)
+    ///     .map(Result::unwrap)
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(events.len(), 3);
+    /// assert_eq!(
+    ///     events[2],
+    ///     StreamEvent::Custom { step: 1, node: "count".into(), value: json!({"done": 3}) }
+    /// );
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn write_blocking(&self, value: impl Into<Value>) {
+        futures::executor::block_on(self.write(value));
+    }
+
+    /// Whether the run takes what nodes stream (custom values or message
+    /// chunks), so a synchronous node must run where it may block.
+    pub(crate) fn streams_from_node(&self) -> bool {
+        self.wanted(StreamMode::Custom).is_some() || self.wanted(StreamMode::Messages).is_some()
     }
 
     /// Streams `chunk` as a [`StreamEvent::Message`] with LangGraph's

@@ -90,6 +90,15 @@ pub(crate) fn graph_for_namespace<'g>(
     Some(current)
 }
 
+/// The node path of namespace `ns`, without task ids (`review:<id>|check:<id>`
+/// is `review|check`), as LangGraph's `recast_checkpoint_ns`.
+pub(crate) fn node_path(ns: &str) -> String {
+    ns.split('|')
+        .map(|part| part.split(':').next().unwrap_or(part))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// The namespace of the subgraph run of task `task_id` of `node`.
 pub(crate) fn task_namespace(parent_ns: &str, node: &str, task_id: &str) -> String {
     if parent_ns.is_empty() {
@@ -110,6 +119,8 @@ impl Node for SubgraphNode {
                 Ok(outcome) => outcome,
                 // A node inside returned an update for this graph.
                 Err(GraphError::ParentCommand { update, .. }) => return Ok(*update),
+                // The parent run fails with it too, as in LangGraph.
+                Err(e @ GraphError::RecursionLimit { .. }) => return Err(e.into()),
                 Err(e) => {
                     return Err(NodeError::msg(format!("subgraph {:?}: {e}", config.ns())));
                 }
@@ -167,6 +178,7 @@ async fn run_subgraph(
             interrupts: Vec::new(),
             config: Some(snapshot.config),
             notices: Vec::new(),
+            cached: Vec::new(),
         }));
     }
     // Tasks are left but no question is saved (the subgraph's state was

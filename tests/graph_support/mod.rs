@@ -17,6 +17,9 @@ use checkpointer::graph::{
 };
 use checkpointer::{BaseCheckpointSaver, CheckpointSource, Config, InMemorySaver};
 
+/// The subgraph graphs the subgraph test files share.
+pub mod subgraphs;
+
 /// Makes a fresh saver; the second value keeps its resources (a temp dir)
 /// alive for the test.
 pub type Factory = fn() -> (Arc<dyn BaseCheckpointSaver>, Box<dyn Any + Send>);

@@ -83,3 +83,30 @@ try:
 except GraphRecursionError:
     print("   error GraphRecursionError")
 history(app, cfg)
+print("5d. a -> b -> c at limit 3 (nothing left after step 3), and a -> b at limit 3")
+for names in ["abc", "ab"]:
+    app = chain(names)
+    try:
+        print("   outcome", app.invoke({"log": []}, {**cfg, "recursion_limit": 3}))
+    except GraphRecursionError:
+        print("   error GraphRecursionError")
+    history(app, cfg)
+
+
+class Count(TypedDict):
+    n: Annotated[int, operator.add]
+
+
+print("5e. inc -> check -> (inc while n < 4) at limit 4")
+g = StateGraph(Count)
+g.add_node("inc", lambda s: {"n": 1})
+g.add_node("check", lambda s: {})
+g.add_edge(START, "inc")
+g.add_edge("inc", "check")
+g.add_conditional_edges("check", lambda s: END if s["n"] >= 4 else "inc", ["inc", END])
+app = g.compile(checkpointer=InMemorySaver())
+try:
+    app.invoke({"n": 0}, {**cfg, "recursion_limit": 4})
+except GraphRecursionError:
+    print("   error GraphRecursionError")
+history(app, cfg)

@@ -11,7 +11,7 @@ from langgraph.cache.memory import InMemoryCache
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import CachePolicy
+from langgraph.types import CachePolicy, Command, interrupt
 
 
 class S(TypedDict):
@@ -105,3 +105,64 @@ for t in ["6", "7"]:
     for ev in capp.stream({"log": ["x"]}, thread(t), stream_mode=["updates", "tasks"]):
         print(t, repr(ev))
 print("calls", len(calls))
+
+print("# a subgraph's interrupt, subgraphs=True (updates), then the resume")
+
+
+def ask(s):
+    return {"log": [interrupt("q?")]}
+
+
+qg = StateGraph(S)
+qg.add_node("ask", ask)
+qg.add_edge(START, "ask")
+qp = StateGraph(S)
+qp.add_node("inner", qg.compile())
+qp.add_edge(START, "inner")
+qapp = qp.compile(checkpointer=InMemorySaver())
+for ev in qapp.stream({"log": []}, thread("8"), stream_mode="updates", subgraphs=True):
+    ns, chunk = ev
+    print([n.split(":")[0] for n in ns], {k: [(i.value, i.id[:8]) for i in v] for k, v in chunk.items()})
+for ev in qapp.stream(Command(resume="yes"), thread("8"), stream_mode="updates", subgraphs=True):
+    print([n.split(":")[0] for n in ev[0]], ev[1])
+print("# the same without subgraphs: only the parent's interrupt")
+for ev in qapp.stream({"log": []}, thread("9"), stream_mode="updates"):
+    print({k: [i.value for i in v] for k, v in ev.items()})
+
+print("# cache: clear_cache(['a']), clear_cache(['nope']), clear_cache()")
+counts = {"a": 0, "b": 0}
+
+
+def counted(name):
+    def f(s):
+        counts[name] += 1
+        return {"log": [name]}
+    return f
+
+
+kg = StateGraph(S)
+kg.add_node("a", counted("a"), cache_policy=CachePolicy())
+kg.add_node("b", counted("b"), cache_policy=CachePolicy())
+kg.add_edge(START, "a")
+kg.add_edge(START, "b")
+kapp = kg.compile(checkpointer=InMemorySaver(), cache=InMemoryCache())
+
+
+def cached_run(t):
+    updates = list(kapp.stream({"log": []}, thread(t), stream_mode="updates"))
+    hits = sorted(k for u in updates for k, v in u.items() if k != "__metadata__" and u.get("__metadata__", {}).get("cached"))
+    print(t, "calls", dict(counts), "served from cache", hits)
+
+
+cached_run("k1")
+cached_run("k2")
+kapp.clear_cache(["a"])
+cached_run("k3")
+kapp.clear_cache(["nope"])
+cached_run("k4")
+kapp.clear_cache()
+cached_run("k5")
+try:
+    kg.compile().clear_cache()
+except ValueError as e:
+    print("without a cache:", e)

@@ -4,6 +4,7 @@ import operator
 from typing import Annotated, TypedDict
 
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.errors import GraphRecursionError
 from langgraph.graph import START, StateGraph
 from langgraph.types import Command, interrupt
 
@@ -58,3 +59,34 @@ print("after resume", out)
 print("parent history", [(st.metadata["step"], st.metadata["source"], list(st.next))
                          for st in app.get_state_history(cfg)])
 print("sub history", history(sub_ns))
+
+
+print("== a subgraph past its recursion limit (limit 3: pre -> inner: spin forever)")
+
+
+class Count(TypedDict):
+    n: Annotated[int, operator.add]
+
+
+spinner = StateGraph(Count)
+spinner.add_node("spin", lambda s: {"n": 1})
+spinner.add_edge(START, "spin")
+spinner.add_edge("spin", "spin")
+looping = StateGraph(Count)
+looping.add_node("pre", lambda s: {"n": 100})
+looping.add_node("inner", spinner.compile())
+looping.add_edge(START, "pre")
+looping.add_edge("pre", "inner")
+saver = InMemorySaver()
+app = looping.compile(checkpointer=saver)
+cfg = {"configurable": {"thread_id": "t"}, "recursion_limit": 3}
+try:
+    app.invoke({"n": 0}, cfg)
+except GraphRecursionError as e:
+    print("error", type(e).__name__, str(e).splitlines()[0])
+print("parent history", [(st.metadata["step"], st.metadata["source"], list(st.next), st.values)
+                         for st in app.get_state_history(cfg)])
+print("parent pending writes", [(c, str(v)[:40]) for _, c, v in saver.get_tuple(cfg).pending_writes])
+sub_ns = [ns for ns in namespaces() if ns][0]
+print("sub history", [(t.metadata["step"], t.metadata["source"], t.checkpoint["channel_values"].get("n"))
+                      for t in saver.list({"configurable": {"thread_id": "t", "checkpoint_ns": sub_ns}})])

@@ -190,3 +190,16 @@ print("inside after the update", inside.values, inside.next, inside.metadata["so
 out = app.invoke(Command(resume="yes"), cfg())
 print("after the resume", out)
 print("counts", counts(saver))
+
+print("== update_state of a namespace that names no subgraph")
+saver = InMemorySaver()
+app = parent_graph(saver)
+app.invoke({}, cfg())
+for ns in ["nope:1", "write:1", "review:1|nope:2"]:
+    try:
+        app.update_state(cfg(ns), {"draft": "x"})
+        print(ns, "updated")
+    except ValueError as e:
+        print(ns, "ValueError:", e)
+print("a read of it is empty:", app.get_state(cfg("nope:1")).values, list(app.get_state_history(cfg("nope:1"))))
+print("counts", counts(saver))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::graph::algo::node_writes;
-use crate::graph::cache::NodeCache;
+use crate::graph::cache::{CacheError, NodeCache};
 use crate::graph::interrupt::Interrupt;
 use crate::graph::node::NodeContext;
 use crate::graph::spec::GraphSpec;
@@ -76,15 +76,21 @@ pub(super) async fn run_task(
             };
         }
         Ok(None) => {}
-        Err(e) => return TaskOutput::Failed(Failure::Node(Box::new(e))),
+        Err(e) => return cache_failed(e),
     }
     let output = run_uncached(spec, task, input, global, ctx, sink).await;
     if let TaskOutput::Done { writes, .. } = &output
         && let Err(e) = cache.put(&node, &key, writes).await
     {
-        return TaskOutput::Failed(Failure::Node(Box::new(e)));
+        return cache_failed(e);
     }
     output
+}
+
+/// A node cache that cannot be read or written fails the task, with the
+/// cache's error (which names the node and the entry's thread).
+fn cache_failed(e: CacheError) -> TaskOutput {
+    TaskOutput::Failed(Failure::Node(Box::new(e)))
 }
 
 /// Runs one task: the node (again, as its retry policy says, while it
@@ -98,11 +104,12 @@ async fn run_uncached(
     sink: Option<EventSink>,
 ) -> TaskOutput {
     let node_spec = spec.nodes.get(&task.name);
-    let (update, gotos) = match node_spec.and_then(|n| n.runner.clone()) {
+    // The node's update and routes, or why they cannot be applied.
+    let parts = match node_spec.and_then(|n| n.runner.clone()) {
         // The built-in __start__ node copies the input into the state.
         None => match input.to_value() {
-            Value::Object(map) => (map.into_iter().collect(), Vec::new()),
-            _ => (Vec::new(), Vec::new()),
+            Value::Object(map) => Ok((map.into_iter().collect(), Vec::new())),
+            _ => Ok((Vec::new(), Vec::new())),
         },
         Some(node) => {
             let retry = node_spec.and_then(|n| n.retry.as_ref());
@@ -112,10 +119,7 @@ async fn run_uncached(
                     Ok(update) if update.is_for_parent() => {
                         return TaskOutput::ToParent(update.into_own());
                     }
-                    Ok(update) => match update.into_parts() {
-                        Ok(parts) => break parts,
-                        Err(reason) => return TaskOutput::Failed(Failure::Invalid(reason)),
-                    },
+                    Ok(update) => break update.into_parts(),
                     Err(e) => match e.into_outcome() {
                         Ok(interrupt) => return TaskOutput::Interrupted(interrupt),
                         Err(error) => error,
@@ -141,7 +145,9 @@ async fn run_uncached(
             }
         }
     };
-    match node_writes(&spec, &task.name, update, gotos, &global) {
+    let writes =
+        parts.and_then(|(update, gotos)| node_writes(&spec, &task.name, update, gotos, &global));
+    match writes {
         Ok(writes) => TaskOutput::Done {
             writes,
             cached: false,

@@ -63,7 +63,7 @@ pub(crate) use settings::{CALL_KEYS, RunSettings};
 use super::algo::{INPUT_NODE, TaskWrites, apply_writes, ordered_writes, state_values};
 use super::error::GraphError;
 use super::interrupt::Interrupt;
-use super::io::{Input, RunNotice, RunOutcome};
+use super::io::{CachedTask, Input, RunNotice, RunOutcome};
 use super::persist::Persist;
 use super::stream::{EventSink, StreamEvent, StreamMode};
 use super::subgraph::{CHECKPOINT_MAP, own_config, parents_from_map};
@@ -109,8 +109,9 @@ pub(crate) struct Run {
     /// The last step this run may take, LangGraph's rule: the step of the
     /// checkpoint it loaded (-2 on a new thread) + recursion limit + 2.
     /// So with a limit of N a new input runs steps 0 to N, a resume N + 2
-    /// steps past its checkpoint, and the step after `stop` with tasks is
-    /// [`GraphError::RecursionLimit`].
+    /// steps past its checkpoint, and the step after `stop` is
+    /// [`GraphError::RecursionLimit`], even with no task left (as
+    /// LangGraph's `tick` checks the limit first).
     stop: i64,
     /// Id of `checkpoint` if it is (or will be) saved; `None` before the
     /// first put of a new thread.
@@ -126,6 +127,8 @@ pub(crate) struct Run {
     sink: Option<EventSink>,
     /// Likely mistakes found on the way, for the outcome.
     notices: Vec<RunNotice>,
+    /// The tasks served from the node cache, for the outcome.
+    cached: Vec<CachedTask>,
 }
 
 impl Run {
@@ -217,6 +220,7 @@ impl Run {
             persist,
             sink,
             notices: Vec::new(),
+            cached: Vec::new(),
         })
     }
 
@@ -343,6 +347,7 @@ impl Run {
         }
         RunOutcome {
             notices,
+            cached: self.cached.clone(),
             values: self.values(),
             next,
             interrupts,

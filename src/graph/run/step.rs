@@ -17,6 +17,7 @@ use crate::graph::algo::{
 use crate::graph::channel::START_CHANNEL;
 use crate::graph::error::GraphError;
 use crate::graph::interrupt::Interrupt;
+use crate::graph::io::CachedTask;
 use crate::graph::node::NodeContext;
 use crate::graph::spec::START;
 use crate::graph::state::{State, Update};
@@ -305,6 +306,11 @@ impl Run {
         })
         .await;
         if cached {
+            self.cached.push(CachedTask {
+                step,
+                node: task.name.clone(),
+                task_id: task.id.clone(),
+            });
             return Ok(());
         }
         self.emit(|| StreamEvent::TaskEnd {
@@ -385,13 +391,26 @@ impl Run {
                 thread_id,
                 reason,
             },
-            Failure::Node(source) => GraphError::NodeFailed {
-                node,
-                step,
-                thread_id,
-                task_id: task.id.clone(),
-                message: text,
-                source,
+            Failure::Node(source) => match source.downcast::<GraphError>() {
+                // A subgraph went past its recursion limit: the run fails
+                // with that, as LangGraph's GraphRecursionError propagates.
+                Ok(inner) if matches!(*inner, GraphError::RecursionLimit { .. }) => *inner,
+                Ok(other) => GraphError::NodeFailed {
+                    node,
+                    step,
+                    thread_id,
+                    task_id: task.id.clone(),
+                    message: text,
+                    source: other,
+                },
+                Err(source) => GraphError::NodeFailed {
+                    node,
+                    step,
+                    thread_id,
+                    task_id: task.id.clone(),
+                    message: text,
+                    source,
+                },
             },
         })
     }

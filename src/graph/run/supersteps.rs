@@ -21,6 +21,16 @@ impl Run {
         let limit = self.settings.recursion_limit;
         loop {
             let step = self.step + 1;
+            // As LangGraph's `tick`: the step numbered `stop` still runs
+            // and is checkpointed; the next one is the error, checked
+            // before its tasks, so even when nothing is left to run.
+            if step > self.stop {
+                return Err(GraphError::RecursionLimit {
+                    limit,
+                    step,
+                    thread_id: self.thread_id.clone(),
+                });
+            }
             let tasks = prepare_tasks(
                 &self.settings.spec,
                 &self.checkpoint,
@@ -30,15 +40,6 @@ impl Run {
             );
             if tasks.is_empty() {
                 return Ok(self.outcome(Vec::new(), Vec::new()));
-            }
-            // As LangGraph: the step numbered `stop` still runs and is
-            // checkpointed; the next one with tasks is the error.
-            if step > self.stop {
-                return Err(GraphError::RecursionLimit {
-                    limit,
-                    step,
-                    thread_id: self.thread_id.clone(),
-                });
             }
             let listed = &self.settings.interrupt_before;
             if self.should_interrupt(listed, tasks.iter().map(|t| t.name.as_str())) {
