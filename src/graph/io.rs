@@ -160,6 +160,7 @@ impl<V> RunOutcome<V> {
             interrupts: self.interrupts,
             config: self.config,
             notices: self.notices,
+            cached: self.cached,
         })
     }
 }
