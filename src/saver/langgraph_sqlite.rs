@@ -495,12 +495,53 @@ fn checkpoint_from(value: Value) -> std::result::Result<Checkpoint, String> {
         return Err("its checkpoint is not a map".into());
     };
     map.remove("pending_sends");
-    serde_json::from_value(Value::Object(map)).map_err(|e| format!("its checkpoint: {e}"))
+    let mut checkpoint: Checkpoint =
+        serde_json::from_value(Value::Object(map)).map_err(|e| format!("its checkpoint: {e}"))?;
+    for version in checkpoint.channel_versions.values_mut() {
+        *version = exported_version(version);
+    }
+    for seen in checkpoint.versions_seen.values_mut() {
+        for version in seen.values_mut() {
+            *version = exported_version(version);
+        }
+    }
+    Ok(checkpoint)
 }
 
-/// A version as LangGraph writes it: 32 digits of counter, then the salt
-/// (16 hex digits), which [`ChannelVersion`]'s parser reads back exactly.
+/// A version [`langgraph_version`] wrote for one of this crate's older
+/// forms (`{n:032}.{16 hex digits}`) as that form again, so an export read
+/// back is the same thread; any other text (Python's `{n:032}.0.123…`, the
+/// runtime's) is kept verbatim.
+fn exported_version(version: &ChannelVersion) -> ChannelVersion {
+    let text = version.to_string();
+    match text.split_once('.') {
+        Some((counter, hex))
+            if counter.len() == 32
+                && hex.len() == 16
+                && hex.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            u64::from_str_radix(hex, 16).map_or(*version, |salt| {
+                ChannelVersion::with_salt(version.counter(), salt)
+            })
+        }
+        _ => *version,
+    }
+}
+
+/// A version as LangGraph writes it, 32 digits of counter, a dot and a
+/// suffix, so that Python's string comparison orders it. A version already
+/// in that form (every version the graph runtime makes, and every one
+/// Python made) is written verbatim; an older form of this crate
+/// (`"<n>.<hex>"`, a plain counter) gets the 32-digit counter and its salt
+/// as 16 hex digits.
 pub fn langgraph_version(version: &ChannelVersion) -> String {
+    let text = version.to_string();
+    let python_form = text.len() > 33
+        && text.as_bytes()[32] == b'.'
+        && text.as_bytes()[..32].iter().all(u8::is_ascii_digit);
+    if python_form {
+        return text;
+    }
     format!("{:032}.{:016x}", version.counter(), version.salt())
 }
 

@@ -5,9 +5,10 @@ files the Rust tests import and export (tests/langgraph_sqlite_python.rs).
     lg_sqlite.py FILE read THREAD          prints every checkpoint of THREAD
     lg_sqlite.py FILE resume THREAD ANSWER resumes THREAD, prints its values
 
-Every mode prints JSON. A value JSON cannot hold (an Interrupt, a Send)
-prints as {"__msgpack__": "<hex of its msgpack>"}, the form the Rust side
-reads it in; channel versions print as their integer part, which is what
+Every mode prints JSON. An Interrupt prints as {"value", "id"} and a Send
+as {"node", "arg"}, the graph runtime's forms the Rust side reads them in;
+another value JSON cannot hold prints as {"__msgpack__": "<hex of its
+msgpack>"}; channel versions print as their integer part, which is what
 both sides compare by.
 """
 import json
@@ -19,7 +20,7 @@ from typing import Annotated, TypedDict
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, Interrupt, Send, interrupt
 
 SERDE = JsonPlusSerializer()
 
@@ -66,6 +67,10 @@ def graph(saver):
 def plain(value):
     """A value as JSON, with what JSON cannot hold as its msgpack hex."""
     def default(obj):
+        if isinstance(obj, Interrupt):
+            return {"value": obj.value, "id": obj.id}
+        if isinstance(obj, Send):
+            return {"node": obj.node, "arg": obj.arg}
         kind, blob = SERDE.dumps_typed(obj)
         return {"__msgpack__": blob.hex()}
     return json.loads(json.dumps(value, default=default))
