@@ -20,7 +20,7 @@ fn metadata(step: i64) -> CheckpointMetadata {
 fn versions(checkpoint: &Checkpoint, channels: &[&str]) -> ChannelVersions {
     channels
         .iter()
-        .map(|c| ((*c).to_owned(), checkpoint.channel_versions[*c].clone()))
+        .map(|c| ((*c).to_owned(), checkpoint.channel_versions[*c]))
         .collect()
 }
 

@@ -131,10 +131,16 @@ impl CheckpointAdmin for PostgresSaver {
                     checkpoint_id: &t.checkpoint.id,
                     rows,
                     // An import takes an empty thread; it checks no lease.
-                    fence: None,
+                    fence: sql::Fence::Unchecked,
                 };
                 sql::exec_put(tx, &params, &what)?;
-                sql::exec_put_writes(tx, (thread_id, ns, &t.checkpoint.id), writes, None, &what)?;
+                sql::exec_put_writes(
+                    tx,
+                    (thread_id, ns, &t.checkpoint.id),
+                    writes,
+                    sql::Fence::Unchecked,
+                    &what,
+                )?;
             }
             Ok(())
         })

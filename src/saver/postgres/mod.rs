@@ -75,8 +75,9 @@ pub(crate) fn pg_error<E: Into<BoxError>>(
 ///   written back byte for byte.
 /// - **Many workers.** Setup takes a session advisory lock, so workers
 ///   starting at once on an empty database all succeed. Every call is one
-///   transaction; `put` and `put_with_writes` are one statement (one round
-///   trip).
+///   transaction; `put`, `put_with_writes`, `put_writes`, `delete_thread`
+///   and the reads are one statement each (one round trip, the lease check
+///   included), prepared once per pooled connection.
 /// - **Async.** The driver's client runs a small tokio runtime of its own,
 ///   which must not be used or dropped on a tokio worker thread. The saver
 ///   sees to it: called (or dropped) inside a runtime, it moves the work
@@ -228,7 +229,7 @@ impl PostgresSaver {
                 parent_must_exist: must_exist,
                 checkpoint_id: &checkpoint.id,
                 rows: &rows,
-                fence: Some(config.lease_token()),
+                fence: sql::Fence::Token(config.lease_token()),
             };
             let outcome = self.with_session(&what, |s| sql::exec_put(s, &params, &what))?;
             if outcome.missing == 0 || new_versions.is_none() {
@@ -384,7 +385,13 @@ impl BaseCheckpointSaver for PostgresSaver {
             );
             let token = config.lease_token();
             let outcome = self.with_session(&what, |s| {
-                sql::exec_put_writes(s, (thread_id, ns, id), &rows, Some(token), &what)
+                sql::exec_put_writes(
+                    s,
+                    (thread_id, ns, id),
+                    &rows,
+                    sql::Fence::Token(token),
+                    &what,
+                )
             })?;
             if outcome.found {
                 Ok(())

@@ -98,9 +98,27 @@ pub(crate) struct PutParams<'a> {
     pub(crate) parent_must_exist: bool,
     pub(crate) checkpoint_id: &'a str,
     pub(crate) rows: &'a CheckpointRows,
-    /// The lease check: `None` for none (an import), else the fencing
-    /// token the call carries (or none).
-    pub(crate) fence: Option<Option<u64>>,
+    /// The lease check of the write.
+    pub(crate) fence: Fence,
+}
+
+/// Whether a write checks the thread's lease, and with which token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Fence {
+    /// No check (an import into an empty thread).
+    Unchecked,
+    /// The check `check_row` makes, with the fencing token the call
+    /// carries (or none).
+    Token(Option<u64>),
+}
+
+impl Fence {
+    fn token(self) -> Option<u64> {
+        match self {
+            Fence::Unchecked => None,
+            Fence::Token(token) => token,
+        }
+    }
 }
 
 /// What a write statement reports: whether its target existed and how
@@ -112,11 +130,9 @@ pub(crate) struct Outcome {
 }
 
 /// The `(check, token)` parameters of [`fence_ctes`].
-fn fence_params(fence: Option<Option<u64>>) -> (bool, Option<i64>) {
-    let token = fence
-        .flatten()
-        .map(|t| i64::try_from(t).unwrap_or(i64::MAX));
-    (fence.is_some(), token)
+fn fence_params(fence: Fence) -> (bool, Option<i64>) {
+    let token = fence.token().map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+    (matches!(fence, Fence::Token(_)), token)
 }
 
 /// Runs [`PUT`]: stores nothing when the lease refuses (an error), when
@@ -164,7 +180,7 @@ pub(crate) fn exec_put_writes(
     client: &mut impl RunStatement,
     (thread_id, ns, id): (&str, &str, &str),
     writes: &WriteRows,
-    fence: Option<Option<u64>>,
+    fence: Fence,
     what: &str,
 ) -> Result<Outcome> {
     let (check, token) = fence_params(fence);
@@ -195,7 +211,7 @@ pub(crate) fn exec_delete_thread(
     token: Option<u64>,
     what: &str,
 ) -> Result<()> {
-    let (check, token_param) = fence_params(Some(token));
+    let (check, token_param) = fence_params(Fence::Token(token));
     let params: [&(dyn ToSql + Sync); 3] = [&thread_id, &check, &token_param];
     let rows = client
         .run(
@@ -204,17 +220,12 @@ pub(crate) fn exec_delete_thread(
             &params,
         )
         .map_err(|e| Error::backend(super::BACKEND, what.to_owned(), e))?;
-    outcome(&rows, thread_id, Some(token), what).map(drop)
+    outcome(&rows, thread_id, Fence::Token(token), what).map(drop)
 }
 
 /// Reads the outcome row `(found, fenced, missing, lease owner, token,
 /// live)`: a refused lease becomes the error `check_row` names.
-fn outcome(
-    rows: &[Row],
-    thread_id: &str,
-    fence: Option<Option<u64>>,
-    what: &str,
-) -> Result<Outcome> {
+fn outcome(rows: &[Row], thread_id: &str, fence: Fence, what: &str) -> Result<Outcome> {
     let fail = |e: String| Error::backend(super::BACKEND, what.to_owned(), e);
     let row = rows
         .first()
@@ -231,7 +242,7 @@ fn outcome(
                 checkpoint_id: String::new(),
                 what: format!("lease token {token} is negative"),
             })?;
-            check_row(thread_id, Some((&owner, token, live)), fence.flatten())?;
+            check_row(thread_id, Some((&owner, token, live)), fence.token())?;
         }
         return Err(fail(format!(
             "the lease check of thread {thread_id:?} refused the write without a lease row"

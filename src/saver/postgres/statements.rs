@@ -48,13 +48,12 @@ impl RunStatement for Session<'_> {
         params: &[&(dyn ToSql + Sync)],
     ) -> std::result::Result<Vec<Row>, postgres::Error> {
         let key = (sql.as_ptr() as usize, sql.len());
-        let statement = match self.cache.0.get(&key) {
-            Some(statement) => statement.clone(),
-            None => {
-                let statement = self.client.prepare_typed(sql, types)?;
-                self.cache.0.insert(key, statement.clone());
-                statement
-            }
+        let statement = if let Some(statement) = self.cache.0.get(&key) {
+            statement.clone()
+        } else {
+            let statement = self.client.prepare_typed(sql, types)?;
+            self.cache.0.insert(key, statement.clone());
+            statement
         };
         self.client.query(&statement, params)
     }
