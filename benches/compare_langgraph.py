@@ -4,14 +4,19 @@
 Usage (normally through `cargo bench --bench saver -- --compare-langgraph`,
 which passes --ours and the workload flags):
 
-    compare_langgraph.py --ours PATH/TO/saver-bench [--rounds 3]
+    compare_langgraph.py --ours PATH/TO/saver-bench [--rounds 3] [--saver sqlite|postgres]
         [--threads T --steps S --state-kb K] [--out DIR] [-- EXTRA OURS FLAGS]
 
 Each round runs LangGraph's `lg_saver_bench.py` (SqliteSaver,
 synchronous=FULL, `--durability sync`), LangGraph's `graph_fanout`
 (`lg_graph_fanout.py`, beside this file) and the crate's benchmark
 (`--sync full --writers 16`), alternating which goes first (ABBA), so
-neither always runs on the fresher machine. Per process it records the
+neither always runs on the fresher machine. With `--saver postgres` both
+run against the server `$PG_URL` names (the harness's `pg.sh start`,
+fsync on): LangGraph's `PostgresSaver` (`--groups saver,raw,graph
+--durability sync`, each group in a fresh database) and the crate's
+`PostgresSaver` (`--saver postgres --writers 16`, a fresh schema per
+group); graph_fanout is not run. Per process it records the
 load average before the run and its peak RSS (`ru_maxrss` of `wait4`).
 At the end it prints, from the medians of the rounds, the ratio table:
 ours / LangGraph for rates (> 1: ours faster), LangGraph / ours for bytes
@@ -52,6 +57,15 @@ ROWS = [
     ("graph_fanout (supersteps/s)", "graph_fanout", "graph_fanout", "rate"),
     ("DB bytes after put_chain", "put_chain", "put_chain", "bytes"),
 ]
+
+# Issue 11's targets for PostgreSQL (put_concurrent and graph_loop_concurrent
+# against LangGraph's single-caller put_chain and graph_loop).
+PG_TARGETS = {
+    "put_chain": 1.3, "get_latest": 5, "get_by_id": 5, "list_full": 5, "list_before_limit": 5,
+    "list_filter_global": 5, "delete_thread": 2,
+    "put_concurrent (16 writers) vs LG put_chain": 6, "graph_loop (supersteps/s)": 2.5,
+    "graph_loop_concurrent vs LG graph_loop": 8, "peak RSS": 2,
+}
 
 TARGETS = {
     "put_chain": 1.4, "put_writes": 1.5, "get_latest": 3, "get_by_id": 3,
@@ -117,6 +131,8 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ours", required=True, help="the crate's saver benchmark binary")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--saver", default="sqlite", choices=["sqlite", "postgres"],
+                    help="postgres: both savers on the server $PG_URL names")
     ap.add_argument("--threads", type=int, default=100)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--state-kb", type=int, default=1)
@@ -130,10 +146,23 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     work = ["--threads", str(args.threads), "--steps", str(args.steps),
             "--state-kb", str(args.state_kb)]
-    lg_cmd = [sys.executable, str(harness / "lg_saver_bench.py"), "--groups", "saver,graph",
-              "--durability", "sync", *work]
-    fan_cmd = [sys.executable, str(HERE / "lg_graph_fanout.py"), "--durability", "sync"]
-    ours_cmd = [args.ours, "--sync", "full", "--writers", "16", *work, *args.extra]
+    postgres = args.saver == "postgres"
+    if postgres and not os.environ.get("PG_URL"):
+        sys.exit("compare_langgraph: --saver postgres needs PG_URL (PG_URL=$(pg.sh url))")
+    groups = "saver,raw,graph" if postgres else "saver,graph"
+    lg_cmd = [sys.executable, str(harness / "lg_saver_bench.py"), "--saver", args.saver,
+              "--groups", groups, "--durability", "sync", *work]
+    fan_cmd = None if postgres else [sys.executable, str(HERE / "lg_graph_fanout.py"),
+                                     "--durability", "sync"]
+    ours_cmd = [args.ours, "--saver", args.saver, "--sync", "full", "--writers", "16", *work,
+                *args.extra]
+    targets = PG_TARGETS if postgres else TARGETS
+    rows = ROWS
+    if postgres:
+        # No fan-out graph there; the commit ceiling is LangGraph's raw insert.
+        rows = [r for r in ROWS if r[1] not in ("graph_fanout", "raw_commit")]
+        rows.insert(-1, ("LG raw_insert_full (commit ceiling) vs LG put_chain",
+                         "lg:raw_insert_full", "put_chain", "rate"))
 
     runs = {"ours": [], "langgraph": []}
     loads = []
@@ -144,31 +173,34 @@ def main() -> None:
                 recs, rss, load = popen_run(ours_cmd, out_dir / "ours.jsonl")
             else:
                 recs, rss, load = popen_run(lg_cmd, out_dir / "langgraph.jsonl")
-                fan, fan_rss, _ = popen_run(fan_cmd, out_dir / "langgraph.jsonl")
-                recs.update({k: v for k, v in fan.items() if k != "meta"})
-                rss = max(rss, fan_rss)
+                if fan_cmd:
+                    fan, fan_rss, _ = popen_run(fan_cmd, out_dir / "langgraph.jsonl")
+                    recs.update({k: v for k, v in fan.items() if k != "meta"})
+                    rss = max(rss, fan_rss)
             recs["peak_rss"] = {"rss": rss}
             runs[who].append(recs)
             loads.append(load)
             print(f"round {r + 1}/{args.rounds}: {who} done (load {load})", file=sys.stderr)
 
     def med(who, scen, what):
+        if scen.startswith("lg:"):  # a LangGraph figure in the "ours" column
+            who, scen = "langgraph", scen[3:]
         vals = [value(rec.get(scen), what) for rec in runs[who]]
         vals = [v for v in vals if v is not None]
         return statistics.median(vals) if vals else None
 
     print(f"\nSide by side, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-          f"{args.rounds} rounds, ABBA, medians; workload {' '.join(work)}; "
+          f"{args.saver}, {args.rounds} rounds, ABBA, medians; workload {' '.join(work)}; "
           f"load average (1 min) {min(loads):.2f}-{max(loads):.2f}; nproc {os.cpu_count()}\n")
     print("| scenario | LangGraph | ours | ratio | target |")
     print("|---|---:|---:|---:|---:|")
-    for label, ours_s, lg_s, what in ROWS:
+    for label, ours_s, lg_s, what in rows:
         o, g = med("ours", ours_s, what), med("langgraph", lg_s, what)
         if o is None or g is None or not o or not g:
             ratio = "-"
         else:
             ratio = f"{(g / o if what == 'bytes' else o / g):.2f}x"
-        t = TARGETS.get(label)
+        t = targets.get(label)
         print(f"| {label} | {fmt(g)} | {fmt(o)} | {ratio} | {f'>= {t}x' if t else '-'} |")
     o = statistics.median(r["peak_rss"]["rss"] for r in runs["ours"])
     g = statistics.median(r["peak_rss"]["rss"] for r in runs["langgraph"])

@@ -72,7 +72,8 @@ struct Args {
     interleave: bool,
     /// Runs this benchmark and LangGraph's side by side instead
     /// (`benches/compare_langgraph.py`, interleaved rounds, medians, the
-    /// ratio table); needs the shared harness's venv (`LG_VENV`).
+    /// ratio table), for `--saver sqlite` or `postgres` (both on `PG_URL`);
+    /// needs the shared harness's venv (`LG_VENV`).
     #[arg(long = "compare-langgraph")]
     compare_langgraph: bool,
     /// Rounds of `--compare-langgraph`.
@@ -951,6 +952,7 @@ fn compare_langgraph(args: &Args) -> ! {
         .arg("--ours")
         .arg(me)
         .args(["--rounds", &args.rounds.to_string()])
+        .args(["--saver", &args.saver])
         .args(["--threads", &args.threads.to_string()])
         .args(["--steps", &args.steps.to_string()])
         .args(["--state-kb", &args.state_kb.to_string()]);

@@ -98,7 +98,7 @@ impl CheckpointAdmin for PostgresSaver {
         let mut prepared = Vec::with_capacity(tuples.len());
         for (done, t) in tuples.iter().enumerate() {
             check_put(&Config::thread(thread_id), &t.checkpoint)?;
-            let rows = CheckpointRows::new(thread_id, &t.checkpoint, &t.metadata)?;
+            let rows = CheckpointRows::new(thread_id, &t.checkpoint, &t.metadata, None)?;
             prepared.push((t, rows, WriteRows::from_pending(&t.pending_writes)));
             progress(done + 1);
         }
@@ -130,9 +130,17 @@ impl CheckpointAdmin for PostgresSaver {
                     parent_must_exist: false,
                     checkpoint_id: &t.checkpoint.id,
                     rows,
+                    // An import takes an empty thread; it checks no lease.
+                    fence: sql::Fence::Unchecked,
                 };
                 sql::exec_put(tx, &params, &what)?;
-                sql::exec_put_writes(tx, (thread_id, ns, &t.checkpoint.id), writes, &what)?;
+                sql::exec_put_writes(
+                    tx,
+                    (thread_id, ns, &t.checkpoint.id),
+                    writes,
+                    sql::Fence::Unchecked,
+                    &what,
+                )?;
             }
             Ok(())
         })

@@ -15,6 +15,8 @@ mod sql;
 // issue 11: TLS (the connector; `sslmode` in URLs).
 mod ssl_params;
 mod tls;
+// Statements prepared once per pooled connection (issue 11).
+mod statements;
 
 use std::fmt;
 
@@ -42,6 +44,7 @@ use super::trace::{Call, traced};
 use super::tuple::CheckpointTuple;
 use super::writes::WriteBatch;
 use sql::{CheckpointRows, WriteRows};
+use statements::RunStatement;
 
 /// The backend name in errors and spans.
 pub(crate) const BACKEND: &str = "postgres";
@@ -87,8 +90,9 @@ pub(crate) fn pg_error<E: Into<BoxError>>(
 ///   [`PostgresOptions::with_tls`]; see [`PostgresTlsMode`].
 /// - **Many workers.** Setup takes a session advisory lock, so workers
 ///   starting at once on an empty database all succeed. Every call is one
-///   transaction; `put` and `put_with_writes` are one statement (one round
-///   trip).
+///   transaction; `put`, `put_with_writes`, `put_writes`, `delete_thread`
+///   and the reads are one statement each (one round trip, the lease check
+///   included), prepared once per pooled connection.
 /// - **Async.** The driver's client runs a small tokio runtime of its own,
 ///   which must not be used or dropped on a tokio worker thread. The saver
 ///   sees to it: called (or dropped) inside a runtime, it moves the work
@@ -222,27 +226,33 @@ impl PostgresSaver {
         let (writes, must_exist, operation) = (put.writes, put.parent_must_exist, put.operation);
         let (thread_id, ns) = (config.thread_id.as_str(), config.ns());
         let merged = merged_metadata(config, metadata);
-        let rows = CheckpointRows::new(thread_id, checkpoint, &merged)?;
         let parent = config.checkpoint_id.as_deref();
         let what = format!(
             "{operation} of checkpoint {} in thread {thread_id:?}",
             checkpoint.id
         );
-        let params = sql::PutParams {
-            thread_id,
-            ns,
-            parent,
-            writes,
-            parent_must_exist: must_exist,
-            checkpoint_id: &checkpoint.id,
-            rows: &rows,
+        // Only the blobs of `new_versions`, as Python sends them; should
+        // one that the others name be missing, all of them once more.
+        let mut new_versions = Some(put.new_versions);
+        let outcome = loop {
+            let rows = CheckpointRows::new(thread_id, checkpoint, &merged, new_versions)?;
+            let params = sql::PutParams {
+                thread_id,
+                ns,
+                parent,
+                writes,
+                parent_must_exist: must_exist,
+                checkpoint_id: &checkpoint.id,
+                rows: &rows,
+                fence: sql::Fence::Token(config.lease_token()),
+            };
+            let outcome = self.with_session(&what, |s| sql::exec_put(s, &params, &what))?;
+            if outcome.missing == 0 || new_versions.is_none() {
+                break outcome;
+            }
+            new_versions = None;
         };
-        let token = config.lease_token();
-        let stored = self.in_transaction(&what, |tx| {
-            lease::check(tx, thread_id, token)?;
-            sql::exec_put(tx, &params, &what)
-        })?;
-        if !stored {
+        if !outcome.found {
             return Err(checkpoint_not_found(
                 thread_id,
                 ns,
@@ -252,25 +262,28 @@ impl PostgresSaver {
         Ok(checkpoint_config(thread_id, ns, &checkpoint.id))
     }
 
-    /// Reads the tuples `sql::SELECT` + `tail` gives with `params`.
+    /// Reads the tuples of the read statement `sql` with `params`.
     fn read(
         &self,
         what: &str,
-        tail: &str,
-        params: &[(&(dyn ToSql + Sync), Type)],
+        sql: &'static str,
+        types: &[Type],
+        params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<CheckpointTuple>> {
-        let rows = self.with_client(what, |client| {
-            client
-                .query_typed(&format!("{}{tail}", sql::SELECT), params)
-                .map_err(pg_error(|| what.to_owned()))
-        })?;
-        rows.iter().map(sql::tuple_from_row).collect()
+        self.with_session(what, |session| {
+            let rows = session
+                .run(sql, types, params)
+                .map_err(pg_error(|| what.to_owned()))?;
+            rows.iter().map(sql::tuple_from_row).collect()
+        })
     }
 }
 
 /// The writes of one `put_rows` call and how to check its parent.
 struct Put<'a> {
     writes: &'a WriteRows,
+    /// The channels whose blobs are new (the others are stored already).
+    new_versions: &'a ChannelVersions,
     /// Whether the config's checkpoint must exist (there are writes for it).
     parent_must_exist: bool,
     operation: &'static str,
@@ -303,18 +316,15 @@ impl BaseCheckpointSaver for PostgresSaver {
             let tuples = match config.checkpoint_id.as_deref() {
                 Some(id) => self.read(
                     &what,
-                    " WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 AND c.checkpoint_id = $3",
-                    &[
-                        (&thread_id, Type::TEXT),
-                        (&ns, Type::TEXT),
-                        (&id, Type::TEXT),
-                    ],
+                    &sql::GET_BY_ID,
+                    &[Type::TEXT, Type::TEXT, Type::TEXT],
+                    &[&thread_id, &ns, &id],
                 )?,
                 None => self.read(
                     &what,
-                    " WHERE c.thread_id = $1 AND c.checkpoint_ns = $2 \
-                      ORDER BY c.checkpoint_id DESC LIMIT 1",
-                    &[(&thread_id, Type::TEXT), (&ns, Type::TEXT)],
+                    &sql::GET_LATEST,
+                    &[Type::TEXT, Type::TEXT],
+                    &[&thread_id, &ns],
                 )?,
             };
             Ok(tuples.into_iter().next())
@@ -334,27 +344,15 @@ impl BaseCheckpointSaver for PostgresSaver {
             let ns = config.and_then(|c| c.checkpoint_ns.as_deref());
             let id = config.and_then(|c| c.checkpoint_id.as_deref());
             let before = options.before.as_deref();
-            let tail = " WHERE ($1::text IS NULL OR c.thread_id = $1)
-                AND ($2::text IS NULL OR c.checkpoint_ns = $2)
-                AND ($3::text IS NULL OR c.checkpoint_id = $3)
-                AND ($4::text IS NULL OR c.checkpoint_id < $4)
-                AND c.metadata @> $5
-                ORDER BY c.checkpoint_id DESC, c.thread_id DESC, c.checkpoint_ns DESC LIMIT $6";
-            let what = match thread {
-                Some(t) => format!("list thread {t:?}"),
-                None => "list every thread".to_owned(),
+            let (what, statement): (String, &'static str) = match thread {
+                Some(t) => (format!("list thread {t:?}"), &sql::LIST_THREAD),
+                None => ("list every thread".to_owned(), &sql::LIST_ALL),
             };
             let mut tuples = self.read(
                 &what,
-                tail,
-                &[
-                    (&thread, Type::TEXT),
-                    (&ns, Type::TEXT),
-                    (&id, Type::TEXT),
-                    (&before, Type::TEXT),
-                    (&filter, Type::JSONB),
-                    (&sql_limit, Type::INT8),
-                ],
+                statement,
+                &sql::LIST_TYPES,
+                &[&thread, &ns, &id, &before, &filter, &sql_limit],
             )?;
             if !exact {
                 tuples.retain(|t| options.matches(&t.metadata));
@@ -371,13 +369,14 @@ impl BaseCheckpointSaver for PostgresSaver {
         config: &Config,
         checkpoint: &Checkpoint,
         metadata: &CheckpointMetadata,
-        _new_versions: &ChannelVersions,
+        new_versions: &ChannelVersions,
     ) -> Result<Config> {
         traced(BACKEND, Call::put("put", config, &checkpoint.id), || {
             check_put(config, checkpoint)?;
             check_metadata(config, checkpoint, metadata)?;
             let put = Put {
                 writes: &WriteRows::default(),
+                new_versions,
                 parent_must_exist: false,
                 operation: "put",
             };
@@ -400,11 +399,16 @@ impl BaseCheckpointSaver for PostgresSaver {
                 "put_writes of task {task_id:?} on checkpoint {id} of thread {thread_id:?}"
             );
             let token = config.lease_token();
-            let exists = self.in_transaction(&what, |tx| {
-                lease::check(tx, thread_id, token)?;
-                sql::exec_put_writes(tx, (thread_id, ns, id), &rows, &what)
+            let outcome = self.with_session(&what, |s| {
+                sql::exec_put_writes(
+                    s,
+                    (thread_id, ns, id),
+                    &rows,
+                    sql::Fence::Token(token),
+                    &what,
+                )
             })?;
-            if exists {
+            if outcome.found {
                 Ok(())
             } else {
                 Err(checkpoint_not_found(thread_id, ns, id))
@@ -418,7 +422,7 @@ impl BaseCheckpointSaver for PostgresSaver {
         batches: &[WriteBatch<'_>],
         checkpoint: &Checkpoint,
         metadata: &CheckpointMetadata,
-        _new_versions: &ChannelVersions,
+        new_versions: &ChannelVersions,
     ) -> Result<Config> {
         traced(
             BACKEND,
@@ -435,6 +439,7 @@ impl BaseCheckpointSaver for PostgresSaver {
                 let writes = WriteRows::new(batches);
                 let put = Put {
                     writes: &writes,
+                    new_versions,
                     parent_must_exist: !batches.is_empty(),
                     operation: "put_with_writes",
                 };
@@ -456,14 +461,9 @@ impl PostgresSaver {
         traced(BACKEND, Call::thread("delete_thread", thread_id), || {
             require_thread("delete_thread", thread_id)?;
             let what = format!("delete thread {thread_id:?}");
-            // The lease check and one statement, in one transaction.
-            let threads = [thread_id];
-            self.in_transaction(&what, |client| {
-                lease::check(client, thread_id, token)?;
-                client
-                    .query_typed(sql::DELETE_THREADS, &[(&&threads[..], Type::TEXT_ARRAY)])
-                    .map_err(pg_error(|| what.clone()))?;
-                Ok(())
+            // The lease check and the deletes: one statement.
+            self.with_session(&what, |s| {
+                sql::exec_delete_thread(s, thread_id, token, &what)
             })
         })
     }

@@ -1,12 +1,19 @@
 //! The statements of the PostgreSQL saver and the mapping of their rows.
-//! Every write is one statement (data-modifying CTEs), so a `put` or
-//! `put_with_writes` costs one round trip and is atomic.
+//! Every write is one statement (data-modifying CTEs, the lease check
+//! included), run outside an explicit transaction, so a `put`,
+//! `put_writes` or `delete_thread` costs one round trip and is atomic;
+//! every read is one statement too (the checkpoint rows with their blobs
+//! and pending writes).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-use postgres::types::{ToSql, Type};
-use postgres::{GenericClient, Row};
+use postgres::Row;
+use postgres::types::{FromSql, ToSql, Type};
 use serde_json::Value;
+
+use super::statements::RunStatement;
+use crate::saver::lease::check_row;
 
 use crate::saver::checkpoint::{Checkpoint, CheckpointMetadata};
 use crate::saver::checks::checkpoint_config;
@@ -91,17 +98,54 @@ pub(crate) struct PutParams<'a> {
     pub(crate) parent_must_exist: bool,
     pub(crate) checkpoint_id: &'a str,
     pub(crate) rows: &'a CheckpointRows,
+    /// The lease check of the write.
+    pub(crate) fence: Fence,
 }
 
-/// Runs [`put_sql`]: `Ok(false)` when the parent had to exist and does
-/// not (then nothing was stored).
+/// Whether a write checks the thread's lease, and with which token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Fence {
+    /// No check (an import into an empty thread).
+    Unchecked,
+    /// The check `check_row` makes, with the fencing token the call
+    /// carries (or none).
+    Token(Option<u64>),
+}
+
+impl Fence {
+    fn token(self) -> Option<u64> {
+        match self {
+            Fence::Unchecked => None,
+            Fence::Token(token) => token,
+        }
+    }
+}
+
+/// What a write statement reports: whether its target existed and how
+/// many blobs it expected stored were not (then nothing was written).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outcome {
+    pub(crate) found: bool,
+    pub(crate) missing: i64,
+}
+
+/// The `(check, token)` parameters of [`fence_ctes`].
+fn fence_params(fence: Fence) -> (bool, Option<i64>) {
+    let token = fence.token().map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+    (matches!(fence, Fence::Token(_)), token)
+}
+
+/// Runs [`PUT`]: stores nothing when the lease refuses (an error), when
+/// the parent had to exist and does not (`found` false) or when a blob
+/// it expected stored is not (`missing` > 0: send them all again).
 pub(crate) fn exec_put(
-    client: &mut impl GenericClient,
+    client: &mut impl RunStatement,
     p: &PutParams<'_>,
     what: &str,
-) -> Result<bool> {
+) -> Result<Outcome> {
     let (writes, rows) = (p.writes, p.rows);
-    let params: [&(dyn ToSql + Sync); 17] = [
+    let (check, token) = fence_params(p.fence);
+    let params: [&(dyn ToSql + Sync); 21] = [
         &p.thread_id,
         &p.ns,
         &p.parent,
@@ -119,23 +163,28 @@ pub(crate) fn exec_put(
         &rows.versions,
         &rows.types,
         &rows.blobs,
+        &check,
+        &token,
+        &rows.known_channels,
+        &rows.known_versions,
     ];
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params.into_iter().zip(put_types()).collect();
     let found = client
-        .query_typed(&put_sql(), &typed)
+        .run(&PUT, &PUT_TYPES, &params)
         .map_err(|e| Error::backend(super::BACKEND, what.to_owned(), e))?;
-    Ok(found.first().is_some_and(|r| r.get::<_, bool>(0)))
+    outcome(&found, p.thread_id, p.fence, what)
 }
 
-/// Runs [`put_writes_sql`] against checkpoint `id`: `Ok(false)` when it
+/// Runs [`PUT_WRITES`] against checkpoint `id`: `found` false when it
 /// does not exist (then nothing was stored).
 pub(crate) fn exec_put_writes(
-    client: &mut impl GenericClient,
+    client: &mut impl RunStatement,
     (thread_id, ns, id): (&str, &str, &str),
     writes: &WriteRows,
+    fence: Fence,
     what: &str,
-) -> Result<bool> {
-    let params: [&(dyn ToSql + Sync); 9] = [
+) -> Result<Outcome> {
+    let (check, token) = fence_params(fence);
+    let params: [&(dyn ToSql + Sync); 11] = [
         &thread_id,
         &ns,
         &id,
@@ -145,12 +194,64 @@ pub(crate) fn exec_put_writes(
         &writes.channels,
         &writes.types,
         &writes.blobs,
+        &check,
+        &token,
     ];
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params.into_iter().zip(WRITES_TYPES).collect();
     let found = client
-        .query_typed(&put_writes_sql(), &typed)
+        .run(&PUT_WRITES, &PUT_WRITES_TYPES, &params)
         .map_err(|e| Error::backend(super::BACKEND, what.to_owned(), e))?;
-    Ok(found.first().is_some_and(|r| r.get::<_, bool>(0)))
+    outcome(&found, thread_id, fence, what)
+}
+
+/// Runs [`DELETE_THREAD`]: every row of `thread_id`, unless its lease
+/// refuses (an error).
+pub(crate) fn exec_delete_thread(
+    client: &mut impl RunStatement,
+    thread_id: &str,
+    token: Option<u64>,
+    what: &str,
+) -> Result<()> {
+    let (check, token_param) = fence_params(Fence::Token(token));
+    let params: [&(dyn ToSql + Sync); 3] = [&thread_id, &check, &token_param];
+    let rows = client
+        .run(
+            &DELETE_THREAD,
+            &[Type::TEXT, Type::BOOL, Type::INT8],
+            &params,
+        )
+        .map_err(|e| Error::backend(super::BACKEND, what.to_owned(), e))?;
+    outcome(&rows, thread_id, Fence::Token(token), what).map(drop)
+}
+
+/// Reads the outcome row `(found, fenced, missing, lease owner, token,
+/// live)`: a refused lease becomes the error `check_row` names.
+fn outcome(rows: &[Row], thread_id: &str, fence: Fence, what: &str) -> Result<Outcome> {
+    let fail = |e: String| Error::backend(super::BACKEND, what.to_owned(), e);
+    let row = rows
+        .first()
+        .ok_or_else(|| fail("the statement returned no outcome row".to_owned()))?;
+    let get = |e: postgres::Error| fail(format!("outcome row: {e}"));
+    let fenced: bool = row.try_get(1).map_err(get)?;
+    if !fenced {
+        let owner: Option<String> = row.try_get(3).map_err(get)?;
+        let token: Option<i64> = row.try_get(4).map_err(get)?;
+        let live: Option<bool> = row.try_get(5).map_err(get)?;
+        if let (Some(owner), Some(token), Some(live)) = (owner, token, live) {
+            let token = u64::try_from(token).map_err(|_| Error::Corrupt {
+                thread_id: thread_id.to_owned(),
+                checkpoint_id: String::new(),
+                what: format!("lease token {token} is negative"),
+            })?;
+            check_row(thread_id, Some((&owner, token, live)), fence.token())?;
+        }
+        return Err(fail(format!(
+            "the lease check of thread {thread_id:?} refused the write without a lease row"
+        )));
+    }
+    Ok(Outcome {
+        found: row.try_get(0).map_err(get)?,
+        missing: row.try_get(2).map_err(get)?,
+    })
 }
 
 /// The blob rows and the JSONB of a checkpoint, as Python stores it:
@@ -164,13 +265,21 @@ pub(crate) struct CheckpointRows {
     pub(crate) versions: Vec<String>,
     pub(crate) types: Vec<&'static str>,
     pub(crate) blobs: Vec<Vec<u8>>,
+    /// The blob channels (and their versions) not sent because they are
+    /// expected stored already: the statement checks that they are.
+    pub(crate) known_channels: Vec<String>,
+    pub(crate) known_versions: Vec<String>,
 }
 
 impl CheckpointRows {
+    /// The rows of `checkpoint`: with `new_versions`, only the blobs of
+    /// the channels it names are sent (as Python's `put` does) and the
+    /// others are listed as known; with `None`, every blob is sent.
     pub(crate) fn new(
         thread_id: &str,
         checkpoint: &Checkpoint,
         metadata: &CheckpointMetadata,
+        new_versions: Option<&crate::ChannelVersions>,
     ) -> Result<Self> {
         let serialize = |what: &str, e| Error::Serialize {
             thread_id: thread_id.to_owned(),
@@ -184,6 +293,8 @@ impl CheckpointRows {
             versions: Vec::new(),
             types: Vec::new(),
             blobs: Vec::new(),
+            known_channels: Vec::new(),
+            known_versions: Vec::new(),
         };
         let mut inline = serde_json::Map::new();
         for (channel, value) in &checkpoint.channel_values {
@@ -195,6 +306,11 @@ impl CheckpointRows {
             let Some(version) = checkpoint.channel_versions.get(channel) else {
                 continue;
             };
+            if new_versions.is_some_and(|new| !new.contains_key(channel)) {
+                rows.known_channels.push(channel.clone());
+                rows.known_versions.push(version.to_string());
+                continue;
+            }
             rows.channels.push(channel.clone());
             rows.versions.push(version.to_string());
             rows.types.push(values::MSGPACK);
@@ -228,11 +344,30 @@ struct StoredCheckpoint<'a> {
     updated_channels: Option<&'a Vec<String>>,
 }
 
-/// The `target` CTE checks that `$1, $2, $3` names a checkpoint (for
-/// `put_writes`) or, for `put`, that it does unless `$10` is false; the
-/// `writes` CTE stores `$4..$9` against it. Special writes (negative idx)
-/// replace, others are kept first-come (an update only where the WHERE
-/// holds; [`WriteRows`] has no key twice, as one statement requires).
+/// The `lease` and `fence` CTEs of a write to thread `$1`: `fence.ok`
+/// unless `check` (a bool parameter) and the thread's lease row refuses
+/// the fencing token `token` (an int8 parameter, NULL for none), as
+/// `check_row` judges: a live lease needs its own token, an expired one
+/// refuses only an older token. The row is locked `FOR SHARE`, so the
+/// lease cannot change hands before the statement commits.
+fn fence_ctes(check: &str, token: &str) -> String {
+    format!(
+        "lease AS MATERIALIZED (
+    SELECT owner, token, expires > now() AS live FROM checkpointer_leases
+    WHERE {check}::bool AND thread_id = $1 FOR SHARE),
+fence AS (SELECT NOT EXISTS (SELECT 1 FROM lease WHERE CASE WHEN live
+    THEN {token}::int8 IS DISTINCT FROM token ELSE {token}::int8 < token END) AS ok)"
+    )
+}
+
+/// The outcome row of a write statement: `(found, fenced, missing, lease
+/// owner, lease token, lease live)`.
+const OUTCOME: &str = "SELECT t.found, t.fenced, t.missing, l.owner, l.token, l.live FROM target t LEFT JOIN lease l ON true";
+
+/// The `writes` CTE stores `$4..$9` against `$1, $2, $3` when
+/// `target.ok`. Special writes (negative idx) replace, others are kept
+/// first-come (an update only where the WHERE holds; [`WriteRows`] has no
+/// key twice, as one statement requires).
 const WRITES_CTES: &str = "
 writes AS (
     INSERT INTO checkpoint_writes
@@ -248,7 +383,7 @@ writes AS (
 )";
 
 /// The parameter types `$1..$9` of [`WRITES_CTES`].
-pub(crate) const WRITES_TYPES: [Type; 9] = [
+const WRITES_TYPES: [Type; 9] = [
     Type::TEXT,
     Type::TEXT,
     Type::TEXT,
@@ -263,18 +398,37 @@ pub(crate) const WRITES_TYPES: [Type; 9] = [
 const TARGET_EXISTS: &str = "EXISTS (SELECT 1 FROM checkpoints
     WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3)";
 
-/// `put_writes`: one statement; returns whether the checkpoint exists
-/// (if not, nothing was stored).
-pub(crate) fn put_writes_sql() -> String {
-    format!("WITH target AS (SELECT {TARGET_EXISTS} AS ok),{WRITES_CTES}\nSELECT ok FROM target")
-}
+/// `put_writes`: one statement, `$10, $11` the lease check; stores
+/// nothing unless the checkpoint exists and the lease allows.
+pub(crate) static PUT_WRITES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH {fence},
+target AS (SELECT found, fenced, 0::int8 AS missing, found AND fenced AS ok
+    FROM (SELECT {TARGET_EXISTS} AS found, fence.ok AS fenced FROM fence) t),{WRITES_CTES}
+{OUTCOME}",
+        fence = fence_ctes("$10", "$11")
+    )
+});
+
+static PUT_WRITES_TYPES: LazyLock<Vec<Type>> = LazyLock::new(|| {
+    let mut types = WRITES_TYPES.to_vec();
+    types.extend([Type::BOOL, Type::INT8]);
+    types
+});
 
 /// `put` and `put_with_writes`: `$3` is the parent (or NULL), `$10`
-/// whether the parent must exist, `$11..$13` the checkpoint row, `$14..$17`
-/// its blobs. Returns whether it stored anything.
-pub(crate) fn put_sql() -> String {
+/// whether the parent must exist, `$11..$13` the checkpoint row,
+/// `$14..$17` the blobs sent, `$18, $19` the lease check, `$20, $21` the
+/// blobs expected stored (their absence stores nothing: `missing`).
+pub(crate) static PUT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH target AS (SELECT (NOT $10::bool OR {TARGET_EXISTS}) AS ok),{WRITES_CTES},
+        "WITH {fence},
+missing AS (SELECT count(*) AS n FROM unnest($20::text[], $21::text[]) AS k(channel, version)
+    WHERE NOT EXISTS (SELECT 1 FROM checkpoint_blobs b WHERE b.thread_id = $1
+        AND b.checkpoint_ns = $2 AND b.channel = k.channel AND b.version = k.version)),
+target AS (SELECT found, fenced, missing, found AND fenced AND missing = 0 AS ok
+    FROM (SELECT (NOT $10::bool OR {TARGET_EXISTS}) AS found, fence.ok AS fenced,
+        missing.n AS missing FROM fence, missing) t),{WRITES_CTES},
 blobs AS (
     INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
     SELECT $1, $2, b.channel, b.version, b.type, b.blob
@@ -290,12 +444,13 @@ saved AS (
     ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
     DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
 )
-SELECT ok FROM target"
+{OUTCOME}",
+        fence = fence_ctes("$18", "$19")
     )
-}
+});
 
-/// The parameter types of [`put_sql`].
-pub(crate) fn put_types() -> Vec<Type> {
+/// The parameter types of [`PUT`].
+static PUT_TYPES: LazyLock<Vec<Type>> = LazyLock::new(|| {
     let mut types = WRITES_TYPES.to_vec();
     types.extend([
         Type::BOOL,
@@ -306,18 +461,40 @@ pub(crate) fn put_types() -> Vec<Type> {
         Type::TEXT_ARRAY,
         Type::TEXT_ARRAY,
         Type::BYTEA_ARRAY,
+        Type::BOOL,
+        Type::INT8,
+        Type::TEXT_ARRAY,
+        Type::TEXT_ARRAY,
     ]);
     types
-}
+});
 
-/// The columns of a read: the checkpoint row, its blobs (joined on the
-/// versions its JSONB names, as Python joins them) and its writes.
-pub(crate) const SELECT: &str = "
+/// `delete_thread`: every row of thread `$1` in one statement, unless the
+/// lease (`$2, $3`) refuses.
+pub(crate) static DELETE_THREAD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH {fence},
+target AS (SELECT true AS found, ok AS fenced, 0::int8 AS missing FROM fence),
+checkpoints_gone AS (DELETE FROM checkpoints WHERE thread_id = $1 AND (SELECT ok FROM fence)),
+blobs_gone AS (DELETE FROM checkpoint_blobs WHERE thread_id = $1 AND (SELECT ok FROM fence)),
+writes_gone AS (DELETE FROM checkpoint_writes WHERE thread_id = $1 AND (SELECT ok FROM fence))
+{OUTCOME}",
+        fence = fence_ctes("$2", "$3")
+    )
+});
+
+/// A read: the page of checkpoint rows `page` selects (as `c`), its blobs
+/// (joined on the versions its JSONB names, as Python joins them) and its
+/// writes, in `order`. The page is cut before the joins, so a limit
+/// joins only the rows it returns.
+fn read_sql(page: &str, order: &str) -> String {
+    format!(
+        "
 SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id,
     c.checkpoint, c.metadata,
     b.channels, b.types, b.blobs,
     w.task_ids, w.task_paths, w.idxs, w.channels, w.types, w.blobs
-FROM checkpoints c
+FROM ({page}) c
 LEFT JOIN LATERAL (
     SELECT array_agg(bl.channel) AS channels, array_agg(bl.type) AS types,
         array_agg(bl.blob) AS blobs
@@ -333,9 +510,97 @@ LEFT JOIN LATERAL (
     FROM checkpoint_writes cw
     WHERE cw.thread_id = c.thread_id AND cw.checkpoint_ns = c.checkpoint_ns
         AND cw.checkpoint_id = c.checkpoint_id
-) w ON true";
+) w ON true{order}"
+    )
+}
 
-/// The tuple of a row of [`SELECT`].
+const CHECKPOINT_COLUMNS: &str = "SELECT thread_id, checkpoint_ns, checkpoint_id, \
+    parent_checkpoint_id, checkpoint, metadata FROM checkpoints";
+
+/// `get_tuple` without an id: the newest checkpoint of `$1, $2`.
+pub(crate) static GET_LATEST: LazyLock<String> = LazyLock::new(|| {
+    read_sql(
+        &format!(
+            "{CHECKPOINT_COLUMNS} WHERE thread_id = $1 AND checkpoint_ns = $2 \
+             ORDER BY checkpoint_id DESC LIMIT 1"
+        ),
+        "",
+    )
+});
+
+/// `get_tuple` with an id: checkpoint `$3` of `$1, $2`.
+pub(crate) static GET_BY_ID: LazyLock<String> = LazyLock::new(|| {
+    read_sql(
+        &format!(
+            "{CHECKPOINT_COLUMNS} WHERE thread_id = $1 AND checkpoint_ns = $2 \
+             AND checkpoint_id = $3"
+        ),
+        "",
+    )
+});
+
+/// A `list` page: `$1` the thread (`thread` says how it is matched), `$2`
+/// the namespace, `$3` the checkpoint, `$4` before, `$5` the metadata
+/// containment, `$6` the limit (each NULL for none).
+fn list_sql(thread: &str) -> String {
+    const ORDER: &str = "checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC";
+    read_sql(
+        &format!(
+            "{CHECKPOINT_COLUMNS} WHERE {thread}
+            AND ($2::text IS NULL OR checkpoint_ns = $2)
+            AND ($3::text IS NULL OR checkpoint_id = $3)
+            AND ($4::text IS NULL OR checkpoint_id < $4)
+            AND metadata @> $5
+            ORDER BY {ORDER} LIMIT $6"
+        ),
+        "\nORDER BY c.checkpoint_id DESC, c.thread_id DESC, c.checkpoint_ns DESC",
+    )
+}
+
+/// `list` of one thread (`$1`): its own statement, so its generic plan
+/// scans the thread's index range.
+pub(crate) static LIST_THREAD: LazyLock<String> =
+    LazyLock::new(|| list_sql("thread_id = $1::text"));
+
+/// `list` of every thread (`$1` is NULL).
+pub(crate) static LIST_ALL: LazyLock<String> = LazyLock::new(|| list_sql("$1::text IS NULL"));
+
+/// The parameter types of [`LIST_THREAD`] and [`LIST_ALL`].
+pub(crate) const LIST_TYPES: [Type; 6] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+    Type::INT8,
+];
+
+/// A JSON or JSONB column as its text, borrowed from the row (JSONB's
+/// binary form is a version byte, 1, and the text), so it is parsed once,
+/// straight into its type.
+struct RawJson<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for RawJson<'a> {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == Type::JSONB {
+            match raw.split_first() {
+                Some((1, text)) => Ok(RawJson(text)),
+                _ => Err("unsupported JSONB encoding version".into()),
+            }
+        } else {
+            Ok(RawJson(raw))
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB || *ty == Type::JSON
+    }
+}
+
+/// The tuple of a row of a read ([`GET_LATEST`], [`LIST_THREAD`], ...).
 pub(crate) fn tuple_from_row(row: &Row) -> Result<CheckpointTuple> {
     let thread_id: String = column(row, 0, "", "")?;
     let ns: String = column(row, 1, &thread_id, "")?;
@@ -346,12 +611,12 @@ pub(crate) fn tuple_from_row(row: &Row) -> Result<CheckpointTuple> {
         what,
     };
     let parent: Option<String> = column(row, 3, &thread_id, &id)?;
-    let json: Value = column(row, 4, &thread_id, &id)?;
-    let metadata: Value = column(row, 5, &thread_id, &id)?;
+    let json: RawJson<'_> = column(row, 4, &thread_id, &id)?;
+    let metadata: RawJson<'_> = column(row, 5, &thread_id, &id)?;
     let mut checkpoint: Checkpoint =
-        serde_json::from_value(json).map_err(|e| corrupt(format!("checkpoint JSON: {e}")))?;
+        serde_json::from_slice(json.0).map_err(|e| corrupt(format!("checkpoint JSON: {e}")))?;
     let metadata: CheckpointMetadata =
-        serde_json::from_value(metadata).map_err(|e| corrupt(format!("metadata JSON: {e}")))?;
+        serde_json::from_slice(metadata.0).map_err(|e| corrupt(format!("metadata JSON: {e}")))?;
     checkpoint.id.clone_from(&id);
     add_blob_values(row, &mut checkpoint, &thread_id).map_err(corrupt)?;
     let pending_writes = writes_from_row(row, &thread_id, &id)?;
@@ -371,8 +636,8 @@ fn add_blob_values(row: &Row, checkpoint: &mut Checkpoint, thread_id: &str) -> R
         column::<Option<Vec<String>>>(row, i, thread_id, &checkpoint.id).map_err(|e| e.to_string())
     };
     let (channels, types) = (get(6)?.unwrap_or_default(), get(7)?.unwrap_or_default());
-    let blobs: Vec<Option<Vec<u8>>> = row
-        .try_get::<_, Option<Vec<Option<Vec<u8>>>>>(8)
+    let blobs: Vec<Option<&[u8]>> = row
+        .try_get::<_, Option<Vec<Option<&[u8]>>>>(8)
         .map_err(|e| format!("blob column: {e}"))?
         .unwrap_or_default();
     let versions = &checkpoint.channel_versions;
@@ -380,7 +645,7 @@ fn add_blob_values(row: &Row, checkpoint: &mut Checkpoint, thread_id: &str) -> R
         .channel_values
         .retain(|ch, _| versions.contains_key(ch));
     for ((channel, kind), blob) in channels.into_iter().zip(types).zip(blobs) {
-        let value = values::load_channel(&channel, &kind, blob.as_deref())
+        let value = values::load_channel(&channel, &kind, blob)
             .map_err(|e| format!("blob of channel {channel:?}: {e}"))?;
         match value {
             Some(value) => checkpoint.channel_values.insert(channel, value),
@@ -397,8 +662,8 @@ fn writes_from_row(row: &Row, thread_id: &str, id: &str) -> Result<Vec<PendingWr
     let idxs: Vec<i32> = column::<Option<Vec<i32>>>(row, 11, thread_id, id)?.unwrap_or_default();
     let types: Vec<Option<String>> =
         column::<Option<Vec<Option<String>>>>(row, 13, thread_id, id)?.unwrap_or_default();
-    let blobs: Vec<Vec<u8>> =
-        column::<Option<Vec<Vec<u8>>>>(row, 14, thread_id, id)?.unwrap_or_default();
+    let blobs: Vec<&[u8]> =
+        column::<Option<Vec<&[u8]>>>(row, 14, thread_id, id)?.unwrap_or_default();
     let mut writes = Vec::with_capacity(task_ids.len());
     for (i, task_id) in task_ids.into_iter().enumerate() {
         let (Some(channel), Some(&idx), Some(kind), Some(blob)) =
@@ -407,7 +672,7 @@ fn writes_from_row(row: &Row, thread_id: &str, id: &str) -> Result<Vec<PendingWr
             break;
         };
         let kind = kind.as_deref().unwrap_or(values::MSGPACK);
-        let value = values::load_channel(channel, kind, Some(blob))
+        let value = values::load_channel(channel, kind, Some(*blob))
             .map_err(|what| Error::Corrupt {
                 thread_id: thread_id.to_owned(),
                 checkpoint_id: id.to_owned(),
@@ -455,8 +720,8 @@ pub(crate) const COPY: [&str; 3] = [
     FROM checkpoint_writes WHERE thread_id = $1",
 ];
 
-/// `delete_thread` and `prune` with `Delete`: every row of the threads
-/// `$1`, in one statement.
+/// `prune` with `Delete`: every row of the threads `$1`, in one
+/// statement.
 pub(crate) const DELETE_THREADS: &str = "
 WITH checkpoints_gone AS (DELETE FROM checkpoints WHERE thread_id = ANY($1)),
     blobs_gone AS (DELETE FROM checkpoint_blobs WHERE thread_id = ANY($1))
