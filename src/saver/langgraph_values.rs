@@ -85,6 +85,7 @@ pub(crate) fn dump_channel(channel: &str, value: &Value) -> (&'static str, Vec<u
 }
 
 /// [`to_msgpack`] of a value of `channel` (see [`dump_channel`]).
+#[cfg(feature = "postgres")]
 pub(crate) fn channel_msgpack(channel: &str, value: &Value) -> Vec<u8> {
     match ext::to_ext_forms(channel, value) {
         Some(converted) => to_msgpack(&converted),

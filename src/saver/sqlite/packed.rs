@@ -22,7 +22,7 @@ pub(crate) const MAGIC: u8 = 0xF5;
 pub(crate) const DEFLATE: u8 = 1;
 
 /// Values shorter than this are stored as text. Each DEFLATE stream resets
-/// about 300 KB of compressor state in miniz_oxide (that memset was 55 % of
+/// about 300 KB of compressor state in `miniz_oxide` (that memset was 55 % of
 /// the instructions of `put_chain` under callgrind at a limit of 128
 /// bytes), and the short
 /// values of a typical history (deltas of an appended list, ~200 bytes of
