@@ -290,11 +290,11 @@ fn assert_same_reading(ours: &Value, theirs: &Value) {
     }
 }
 
-/// Every checkpoint namespace of the reading, as `node:<id>` shapes:
-/// the subgraph's checkpoints live under `sub:<task id>`.
-fn assert_one_subgraph_namespace(reading: &Value, parent_task_of_sub: &str) {
+/// The reading's checkpoints outside the root namespace all live under
+/// one namespace, LangGraph's `sub:<task id of the parent's sub task>`.
+fn assert_one_subgraph_namespace(reading: &Value, sub_task: &str) {
     let ns = namespaces(&reading["tuples"]);
-    assert_eq!(ns, vec![format!("sub:{parent_task_of_sub}")]);
+    assert_eq!(ns, vec![format!("sub:{sub_task}")]);
 }
 
 /// `[source, step]` of each snapshot of a history.
