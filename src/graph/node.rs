@@ -151,6 +151,8 @@ pub struct NodeContext {
     pub(crate) ledger: Option<Arc<dyn crate::ledger::StepLedger>>,
     /// issue 17: where the task's custom and message events go.
     writer: StreamWriter,
+    /// The answers by interrupt id that this run's command gave the task.
+    answers_by_id: Arc<Vec<(String, Value)>>,
 }
 
 struct ContextInner {
@@ -199,7 +201,21 @@ impl NodeContext {
                 sink: None,
                 task: TaskTag::default(),
             },
+            answers_by_id: Arc::default(),
         }
+    }
+
+    /// The same context holding the answers by interrupt id that the
+    /// run's command gave the task.
+    pub(crate) fn with_answers_by_id(mut self, answers: Vec<(String, Value)>) -> Self {
+        self.answers_by_id = Arc::new(answers);
+        self
+    }
+
+    /// The answers by interrupt id that the run's command gave the task
+    /// ([`Command::resume_map`](crate::graph::Command::resume_map)).
+    pub(crate) fn answers_by_id(&self) -> &[(String, Value)] {
+        &self.answers_by_id
     }
 
     /// The same context streaming to `sink` (if the run is streamed), its
@@ -405,11 +421,17 @@ impl NodeContext {
 
     /// Like [`interrupt`](Self::interrupt), but past the answers the task
     /// already holds: the answer of the resume the run continues with, or
-    /// an interrupt. A subgraph node asks this way, as each of its
-    /// questions comes after the ones already answered inside it.
-    pub(crate) fn interrupt_anew(&self, value: impl Into<Value>) -> Result<Value, Interrupted> {
+    /// `question` itself, its id kept. A subgraph node asks its subgraph's
+    /// question this way: each comes after the ones already answered
+    /// inside, and, as in LangGraph, the parent holds it under the id it
+    /// has in the subgraph (its task's namespace), so a resume by that id
+    /// answers it.
+    pub(crate) fn ask_subgraph_question(&self, question: &Interrupt) -> Result<Value, Interrupted> {
         drop(self.past_held_answers());
-        self.interrupt(value)
+        match self.interrupt(question.value.clone()) {
+            Ok(answer) => Ok(answer),
+            Err(Interrupted(_)) => Err(Interrupted(question.clone())),
+        }
     }
 
     /// The task's resume state, its next question moved past the answers
@@ -426,9 +448,9 @@ impl NodeContext {
 
     /// The answer of the resume the run continues with, if there is one
     /// and no earlier call took it (it is then the task's, as if an
-    /// [`interrupt_anew`](Self::interrupt_anew) call had taken it). A
-    /// subgraph node whose subgraph waits on no saved question (its
-    /// checkpoint was updated since it asked) hands it on this way.
+    /// [`ask_subgraph_question`](Self::ask_subgraph_question) call had
+    /// taken it). A subgraph node whose subgraph waits on no saved question
+    /// (its checkpoint was updated since it asked) hands it on this way.
     pub(crate) fn fresh_answer(&self) -> Option<Value> {
         let mut state = self.past_held_answers();
         let answer = state

@@ -6,8 +6,9 @@
 //! gets the parent's state (the channels it declares too) as its input and
 //! returns its final values of the channels the parent declares as the
 //! node's update (through the parent's reducers, as in LangGraph). An
-//! interrupt inside it stops the parent's task with the same question; a
-//! resume of the parent answers it inside the subgraph. A node of the
+//! interrupt inside it stops the parent's task with the same question, under
+//! the same id (as in LangGraph); a resume of the parent, by that id or
+//! not, answers it inside the subgraph. A node of the
 //! subgraph may return an update for the parent ([`Update::to_parent`]):
 //! the subgraph's run stops there and the parent's task returns that
 //! update instead.
@@ -25,7 +26,7 @@ use serde_json::{Map, Value};
 
 use super::compiled::CompiledGraph;
 use super::error::GraphError;
-use super::interrupt::Command;
+use super::interrupt::{Command, Interrupt};
 use super::io::{Input, RunNotice, RunOutcome};
 use super::node::{Node, NodeContext, NodeError, NodeResult};
 use super::state::{State, Update};
@@ -126,7 +127,7 @@ impl Node for SubgraphNode {
                 }
             };
             if let Some(question) = outcome.interrupts.first() {
-                ctx.interrupt_anew(question.value.clone())?;
+                ctx.ask_subgraph_question(question)?;
             }
             let update: Map<String, Value> = match outcome.values {
                 Value::Object(values) => values
@@ -166,7 +167,10 @@ async fn run_subgraph(
         return Ok(run(input_of(graph, state).into()).await);
     }
     if let Some(question) = snapshot.interrupts.first() {
-        let answer = ctx.interrupt_anew(question.value.clone())?;
+        if let Some(command) = answers_by_id(ctx, &snapshot.interrupts) {
+            return Ok(run(command.into()).await);
+        }
+        let answer = ctx.ask_subgraph_question(question)?;
         return Ok(run(Command::resume(answer).into()).await);
     }
     if snapshot.next.is_empty() {
@@ -189,6 +193,25 @@ async fn run_subgraph(
         None => Input::Continue,
     };
     Ok(run(input).await)
+}
+
+/// The resume the parent's command gives the subgraph by interrupt id: the
+/// answers to the subgraph's `questions` by their ids (which the parent
+/// holds them under, as in LangGraph); or, for a thread written before
+/// issue 17 (the parent held the question under its own task's id), the
+/// first answer the command gave the task, as a plain resume.
+fn answers_by_id(ctx: &NodeContext, questions: &[Interrupt]) -> Option<Command> {
+    let given = ctx.answers_by_id();
+    let theirs: Vec<(String, Value)> = given
+        .iter()
+        .filter(|(id, _)| questions.iter().any(|q| q.id == *id))
+        .cloned()
+        .collect();
+    if !theirs.is_empty() {
+        return Some(Command::resume_map(theirs));
+    }
+    let (_, answer) = given.first()?;
+    Some(Command::resume(answer.clone()))
 }
 
 /// The parent's state values of the channels the subgraph declares.

@@ -17,6 +17,9 @@ use crate::saver::{INTERRUPT, NULL_TASK_ID, RESUME};
 /// task's answers so far, then the new ones.
 type AnswersByTask = BTreeMap<(String, String), Vec<Value>>;
 
+/// A resume map's `(interrupt id, answer)` pairs by the task that asked.
+pub(super) type AnswersById = BTreeMap<String, Vec<(String, Value)>>;
+
 /// The NULL-task writes of a command's update and goto (the update must be
 /// an object of state channels, the goto must name nodes).
 fn command_writes(spec: &GraphSpec, cmd: &Command) -> Result<Vec<(String, Value)>, String> {
@@ -60,7 +63,8 @@ impl Run {
             ));
         }
         let null_writes = command_writes(&self.settings.spec, &cmd).map_err(invalid)?;
-        let by_task = self.answers_by_task(cmd.resume_map).map_err(invalid)?;
+        let (by_task, by_id) = self.answers_by_task(cmd.resume_map).map_err(invalid)?;
+        self.answers_by_id = by_id;
         if cmd.resume.is_some() {
             self.check_bare_resume(&by_task).map_err(invalid)?;
             if cmd.goto.is_empty() && !self.is_waiting() {
@@ -96,11 +100,13 @@ impl Run {
     }
 
     /// Groups answers by interrupt id under the task that asked each.
+    /// Also returns the answers by id, by the task that asked.
     fn answers_by_task(
         &self,
         resume_map: BTreeMap<String, Value>,
-    ) -> Result<AnswersByTask, String> {
+    ) -> Result<(AnswersByTask, AnswersById), String> {
         let mut by_task = AnswersByTask::new();
+        let mut by_id = AnswersById::new();
         for (interrupt_id, answer) in resume_map {
             let owner = self.pending.iter().find(|w| {
                 w.channel == INTERRUPT
@@ -113,6 +119,10 @@ impl Run {
             let Some(owner) = owner else {
                 return Err(format!("no pending interrupt has id {interrupt_id:?}"));
             };
+            by_id
+                .entry(owner.task_id.clone())
+                .or_default()
+                .push((interrupt_id.clone(), answer.clone()));
             let key = (owner.task_id.clone(), owner.task_path.clone());
             let answers = by_task.entry(key).or_insert_with(|| {
                 match pending_value(&self.pending, &owner.task_id, RESUME) {
@@ -122,7 +132,7 @@ impl Run {
             });
             answers.push(answer);
         }
-        Ok(by_task)
+        Ok((by_task, by_id))
     }
 
     /// Whether the thread waits at its checkpoint: an interrupt pending, or

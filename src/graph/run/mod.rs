@@ -129,6 +129,9 @@ pub(crate) struct Run {
     notices: Vec<RunNotice>,
     /// The tasks served from the node cache, for the outcome.
     cached: Vec<CachedTask>,
+    /// This run's `Command::resume_map` answers, by the task that asked
+    /// (a subgraph task hands them down by id, as LangGraph's resume map).
+    answers_by_id: command::AnswersById,
 }
 
 impl Run {
@@ -221,6 +224,7 @@ impl Run {
             sink,
             notices: Vec::new(),
             cached: Vec::new(),
+            answers_by_id: BTreeMap::new(),
         })
     }
 

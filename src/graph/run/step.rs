@@ -177,6 +177,12 @@ impl Run {
             task.id.clone(),
             answers,
             Arc::clone(shared_resume),
+        )
+        .with_answers_by_id(
+            self.answers_by_id
+                .get(&task.id)
+                .cloned()
+                .unwrap_or_default(),
         );
         // issue 12 part 2: the step ledger of `step_once`.
         #[cfg(feature = "ledger")]
