@@ -68,6 +68,34 @@ impl CompiledGraph {
 
     /// The same graph, saving as `durability` says (default
     /// [`Durability::Sync`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Durability, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver, ListOptions};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("a", |_, _| Ok(Update::new().set("log", "a")))
+    ///     .add_sync_node("b", |_, _| Ok(Update::new().set("log", "b")))
+    ///     .add_edge(START, "a")
+    ///     .add_edge("a", "b");
+    /// let app = graph
+    ///     .compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?
+    ///     .with_durability(Durability::Exit);
+    /// let thread = Config::thread("t");
+    /// let out = app.invoke(json!({}), &thread).await?;
+    /// assert_eq!(out.values["log"], json!(["a", "b"]));
+    /// // Only the run's last checkpoint was saved (`Sync` saves one a step).
+    /// let history = app.get_state_history(&thread, &ListOptions::new()).await?;
+    /// assert_eq!(history.len(), 1);
+    /// assert_eq!(history[0].values["log"], json!(["a", "b"]));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn with_durability(mut self, durability: Durability) -> Self {
         self.settings.durability = durability;
@@ -125,6 +153,24 @@ impl CompiledGraph {
     }
 
     /// The saver, if the graph has one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, StateGraph, Update, START};
+    /// use checkpointer::{BaseCheckpointSaver, InMemorySaver};
+    ///
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_sync_node("a", |_, _| Ok(Update::new()))
+    ///     .add_edge(START, "a");
+    /// assert!(graph.compile(CompileOptions::new())?.saver().is_none());
+    ///
+    /// let saver: Arc<dyn BaseCheckpointSaver> = Arc::new(InMemorySaver::new());
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::clone(&saver)))?;
+    /// // The very saver it was compiled with, shared (not a copy).
+    /// assert!(Arc::ptr_eq(app.saver().unwrap(), &saver));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// ```
     pub fn saver(&self) -> Option<&Arc<dyn BaseCheckpointSaver>> {
         self.settings.saver.as_ref().map(Saver::inner)
     }
@@ -168,6 +214,29 @@ impl CompiledGraph {
     ///
     /// Tasks run on tokio: called outside a tokio runtime, this (and the
     /// thread APIs below) returns [`GraphError::NoRuntime`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("greet", |_, _| Ok(Update::new().set("log", "hello")))
+    ///     .add_edge(START, "greet");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let out = app.invoke(json!({"log": ["hi"]}), &Config::thread("t")).await?;
+    /// assert_eq!(out.values, json!({"log": ["hi", "hello"]}));
+    /// assert!(out.next.is_empty() && !out.is_interrupted());
+    /// // The thread keeps its state: a second call adds to it.
+    /// let out = app.invoke(json!({"log": ["again"]}), &Config::thread("t")).await?;
+    /// assert_eq!(out.values["log"], json!(["hi", "hello", "again", "hello"]));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn invoke(
         &self,
         input: impl Into<Input>,
@@ -269,6 +338,38 @@ impl CompiledGraph {
     /// Like [`stream`](Self::stream), with per-run options as
     /// [`invoke_with`](Self::invoke_with) takes them (an invalid one ends
     /// the stream with its error).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, RunOptions, StateGraph, StreamEvent, StreamMode, Update, START};
+    /// use checkpointer::{Config, InMemorySaver};
+    /// use futures::StreamExt;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("draft", |_, _| Ok(Update::new().set("log", "drafted")))
+    ///     .add_sync_node("send", |_, _| Ok(Update::new().set("log", "sent")))
+    ///     .add_edge(START, "draft")
+    ///     .add_edge("draft", "send");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let options = RunOptions::new().interrupt_before(["send"]);
+    /// let mut events = app.stream_with(json!({}), &Config::thread("t"), StreamMode::Updates, &options);
+    /// let mut seen = Vec::new();
+    /// while let Some(event) = events.next().await {
+    ///     match event? {
+    ///         StreamEvent::Updates { node, .. } => seen.push(node),
+    ///         // Where LangGraph streams `{'__interrupt__': ()}`.
+    ///         StreamEvent::Interrupt { next, .. } => seen.push(format!("stopped before {next:?}")),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// assert_eq!(seen, vec!["draft", r#"stopped before ["send"]"#]);
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn stream_with(
         &self,
         input: impl Into<Input>,
@@ -491,6 +592,37 @@ impl CompiledGraph {
     /// [`TaskSnapshot::result`](crate::graph::TaskSnapshot::result)) and
     /// `next` lists every task. A config naming a subgraph's namespace
     /// lists that subgraph's checkpoints, read with its channels.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver, ListOptions};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("a", |_, _| Ok(Update::new().set("log", "a")))
+    ///     .add_sync_node("b", |_, _| Ok(Update::new().set("log", "b")))
+    ///     .add_edge(START, "a")
+    ///     .add_edge("a", "b");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let thread = Config::thread("t");
+    /// app.invoke(json!({}), &thread).await?;
+    ///
+    /// let history = app.get_state_history(&thread, &ListOptions::new()).await?;
+    /// let steps: Vec<i64> = history.iter().map(|s| s.metadata.as_ref().unwrap().step).collect();
+    /// assert_eq!(steps, vec![2, 1, 0, -1]); // newest first: input, `__start__`, a, b
+    /// assert_eq!(history[1].values["log"], json!(["a"]));
+    /// assert_eq!(history[1].next, vec!["b"]);
+    /// // Narrowed by metadata: the checkpoint of the input.
+    /// let input = app.get_state_history(&thread, &ListOptions::new().filter("source", "input")).await?;
+    /// assert_eq!(input.len(), 1);
+    /// assert_eq!(input[0].config, history[3].config);
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn get_state_history(
         &self,
         config: &Config,
@@ -552,6 +684,36 @@ impl CompiledGraph {
     /// A namespace whose nodes are not subgraphs of this graph is
     /// [`GraphError::SubgraphNotFound`], as in LangGraph (a known subgraph
     /// node with a task id that never ran is not checked, as there).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Input, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{CheckpointSource, Config, InMemorySaver};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("draft", Reducer::last_value())
+    ///     .add_channel("sent", Reducer::last_value())
+    ///     .add_sync_node("write", |_, _| Ok(Update::new().set("draft", "helo")))
+    ///     .add_sync_node("send", |s, _| Ok(Update::new().set("sent", s.get::<String>("draft")?)))
+    ///     .add_edge(START, "write")
+    ///     .add_edge("write", "send");
+    /// let options = CompileOptions::new().saver(Arc::new(InMemorySaver::new()));
+    /// let app = graph.compile(options.interrupt_before(["send"]))?;
+    /// let thread = Config::thread("t");
+    /// app.invoke(json!({}), &thread).await?;
+    /// // A person fixes the draft, as if `write` (the node that ran last) had written it.
+    /// app.update_state(&thread, json!({"draft": "hello"}), None).await?;
+    /// let now = app.get_state(&thread).await?;
+    /// assert_eq!(now.metadata.unwrap().source, CheckpointSource::Update);
+    /// assert_eq!(now.next, vec!["send"]);
+    /// let out = app.invoke(Input::Continue, &thread).await?;
+    /// assert_eq!(out.values["sent"], json!("hello"));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn update_state(
         &self,
         config: &Config,
@@ -671,10 +833,36 @@ impl CompiledGraph {
     }
 
     /// Copies thread `source` (checkpoints and writes) to the new thread
-    /// `target`, through the graph's saver; see
-    /// [`delete_thread`](Self::delete_thread) for an example.
+    /// `target`, through the graph's saver: the copy then goes its own way.
     /// [`GraphError::NoSaver`] without a saver. With leases, the copy is
     /// made under the lease of `target`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use checkpointer::graph::{CompileOptions, Reducer, StateGraph, Update, START};
+    /// use checkpointer::{Config, InMemorySaver, ListOptions};
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut graph = StateGraph::new();
+    /// graph
+    ///     .add_channel("log", Reducer::append())
+    ///     .add_sync_node("step", |_, _| Ok(Update::new().set("log", "ran")))
+    ///     .add_edge(START, "step");
+    /// let app = graph.compile(CompileOptions::new().saver(Arc::new(InMemorySaver::new())))?;
+    /// let (a, b) = (Config::thread("a"), Config::thread("b"));
+    /// app.invoke(json!({}), &a).await?;
+    ///
+    /// app.copy_thread("a", "b").await?;
+    /// // The copy has all three checkpoints of `a` (input, `__start__`, step).
+    /// assert_eq!(app.get_state_history(&b, &ListOptions::new()).await?.len(), 3);
+    /// // Running the copy leaves the original as it was.
+    /// app.invoke(json!({}), &b).await?;
+    /// assert_eq!(app.get_state(&b).await?.values["log"], json!(["ran", "ran"]));
+    /// assert_eq!(app.get_state(&a).await?.values["log"], json!(["ran"]));
+    /// # Ok::<(), checkpointer::graph::GraphError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn copy_thread(&self, source: &str, target: &str) -> Result<(), GraphError> {
         let saver = self
             .require_saver("copy_thread", &Config::thread(source))?
