@@ -8,45 +8,24 @@
 //! does. Needs a Python with LangGraph (`CHECKPOINTER_PYTHON`, made by
 //! `.ci/run`); without it the tests skip with a printed line, and fail
 //! under `CI=true`.
+
 #![cfg(all(feature = "langgraph-sqlite", feature = "cli"))]
 
+mod python_support;
+
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 
 use checkpointer::saver::langgraph_sqlite::{LangGraphSqliteFile, export_threads, import_file};
 use checkpointer::{BaseCheckpointSaver, Config, ListOptions, SqliteSaver};
+use python_support::{python, run_script};
 use serde_json::{Value, json};
-
-/// The Python interpreter with LangGraph, or `None` to skip.
-fn python(test: &str) -> Option<String> {
-    match std::env::var("CHECKPOINTER_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: CI=true but CHECKPOINTER_PYTHON is unset (.ci/run makes the venv)")
-        }
-        _ => {
-            eprintln!("{test}: skipped, CHECKPOINTER_PYTHON is unset");
-            None
-        }
-    }
-}
 
 /// Runs `tests/interop/lg_sqlite.py FILE MODE THREAD [ARG]`; its JSON.
 fn run_python(python: &str, file: &Path, mode: &str, thread: &str, arg: Option<&str>) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/lg_sqlite.py");
-    let out = Command::new(python)
-        .arg(script)
-        .arg(file)
-        .args([mode, thread])
-        .args(arg)
-        .output()
-        .expect("run Python");
-    assert!(
-        out.status.success(),
-        "lg_sqlite.py {mode} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON from lg_sqlite.py")
+    let mut args = vec![file.as_os_str(), OsStr::new(mode), OsStr::new(thread)];
+    args.extend(arg.map(OsStr::new));
+    run_script(python, "lg_sqlite.py", args)
 }
 
 /// A listing in one order on both sides: entries by (namespace, id),

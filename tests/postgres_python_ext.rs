@@ -8,45 +8,24 @@
 #![cfg(feature = "postgres")]
 
 mod pg_support;
+mod python_support;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use checkpointer::{BaseCheckpointSaver, Config, PostgresSaver};
 use pg_support::Schema;
+use python_support::{python, run_script};
 use serde_json::{Value, json};
 
 const NULL_TASK: &str = "00000000-0000-0000-0000-000000000000";
 
-/// The Python interpreter with LangGraph, or `None` to skip.
-fn python(test: &str) -> Option<String> {
-    match std::env::var("CHECKPOINTER_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: CI=true but CHECKPOINTER_PYTHON is unset (.ci/run makes the venv)")
-        }
-        _ => {
-            eprintln!("{test}: skipped, CHECKPOINTER_PYTHON is unset");
-            None
-        }
-    }
-}
-
+/// Runs `pg_ext_interop.py` in `mode` on `thread`: its JSON.
 fn run_python(python: &str, schema: &Schema, mode: &str, thread: &str) -> Value {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/interop/pg_ext_interop.py"
-    );
-    let out = Command::new(python)
-        .args([script, &schema.url(), mode, thread])
-        .output()
-        .expect("run Python");
-    assert!(
-        out.status.success(),
-        "pg_ext_interop.py {mode} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON from pg_ext_interop.py")
+    run_script(
+        python,
+        "pg_ext_interop.py",
+        [schema.url().as_str(), mode, thread],
+    )
 }
 
 /// Checks the forms Python's objects read as.

@@ -18,9 +18,9 @@
 #![cfg(feature = "postgres")]
 
 mod pg_support;
+mod python_support;
 
 use std::collections::BTreeMap;
-use std::process::Command as Process;
 use std::sync::{Arc, Mutex};
 
 use checkpointer::graph::{
@@ -29,21 +29,8 @@ use checkpointer::graph::{
 };
 use checkpointer::{BaseCheckpointSaver, Config, ListOptions};
 use pg_support::Schema;
+use python_support::{python, run_script};
 use serde_json::{Value, json};
-
-/// The Python interpreter with LangGraph, or `None` to skip.
-fn python(test: &str) -> Option<String> {
-    match std::env::var("CHECKPOINTER_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: CI=true but CHECKPOINTER_PYTHON is unset (.ci/run makes the venv)")
-        }
-        _ => {
-            eprintln!("{test}: skipped, CHECKPOINTER_PYTHON is unset");
-            None
-        }
-    }
-}
 
 /// Which graph: `b` asks `interrupt("b?")` or not.
 #[derive(Clone, Copy)]
@@ -63,18 +50,12 @@ impl Variant {
 
 /// Runs `pg_subgraphs.py` on `thread`: its JSON report.
 fn run_python(python: &str, schema: &Schema, variant: Variant, mode: &str, thread: &str) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/pg_subgraphs.py");
-    let out = Process::new(python)
-        .args([script, &schema.url(), variant.arg(), mode, thread])
-        .output()
-        .expect("run Python");
-    assert!(
-        out.status.success(),
-        "pg_subgraphs.py {} {mode} failed: {}",
-        variant.arg(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON from pg_subgraphs.py")
+    let url = schema.url();
+    run_script(
+        python,
+        "pg_subgraphs.py",
+        [url.as_str(), variant.arg(), mode, thread],
+    )
 }
 
 /// Node calls of this process.
