@@ -11,10 +11,9 @@ mod python_support;
 
 use checkpointer::{
     BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointSource, Config,
-    ListOptions,
 };
 use pg_support::Schema;
-use python_support::{python, run_script};
+use python_support::{python, run_script, tuples};
 use serde_json::{Value, json};
 
 /// Runs `pg_interop.py` in `mode` on `thread`: its JSON.
@@ -24,38 +23,6 @@ fn run_python(python: &str, schema: &Schema, mode: &str, thread: &str) -> Value 
         "pg_interop.py",
         [schema.url().as_str(), mode, thread],
     )
-}
-
-/// Our listing of `thread` in the script's JSON form.
-fn ours(saver: &dyn BaseCheckpointSaver, thread: &str) -> Value {
-    let tuples = saver
-        .list(Some(&Config::thread(thread)), &ListOptions::new())
-        .expect("list");
-    let items: Vec<Value> = tuples
-        .iter()
-        .map(|t| {
-            let mut writes: Vec<Value> = t
-                .pending_writes
-                .iter()
-                .map(|w| json!([w.task_id, w.channel, w.value]))
-                .collect();
-            writes.sort_by_key(|w| {
-                // Python's json.dumps spacing, so both sides sort alike.
-                serde_json::to_string(w)
-                    .unwrap_or_default()
-                    .replace(',', ", ")
-                    .replace(':', ": ")
-            });
-            json!({
-                "id": t.config.checkpoint_id,
-                "parent": t.parent_config.as_ref().and_then(|p| p.checkpoint_id.clone()),
-                "values": t.checkpoint.channel_values,
-                "metadata": t.metadata,
-                "writes": writes,
-            })
-        })
-        .collect();
-    Value::Array(items)
 }
 
 #[test]
@@ -95,7 +62,7 @@ fn python_reads_what_this_crate_wrote() {
         .expect("second put");
 
     let theirs = run_python(&python, &schema, "read", thread);
-    assert_eq!(theirs, ours(&saver, thread));
+    assert_eq!(theirs, tuples(&saver, thread));
     assert_eq!(theirs.as_array().map(Vec::len), Some(2), "{theirs}");
 }
 
@@ -108,7 +75,7 @@ fn this_crate_reads_what_python_wrote() {
     };
     let thread = "python-written";
     let theirs = run_python(&python, &schema, "write", thread);
-    assert_eq!(ours(&saver, thread), theirs);
+    assert_eq!(tuples(&saver, thread), theirs);
     let latest = saver
         .get_tuple(&Config::thread(thread))
         .expect("get_tuple")
@@ -146,5 +113,5 @@ fn a_database_python_set_up_opens_as_it_is() {
         .collect();
     assert_eq!(versions, (0..10).collect::<Vec<_>>());
     let theirs = run_python(&python, &schema, "read", "t");
-    assert_eq!(theirs, ours(&saver, "t"));
+    assert_eq!(theirs, tuples(&saver, "t"));
 }

@@ -26,7 +26,7 @@ use checkpointer::graph::{
 };
 use checkpointer::{BaseCheckpointSaver, Config, ListOptions};
 use pg_support::Schema;
-use python_support::{python, run_script};
+use python_support::{python, run_script, tuples};
 use serde_json::{Value, json};
 
 /// Runs `pg_resume.py` in `mode` on `thread`: its JSON report.
@@ -130,44 +130,6 @@ fn our_state(rt: &tokio::runtime::Runtime, app: &CompiledGraph, thread: &str) ->
     (snapshot(&state), Value::Array(history))
 }
 
-/// Our `list` and `get_tuple` of every checkpoint of `thread`, in
-/// the form of `pg_resume.py`.
-fn our_tuples(saver: &dyn BaseCheckpointSaver, thread: &str) -> Value {
-    let tuples = saver
-        .list(Some(&Config::thread(thread)), &ListOptions::new())
-        .expect("list");
-    let items: Vec<Value> = tuples
-        .iter()
-        .map(|listed| {
-            let t = saver
-                .get_tuple(&listed.config)
-                .expect("get_tuple")
-                .expect("a listed checkpoint");
-            assert_eq!(t.pending_writes, listed.pending_writes);
-            let mut writes: Vec<Value> = t
-                .pending_writes
-                .iter()
-                .map(|w| json!([w.task_id, w.channel, w.value]))
-                .collect();
-            // Python's json.dumps spacing, so both sides sort alike.
-            writes.sort_by_key(|w| {
-                serde_json::to_string(w)
-                    .unwrap_or_default()
-                    .replace(',', ", ")
-                    .replace(':', ": ")
-            });
-            json!({
-                "id": t.config.checkpoint_id,
-                "parent": t.parent_config.as_ref().and_then(|p| p.checkpoint_id.clone()),
-                "values": t.checkpoint.channel_values,
-                "metadata": t.metadata,
-                "writes": writes,
-            })
-        })
-        .collect();
-    Value::Array(items)
-}
-
 /// Python and this crate read `thread` alike: the same tuples, the same
 /// state and the same next tasks (by id) at every checkpoint.
 fn assert_same_reading(
@@ -177,11 +139,7 @@ fn assert_same_reading(
     theirs: &Value,
     thread: &str,
 ) {
-    assert_eq!(
-        our_tuples(saver, thread),
-        theirs["tuples"],
-        "list/get_tuple"
-    );
+    assert_eq!(tuples(saver, thread), theirs["tuples"], "list/get_tuple");
     let (state, history) = our_state(rt, app, thread);
     assert_eq!(state, theirs["state"], "get_state");
     assert_eq!(history, theirs["history"], "get_state_history");

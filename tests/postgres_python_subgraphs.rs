@@ -29,7 +29,7 @@ use checkpointer::graph::{
 };
 use checkpointer::{BaseCheckpointSaver, Config, ListOptions};
 use pg_support::Schema;
-use python_support::{python, run_script};
+use python_support::{python, run_script, tuples};
 use serde_json::{Value, json};
 
 /// Which graph: `b` asks `interrupt("b?")` or not.
@@ -168,48 +168,6 @@ fn snapshot(s: &StateSnapshot) -> Value {
     })
 }
 
-/// Our `list` and `get_tuple` of every checkpoint of every namespace of
-/// `thread`, in the form (and order) of `pg_subgraphs.py`.
-fn our_tuples(saver: &dyn BaseCheckpointSaver, thread: &str) -> Value {
-    let tuples = saver
-        .list(Some(&Config::thread(thread)), &ListOptions::new())
-        .expect("list");
-    let mut items: Vec<Value> = tuples
-        .iter()
-        .map(|listed| {
-            let t = saver
-                .get_tuple(&listed.config)
-                .expect("get_tuple")
-                .expect("a listed checkpoint");
-            assert_eq!(t.pending_writes, listed.pending_writes);
-            let mut writes: Vec<Value> = t
-                .pending_writes
-                .iter()
-                .map(|w| json!([w.task_id, w.channel, w.value]))
-                .collect();
-            // Python's json.dumps spacing, so both sides sort alike.
-            writes.sort_by_key(|w| {
-                serde_json::to_string(w)
-                    .unwrap_or_default()
-                    .replace(',', ", ")
-                    .replace(':', ": ")
-            });
-            json!({
-                "ns": t.config.ns(),
-                "id": t.config.checkpoint_id,
-                "parent": t.parent_config.as_ref().and_then(|p| p.checkpoint_id.clone()),
-                "values": t.checkpoint.channel_values,
-                "metadata": t.metadata,
-                "writes": writes,
-            })
-        })
-        .collect();
-    items.sort_by(|x, y| {
-        (x["ns"].as_str(), x["id"].as_str()).cmp(&(y["ns"].as_str(), y["id"].as_str()))
-    });
-    Value::Array(items)
-}
-
 /// The subgraph namespaces of `tuples`, sorted.
 fn namespaces(tuples: &Value) -> Vec<String> {
     let mut all: Vec<String> = tuples
@@ -240,7 +198,7 @@ fn our_reading(
             .map(snapshot)
             .collect()
     };
-    let tuples = our_tuples(saver, thread);
+    let tuples = tuples(saver, thread);
     let sub_history: serde_json::Map<String, Value> = namespaces(&tuples)
         .into_iter()
         .map(|ns| {

@@ -2,6 +2,7 @@
 the database the Rust tests share with it.
 
     pg_interop.py URL read THREAD    prints every checkpoint of THREAD as JSON
+                                     (lg_readings.tuples)
     pg_interop.py URL write THREAD   writes a small thread, prints it as JSON
     pg_interop.py URL setup THREAD   runs Python's setup(), prints THREAD
 """
@@ -13,19 +14,7 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-
-def listing(saver, thread):
-    out = []
-    for t in saver.list({"configurable": {"thread_id": thread}}):
-        parent = (t.parent_config or {}).get("configurable", {}).get("checkpoint_id")
-        out.append({
-            "id": t.config["configurable"]["checkpoint_id"],
-            "parent": parent,
-            "values": t.checkpoint["channel_values"],
-            "metadata": t.metadata,
-            "writes": sorted([list(w) for w in t.pending_writes], key=json.dumps),
-        })
-    return out
+from lg_readings import tuples
 
 
 def write(saver, thread):
@@ -53,7 +42,7 @@ def main():
             saver.setup()
         elif mode == "write":
             write(saver, thread)
-        print(json.dumps(listing(saver, thread)))
+        print(json.dumps(tuples(saver, thread)))
 
 
 main()

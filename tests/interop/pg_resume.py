@@ -11,8 +11,7 @@ items 0, 1, 2 -> review (asks `interrupt("approve?")`) -> END.
 Each prints one JSON object: `calls` (node calls of this process),
 `state` (get_state: values, next, interrupts, tasks), `history` (for
 every checkpoint, newest first: its get_state next and task ids) and
-`tuples` (list + get_tuple of every checkpoint: id, parent, values,
-metadata, pending writes).
+`tuples` (list + get_tuple of every checkpoint, lg_readings.tuples).
 """
 import json
 import operator
@@ -21,16 +20,11 @@ from typing import Annotated, TypedDict
 
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, Interrupt, Send, interrupt
+from langgraph.types import Command, Send, interrupt
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-CALLS = {}
-
-
-def hit(node):
-    CALLS[node] = CALLS.get(node, 0) + 1
-
+from lg_readings import CALLS, hit, plain, tuples
 
 class State(TypedDict, total=False):
     n: int
@@ -70,40 +64,6 @@ def graph(saver):
     g.add_edge("work", "review")
     g.add_edge("review", END)
     return g.compile(checkpointer=saver)
-
-
-def plain(value):
-    """Sends and Interrupts as this crate's JSON forms, the rest as is."""
-    if isinstance(value, Send):
-        return {"node": value.node, "arg": plain(value.arg)}
-    if isinstance(value, Interrupt):
-        return {"value": plain(value.value), "id": value.id}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
-def write_key(w):
-    return json.dumps(w)
-
-
-def tuples(saver, thread):
-    config = {"configurable": {"thread_id": thread}}
-    items = []
-    for listed in list(saver.list(config)):
-        t = saver.get_tuple(listed.config)
-        assert plain(t.pending_writes) == plain(listed.pending_writes)
-        writes = sorted(([tid, ch, plain(v)] for tid, ch, v in t.pending_writes), key=write_key)
-        items.append({
-            "id": t.config["configurable"]["checkpoint_id"],
-            "parent": t.parent_config["configurable"]["checkpoint_id"] if t.parent_config else None,
-            "values": plain(t.checkpoint["channel_values"]),
-            "metadata": plain(t.metadata),
-            "writes": writes,
-        })
-    return items
 
 
 def snapshot(s):

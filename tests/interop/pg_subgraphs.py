@@ -25,16 +25,11 @@ from typing import Annotated, TypedDict
 
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, Interrupt, Send, StateSnapshot, interrupt
+from langgraph.types import Command, StateSnapshot, interrupt
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-CALLS = {}
-
-
-def hit(node):
-    CALLS[node] = CALLS.get(node, 0) + 1
-
+from lg_readings import CALLS, configurable, hit, plain, tuples
 
 class State(TypedDict, total=False):
     items: Annotated[list, operator.add]
@@ -83,43 +78,6 @@ def graph(saver, ask):
     g.add_edge("sub", "finish")
     g.add_edge("finish", END)
     return g.compile(checkpointer=saver)
-
-
-def plain(value):
-    """Sends and Interrupts as this crate's JSON forms, the rest as is."""
-    if isinstance(value, Send):
-        return {"node": value.node, "arg": plain(value.arg)}
-    if isinstance(value, Interrupt):
-        return {"value": plain(value.value), "id": value.id}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
-def configurable(config, key):
-    return config["configurable"].get(key) if config else None
-
-
-def tuples(saver, thread):
-    config = {"configurable": {"thread_id": thread}}
-    items = []
-    for listed in list(saver.list(config)):
-        t = saver.get_tuple(listed.config)
-        assert plain(t.pending_writes) == plain(listed.pending_writes)
-        writes = sorted(([tid, ch, plain(v)] for tid, ch, v in t.pending_writes),
-                        key=json.dumps)
-        items.append({
-            "ns": configurable(t.config, "checkpoint_ns"),
-            "id": configurable(t.config, "checkpoint_id"),
-            "parent": configurable(t.parent_config, "checkpoint_id"),
-            "values": plain(t.checkpoint["channel_values"]),
-            "metadata": plain(t.metadata),
-            "writes": writes,
-        })
-    items.sort(key=lambda i: (i["ns"], i["id"]))
-    return items
 
 
 def task(t):
