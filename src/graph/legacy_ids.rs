@@ -57,6 +57,24 @@ pub(crate) fn update_task_id(checkpoint_id: &str) -> String {
     .to_string()
 }
 
+/// Whether the old ids are worth computing: some write pending at the
+/// checkpoint is a task's, and none names a task by its current id. Only
+/// then can [`written_with_legacy_ids`] hold.
+pub(crate) fn may_be_legacy<'a>(
+    pending: &[PendingWrite],
+    current: impl IntoIterator<Item = &'a str>,
+) -> bool {
+    let mut task_writes = pending
+        .iter()
+        .filter(|w| w.task_id != NULL_TASK_ID)
+        .peekable();
+    if task_writes.peek().is_none() {
+        return false;
+    }
+    let current: Vec<&str> = current.into_iter().collect();
+    !task_writes.any(|w| current.contains(&w.task_id.as_str()))
+}
+
 /// Whether the writes pending at a checkpoint were made by tasks with the
 /// old ids: none of them names a task by its current id, and one names a
 /// task by its old id. A checkpoint with no task writes uses the current
@@ -114,5 +132,10 @@ mod tests {
             ["new"],
             [NULL_TASK_ID]
         ));
+        // The cheap check before hashing the old ids agrees.
+        assert!(may_be_legacy(&old, ["new"]));
+        assert!(!may_be_legacy(&[write("new"), write("old")], ["new"]));
+        assert!(!may_be_legacy(&[], ["new"]));
+        assert!(!may_be_legacy(&[write(NULL_TASK_ID)], ["new"]));
     }
 }

@@ -46,15 +46,11 @@ pub(crate) fn prepare_tasks(
     pending: &[PendingWrite],
 ) -> Vec<Task> {
     let mut tasks = Vec::new();
-    let mut legacy = Vec::new();
+    // The packet index of each push task (`None`: a pull task), what the
+    // old ids are made from besides the task itself.
+    let mut packets = Vec::new();
     for (idx, node, arg) in send_packets(spec, checkpoint) {
-        legacy.push(legacy_ids::push_task_id(
-            &checkpoint.id,
-            ns,
-            step,
-            node,
-            idx,
-        ));
+        packets.push(Some(idx));
         tasks.push(Task {
             id: push_task_id(&checkpoint.id, ns, step, node, idx),
             name: node.to_owned(),
@@ -68,13 +64,7 @@ pub(crate) fn prepare_tasks(
         if triggers.is_empty() {
             continue;
         }
-        legacy.push(legacy_ids::pull_task_id(
-            &checkpoint.id,
-            ns,
-            step,
-            name,
-            &triggers,
-        ));
+        packets.push(None);
         tasks.push(Task {
             id: pull_task_id(&checkpoint.id, ns, step, name, &triggers),
             name: name.clone(),
@@ -83,10 +73,27 @@ pub(crate) fn prepare_tasks(
             kind: TaskKind::Pull,
         });
     }
+    // The old ids are hashed only for a checkpoint whose task writes name
+    // none of the current ids (rare: a thread from an older version), not
+    // on every step.
     let current = tasks.iter().map(|t| t.id.as_str());
-    if legacy_ids::written_with_legacy_ids(pending, current, legacy.iter().map(String::as_str)) {
-        for (task, old_id) in tasks.iter_mut().zip(legacy) {
-            task.id = old_id;
+    if legacy_ids::may_be_legacy(pending, current) {
+        let legacy: Vec<String> = tasks
+            .iter()
+            .zip(&packets)
+            .map(|(task, packet)| match packet {
+                Some(idx) => legacy_ids::push_task_id(&checkpoint.id, ns, step, &task.name, *idx),
+                None => {
+                    legacy_ids::pull_task_id(&checkpoint.id, ns, step, &task.name, &task.triggers)
+                }
+            })
+            .collect();
+        let current = tasks.iter().map(|t| t.id.as_str());
+        if legacy_ids::written_with_legacy_ids(pending, current, legacy.iter().map(String::as_str))
+        {
+            for (task, old_id) in tasks.iter_mut().zip(legacy) {
+                task.id = old_id;
+            }
         }
     }
     tasks
