@@ -1,7 +1,7 @@
 //! How a durable (`Durability::Sync`) run saves a superstep: the writes of
-//! tasks that end while others still run are saved as they end; the last
-//! task's writes go with the step's checkpoint in one `put_with_writes`
-//! call. Every test runs on the in-memory, the SQLite and the PostgreSQL
+//! tasks that end while others still run are saved as they end; the
+//! writes of the last task (and of those that ended with it) go with the
+//! step's checkpoint in one `put_with_writes` call. Every test runs on the in-memory, the SQLite and the PostgreSQL
 //! saver (feature `postgres`), through
 //! `Recorder`: the hooked test wrapper, which logs the calls it gets.
 //!
@@ -223,6 +223,89 @@ async fn last_task_writes_go_with_the_checkpoint(factory: Factory) {
         history[1].tasks
     );
     assert_eq!((c.get("a"), c.get("b"), c.get("c")), (1, 1, 1));
+}
+
+/// Parallel tasks that have all ended by the time the runner looks go
+/// with the step's checkpoint together: one `put_with_writes` carrying
+/// every task's writes, no `put_writes` of their own. On a current-thread
+/// runtime the three spawned tasks run to their end before the runner's
+/// future is polled again, so they end together, deterministically.
+async fn tasks_that_end_together_go_with_the_checkpoint(factory: Factory) {
+    let (inner, _guard) = factory();
+    let recorder = Recorder::new(inner);
+    let saver = recorder.saver();
+    let c = Counter::default();
+    let g = fan_out(
+        &c,
+        &recorder.saved_writes,
+        [("a", 0, false), ("b", 0, false), ("c", 0, false)],
+    );
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({"log": []}), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["a", "b", "c"]));
+
+    let start = task_ids(&app, &thread, -1).await;
+    let ids = task_ids(&app, &thread, 0).await;
+    let calls = recorder.calls();
+    assert_eq!(
+        calls[..2],
+        [
+            Call::Put,
+            Call::PutWithWrites {
+                task_ids: vec![start["__start__"].clone()],
+            },
+        ]
+    );
+    let [Call::PutWithWrites { task_ids }] = &calls[2..] else {
+        panic!("one fused save for the parallel step: {calls:?}");
+    };
+    let mut fused = task_ids.clone();
+    fused.sort();
+    let mut expected = vec![ids["a"].clone(), ids["b"].clone(), ids["c"].clone()];
+    expected.sort();
+    assert_eq!(fused, expected);
+
+    // The step's starting checkpoint holds every task's writes, in task
+    // path order, whatever order they were saved in.
+    let history = app
+        .get_state_history(&thread, &ListOptions::new())
+        .await
+        .unwrap();
+    let tuple = saver.get_tuple(&history[1].config).unwrap().unwrap();
+    let writes: Vec<(String, Value)> = tuple
+        .pending_writes
+        .iter()
+        .map(|w| (w.task_id.clone(), w.value.clone()))
+        .collect();
+    assert_eq!(
+        writes,
+        vec![
+            (ids["a"].clone(), json!("a")),
+            (ids["b"].clone(), json!("b")),
+            (ids["c"].clone(), json!("c")),
+        ]
+    );
+    assert_eq!((c.get("a"), c.get("b"), c.get("c")), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn tasks_that_end_together_go_with_the_checkpoint_memory() {
+    tasks_that_end_together_go_with_the_checkpoint(memory_saver).await;
+}
+
+#[tokio::test]
+async fn tasks_that_end_together_go_with_the_checkpoint_sqlite() {
+    tasks_that_end_together_go_with_the_checkpoint(sqlite_saver).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn tasks_that_end_together_go_with_the_checkpoint_postgres() {
+    let name = "tasks_that_end_together_go_with_the_checkpoint_postgres";
+    if graph_support::pg_support::server_url(name).is_some() {
+        tasks_that_end_together_go_with_the_checkpoint(postgres_saver).await;
+    }
 }
 
 /// `Async` and `Exit` durability save as before: writes with

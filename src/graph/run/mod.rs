@@ -15,12 +15,15 @@
 //!   through the reducers, versions grow by one `get_next_version` over the
 //!   highest version, and a `loop` checkpoint is saved with
 //!   `new_versions` = the channels that changed.
-//! - With `Durability::Sync`, the writes of the task that ends last, when
-//!   no task of the step failed or was interrupted, are *held* (kept in
-//!   `pending`, not yet saved) and saved with the step's checkpoint in one
-//!   `put_with_writes` call: one transaction and one fsync per step instead
-//!   of two for a one-task step. So a finished task is never run again
-//!   after a failure: every other task's writes are saved as it ends, and
+//! - With `Durability::Sync`, the writes of the tasks that end last (the
+//!   one that ends with no task still running, and those that had ended
+//!   with it before the runner saw them), when no task of the step failed
+//!   or was interrupted, are *held* (kept in `pending`, not yet saved) and
+//!   saved with the step's checkpoint in one `put_with_writes` call: one
+//!   transaction and one fsync per step instead of two for a one-task step,
+//!   and instead of one per task when parallel tasks end together. So a
+//!   finished task is never run again after a failure: every other task's
+//!   writes are saved as it ends, and
 //!   the held ones become durable exactly when the checkpoint does (a
 //!   crash before loses both, like a crash just before their own
 //!   `put_writes`). If the step then ends without a checkpoint (its writes
@@ -120,7 +123,7 @@ pub(crate) struct Run {
     /// Channels changed since `checkpoint` was saved outside a step (a
     /// command's update and goto); the next checkpoint announces them.
     carried: BTreeSet<String>,
-    /// Writes of the step's last task (`Durability::Sync`), recorded in
+    /// Writes of the step's last tasks (`Durability::Sync`), recorded in
     /// `pending` but saved with the step's checkpoint, in one saver call.
     held: Vec<OwnedWriteBatch>,
     persist: Persist,
@@ -290,7 +293,7 @@ impl Run {
         let parent_id = self.saved_id.clone();
         let mut metadata = CheckpointMetadata::new(source, step);
         metadata.parents = self.parents.clone();
-        // Held writes (of the step's last task) go in with the checkpoint.
+        // Held writes (of the step's last tasks) go in with the checkpoint.
         let held = std::mem::take(&mut self.held);
         let (next, saved) = self
             .persist

@@ -1,7 +1,7 @@
 //! One superstep: start its tasks, save each task's writes as it ends,
 //! and say how the step ended.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::BoxFuture;
@@ -125,17 +125,39 @@ impl Run {
         }
         self.start_tasks(tasks, step, &contexts, &mut running, &mut abort_guard)
             .await;
-        while let Some((i, joined)) = running.next().await {
+        // Tasks that ended while another one's writes were being saved,
+        // taken in the order they are found.
+        let mut ready: VecDeque<(usize, Result<TaskOutput, String>)> = VecDeque::new();
+        loop {
+            let (i, joined) = match ready.pop_front() {
+                Some(ended_task) => ended_task,
+                None => match running.next().await {
+                    Some(ended_task) => ended_task,
+                    None => break,
+                },
+            };
+            // Collect every task that has ended by now (without waiting),
+            // so that the hold below sees whether this one is among the
+            // step's last.
+            while let Some(Some(ended_task)) = running.next().now_or_never() {
+                ready.push_back(ended_task);
+            }
             let task = &tasks[i];
             let answers = contexts.get(&i).and_then(NodeContext::new_answers);
             match joined.unwrap_or_else(|message| TaskOutput::Failed(Failure::Panicked(message))) {
                 TaskOutput::Done { writes, cached } => {
-                    // The last task of a step that ends normally: its
-                    // writes are saved with the step's checkpoint, in one
-                    // saver call (one transaction, one fsync). Until then a
-                    // crash loses them, as it would just before their own
-                    // save; no other task's writes wait.
+                    // The tasks that end a step that ends normally (none
+                    // still running, every other ended one done too):
+                    // their writes are saved with the step's checkpoint,
+                    // in one saver call (one transaction, one fsync),
+                    // where each would otherwise be a commit of its own.
+                    // Until then a crash loses them, as it would just
+                    // before their own save, and the tasks run again on
+                    // resume; no write of a task that ended earlier waits.
                     let hold = running.is_empty()
+                        && ready
+                            .iter()
+                            .all(|(_, r)| matches!(r, Ok(TaskOutput::Done { .. })))
                         && ended.errors.is_empty()
                         && ended.interrupts.is_empty()
                         && ended.to_parent.is_empty()
