@@ -289,6 +289,53 @@ async fn tasks_that_end_together_go_with_the_checkpoint(factory: Factory) {
     assert_eq!((c.get("a"), c.get("b"), c.get("c")), (1, 1, 1));
 }
 
+/// A parallel task that ends a few scheduler turns after the others (here
+/// it yields twice) still shares the step's commit: the tasks that ended
+/// first yield to it before their writes would be saved alone. A task
+/// that ends much later does not hold the others back
+/// (`last_task_writes_go_with_the_checkpoint`: there `b` cannot end before
+/// `a`'s writes are stored).
+async fn a_task_a_few_turns_behind_shares_the_commit(factory: Factory) {
+    let (inner, _guard) = factory();
+    let recorder = Recorder::new(inner);
+    let saver = recorder.saver();
+    let mut g = StateGraph::new();
+    g.add_channel("log", Reducer::append());
+    for (name, turns) in [("a", 0), ("b", 2), ("c", 0)] {
+        g.add_node(name, move |_state, _ctx| async move {
+            for _ in 0..turns {
+                tokio::task::yield_now().await;
+            }
+            Ok(Update::new().set("log", name))
+        });
+        g.add_edge(START, name).add_edge(name, END);
+    }
+    let app = compile(&g, &saver);
+    let thread = Config::thread("t");
+    let out = app.invoke(json!({"log": []}), &thread).await.unwrap();
+    assert_eq!(out.values["log"], json!(["a", "b", "c"]));
+    let ids = task_ids(&app, &thread, 0).await;
+    let calls = recorder.calls();
+    let [_, _, Call::PutWithWrites { task_ids }] = &calls[..] else {
+        panic!("input, __start__, one fused save for the parallel step: {calls:?}");
+    };
+    let mut fused = task_ids.clone();
+    fused.sort();
+    let mut expected = vec![ids["a"].clone(), ids["b"].clone(), ids["c"].clone()];
+    expected.sort();
+    assert_eq!(fused, expected);
+}
+
+#[tokio::test]
+async fn a_task_a_few_turns_behind_shares_the_commit_memory() {
+    a_task_a_few_turns_behind_shares_the_commit(memory_saver).await;
+}
+
+#[tokio::test]
+async fn a_task_a_few_turns_behind_shares_the_commit_sqlite() {
+    a_task_a_few_turns_behind_shares_the_commit(sqlite_saver).await;
+}
+
 #[tokio::test]
 async fn tasks_that_end_together_go_with_the_checkpoint_memory() {
     tasks_that_end_together_go_with_the_checkpoint(memory_saver).await;

@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, Either};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use serde_json::{Value, json};
@@ -35,6 +36,49 @@ type SharedResume = Arc<Mutex<Option<Value>>>;
 /// how it ended (`Err`: it panicked, with this message).
 type Running = FuturesUnordered<BoxFuture<'static, (usize, Result<TaskOutput, String>)>>;
 
+/// Tasks that have ended, taken from [`Running`] but not yet handled.
+type Ready = VecDeque<(usize, Result<TaskOutput, String>)>;
+
+/// How long a task that ended while others still run waits for them
+/// before its writes are saved on their own (see `run_step`): a fraction
+/// of the commit (an fsync) that it may spare.
+const LINGER: Duration = Duration::from_millis(1);
+
+/// Waits up to [`LINGER`] for the tasks in `running` to end, moving those
+/// that do to `ready`; returns early once none runs or one of them did not
+/// finish with writes. The clock is a sleep on tokio's blocking pool, which
+/// every runtime has (a runtime may be built without timers).
+async fn linger(running: &mut Running, ready: &mut Ready) {
+    let mut deadline = None;
+    while !running.is_empty() && all_done(ready) {
+        let wait = deadline
+            .get_or_insert_with(|| tokio::task::spawn_blocking(|| std::thread::sleep(LINGER)));
+        match futures::future::select(running.next(), wait).await {
+            Either::Left((Some(ended_task), _)) => {
+                ready.push_back(ended_task);
+                drain_ended(running, ready);
+            }
+            Either::Left((None, _)) | Either::Right(_) => break,
+        }
+    }
+}
+
+/// Moves every task that has ended by now from `running` to `ready`,
+/// without waiting.
+fn drain_ended(running: &mut Running, ready: &mut Ready) {
+    while let Some(Some(ended_task)) = running.next().now_or_never() {
+        ready.push_back(ended_task);
+    }
+}
+
+/// Whether every task in `ready` finished with writes (none failed, was
+/// interrupted or panicked).
+fn all_done(ready: &Ready) -> bool {
+    ready
+        .iter()
+        .all(|(_, r)| matches!(r, Ok(TaskOutput::Done { .. })))
+}
+
 /// How a step ended.
 pub(super) enum StepEnd {
     /// Every task finished: their writes, in task order.
@@ -59,6 +103,11 @@ struct Ended {
 }
 
 impl Ended {
+    /// Whether every task handled so far finished with writes.
+    fn all_done(&self) -> bool {
+        self.errors.is_empty() && self.interrupts.is_empty() && self.to_parent.is_empty()
+    }
+
     /// The step's end: the first task's error, else the first update for
     /// the parent graph (as an error the parent's subgraph task takes),
     /// else a stop for the interrupts, else every task's writes.
@@ -127,7 +176,7 @@ impl Run {
             .await;
         // Tasks that ended while another one's writes were being saved,
         // taken in the order they are found.
-        let mut ready: VecDeque<(usize, Result<TaskOutput, String>)> = VecDeque::new();
+        let mut ready = Ready::new();
         loop {
             let (i, joined) = match ready.pop_front() {
                 Some(ended_task) => ended_task,
@@ -139,8 +188,17 @@ impl Run {
             // Collect every task that has ended by now (without waiting),
             // so that the hold below sees whether this one is among the
             // step's last.
-            while let Some(Some(ended_task)) = running.next().now_or_never() {
-                ready.push_back(ended_task);
+            drain_ended(&mut running, &mut ready);
+            // A task that could be held but for tasks still running waits
+            // for them a moment ([`LINGER`]): parallel tasks that end close
+            // together (short nodes started at once) then share the step's
+            // commit, where each would be a commit of its own; a task that
+            // runs longer does not hold this one's writes back further.
+            if matches!(joined, Ok(TaskOutput::Done { .. }))
+                && ended.all_done()
+                && self.persist.fuses()
+            {
+                linger(&mut running, &mut ready).await;
             }
             let task = &tasks[i];
             let answers = contexts.get(&i).and_then(NodeContext::new_answers);
@@ -155,12 +213,8 @@ impl Run {
                     // before their own save, and the tasks run again on
                     // resume; no write of a task that ended earlier waits.
                     let hold = running.is_empty()
-                        && ready
-                            .iter()
-                            .all(|(_, r)| matches!(r, Ok(TaskOutput::Done { .. })))
-                        && ended.errors.is_empty()
-                        && ended.interrupts.is_empty()
-                        && ended.to_parent.is_empty()
+                        && all_done(&ready)
+                        && ended.all_done()
                         && self.persist.fuses();
                     self.task_done(task, step, &writes, answers, hold, cached)
                         .await?;
