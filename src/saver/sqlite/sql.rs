@@ -94,14 +94,17 @@ pub(crate) const COPY_THREAD: [&str; 2] = [
      FROM writes WHERE thread_id = ?1",
 ];
 
-/// Keeps only the latest checkpoint of each namespace of thread `?1`.
+/// Keeps only the latest checkpoint of each namespace of thread `?1`. The
+/// latest ones are found once, in one pass over the thread's range (the
+/// key is `(thread_id, checkpoint_id, checkpoint_ns)`: a per-row
+/// `max(checkpoint_id)` of one namespace would scan the range per row).
 pub(crate) const PRUNE_KEEP_LATEST: [&str; 3] = [
-    "DELETE FROM writes WHERE thread_id = ?1 AND checkpoint_id < \
-     (SELECT max(c.checkpoint_id) FROM checkpoints AS c \
-      WHERE c.thread_id = ?1 AND c.checkpoint_ns = writes.checkpoint_ns)",
-    "DELETE FROM checkpoints WHERE thread_id = ?1 AND checkpoint_id < \
-     (SELECT max(c.checkpoint_id) FROM checkpoints AS c \
-      WHERE c.thread_id = ?1 AND c.checkpoint_ns = checkpoints.checkpoint_ns)",
+    "DELETE FROM writes WHERE thread_id = ?1 AND (checkpoint_ns, checkpoint_id) NOT IN \
+     (SELECT c.checkpoint_ns, max(c.checkpoint_id) FROM checkpoints AS c \
+      WHERE c.thread_id = ?1 GROUP BY c.checkpoint_ns)",
+    "DELETE FROM checkpoints WHERE thread_id = ?1 AND (checkpoint_ns, checkpoint_id) NOT IN \
+     (SELECT c.checkpoint_ns, max(c.checkpoint_id) FROM checkpoints AS c \
+      WHERE c.thread_id = ?1 GROUP BY c.checkpoint_ns)",
     "UPDATE checkpoints SET parent_checkpoint_id = NULL \
      WHERE thread_id = ?1 AND parent_checkpoint_id IS NOT NULL",
 ];
