@@ -514,12 +514,26 @@ fn list_filters_use_indexes() {
                 .any(|l| l.starts_with("SEARCH checkpoints USING")),
             "{config:?} {options:?}: {text}"
         );
+        // A step filter over all threads probes the step index thread by
+        // thread and sorts its hits (about one per thread). The index leads
+        // with the thread so that deleting a thread rewrites one range, not
+        // a leaf page per step (measured: 166 -> 69 WAL frames per
+        // delete_thread at the bench defaults, +7 % instructions per
+        // list_filter_global). The only scan is of the thread ids it visits.
+        let by_step = config.is_none() && options.filter.contains_key("step");
+        if by_step {
+            assert!(
+                text.contains("checkpoints_step_idx (thread_id=? AND step=?"),
+                "{options:?}: {text}"
+            );
+        }
         assert!(
-            !plan.iter().any(|l| l.starts_with("SCAN")),
+            !plan.iter().any(|l| l.starts_with("SCAN")
+                && !(by_step && matches!(l.as_str(), "SCAN threads" | "SCAN CONSTANT ROW"))),
             "{config:?} {options:?} scans: {text}"
         );
         assert!(
-            !text.contains("TEMP B-TREE FOR ORDER BY"),
+            by_step || !text.contains("TEMP B-TREE FOR ORDER BY"),
             "{config:?} {options:?} sorts: {text}"
         );
     }

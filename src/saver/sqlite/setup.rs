@@ -174,8 +174,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE checkpoints_v6 RENAME TO checkpoints;
     CREATE INDEX checkpoints_id_idx
         ON checkpoints (checkpoint_id, thread_id, checkpoint_ns);
+    -- The step index is per thread: a thread's entries are one range
+    -- (deleting a thread rewrote a leaf page per step when it led with
+    -- `step`). `list` across threads by step visits thread by thread
+    -- (`sql::list_query`).
     CREATE INDEX checkpoints_step_idx
-        ON checkpoints (step, checkpoint_id, thread_id, checkpoint_ns);
+        ON checkpoints (thread_id, step, checkpoint_id, checkpoint_ns);
     CREATE INDEX checkpoints_source_idx
         ON checkpoints (source, checkpoint_id, thread_id, checkpoint_ns);
     CREATE INDEX checkpoints_run_id_idx

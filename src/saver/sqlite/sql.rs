@@ -250,7 +250,24 @@ pub(crate) struct ListQuery {
 /// exactly (floats, arrays, objects) only narrow by JSON type; the caller
 /// then applies [`ListOptions::matches`] and the limit.
 pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> ListQuery {
-    let mut sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints");
+    // The step index leads with the thread: a step filter over all
+    // threads probes it thread by thread (and sorts the hits, about one
+    // per thread) instead of scanning the table.
+    let by_step = config.is_none()
+        && options
+            .filter
+            .iter()
+            .any(|(key, wanted)| key == "step" && wanted.is_number());
+    let mut sql = if by_step {
+        // Without `INDEXED BY` SQLite may walk each thread's rows by the
+        // primary key, testing `step` on each.
+        format!(
+            "{EACH_THREAD}SELECT {CHECKPOINT_COLUMNS} FROM threads CROSS JOIN checkpoints \
+             INDEXED BY checkpoints_step_idx ON thread_id = threads.t"
+        )
+    } else {
+        format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints")
+    };
     let mut terms: Vec<String> = Vec::new();
     let mut params = Params::default();
     if let Some(config) = config {
@@ -294,6 +311,13 @@ pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> List
         exact,
     }
 }
+
+/// Every thread id, in order: each the first id after the previous one
+/// (one descent of the step index per thread, not a scan of its rows).
+const EACH_THREAD: &str = "WITH RECURSIVE threads(t) AS (\
+     SELECT (SELECT min(thread_id) FROM checkpoints) \
+     UNION ALL SELECT (SELECT min(c.thread_id) FROM checkpoints AS c WHERE c.thread_id > threads.t) \
+     FROM threads WHERE threads.t IS NOT NULL) ";
 
 /// The parameters of a query being built, and whether its conditions are
 /// all decided exactly by SQL.
