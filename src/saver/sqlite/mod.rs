@@ -122,9 +122,11 @@ pub(crate) fn pool_error(source: r2d2::Error) -> Error {
 ///
 /// # Layout
 ///
-/// Three tables: `checkpoints` (one row per checkpoint: the checkpoint
-/// JSON without its channel values, the metadata JSON, and `step`,
-/// `source` and `run_id` as indexed columns for `list` filters),
+/// Three tables: `checkpoints` (one row per checkpoint, a `WITHOUT ROWID`
+/// table keyed by thread, id and namespace, so that a thread's history is
+/// one range: the checkpoint JSON without its channel values, the
+/// metadata JSON, and `step`, `source` and `run_id` as indexed columns for
+/// `list` filters),
 /// `channel_values` (a `WITHOUT ROWID` table keyed by thread, namespace,
 /// version counter, channel and version, so that a thread's history is
 /// in counter order; a row is a full value, or a delta: the elements appended to

@@ -147,6 +147,44 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "
     -- nothing to alter: the packed form is recognised by its first byte
     ",
+    // 6: `checkpoints` clustered by (thread, id, namespace), WITHOUT ROWID:
+    // a thread's checkpoints in id order are one range of the table itself,
+    // so the thread index and the autoindex of the old key (two B-trees
+    // written by every put and delete) go. The secondary indexes already
+    // hold the whole new key. `prepare_with` turns foreign keys off around
+    // this (the table `writes` references is rebuilt) and checks them after.
+    "
+    CREATE TABLE checkpoints_v6 (
+        thread_id            TEXT NOT NULL,
+        checkpoint_ns        TEXT NOT NULL DEFAULT '',
+        checkpoint_id        TEXT NOT NULL,
+        parent_checkpoint_id TEXT,
+        checkpoint           TEXT NOT NULL,
+        metadata             TEXT NOT NULL,
+        step                 INTEGER NOT NULL,
+        source               TEXT NOT NULL,
+        run_id               TEXT,
+        PRIMARY KEY (thread_id, checkpoint_id, checkpoint_ns)
+    ) WITHOUT ROWID;
+    INSERT INTO checkpoints_v6 (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id,
+        checkpoint, metadata, step, source, run_id)
+    SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id,
+        checkpoint, metadata, step, source, run_id FROM checkpoints;
+    DROP TABLE checkpoints;
+    ALTER TABLE checkpoints_v6 RENAME TO checkpoints;
+    CREATE INDEX checkpoints_id_idx
+        ON checkpoints (checkpoint_id, thread_id, checkpoint_ns);
+    -- The step index is per thread: a thread's entries are one range
+    -- (deleting a thread rewrote a leaf page per step when it led with
+    -- `step`). `list` across threads by step visits thread by thread
+    -- (`sql::list_query`).
+    CREATE INDEX checkpoints_step_idx
+        ON checkpoints (thread_id, step, checkpoint_id, checkpoint_ns);
+    CREATE INDEX checkpoints_source_idx
+        ON checkpoints (source, checkpoint_id, thread_id, checkpoint_ns);
+    CREATE INDEX checkpoints_run_id_idx
+        ON checkpoints (run_id, checkpoint_id, thread_id, checkpoint_ns) WHERE run_id IS NOT NULL;
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.
@@ -372,6 +410,30 @@ fn prepare_with(conn: &mut Connection, path: &Path, file: bool, migrations: &[&s
             });
         }
     }
+    // A migration may rebuild a table that `writes` references; with
+    // foreign keys on, dropping the old table would delete (cascade) every
+    // write. The pragma is a no-op inside a transaction: set it around one.
+    let context = || format!("turn off foreign keys to migrate {}", path.display());
+    let foreign_keys: bool = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .map_err(sql_context(context))?;
+    conn.pragma_update(None, "foreign_keys", false)
+        .map_err(sql_context(context))?;
+    let migrated = migrate(conn, path, migrations, supported);
+    let restored = conn
+        .pragma_update(None, "foreign_keys", foreign_keys)
+        .map_err(sql_context(|| {
+            format!(
+                "turn foreign keys back on after migrating {}",
+                path.display()
+            )
+        }));
+    migrated.and(restored)
+}
+
+/// Applies the pending `migrations` in one `BEGIN IMMEDIATE` transaction,
+/// checking the foreign keys before it commits (they are off meanwhile).
+fn migrate(conn: &mut Connection, path: &Path, migrations: &[&str], supported: i64) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| not_a_database(e, path, "begin the schema migration"))?;
@@ -390,10 +452,39 @@ fn prepare_with(conn: &mut Connection, path: &Path, file: bool, migrations: &[&s
             .map_err(sql_context(context))?;
         tx.pragma_update(None, "user_version", supported)
             .map_err(sql_context(context))?;
+        check_foreign_keys(&tx, path)?;
     }
     tx.commit().map_err(sql_context(|| {
         format!("commit the schema of {}", path.display())
     }))
+}
+
+/// `PRAGMA foreign_key_check`: refuses a migration that left a write
+/// without its checkpoint (dropping the transaction rolls it back).
+fn check_foreign_keys(conn: &Connection, path: &Path) -> Result<()> {
+    let context = || format!("check the foreign keys of {}", path.display());
+    let mut stmt = conn
+        .prepare("PRAGMA foreign_key_check")
+        .map_err(sql_context(context))?;
+    let problems = stmt
+        .query_map([], |r| {
+            let table: String = r.get(0)?;
+            let rowid: Option<i64> = r.get(1)?;
+            let parent: String = r.get(2)?;
+            Ok(format!(
+                "row {} of {table} has no row in {parent} (foreign key)",
+                rowid.map_or_else(|| "?".to_owned(), |id| id.to_string())
+            ))
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+        .map_err(sql_context(context))?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::CheckFailed {
+        database: path.to_owned(),
+        problems,
+    })
 }
 
 /// The pool's builder for `options`. Its `build` opens the connections
@@ -794,6 +885,129 @@ mod tests {
         assert_eq!(read_all(&saver), expected);
         check_write_after_migration(&saver);
         check_renamed_row_is_damage(&saver, &expected[0].config);
+    }
+
+    /// A file at schema 5 (before `checkpoints` was clustered by thread
+    /// and id) at `old`, holding the rows of `source`.
+    fn write_version_5_copy(old: &Path, source: &Path) {
+        let mut conn = Connection::open(old).unwrap();
+        prepare_with(&mut conn, old, true, &MIGRATIONS[..5]).unwrap();
+        assert_eq!(version(&conn), 5);
+        assert!(has_table(&conn, "checkpoints_thread_idx"));
+        conn.execute("ATTACH ?1 AS source", [source.to_str().unwrap()])
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO checkpoints SELECT thread_id, checkpoint_ns, checkpoint_id, \
+             parent_checkpoint_id, checkpoint, metadata, step, source, run_id \
+             FROM source.checkpoints; \
+             INSERT INTO writes SELECT * FROM source.writes; \
+             INSERT INTO channel_blobs SELECT * FROM source.channel_blobs; \
+             INSERT INTO channel_values SELECT * FROM source.channel_values; \
+             DETACH source;",
+        )
+        .unwrap();
+        let writes: i64 = conn
+            .query_row("SELECT count(*) FROM writes", [], |r| r.get(0))
+            .unwrap();
+        assert!(writes > 40, "{writes} writes");
+    }
+
+    #[test]
+    fn a_version_5_file_upgrades_and_reads_back_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source.db");
+        let options = SqliteOptions::new().with_snapshot_every(4);
+        let expected = {
+            let saver = SqliteSaver::open_with(&source, options.clone()).unwrap();
+            fill(&saver);
+            read_all(&saver)
+        };
+        let old = dir.path().join("v5.db");
+        write_version_5_copy(&old, &source);
+        let saver = SqliteSaver::open_with(&old, options).unwrap();
+        let conn = saver.pool().get().unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        assert_eq!(dump(&conn), dump(&Connection::open(&source).unwrap()));
+        // The old key's autoindex and the thread index are gone.
+        assert!(!has_table(&conn, "checkpoints_thread_idx"));
+        assert!(!has_table(&conn, "checkpoints_v6"));
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'checkpoints' \
+                 AND type = 'index'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 4);
+        assert_eq!(read_all(&saver), expected);
+        // Foreign keys are on again, and deleting a checkpoint still
+        // deletes its writes.
+        let on: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(on);
+        let latest = expected[0].config.clone();
+        let id = latest.checkpoint_id.clone().unwrap();
+        let ns = latest.checkpoint_ns.clone().unwrap_or_default();
+        let writes_of = |conn: &Connection| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM writes WHERE thread_id = ?1 AND checkpoint_ns = ?2 \
+                 AND checkpoint_id = ?3",
+                [&latest.thread_id, &ns, &id],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert!(writes_of(&conn) > 0);
+        conn.execute(
+            "DELETE FROM checkpoints WHERE thread_id = ?1 AND checkpoint_ns = ?2 \
+             AND checkpoint_id = ?3",
+            [&latest.thread_id, &ns, &id],
+        )
+        .unwrap();
+        assert_eq!(writes_of(&conn), 0);
+        let orphan = conn.execute(
+            "INSERT INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, \
+             channel, value) VALUES ('nobody', '', 'x', 't', 0, 'c', '1')",
+            [],
+        );
+        assert!(orphan.is_err(), "{orphan:?}");
+        drop(conn);
+        check_write_after_migration(&saver);
+    }
+
+    #[test]
+    fn a_migration_that_breaks_a_foreign_key_is_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fk.db");
+        {
+            let saver = SqliteSaver::open(&path).unwrap();
+            fill(&saver);
+        }
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        let mut broken: Vec<&str> = MIGRATIONS.to_vec();
+        broken.push("DELETE FROM checkpoints WHERE thread_id = 'b';");
+        let err = prepare_with(&mut conn, &path, true, &broken).unwrap_err();
+        assert!(
+            matches!(&err, Error::CheckFailed { problems, .. }
+                if problems.iter().all(|p| p.contains("of writes"))),
+            "{err:?}"
+        );
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        let on: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(on, "foreign keys are restored after a failed migration");
+        let threads: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM checkpoints WHERE thread_id = 'b'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(threads, 14);
     }
 
     #[test]

@@ -94,14 +94,17 @@ pub(crate) const COPY_THREAD: [&str; 2] = [
      FROM writes WHERE thread_id = ?1",
 ];
 
-/// Keeps only the latest checkpoint of each namespace of thread `?1`.
+/// Keeps only the latest checkpoint of each namespace of thread `?1`. The
+/// latest ones are found once, in one pass over the thread's range (the
+/// key is `(thread_id, checkpoint_id, checkpoint_ns)`: a per-row
+/// `max(checkpoint_id)` of one namespace would scan the range per row).
 pub(crate) const PRUNE_KEEP_LATEST: [&str; 3] = [
-    "DELETE FROM writes WHERE thread_id = ?1 AND checkpoint_id < \
-     (SELECT max(c.checkpoint_id) FROM checkpoints AS c \
-      WHERE c.thread_id = ?1 AND c.checkpoint_ns = writes.checkpoint_ns)",
-    "DELETE FROM checkpoints WHERE thread_id = ?1 AND checkpoint_id < \
-     (SELECT max(c.checkpoint_id) FROM checkpoints AS c \
-      WHERE c.thread_id = ?1 AND c.checkpoint_ns = checkpoints.checkpoint_ns)",
+    "DELETE FROM writes WHERE thread_id = ?1 AND (checkpoint_ns, checkpoint_id) NOT IN \
+     (SELECT c.checkpoint_ns, max(c.checkpoint_id) FROM checkpoints AS c \
+      WHERE c.thread_id = ?1 GROUP BY c.checkpoint_ns)",
+    "DELETE FROM checkpoints WHERE thread_id = ?1 AND (checkpoint_ns, checkpoint_id) NOT IN \
+     (SELECT c.checkpoint_ns, max(c.checkpoint_id) FROM checkpoints AS c \
+      WHERE c.thread_id = ?1 GROUP BY c.checkpoint_ns)",
     "UPDATE checkpoints SET parent_checkpoint_id = NULL \
      WHERE thread_id = ?1 AND parent_checkpoint_id IS NOT NULL",
 ];
@@ -247,7 +250,24 @@ pub(crate) struct ListQuery {
 /// exactly (floats, arrays, objects) only narrow by JSON type; the caller
 /// then applies [`ListOptions::matches`] and the limit.
 pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> ListQuery {
-    let mut sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints");
+    // The step index leads with the thread: a step filter over all
+    // threads probes it thread by thread (and sorts the hits, about one
+    // per thread) instead of scanning the table.
+    let by_step = config.is_none()
+        && options
+            .filter
+            .iter()
+            .any(|(key, wanted)| key == "step" && wanted.is_number());
+    let mut sql = if by_step {
+        // Without `INDEXED BY` SQLite may walk each thread's rows by the
+        // primary key, testing `step` on each.
+        format!(
+            "{EACH_THREAD}SELECT {CHECKPOINT_COLUMNS} FROM threads CROSS JOIN checkpoints \
+             INDEXED BY checkpoints_step_idx ON thread_id = threads.t"
+        )
+    } else {
+        format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints")
+    };
     let mut terms: Vec<String> = Vec::new();
     let mut params = Params::default();
     if let Some(config) = config {
@@ -291,6 +311,13 @@ pub(crate) fn list_query(config: Option<&Config>, options: &ListOptions) -> List
         exact,
     }
 }
+
+/// Every thread id, in order: each the first id after the previous one
+/// (one descent of the step index per thread, not a scan of its rows).
+const EACH_THREAD: &str = "WITH RECURSIVE threads(t) AS (\
+     SELECT (SELECT min(thread_id) FROM checkpoints) \
+     UNION ALL SELECT (SELECT min(c.thread_id) FROM checkpoints AS c WHERE c.thread_id > threads.t) \
+     FROM threads WHERE threads.t IS NOT NULL) ";
 
 /// The parameters of a query being built, and whether its conditions are
 /// all decided exactly by SQL.
