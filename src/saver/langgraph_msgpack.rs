@@ -372,7 +372,11 @@ mod tests {
     }
 
     fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        use std::fmt::Write as _;
+        bytes.iter().fold(String::new(), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
     }
 
     /// A length header: the shortest (`fix` when given) or a wider one
@@ -407,12 +411,24 @@ mod tests {
 
     fn str_bytes(bytes: &[u8], wide: u8) -> Vec<u8> {
         let mut out = Vec::new();
-        header(&mut out, bytes.len(), Some((0xa0, 31)), [0xd9, 0xda, 0xdb], wide);
+        header(
+            &mut out,
+            bytes.len(),
+            Some((0xa0, 31)),
+            [0xd9, 0xda, 0xdb],
+            wide,
+        );
         out.extend_from_slice(bytes);
         out
     }
 
-    fn container(marker_fix: u8, markers: [u8; 3], items: &[Vec<u8>], n: usize, wide: u8) -> Vec<u8> {
+    fn container(
+        marker_fix: u8,
+        markers: [u8; 3],
+        items: &[Vec<u8>],
+        n: usize,
+        wide: u8,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         header(&mut out, n, Some((marker_fix, 15)), markers, wide);
         for item in items {
@@ -433,7 +449,13 @@ mod tests {
         };
         match fixed {
             Some(marker) if wide == 0 => out.push(marker),
-            _ => header(&mut out, payload.len(), None, [0xc7, 0xc8, 0xc9], wide.saturating_sub(1)),
+            _ => header(
+                &mut out,
+                payload.len(),
+                None,
+                [0xc7, 0xc8, 0xc9],
+                wide.saturating_sub(1),
+            ),
         }
         out.extend(code.to_be_bytes());
         out.extend_from_slice(payload);
@@ -537,21 +559,28 @@ mod tests {
                 1 => inner.clone(),
             ];
             prop_oneof![
-                (prop::collection::vec(inner.clone(), 0..6), width.clone())
-                    .prop_map(|(items, w)| container(0x90, [0, 0xdc, 0xdd], &items, items.len(), w)),
-                (prop::collection::vec((key, inner.clone()), 0..5), width.clone()).prop_map(
-                    |(pairs, w)| {
+                (prop::collection::vec(inner.clone(), 0..6), width.clone()).prop_map(
+                    |(items, w)| container(0x90, [0, 0xdc, 0xdd], &items, items.len(), w)
+                ),
+                (
+                    prop::collection::vec((key, inner.clone()), 0..5),
+                    width.clone()
+                )
+                    .prop_map(|(pairs, w)| {
                         let n = pairs.len();
                         let items: Vec<Vec<u8>> =
                             pairs.into_iter().map(|(k, v)| [k, v].concat()).collect();
                         container(0x80, [0, 0xde, 0xdf], &items, n, w)
-                    }
-                ),
+                    }),
                 (-2i8..8, constructor(inner.clone()), width.clone())
                     .prop_map(|(code, payload, w)| ext_bytes(code, &payload, w)),
                 (any::<i8>(), inner, width.clone())
                     .prop_map(|(code, payload, w)| ext_bytes(code, &payload, w)),
-                (any::<i8>(), prop::collection::vec(any::<u8>(), 0..20), width)
+                (
+                    any::<i8>(),
+                    prop::collection::vec(any::<u8>(), 0..20),
+                    width
+                )
                     .prop_map(|(code, payload, w)| ext_bytes(code, &payload, w)),
             ]
         })
@@ -639,6 +668,9 @@ mod tests {
         assert_eq!(decode(&map), Ok(json!({ENVELOPE: "8101a178"})));
         assert_eq!(decode(&map), reference(&map));
         // An ext8 of one byte is re-encoded as a fixext1.
-        assert_eq!(decode(&[0xc7, 0x01, 0x63, 0x01]), Ok(json!({ENVELOPE: "d46301"})));
+        assert_eq!(
+            decode(&[0xc7, 0x01, 0x63, 0x01]),
+            Ok(json!({ENVELOPE: "d46301"}))
+        );
     }
 }
