@@ -61,6 +61,11 @@ const INTERRUPT_CODE: i64 = 2;
 /// The codes whose payload is `[module, class, data(, method)]`.
 const CONSTRUCTOR_CODES: std::ops::RangeInclusive<i8> = 0..=5;
 
+/// Whether an ext with `code` may have a readable view (see [`view`]).
+pub(crate) fn is_constructor_code(code: i8) -> bool {
+    CONSTRUCTOR_CODES.contains(&code)
+}
+
 /// The readable view (`{"code", "module", "class", "data"(, "method")}`)
 /// of an ext with `code` whose payload decoded to `payload`, if it has
 /// the constructor shape.

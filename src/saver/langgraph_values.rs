@@ -1,6 +1,6 @@
 //! Values as LangGraph's Python serializer stores them: primitives inline
-//! in the checkpoint's JSONB, everything else msgpack (`rmpv` to read,
-//! `rmp` to write), and the blob types Python's `loads_typed` knows.
+//! in the checkpoint's JSONB, everything else msgpack (`langgraph_msgpack`
+//! to read, `rmp` to write), and the blob types Python's `loads_typed` knows.
 //!
 //! JSON cannot hold everything msgpack can: an ext type (Python's `Send`,
 //! `Interrupt`, `LangChain` messages, any other class), a binary string, a
@@ -17,9 +17,6 @@
 //! see `langgraph_ext` for both. The `*_channel` functions apply the
 //! channel forms; the others see every ext as an ext form.
 
-use std::io::Cursor;
-
-use rmpv::Value as Mp;
 use serde_json::{Map, Number, Value};
 
 use super::langgraph_ext as ext;
@@ -181,7 +178,7 @@ fn len_u32(len: usize) -> u32 {
 }
 
 /// The bytes an envelope stands for, if `map` is one.
-fn envelope_bytes(map: &Map<String, Value>) -> Option<Vec<u8>> {
+pub(crate) fn envelope_bytes(map: &Map<String, Value>) -> Option<Vec<u8>> {
     if map.len() != 1 {
         return None;
     }
@@ -192,84 +189,15 @@ fn envelope_hex(map: &Map<String, Value>) -> Option<&str> {
     map.get(ENVELOPE)?.as_str()
 }
 
-fn envelope(raw: &[u8]) -> Value {
+pub(crate) fn envelope(raw: &[u8]) -> Value {
     let mut map = Map::new();
     map.insert(ENVELOPE.to_owned(), Value::String(to_hex(raw)));
     Value::Object(map)
 }
 
-/// The JSON value of a msgpack blob.
+/// The JSON value of a msgpack blob (`langgraph_msgpack`, one pass).
 pub(crate) fn from_msgpack(blob: &[u8]) -> Result<Value, String> {
-    let mut cursor = Cursor::new(blob);
-    let value =
-        rmpv::decode::read_value(&mut cursor).map_err(|e| format!("invalid msgpack blob: {e}"))?;
-    if usize::try_from(cursor.position()).ok() != Some(blob.len()) {
-        return Err(format!(
-            "invalid msgpack blob: {} bytes after the value",
-            blob.len() - usize::try_from(cursor.position()).unwrap_or(0)
-        ));
-    }
-    Ok(to_json(&value))
-}
-
-fn to_json(value: &Mp) -> Value {
-    match value {
-        Mp::Nil => Value::Null,
-        Mp::Boolean(b) => Value::Bool(*b),
-        Mp::Integer(i) => match (i.as_i64(), i.as_u64()) {
-            (Some(v), _) => Value::from(v),
-            (None, Some(v)) => Value::from(v),
-            (None, None) => raw_envelope(value),
-        },
-        Mp::F64(f) => Number::from_f64(*f).map_or_else(|| raw_envelope(value), Value::Number),
-        Mp::String(s) => match s.as_str() {
-            Some(text) => Value::String(text.to_owned()),
-            None => raw_envelope(value),
-        },
-        Mp::Array(items) => Value::Array(items.iter().map(to_json).collect()),
-        Mp::Map(pairs) => {
-            let mut map = Map::new();
-            for (key, item) in pairs {
-                let Some(key) = key.as_str() else {
-                    return raw_envelope(value);
-                };
-                map.insert(key.to_owned(), to_json(item));
-            }
-            if map.len() != pairs.len() || envelope_bytes(&map).is_some() || ext::is_ext_form(&map)
-            {
-                // Repeated keys, or a map that would read as an envelope.
-                return raw_envelope(value);
-            }
-            Value::Object(map)
-        }
-        Mp::Ext(code, payload) => ext_to_json(value, *code, payload),
-        // F32 (JSON would widen it), Binary: kept as bytes.
-        Mp::F32(_) | Mp::Binary(_) => raw_envelope(value),
-    }
-}
-
-/// An ext with the constructor payload as its ext form, others as bytes.
-fn ext_to_json(value: &Mp, code: i8, payload: &[u8]) -> Value {
-    let envelope = raw_envelope(value);
-    let Some(view) = from_msgpack(payload)
-        .ok()
-        .and_then(|payload| ext::view(code, payload))
-    else {
-        return envelope;
-    };
-    let mut form = Map::new();
-    form.insert(ext::EXT.to_owned(), view);
-    if let Value::Object(envelope) = envelope {
-        form.extend(envelope);
-    }
-    Value::Object(form)
-}
-
-fn raw_envelope(value: &Mp) -> Value {
-    let mut raw = Vec::new();
-    // Encoding into a Vec cannot fail.
-    let _ = rmpv::encode::write_value(&mut raw, value);
-    envelope(&raw)
+    super::langgraph_msgpack::decode(blob)
 }
 
 fn to_hex(bytes: &[u8]) -> String {

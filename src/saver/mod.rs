@@ -63,6 +63,9 @@ mod memory;
 // by the PostgreSQL saver and the LangGraph SQLite file import/export.
 #[cfg(any(feature = "postgres", feature = "langgraph-sqlite"))]
 pub(crate) mod langgraph_values;
+// issue 11: msgpack blobs decoded straight into JSON values (one pass).
+#[cfg(any(feature = "postgres", feature = "langgraph-sqlite"))]
+pub(crate) mod langgraph_msgpack;
 // issue 11: LangGraph's ext types (Send, Interrupt, messages) as JSON.
 #[cfg(any(feature = "postgres", feature = "langgraph-sqlite"))]
 pub(crate) mod langgraph_ext;

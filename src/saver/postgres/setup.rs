@@ -88,7 +88,10 @@ pub(crate) fn build_pool(url: &str, options: PostgresOptions) -> Result<Pool> {
     if let Some(timeout) = options.connect_timeout {
         config.connect_timeout(timeout);
     }
-    let mut session = config.get_options().unwrap_or_default().to_owned();
+    // JIT off: the planner's cost estimates of the reads (a JSONB join
+    // per row) turn it on, and compiling took longer than the statement
+    // ran. First, so that a `-c jit=on` in the URL's options still wins.
+    let mut session = format!("-c jit=off {}", config.get_options().unwrap_or_default());
     if let Some(timeout) = options.statement_timeout {
         session.push_str(" -c statement_timeout=");
         session.push_str(&timeout.as_millis().to_string());
@@ -230,4 +233,38 @@ fn current_version(conn: &mut postgres::Client, name: &str) -> Result<i64> {
         .query_one("SELECT max(v)::bigint FROM checkpoint_migrations", &[])
         .map_err(pg_error(context))?;
     Ok(row.get::<_, Option<i64>>(0).unwrap_or(-1))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::build_pool;
+    use crate::saver::postgres::PostgresOptions;
+
+    /// `(jit, statement_timeout)` of a connection of a pool on `url`.
+    fn settings(url: &str, options: PostgresOptions) -> (String, String) {
+        let pool = build_pool(url, options).expect("pool");
+        let mut conn = pool.get().expect("connection");
+        let row = conn
+            .query_one(
+                "SELECT current_setting('jit'), current_setting('statement_timeout')",
+                &[],
+            )
+            .expect("settings");
+        (row.get(0), row.get(1))
+    }
+
+    #[test]
+    fn pooled_connections_run_without_jit_unless_the_url_asks_for_it() {
+        let Ok(url) = std::env::var("CHECKPOINTER_PG_URL") else {
+            eprintln!("skipped: CHECKPOINTER_PG_URL is unset");
+            return;
+        };
+        let timeout = PostgresOptions::new().with_statement_timeout(Duration::from_secs(7));
+        assert_eq!(settings(&url, timeout), ("off".into(), "7s".into()));
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let user = format!("{url}{sep}options=-c%20jit%3Don");
+        assert_eq!(settings(&user, PostgresOptions::new()).0, "on");
+    }
 }

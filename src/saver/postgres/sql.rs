@@ -484,9 +484,11 @@ writes_gone AS (DELETE FROM checkpoint_writes WHERE thread_id = $1 AND (SELECT o
 });
 
 /// A read: the page of checkpoint rows `page` selects (as `c`), its blobs
-/// (joined on the versions its JSONB names, as Python joins them) and its
-/// writes, in `order`. The page is cut before the joins, so a limit
-/// joins only the rows it returns.
+/// (the versions its JSONB names, as Python joins them) and its writes,
+/// in `order`. The page is cut before the joins, so a limit joins only
+/// the rows it returns. Each blob is one primary-key lookup per
+/// `(channel, version)` (the `LIMIT 1` keeps the planner from flattening
+/// it into a hash join over every blob of the thread, or of the table).
 fn read_sql(page: &str, order: &str) -> String {
     format!(
         "
@@ -499,9 +501,12 @@ LEFT JOIN LATERAL (
     SELECT array_agg(bl.channel) AS channels, array_agg(bl.type) AS types,
         array_agg(bl.blob) AS blobs
     FROM jsonb_each_text(c.checkpoint -> 'channel_versions') AS v
-    JOIN checkpoint_blobs bl ON bl.thread_id = c.thread_id
-        AND bl.checkpoint_ns = c.checkpoint_ns
-        AND bl.channel = v.key AND bl.version = v.value
+    CROSS JOIN LATERAL (
+        SELECT x.channel, x.type, x.blob FROM checkpoint_blobs x
+        WHERE x.thread_id = c.thread_id AND x.checkpoint_ns = c.checkpoint_ns
+            AND x.channel = v.key AND x.version = v.value
+        LIMIT 1
+    ) bl
 ) b ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(cw.task_id) AS task_ids, array_agg(cw.task_path) AS task_paths,
