@@ -153,6 +153,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // written by every put and delete) go. The secondary indexes already
     // hold the whole new key. `prepare_with` turns foreign keys off around
     // this (the table `writes` references is rebuilt) and checks them after.
+    // Values packed since are zstd frames (codec 2 in `packed.rs`), which a
+    // schema-5 reader does not know: the version tells it.
     "
     CREATE TABLE checkpoints_v6 (
         thread_id            TEXT NOT NULL,
