@@ -156,6 +156,43 @@ fn writes_of(id: &str) -> Call {
     }
 }
 
+/// The writes pending at `config`'s checkpoint, as (task id, value).
+fn pending_writes(saver: &Arc<dyn BaseCheckpointSaver>, config: &Config) -> Vec<(String, Value)> {
+    let tuple = saver.get_tuple(config).unwrap().unwrap();
+    tuple
+        .pending_writes
+        .iter()
+        .map(|w| (w.task_id.clone(), w.value.clone()))
+        .collect()
+}
+
+/// The writes of `a`, `b` and `c` (each its name), in task path order.
+fn abc_writes(ids: &std::collections::BTreeMap<String, String>) -> Vec<(String, Value)> {
+    ["a", "b", "c"]
+        .iter()
+        .map(|name| (ids[*name].clone(), json!(name)))
+        .collect()
+}
+
+/// Asserts that `calls` are the input `put`, the `__start__` step and
+/// one fused save of the parallel step carrying `a`, `b` and `c` (in any
+/// order).
+fn assert_one_fused_step(calls: &[Call], ids: &std::collections::BTreeMap<String, String>) {
+    let [
+        Call::Put,
+        Call::PutWithWrites { .. },
+        Call::PutWithWrites { task_ids },
+    ] = calls
+    else {
+        panic!("input, __start__, one fused save for the parallel step: {calls:?}");
+    };
+    let mut fused = task_ids.clone();
+    fused.sort();
+    let mut expected = vec![ids["a"].clone(), ids["b"].clone(), ids["c"].clone()];
+    expected.sort();
+    assert_eq!(fused, expected);
+}
+
 /// In a step of three tasks, the two that end first are saved with
 /// `put_writes` as they end; the last one with the step's checkpoint, in
 /// one `put_with_writes`. The parent checkpoint holds all three tasks'
@@ -203,20 +240,7 @@ async fn last_task_writes_go_with_the_checkpoint(factory: Factory) {
         .unwrap();
     let parent = history[1].config.clone();
     assert_eq!(history[0].parent_config.as_ref(), Some(&parent));
-    let tuple = saver.get_tuple(&parent).unwrap().unwrap();
-    let writes: Vec<(String, Value)> = tuple
-        .pending_writes
-        .iter()
-        .map(|w| (w.task_id.clone(), w.value.clone()))
-        .collect();
-    assert_eq!(
-        writes,
-        vec![
-            (ids["a"].clone(), json!("a")),
-            (ids["b"].clone(), json!("b")),
-            (ids["c"].clone(), json!("c")),
-        ]
-    );
+    assert_eq!(pending_writes(&saver, &parent), abc_writes(&ids));
     assert!(
         history[1].tasks.iter().all(|t| t.result.is_some()),
         "{:?}",
@@ -245,26 +269,8 @@ async fn tasks_that_end_together_go_with_the_checkpoint(factory: Factory) {
     let out = app.invoke(json!({"log": []}), &thread).await.unwrap();
     assert_eq!(out.values["log"], json!(["a", "b", "c"]));
 
-    let start = task_ids(&app, &thread, -1).await;
     let ids = task_ids(&app, &thread, 0).await;
-    let calls = recorder.calls();
-    assert_eq!(
-        calls[..2],
-        [
-            Call::Put,
-            Call::PutWithWrites {
-                task_ids: vec![start["__start__"].clone()],
-            },
-        ]
-    );
-    let [Call::PutWithWrites { task_ids }] = &calls[2..] else {
-        panic!("one fused save for the parallel step: {calls:?}");
-    };
-    let mut fused = task_ids.clone();
-    fused.sort();
-    let mut expected = vec![ids["a"].clone(), ids["b"].clone(), ids["c"].clone()];
-    expected.sort();
-    assert_eq!(fused, expected);
+    assert_one_fused_step(&recorder.calls(), &ids);
 
     // The step's starting checkpoint holds every task's writes, in task
     // path order, whatever order they were saved in.
@@ -272,20 +278,7 @@ async fn tasks_that_end_together_go_with_the_checkpoint(factory: Factory) {
         .get_state_history(&thread, &ListOptions::new())
         .await
         .unwrap();
-    let tuple = saver.get_tuple(&history[1].config).unwrap().unwrap();
-    let writes: Vec<(String, Value)> = tuple
-        .pending_writes
-        .iter()
-        .map(|w| (w.task_id.clone(), w.value.clone()))
-        .collect();
-    assert_eq!(
-        writes,
-        vec![
-            (ids["a"].clone(), json!("a")),
-            (ids["b"].clone(), json!("b")),
-            (ids["c"].clone(), json!("c")),
-        ]
-    );
+    assert_eq!(pending_writes(&saver, &history[1].config), abc_writes(&ids));
     assert_eq!((c.get("a"), c.get("b"), c.get("c")), (1, 1, 1));
 }
 
@@ -315,15 +308,7 @@ async fn a_task_a_few_turns_behind_shares_the_commit(factory: Factory) {
     let out = app.invoke(json!({"log": []}), &thread).await.unwrap();
     assert_eq!(out.values["log"], json!(["a", "b", "c"]));
     let ids = task_ids(&app, &thread, 0).await;
-    let calls = recorder.calls();
-    let [_, _, Call::PutWithWrites { task_ids }] = &calls[..] else {
-        panic!("input, __start__, one fused save for the parallel step: {calls:?}");
-    };
-    let mut fused = task_ids.clone();
-    fused.sort();
-    let mut expected = vec![ids["a"].clone(), ids["b"].clone(), ids["c"].clone()];
-    expected.sort();
-    assert_eq!(fused, expected);
+    assert_one_fused_step(&recorder.calls(), &ids);
 }
 
 #[tokio::test]
