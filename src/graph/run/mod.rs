@@ -15,20 +15,21 @@
 //!   through the reducers, versions grow by one `get_next_version` over the
 //!   highest version, and a `loop` checkpoint is saved with
 //!   `new_versions` = the channels that changed.
-//! - With `Durability::Sync`, the writes of the tasks that end last (the
-//!   one that ends with no task still running, and those that had ended
-//!   with it before the runner saw them), when no task of the step failed
-//!   or was interrupted, are *held* (kept in `pending`, not yet saved) and
-//!   saved with the step's checkpoint in one `put_with_writes` call: one
-//!   transaction and one fsync per step instead of two for a one-task step,
-//!   and instead of one per task when parallel tasks end together. So a
-//!   finished task is never run again after a failure: every other task's
-//!   writes are saved as it ends, and
-//!   the held ones become durable exactly when the checkpoint does (a
-//!   crash before loses both, like a crash just before their own
-//!   `put_writes`). If the step then ends without a checkpoint (its writes
-//!   conflict), or the fused save fails, the held writes are saved alone,
-//!   as they would have been. Other durability modes save as before.
+//! - With `Durability::Sync`, the writes of the tasks that end last
+//!   (the one that ends with no task still running, and those that
+//!   ended before it, each having waited up to 1 ms for the others),
+//!   when no task of the step failed or was interrupted, are *held*
+//!   (kept in `pending`, not yet saved) and saved with the step's
+//!   checkpoint in one `put_with_writes` call: one transaction and one
+//!   fsync per step instead of two for a one-task step, and instead of
+//!   one per task when parallel tasks end together. So a finished task
+//!   is never run again after a failure: every other task's writes are
+//!   saved as it ends, and the held ones become durable exactly when
+//!   the checkpoint does (a crash before loses both, like a crash just
+//!   before their own `put_writes`). If the step then ends without a
+//!   checkpoint (its writes conflict), or the fused save fails, the
+//!   held writes are saved alone, as they would have been. Other
+//!   durability modes save as before.
 //! - A failed task is saved as an `__error__` write (with `__resume__` if
 //!   it took an answer) and the run stops with
 //!   the error after the other tasks end; an interrupted one as
