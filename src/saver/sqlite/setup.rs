@@ -679,6 +679,16 @@ mod tests {
     }
 
     /// Every checkpoint, by list and by get.
+    /// The upgrade tests' history, written by this code at `source` (`fill`,
+    /// snapshots every 4 versions): the options it was written with and
+    /// every checkpoint read back.
+    fn write_history(source: &Path) -> (SqliteOptions, Vec<CheckpointTuple>) {
+        let options = SqliteOptions::new().with_snapshot_every(4);
+        let saver = SqliteSaver::open_with(source, options.clone()).unwrap();
+        fill(&saver);
+        (options, read_all(&saver))
+    }
+
     fn read_all(saver: &SqliteSaver) -> Vec<CheckpointTuple> {
         let listed = saver.list(None, &ListOptions::new()).unwrap();
         for tuple in &listed {
@@ -872,12 +882,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // The history, written by this code.
         let source = dir.path().join("source.db");
-        let options = SqliteOptions::new().with_snapshot_every(4);
-        let expected = {
-            let saver = SqliteSaver::open_with(&source, options.clone()).unwrap();
-            fill(&saver);
-            read_all(&saver)
-        };
+        let (options, expected) = write_history(&source);
         assert_eq!(expected.len(), 3 * 14 + 2);
         let old = dir.path().join("v2.db");
         write_version_2_copy(&old, &source);
@@ -918,12 +923,7 @@ mod tests {
     fn a_version_5_file_upgrades_and_reads_back_identically() {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("source.db");
-        let options = SqliteOptions::new().with_snapshot_every(4);
-        let expected = {
-            let saver = SqliteSaver::open_with(&source, options.clone()).unwrap();
-            fill(&saver);
-            read_all(&saver)
-        };
+        let (options, expected) = write_history(&source);
         let old = dir.path().join("v5.db");
         write_version_5_copy(&old, &source);
         let saver = SqliteSaver::open_with(&old, options).unwrap();
